@@ -1,0 +1,64 @@
+import type { CcFactory } from './cc/controller.js';
+import type { RandomSource } from './random.js';
+import type { SchedulerFactory } from './sched/scheduler.js';
+
+/** Everything an Endpoint can be tuned with. Only `random`, `scheduler` and `congestionControl` are required. */
+export interface EndpointConfig {
+  /** Source of keys, nonces and ISNs: seeded in tests, a CSPRNG in production. */
+  random: RandomSource;
+  scheduler: SchedulerFactory;
+  congestionControl: CcFactory;
+  /** Largest segment payload, bytes (the transport's room minus headers). */
+  mss?: number;
+  /** Connection-level receive buffer, bytes (RFC 8684 §3.3.4 window). */
+  receiveBuffer?: number;
+  /** Bytes the application may have written and not yet had acknowledged. */
+  sendBuffer?: number;
+  /** Ask for DSS checksums (RFC 8684 §3.3.1); used when either side asks. */
+  checksums?: boolean;
+  /** Accept peers that do not speak MPTCP, as plain TCP (RFC 8684 §3.7). */
+  allowFallback?: boolean;
+  /** Let the first bytes of a connection ride its SYN (0-RTT, as RFC 8803 does). */
+  synData?: boolean;
+  initialRtoMs?: number;
+  minRtoMs?: number;
+  maxRtoMs?: number;
+  maxSynRetries?: number;
+  /** Consecutive RTOs before a subflow is given up. */
+  maxRetries?: number;
+  potentiallyFailedAfter?: number;
+  delayedAckMs?: number;
+  /** Close a connection with no traffic at all for this long; 0 = never. */
+  idleTimeoutMs?: number;
+  /** Half-open connections a listener keeps at once (SYN flood bound). */
+  maxHalfOpen?: number;
+  /** Connections an endpoint keeps at once. */
+  maxConnections?: number;
+  /** Every subflow runs in reliable-link mode (a WebSocket carries it). */
+  reliableLink?: boolean;
+}
+
+export type ResolvedConfig = Required<EndpointConfig>;
+
+export function resolveConfig(c: EndpointConfig): ResolvedConfig {
+  return {
+    mss: 1200,
+    receiveBuffer: 4 * 1024 * 1024,
+    sendBuffer: 4 * 1024 * 1024,
+    checksums: false,
+    allowFallback: true,
+    synData: true,
+    initialRtoMs: 1000, // RFC 6298 §2.1
+    minRtoMs: 200, // Linux's floor rather than RFC 6298's 1 s: paths here are often short
+    maxRtoMs: 60_000,
+    maxSynRetries: 6,
+    maxRetries: 8,
+    potentiallyFailedAfter: 1,
+    delayedAckMs: 20,
+    idleTimeoutMs: 0,
+    maxHalfOpen: 1024,
+    maxConnections: 65536,
+    reliableLink: false,
+    ...c,
+  };
+}

@@ -1,0 +1,928 @@
+import type { CcGroup, CcMember } from '../cc/controller.js';
+import type { ResolvedConfig } from '../config.js';
+import { hmacEqual, joinAckHmac, joinSynAckHmac } from '../crypto/hmac.js';
+import { keyIdsn, keyToken } from '../crypto/keys.js';
+import { dssChecksum } from '../crypto/checksum.js';
+import { EngineError, type EngineErrorCode } from '../errors.js';
+import type { EndpointEvent } from '../events.js';
+import { randomU32 } from '../random.js';
+import type { RandomSource } from '../random.js';
+import type { Scheduler, SchedSubflow } from '../sched/scheduler.js';
+import type { SentSegment } from '../subflow/sent-segment.js';
+import { dsnOf, offsetOfDsn } from '../subflow/seq.js';
+import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner } from '../subflow/subflow.js';
+import { CapableFlag, TcpRstReason, type Dss, type MpCapable, type MptcpOption } from '../wire/mptcp/option.js';
+import type { TcpOption } from '../wire/tcp-option.js';
+import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
+import { Reassembly } from './reassembly.js';
+import { SendBuffer } from './send-buffer.js';
+
+/** An address as the driver knows it: host text and transport port. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** What a connection needs of the endpoint that owns it. */
+export interface ConnectionHost {
+  readonly config: ResolvedConfig;
+  readonly random: RandomSource;
+  emit(ev: EndpointEvent): void;
+  /** A subflow came into being or went away: keep the demultiplexing table in step. */
+  registerSubflow(conn: Connection, sf: Subflow): void;
+  unregisterSubflow(conn: Connection, sf: Subflow): void;
+  /** A fresh local port for a new subflow on a path. */
+  allocatePort(pathId: number): number;
+  pathAddresses(pathId: number): { local: Address; remote: Address } | undefined;
+  connectionClosed(conn: Connection): void;
+  /** The connection has segments to send. */
+  wake(conn: Connection): void;
+}
+
+export type ConnectionState = 'connecting' | 'established' | 'closed';
+
+/** A chunk of connection data to (re)send: [start, end). */
+interface Range {
+  start: number;
+  end: number;
+  /** A subflow that must not carry it (the one it is rescued from). */
+  avoid: number;
+}
+
+const MAX_SUBFLOWS = 32;
+/** How long closed-at-data-level connections wait for the subflow FIN exchange. */
+const CLOSE_LINGER_MS = 3000;
+
+/**
+ * One MPTCP connection (RFC 8684): the data sequence space, the subflows that carry it,
+ * and the MPTCP signalling around them.
+ */
+export class Connection implements SubflowOwner, CcGroup {
+  state: ConnectionState = 'connecting';
+  /** Plain TCP after the peer never echoed MP_CAPABLE (RFC 8684 §3.7). */
+  fallback = false;
+  readonly localKey: bigint;
+  readonly localToken: number;
+  private readonly localIdsn: bigint;
+  remoteKey: bigint | null = null;
+  remoteToken = 0;
+  private remoteIdsn = 0n;
+  /** DSS checksums in use (RFC 8684 §3.3.1). */
+  checksums: boolean;
+  /** Client only: the server has shown it knows our key (it sent a DSS data ACK). */
+  private peerHasKeys = false;
+  private readonly subflowList: Subflow[] = [];
+  private nextSubflowId = 1;
+  private readonly scheduler: Scheduler;
+  private ccMembers: CcMember[] = [];
+
+  // Send side, in connection offsets (0 = the byte at IDSN+1).
+  private readonly sendBuf = new SendBuffer();
+  /** Data acknowledged by the peer's DATA_ACK. */
+  sndUna = 0;
+  /** Next new offset to hand to a subflow. */
+  private sndNxt = 0;
+  /** Right edge of the peer's receive window (RFC 8684 §3.3.4). */
+  private peerWindowRight: number;
+  private readonly reinject: Range[] = [];
+  /** Offset of our DATA_FIN once shutdown() was called, else -1. */
+  private finOffset = -1;
+  private finSent = false;
+  private bareFinDue = false;
+  private bareFinDeadline = Infinity;
+  private writeBlocked = false;
+
+  // Receive side.
+  private readonly reasm: Reassembly;
+  private peerFinOffset = -1;
+  private endEmitted = false;
+  private readableSignalled = false;
+
+  private closeError: EngineError | undefined;
+  /** Latest time seen from the driver. */
+  private clock: number;
+  private lingerDeadline = Infinity;
+  private pendingResets: Array<{ sf: Subflow; options: TcpOption[] }> = [];
+  private lastActivity: number;
+  private idleDeadline = Infinity;
+  /** Application-chosen subflow paths still to be joined once established. */
+  private pendingJoins: number[] = [];
+  private readonly joinNonces = new Map<Subflow, { local: number; remote: number }>();
+  /** Address id of each local host (RFC 8684 §3.2: the initial subflow's address is 0). */
+  private readonly localAddressIds = new Map<string, number>();
+
+  constructor(
+    readonly id: number,
+    private readonly host: ConnectionHost,
+    readonly isClient: boolean,
+    now: number,
+  ) {
+    const cfg = host.config;
+    this.scheduler = cfg.scheduler();
+    this.checksums = cfg.checksums;
+    this.reasm = new Reassembly(cfg.receiveBuffer);
+    // RFC 8684 §3.1: the token identifies the connection at the listener; pick keys until it is unused.
+    this.localKey = host.random ? randomKey(host.random) : 0n;
+    this.localToken = keyToken(this.localKey);
+    this.localIdsn = keyIdsn(this.localKey);
+    this.peerWindowRight = cfg.mss; // until the peer tells us its window
+    this.lastActivity = now;
+    this.clock = now;
+    this.armIdle(now);
+  }
+
+  // --- The application's side ----------------------------------------------------------
+
+  /** Queue bytes for sending; returns how many were taken (the rest: wait for 'writable'). */
+  write(data: Uint8Array): number {
+    if (this.state === 'closed' || this.finOffset >= 0) return 0;
+    const room = this.host.config.sendBuffer - this.sendBuf.length;
+    const n = Math.min(room, data.length);
+    if (n > 0) {
+      this.sendBuf.append(n === data.length ? data : data.subarray(0, n));
+      this.host.wake(this);
+    }
+    if (n < data.length) this.writeBlocked = true;
+    return n;
+  }
+
+  /** Up to `max` bytes in order, or null when nothing is buffered. */
+  read(max?: number): Uint8Array | null {
+    const before = this.reasm.window();
+    const out = this.reasm.read(max);
+    if (!out) {
+      this.readableSignalled = false;
+      return null;
+    }
+    // RFC 8684 §3.3.4: announce a window that opened by a good share.
+    if (before < this.reasm.limit / 2 && this.reasm.window() >= this.reasm.limit / 2) this.requestAck();
+    if (this.reasm.readableBytes === 0) this.readableSignalled = false;
+    return out;
+  }
+
+  get readableBytes(): number {
+    return this.reasm.readableBytes;
+  }
+
+  /** Bytes written and not yet acknowledged by the peer. */
+  get bufferedBytes(): number {
+    return this.sendBuf.length;
+  }
+
+  get peakReceiveBuffered(): number {
+    return this.reasm.peakBuffered;
+  }
+
+  /** Half-close: send DATA_FIN after the buffered data (RFC 8684 §3.3.3). */
+  shutdown(): void {
+    if (this.state === 'closed' || this.finOffset >= 0) return;
+    this.finOffset = this.sendBuf.end;
+    this.host.wake(this);
+  }
+
+  /** Abort at once: MP_FASTCLOSE on every subflow (RFC 8684 §3.5). */
+  abort(now: number, error = new EngineError('ERR_MPTUN_ABORTED', 'connection aborted by the application')): void {
+    if (this.state === 'closed') return;
+    for (const sf of this.subflowList) {
+      if (sf.state === 'closed') continue;
+      const opts: TcpOption[] = [];
+      if (this.remoteKey !== null && !this.fallback) opts.push(mptcp({ type: 'mp-fastclose', receiverKey: this.remoteKey }));
+      this.pendingResets.push({ sf, options: opts });
+    }
+    this.finish(now, error);
+    this.host.wake(this);
+  }
+
+  /** Connection id for the application (RFC 6897 TCP_MULTIPATH_CONNID): our token. */
+  get token(): number {
+    return this.localToken;
+  }
+
+  subflows(): readonly Subflow[] {
+    return this.subflowList;
+  }
+
+  /** Mark one of our subflows backup or not and tell the peer (MP_PRIO, RFC 8684 §3.3.8). */
+  setBackup(subflowId: number, backup: boolean): void {
+    const sf = this.subflowList.find((s) => s.id === subflowId);
+    if (!sf || sf.backup === backup) return;
+    sf.backup = backup;
+    this.prioDue.add(sf);
+    sf.requestAck();
+    this.host.wake(this);
+  }
+
+  private readonly prioDue = new Set<Subflow>();
+
+  // --- Opening ------------------------------------------------------------------------------
+
+  /** Client: start the initial subflow on `pathId`, optionally with 0-RTT data. */
+  open(now: number, pathId: number, remotePort: number, extraPaths: readonly number[]): void {
+    const sf = this.newSubflow(pathId, this.host.allocatePort(pathId), remotePort, true, true, now);
+    this.assignAddressId(sf, pathId, true);
+    this.pendingJoins = [...extraPaths];
+    // The first bytes ride the SYN when there are any (RFC 8803 puts the target there).
+    if (this.host.config.synData && this.sendBuf.length > 0) {
+      const n = Math.min(sf.mss, this.sendBuf.length);
+      sf.setSynData(0, this.sendBuf.slice(0, n));
+      this.sndNxt = n;
+    }
+    this.host.wake(this);
+  }
+
+  /** Client: add a subflow over another path (MP_JOIN, RFC 8684 §3.2). */
+  join(now: number, pathId: number, backup = false): Subflow | null {
+    if (this.state !== 'established' || this.fallback || this.remoteKey === null) {
+      if (this.state === 'connecting' && !this.pendingJoins.includes(pathId)) this.pendingJoins.push(pathId);
+      return null;
+    }
+    if (this.subflowList.filter((s) => s.state !== 'closed').length >= MAX_SUBFLOWS) return null;
+    const initial = this.subflowList[0];
+    const sf = this.newSubflow(pathId, this.host.allocatePort(pathId), initial ? initial.remotePort : 0, true, false, now);
+    sf.backup = backup;
+    this.assignAddressId(sf, pathId, false);
+    this.joinNonces.set(sf, { local: randomU32(this.host.random), remote: 0 });
+    this.host.wake(this);
+    return sf;
+  }
+
+  /** Server: the SYN that opens this connection. */
+  acceptSyn(now: number, pathId: number, seg: TcpSegment, capable: MpCapable | null): void {
+    const sf = this.newSubflow(pathId, seg.dstPort, seg.srcPort, false, true, now);
+    this.assignAddressId(sf, pathId, true);
+    if (!capable) {
+      this.enterFallback(sf);
+    } else if (capable.flags & CapableFlag.CHECKSUM) {
+      this.checksums = true;
+    }
+    this.peerWindowRight = seg.window; // RFC 7323 §2.2: never scaled on a SYN
+    // Announced now, not at establishment, so data that rode the SYN is usable at once (0-RTT).
+    this.host.emit({ type: 'incoming', connection: this });
+    sf.onSyn(now, seg, this.host.config.synData ? 0 : null);
+    this.host.wake(this);
+  }
+
+  /** Server: a SYN with MP_JOIN whose token named this connection. */
+  acceptJoin(now: number, pathId: number, seg: TcpSegment, join: { backup: boolean; addressId: number; nonce: number }): Subflow | null {
+    if (this.state !== 'established' || this.fallback) return null;
+    if (this.subflowList.filter((s) => s.state !== 'closed').length >= MAX_SUBFLOWS) return null;
+    const sf = this.newSubflow(pathId, seg.dstPort, seg.srcPort, false, false, now);
+    sf.peerBackup = join.backup;
+    sf.remoteAddressId = join.addressId;
+    this.assignAddressId(sf, pathId, false);
+    this.joinNonces.set(sf, { local: randomU32(this.host.random), remote: join.nonce });
+    sf.onSyn(now, seg, null);
+    this.host.wake(this);
+    return sf;
+  }
+
+  private newSubflow(pathId: number, localPort: number, remotePort: number, initiator: boolean, initial: boolean, now: number): Subflow {
+    const cfg = this.host.config;
+    const sf = new Subflow(
+      this.nextSubflowId++,
+      pathId,
+      localPort,
+      remotePort,
+      randomU32(this.host.random),
+      initiator,
+      initial,
+      {
+        mss: cfg.mss,
+        initialRtoMs: cfg.initialRtoMs,
+        minRtoMs: cfg.minRtoMs,
+        maxRtoMs: cfg.maxRtoMs,
+        maxSynRetries: cfg.maxSynRetries,
+        maxRetries: cfg.maxRetries,
+        potentiallyFailedAfter: cfg.potentiallyFailedAfter,
+        delayedAckMs: cfg.delayedAckMs,
+        windowScale: windowScaleFor(cfg.receiveBuffer),
+        receiveLimit: cfg.receiveBuffer,
+        reliableLink: cfg.reliableLink,
+      },
+      this,
+      cfg.congestionControl,
+      this,
+      now,
+    );
+    this.subflowList.push(sf);
+    this.host.registerSubflow(this, sf);
+    return sf;
+  }
+
+  private assignAddressId(sf: Subflow, pathId: number, initial: boolean): void {
+    const addrs = this.host.pathAddresses(pathId);
+    const key = addrs ? addrs.local.host : `path${pathId}`;
+    let id = this.localAddressIds.get(key);
+    if (id === undefined) {
+      id = initial ? 0 : this.localAddressIds.size === 0 ? 1 : Math.max(...this.localAddressIds.values()) + 1;
+      this.localAddressIds.set(key, id & 0xff);
+    }
+    sf.localAddressId = id & 0xff;
+  }
+
+  private enterFallback(sf: Subflow): void {
+    this.fallback = true;
+    // Subflow bytes are connection bytes from here on: an infinite mapping at offset 0.
+    sf.addMapping({ rel: 0, dataOffset: 0, len: Infinity });
+  }
+
+  // --- CcGroup ------------------------------------------------------------------------------
+
+  members(): readonly CcMember[] {
+    return this.ccMembers;
+  }
+
+  private refreshMembers(): void {
+    this.ccMembers = this.subflowList
+      .filter((s) => s.state === 'established')
+      .map((s) => ({ path: s, controller: s.cc }));
+  }
+
+  // --- Input --------------------------------------------------------------------------------
+
+  /** A segment for one of our subflows, already parsed. */
+  onSegment(now: number, sf: Subflow, seg: TcpSegment): void {
+    if (this.state === 'closed') return;
+    this.lastActivity = now;
+    this.clock = now;
+    this.armIdle(now);
+    let dss: Dss | null = null;
+    let capable: MpCapable | null = null;
+    for (const o of seg.options) {
+      if (o.kind !== 'mptcp') continue;
+      const m = o.option;
+      switch (m.type) {
+        case 'dss':
+          dss = m;
+          break;
+        case 'mp-capable':
+          capable = m;
+          break;
+        case 'mp-fastclose':
+          // RFC 8684 §3.5: only a peer that knows our key may close us this way.
+          if (m.receiverKey === this.localKey) {
+            this.terminateAll(now, 'reset');
+            this.finish(now, new EngineError('ERR_MPTUN_RESET', 'peer closed the connection (MP_FASTCLOSE)'));
+            return;
+          }
+          break;
+        case 'mp-prio':
+          if (sf.peerBackup !== m.backup) {
+            sf.peerBackup = m.backup;
+            this.host.emit({ type: 'subflow-change', connection: this, subflowId: sf.id });
+          }
+          break;
+        case 'mp-join-synack':
+          if (!this.checkJoinSynAck(sf, m.hmac, m.nonce, m.backup, m.addressId)) {
+            this.rejectSubflow(now, sf);
+            return;
+          }
+          break;
+        case 'mp-join-ack':
+          if (sf.state === 'syn-received' && !this.checkJoinAck(sf, m.hmac)) {
+            this.rejectSubflow(now, sf);
+            return;
+          }
+          break;
+        default:
+          break; // ADD_ADDR and friends are the path manager's (not yet wired in)
+      }
+    }
+
+    const isSyn = (seg.flags & TcpFlag.SYN) !== 0;
+    // The handshake's MPTCP part (RFC 8684 §3.1).
+    if (sf.isInitial && sf.state === 'syn-sent' && isSyn) {
+      this.peerWindowRight = Math.max(this.peerWindowRight, seg.window);
+      if (capable && capable.senderKey !== undefined && capable.version === 1) {
+        this.remoteKey = capable.senderKey;
+        this.remoteToken = keyToken(capable.senderKey);
+        this.remoteIdsn = keyIdsn(capable.senderKey);
+        if (capable.flags & CapableFlag.CHECKSUM) this.checksums = true;
+      } else if (this.host.config.allowFallback) {
+        this.enterFallback(sf);
+      } else {
+        this.rejectSubflow(now, sf);
+        this.finish(now, new EngineError('ERR_MPTUN_HANDSHAKE', 'peer does not speak MPTCP and fallback is off'));
+        return;
+      }
+    }
+    if (!sf.isInitial && sf.state === 'syn-sent' && isSyn && !seg.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-join-synack')) {
+      this.rejectSubflow(now, sf); // a SYN/ACK to MP_JOIN must carry MP_JOIN (RFC 8684 §3.2)
+      return;
+    }
+    if (sf.isInitial && sf.state === 'syn-received' && !this.fallback && !isSyn) {
+      // The server learns the client's key from the third ACK; nothing is accepted before it.
+      if (this.remoteKey === null) {
+        if (!capable || capable.receiverKey !== this.localKey || capable.senderKey === undefined) return;
+        this.remoteKey = capable.senderKey;
+        this.remoteToken = keyToken(capable.senderKey);
+        this.remoteIdsn = keyIdsn(capable.senderKey);
+      }
+    }
+    if (!sf.isInitial && sf.state === 'syn-received' && !isSyn) {
+      // An MP_JOIN subflow is not established until its third ACK's HMAC checked out.
+      const ok = seg.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-join-ack');
+      if (!ok) return;
+    }
+    if (dss && !this.fallback && this.remoteKey !== null) {
+      if (this.applyDss(now, sf, seg, dss)) return;
+    } else {
+      // No DSS: the window is relative to what the peer last acknowledged (RFC 8684 §3.3.4).
+      if (!isSyn && sf.state === 'established') this.widenPeerWindow(this.sndUna + sf.scaleWindow(seg.window));
+      sf.onSegment(now, seg, null);
+    }
+    this.afterInput(now, sf);
+  }
+
+  /** Data ACK, window, mapping and DATA_FIN of one DSS option (RFC 8684 §3.3). Returns true when the segment was dropped. */
+  private applyDss(now: number, sf: Subflow, seg: TcpSegment, dss: Dss): boolean {
+    if (dss.dataAck !== undefined) {
+      const ack = offsetOfDsn(this.localIdsn, dss.dataAck, dss.dataAck64, this.sndUna);
+      this.peerHasKeys = true;
+      if (ack > this.sndUna && ack <= this.sndNxt + (this.finSent ? 1 : 0)) this.onDataAck(now, ack);
+      // RFC 8684 §3.3.4: the window field is relative to the data ACK.
+      if (ack >= this.sndUna - 1) this.widenPeerWindow(ack + sf.scaleWindow(seg.window));
+    }
+    let mapping: { subflowSeq: number; dataOffset: number; len: number } | null = null;
+    const m = dss.mapping;
+    if (m) {
+      const off = offsetOfDsn(this.remoteIdsn, m.dsn, m.dsn64, this.reasm.rcvNxt);
+      let len = m.length;
+      if (dss.dataFin) {
+        // RFC 8684 §3.3.3: the DATA_FIN takes one octet at the end of the mapping.
+        this.peerFinOffset = off + len - 1;
+        len -= 1;
+      }
+      if (len > 0 && m.subflowSeq !== 0) {
+        if (this.checksums && m.checksum !== undefined && seg.payload.length === len) {
+          if (dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
+            // A middlebox changed the payload: drop it, unacknowledged (RFC 8684 §3.7).
+            return true;
+          }
+        }
+        mapping = { subflowSeq: m.subflowSeq, dataOffset: off, len };
+      }
+    }
+    sf.onSegment(now, seg, mapping);
+    this.checkPeerFin(now);
+    return false;
+  }
+
+  /** After a subflow processed input: handshake results, closes, peer FIN. */
+  private afterInput(now: number, sf: Subflow): void {
+    if (this.fallback && sf.peerFinReceived && this.peerFinOffset < 0) {
+      // Plain TCP: the FIN is the end of the stream.
+      this.peerFinOffset = this.reasm.rcvNxt;
+    }
+    this.checkPeerFin(now);
+    this.maybeFinishClose(now);
+    this.host.wake(this);
+  }
+
+  private checkPeerFin(now: number): void {
+    if (this.peerFinOffset >= 0 && !this.endEmitted && this.reasm.rcvNxt >= this.peerFinOffset) {
+      this.endEmitted = true;
+      if (!this.fallback) this.reasm.skip(1); // the DATA_FIN's octet, so our DATA_ACK covers it
+      this.host.emit({ type: 'end', connection: this });
+      for (const s of this.subflowList) s.requestAck();
+      this.maybeFinishClose(now);
+    }
+  }
+
+  private widenPeerWindow(right: number): void {
+    if (right > this.peerWindowRight) this.peerWindowRight = right;
+  }
+
+  private onDataAck(now: number, ack: number): void {
+    const dataEnd = Math.min(ack, this.sendBuf.end);
+    this.sndUna = ack;
+    this.sendBuf.release(dataEnd);
+    if (this.finOffset >= 0 && ack > this.finOffset) this.bareFinDeadline = Infinity;
+    if (this.writeBlocked && this.sendBuf.length < this.host.config.sendBuffer) {
+      this.writeBlocked = false;
+      this.host.emit({ type: 'writable', connection: this });
+    }
+    this.maybeFinishClose(now);
+  }
+
+  private checkJoinSynAck(sf: Subflow, hmac: Uint8Array, nonce: number, backup: boolean, addressId: number): boolean {
+    const n = this.joinNonces.get(sf);
+    if (!n || this.remoteKey === null || sf.state !== 'syn-sent') return false;
+    n.remote = nonce;
+    sf.peerBackup = backup;
+    sf.remoteAddressId = addressId;
+    // RFC 8684 §3.2: the listener proves it knows both keys.
+    return hmacEqual(hmac, joinSynAckHmac(this.remoteKey, this.localKey, nonce, n.local));
+  }
+
+  private checkJoinAck(sf: Subflow, hmac: Uint8Array): boolean {
+    const n = this.joinNonces.get(sf);
+    if (!n || this.remoteKey === null) return false;
+    return hmacEqual(hmac, joinAckHmac(this.remoteKey, this.localKey, n.remote, n.local));
+  }
+
+  /** Refuse a subflow: RST with MP_TCPRST (RFC 8684 §3.6). */
+  private rejectSubflow(now: number, sf: Subflow): void {
+    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason: TcpRstReason.MPTCP_ERROR })] });
+    sf.terminate('reset', now);
+    this.host.wake(this);
+  }
+
+  // --- SubflowOwner -------------------------------------------------------------------------
+
+  mptcpOptions(sf: Subflow, ctx: OutgoingContext): TcpOption[] {
+    if (this.fallback) return [];
+    const flags = CapableFlag.HMAC_SHA256 | (this.checksums ? CapableFlag.CHECKSUM : 0);
+    switch (ctx.kind) {
+      case 'syn':
+        if (sf.isInitial) return [mptcp({ type: 'mp-capable', version: 1, flags })];
+        return [mptcp({ type: 'mp-join-syn', backup: sf.backup, addressId: sf.localAddressId, token: this.remoteToken, nonce: this.joinNonces.get(sf)!.local })];
+      case 'syn-ack': {
+        if (sf.isInitial) return [mptcp({ type: 'mp-capable', version: 1, flags, senderKey: this.localKey })];
+        const n = this.joinNonces.get(sf)!;
+        const hmac = joinSynAckHmac(this.localKey, this.remoteKey!, n.local, n.remote);
+        return [mptcp({ type: 'mp-join-synack', backup: sf.backup, addressId: sf.localAddressId, hmac, nonce: n.local })];
+      }
+      case 'third-ack':
+        if (sf.isInitial) return [mptcp({ type: 'mp-capable', version: 1, flags, senderKey: this.localKey, receiverKey: this.remoteKey! })];
+        {
+          const n = this.joinNonces.get(sf)!;
+          return [mptcp({ type: 'mp-join-ack', hmac: joinAckHmac(this.localKey, this.remoteKey!, n.local, n.remote) })];
+        }
+      case 'ack': {
+        // Until the server shows it has our key, every pure ACK repeats it (RFC 8684 §3.1).
+        if (this.isClient && sf.isInitial && !this.peerHasKeys && this.remoteKey !== null) {
+          return [mptcp({ type: 'mp-capable', version: 1, flags, senderKey: this.localKey, receiverKey: this.remoteKey })];
+        }
+        const out: TcpOption[] = [];
+        let room = ctx.room;
+        const dss = this.dssFor(null);
+        if (this.bareFinDue) {
+          // A DATA_FIN with no data: subflow sequence 0, length 1 (RFC 8684 §3.3.3).
+          this.bareFinDue = false;
+          dss.dataFin = true;
+          dss.mapping = { dsn: dsnOf(this.localIdsn, this.finOffset), dsn64: true, subflowSeq: 0, length: 1 };
+          if (this.checksums) dss.mapping.checksum = dssChecksum(dss.mapping.dsn, 0, 1, EMPTY);
+          this.bareFinDeadline = this.subflowRto(sf);
+        }
+        out.push(mptcp(dss));
+        room -= dss.mapping ? (this.checksums ? 28 : 26) : 12;
+        if (this.prioDue.has(sf) && room >= 3) {
+          this.prioDue.delete(sf);
+          out.push(mptcp({ type: 'mp-prio', backup: sf.backup }));
+        }
+        return out;
+      }
+      case 'data':
+        return [mptcp(this.dssFor(ctx.segment!, sf))];
+      case 'rst':
+        return [];
+    }
+  }
+
+  private dssFor(seg: SentSegment | null, sf?: Subflow): Dss {
+    const dss: Dss = { type: 'dss', dataAck64: true, dataFin: false };
+    if (this.remoteKey !== null) dss.dataAck = dsnOf(this.remoteIdsn, this.reasm.rcvNxt);
+    if (seg && sf && seg.dataOffset >= 0 && seg.data.length > 0) {
+      const dsn = dsnOf(this.localIdsn, seg.dataOffset);
+      const subflowSeq = Subflow.dssSubflowSeq(seg.rel);
+      const length = seg.data.length + (seg.dataFin ? 1 : 0);
+      dss.mapping = { dsn, dsn64: true, subflowSeq, length };
+      if (this.checksums) dss.mapping.checksum = dssChecksum(dsn, subflowSeq, length, seg.data);
+      dss.dataFin = seg.dataFin;
+    }
+    return dss;
+  }
+
+  receiveWindow(): number {
+    return this.reasm.window();
+  }
+
+  deliver(sf: Subflow, dataOffset: number, data: Uint8Array): void {
+    const added = this.reasm.insert(dataOffset, data);
+    if (added < 0) {
+      // Beyond any window we offered: the peer is broken or hostile (RFC 8684 §3.3.4).
+      this.protocolError(this.clock, 'data beyond the advertised window');
+      return;
+    }
+    if (added > 0 && !this.readableSignalled) {
+      this.readableSignalled = true;
+      this.host.emit({ type: 'readable', connection: this });
+    }
+  }
+
+  onEstablished(sf: Subflow, now: number): void {
+    this.refreshMembers();
+    if (this.state === 'connecting') {
+      this.state = 'established';
+      if (this.isClient) {
+        this.host.emit({ type: 'connected', connection: this });
+        const joins = this.pendingJoins;
+        this.pendingJoins = [];
+        for (const p of joins) this.join(now, p);
+      }
+    }
+    this.host.emit({ type: 'subflow-up', connection: this, subflowId: sf.id });
+    this.host.wake(this);
+  }
+
+  onAcked(sf: Subflow, segments: readonly SentSegment[], now: number): void {
+    if (!this.fallback) return;
+    // Plain TCP: the subflow's ACK is the data ACK.
+    let top = this.sndUna;
+    for (const s of segments) if (s.dataOffset >= 0) top = Math.max(top, s.dataOffset + s.data.length);
+    if (top > this.sndUna) this.onDataAck(now, top);
+  }
+
+  onRto(sf: Subflow, consecutive: number, now: number): void {
+    // RFC 8684 §3.3.6: data stranded on a failing subflow goes out again on the others.
+    if (consecutive === 1 && this.subflowList.some((s) => s !== sf && s.state === 'established')) this.rescue(sf);
+  }
+
+  onClosed(sf: Subflow, reason: SubflowCloseReason, now: number): void {
+    this.refreshMembers();
+    this.host.unregisterSubflow(this, sf);
+    this.joinNonces.delete(sf);
+    this.prioDue.delete(sf);
+    if (this.state !== 'closed') this.rescue(sf);
+    if (this.state !== 'closed') this.host.emit({ type: 'subflow-down', connection: this, subflowId: sf.id, reason });
+    const alive = this.subflowList.filter((s) => s.state !== 'closed');
+    const idx = this.subflowList.indexOf(sf);
+    if (idx >= 0) this.subflowList.splice(idx, 1);
+    if (this.state === 'closed') return;
+    if (alive.length === 0) {
+      if (this.closeComplete()) this.finish(now);
+      else if (reason === 'reset') this.finish(now, new EngineError('ERR_MPTUN_RESET', 'peer reset the connection'));
+      else if (reason === 'handshake-failed') this.finish(now, new EngineError('ERR_MPTUN_HANDSHAKE', 'the handshake did not complete'));
+      else if (reason === 'path-gone') this.finish(now, new EngineError('ERR_MPTUN_NO_PATH', 'no path left for the connection'));
+      else this.finish(now, new EngineError('ERR_MPTUN_TIMEOUT', 'every subflow timed out'));
+    }
+    this.host.wake(this);
+  }
+
+  /** Queue the data a subflow carries but the peer has not acknowledged for other subflows. */
+  private rescue(sf: Subflow): void {
+    if (this.fallback) return;
+    for (const s of sf.outstanding()) {
+      if (s.dataOffset < 0 || s.data.length === 0) continue;
+      const end = s.dataOffset + s.data.length;
+      if (end <= this.sndUna) continue;
+      this.reinject.push({ start: Math.max(s.dataOffset, this.sndUna), end, avoid: sf.id });
+    }
+    this.reinject.sort((a, b) => a.start - b.start);
+  }
+
+  // --- Output -------------------------------------------------------------------------------
+
+  /** The next segment to send and its path, or null. */
+  poll(now: number): { sf: Subflow; seg: TcpSegment } | null {
+    const r = this.pendingResets.shift();
+    if (r) return { sf: r.sf, seg: r.sf.buildReset(r.options) };
+    if (this.state === 'closed') return null;
+    this.clock = now;
+    this.scheduleData(now);
+    if (this.bareFinDeadline <= now && this.finOffset >= 0 && this.sndUna <= this.finOffset) {
+      this.bareFinDeadline = Infinity;
+      this.bareFinDue = true;
+      this.bestSubflow()?.requestAck();
+    }
+    // Round-robin over subflows so one busy path does not starve another's ACKs.
+    const n = this.subflowList.length;
+    for (let i = 0; i < n; i++) {
+      const sf = this.subflowList[(this.rr + i) % n]!;
+      const seg = sf.poll(now);
+      if (seg) {
+        this.rr = (this.rr + i + 1) % n;
+        return { sf, seg };
+      }
+    }
+    this.reapFinished(now);
+    return null;
+  }
+
+  private rr = 0;
+
+  /** Hand new (or rescued) data to subflows while the scheduler finds room. */
+  private scheduleData(now: number): void {
+    if (this.state !== 'established') return;
+    for (let guard = 0; guard < 4096; guard++) {
+      const chunk = this.nextChunk();
+      if (!chunk) break;
+      const candidates = this.schedCandidates(chunk.avoid);
+      if (candidates.length === 0) break;
+      const input = {
+        subflows: candidates,
+        unsentBytes: this.sendBuf.end - this.sndNxt,
+        peerWindowRemaining: Math.max(0, this.peerWindowRight - this.sndNxt),
+      };
+      const ids = this.scheduler.pick(input);
+      if (ids.length === 0) break;
+      let mss = Infinity;
+      const chosen: Subflow[] = [];
+      for (const id of ids) {
+        const sf = this.subflowList.find((s) => s.id === id);
+        if (sf && sf.sendable > 0) {
+          chosen.push(sf);
+          mss = Math.min(mss, sf.mss);
+        }
+      }
+      if (chosen.length === 0) break;
+      const len = Math.min(mss, chunk.end - chunk.start);
+      const data = this.sendBuf.slice(chunk.start, len);
+      const isFin = !chunk.rescued && this.finOffset >= 0 && chunk.start + len === this.finOffset;
+      for (const sf of chosen) sf.enqueue(chunk.start, data, isFin);
+      if (chunk.rescued) this.consumeReinject(len);
+      else {
+        this.sndNxt += len;
+        if (isFin) this.finSent = true;
+      }
+    }
+    // A DATA_FIN with no data left to carry it goes on its own (RFC 8684 §3.3.3).
+    if (this.finOffset >= 0 && !this.finSent && this.sndNxt === this.finOffset && this.reinject.length === 0) {
+      this.finSent = true;
+      if (this.fallback) {
+        for (const sf of this.subflowList) sf.close();
+      } else {
+        this.bareFinDue = true;
+        this.bestSubflow()?.requestAck();
+      }
+    }
+    if (this.sndNxt === this.sendBuf.end) for (const sf of this.subflowList) sf.markAppLimited();
+  }
+
+  private nextChunk(): { start: number; end: number; avoid: number; rescued: boolean } | null {
+    while (this.reinject.length > 0) {
+      const r = this.reinject[0]!;
+      const start = Math.max(r.start, this.sndUna);
+      if (start >= r.end || start >= this.sndNxt) {
+        this.reinject.shift();
+        continue;
+      }
+      return { start, end: Math.min(r.end, this.sndNxt), avoid: r.avoid, rescued: true };
+    }
+    const end = Math.min(this.sendBuf.end, this.peerWindowRight);
+    if (this.sndNxt >= end) return null;
+    return { start: this.sndNxt, end, avoid: -1, rescued: false };
+  }
+
+  private consumeReinject(len: number): void {
+    const r = this.reinject[0]!;
+    r.start = Math.max(r.start, this.sndUna) + len;
+    if (r.start >= r.end) this.reinject.shift();
+  }
+
+  private schedCandidates(avoid: number): SchedSubflow[] {
+    const out: SchedSubflow[] = [];
+    for (const sf of this.subflowList) {
+      if (sf.state !== 'established' || sf.id === avoid) continue;
+      out.push({
+        id: sf.id,
+        backup: sf.backup || sf.peerBackup,
+        srtt: sf.srtt,
+        rttVar: sf.rttVar,
+        cwnd: sf.cwnd,
+        bytesInFlight: sf.bytesInFlight,
+        mss: sf.mss,
+        sendable: sf.sendable,
+        potentiallyFailed: sf.potentiallyFailed,
+      });
+    }
+    return out;
+  }
+
+  private bestSubflow(): Subflow | undefined {
+    let best: Subflow | undefined;
+    for (const sf of this.subflowList) {
+      if (sf.state !== 'established') continue;
+      if (!best || (sf.potentiallyFailed ? 1 : 0) < (best.potentiallyFailed ? 1 : 0) || sf.srtt < best.srtt) best = sf;
+    }
+    return best;
+  }
+
+  /** When to send a bare DATA_FIN again if its DATA_ACK has not come. */
+  private subflowRto(sf: Subflow): number {
+    return this.clock + Math.max(sf.rtt.rto, this.host.config.minRtoMs) * 2;
+  }
+
+  private requestAck(): void {
+    for (const sf of this.subflowList) if (sf.state === 'established') sf.requestAck();
+    this.host.wake(this);
+  }
+
+  /** Earliest time this connection needs handleTimeout. */
+  nextDeadline(): number {
+    let t = Math.min(this.idleDeadline, this.bareFinDeadline, this.lingerDeadline);
+    for (const sf of this.subflowList) {
+      const d = sf.nextDeadline();
+      if (d < t) t = d;
+    }
+    return t;
+  }
+
+  handleTimeout(now: number): void {
+    if (this.state === 'closed') return;
+    this.clock = now;
+    if (now >= this.idleDeadline) {
+      this.abort(now, new EngineError('ERR_MPTUN_IDLE', 'idle timeout'));
+      return;
+    }
+    if (now >= this.lingerDeadline) {
+      // The peer never finished the subflow FIN exchange: the data is delivered, so close.
+      this.lingerDeadline = Infinity;
+      for (const sf of [...this.subflowList]) sf.terminate('closed', now);
+      return;
+    }
+    for (const sf of [...this.subflowList]) if (sf.nextDeadline() <= now) sf.handleTimeout(now);
+    this.host.wake(this);
+  }
+
+  wantsToSend(now: number): boolean {
+    if (this.pendingResets.length > 0) return true;
+    if (this.state === 'closed') return false;
+    if (this.nextChunk() !== null || (this.finOffset >= 0 && !this.finSent)) return true;
+    for (const sf of this.subflowList) if (sf.wantsToSend(now)) return true;
+    return false;
+  }
+
+  // --- Closing ------------------------------------------------------------------------------
+
+  private closeComplete(): boolean {
+    const ourFinDone = this.finOffset >= 0 && this.sndUna > this.finOffset - (this.fallback ? 1 : 0);
+    return ourFinDone && this.endEmitted;
+  }
+
+  /** RFC 8684 §3.3.3: once both DATA_FINs are acknowledged, close the subflows. */
+  private maybeFinishClose(now: number): void {
+    if (this.state === 'closed') return;
+    if (!this.fallback) {
+      if (!this.closeComplete()) return;
+      for (const sf of [...this.subflowList]) {
+        if (sf.state === 'established') sf.close();
+        else sf.terminate('closed', now); // still handshaking: nothing to close politely
+      }
+    }
+    if (this.lingerDeadline === Infinity && this.closeComplete()) this.lingerDeadline = now + CLOSE_LINGER_MS;
+  }
+
+  /** Subflows whose FIN exchange is over leave once their last ACK is out. */
+  private reapFinished(now: number): void {
+    for (const sf of [...this.subflowList]) {
+      if (sf.finished && !sf.wantsToSend(now) && (!this.fallback || this.endEmitted)) sf.terminate('closed', now);
+    }
+  }
+
+  private protocolError(now: number, why: string): void {
+    for (const sf of this.subflowList) {
+      if (sf.state === 'closed') continue;
+      this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason: TcpRstReason.MPTCP_ERROR })] });
+    }
+    this.finish(now, new EngineError('ERR_MPTUN_PROTOCOL', why));
+  }
+
+  private terminateAll(now: number, reason: SubflowCloseReason): void {
+    for (const sf of [...this.subflowList]) sf.terminate(reason, now);
+  }
+
+  /** Move to closed (once) and tell the application. */
+  private finish(now: number, error?: EngineError): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    const err = error ?? this.closeError;
+    for (const sf of [...this.subflowList]) {
+      if (sf.state !== 'closed') {
+        sf.terminate('aborted', now);
+      }
+    }
+    this.host.emit(err ? { type: 'closed', connection: this, error: err } : { type: 'closed', connection: this });
+    this.host.connectionClosed(this);
+  }
+
+  private armIdle(now: number): void {
+    const t = this.host.config.idleTimeoutMs;
+    this.idleDeadline = t > 0 ? now + t : Infinity;
+  }
+
+  /** Why the connection ended, if it did with an error. */
+  get error(): EngineErrorCode | undefined {
+    return this.closeError?.code;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function mptcp(option: MptcpOption): TcpOption {
+  return { kind: 'mptcp', option };
+}
+
+function randomKey(r: RandomSource): bigint {
+  const b = new Uint8Array(8);
+  r.fill(b);
+  return new DataView(b.buffer).getBigUint64(0);
+}
+
+/** Smallest shift that lets the window field express the whole buffer (RFC 7323 §2.3). */
+function windowScaleFor(buffer: number): number {
+  let shift = 0;
+  while (shift < 14 && buffer / 2 ** shift > 0xffff) shift++;
+  return shift;
+}

@@ -1,0 +1,303 @@
+import { resolveConfig, type EndpointConfig, type ResolvedConfig } from './config.js';
+import { Connection, type Address, type ConnectionHost } from './connection/connection.js';
+import type { Driveable, Transmit } from './driveable.js';
+import type { EndpointEvent } from './events.js';
+import type { RandomSource } from './random.js';
+import { randomU32 } from './random.js';
+import type { Subflow } from './subflow/subflow.js';
+import { WireError } from './wire/error.js';
+import { TcpRstReason, type MpCapable, type MpJoinSyn } from './wire/mptcp/option.js';
+import { TcpFlag, emitSegment, parseSegment, type TcpSegment } from './wire/tcp-segment.js';
+
+export interface ConnectOptions {
+  /** The path of the initial subflow (MP_CAPABLE). */
+  path: number;
+  /** Paths to join once the connection is up (MP_JOIN), fullmesh style. */
+  extraPaths?: readonly number[];
+  /** The peer's TCP port; defaults to the path's remote port. */
+  port?: number;
+  /** Bytes to send first; the first MSS of them rides the SYN. */
+  data?: Uint8Array;
+}
+
+export interface EndpointStats {
+  /** Segments that failed to parse. */
+  malformed: number;
+  /** Segments for no subflow we know, answered with RST where allowed. */
+  unmatched: number;
+  resetsSent: number;
+  /** MP_JOINs refused (unknown token, bad HMAC, too many subflows). */
+  joinsRefused: number;
+  /** SYNs dropped because the half-open limit was reached. */
+  synsDropped: number;
+}
+
+interface PathEntry {
+  local: Address;
+  remote: Address;
+  ports: Set<number>;
+}
+
+const MAX_PENDING_RAW = 256;
+
+/**
+ * An MPTCP endpoint (RFC 8684) that owns connections and demultiplexes segments to them.
+ * Sans-IO: the driver registers paths, feeds segments and timeouts, and sends what
+ * pollTransmit returns (DESIGN.md, "The engine is sans-IO").
+ */
+export class Endpoint implements Driveable {
+  readonly config: ResolvedConfig;
+  readonly random: RandomSource;
+  readonly stats: EndpointStats = { malformed: 0, unmatched: 0, resetsSent: 0, joinsRefused: 0, synsDropped: 0 };
+  private readonly paths = new Map<number, PathEntry>();
+  private nextPathId = 1;
+  private nextConnId = 1;
+  private readonly listening = new Set<number>();
+  private listenAll = false;
+  private readonly demux = new Map<number, { conn: Connection; sf: Subflow }>();
+  private readonly byToken = new Map<number, Connection>();
+  private readonly conns = new Set<Connection>();
+  private readonly halfOpen = new Set<Connection>();
+  private active: Connection[] = [];
+  private readonly activeSet = new Set<Connection>();
+  private readonly rawOut: Transmit[] = [];
+  private readonly events: EndpointEvent[] = [];
+  private eventHead = 0;
+  private readonly host: ConnectionHost;
+
+  constructor(config: EndpointConfig) {
+    this.config = resolveConfig(config);
+    this.random = config.random;
+    const self = this;
+    this.host = {
+      config: this.config,
+      random: this.random,
+      emit: (ev) => self.emit(ev),
+      registerSubflow: (conn, sf) => self.demux.set(self.key(sf.pathId, sf.localPort, sf.remotePort), { conn, sf }),
+      unregisterSubflow: (_conn, sf) => {
+        self.demux.delete(self.key(sf.pathId, sf.localPort, sf.remotePort));
+        self.paths.get(sf.pathId)?.ports.delete(sf.localPort);
+      },
+      allocatePort: (pathId) => self.allocatePort(pathId),
+      pathAddresses: (pathId) => self.paths.get(pathId),
+      connectionClosed: (conn) => {
+        self.halfOpen.delete(conn);
+        self.wake(conn); // let its last RSTs out, then it is dropped
+      },
+      wake: (conn) => self.wake(conn),
+    };
+  }
+
+  // --- Paths and listeners -------------------------------------------------------------------
+
+  /** Register a path (a local address and the remote one it reaches); returns its id. */
+  openPath(local: Address, remote: Address): number {
+    const id = this.nextPathId++;
+    this.paths.set(id, { local, remote, ports: new Set() });
+    return id;
+  }
+
+  /** The path is gone (interface down): its subflows end and their data moves to others. */
+  closePath(now: number, pathId: number): void {
+    for (const { sf } of [...this.demux.values()]) if (sf.pathId === pathId) sf.terminate('path-gone', now);
+    this.paths.delete(pathId);
+  }
+
+  pathInfo(pathId: number): { local: Address; remote: Address } | undefined {
+    return this.paths.get(pathId);
+  }
+
+  /** Accept connections to a TCP port, or to every port when none is given. */
+  listen(port?: number): void {
+    if (port === undefined) this.listenAll = true;
+    else this.listening.add(port);
+  }
+
+  // --- Connections --------------------------------------------------------------------------
+
+  connect(now: number, opts: ConnectOptions): Connection {
+    const path = this.paths.get(opts.path);
+    if (!path) throw new RangeError(`unknown path ${opts.path}`);
+    const conn = this.newConnection(true, now);
+    if (opts.data && opts.data.length > 0) conn.write(opts.data);
+    conn.open(now, opts.path, opts.port ?? path.remote.port, opts.extraPaths ?? []);
+    return conn;
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.conns.values();
+  }
+
+  private newConnection(isClient: boolean, now: number): Connection {
+    // RFC 8684 §3.1: a token must be unique at this endpoint; draw keys until it is.
+    for (let tries = 0; ; tries++) {
+      const conn = new Connection(this.nextConnId++, this.host, isClient, now);
+      if (!this.byToken.has(conn.localToken) || tries >= 16) {
+        this.byToken.set(conn.localToken, conn);
+        this.conns.add(conn);
+        return conn;
+      }
+    }
+  }
+
+  private allocatePort(pathId: number): number {
+    const p = this.paths.get(pathId);
+    for (let i = 0; i < 64; i++) {
+      const port = 49152 + (randomU32(this.random) % 16384);
+      if (!p || !p.ports.has(port)) {
+        p?.ports.add(port);
+        return port;
+      }
+    }
+    throw new RangeError(`no free local port on path ${pathId}`);
+  }
+
+  private key(pathId: number, localPort: number, remotePort: number): number {
+    return pathId * 4294967296 + (((localPort << 16) | remotePort) >>> 0);
+  }
+
+  // --- Driveable ----------------------------------------------------------------------------
+
+  handleSegment(now: number, pathId: number, bytes: Uint8Array): void {
+    if (!this.paths.has(pathId)) return;
+    let seg: TcpSegment;
+    try {
+      seg = parseSegment(bytes);
+    } catch (e) {
+      if (e instanceof WireError) {
+        this.stats.malformed++;
+        return;
+      }
+      throw e;
+    }
+    const entry = this.demux.get(this.key(pathId, seg.dstPort, seg.srcPort));
+    if (entry) {
+      entry.conn.onSegment(now, entry.sf, seg);
+      return;
+    }
+    this.unmatched(now, pathId, seg);
+  }
+
+  /** A segment for no known subflow: a new SYN, an MP_JOIN, or something to reset. */
+  private unmatched(now: number, pathId: number, seg: TcpSegment): void {
+    const f = seg.flags;
+    if (f & TcpFlag.RST) return;
+    if ((f & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) {
+      let join: MpJoinSyn | null = null;
+      let capable: MpCapable | null = null;
+      for (const o of seg.options) {
+        if (o.kind !== 'mptcp') continue;
+        if (o.option.type === 'mp-join-syn') join = o.option;
+        else if (o.option.type === 'mp-capable' && o.option.senderKey === undefined) capable = o.option;
+      }
+      if (join) {
+        const conn = this.byToken.get(join.token);
+        const sf = conn ? conn.acceptJoin(now, pathId, seg, join) : null;
+        if (!sf) {
+          // RFC 8684 §3.2: unknown token or no room: refuse with a reset.
+          this.stats.joinsRefused++;
+          this.reset(pathId, seg, TcpRstReason.ADMIN_PROHIBITED);
+        }
+        return;
+      }
+      if (this.listenAll || this.listening.has(seg.dstPort)) {
+        if (capable && capable.version !== 1) capable = null; // only v1; older peers fall back
+        if (!capable && !this.config.allowFallback) {
+          this.reset(pathId, seg);
+          return;
+        }
+        if (this.halfOpen.size >= this.config.maxHalfOpen || this.conns.size >= this.config.maxConnections) {
+          this.stats.synsDropped++;
+          return;
+        }
+        const conn = this.newConnection(false, now);
+        this.halfOpen.add(conn);
+        conn.acceptSyn(now, pathId, seg, capable);
+        return;
+      }
+    }
+    this.stats.unmatched++;
+    this.reset(pathId, seg);
+  }
+
+  /** RST in answer to a segment (RFC 9293 §3.10.7.1), optionally with MP_TCPRST. */
+  private reset(pathId: number, seg: TcpSegment, reason?: number): void {
+    if (this.rawOut.length >= MAX_PENDING_RAW) return;
+    const hasAck = (seg.flags & TcpFlag.ACK) !== 0;
+    const len = seg.payload.length + (seg.flags & TcpFlag.SYN ? 1 : 0) + (seg.flags & TcpFlag.FIN ? 1 : 0);
+    const rst: TcpSegment = {
+      srcPort: seg.dstPort,
+      dstPort: seg.srcPort,
+      seq: hasAck ? seg.ack : 0,
+      ack: hasAck ? 0 : (seg.seq + len) >>> 0,
+      flags: hasAck ? TcpFlag.RST : TcpFlag.RST | TcpFlag.ACK,
+      window: 0,
+      checksum: 0,
+      urgent: 0,
+      options: reason === undefined ? [] : [{ kind: 'mptcp', option: { type: 'mp-tcprst', flags: 0, reason } }],
+      payload: new Uint8Array(0),
+    };
+    this.stats.resetsSent++;
+    this.rawOut.push({ pathId, bytes: emitSegment(rst) });
+  }
+
+  handleTimeout(now: number): void {
+    for (const conn of this.conns) if (conn.nextDeadline() <= now) conn.handleTimeout(now);
+  }
+
+  pollTransmit(now: number): Transmit | null {
+    const raw = this.rawOut.shift();
+    if (raw) return raw;
+    // Connections take turns, one segment each, so none starves another.
+    while (this.active.length > 0) {
+      const conn = this.active.shift()!;
+      const out = conn.poll(now);
+      if (!out) {
+        this.activeSet.delete(conn);
+        if (conn.state === 'closed') this.forget(conn);
+        continue;
+      }
+      this.active.push(conn);
+      return { pathId: out.sf.pathId, bytes: emitSegment(out.seg) };
+    }
+    return null;
+  }
+
+  pollTimeout(): number | null {
+    let t = Infinity;
+    for (const conn of this.conns) {
+      const d = conn.nextDeadline();
+      if (d < t) t = d;
+    }
+    return t === Infinity ? null : t;
+  }
+
+  /** The next event for the application, or null. */
+  pollEvent(): EndpointEvent | null {
+    if (this.eventHead >= this.events.length) {
+      if (this.events.length > 0) {
+        this.events.length = 0;
+        this.eventHead = 0;
+      }
+      return null;
+    }
+    return this.events[this.eventHead++]!;
+  }
+
+  private emit(ev: EndpointEvent): void {
+    if (ev.type === 'subflow-up' || ev.type === 'closed') this.halfOpen.delete(ev.connection);
+    this.events.push(ev);
+  }
+
+  private wake(conn: Connection): void {
+    if (this.activeSet.has(conn)) return;
+    this.activeSet.add(conn);
+    this.active.push(conn);
+  }
+
+  private forget(conn: Connection): void {
+    this.conns.delete(conn);
+    if (this.byToken.get(conn.localToken) === conn) this.byToken.delete(conn.localToken);
+    for (const sf of conn.subflows()) this.host.unregisterSubflow(conn, sf);
+  }
+}

@@ -1,0 +1,22 @@
+import type { Connection } from './connection/connection.js';
+import type { EngineError } from './errors.js';
+import type { SubflowCloseReason } from './subflow/subflow.js';
+
+/** What the application learns from Endpoint.pollEvent(). */
+export type EndpointEvent =
+  /** Our connect() completed (MPTCP, or plain TCP after fallback). */
+  | { type: 'connected'; connection: Connection }
+  /** A listener accepted a new connection. */
+  | { type: 'incoming'; connection: Connection }
+  /** New bytes can be read. */
+  | { type: 'readable'; connection: Connection }
+  /** Send buffer space opened up after write() had refused bytes. */
+  | { type: 'writable'; connection: Connection }
+  /** The peer finished sending (DATA_FIN): reads end after what is buffered. */
+  | { type: 'end'; connection: Connection }
+  /** The connection is gone; error unless it closed gracefully. */
+  | { type: 'closed'; connection: Connection; error?: EngineError }
+  | { type: 'subflow-up'; connection: Connection; subflowId: number }
+  | { type: 'subflow-down'; connection: Connection; subflowId: number; reason: SubflowCloseReason }
+  /** A subflow's backup priority changed (MP_PRIO, RFC 8684 §3.3.8). */
+  | { type: 'subflow-change'; connection: Connection; subflowId: number };

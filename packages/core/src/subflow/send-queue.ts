@@ -1,0 +1,104 @@
+import type { SentSegment } from './sent-segment.js';
+import { seqLength } from './sent-segment.js';
+
+/**
+ * A subflow's send queue, ordered by sequence: acknowledged segments leave from the head
+ * in O(1) (an index moves; the array is compacted now and then), new ones join at the tail.
+ */
+export class SendQueue {
+  private items: SentSegment[] = [];
+  private head = 0;
+  /** Index of the first segment never transmitted. */
+  private unsentIdx = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  at(i: number): SentSegment | undefined {
+    return this.items[this.head + i];
+  }
+
+  first(): SentSegment | undefined {
+    return this.items[this.head];
+  }
+
+  last(): SentSegment | undefined {
+    return this.items[this.items.length - 1];
+  }
+
+  push(s: SentSegment): void {
+    this.items.push(s);
+  }
+
+  /** The next never-sent segment, or undefined. */
+  nextUnsent(): SentSegment | undefined {
+    if (this.unsentIdx < this.head) this.unsentIdx = this.head;
+    return this.items[this.unsentIdx];
+  }
+
+  /** Mark the next never-sent segment as sent (the caller already transmitted it). */
+  advanceUnsent(): void {
+    if (this.unsentIdx < this.head) this.unsentIdx = this.head;
+    this.unsentIdx++;
+  }
+
+  /** Bytes assigned to the subflow and never sent. */
+  unsentBytes(): number {
+    let n = 0;
+    for (let i = Math.max(this.unsentIdx, this.head); i < this.items.length; i++) n += this.items[i]!.data.length;
+    return n;
+  }
+
+  /** Remove every segment wholly below `ackRel`; returns them in order. */
+  shiftAcked(ackRel: number, out: SentSegment[]): void {
+    while (this.head < this.items.length) {
+      const s = this.items[this.head]!;
+      if (s.rel + seqLength(s) > ackRel) break;
+      out.push(s);
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.unsentIdx = Math.max(0, this.unsentIdx - this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Iterate the segments that have been sent (oldest first). */
+  *sent(): IterableIterator<SentSegment> {
+    const end = Math.max(this.unsentIdx, this.head);
+    for (let i = this.head; i < end; i++) yield this.items[i]!;
+  }
+
+  /** Iterate every segment (oldest first). */
+  *all(): IterableIterator<SentSegment> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i]!;
+  }
+
+  /** First sent segment whose range contains or follows `rel` (binary search). */
+  indexAtOrAfter(rel: number): number {
+    let lo = this.head;
+    let hi = Math.max(this.unsentIdx, this.head);
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = this.items[mid]!;
+      if (s.rel + seqLength(s) <= rel) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - this.head;
+  }
+
+  /** Number of sent segments. */
+  sentCount(): number {
+    return Math.max(this.unsentIdx, this.head) - this.head;
+  }
+
+  clear(): SentSegment[] {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    this.unsentIdx = 0;
+    return rest;
+  }
+}

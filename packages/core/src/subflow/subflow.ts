@@ -1,0 +1,952 @@
+import type { CcGroup, CongestionController } from '../cc/controller.js';
+import type { CcFactory } from '../cc/controller.js';
+import type { SackBlock, TcpOption } from '../wire/tcp-option.js';
+import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
+import { mptcpOptionLength } from '../wire/mptcp/codec.js';
+import { SubflowReceiver, type RxMapping } from './receiver.js';
+import { RttEstimator } from './rtt.js';
+import { seqLength, type SentSegment } from './sent-segment.js';
+import { SendQueue } from './send-queue.js';
+import { fromWire, toWire } from './seq.js';
+
+/** Tunables of one subflow; the connection passes its own. */
+export interface SubflowConfig {
+  /** Largest payload per segment. */
+  mss: number;
+  initialRtoMs: number;
+  minRtoMs: number;
+  maxRtoMs: number;
+  /** SYN (or SYN/ACK) transmissions before the handshake is given up. */
+  maxSynRetries: number;
+  /** Consecutive RTOs without progress before the subflow is declared dead. */
+  maxRetries: number;
+  /** Consecutive RTOs after which the subflow counts as potentially failed (RFC 8684 §3.3.6). */
+  potentiallyFailedAfter: number;
+  delayedAckMs: number;
+  /** Our window scale shift (RFC 7323 §2). */
+  windowScale: number;
+  /** Bytes that may wait out of order or unmapped in the subflow. */
+  receiveLimit: number;
+  /**
+   * Reliable-link mode: the carrier (a WebSocket's TCP) already retransmits and controls
+   * congestion, so this subflow never retransmits and only measures RTT.
+   */
+  reliableLink: boolean;
+}
+
+export type SubflowState =
+  | 'syn-sent'
+  | 'syn-received'
+  /** MP_JOIN initiator after sending the third ACK, until the peer acknowledges it (RFC 8684 §3.2). */
+  | 'join-pending'
+  | 'established'
+  | 'closed';
+
+/** Which segment the connection is asked to decorate with MPTCP options. */
+export type OutgoingKind = 'syn' | 'syn-ack' | 'third-ack' | 'data' | 'ack' | 'rst';
+
+export interface OutgoingContext {
+  kind: OutgoingKind;
+  /** The data segment, for kind 'data'. */
+  segment?: SentSegment;
+  /** Option bytes still free (of 40), before the SACK blocks that would like to follow. */
+  room: number;
+}
+
+export type SubflowCloseReason = 'reset' | 'timeout' | 'handshake-failed' | 'closed' | 'aborted' | 'path-gone';
+
+/** What the subflow asks of (and tells) the connection that owns it. */
+export interface SubflowOwner {
+  mptcpOptions(sf: Subflow, ctx: OutgoingContext): TcpOption[];
+  /** Connection-level receive window to advertise, bytes (RFC 8684 §3.3.4). */
+  receiveWindow(): number;
+  /** In-order, mapped bytes. */
+  deliver(sf: Subflow, dataOffset: number, data: Uint8Array): void;
+  onEstablished(sf: Subflow, now: number): void;
+  /** Segments newly acknowledged at subflow level. */
+  onAcked(sf: Subflow, segments: readonly SentSegment[], now: number): void;
+  /** The retransmission timer fired; `consecutive` counts RTOs without progress. */
+  onRto(sf: Subflow, consecutive: number, now: number): void;
+  onClosed(sf: Subflow, reason: SubflowCloseReason, now: number): void;
+}
+
+export interface SubflowStats {
+  bytesSent: number;
+  bytesRetransmitted: number;
+  bytesReceived: number;
+  segmentsSent: number;
+  segmentsReceived: number;
+  retransmissions: number;
+  rtoCount: number;
+  lossEvents: number;
+}
+
+const MAX_OPTION_BYTES = 40;
+const MAX_BACKOFF = 64;
+
+/**
+ * One subflow: a TCP connection of our own over one path (RFC 9293 with SACK RFC 2018,
+ * timestamps RFC 7323, RTO RFC 6298, RACK-TLP RFC 8985, pluggable congestion control).
+ * Sequence numbers are relative offsets inside (seq.ts); the wire sees u32 values.
+ */
+export class Subflow {
+  state: SubflowState;
+  readonly stats: SubflowStats = {
+    bytesSent: 0,
+    bytesRetransmitted: 0,
+    bytesReceived: 0,
+    segmentsSent: 0,
+    segmentsReceived: 0,
+    retransmissions: 0,
+    rtoCount: 0,
+    lossEvents: 0,
+  };
+  /** Backup priority: ours (as sent in MP_JOIN/MP_PRIO) and the peer's request. */
+  backup = false;
+  peerBackup = false;
+  /** Address ids (RFC 8684 §3.2): ours and the peer's, for this subflow. */
+  localAddressId = 0;
+  remoteAddressId = 0;
+
+  readonly rtt: RttEstimator;
+  cc!: CongestionController;
+  readonly receiver: SubflowReceiver;
+
+  // Send side.
+  private readonly queue = new SendQueue();
+  private readonly retransmitQueue: SentSegment[] = [];
+  /** Lowest unacknowledged relative sequence. */
+  sndUna = 0;
+  /** Next relative sequence to assign to new data. */
+  sndNxt = 0;
+  bytesInFlight = 0;
+  /** Sender MSS (the peer's announced MSS bounded by ours). */
+  mss: number;
+  /** Peer window scale shift; 0 until the handshake says otherwise. */
+  private peerWindowScale = 0;
+  private synDataLength = 0;
+
+  // Receive side.
+  private irs = 0;
+  private tsRecent = 0;
+  private tsEnabled = false;
+  /** Both SYNs carried window scale (RFC 7323 §2.2); otherwise neither side scales. */
+  private wsEnabled = false;
+  private sackEnabled = false;
+  private ackPending = 0;
+  private ackNow = false;
+  private delackDeadline = Infinity;
+
+  // Timers and recovery.
+  private handshakeDeadline = Infinity;
+  private handshakeTries = 0;
+  private rtoDeadline = Infinity;
+  private backoff = 1;
+  consecutiveRtos = 0;
+  private rackDeadline = Infinity;
+  private tlpDeadline = Infinity;
+  private tlpPending = false;
+  private rackXmitTime = -1;
+  private rackEndRel = -1;
+  private rackRtt = 0;
+  private inRecovery = false;
+  private recoveryPoint = 0;
+  private paceTokens = 0;
+  private paceLast = 0;
+  private paceDeadline = Infinity;
+  /** True while the application had nothing for us: CC must not grow on this. */
+  private appLimited = true;
+  private finQueued = false;
+  private peerFin = false;
+  private finAcked = false;
+  lastActivity = 0;
+
+  constructor(
+    readonly id: number,
+    readonly pathId: number,
+    readonly localPort: number,
+    readonly remotePort: number,
+    /** Our initial sequence number (u32). */
+    readonly iss: number,
+    readonly isInitiator: boolean,
+    /** True for the connection's first subflow (MP_CAPABLE), false for MP_JOIN ones. */
+    readonly isInitial: boolean,
+    private readonly config: SubflowConfig,
+    private readonly owner: SubflowOwner,
+    ccFactory: CcFactory,
+    ccGroup: CcGroup,
+    now: number,
+  ) {
+    this.state = isInitiator ? 'syn-sent' : 'syn-received';
+    this.mss = config.mss;
+    this.rtt = new RttEstimator(config.initialRtoMs, config.minRtoMs, config.maxRtoMs);
+    this.receiver = new SubflowReceiver(config.receiveLimit);
+    this.cc = ccFactory(this, ccGroup);
+    this.handshakeDue = isInitiator; // the passive side answers once onSyn() has run
+    this.lastActivity = now;
+    this.paceLast = now;
+  }
+
+  // --- Views used by congestion control and schedulers -----------------------------------
+
+  get srtt(): number {
+    return this.rtt.srtt;
+  }
+
+  get minRtt(): number {
+    return this.rtt.minRtt;
+  }
+
+  get rttVar(): number {
+    return this.rtt.rttVar;
+  }
+
+  get cwnd(): number {
+    return this.config.reliableLink ? Infinity : this.cc.window();
+  }
+
+  get isEstablished(): boolean {
+    return this.state === 'established';
+  }
+
+  get potentiallyFailed(): boolean {
+    return this.consecutiveRtos >= this.config.potentiallyFailedAfter;
+  }
+
+  /** Bytes of new data the subflow may take now without exceeding its window. */
+  get sendable(): number {
+    if (this.state !== 'established' || this.finQueued) return 0;
+    const queued = this.queue.unsentBytes();
+    const room = this.cwnd - this.bytesInFlight - queued;
+    if (this.config.reliableLink) return Math.max(0, this.config.receiveLimit - this.bytesInFlight - queued);
+    return room > 0 ? room : 0;
+  }
+
+  /** Segments sent and not yet cumulatively acknowledged (oldest first). */
+  outstanding(): IterableIterator<SentSegment> {
+    return this.queue.all();
+  }
+
+  get peerFinReceived(): boolean {
+    return this.peerFin;
+  }
+
+  /** Everything we queued is acknowledged, FIN included if one was sent. */
+  get allAcked(): boolean {
+    return this.queue.length === 0;
+  }
+
+  get finished(): boolean {
+    return this.finAcked && this.peerFin;
+  }
+
+  /** The relative sequence of the next data byte, to carry in a DSS mapping (first byte = 1). */
+  static dssSubflowSeq(rel: number): number {
+    return (rel + 1) % 4294967296;
+  }
+
+  // --- Commands from the connection ------------------------------------------------------
+
+  /**
+   * Data to ride the SYN (0-RTT: RFC 8803's convert protocol puts the target there).
+   * Must be called before the first pollTransmit; at most one MSS.
+   */
+  setSynData(dataOffset: number, data: Uint8Array): void {
+    this.synDataLength = data.length;
+    this.queue.push(newSegment(0, data, dataOffset, false, false));
+    this.sndNxt = data.length;
+  }
+
+  /** Queue new data (at most one MSS) mapped to connection offset `dataOffset`. */
+  enqueue(dataOffset: number, data: Uint8Array, dataFin = false): SentSegment {
+    const s = newSegment(this.sndNxt, data, dataOffset, dataFin, false);
+    this.queue.push(s);
+    this.sndNxt += data.length;
+    this.appLimited = false;
+    return s;
+  }
+
+  /** Send a TCP FIN after everything queued (RFC 9293 §3.6). */
+  close(): void {
+    if (this.finQueued || this.state === 'closed') return;
+    this.finQueued = true;
+    this.queue.push(newSegment(this.sndNxt, EMPTY, -1, false, true));
+    this.sndNxt += 1;
+  }
+
+  /** Ask for a pure ACK soon (to carry connection-level options or a window update). */
+  requestAck(): void {
+    this.ackNow = true;
+  }
+
+  /** The application ran dry: congestion control should not count this as a limit. */
+  markAppLimited(): void {
+    this.appLimited = true;
+  }
+
+  /** Tear down without a handshake. */
+  terminate(reason: SubflowCloseReason, now: number): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.clearTimers();
+    this.owner.onClosed(this, reason, now);
+  }
+
+  // --- Input ------------------------------------------------------------------------------
+
+  /**
+   * A segment for this subflow. The connection has already applied its MPTCP options; it
+   * passes the DSS mapping (data offset already unwrapped) when the segment had one.
+   */
+  onSegment(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
+    this.stats.segmentsReceived++;
+    this.lastActivity = now;
+    const f = seg.flags;
+    if (f & TcpFlag.RST) {
+      this.terminate('reset', now);
+      return;
+    }
+    this.readTcpOptions(seg, (f & TcpFlag.SYN) !== 0);
+
+    if (this.state === 'syn-sent') {
+      if ((f & (TcpFlag.SYN | TcpFlag.ACK)) !== (TcpFlag.SYN | TcpFlag.ACK)) return;
+      const ackRel = fromWire(this.iss, seg.ack, 0);
+      if (ackRel < 0 || ackRel > this.synDataLength) return; // not an answer to our SYN
+      this.irs = seg.seq;
+      this.receiver.rcvNxt = 0;
+      if (this.handshakeTries === 1) this.rtt.sample(now - this.synSentAt);
+      this.handshakeDeadline = Infinity;
+      this.processAck(now, ackRel, []);
+      // Data that rode the SYN but was not acknowledged goes out again as ordinary data.
+      const first = this.queue.first();
+      if (first && first.xmits > 0 && !first.fin && ackRel === 0 && first.data.length > 0) this.markLost(first);
+      if (this.isInitial) {
+        this.state = 'established';
+        this.ackNow = true;
+        this.thirdAckDue = true;
+        this.owner.onEstablished(this, now);
+      } else {
+        this.state = 'join-pending';
+        this.handshakeTries = 0;
+        this.handshakeDue = true; // the third ACK now, repeated until acknowledged
+      }
+      return;
+    }
+
+    if (this.state === 'syn-received') {
+      if (f & TcpFlag.SYN) {
+        // Our SYN/ACK was lost: send it again.
+        this.handshakeDue = true;
+        return;
+      }
+      if (!(f & TcpFlag.ACK)) return;
+      const ackRel = fromWire(this.iss, seg.ack, 0);
+      if (ackRel !== 0) return;
+      // The connection checked the MPTCP part of the third ACK before calling us.
+      this.state = 'established';
+      this.handshakeDeadline = Infinity;
+      if (this.synAckTries === 1) this.rtt.sample(now - this.synSentAt);
+      this.owner.onEstablished(this, now);
+      if (!this.isInitial) this.ackNow = true; // RFC 8684 §3.2: acknowledge the MP_JOIN ACK
+    } else if (this.state === 'join-pending') {
+      if (f & TcpFlag.SYN) {
+        this.handshakeDue = true;
+        return;
+      }
+      if (f & TcpFlag.ACK) {
+        this.state = 'established';
+        this.handshakeDeadline = Infinity;
+        this.owner.onEstablished(this, now);
+      }
+    } else if (this.state === 'established') {
+      if (f & TcpFlag.SYN) {
+        // A retransmitted SYN/ACK: our third ACK was lost (RFC 9293 §3.10.7.4).
+        if (this.isInitiator) {
+          this.thirdAckDue = true;
+          this.ackNow = true;
+        }
+        return;
+      }
+    } else {
+      return;
+    }
+
+    if (f & TcpFlag.ACK) {
+      const ackRel = fromWire(this.iss, seg.ack, this.sndUna);
+      const sack = this.sackEnabled ? this.sackOf(seg) : NO_SACK;
+      this.processAck(now, ackRel, sack);
+    }
+    this.receiveData(now, seg, mapping);
+  }
+
+  /**
+   * Passive open: the SYN that created this subflow. Data riding it is accepted at once
+   * when the connection gives it a place (`synDataOffset`), else left for retransmission.
+   */
+  onSyn(now: number, seg: TcpSegment, synDataOffset: number | null): void {
+    this.stats.segmentsReceived++;
+    this.irs = seg.seq;
+    this.readTcpOptions(seg, true);
+    if (seg.payload.length > 0 && synDataOffset !== null) {
+      this.receiver.addMapping({ rel: 0, dataOffset: synDataOffset, len: seg.payload.length });
+      this.receiver.accept(0, seg.payload, (off, bytes) => this.owner.deliver(this, off, bytes));
+      this.stats.bytesReceived += seg.payload.length;
+    }
+    this.handshakeDue = true;
+    this.lastActivity = now;
+  }
+
+  private thirdAckDue = false;
+  private synSentAt = 0;
+  private synAckTries = 0;
+
+  private readTcpOptions(seg: TcpSegment, isSyn: boolean): void {
+    for (const o of seg.options) {
+      if (o.kind === 'timestamps') {
+        if (isSyn) this.tsEnabled = true;
+        if (this.tsEnabled) this.tsRecent = o.tsval;
+      } else if (isSyn) {
+        if (o.kind === 'mss') this.mss = Math.max(64, Math.min(this.config.mss, o.mss));
+        else if (o.kind === 'window-scale') {
+          this.peerWindowScale = Math.min(o.shift, 14); // RFC 7323 §2.3
+          this.wsEnabled = true;
+        }
+        else if (o.kind === 'sack-permitted') this.sackEnabled = true;
+      }
+    }
+  }
+
+  private sackOf(seg: TcpSegment): SackBlock[] {
+    for (const o of seg.options) {
+      if (o.kind === 'sack') {
+        return o.blocks.map((b) => ({
+          left: fromWire(this.iss, b.left, this.sndUna),
+          right: fromWire(this.iss, b.right, this.sndUna),
+        }));
+      }
+    }
+    return NO_SACK;
+  }
+
+  private receiveData(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
+    const payload = seg.payload;
+    const hasFin = (seg.flags & TcpFlag.FIN) !== 0;
+    if (payload.length === 0 && !hasFin) return;
+    const r = this.receiver;
+    const rel = fromWire(this.irs, seg.seq, r.rcvNxt);
+    if (mapping && mapping.len > 0) {
+      // RFC 8684 §3.3.1: the subflow sequence number is relative to the SYN (first byte = 1).
+      const mapRel = r.rcvNxt + ((mapping.subflowSeq - 1 - (r.rcvNxt % 4294967296)) | 0);
+      r.addMapping({ rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len });
+    }
+    const deliver = (off: number, bytes: Uint8Array): void => this.owner.deliver(this, off, bytes);
+    if (payload.length > 0) {
+      this.stats.bytesReceived += payload.length;
+      const outcome = r.accept(rel, payload, deliver);
+      if (outcome === 'in-order') {
+        this.ackPending++;
+        if (this.ackPending >= 2 || r.hasOutOfOrder) this.ackNow = true;
+        else if (this.delackDeadline === Infinity) this.delackDeadline = now + this.config.delayedAckMs;
+      } else {
+        // Out of order, duplicate or dropped: tell the sender at once (RFC 5681 §4.2).
+        this.ackNow = true;
+      }
+    } else {
+      r.flushMapped(deliver);
+    }
+    if (hasFin && !this.peerFin && rel + payload.length === r.rcvNxt) {
+      this.peerFin = true;
+      r.rcvNxt += 1;
+      this.ackNow = true;
+    } else if (hasFin && this.peerFin) {
+      this.ackNow = true; // a retransmitted FIN: our ACK was lost
+    }
+  }
+
+  /** Add a mapping learnt outside a data segment (an infinite mapping on fallback). */
+  addMapping(m: RxMapping): void {
+    this.receiver.addMapping(m);
+    this.receiver.flushMapped((off, bytes) => this.owner.deliver(this, off, bytes));
+  }
+
+  private processAck(now: number, ackRel: number, sack: readonly SackBlock[]): void {
+    if (ackRel > this.sndNxt) return; // acknowledges what we never sent
+    const acked: SentSegment[] = [];
+    let newest: SentSegment | undefined;
+    const priorInFlight = this.bytesInFlight;
+    let ackedBytes = 0;
+    if (ackRel > this.sndUna) {
+      this.queue.shiftAcked(ackRel, acked);
+      this.sndUna = ackRel;
+      for (const s of acked) {
+        if (s.inFlight) this.bytesInFlight -= s.data.length;
+        if (!s.sacked) ackedBytes += s.data.length;
+        s.inFlight = false;
+        if (s.lost) s.lost = false;
+        if (s.fin) this.finAcked = true;
+        if (!newest || s.xmitTime > newest.xmitTime) newest = s;
+      }
+      this.consecutiveRtos = 0;
+      this.backoff = 1;
+    }
+    for (const b of sack) {
+      if (b.right <= this.sndUna || b.left >= this.sndNxt || b.right <= b.left) continue;
+      let i = this.queue.indexAtOrAfter(b.left);
+      for (;;) {
+        const s = this.queue.at(i++);
+        if (!s || s.xmits === 0 || s.rel >= b.right) break;
+        if (s.rel < b.left || s.rel + seqLength(s) > b.right || s.sacked) continue;
+        s.sacked = true;
+        ackedBytes += s.data.length;
+        if (s.inFlight) {
+          this.bytesInFlight -= s.data.length;
+          s.inFlight = false;
+        }
+        if (!newest || s.xmitTime > newest.xmitTime) newest = s;
+      }
+    }
+    if (!newest) return;
+    // RFC 6298 §3 (Karn): only segments sent once give RTT samples.
+    let rttSample: number | undefined;
+    if (newest.xmits === 1 && newest.xmitTime >= 0) {
+      rttSample = now - newest.xmitTime;
+      this.rtt.sample(rttSample);
+    }
+    // RFC 8985 §6.2: remember the most recently sent segment known delivered.
+    const rackRtt = now - newest.xmitTime;
+    const ambiguous = newest.xmits > 1 && rackRtt < this.rtt.minRtt; // RFC 8985 §6.2 step 2
+    if (!ambiguous && (newest.xmitTime > this.rackXmitTime || (newest.xmitTime === this.rackXmitTime && newest.rel > this.rackEndRel))) {
+      this.rackXmitTime = newest.xmitTime;
+      this.rackEndRel = newest.rel + seqLength(newest);
+      this.rackRtt = Math.max(0.001, rackRtt);
+    }
+    if (ackedBytes > 0) {
+      this.cc.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
+    }
+    if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
+    this.tlpPending = false;
+    this.tlpDeadline = Infinity;
+    if (!this.config.reliableLink) this.detectLosses(now);
+    this.rearmRto(now);
+    if (acked.length > 0) this.owner.onAcked(this, acked, now);
+  }
+
+  /** RFC 8985 §6.2 step 5: a sent segment is lost once a later-sent one was delivered and a reordering window passed. */
+  private detectLosses(now: number): void {
+    if (this.rackXmitTime < 0) return;
+    const reoWnd = this.rtt.minRtt > 0 ? Math.min(this.rtt.minRtt / 4, this.rtt.srtt) : 0;
+    let nextTimeout = Infinity;
+    let lostAny = false;
+    for (const s of this.queue.sent()) {
+      if (s.sacked || s.lost) continue;
+      if (s.xmitTime > this.rackXmitTime) {
+        // Originals sit in send order, so the rest were sent later still; a retransmission
+        // breaks that order and is merely skipped.
+        if (s.xmits > 1) continue;
+        break;
+      }
+      if (s.xmitTime === this.rackXmitTime && s.rel + seqLength(s) >= this.rackEndRel) continue;
+      const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
+      if (remaining <= 0) {
+        this.markLost(s);
+        lostAny = true;
+      } else {
+        nextTimeout = Math.min(nextTimeout, now + remaining);
+      }
+    }
+    this.rackDeadline = nextTimeout;
+    if (lostAny) this.enterRecovery(now);
+  }
+
+  private markLost(s: SentSegment): void {
+    if (s.lost) return;
+    s.lost = true;
+    if (s.inFlight) {
+      this.bytesInFlight -= s.data.length;
+      s.inFlight = false;
+    }
+    this.retransmitQueue.push(s);
+  }
+
+  private enterRecovery(now: number): void {
+    if (this.inRecovery) return;
+    this.inRecovery = true;
+    this.recoveryPoint = this.sndNxt;
+    this.stats.lossEvents++;
+    this.cc.onCongestionEvent(now, { lostBytes: this.mss, priorInFlight: this.bytesInFlight });
+  }
+
+  // --- Timers -----------------------------------------------------------------------------
+
+  /** Earliest time this subflow needs handleTimeout, Infinity for none. */
+  nextDeadline(): number {
+    return Math.min(
+      this.handshakeDeadline,
+      this.rtoDeadline,
+      this.rackDeadline,
+      this.tlpDeadline,
+      this.delackDeadline,
+      this.paceDeadline,
+    );
+  }
+
+  handleTimeout(now: number): void {
+    if (this.state === 'closed') return;
+    if (now >= this.handshakeDeadline) this.onHandshakeTimer(now);
+    if (now >= this.delackDeadline) {
+      this.delackDeadline = Infinity;
+      if (this.ackPending > 0) this.ackNow = true;
+    }
+    if (now >= this.rackDeadline) {
+      this.rackDeadline = Infinity;
+      this.detectLosses(now);
+    }
+    if (now >= this.tlpDeadline) {
+      this.tlpDeadline = Infinity;
+      this.tlpPending = true; // RFC 8985 §7.3: send a probe at the next transmit opportunity
+    }
+    if (now >= this.rtoDeadline) this.onRto(now);
+    if (now >= this.paceDeadline) this.paceDeadline = Infinity;
+  }
+
+  private onHandshakeTimer(now: number): void {
+    if (this.state === 'established' || this.state === 'closed') {
+      this.handshakeDeadline = Infinity;
+      return;
+    }
+    if (this.handshakeTries >= this.config.maxSynRetries) {
+      this.terminate('handshake-failed', now);
+      return;
+    }
+    this.rtt.resetAfterSynLoss();
+    this.handshakeDue = true;
+    this.handshakeDeadline = Infinity; // re-armed when the segment is built
+  }
+
+  /** RFC 6298 §5.5: each handshake retransmission waits twice as long. */
+  private armHandshake(now: number): void {
+    const wait = this.rtt.hasSample ? this.rtt.rto : this.config.initialRtoMs;
+    this.handshakeDeadline = now + wait * 2 ** (this.handshakeTries - 1);
+  }
+
+  private handshakeDue = false;
+
+  private onRto(now: number): void {
+    this.rtoDeadline = Infinity;
+    if (this.queue.sentCount() === 0) return;
+    this.stats.rtoCount++;
+    this.consecutiveRtos++;
+    if (this.consecutiveRtos > this.config.maxRetries) {
+      this.terminate('timeout', now);
+      return;
+    }
+    // RFC 6298 §5.4–5.6: back off, and (RFC 8985 §6.3) everything outstanding is lost.
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
+    for (const s of this.queue.sent()) if (!s.sacked) this.markLost(s);
+    this.retransmitQueue.sort((a, b) => a.rel - b.rel);
+    this.cc.onRtoExpired(now);
+    this.inRecovery = true;
+    this.recoveryPoint = this.sndNxt;
+    this.tlpPending = false;
+    this.owner.onRto(this, this.consecutiveRtos, now);
+    this.rtoDeadline = now + this.rtt.rto * this.backoff; // re-armed for the retransmission
+  }
+
+  private rearmRto(now: number): void {
+    if (this.config.reliableLink) {
+      this.rtoDeadline = Infinity;
+      return;
+    }
+    if (this.queue.sentCount() === 0 || this.bytesInFlight === 0 && this.retransmitQueue.length === 0) {
+      this.rtoDeadline = Infinity;
+      this.tlpDeadline = Infinity;
+      return;
+    }
+    this.rtoDeadline = now + this.rtt.rto * this.backoff;
+    // RFC 8985 §7.2: a tail loss probe ahead of the RTO when not recovering.
+    if (!this.inRecovery && this.rtt.hasSample && this.rackDeadline === Infinity) {
+      let pto = 2 * this.rtt.srtt;
+      if (this.bytesInFlight <= this.mss) pto += this.config.delayedAckMs;
+      this.tlpDeadline = Math.min(now + pto, this.rtoDeadline);
+    }
+  }
+
+  private clearTimers(): void {
+    this.handshakeDeadline = Infinity;
+    this.rtoDeadline = Infinity;
+    this.rackDeadline = Infinity;
+    this.tlpDeadline = Infinity;
+    this.delackDeadline = Infinity;
+    this.paceDeadline = Infinity;
+  }
+
+  // --- Output -----------------------------------------------------------------------------
+
+  /** Is there something to send right now (cheap check before building a segment)? */
+  wantsToSend(now: number): boolean {
+    if (this.state === 'closed') return false;
+    if (this.handshakeDue || this.thirdAckDue || this.ackNow) return true;
+    if (this.state !== 'established') return false;
+    if (this.retransmitQueue.length > 0 || this.tlpPending) return true;
+    const next = this.queue.nextUnsent();
+    return next !== undefined && this.mayTransmit(now, next.data.length || 1);
+  }
+
+  /** Build the next segment to send, or null. */
+  poll(now: number): TcpSegment | null {
+    if (this.state === 'closed') return null;
+    if (this.handshakeDue) {
+      this.handshakeDue = false;
+      return this.buildHandshake(now);
+    }
+    if (this.thirdAckDue) {
+      this.thirdAckDue = false;
+      this.ackNow = false;
+      return this.buildPure('third-ack', now);
+    }
+    if (this.state === 'established') {
+      const data = this.nextDataSegment(now);
+      if (data) return data;
+    }
+    if (this.ackNow) {
+      this.ackNow = false;
+      return this.buildPure('ack', now);
+    }
+    return null;
+  }
+
+  private mayTransmit(now: number, bytes: number): boolean {
+    if (this.config.reliableLink) return true;
+    if (this.bytesInFlight > 0 && this.bytesInFlight + bytes > this.cc.window()) return false;
+    return this.paceAllows(now, bytes);
+  }
+
+  /** Token-bucket pacing at the controller's rate, bursts up to 10 segments. */
+  private paceAllows(now: number, bytes: number): boolean {
+    const rate = this.cc.pacingRate(); // bytes per second
+    const burst = 10 * this.mss;
+    if (!isFinite(rate) || rate <= 0) {
+      this.paceTokens = burst;
+      this.paceLast = now;
+      return true;
+    }
+    this.paceTokens = Math.min(burst, this.paceTokens + ((now - this.paceLast) * rate) / 1000);
+    this.paceLast = now;
+    // One byte of slack: float refills must not leave a deadline that rounds to `now`.
+    if (this.paceTokens + 1 >= bytes) return true;
+    this.paceDeadline = now + Math.max(0.01, ((bytes - this.paceTokens) * 1000) / rate);
+    return false;
+  }
+
+  private nextDataSegment(now: number): TcpSegment | null {
+    // Lost segments first (RFC 6675 §5 order), still within the window.
+    while (this.retransmitQueue.length > 0) {
+      const s = this.retransmitQueue[0]!;
+      if (!s.lost || s.rel < this.sndUna) {
+        this.retransmitQueue.shift();
+        continue;
+      }
+      if (!this.mayTransmit(now, s.data.length || 1)) return null;
+      this.retransmitQueue.shift();
+      s.lost = false;
+      this.stats.retransmissions++;
+      this.stats.bytesRetransmitted += s.data.length;
+      return this.transmit(now, s);
+    }
+    const next = this.queue.nextUnsent();
+    if (next && this.mayTransmit(now, next.data.length || 1)) {
+      this.queue.advanceUnsent();
+      return this.transmit(now, next);
+    }
+    if (this.tlpPending) {
+      // RFC 8985 §7.3: probe with new data if allowed, else the last segment sent.
+      this.tlpPending = false;
+      let last: SentSegment | undefined;
+      for (const s of this.queue.sent()) if (!s.sacked) last = s;
+      if (last) {
+        this.stats.retransmissions++;
+        this.stats.bytesRetransmitted += last.data.length;
+        return this.transmit(now, last);
+      }
+    }
+    return null;
+  }
+
+  private transmit(now: number, s: SentSegment): TcpSegment {
+    s.xmits++;
+    s.xmitTime = now;
+    if (!s.inFlight) {
+      s.inFlight = true;
+      this.bytesInFlight += s.data.length;
+    }
+    this.paceTokens -= s.data.length;
+    this.cc.onSent(now, s.data.length);
+    this.stats.bytesSent += s.data.length;
+    if (this.rtoDeadline === Infinity) this.rearmRto(now);
+    else if (this.tlpDeadline === Infinity && !this.inRecovery && this.rtt.hasSample && !this.config.reliableLink) {
+      this.tlpDeadline = Math.min(now + 2 * this.rtt.srtt, this.rtoDeadline);
+    }
+    let flags = TcpFlag.ACK;
+    if (s.fin) flags |= TcpFlag.FIN;
+    if (s.data.length > 0 && this.queue.nextUnsent() === undefined) flags |= TcpFlag.PSH;
+    const opts = this.baseOptions(now);
+    const room = MAX_OPTION_BYTES - optionBytes(opts);
+    const mptcp = this.owner.mptcpOptions(this, { kind: 'data', segment: s, room });
+    return this.finish(now, flags, toWire(this.iss, s.rel), s.data, opts, mptcp);
+  }
+
+  private buildHandshake(now: number): TcpSegment {
+    if (this.state === 'syn-sent') {
+      this.handshakeTries++;
+      this.synSentAt = now;
+      this.armHandshake(now);
+      const opts: TcpOption[] = [
+        { kind: 'mss', mss: this.config.mss },
+        { kind: 'sack-permitted' },
+        { kind: 'timestamps', tsval: tsNow(now), tsecr: 0 },
+        { kind: 'window-scale', shift: this.config.windowScale },
+      ];
+      const room = MAX_OPTION_BYTES - optionBytes(opts);
+      const mptcp = this.owner.mptcpOptions(this, { kind: 'syn', room });
+      const first = this.queue.first();
+      const payload = first && first.rel === 0 && first.data.length > 0 ? first.data : EMPTY;
+      if (payload.length > 0 && first) {
+        first.xmits++;
+        first.xmitTime = now;
+      }
+      const seg = this.segment(TcpFlag.SYN, this.iss, 0, 0, [...opts, ...mptcp], payload);
+      this.stats.segmentsSent++;
+      return seg;
+    }
+    if (this.state === 'syn-received') {
+      this.handshakeTries++;
+      this.synAckTries = this.handshakeTries;
+      this.synSentAt = now;
+      this.armHandshake(now);
+      const opts: TcpOption[] = [{ kind: 'mss', mss: this.config.mss }];
+      if (this.sackEnabled) opts.push({ kind: 'sack-permitted' });
+      if (this.tsEnabled) opts.push({ kind: 'timestamps', tsval: tsNow(now), tsecr: this.tsRecent });
+      opts.push({ kind: 'window-scale', shift: this.config.windowScale });
+      const room = MAX_OPTION_BYTES - optionBytes(opts);
+      const mptcp = this.owner.mptcpOptions(this, { kind: 'syn-ack', room });
+      const seg = this.segment(TcpFlag.SYN | TcpFlag.ACK, this.iss, toWire(this.irs, this.receiver.rcvNxt), this.advertisedWindow(true), [...opts, ...mptcp], EMPTY);
+      this.stats.segmentsSent++;
+      return seg;
+    }
+    // join-pending: repeat the third ACK until the peer acknowledges it (RFC 8684 §3.2).
+    this.handshakeTries++;
+    this.armHandshake(now);
+    return this.buildPure('third-ack', now);
+  }
+
+  private buildPure(kind: 'ack' | 'third-ack', now: number): TcpSegment {
+    const opts = this.baseOptions(now);
+    let room = MAX_OPTION_BYTES - optionBytes(opts);
+    const mptcp = this.owner.mptcpOptions(this, { kind, room });
+    room -= optionBytes(mptcp);
+    // SACK blocks take what room is left: 2 + 8n bytes (RFC 2018 §3).
+    if (this.sackEnabled && this.receiver.hasOutOfOrder && room >= 10) {
+      const blocks = this.receiver.sackBlocks(Math.min(4, Math.floor((room - 2) / 8)));
+      if (blocks.length > 0) {
+        opts.push({
+          kind: 'sack',
+          blocks: blocks.map((b) => ({ left: toWire(this.irs, b.left), right: toWire(this.irs, b.right) })),
+        });
+      }
+    }
+    // SND.NXT: queued-but-unsent data has no sequence on the wire yet.
+    const unsent = this.queue.nextUnsent();
+    return this.finish(now, TcpFlag.ACK, toWire(this.iss, unsent ? unsent.rel : this.sndNxt), EMPTY, opts, mptcp);
+  }
+
+  private baseOptions(now: number): TcpOption[] {
+    return this.tsEnabled ? [{ kind: 'timestamps', tsval: tsNow(now), tsecr: this.tsRecent }] : [];
+  }
+
+  private finish(now: number, flags: number, seqWire: number, payload: Uint8Array, opts: TcpOption[], mptcp: TcpOption[]): TcpSegment {
+    const ack = toWire(this.irs, this.receiver.rcvNxt);
+    const seg = this.segment(flags, seqWire, ack, this.advertisedWindow(false), mptcp.length ? [...opts, ...mptcp] : opts, payload);
+    this.ackPending = 0;
+    this.ackNow = false;
+    this.delackDeadline = Infinity;
+    this.stats.segmentsSent++;
+    return seg;
+  }
+
+  /** Window field: the connection's receive window, scaled (never scaled on SYNs, RFC 7323 §2.2). */
+  private advertisedWindow(isSyn: boolean): number {
+    const bytes = Math.max(0, this.owner.receiveWindow());
+    const shift = this.wsEnabled ? this.config.windowScale : 0;
+    const shifted = isSyn ? bytes : Math.floor(bytes / 2 ** shift);
+    return Math.min(0xffff, shifted);
+  }
+
+  private segment(flags: number, seq: number, ack: number, window: number, options: TcpOption[], payload: Uint8Array): TcpSegment {
+    return {
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      seq,
+      ack,
+      flags,
+      window,
+      checksum: 0,
+      urgent: 0,
+      options,
+      payload,
+    };
+  }
+
+  /** A RST for this subflow carrying the given MPTCP options (MP_TCPRST, MP_FASTCLOSE). */
+  buildReset(options: TcpOption[]): TcpSegment {
+    return this.segment(TcpFlag.RST | TcpFlag.ACK, toWire(this.iss, this.sndNxt), toWire(this.irs, this.receiver.rcvNxt), 0, options, EMPTY);
+  }
+
+  /** Peer window scale, for reading window fields of later segments. */
+  scaleWindow(field: number): number {
+    return field * 2 ** this.peerWindowScale;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const NO_SACK: SackBlock[] = [];
+
+function newSegment(rel: number, data: Uint8Array, dataOffset: number, dataFin: boolean, fin: boolean): SentSegment {
+  return { rel, data, dataOffset, dataFin, fin, xmitTime: -1, xmits: 0, sacked: false, lost: false, inFlight: false };
+}
+
+/** Timestamp clock: 1 ms ticks (RFC 7323 §5.4 allows 1 ms to 1 s). */
+function tsNow(now: number): number {
+  return Math.floor(now) >>> 0;
+}
+
+/** Bytes a list of options takes on the wire, unpadded. */
+export function optionBytes(opts: readonly TcpOption[]): number {
+  let n = 0;
+  for (const o of opts) {
+    switch (o.kind) {
+      case 'mss':
+        n += 4;
+        break;
+      case 'window-scale':
+        n += 3;
+        break;
+      case 'sack-permitted':
+        n += 2;
+        break;
+      case 'sack':
+        n += 2 + 8 * o.blocks.length;
+        break;
+      case 'timestamps':
+        n += 10;
+        break;
+      case 'mptcp':
+        n += mptcpOptionLength(o.option);
+        break;
+      case 'unknown':
+        n += 2 + o.data.length;
+        break;
+    }
+  }
+  return n;
+}
+
