@@ -32,10 +32,20 @@ export interface EndpointStats {
   synsDropped: number;
 }
 
+/** Per-path settings that differ by transport. */
+export interface PathOptions {
+  /** Largest segment payload on this path (defaults to the endpoint's mss). */
+  mss?: number;
+  /** The carrier retransmits by itself (WebSocket): subflows run in reliable-link mode. */
+  reliable?: boolean;
+}
+
 interface PathEntry {
   local: Address;
   remote: Address;
   ports: Set<number>;
+  mss: number;
+  reliable: boolean;
 }
 
 const MAX_PENDING_RAW = 256;
@@ -91,9 +101,15 @@ export class Endpoint implements Driveable {
   // --- Paths and listeners -------------------------------------------------------------------
 
   /** Register a path (a local address and the remote one it reaches); returns its id. */
-  openPath(local: Address, remote: Address): number {
+  openPath(local: Address, remote: Address, opts: PathOptions = {}): number {
     const id = this.nextPathId++;
-    this.paths.set(id, { local, remote, ports: new Set() });
+    this.paths.set(id, {
+      local,
+      remote,
+      ports: new Set(),
+      mss: opts.mss ?? this.config.mss,
+      reliable: opts.reliable ?? this.config.reliableLink,
+    });
     return id;
   }
 
@@ -103,7 +119,7 @@ export class Endpoint implements Driveable {
     this.paths.delete(pathId);
   }
 
-  pathInfo(pathId: number): { local: Address; remote: Address } | undefined {
+  pathInfo(pathId: number): { local: Address; remote: Address; mss: number; reliable: boolean } | undefined {
     return this.paths.get(pathId);
   }
 

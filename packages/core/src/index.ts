@@ -1,8 +1,38 @@
+// Randomness and the sans-IO driver surface.
 export * from './random.js';
 export * from './driveable.js';
+export * from './transport.js';
+
+// Wire format.
 export * from './wire/error.js';
 export * from './wire/tcp-option.js';
 export * from './wire/tcp-segment.js';
+export {
+  TcpHeaderView,
+  TcpHeaderField,
+  TCP_HEADER_MIN_LENGTH,
+  TCP_HEADER_MAX_LENGTH,
+  TCP_OPTIONS_MAX_LENGTH,
+  checkedHeaderLength,
+} from './wire/tcp-header.js';
+export { parseTcpOptions, tcpOptionsLength, emitTcpOptions } from './wire/tcp-options.js';
 export * from './wire/mptcp/option.js';
+export { parseMptcpOption, mptcpOptionLength, emitMptcpOption } from './wire/mptcp/codec.js';
+export * from './wire/tcp-in-udp.js';
+
+// Crypto of RFC 8684 (token, IDSN, HMACs, checksums).
+export * from './crypto/keys.js';
+export * from './crypto/hmac.js';
+export * from './crypto/checksum.js';
+
+// Strategies.
 export * from './cc/controller.js';
 export * from './sched/scheduler.js';
+
+// The engine.
+export * from './config.js';
+export * from './errors.js';
+export * from './events.js';
+export { Endpoint, type ConnectOptions, type EndpointStats, type PathOptions } from './endpoint.js';
+export { Connection, type Address, type ConnectionState } from './connection/connection.js';
+export { Subflow, type SubflowState, type SubflowStats, type SubflowCloseReason } from './subflow/subflow.js';

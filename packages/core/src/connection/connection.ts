@@ -33,7 +33,7 @@ export interface ConnectionHost {
   unregisterSubflow(conn: Connection, sf: Subflow): void;
   /** A fresh local port for a new subflow on a path. */
   allocatePort(pathId: number): number;
-  pathAddresses(pathId: number): { local: Address; remote: Address } | undefined;
+  pathAddresses(pathId: number): { local: Address; remote: Address; mss: number; reliable: boolean } | undefined;
   connectionClosed(conn: Connection): void;
   /** The connection has segments to send. */
   wake(conn: Connection): void;
@@ -278,6 +278,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   private newSubflow(pathId: number, localPort: number, remotePort: number, initiator: boolean, initial: boolean, now: number): Subflow {
     const cfg = this.host.config;
+    const path = this.host.pathAddresses(pathId);
     const sf = new Subflow(
       this.nextSubflowId++,
       pathId,
@@ -287,7 +288,7 @@ export class Connection implements SubflowOwner, CcGroup {
       initiator,
       initial,
       {
-        mss: cfg.mss,
+        mss: path?.mss ?? cfg.mss,
         initialRtoMs: cfg.initialRtoMs,
         minRtoMs: cfg.minRtoMs,
         maxRtoMs: cfg.maxRtoMs,
@@ -297,7 +298,7 @@ export class Connection implements SubflowOwner, CcGroup {
         delayedAckMs: cfg.delayedAckMs,
         windowScale: windowScaleFor(cfg.receiveBuffer),
         receiveLimit: cfg.receiveBuffer,
-        reliableLink: cfg.reliableLink,
+        reliableLink: path?.reliable ?? cfg.reliableLink,
       },
       this,
       cfg.congestionControl,

@@ -32,20 +32,41 @@ export class SubflowReceiver {
    * limitBytes bounds what waits here (out of order or unmapped). A connection that fell back
    * to TCP (RFC 8684 §3.7) or received an infinite mapping gets a mapping of length Infinity.
    */
-  constructor(private readonly limitBytes: number) {}
+  constructor(private readonly limitBytes: number) {
+    // One mapping per segment at worst, down to 536-byte segments (RFC 9293 §3.7.1).
+    this.maxMappings = Math.ceil(limitBytes / 536) + 64;
+  }
+
+  private readonly maxMappings: number;
 
   get bufferedBytes(): number {
     return this.ooo.bytes + this.unmappedBytes;
   }
 
-  addMapping(m: RxMapping): void {
-    if (m.len <= 0) return;
-    const end = m.rel + m.len;
+  /**
+   * Remember a mapping. Returns false when the table is full: the caller then drops the
+   * segment (unacknowledged) rather than lose track of what its bytes mean.
+   */
+  addMapping(m: RxMapping): boolean {
+    if (m.len <= 0) return true;
     // Mappings already consumed are of no use; duplicates (retransmissions) are common.
-    if (end <= this.unmappedRel && end <= this.rcvNxt) return;
-    for (const x of this.maps) if (x.rel === m.rel && x.len === m.len && x.dataOffset === m.dataOffset) return;
-    if (this.maps.length >= 256) this.maps.splice(0, 1); // bounded: a hostile peer cannot grow it
-    this.maps.push(m);
+    if (m.rel + m.len <= this.unmappedRel && m.rel + m.len <= this.rcvNxt) return true;
+    const maps = this.maps;
+    let lo = 0;
+    let hi = maps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (maps[mid]!.rel < m.rel) lo = mid + 1;
+      else hi = mid;
+    }
+    const same = maps[lo];
+    if (same && same.rel === m.rel) {
+      if (m.len > same.len) maps[lo] = m; // a longer mapping from the same start supersedes
+      return true;
+    }
+    if (maps.length >= this.maxMappings) return false;
+    maps.splice(lo, 0, m);
+    return true;
   }
 
   /**
@@ -101,8 +122,6 @@ export class SubflowReceiver {
         this.unmappedBytes -= n;
       }
     }
-    // Forget mappings wholly consumed.
-    if (this.maps.length > 8) this.maps = this.maps.filter((m) => m.rel + m.len > this.unmappedRel);
   }
 
   private consumeUnmapped(n: number): void {
@@ -111,8 +130,16 @@ export class SubflowReceiver {
     this.unmappedBytes -= n;
   }
 
+  /** The mapping covering `rel`; consumption is in order, so spent ones leave from the head. */
   private findMap(rel: number): RxMapping | undefined {
-    for (const m of this.maps) if (rel >= m.rel && rel < m.rel + m.len) return m;
+    const maps = this.maps;
+    let spent = 0;
+    while (spent < maps.length && maps[spent]!.rel + maps[spent]!.len <= rel) spent++;
+    if (spent > 0) maps.splice(0, spent);
+    for (const m of maps) {
+      if (m.rel > rel) return undefined;
+      if (rel < m.rel + m.len) return m;
+    }
     return undefined;
   }
 

@@ -437,7 +437,10 @@ export class Subflow {
     if (mapping && mapping.len > 0) {
       // RFC 8684 §3.3.1: the subflow sequence number is relative to the SYN (first byte = 1).
       const mapRel = r.rcvNxt + ((mapping.subflowSeq - 1 - (r.rcvNxt % 4294967296)) | 0);
-      r.addMapping({ rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len });
+      if (!r.addMapping({ rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len })) {
+        this.ackNow = true; // no room to remember it: drop, the peer will send it again
+        return;
+      }
     }
     const deliver = (off: number, bytes: Uint8Array): void => this.owner.deliver(this, off, bytes);
     if (payload.length > 0) {

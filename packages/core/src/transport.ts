@@ -1,0 +1,51 @@
+/**
+ * The contract between the Node driver and a transport (UDP datagrams, WebSocket): a
+ * transport only moves segment bytes over one path between one local address and the
+ * server; it knows nothing of MPTCP. Types only: implementations live in transport-*.
+ */
+
+export interface TransportAddress {
+  host: string;
+  port: number;
+}
+
+/** Why a path went away, with a stable code. */
+export interface PathCloseInfo {
+  code: string; // e.g. 'ERR_MPTUN_PATH_CLOSED', 'ERR_MPTUN_HANDSHAKE_TIMEOUT', 'ERR_MPTUN_PEER_GONE'
+  message: string;
+}
+
+/**
+ * One path: an authenticated channel (or a plain one, when asked) from a local address to
+ * the peer. Many MPTCP subflows, of many connections, may share one path.
+ */
+export interface PathLink {
+  readonly kind: 'udp' | 'ws';
+  readonly local: TransportAddress;
+  readonly remote: TransportAddress;
+  /** Largest segment this path carries in one datagram/message, bytes. */
+  readonly maxSegment: number;
+  /**
+   * True when the carrier retransmits by itself (a WebSocket's TCP): the engine runs the
+   * subflows of this path in reliable-link mode.
+   */
+  readonly reliable: boolean;
+  /** Send one segment. Returns false when the segment was dropped (backpressure, closed). */
+  send(segment: Uint8Array): boolean;
+  /** Bytes queued locally and not yet handed to the network (0 for UDP). */
+  readonly bufferedAmount: number;
+  /** Called for every segment that arrives (already authenticated and decrypted). */
+  onSegment: ((segment: Uint8Array) => void) | null;
+  /** Called once when the path ends, whoever ended it. */
+  onClose: ((info: PathCloseInfo) => void) | null;
+  /** Called when bufferedAmount fell after send() returned false. */
+  onDrain: ((() => void) | null);
+  close(): void;
+}
+
+/** A server side listening on one address: every new authenticated peer path is reported. */
+export interface PathListener {
+  readonly local: TransportAddress;
+  onPath: ((path: PathLink) => void) | null;
+  close(): Promise<void>;
+}

@@ -1,0 +1,201 @@
+/**
+ * A two-endpoint bulk-transfer scenario on the simulator: a client connects over N paths,
+ * both sides send a seeded byte stream and half-close, and each side hashes what it read.
+ * Everything is deterministic in the seed, which every caller prints.
+ */
+import { createHash } from 'node:crypto';
+import { Pair, type LinkOptions } from '@mptun/sim';
+import { schedulerFactory } from '@mptun/scheduler';
+import { ccFactory } from '../../src/cc/registry.js';
+import type { EndpointConfig } from '../../src/config.js';
+import type { Connection } from '../../src/connection/connection.js';
+import { Endpoint } from '../../src/endpoint.js';
+import { SeededRandom } from '../../src/random.js';
+
+export interface PathSpec {
+  forward?: LinkOptions;
+  backward?: LinkOptions;
+}
+
+export interface TransferSpec {
+  seed: number;
+  paths: PathSpec[];
+  /** Bytes client → server. */
+  upload: number;
+  /** Bytes server → client. */
+  download: number;
+  cc?: string;
+  scheduler?: string;
+  config?: Partial<EndpointConfig>;
+  /** Virtual time limit, ms. */
+  limitMs?: number;
+  /** Called once after setup, to schedule outages and the like. */
+  setup?: (ctx: TransferContext) => void;
+  /** Called on every loop iteration with the virtual time. */
+  onTick?: (ctx: TransferContext) => void;
+}
+
+export interface TransferContext {
+  pair: Pair;
+  client: Endpoint;
+  server: Endpoint;
+  clientPaths: number[];
+  serverPaths: number[];
+  clientConn: Connection;
+  serverConn: Connection | null;
+}
+
+export interface TransferResult {
+  seed: number;
+  /** Both directions arrived byte-exact and both sides closed without error. */
+  ok: boolean;
+  uploadOk: boolean;
+  downloadOk: boolean;
+  clientError?: string;
+  serverError?: string;
+  /** Virtual time when both sides were closed (or the limit). */
+  timeMs: number;
+  /** Virtual time when each direction's last byte was read. */
+  uploadDoneMs: number;
+  downloadDoneMs: number;
+  ctx: TransferContext;
+  /** Bytes the server received per client path index. */
+  bytesPerPath: number[];
+  peakReceiveBuffer: number;
+}
+
+/** A deterministic byte stream: the same seed gives the same bytes. */
+export function streamBytes(seed: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  const r = new SeededRandom(seed);
+  for (let i = 0; i < length; i += 4) {
+    const v = r.nextU32();
+    out[i] = v & 0xff;
+    if (i + 1 < length) out[i + 1] = (v >>> 8) & 0xff;
+    if (i + 2 < length) out[i + 2] = (v >>> 16) & 0xff;
+    if (i + 3 < length) out[i + 3] = v >>> 24;
+  }
+  return out;
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** One side's application: writes its stream, half-closes, reads and hashes the peer's. */
+class App {
+  private written = 0;
+  private shut = false;
+  private readonly hash = createHash('sha256');
+  received = 0;
+  doneAt = -1;
+  closed = false;
+  error: string | undefined;
+  constructor(
+    private readonly out: Uint8Array,
+    private readonly expectIn: number,
+  ) {}
+
+  pump(conn: Connection, now: number): void {
+    while (this.written < this.out.length) {
+      const n = conn.write(this.out.subarray(this.written, Math.min(this.out.length, this.written + 262144)));
+      if (n === 0) break;
+      this.written += n;
+    }
+    if (!this.shut && this.written === this.out.length) {
+      this.shut = true;
+      conn.shutdown();
+    }
+    for (let d = conn.read(); d; d = conn.read()) {
+      this.hash.update(d);
+      this.received += d.length;
+      if (this.received >= this.expectIn && this.doneAt < 0) this.doneAt = now;
+    }
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+export function runTransfer(spec: TransferSpec): TransferResult {
+  const rng = new SeededRandom(spec.seed);
+  const base: EndpointConfig = {
+    random: rng.fork(),
+    scheduler: schedulerFactory(spec.scheduler ?? 'minrtt'),
+    congestionControl: ccFactory(spec.cc ?? 'cubic'),
+    ...spec.config,
+  };
+  const client = new Endpoint(base);
+  const server = new Endpoint({ ...base, random: rng.fork() });
+  server.listen(443);
+  const clientPaths: number[] = [];
+  const serverPaths: number[] = [];
+  spec.paths.forEach((_, i) => {
+    clientPaths.push(client.openPath({ host: `10.0.${i}.2`, port: 40000 + i }, { host: '10.9.9.9', port: 443 }));
+    serverPaths.push(server.openPath({ host: '10.9.9.9', port: 443 }, { host: `10.0.${i}.2`, port: 40000 + i }));
+  });
+  const pair = new Pair(
+    client,
+    server,
+    spec.paths.map((p, i) => ({ forward: p.forward, backward: p.backward, pathIdA: clientPaths[i]!, pathIdB: serverPaths[i]! })),
+    { seed: spec.seed },
+  );
+  const bytesPerPath = spec.paths.map(() => 0);
+  pair.onPacket = (ev) => {
+    if (ev.type === 'deliver' && ev.to === 'b') bytesPerPath[ev.path] = (bytesPerPath[ev.path] ?? 0) + ev.bytes.length;
+  };
+  const up = streamBytes(spec.seed * 2 + 1, spec.upload);
+  const down = streamBytes(spec.seed * 2 + 2, spec.download);
+  const clientApp = new App(up, spec.download);
+  const serverApp = new App(down, spec.upload);
+  const clientConn = client.connect(0, { path: clientPaths[0]!, extraPaths: clientPaths.slice(1) });
+  const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null };
+  spec.setup?.(ctx);
+
+  const drain = (ep: Endpoint, app: App, isClient: boolean): void => {
+    for (let ev = ep.pollEvent(); ev; ev = ep.pollEvent()) {
+      if (ev.type === 'incoming' && !isClient) ctx.serverConn = ev.connection;
+      if (ev.type === 'closed') {
+        app.closed = true;
+        if (ev.error) app.error = ev.error.code;
+      }
+    }
+    const conn = isClient ? clientConn : ctx.serverConn;
+    if (conn) app.pump(conn, pair.now);
+  };
+  let finishedAt = -1;
+  pair.run({
+    until: spec.limitMs ?? 600_000,
+    stopWhen: () => {
+      drain(client, clientApp, true);
+      drain(server, serverApp, false);
+      spec.onTick?.(ctx);
+      if (clientApp.closed && serverApp.closed && finishedAt < 0) finishedAt = pair.now;
+      return finishedAt >= 0;
+    },
+  });
+  const uploadOk = serverApp.received === spec.upload && serverApp.digest() === sha256(up);
+  const downloadOk = clientApp.received === spec.download && clientApp.digest() === sha256(down);
+  const result: TransferResult = {
+    seed: spec.seed,
+    ok: uploadOk && downloadOk && clientApp.closed && serverApp.closed && !clientApp.error && !serverApp.error,
+    uploadOk,
+    downloadOk,
+    timeMs: finishedAt >= 0 ? finishedAt : pair.now,
+    uploadDoneMs: serverApp.doneAt,
+    downloadDoneMs: clientApp.doneAt,
+    ctx,
+    bytesPerPath,
+    peakReceiveBuffer: ctx.serverConn ? ctx.serverConn.peakReceiveBuffered : 0,
+  };
+  if (clientApp.error) result.clientError = clientApp.error;
+  if (serverApp.error) result.serverError = serverApp.error;
+  return result;
+}
+
+/** A short line describing a result, for test output. */
+export function describeResult(r: TransferResult): string {
+  return `seed=${r.seed} ok=${r.ok} up=${r.uploadOk} down=${r.downloadOk} t=${r.timeMs.toFixed(0)}ms` +
+    (r.clientError ? ` clientError=${r.clientError}` : '') + (r.serverError ? ` serverError=${r.serverError}` : '');
+}
