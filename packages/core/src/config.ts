@@ -28,7 +28,9 @@ export interface EndpointConfig {
   maxRetries?: number;
   potentiallyFailedAfter?: number;
   delayedAckMs?: number;
-  /** Close a connection with no traffic at all for this long; 0 = never. */
+  /** Probe a subflow the peer has been silent on for this long (and give it up after maxRetries probes); 0 = never. */
+  keepaliveMs?: number;
+  /** Close a connection that moved no data either way for this long; 0 = never. */
   idleTimeoutMs?: number;
   /** Half-open connections a listener keeps at once (SYN flood bound). */
   maxHalfOpen?: number;
@@ -55,6 +57,7 @@ export function resolveConfig(c: EndpointConfig): ResolvedConfig {
     maxRetries: 8,
     potentiallyFailedAfter: 1,
     delayedAckMs: 20,
+    keepaliveMs: 0,
     idleTimeoutMs: 0,
     maxHalfOpen: 1024,
     maxConnections: 65536,

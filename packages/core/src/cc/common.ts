@@ -5,7 +5,7 @@
  */
 import type { AckEvent, CcGroup, CcPath, CongestionController, LossEvent } from './controller.js';
 
-/** RFC 3465 §2.2: slow start grows by at most L = 2 segments per ACK. */
+/** RFC 3465 §2.2–2.3: slow start grows by at most L = 2 segments per ACK. */
 export const SLOW_START_ACK_LIMIT_SEGMENTS = 2;
 
 /** RFC 5681 §3.1 eq. 4: ssthresh, and the window after a loss, never go below 2 segments. */
@@ -145,6 +145,15 @@ export abstract class WindowController implements CongestionController {
   }
 
   /**
+   * A deliberate decrease in congestion avoidance (OLIA's negative α, LEDBAT's delay
+   * response): ssthresh follows it down, so that slow start does not reopen the window.
+   */
+  protected lowerWindow(bytes: number): void {
+    this.cwnd = bytes;
+    this.ssthreshBytes = Math.min(this.ssthreshBytes, bytes);
+  }
+
+  /**
    * FlightSize when the timer fired. The subflow should report the timeout before it writes
    * the outstanding data off; if it already has, the window stands in for the flight.
    */
@@ -188,8 +197,9 @@ export abstract class RenoFrameController extends WindowController {
 
   protected reduce(now: number, ev: LossEvent): void {
     this.ssthreshBytes = this.thresholdAfterLoss(ev);
-    // RFC 6582 §3.2 step 6 / RFC 6675: leave recovery at ssthresh; we deflate at once.
-    this.cwnd = this.ssthreshBytes;
+    // RFC 6582 §3.2 (full ACK) / RFC 6675: leave recovery at ssthresh; we deflate at once. A loss
+    // never opens the window (a flight larger than cwnd, as right after a timeout, would).
+    this.cwnd = Math.min(this.cwnd, this.ssthreshBytes);
     this.afterReduction(now, ev);
   }
 
@@ -236,10 +246,12 @@ export function coupledSubflows(
     sawSelf ||= isSelf;
     if (!(m.path.srtt > 0)) continue;
     const window = isSelf ? selfWindow : m.controller.window();
-    out.push({ controller: m.controller, window, mss: m.path.mss, srtt: m.path.srtt, self: isSelf });
+    const { mss, srtt } = m.path;
+    out.push({ controller: m.controller, window, mss, srtt, self: isSelf });
   }
   if (!sawSelf && selfPath.srtt > 0) {
-    out.push({ controller: self, window: selfWindow, mss: selfPath.mss, srtt: selfPath.srtt, self: true });
+    const { mss, srtt } = selfPath;
+    out.push({ controller: self, window: selfWindow, mss, srtt, self: true });
   }
   return out;
 }

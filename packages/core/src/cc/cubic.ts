@@ -14,7 +14,7 @@ import {
 export const CUBIC_C = 0.4;
 /** RFC 9438 §4.6: β_cubic = 0.7. */
 export const CUBIC_BETA = 0.7;
-/** RFC 9438 §4.3: α_cubic = 3(1 − β)/(1 + β), Reno's rate for an AIMD that backs off by β. */
+/** RFC 9438 §4.3: α_cubic = 3(1 − β)/(1 + β), an AIMD as fast as Reno on average. */
 export const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
 
 /** RFC 9438 §4.2 eq. 1: W_cubic(t) = C(t − K)³ + W_max, in segments, t and K in seconds. */
@@ -147,11 +147,12 @@ export class CubicController extends WindowController {
       this.fastConvergence && this.wMax !== undefined && this.cwnd < this.wMax
         ? (this.cwnd * (1 + CUBIC_BETA)) / 2
         : this.cwnd;
-    // RFC 9438 §4.6: ssthresh = flight_size * β; cwnd = max(ssthresh, 2 segments).
+    // RFC 9438 §4.6: ssthresh = max(flight_size * β, 2 segments); cwnd = ssthresh (capped by
+    // the window it had, so that a loss never opens it).
     this.cwndPrior = this.cwnd;
     const threshold = Math.max(ev.priorInFlight * CUBIC_BETA, MIN_WINDOW_SEGMENTS * mss);
     this.ssthreshBytes = threshold;
-    this.cwnd = threshold;
+    this.cwnd = Math.min(this.cwnd, threshold);
     // The brief puts t = 0 at the congestion event; K comes from cwnd_epoch = the reduced window.
     this.pendingOrigin = now;
     this.epoch = undefined;

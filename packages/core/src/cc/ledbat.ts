@@ -8,9 +8,9 @@
 import type { AckEvent, CcPath, LossEvent } from './controller.js';
 import { MIN_WINDOW_SEGMENTS, WindowController, slowStartIncrement } from './common.js';
 
-/** LEDBAT++ §4.5 (RFC 6817 §2.5.1 allowed at most 100 ms): the queuing-delay target. */
+/** LEDBAT++ §4.5 (RFC 6817 §2.5 allowed up to 100 ms): the queuing-delay target. */
 export const LEDBAT_TARGET_MS = 60;
-/** RFC 6817 §2.5.2 INIT_CWND and MIN_CWND: 2 segments. */
+/** RFC 6817 §2.5: INIT_CWND and MIN_CWND of 2 segments. */
 const INIT_CWND_SEGMENTS = 2;
 /** LEDBAT++ §4.2: GAIN = 1 / min(16, ceil(2 * TARGET / base_delay)). */
 const MAX_GAIN_DIVISOR = 16;
@@ -18,9 +18,9 @@ const MAX_GAIN_DIVISOR = 16;
 const SLOW_START_EXIT_FRACTION = 3 / 4;
 /** LEDBAT++ §4.3: Constant in W += max(GAIN − Constant·W·(delay/target − 1), −W/2). */
 const DECREASE_CONSTANT = 1;
-/** RFC 6817 §3.4.2: the current delay is the least of the last CURRENT_FILTER samples. */
+/** RFC 6817 §2.4.2, §2.5: the current delay is the least of the last CURRENT_FILTER samples. */
 const CURRENT_FILTER = 4;
-/** RFC 6817 §3.4.1: the base delay is the least of BASE_HISTORY per-minute minima. */
+/** RFC 6817 §2.4.2, §2.5: the base delay is the least of BASE_HISTORY per-minute minima. */
 const BASE_HISTORY = 10;
 const MINUTE_MS = 60_000;
 /** LEDBAT++ §4.4: the first slowdown comes 2 RTTs after the first slow-start exit … */
@@ -38,9 +38,9 @@ export interface LedbatOptions {
 }
 
 /**
- * Delay estimation from RTT samples (RFC 6817 §3.4 with LEDBAT++ §4.5's RTTs): the current
- * delay filters noise with a short minimum, the base delay is a minimum over minutes so that
- * a route change can raise it again.
+ * Delay estimation from RTT samples (RFC 6817 §2.4.2 and §3.1, with LEDBAT++ §4.5's RTTs):
+ * the current delay filters noise with a short minimum, the base delay is a minimum over
+ * minutes so that a route change can raise it again.
  */
 export class DelayEstimator {
   private readonly recent: number[] = [];
@@ -134,8 +134,9 @@ export class LedbatController extends WindowController {
       if (mayGrow) this.cwnd += (this.gain() * ev.ackedBytes * mss) / this.cwnd;
       return;
     }
-    // LEDBAT++ §4.3: above target, W += max(GAIN − Constant·W·(delay/target − 1), −W/2) per
-    // RTT, spread over the ACKs. A long queue is a reason to back off even when
+    // LEDBAT++ §4.3: above target, per RTT
+    //   W += max(GAIN − Constant·W·(delay/target − 1), −W/2),
+    // spread over the ACKs. A long queue is a reason to back off even when
     // application-limited; a recovery episode has already cut the window.
     if (this.recovery.active) return;
     const perRtt = Math.max(
@@ -144,7 +145,9 @@ export class LedbatController extends WindowController {
     );
     const share = Math.min(ev.ackedBytes / this.cwnd, 1);
     if (perRtt > 0 && !mayGrow) return;
-    this.cwnd = Math.max(this.cwnd + perRtt * share, MIN_WINDOW_SEGMENTS * mss);
+    const next = Math.max(this.cwnd + perRtt * share, MIN_WINDOW_SEGMENTS * mss);
+    if (next >= this.cwnd) this.cwnd = next;
+    else this.lowerWindow(next);
   }
 
   protected reduce(now: number, _ev: LossEvent): void {

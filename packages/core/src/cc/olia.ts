@@ -91,8 +91,13 @@ export class OliaController extends RenoFrameController {
     const perSegment =
       ownSegments / (selfRtt * selfRtt) / (rateSum * rateSum) + this.alpha() / ownSegments;
     // Per byte acknowledged: Δcwnd_bytes = acked_bytes * Δw_segments.
-    const grown = this.cwnd + ev.ackedBytes * perSegment;
-    this.cwnd = Math.max(grown, Math.min(this.cwnd, MIN_WINDOW_SEGMENTS * mss));
+    const next = this.cwnd + ev.ackedBytes * perSegment;
+    if (next >= this.cwnd) {
+      this.cwnd = next;
+    } else {
+      // A negative α hands window to the better paths; not below the floor.
+      this.lowerWindow(Math.max(next, Math.min(this.cwnd, MIN_WINDOW_SEGMENTS * mss)));
+    }
   }
 
   protected override afterReduction(): void {

@@ -213,6 +213,8 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   private readonly prioDue = new Set<Subflow>();
+  /** Mapped data that fell outside the receive window and was dropped. */
+  outOfWindowDrops = 0;
 
   // --- Opening ------------------------------------------------------------------------------
 
@@ -296,6 +298,7 @@ export class Connection implements SubflowOwner, CcGroup {
         maxRetries: cfg.maxRetries,
         potentiallyFailedAfter: cfg.potentiallyFailedAfter,
         delayedAckMs: cfg.delayedAckMs,
+        keepaliveMs: cfg.keepaliveMs,
         windowScale: windowScaleFor(cfg.receiveBuffer),
         receiveLimit: cfg.receiveBuffer,
         reliableLink: path?.reliable ?? cfg.reliableLink,
@@ -346,7 +349,6 @@ export class Connection implements SubflowOwner, CcGroup {
     if (this.state === 'closed') return;
     this.lastActivity = now;
     this.clock = now;
-    this.armIdle(now);
     let dss: Dss | null = null;
     let capable: MpCapable | null = null;
     for (const o of seg.options) {
@@ -374,6 +376,8 @@ export class Connection implements SubflowOwner, CcGroup {
           }
           break;
         case 'mp-join-synack':
+          // Meaningful only on our MP_JOIN SYN's answer; anywhere else it is ignored.
+          if (sf.isInitial || sf.state !== 'syn-sent' || !(seg.flags & TcpFlag.SYN)) break;
           if (!this.checkJoinSynAck(sf, m.hmac, m.nonce, m.backup, m.addressId)) {
             this.rejectSubflow(now, sf);
             return;
@@ -402,8 +406,9 @@ export class Connection implements SubflowOwner, CcGroup {
       } else if (this.host.config.allowFallback) {
         this.enterFallback(sf);
       } else {
-        this.rejectSubflow(now, sf);
+        this.pendingResets.push({ sf, options: [] });
         this.finish(now, new EngineError('ERR_MPTUN_HANDSHAKE', 'peer does not speak MPTCP and fallback is off'));
+        this.host.wake(this);
         return;
       }
     }
@@ -495,6 +500,7 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   private onDataAck(now: number, ack: number): void {
+    this.armIdle(now);
     const dataEnd = Math.min(ack, this.sendBuf.end);
     this.sndUna = ack;
     this.sendBuf.release(dataEnd);
@@ -602,10 +608,12 @@ export class Connection implements SubflowOwner, CcGroup {
   deliver(sf: Subflow, dataOffset: number, data: Uint8Array): void {
     const added = this.reasm.insert(dataOffset, data);
     if (added < 0) {
-      // Beyond any window we offered: the peer is broken or hostile (RFC 8684 §3.3.4).
-      this.protocolError(this.clock, 'data beyond the advertised window');
+      // Beyond any window we offered (RFC 8684 §3.3.4): a broken or forged mapping. Dropped,
+      // so one forged segment cannot end the connection.
+      this.outOfWindowDrops++;
       return;
     }
+    if (added > 0) this.armIdle(this.clock);
     if (added > 0 && !this.readableSignalled) {
       this.readableSignalled = true;
       this.host.emit({ type: 'readable', connection: this });
@@ -730,7 +738,8 @@ export class Connection implements SubflowOwner, CcGroup {
       if (chosen.length === 0) break;
       const len = Math.min(mss, chunk.end - chunk.start);
       const data = this.sendBuf.slice(chunk.start, len);
-      const isFin = !chunk.rescued && this.finOffset >= 0 && chunk.start + len === this.finOffset;
+      // Plain TCP has no DATA_FIN: its FIN goes out after the data instead.
+      const isFin = !chunk.rescued && !this.fallback && this.finOffset >= 0 && chunk.start + len === this.finOffset;
       for (const sf of chosen) sf.enqueue(chunk.start, data, isFin);
       if (chunk.rescued) this.consumeReinject(len);
       else {
@@ -870,14 +879,6 @@ export class Connection implements SubflowOwner, CcGroup {
     for (const sf of [...this.subflowList]) {
       if (sf.finished && !sf.wantsToSend(now) && (!this.fallback || this.endEmitted)) sf.terminate('closed', now);
     }
-  }
-
-  private protocolError(now: number, why: string): void {
-    for (const sf of this.subflowList) {
-      if (sf.state === 'closed') continue;
-      this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason: TcpRstReason.MPTCP_ERROR })] });
-    }
-    this.finish(now, new EngineError('ERR_MPTUN_PROTOCOL', why));
   }
 
   private terminateAll(now: number, reason: SubflowCloseReason): void {

@@ -25,6 +25,8 @@ export interface SubflowConfig {
   delayedAckMs: number;
   /** Our window scale shift (RFC 7323 §2). */
   windowScale: number;
+  /** Probe an idle subflow after this long without hearing from the peer; 0 = never. */
+  keepaliveMs: number;
   /** Bytes that may wait out of order or unmapped in the subflow. */
   receiveLimit: number;
   /**
@@ -301,9 +303,10 @@ export class Subflow {
   onSegment(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
     this.stats.segmentsReceived++;
     this.lastActivity = now;
+    this.keepaliveProbes = 0;
     const f = seg.flags;
     if (f & TcpFlag.RST) {
-      this.terminate('reset', now);
+      this.onReset(now, seg);
       return;
     }
     this.readTcpOptions(seg, (f & TcpFlag.SYN) !== 0);
@@ -396,6 +399,26 @@ export class Subflow {
     this.lastActivity = now;
   }
 
+  /**
+   * RFC 5961 §3.2: a RST ends the subflow only when its sequence is exactly the next one
+   * expected; one merely inside the window earns a challenge ACK; anything else is ignored.
+   * Before the handshake completes, RFC 9293 §3.10.7.3 applies (the ACK must match our SYN).
+   */
+  private onReset(now: number, seg: TcpSegment): void {
+    if (this.state === 'syn-sent') {
+      if ((seg.flags & TcpFlag.ACK) && fromWire(this.iss, seg.ack, 0) >= 0 && fromWire(this.iss, seg.ack, 0) <= this.synDataLength) {
+        this.terminate('reset', now);
+      }
+      return;
+    }
+    const rel = fromWire(this.irs, seg.seq, this.receiver.rcvNxt);
+    if (rel === this.receiver.rcvNxt) {
+      this.terminate('reset', now);
+    } else if (rel > this.receiver.rcvNxt && rel < this.receiver.rcvNxt + Math.max(this.owner.receiveWindow(), this.mss)) {
+      this.ackNow = true; // challenge ACK
+    }
+  }
+
   private thirdAckDue = false;
   private synSentAt = 0;
   private synAckTries = 0;
@@ -431,9 +454,13 @@ export class Subflow {
   private receiveData(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
     const payload = seg.payload;
     const hasFin = (seg.flags & TcpFlag.FIN) !== 0;
-    if (payload.length === 0 && !hasFin) return;
     const r = this.receiver;
     const rel = fromWire(this.irs, seg.seq, r.rcvNxt);
+    if (payload.length === 0 && !hasFin) {
+      // A segment below the window is a keepalive probe: answer it (RFC 9293 §3.8.4).
+      if (rel < r.rcvNxt) this.ackNow = true;
+      return;
+    }
     if (mapping && mapping.len > 0) {
       // RFC 8684 §3.3.1: the subflow sequence number is relative to the SYN (first byte = 1).
       const mapRel = r.rcvNxt + ((mapping.subflowSeq - 1 - (r.rcvNxt % 4294967296)) | 0);
@@ -584,6 +611,7 @@ export class Subflow {
   /** Earliest time this subflow needs handleTimeout, Infinity for none. */
   nextDeadline(): number {
     return Math.min(
+      this.keepaliveDeadline(),
       this.handshakeDeadline,
       this.rtoDeadline,
       this.rackDeadline,
@@ -610,6 +638,28 @@ export class Subflow {
     }
     if (now >= this.rtoDeadline) this.onRto(now);
     if (now >= this.paceDeadline) this.paceDeadline = Infinity;
+    if (now >= this.keepaliveDeadline()) this.onKeepalive(now);
+  }
+
+  private keepaliveProbes = 0;
+  private keepaliveDue = false;
+  private lastProbeAt = -Infinity;
+
+  /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: probe a silent, idle subflow. */
+  private keepaliveDeadline(): number {
+    const k = this.config.keepaliveMs;
+    if (k <= 0 || this.state !== 'established') return Infinity;
+    return Math.max(this.lastActivity, this.lastProbeAt) + (this.keepaliveProbes === 0 ? k : Math.max(this.rtt.rto, k / 4));
+  }
+
+  private onKeepalive(now: number): void {
+    if (this.keepaliveProbes >= this.config.maxRetries) {
+      this.terminate('timeout', now);
+      return;
+    }
+    this.keepaliveProbes++;
+    this.lastProbeAt = now;
+    this.keepaliveDue = true;
   }
 
   private onHandshakeTimer(now: number): void {
@@ -688,7 +738,7 @@ export class Subflow {
   /** Is there something to send right now (cheap check before building a segment)? */
   wantsToSend(now: number): boolean {
     if (this.state === 'closed') return false;
-    if (this.handshakeDue || this.thirdAckDue || this.ackNow) return true;
+    if (this.handshakeDue || this.thirdAckDue || this.ackNow || this.keepaliveDue) return true;
     if (this.state !== 'established') return false;
     if (this.retransmitQueue.length > 0 || this.tlpPending) return true;
     const next = this.queue.nextUnsent();
@@ -714,6 +764,13 @@ export class Subflow {
     if (this.ackNow) {
       this.ackNow = false;
       return this.buildPure('ack', now);
+    }
+    if (this.keepaliveDue) {
+      // One sequence number below SND.NXT, so the peer must answer with an ACK.
+      this.keepaliveDue = false;
+      const seg = this.buildPure('ack', now);
+      seg.seq = (seg.seq - 1) >>> 0;
+      return seg;
     }
     return null;
   }

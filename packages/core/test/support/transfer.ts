@@ -27,6 +27,8 @@ export interface TransferSpec {
   cc?: string;
   scheduler?: string;
   config?: Partial<EndpointConfig>;
+  /** Overrides for the server only. */
+  serverConfig?: Partial<EndpointConfig>;
   /** Virtual time limit, ms. */
   limitMs?: number;
   /** Called once after setup, to schedule outages and the like. */
@@ -127,7 +129,7 @@ export function runTransfer(spec: TransferSpec): TransferResult {
     ...spec.config,
   };
   const client = new Endpoint(base);
-  const server = new Endpoint({ ...base, random: rng.fork() });
+  const server = new Endpoint({ ...base, ...spec.serverConfig, random: rng.fork() });
   server.listen(443);
   const clientPaths: number[] = [];
   const serverPaths: number[] = [];
@@ -155,7 +157,9 @@ export function runTransfer(spec: TransferSpec): TransferResult {
 
   const drain = (ep: Endpoint, app: App, isClient: boolean): void => {
     for (let ev = ep.pollEvent(); ev; ev = ep.pollEvent()) {
-      if (ev.type === 'incoming' && !isClient) ctx.serverConn = ev.connection;
+      // The first incoming connection is the test's; others (forged SYNs in hostile tests) are not.
+      if (ev.type === 'incoming' && !isClient && !ctx.serverConn) ctx.serverConn = ev.connection;
+      if (ev.connection !== (isClient ? clientConn : ctx.serverConn)) continue;
       if (ev.type === 'closed') {
         app.closed = true;
         if (ev.error) app.error = ev.error.code;

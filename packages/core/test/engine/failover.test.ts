@@ -1,0 +1,92 @@
+/**
+ * A path that dies mid-transfer: what it carried is reinjected on the others
+ * (RFC 8684 §3.3.6) and the transfer completes; the connection survives losing any
+ * subflow, the initial one included, while one remains.
+ */
+import { describe, expect, it } from 'vitest';
+import type { LinkOptions } from '@mptun/sim';
+import { describeResult, runTransfer } from '../support/transfer.js';
+
+const wifi: LinkOptions = { rateBps: 50e6, delayMs: 10, queue: { ms: 50 }, loss: 0.002 };
+const lte: LinkOptions = { rateBps: 20e6, delayMs: 30, queue: { ms: 80 }, loss: 0.005 };
+const seedList = process.env.MPTUN_SEED ? [Number(process.env.MPTUN_SEED)] : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+
+describe('path failure', () => {
+  for (const dead of [0, 1]) {
+    it(`path ${dead} blackholes for good mid-transfer: data moves to the survivor`, () => {
+      for (const seed of seedList) {
+        const r = runTransfer({
+          seed,
+          paths: [{ forward: wifi }, { forward: lte }],
+          upload: 4_000_000,
+          download: 4_000_000,
+          setup: (ctx) => {
+            ctx.pair.forward(dead).schedule([{ at: 300, down: true }]);
+            ctx.pair.backward(dead).schedule([{ at: 300, down: true }]);
+          },
+        });
+        console.log(`dead=${dead}`, describeResult(r));
+        expect(r.uploadOk && r.downloadOk, describeResult(r)).toBe(true);
+      }
+    });
+  }
+
+  it('an outage of one path that ends: transfer completes, the path is used again', () => {
+    for (const seed of seedList) {
+      let bytesAfter = 0;
+      const r = runTransfer({
+        seed,
+        paths: [{ forward: wifi }, { forward: lte }],
+        upload: 8_000_000,
+        download: 0,
+        setup: (ctx) => {
+          for (const l of [ctx.pair.forward(0), ctx.pair.backward(0)]) l.schedule([{ at: 200, down: true }, { at: 700, up: true }]);
+          ctx.pair.onPacket = (ev) => {
+            if (ev.type === 'deliver' && ev.to === 'b' && ev.path === 0 && ev.time > 800) bytesAfter += ev.bytes.length;
+          };
+        },
+      });
+      console.log(describeResult(r), 'bytes on path 0 after it came back', bytesAfter);
+      expect(r.ok, describeResult(r)).toBe(true);
+      expect(bytesAfter).toBeGreaterThan(100_000);
+    }
+  });
+
+  it('the driver closes a path (interface gone): its subflow ends, the connection carries on', () => {
+    const seed = seedList[0]!;
+    let closedAt = -1;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: wifi }, { forward: lte }],
+      upload: 4_000_000,
+      download: 4_000_000,
+      onTick: (ctx) => {
+        if (closedAt < 0 && ctx.pair.now >= 250) {
+          closedAt = ctx.pair.now;
+          ctx.client.closePath(ctx.pair.now, ctx.clientPaths[0]!);
+        }
+      },
+    });
+    console.log(describeResult(r));
+    expect(r.uploadOk && r.downloadOk, describeResult(r)).toBe(true);
+    expect(r.ctx.clientConn.subflows().every((s) => s.pathId !== r.ctx.clientPaths[0])).toBe(true);
+  });
+
+  it('every path dies: the connection ends with a clean error, no hang', () => {
+    const seed = seedList[0]!;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: wifi }, { forward: lte }],
+      upload: 4_000_000,
+      download: 4_000_000,
+      config: { maxRetries: 4 },
+      setup: (ctx) => {
+        for (const i of [0, 1]) for (const l of [ctx.pair.forward(i), ctx.pair.backward(i)]) l.schedule([{ at: 300, down: true }]);
+      },
+    });
+    console.log(describeResult(r));
+    expect(r.ok).toBe(false);
+    expect(r.clientError).toBe('ERR_MPTUN_TIMEOUT');
+    expect(r.ctx.clientConn.state).toBe('closed');
+  });
+});

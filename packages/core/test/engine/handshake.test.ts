@@ -1,0 +1,242 @@
+/**
+ * The handshakes' security and fallbacks: a forged MP_JOIN HMAC is refused and leaves no
+ * subflow, an unknown token is reset, an option-stripping middlebox makes both sides fall
+ * back to plain TCP cleanly, MP_FASTCLOSE aborts, tokens never collide.
+ */
+import { describe, expect, it } from 'vitest';
+import { mptcpOptionStripper, Pair, type LinkOptions } from '@mptun/sim';
+import { minRttScheduler } from '@mptun/scheduler';
+import { parseSegment, emitSegment, TcpFlag } from '../../src/wire/tcp-segment.js';
+import { Endpoint } from '../../src/endpoint.js';
+import { SeededRandom, type RandomSource } from '../../src/random.js';
+import { ccFactory } from '../../src/cc/registry.js';
+import { describeResult, runTransfer } from '../support/transfer.js';
+
+const wifi: LinkOptions = { rateBps: 50e6, delayMs: 10 };
+const lte: LinkOptions = { rateBps: 20e6, delayMs: 30 };
+const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 11;
+
+/** A link transform that flips one bit of the HMAC in MP_JOIN options of the given type. */
+function corruptJoin(type: 'mp-join-synack' | 'mp-join-ack'): (bytes: Uint8Array) => Uint8Array {
+  return (bytes) => {
+    const seg = parseSegment(bytes);
+    let hit = false;
+    for (const o of seg.options) {
+      if (o.kind === 'mptcp' && o.option.type === type) {
+        o.option.hmac[0]! ^= 0x01;
+        hit = true;
+      }
+    }
+    return hit ? emitSegment(seg) : bytes;
+  };
+}
+
+describe('MP_JOIN authentication', () => {
+  it('a SYN/ACK with a forged HMAC is refused by the client; the connection stays on its first path', () => {
+    console.log('seed', seed);
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: wifi }, { forward: lte, backward: { ...lte, transforms: [corruptJoin('mp-join-synack')] } }],
+      upload: 500_000,
+      download: 500_000,
+    });
+    console.log(describeResult(r), r.bytesPerPath);
+    expect(r.ok).toBe(true);
+    expect(r.bytesPerPath[1]).toBeLessThan(1000); // only the refused handshake crossed path 1
+  });
+
+  it('a third ACK with a forged HMAC is refused by the server', () => {
+    console.log('seed', seed);
+    let serverSubflowsSeen = 0;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: wifi }, { forward: { ...lte, transforms: [corruptJoin('mp-join-ack')] }, backward: lte }],
+      upload: 500_000,
+      download: 500_000,
+      onTick: (ctx) => {
+        if (ctx.serverConn) serverSubflowsSeen = Math.max(serverSubflowsSeen, ctx.serverConn.subflows().filter((s) => s.isEstablished).length);
+      },
+    });
+    console.log(describeResult(r), r.bytesPerPath);
+    expect(r.ok).toBe(true);
+    expect(serverSubflowsSeen).toBe(1);
+  });
+
+  it('an MP_JOIN naming an unknown token gets a reset and creates nothing', () => {
+    const rng = new SeededRandom(seed);
+    const server = new Endpoint({ random: rng, scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
+    server.listen(443);
+    const p = server.openPath({ host: '10.9.9.9', port: 443 }, { host: '10.0.0.2', port: 4000 });
+    const syn = emitSegment({
+      srcPort: 50000, dstPort: 443, seq: 1, ack: 0, flags: TcpFlag.SYN, window: 65535, checksum: 0, urgent: 0,
+      options: [{ kind: 'mptcp', option: { type: 'mp-join-syn', backup: false, addressId: 1, token: 0xdeadbeef, nonce: 7 } }],
+      payload: new Uint8Array(0),
+    });
+    server.handleSegment(0, p, syn);
+    const out = server.pollTransmit(0);
+    expect(out).not.toBeNull();
+    expect(parseSegment(out!.bytes).flags & TcpFlag.RST).toBeTruthy();
+    expect([...server.connections()].length).toBe(0);
+    expect(server.stats.joinsRefused).toBe(1);
+  });
+});
+
+describe('fallback to TCP (RFC 8684 §3.7)', () => {
+  it('a middlebox that strips MPTCP options both ways: both ends fall back, data still arrives', () => {
+    console.log('seed', seed);
+    const strip = mptcpOptionStripper;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: { ...wifi, loss: 0.01, transforms: [strip] }, backward: { ...wifi, loss: 0.01, transforms: [strip] } }],
+      upload: 1_000_000,
+      download: 1_000_000,
+    });
+    console.log(describeResult(r));
+    expect(r.ok).toBe(true);
+    expect(r.ctx.clientConn.fallback).toBe(true);
+    expect(r.ctx.serverConn?.fallback).toBe(true);
+  });
+
+  it('a client that refuses fallback: the connect fails with a handshake error', () => {
+    console.log('seed', seed);
+    const strip = mptcpOptionStripper;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: { ...wifi, transforms: [strip] }, backward: { ...wifi, transforms: [strip] } }],
+      upload: 1000,
+      download: 1000,
+      config: { allowFallback: false },
+      serverConfig: { allowFallback: true },
+      limitMs: 60_000,
+    });
+    console.log(describeResult(r));
+    expect(r.clientError).toBe('ERR_MPTUN_HANDSHAKE');
+  });
+
+  it('a server that refuses fallback resets a plain SYN', () => {
+    console.log('seed', seed);
+    const strip = mptcpOptionStripper;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: { ...wifi, transforms: [strip] }, backward: { ...wifi, transforms: [strip] } }],
+      upload: 1000,
+      download: 1000,
+      serverConfig: { allowFallback: false },
+      limitMs: 60_000,
+    });
+    console.log(describeResult(r));
+    expect(r.clientError).toBe('ERR_MPTUN_RESET');
+    expect([...r.ctx.server.connections()].length).toBe(0);
+  });
+});
+
+describe('closing', () => {
+  it('MP_FASTCLOSE: the client aborts mid-transfer, the server sees a reset at once', () => {
+    console.log('seed', seed);
+    let aborted = false;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: wifi }, { forward: lte }],
+      upload: 5_000_000,
+      download: 5_000_000,
+      limitMs: 10_000,
+      onTick: (ctx) => {
+        if (!aborted && ctx.pair.now > 300) {
+          aborted = true;
+          ctx.clientConn.abort(ctx.pair.now);
+        }
+      },
+    });
+    console.log(describeResult(r));
+    expect(r.clientError).toBe('ERR_MPTUN_ABORTED');
+    expect(r.serverError).toBe('ERR_MPTUN_RESET');
+    expect(r.timeMs).toBeLessThan(400);
+  });
+
+  it('nothing to send: both half-close at once and the close completes within a few RTTs', () => {
+    console.log('seed', seed);
+    const r = runTransfer({ seed, paths: [{ forward: wifi }], upload: 0, download: 0 });
+    console.log(describeResult(r));
+    expect(r.ok).toBe(true);
+    expect(r.timeMs).toBeLessThan(200);
+  });
+});
+
+/** Two endpoints on one path, connected, then left alone. */
+function quietPair(config: { idleTimeoutMs?: number; keepaliveMs?: number; maxRetries?: number }) {
+  const rng = new SeededRandom(seed);
+  const mk = () => new Endpoint({ random: rng.fork(), scheduler: minRttScheduler, congestionControl: ccFactory('cubic'), ...config });
+  const client = mk();
+  const server = mk();
+  server.listen(443);
+  const pc = client.openPath({ host: '10.0.0.2', port: 4000 }, { host: '10.9.9.9', port: 443 });
+  const ps = server.openPath({ host: '10.9.9.9', port: 443 }, { host: '10.0.0.2', port: 4000 });
+  const pair = new Pair(client, server, [{ forward: { delayMs: 10 }, pathIdA: pc, pathIdB: ps }], { seed });
+  const conn = client.connect(0, { path: pc });
+  const errors: Record<string, string | undefined> = {};
+  const closedAt: Record<string, number> = {};
+  const drain = () => {
+    for (const [name, ep] of [['client', client], ['server', server]] as const) {
+      for (let ev = ep.pollEvent(); ev; ev = ep.pollEvent()) {
+        if (ev.type === 'closed') {
+          errors[name] = ev.error?.code;
+          closedAt[name] = pair.now;
+        }
+      }
+    }
+    return 'client' in closedAt && 'server' in closedAt;
+  };
+  return { pair, conn, errors, closedAt, drain };
+}
+
+describe('idle connections', () => {
+  it('a connection that moves no data is closed by the idle timeout', () => {
+    console.log('seed', seed);
+    const q = quietPair({ idleTimeoutMs: 5000 });
+    q.pair.run({ until: 60_000, stopWhen: q.drain });
+    expect(q.errors.client).toBe('ERR_MPTUN_IDLE');
+    expect(q.closedAt.client).toBeGreaterThanOrEqual(5000);
+    expect(q.closedAt.client).toBeLessThan(5100);
+    // The client's MP_FASTCLOSE ends the server's side too.
+    expect(q.errors.server).toBe('ERR_MPTUN_RESET');
+  });
+
+  it('keepalive finds a path that died under an idle connection', () => {
+    console.log('seed', seed);
+    const q = quietPair({ keepaliveMs: 2000, maxRetries: 3 });
+    q.pair.run({ until: 1000, stopWhen: q.drain });
+    expect(q.conn.state).toBe('established');
+    q.pair.forward(0).setUp(false);
+    q.pair.backward(0).setUp(false);
+    q.pair.run({ until: 120_000, stopWhen: q.drain });
+    expect(q.errors.client).toBe('ERR_MPTUN_TIMEOUT');
+    expect(q.closedAt.client).toBeLessThan(20_000);
+  });
+
+  it('without keepalive an idle, healthy connection stays up', () => {
+    console.log('seed', seed);
+    const q = quietPair({});
+    q.pair.run({ until: 600_000, stopWhen: q.drain });
+    expect(q.conn.state).toBe('established');
+  });
+});
+
+describe('tokens', () => {
+  it('a key whose token is taken is drawn again (RFC 8684 §3.1)', () => {
+    const base = new SeededRandom(seed);
+    let eightByteDraws = 0;
+    // Hands out the same 8-byte key twice, then real randomness.
+    const sticky: RandomSource = {
+      fill(buf) {
+        if (buf.length === 8 && eightByteDraws++ < 2) buf.set([1, 2, 3, 4, 5, 6, 7, 8]);
+        else base.fill(buf);
+      },
+    };
+    const client = new Endpoint({ random: sticky, scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
+    const p = client.openPath({ host: '10.0.0.2', port: 4000 }, { host: '10.9.9.9', port: 443 });
+    const a = client.connect(0, { path: p });
+    const b = client.connect(0, { path: p });
+    expect(a.token).toBe(0x66840dda); // the DESIGN.md vector for key 0x0102030405060708
+    expect(b.token).not.toBe(a.token);
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, it, expect } from 'vitest';
+import { LINKTYPE_RAW, PcapWriter, parseIPv4 } from '../src/pcap.js';
+
+const fromHex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+// PSH|ACK 10.0.0.1:40001 → 10.0.0.2:443, NOP NOP timestamps, payload "hello", with its
+// checksum field zeroed. The correct checksum over IPv4 is 0f12 (confirmed by tshark).
+const SEGMENT = fromHex('9c4101bb 01020304 a0b0c0d0 8018faf0 00000000 0101080a 11223344 55667788 68656c6c6f');
+
+/** RFC 1071 sum, written out again here so the test does not trust the code under test. */
+function sum16(bytes: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < bytes.length; i += 2) s += (bytes[i]! << 8) | (bytes[i + 1] ?? 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+describe('PcapWriter', () => {
+  it('starts with the classic little-endian global header, LINKTYPE_RAW', () => {
+    const file = new PcapWriter().bytes();
+    expect(hex(file)).toBe(
+      'd4c3b2a1' + // magic a1b2c3d4, little-endian
+        '0200' + '0400' + // version 2.4
+        '00000000' + '00000000' + // thiszone, sigfigs
+        'ffff0000' + // snaplen 65535
+        '65000000', // network 101
+    );
+    expect(LINKTYPE_RAW).toBe(101);
+  });
+
+  it('writes one record: timestamp, lengths, IPv4 header, checksummed TCP segment', () => {
+    const writer = new PcapWriter();
+    const original = SEGMENT.slice();
+    writer.add(1500.25, '10.0.0.1', '10.0.0.2', SEGMENT);
+    const file = writer.bytes();
+    const packetLength = 20 + SEGMENT.length;
+    expect(file.length).toBe(24 + 16 + packetLength);
+
+    const record = file.subarray(24);
+    const view = new DataView(record.buffer, record.byteOffset);
+    expect(view.getUint32(0, true)).toBe(1); // seconds
+    expect(view.getUint32(4, true)).toBe(500_250); // microseconds
+    expect(view.getUint32(8, true)).toBe(packetLength);
+    expect(view.getUint32(12, true)).toBe(packetLength);
+
+    const ip = record.subarray(16, 36);
+    // version/IHL, TOS, total length, id 1, DF, TTL 64, protocol 6, checksum, src, dst
+    expect(hex(ip.subarray(0, 10))).toBe('45' + '00' + packetLength.toString(16).padStart(4, '0') + '0001' + '4000' + '40' + '06');
+    expect(hex(ip.subarray(12))).toBe('0a000001' + '0a000002');
+    expect(sum16(ip)).toBe(0xffff); // header checksum verifies
+
+    const tcp = record.subarray(36);
+    expect(hex(tcp.subarray(16, 18))).toBe('0f12');
+    expect(hex(tcp.subarray(0, 16))).toBe(hex(SEGMENT.subarray(0, 16)));
+    expect(hex(tcp.subarray(18))).toBe(hex(SEGMENT.subarray(18)));
+    expect(hex(SEGMENT)).toBe(hex(original)); // caller's bytes untouched
+  });
+
+  it('appends records in order with rising IP ids and rounded timestamps', () => {
+    const writer = new PcapWriter();
+    writer.add(0, '10.0.0.1', '10.0.0.2', SEGMENT);
+    writer.add(999.9996, '10.0.0.2', '10.0.0.1', SEGMENT);
+    const file = writer.bytes();
+    const recordLength = 16 + 20 + SEGMENT.length;
+    expect(file.length).toBe(24 + 2 * recordLength);
+    const second = file.subarray(24 + recordLength);
+    const view = new DataView(second.buffer, second.byteOffset);
+    expect(view.getUint32(0, true)).toBe(1); // 999.9996 ms rounds up to exactly 1 s
+    expect(view.getUint32(4, true)).toBe(0);
+    expect(hex(second.subarray(16 + 4, 16 + 6))).toBe('0002');
+    expect(hex(second.subarray(16 + 12, 16 + 20))).toBe('0a0000020a000001');
+    expect(sum16(second.subarray(16, 36))).toBe(0xffff);
+  });
+
+  it('rejects bad addresses, times and segments', () => {
+    const writer = new PcapWriter();
+    expect(() => writer.add(0, '10.0.0.256', '10.0.0.2', SEGMENT)).toThrow(RangeError);
+    expect(() => writer.add(0, '10.0.0', '10.0.0.2', SEGMENT)).toThrow(RangeError);
+    expect(() => writer.add(0, '10.0.0.1', '010.0.0.2', SEGMENT)).toThrow(RangeError);
+    expect(() => writer.add(-1, '10.0.0.1', '10.0.0.2', SEGMENT)).toThrow(RangeError);
+    expect(() => writer.add(Number.NaN, '10.0.0.1', '10.0.0.2', SEGMENT)).toThrow(RangeError);
+    expect(() => writer.add(0, '10.0.0.1', '10.0.0.2', new Uint8Array(19))).toThrow();
+    expect(() => writer.add(0, '10.0.0.1', '10.0.0.2', new Uint8Array(0xffff))).toThrow(RangeError);
+    expect(writer.bytes().length).toBe(24); // nothing half-written
+  });
+
+  it('parses dotted quads strictly', () => {
+    expect(Array.from(parseIPv4('192.168.0.199'))).toEqual([192, 168, 0, 199]);
+    expect(Array.from(parseIPv4('0.0.0.0'))).toEqual([0, 0, 0, 0]);
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '1.2.3.-4', '1.2.3.4 ', 'a.b.c.d', '1..3.4', '1.2.3.1000']) {
+      expect(() => parseIPv4(bad), bad).toThrow(RangeError);
+    }
+  });
+});
