@@ -27,6 +27,14 @@ export * from './crypto/checksum.js';
 
 // Strategies.
 export * from './cc/controller.js';
+export * from './cc/registry.js';
+export { WindowController } from './cc/common.js';
+export { RenoController } from './cc/reno.js';
+export { CubicController } from './cc/cubic.js';
+export { LiaController } from './cc/lia.js';
+export { OliaController } from './cc/olia.js';
+export { BaliaController } from './cc/balia.js';
+export { LedbatController } from './cc/ledbat.js';
 export * from './sched/scheduler.js';
 
 // The engine.

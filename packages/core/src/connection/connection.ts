@@ -213,6 +213,11 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   private readonly prioDue = new Set<Subflow>();
+  /** DSN to report in MP_FAIL after a checksum failure, until the peer falls back. */
+  private mpFailDsn: bigint | null = null;
+  /** After MP_FAIL: our data from this offset rides an infinite mapping; -1 once acknowledged. */
+  private infiniteFrom = -1;
+  private readonly infiniteCarriers = new WeakSet<SentSegment>();
   /** Mapped data that fell outside the receive window and was dropped. */
   outOfWindowDrops = 0;
 
@@ -369,6 +374,10 @@ export class Connection implements SubflowOwner, CcGroup {
             return;
           }
           break;
+        case 'mp-fail':
+          // RFC 8684 §3.7: the peer saw a checksum fail; continue as plain TCP from that DSN.
+          if (!this.fallback) this.enterFallbackAfterFail(now, offsetOfDsn(this.localIdsn, m.dsn, true, this.sndUna));
+          break;
         case 'mp-prio':
           if (sf.peerBackup !== m.backup) {
             sf.peerBackup = m.backup;
@@ -430,7 +439,14 @@ export class Connection implements SubflowOwner, CcGroup {
       const ok = seg.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-join-ack');
       if (!ok) return;
     }
-    if (dss && !this.fallback && this.remoteKey !== null) {
+    if (dss && dss.mapping && dss.mapping.length === 0 && !dss.dataFin && this.remoteKey !== null) {
+      // An infinite mapping (RFC 8684 §3.7): subflow bytes are data bytes from here on.
+      const off = offsetOfDsn(this.remoteIdsn, dss.mapping.dsn, dss.mapping.dsn64, this.reasm.rcvNxt);
+      sf.addInfiniteMapping(dss.mapping.subflowSeq, off);
+      if (!this.fallback) this.enterFallbackAfterFail(now, this.sndUna); // our side's mapping starts at what is unacknowledged
+      sf.onSegment(now, seg, null);
+    } else if (dss && this.remoteKey !== null && (!this.fallback || dss.mapping)) {
+      // After a fallback the peer's data sent before it fell back still carries mappings.
       if (this.applyDss(now, sf, seg, dss)) return;
     } else {
       // No DSS: the window is relative to what the peer last acknowledged (RFC 8684 §3.3.4).
@@ -463,6 +479,7 @@ export class Connection implements SubflowOwner, CcGroup {
         if (this.checksums && m.checksum !== undefined && seg.payload.length === len) {
           if (dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
             // A middlebox changed the payload: drop it, unacknowledged (RFC 8684 §3.7).
+            this.onChecksumFailure(now, sf, m.dsn);
             return true;
           }
         }
@@ -535,10 +552,45 @@ export class Connection implements SubflowOwner, CcGroup {
     this.host.wake(this);
   }
 
+  /**
+   * RFC 8684 §3.7: a DSS checksum failed. With other subflows the damaged one is reset and
+   * its data goes elsewhere; a lone subflow asks the sender (MP_FAIL) to fall back to TCP.
+   */
+  private onChecksumFailure(now: number, sf: Subflow, dsn: bigint): void {
+    const others = this.subflowList.some((s) => s !== sf && s.state === 'established');
+    if (others) {
+      this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason: TcpRstReason.MIDDLEBOX_INTERFERENCE })] });
+      sf.terminate('reset', now);
+    } else if (this.mpFailDsn === null) {
+      this.mpFailDsn = dsn;
+      sf.requestAck();
+    }
+    this.host.wake(this);
+  }
+
+  /** Continue as plain TCP over the one remaining subflow, data from `from` on unmapped (RFC 8684 §3.7). */
+  private enterFallbackAfterFail(now: number, from: number): void {
+    this.fallback = true;
+    this.checksums = false;
+    this.infiniteFrom = from;
+    this.mpFailDsn = null;
+    const keep = this.subflowList.find((s) => s.state === 'established');
+    for (const s of [...this.subflowList]) if (s !== keep) s.terminate('reset', now);
+    this.host.wake(this);
+  }
+
   // --- SubflowOwner -------------------------------------------------------------------------
 
   mptcpOptions(sf: Subflow, ctx: OutgoingContext): TcpOption[] {
-    if (this.fallback) return [];
+    if (this.fallback) {
+      // After MP_FAIL, data segments announce the infinite mapping until it is acknowledged.
+      const seg = ctx.segment;
+      if (ctx.kind === 'data' && seg && this.infiniteFrom >= 0 && seg.dataOffset >= 0) {
+        this.infiniteCarriers.add(seg);
+        return [mptcp({ type: 'dss', dataAck64: true, dataFin: false, mapping: { dsn: dsnOf(this.localIdsn, seg.dataOffset), dsn64: true, subflowSeq: Subflow.dssSubflowSeq(seg.rel), length: 0 } })];
+      }
+      return [];
+    }
     const flags = CapableFlag.HMAC_SHA256 | (this.checksums ? CapableFlag.CHECKSUM : 0);
     switch (ctx.kind) {
       case 'syn':
@@ -574,6 +626,10 @@ export class Connection implements SubflowOwner, CcGroup {
         }
         out.push(mptcp(dss));
         room -= dss.mapping ? (this.checksums ? 28 : 26) : 12;
+        if (this.mpFailDsn !== null && room >= 12) {
+          out.push(mptcp({ type: 'mp-fail', dsn: this.mpFailDsn }));
+          room -= 12;
+        }
         if (this.prioDue.has(sf) && room >= 3) {
           this.prioDue.delete(sf);
           out.push(mptcp({ type: 'mp-prio', backup: sf.backup }));
@@ -640,6 +696,8 @@ export class Connection implements SubflowOwner, CcGroup {
     // Plain TCP: the subflow's ACK is the data ACK.
     let top = this.sndUna;
     for (const s of segments) if (s.dataOffset >= 0) top = Math.max(top, s.dataOffset + s.data.length);
+    // Once a segment that announced the infinite mapping is acknowledged, the peer has it.
+    if (this.infiniteFrom >= 0 && segments.some((s) => this.infiniteCarriers.has(s))) this.infiniteFrom = -1;
     if (top > this.sndUna) this.onDataAck(now, top);
   }
 

@@ -493,6 +493,13 @@ export class Subflow {
     }
   }
 
+  /** An infinite mapping from a DSS (RFC 8684 §3.7): subflowSeq is relative, first byte = 1. */
+  addInfiniteMapping(subflowSeq: number, dataOffset: number): void {
+    const r = this.receiver;
+    const rel = r.rcvNxt + ((subflowSeq - 1 - (r.rcvNxt % 4294967296)) | 0);
+    this.addMapping({ rel, dataOffset, len: Infinity });
+  }
+
   /** Add a mapping learnt outside a data segment (an infinite mapping on fallback). */
   addMapping(m: RxMapping): void {
     this.receiver.addMapping(m);
@@ -564,6 +571,7 @@ export class Subflow {
   /** RFC 8985 §6.2 step 5: a sent segment is lost once a later-sent one was delivered and a reordering window passed. */
   private detectLosses(now: number): void {
     if (this.rackXmitTime < 0) return;
+    const priorInFlight = this.bytesInFlight;
     const reoWnd = this.rtt.minRtt > 0 ? Math.min(this.rtt.minRtt / 4, this.rtt.srtt) : 0;
     let nextTimeout = Infinity;
     let lostAny = false;
@@ -585,7 +593,7 @@ export class Subflow {
       }
     }
     this.rackDeadline = nextTimeout;
-    if (lostAny) this.enterRecovery(now);
+    if (lostAny) this.enterRecovery(now, priorInFlight);
   }
 
   private markLost(s: SentSegment): void {
@@ -598,12 +606,12 @@ export class Subflow {
     this.retransmitQueue.push(s);
   }
 
-  private enterRecovery(now: number): void {
+  private enterRecovery(now: number, priorInFlight: number): void {
     if (this.inRecovery) return;
     this.inRecovery = true;
     this.recoveryPoint = this.sndNxt;
     this.stats.lossEvents++;
-    this.cc.onCongestionEvent(now, { lostBytes: this.mss, priorInFlight: this.bytesInFlight });
+    this.cc.onCongestionEvent(now, { lostBytes: Math.max(this.mss, priorInFlight - this.bytesInFlight), priorInFlight });
   }
 
   // --- Timers -----------------------------------------------------------------------------
@@ -695,9 +703,9 @@ export class Subflow {
     }
     // RFC 6298 §5.4–5.6: back off, and (RFC 8985 §6.3) everything outstanding is lost.
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
+    this.cc.onRtoExpired(now); // RFC 5681 §3.1 reads the flight size before it is written off
     for (const s of this.queue.sent()) if (!s.sacked) this.markLost(s);
     this.retransmitQueue.sort((a, b) => a.rel - b.rel);
-    this.cc.onRtoExpired(now);
     this.inRecovery = true;
     this.recoveryPoint = this.sndNxt;
     this.tlpPending = false;

@@ -240,3 +240,63 @@ describe('tokens', () => {
     expect(b.token).not.toBe(a.token);
   });
 });
+
+/** Flips one payload byte of the n-th data segment that passes, once (an ALG rewriting content). */
+function corruptNthData(n: number): (bytes: Uint8Array) => Uint8Array {
+  let seen = 0;
+  return (bytes) => {
+    const seg = parseSegment(bytes);
+    if (seg.payload.length === 0 || ++seen !== n) return bytes;
+    const out = bytes.slice();
+    out[out.length - 1]! ^= 0xff;
+    return out;
+  };
+}
+
+describe('DSS checksums (RFC 8684 §3.3.1, §3.7)', () => {
+  it('a payload changed in flight on the only subflow: MP_FAIL, infinite mapping, plain TCP, data intact', () => {
+    console.log('seed', seed);
+    let mpFailSeen = 0;
+    let infiniteSeen = 0;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: { ...wifi, transforms: [corruptNthData(20)] }, backward: wifi }],
+      upload: 1_000_000,
+      download: 1_000_000,
+      config: { checksums: true },
+      setup: (ctx) => {
+        ctx.pair.onPacket = (ev) => {
+          if (ev.type !== 'send') return;
+          for (const o of parseSegment(ev.bytes).options) {
+            if (o.kind !== 'mptcp') continue;
+            if (o.option.type === 'mp-fail') mpFailSeen++;
+            if (o.option.type === 'dss' && o.option.mapping?.length === 0 && !o.option.dataFin) infiniteSeen++;
+          }
+        };
+      },
+    });
+    console.log(describeResult(r), 'MP_FAIL sent', mpFailSeen, 'infinite mappings sent', infiniteSeen);
+    expect(r.ok).toBe(true);
+    expect(mpFailSeen).toBeGreaterThan(0);
+    expect(infiniteSeen).toBeGreaterThan(0);
+    expect(r.ctx.clientConn.fallback).toBe(true);
+    expect(r.ctx.serverConn?.fallback).toBe(true);
+  });
+
+  it('a payload changed on one of two subflows: that subflow is reset, the other carries everything', () => {
+    console.log('seed', seed);
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: wifi }, { forward: { ...lte, transforms: [corruptNthData(5)] }, backward: lte }],
+      upload: 2_000_000,
+      download: 1_000_000,
+      config: { checksums: true },
+      // minRTT only spills onto the slower path once the fast one is full; round-robin uses both at once.
+      scheduler: 'roundrobin',
+    });
+    console.log(describeResult(r));
+    expect(r.ok).toBe(true);
+    expect(r.ctx.clientConn.fallback).toBe(false);
+    expect(r.ctx.serverConn?.subflows().filter((s) => s.pathId === r.ctx.serverPaths[1]).length).toBe(0);
+  });
+});
