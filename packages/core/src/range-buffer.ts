@@ -4,6 +4,8 @@
  */
 export class RangeBuffer {
   private ranges: Array<{ off: number; data: Uint8Array }> = [];
+  /** The held ranges merged where they touch, kept up to date for SACK (sorted). */
+  private spans: Array<{ left: number; right: number }> = [];
   /** Bytes held. */
   bytes = 0;
 
@@ -49,6 +51,28 @@ export class RangeBuffer {
     if (bytes.length === 0) return;
     rs.splice(i, 0, { off: start, data: bytes });
     this.bytes += bytes.length;
+    this.addSpan(start, start + bytes.length);
+  }
+
+  private addSpan(left: number, right: number): void {
+    const sp = this.spans;
+    let lo = 0;
+    let hi = sp.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sp[mid]!.right < left) lo = mid + 1;
+      else hi = mid;
+    }
+    // sp[lo] is the first span that ends at or after `left`: merge every one that touches.
+    let l = left;
+    let r = right;
+    let n = 0;
+    while (lo + n < sp.length && sp[lo + n]!.left <= r) {
+      l = Math.min(l, sp[lo + n]!.left);
+      r = Math.max(r, sp[lo + n]!.right);
+      n++;
+    }
+    sp.splice(lo, n, { left: l, right: r });
   }
 
   /**
@@ -69,18 +93,28 @@ export class RangeBuffer {
       }
     }
     if (n > 0) rs.splice(0, n);
+    // Drained ranges were contiguous, so each span that started by `p` is gone whole.
+    let k = 0;
+    while (k < this.spans.length && this.spans[k]!.left <= p) k++;
+    if (k > 0) this.spans.splice(0, k);
     return p;
   }
 
   /** The held ranges merged where they touch: [left, right) pairs in order. */
-  blocks(): Array<{ left: number; right: number }> {
-    const out: Array<{ left: number; right: number }> = [];
-    for (const r of this.ranges) {
-      const last = out[out.length - 1];
-      const end = r.off + r.data.length;
-      if (last && last.right === r.off) last.right = end;
-      else out.push({ left: r.off, right: end });
+  blocks(): ReadonlyArray<{ left: number; right: number }> {
+    return this.spans;
+  }
+
+  /** Index in blocks() of the block holding `pos`, or -1. */
+  blockIndexOf(pos: number): number {
+    const sp = this.spans;
+    let lo = 0;
+    let hi = sp.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sp[mid]!.right <= pos) lo = mid + 1;
+      else hi = mid;
     }
-    return out;
+    return lo < sp.length && sp[lo]!.left <= pos ? lo : -1;
   }
 }

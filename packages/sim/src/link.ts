@@ -68,8 +68,6 @@ export interface LinkStats {
   queuePackets: number;
 }
 
-let unnamedLinks = 0;
-
 /**
  * ONE direction of a path: a drop-tail queue in front of a serializer at `rateBps`,
  * then propagation (`delayMs` + jitter), with random, burst and MTU loss, reordering,
@@ -89,7 +87,7 @@ let unnamedLinks = 0;
  * stays small however many packets are in flight.
  */
 export class Link {
-  readonly name: string;
+  private givenName: string | null;
   private opts: ResolvedLinkOptions;
   private queueLimit: number;
   private readonly fifo = new Ring<Packet>();
@@ -119,10 +117,15 @@ export class Link {
   private readonly drops: LinkDropCounts = { queue: 0, loss: 0, burst: 0, outage: 0, mtu: 0, middlebox: 0 };
 
   constructor(init: LinkInit = {}) {
-    this.name = init.name ?? `link${unnamedLinks++}`;
+    this.givenName = init.name ?? null;
     this.opts = resolveLinkOptions(DEFAULT_LINK_OPTIONS, init);
     this.queueLimit = queueLimitBytes(this.opts);
     this.rng = init.seed !== undefined ? new SeededRandom(init.seed) : null;
+  }
+
+  /** For traces: the name given, else one the network assigns when the link joins it. */
+  get name(): string {
+    return this.givenName ?? 'link';
   }
 
   /** The options in force now. */
@@ -188,11 +191,12 @@ export class Link {
     }
   }
 
-  /** @internal Bind to the event loop that will drive this link (once). */
-  attach(host: LinkHost): void {
+  /** @internal Bind to the event loop that will drive this link (once); `defaultName` names an unnamed link. */
+  attach(host: LinkHost, defaultName: string): void {
     if (this.host === host) return;
     if (this.host !== null) throw new SimError('BAD_ROUTE', `link ${this.name} already belongs to another network`);
     this.host = host;
+    this.givenName ??= defaultName;
     if (this.rng === null) this.rng = host.forkRandom();
     const pending = this.pendingChanges;
     this.pendingChanges = [];

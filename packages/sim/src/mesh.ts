@@ -53,7 +53,7 @@ export interface MeshOptions {
   /** Seeds the links' generators (those without their own seed). Default 1. */
   seed?: number;
   onPacket?: ((event: PacketEvent) => void) | null;
-  /** Loop iterations at one virtual instant before run() calls it a livelock. Default 100 000. */
+  /** Passes at one virtual instant before run() calls it a livelock. Default 100 000. */
   livelockIterations?: number;
   /** Segments transmitted at one virtual instant before run() calls it a livelock. Default 1 000 000. */
   livelockTransmits?: number;
@@ -62,7 +62,7 @@ export interface MeshOptions {
 export interface RunOptions {
   /** Stop when virtual time would pass this (ms); the clock is left at `until`. */
   until?: number;
-  /** Bound on loop iterations (passes; an instant takes one or more). Default DEFAULT_MAX_STEPS. */
+  /** Bound on passes (an instant takes one or more). Default DEFAULT_MAX_STEPS. */
   maxSteps?: number;
   /**
    * Checked before the first pass and in every pass after deliveries and timeouts, before
@@ -220,7 +220,7 @@ export class Mesh {
     const net = this.net;
     const slots = this.slots;
     let steps = 0;
-    let iterationsHere = 0; // iterations since virtual time last moved
+    let passesHere = 0; // passes since virtual time last moved
     let transmitsHere = 0; // segments sent since virtual time last moved
     let lastActive: Slot | null = null;
     this.running = true;
@@ -228,7 +228,7 @@ export class Mesh {
       if (stopWhen !== null && stopWhen()) return this.end('stopped', steps, options);
       if (maxSteps === 0) return this.end('maxSteps', steps, options);
       for (;;) {
-        // One iteration: everything that happens at the current instant.
+        // One pass over the current instant.
         steps++;
         const now = net.now;
         net.processDue();
@@ -264,10 +264,10 @@ export class Mesh {
         // stopWhen must see what the drain did (endpoints may change state in pollTransmit,
         // sending or not) before the clock moves on: with an observer, an instant takes at
         // least two passes and ends with one that sends nothing.
-        if (stopWhen !== null && (iterationsHere === 0 || transmitsHere !== transmitsBefore)) next = now;
+        if (stopWhen !== null && (passesHere === 0 || transmitsHere !== transmitsBefore)) next = now;
         if (next <= now) {
-          if (++iterationsHere > this.livelockIterations) {
-            throw this.livelock(`${iterationsHere} iterations without time advancing`, lastActive);
+          if (++passesHere > this.livelockIterations) {
+            throw this.livelock(`${passesHere} passes without time advancing`, lastActive);
           }
           continue;
         }
@@ -278,7 +278,7 @@ export class Mesh {
         }
         if (next === Infinity) return this.end('idle', steps, options);
         net.advanceTo(next);
-        iterationsHere = 0;
+        passesHere = 0;
         transmitsHere = 0;
       }
     } finally {

@@ -35,6 +35,7 @@ export class Network<T = unknown> implements LinkHost {
   private readonly heap = new EventHeap<NetEvent>();
   private time = 0;
   private nextSeq = 0;
+  private linksAttached = 0;
   /** A packet reached the end of its route. */
   onExit: ((packet: Packet<T>, now: number) => void) | null = null;
   /** A link dropped a packet. */
@@ -54,9 +55,11 @@ export class Network<T = unknown> implements LinkHost {
     return this.heap.size;
   }
 
-  /** Make this network drive `link` (done implicitly by send). */
+  /** Make this network drive `link` (done implicitly by send). Unnamed links become link0, link1, … */
   attach(link: Link): void {
-    link.attach(this);
+    if (link.isAttachedTo(this)) return;
+    link.attach(this, `link${this.linksAttached}`);
+    this.linksAttached++;
   }
 
   /** Put bytes onto the first link of `route` now. */
@@ -65,7 +68,7 @@ export class Network<T = unknown> implements LinkHost {
     if (first === undefined) throw new SimError('BAD_ROUTE', 'a route needs at least one link');
     for (let i = 0; i < route.length; i++) {
       const link = route[i]!;
-      if (!link.isAttachedTo(this)) link.attach(this);
+      if (!link.isAttachedTo(this)) this.attach(link);
     }
     first.offer(new Packet(bytes, tag, route, this.time));
   }

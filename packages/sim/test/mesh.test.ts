@@ -144,10 +144,11 @@ describe('Mesh carrying packets between endpoints', () => {
       const noisy = () => new Link({ rateBps: 5e6, delayMs: 8, jitterMs: 4, loss: 0.05, duplicate: 0.02, reorder: { probability: 0.05, extraDelayMs: 3 } });
       const pinger = new Pinger([0, 1], 300, 2, 500);
       const echo = new Echo();
-      const mesh = new Mesh({ seed, onPacket: (e) => events.push(`${e.type} ${e.time} ${e.path} ${e.dropped ?? ''}`) });
+      const mesh = new Mesh({ seed, onPacket: (e) => events.push(`${e.type} ${e.time} ${e.path} ${e.dropped ?? ''} ${e.link ?? ''}`) });
       mesh.addPath({ a: { endpoint: pinger, pathId: 0 }, b: { endpoint: echo, pathId: 0 }, forward: [noisy()], backward: [noisy()] });
       mesh.addPath({ a: { endpoint: pinger, pathId: 1 }, b: { endpoint: echo, pathId: 1 }, forward: [noisy()], backward: [noisy()] });
       mesh.run();
+      expect(mesh.links.map((l) => l.name)).toEqual(['link0', 'link1', 'link2', 'link3']); // named per mesh
       return events;
     };
     console.log('mesh determinism: seeds 11, 11, 12');
@@ -217,7 +218,7 @@ describe('Mesh.run bounds', () => {
     expect(pinger.answered).toBe(9); // the answer due at exactly 100 is delivered
   });
 
-  it('stops after maxSteps iterations', () => {
+  it('stops after maxSteps passes', () => {
     const { mesh } = pinging();
     // Without stopWhen, one pass per instant: t=0, 10, 20.
     const result = mesh.run({ maxSteps: 3 });
@@ -279,9 +280,9 @@ describe('Mesh livelock detection', () => {
     mesh.addPath({ a: { endpoint: a, pathId: 0 }, b: { endpoint: b, pathId: 0 }, forward: [new Link()], backward: [new Link()] });
     const e = caught(() => mesh.run({ until: 100 }));
     expect(e.code).toBe('LIVELOCK');
-    expect(e.message).toMatch(/iterations without time advancing/);
+    expect(e.message).toMatch(/passes without time advancing/);
     expect(mesh.now).toBe(0);
-    expect(b.received).toBeGreaterThanOrEqual(500); // one hop per iteration
+    expect(b.received).toBeGreaterThanOrEqual(500); // one hop per pass
   });
 
   it('fires when a deadline never moves past now', () => {

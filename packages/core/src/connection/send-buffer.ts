@@ -9,6 +9,9 @@ export class SendBuffer {
   private base = 0;
   /** Offset just past the last written byte. */
   end = 0;
+  /** Where the last slice started: chunk index and that chunk's offset (slices are mostly sequential). */
+  private cursorIdx = 0;
+  private cursorPos = 0;
 
   /** Lowest offset still held. */
   get start(): number {
@@ -39,6 +42,7 @@ export class SendBuffer {
     }
     if (this.head > 64 && this.head * 2 > this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
+      this.cursorIdx -= this.head;
       this.head = 0;
     }
   }
@@ -48,7 +52,13 @@ export class SendBuffer {
     if (offset < this.base || offset + len > this.end) throw new RangeError(`send buffer has no [${offset}, ${offset + len})`);
     let pos = this.base;
     let i = this.head;
+    if (this.cursorIdx > this.head && this.cursorPos > this.base && this.cursorPos <= offset) {
+      pos = this.cursorPos;
+      i = this.cursorIdx;
+    }
     while (pos + this.chunks[i]!.length <= offset) pos += this.chunks[i++]!.length;
+    this.cursorIdx = i;
+    this.cursorPos = pos;
     const first = this.chunks[i]!;
     const from = offset - pos;
     if (from + len <= first.length) return first.subarray(from, from + len);

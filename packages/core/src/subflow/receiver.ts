@@ -151,10 +151,12 @@ export class SubflowReceiver {
   /** SACK blocks (RFC 2018 §4): the block holding the latest arrival first, then the rest. */
   sackBlocks(max: number): Array<{ left: number; right: number }> {
     if (this.ooo.count === 0 || max <= 0) return [];
-    const blocks = this.ooo.blocks();
-    const latest = blocks.findIndex((b) => this.lastOooRel >= b.left && this.lastOooRel < b.right);
-    if (latest > 0) blocks.unshift(blocks.splice(latest, 1)[0]!);
-    return blocks.slice(0, max);
+    const all = this.ooo.blocks();
+    const latest = this.ooo.blockIndexOf(this.lastOooRel);
+    const out: Array<{ left: number; right: number }> = [];
+    if (latest >= 0) out.push({ ...all[latest]! });
+    for (let i = 0; i < all.length && out.length < max; i++) if (i !== latest) out.push({ ...all[i]! });
+    return out;
   }
 
   get hasOutOfOrder(): boolean {

@@ -10,6 +10,8 @@ export class SendQueue {
   private head = 0;
   /** Index of the first segment never transmitted. */
   private unsentIdx = 0;
+  /** Payload bytes of the segments never transmitted. */
+  private unsent = 0;
 
   get length(): number {
     return this.items.length - this.head;
@@ -29,6 +31,7 @@ export class SendQueue {
 
   push(s: SentSegment): void {
     this.items.push(s);
+    this.unsent += s.data.length;
   }
 
   /** The next never-sent segment, or undefined. */
@@ -40,14 +43,14 @@ export class SendQueue {
   /** Mark the next never-sent segment as sent (the caller already transmitted it). */
   advanceUnsent(): void {
     if (this.unsentIdx < this.head) this.unsentIdx = this.head;
+    const s = this.items[this.unsentIdx];
+    if (s) this.unsent -= s.data.length;
     this.unsentIdx++;
   }
 
   /** Bytes assigned to the subflow and never sent. */
   unsentBytes(): number {
-    let n = 0;
-    for (let i = Math.max(this.unsentIdx, this.head); i < this.items.length; i++) n += this.items[i]!.data.length;
-    return n;
+    return this.unsent;
   }
 
   /** Remove every segment wholly below `ackRel`; returns them in order. */
@@ -99,6 +102,7 @@ export class SendQueue {
     this.items = [];
     this.head = 0;
     this.unsentIdx = 0;
+    this.unsent = 0;
     return rest;
   }
 }

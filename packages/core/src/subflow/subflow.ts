@@ -568,33 +568,47 @@ export class Subflow {
     if (acked.length > 0) this.owner.onAcked(this, acked, now);
   }
 
-  /** RFC 8985 §6.2 step 5: a sent segment is lost once a later-sent one was delivered and a reordering window passed. */
+  /**
+   * RFC 8985 §6.2 step 5: a segment is lost once one sent after it was delivered and a
+   * reordering window has passed. Walks the transmissions in time order from the oldest
+   * still in flight, so each ACK costs what it resolves, not the whole scoreboard.
+   */
   private detectLosses(now: number): void {
     if (this.rackXmitTime < 0) return;
     const priorInFlight = this.bytesInFlight;
     const reoWnd = this.rtt.minRtt > 0 ? Math.min(this.rtt.minRtt / 4, this.rtt.srtt) : 0;
     let nextTimeout = Infinity;
     let lostAny = false;
-    for (const s of this.queue.sent()) {
-      if (s.sacked || s.lost) continue;
-      if (s.xmitTime > this.rackXmitTime) {
-        // Originals sit in send order, so the rest were sent later still; a retransmission
-        // breaks that order and is merely skipped.
-        if (s.xmits > 1) continue;
+    const order = this.xmitOrder;
+    for (let i = this.xmitHead; i < order.length; i++) {
+      const e = order[i]!;
+      const s = e.seg;
+      if (!s.inFlight || s.xmitTime !== e.time) {
+        // Delivered, declared lost, or sent again since: this entry is spent.
+        if (i === this.xmitHead) this.xmitHead++;
+        continue;
+      }
+      if (e.time > this.rackXmitTime || (e.time === this.rackXmitTime && s.rel + seqLength(s) >= this.rackEndRel)) break;
+      const remaining = e.time + this.rackRtt + reoWnd - now;
+      if (remaining > 0) {
+        nextTimeout = now + remaining; // later entries expire later still
         break;
       }
-      if (s.xmitTime === this.rackXmitTime && s.rel + seqLength(s) >= this.rackEndRel) continue;
-      const remaining = s.xmitTime + this.rackRtt + reoWnd - now;
-      if (remaining <= 0) {
-        this.markLost(s);
-        lostAny = true;
-      } else {
-        nextTimeout = Math.min(nextTimeout, now + remaining);
-      }
+      this.markLost(s);
+      lostAny = true;
+      if (i === this.xmitHead) this.xmitHead++;
+    }
+    if (this.xmitHead > 1024 && this.xmitHead * 2 > order.length) {
+      this.xmitOrder = order.slice(this.xmitHead);
+      this.xmitHead = 0;
     }
     this.rackDeadline = nextTimeout;
     if (lostAny) this.enterRecovery(now, priorInFlight);
   }
+
+  /** Every transmission in time order (RACK's view); spent entries are skipped lazily. */
+  private xmitOrder: Array<{ seg: SentSegment; time: number }> = [];
+  private xmitHead = 0;
 
   private markLost(s: SentSegment): void {
     if (s.lost) return;
@@ -843,6 +857,7 @@ export class Subflow {
   private transmit(now: number, s: SentSegment): TcpSegment {
     s.xmits++;
     s.xmitTime = now;
+    if (!this.config.reliableLink) this.xmitOrder.push({ seg: s, time: now });
     if (!s.inFlight) {
       s.inFlight = true;
       this.bytesInFlight += s.data.length;
