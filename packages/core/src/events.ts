@@ -19,4 +19,8 @@ export type EndpointEvent =
   | { type: 'subflow-up'; connection: Connection; subflowId: number }
   | { type: 'subflow-down'; connection: Connection; subflowId: number; reason: SubflowCloseReason }
   /** A subflow's backup priority changed (MP_PRIO, RFC 8684 §3.3.8). */
-  | { type: 'subflow-change'; connection: Connection; subflowId: number };
+  | { type: 'subflow-change'; connection: Connection; subflowId: number }
+  /** The peer announced an address (ADD_ADDR with a valid HMAC, RFC 8684 §3.4.1). */
+  | { type: 'address-added'; connection: Connection; addressId: number; host: string; port: number | undefined }
+  /** The peer withdrew addresses (REMOVE_ADDR, RFC 8684 §3.4.2). */
+  | { type: 'address-removed'; connection: Connection; addressIds: number[] };

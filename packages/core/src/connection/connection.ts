@@ -1,6 +1,7 @@
 import type { CcGroup, CcMember } from '../cc/controller.js';
 import type { ResolvedConfig } from '../config.js';
-import { hmacEqual, joinAckHmac, joinSynAckHmac } from '../crypto/hmac.js';
+import { addAddrHmac, hmacEqual, joinAckHmac, joinSynAckHmac } from '../crypto/hmac.js';
+import { formatIp, parseIp } from '../ip.js';
 import { keyIdsn, keyToken } from '../crypto/keys.js';
 import { dssChecksum } from '../crypto/checksum.js';
 import { EngineError, type EngineErrorCode } from '../errors.js';
@@ -11,7 +12,8 @@ import type { Scheduler, SchedSubflow } from '../sched/scheduler.js';
 import type { SentSegment } from '../subflow/sent-segment.js';
 import { dsnOf, offsetOfDsn } from '../subflow/seq.js';
 import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner } from '../subflow/subflow.js';
-import { CapableFlag, TcpRstReason, type Dss, type MpCapable, type MptcpOption } from '../wire/mptcp/option.js';
+import { CapableFlag, TcpRstReason, type AddAddr, type Dss, type MpCapable, type MptcpOption } from '../wire/mptcp/option.js';
+import { mptcpOptionLength } from '../wire/mptcp/codec.js';
 import type { TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
 import { Reassembly } from './reassembly.js';
@@ -50,6 +52,8 @@ interface Range {
 }
 
 const MAX_SUBFLOWS = 32;
+/** Transmissions of an ADD_ADDR before giving up on its echo. */
+const ADD_ADDR_TRIES = 4;
 /** How long closed-at-data-level connections wait for the subflow FIN exchange. */
 const CLOSE_LINGER_MS = 3000;
 
@@ -213,6 +217,11 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   private readonly prioDue = new Set<Subflow>();
+  /** ADD_ADDRs to send: ours until echoed (retried), and echoes of the peer's. */
+  private readonly addrOut: Array<{ option: AddAddr; due: boolean; deadline: number; tries: number }> = [];
+  private readonly removeOut: number[] = [];
+  /** Addresses the peer announced, by id. */
+  private readonly peerAddresses = new Map<number, { host: string; port: number | undefined }>();
   /** DSN to report in MP_FAIL after a checksum failure, until the peer falls back. */
   private mpFailDsn: bigint | null = null;
   /** After MP_FAIL: our data from this offset rides an infinite mapping; -1 once acknowledged. */
@@ -220,6 +229,71 @@ export class Connection implements SubflowOwner, CcGroup {
   private readonly infiniteCarriers = new WeakSet<SentSegment>();
   /** Mapped data that fell outside the receive window and was dropped. */
   outOfWindowDrops = 0;
+
+  /**
+   * Announce one of our addresses to the peer (ADD_ADDR with HMAC, RFC 8684 §3.4.1), sent
+   * again until the peer echoes it. `port` is the transport port when it differs.
+   */
+  announceAddress(addressId: number, host: string, port?: number): boolean {
+    const address = parseIp(host);
+    if (!address || this.remoteKey === null || this.fallback) return false;
+    const hmac = addAddrHmac(this.localKey, this.remoteKey, addressId, address, port);
+    const option: AddAddr = { type: 'add-addr', echo: false, addressId, address, hmac };
+    if (port !== undefined) option.port = port;
+    this.addrOut.push({ option, due: true, deadline: Infinity, tries: 1 });
+    this.requestAck();
+    return true;
+  }
+
+  /** Withdraw addresses (REMOVE_ADDR, RFC 8684 §3.4.2). */
+  withdrawAddresses(addressIds: readonly number[]): void {
+    if (this.fallback || addressIds.length === 0) return;
+    this.removeOut.push(...addressIds);
+    for (let i = this.addrOut.length - 1; i >= 0; i--) if (addressIds.includes(this.addrOut[i]!.option.addressId)) this.addrOut.splice(i, 1);
+    this.requestAck();
+  }
+
+  /** Addresses the peer has announced and not withdrawn. */
+  peerAddressList(): Array<{ addressId: number; host: string; port: number | undefined }> {
+    return [...this.peerAddresses].map(([addressId, a]) => ({ addressId, ...a }));
+  }
+
+  /** Close one subflow (with MP_TCPRST, RFC 8684 §3.6) while the connection carries on. */
+  closeSubflow(now: number, subflowId: number, reason: number = TcpRstReason.UNSPECIFIED): void {
+    const sf = this.subflowList.find((s) => s.id === subflowId);
+    if (!sf || sf.state === 'closed') return;
+    this.pendingResets.push({ sf, options: this.fallback ? [] : [mptcp({ type: 'mp-tcprst', flags: 0, reason })] });
+    sf.terminate('closed', now);
+    this.host.wake(this);
+  }
+
+  private onAddAddr(m: AddAddr, sf: Subflow): void {
+    if (this.remoteKey === null || this.fallback) return;
+    if (m.echo) {
+      // The peer received our announcement: stop repeating it.
+      const i = this.addrOut.findIndex((a) => !a.option.echo && a.option.addressId === m.addressId);
+      if (i >= 0) this.addrOut.splice(i, 1);
+      return;
+    }
+    // RFC 8684 §3.4.1: only the holder of both keys can announce; anything else is dropped.
+    if (!m.hmac || !hmacEqual(m.hmac, addAddrHmac(this.remoteKey, this.localKey, m.addressId, m.address, m.port))) return;
+    const echo: AddAddr = { type: 'add-addr', echo: true, addressId: m.addressId, address: m.address };
+    if (m.port !== undefined) echo.port = m.port;
+    this.addrOut.push({ option: echo, due: true, deadline: Infinity, tries: 1 });
+    sf.requestAck();
+    const host = formatIp(m.address);
+    const known = this.peerAddresses.get(m.addressId);
+    if (known && known.host === host && known.port === m.port) return; // a repeat
+    this.peerAddresses.set(m.addressId, { host, port: m.port });
+    this.host.emit({ type: 'address-added', connection: this, addressId: m.addressId, host, port: m.port });
+  }
+
+  private onRemoveAddr(now: number, ids: readonly number[]): void {
+    const gone = ids.filter((id) => this.peerAddresses.delete(id) || this.subflowList.some((s) => s.remoteAddressId === id));
+    // RFC 8684 §3.4.2: subflows to a removed address are closed.
+    for (const sf of [...this.subflowList]) if (ids.includes(sf.remoteAddressId) && sf.state !== 'closed' && this.subflowList.length > 1) sf.terminate('closed', now);
+    if (gone.length > 0) this.host.emit({ type: 'address-removed', connection: this, addressIds: gone });
+  }
 
   // --- Opening ------------------------------------------------------------------------------
 
@@ -398,8 +472,14 @@ export class Connection implements SubflowOwner, CcGroup {
             return;
           }
           break;
+        case 'add-addr':
+          this.onAddAddr(m, sf);
+          break;
+        case 'remove-addr':
+          this.onRemoveAddr(now, m.addressIds);
+          break;
         default:
-          break; // ADD_ADDR and friends are the path manager's (not yet wired in)
+          break;
       }
     }
 
@@ -633,6 +713,27 @@ export class Connection implements SubflowOwner, CcGroup {
         if (this.prioDue.has(sf) && room >= 3) {
           this.prioDue.delete(sf);
           out.push(mptcp({ type: 'mp-prio', backup: sf.backup }));
+          room -= 3;
+        }
+        const addr = this.addrOut.find((a) => a.due);
+        if (addr) {
+          const len = mptcpOptionLength(addr.option);
+          // An IPv6 announcement may not fit beside the DSS: it then goes without it.
+          if (len > room && len <= room + 12 && !dss.mapping && this.mpFailDsn === null && out.length === 1) {
+            out.pop();
+            room += 12;
+          }
+          if (len <= room) {
+            out.push(mptcp(addr.option));
+            room -= len;
+            addr.due = false;
+            if (addr.option.echo) this.addrOut.splice(this.addrOut.indexOf(addr), 1);
+            else addr.deadline = this.clock + Math.max(this.host.config.minRtoMs, sf.rtt.rto) * 2;
+          }
+        }
+        if (this.removeOut.length > 0 && room >= 4) {
+          const ids = this.removeOut.splice(0, Math.min(this.removeOut.length, room - 3));
+          out.push(mptcp({ type: 'remove-addr', addressIds: ids }));
         }
         return out;
       }
@@ -880,6 +981,7 @@ export class Connection implements SubflowOwner, CcGroup {
   /** Earliest time this connection needs handleTimeout. */
   nextDeadline(): number {
     let t = Math.min(this.idleDeadline, this.bareFinDeadline, this.lingerDeadline);
+    for (const a of this.addrOut) if (a.deadline < t) t = a.deadline;
     for (const sf of this.subflowList) {
       const d = sf.nextDeadline();
       if (d < t) t = d;
@@ -901,6 +1003,16 @@ export class Connection implements SubflowOwner, CcGroup {
       return;
     }
     for (const sf of [...this.subflowList]) if (sf.nextDeadline() <= now) sf.handleTimeout(now);
+    for (const a of this.addrOut) {
+      if (a.deadline > now) continue;
+      a.deadline = Infinity;
+      if (a.tries++ >= ADD_ADDR_TRIES) this.addrOut.splice(this.addrOut.indexOf(a), 1);
+      else {
+        a.due = true;
+        this.requestAck();
+      }
+      break; // the list changed; the rest wait for the next call
+    }
     this.host.wake(this);
   }
 

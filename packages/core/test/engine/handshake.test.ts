@@ -300,3 +300,64 @@ describe('DSS checksums (RFC 8684 §3.3.1, §3.7)', () => {
     expect(r.ctx.serverConn?.subflows().filter((s) => s.pathId === r.ctx.serverPaths[1]).length).toBe(0);
   });
 });
+
+describe('address signalling (RFC 8684 §3.4)', () => {
+  it('ADD_ADDR with a valid HMAC reaches the peer and is echoed; REMOVE_ADDR withdraws it', () => {
+    console.log('seed', seed);
+    let step = 0;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: { ...wifi, loss: 0.02 } }],
+      upload: 300_000,
+      download: 300_000,
+      onTick: (ctx) => {
+        const s = ctx.serverConn;
+        if (!s || s.state !== 'established') return;
+        if (step === 0 && ctx.pair.now > 50) {
+          step = 1;
+          expect(s.announceAddress(7, '10.9.9.10', 4433)).toBe(true);
+          expect(s.announceAddress(8, '2001:db8::1')).toBe(true);
+        } else if (step === 1 && ctx.pair.now > 150) {
+          step = 2;
+          s.withdrawAddresses([7]);
+        }
+      },
+    });
+    console.log(describeResult(r));
+    expect(r.ok).toBe(true);
+    const added = r.ctx.events.filter((e) => e.side === 'client' && e.ev.type === 'address-added').map((e) => e.ev);
+    expect(added).toMatchObject([
+      { addressId: 7, host: '10.9.9.10', port: 4433 },
+      { addressId: 8, host: '2001:db8:0:0:0:0:0:1', port: undefined },
+    ]);
+    const removed = r.ctx.events.filter((e) => e.side === 'client' && e.ev.type === 'address-removed');
+    expect(removed.map((e) => e.ev)).toMatchObject([{ addressIds: [7] }]);
+    expect(r.ctx.clientConn.peerAddressList().map((a) => a.addressId)).toEqual([8]);
+  });
+
+  it('an ADD_ADDR with a forged HMAC is ignored', () => {
+    console.log('seed', seed);
+    const forge = (bytes: Uint8Array): Uint8Array => {
+      const seg = parseSegment(bytes);
+      let hit = false;
+      for (const o of seg.options) if (o.kind === 'mptcp' && o.option.type === 'add-addr' && o.option.hmac) {
+        o.option.hmac[3]! ^= 0x10;
+        hit = true;
+      }
+      return hit ? emitSegment(seg) : bytes;
+    };
+    let announced = false;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: wifi, backward: { ...wifi, transforms: [forge] } }],
+      upload: 100_000,
+      download: 100_000,
+      onTick: (ctx) => {
+        if (!announced && ctx.serverConn?.state === 'established') announced = ctx.serverConn.announceAddress(3, '10.9.9.11');
+      },
+    });
+    expect(announced).toBe(true);
+    expect(r.ok).toBe(true);
+    expect(r.ctx.events.some((e) => e.ev.type === 'address-added')).toBe(false);
+  });
+});

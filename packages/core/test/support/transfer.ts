@@ -8,6 +8,7 @@ import { Pair, type LinkOptions } from '@mptun/sim';
 import { schedulerFactory } from '@mptun/scheduler';
 import { ccFactory } from '../../src/cc/registry.js';
 import type { EndpointConfig } from '../../src/config.js';
+import type { EndpointEvent } from '../../src/events.js';
 import type { Connection } from '../../src/connection/connection.js';
 import { Endpoint } from '../../src/endpoint.js';
 import { SeededRandom } from '../../src/random.js';
@@ -45,6 +46,8 @@ export interface TransferContext {
   serverPaths: number[];
   clientConn: Connection;
   serverConn: Connection | null;
+  /** Every event of the test's two connections, in order. */
+  events: Array<{ side: 'client' | 'server'; time: number; ev: EndpointEvent }>;
 }
 
 export interface TransferResult {
@@ -152,7 +155,7 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   const clientApp = new App(up, spec.download);
   const serverApp = new App(down, spec.upload);
   const clientConn = client.connect(0, { path: clientPaths[0]!, extraPaths: clientPaths.slice(1) });
-  const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null };
+  const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null, events: [] };
   spec.setup?.(ctx);
 
   const drain = (ep: Endpoint, app: App, isClient: boolean): void => {
@@ -160,6 +163,7 @@ export function runTransfer(spec: TransferSpec): TransferResult {
       // The first incoming connection is the test's; others (forged SYNs in hostile tests) are not.
       if (ev.type === 'incoming' && !isClient && !ctx.serverConn) ctx.serverConn = ev.connection;
       if (ev.connection !== (isClient ? clientConn : ctx.serverConn)) continue;
+      ctx.events.push({ side: isClient ? 'client' : 'server', time: pair.now, ev });
       if (ev.type === 'closed') {
         app.closed = true;
         if (ev.error) app.error = ev.error.code;
