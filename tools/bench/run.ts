@@ -26,6 +26,8 @@ export interface BenchModule {
 // Adding a bench module is one line here.
 const modules: Record<string, () => Promise<BenchModule>> = {
   wire: () => import('./wire.js'),
+  'transport-udp': () => import('./transport-udp.js'),
+  'transport-ws': () => import('./transport-ws.js'),
 };
 
 const DEFAULT_ITERATIONS = 1_000_000;

@@ -4,6 +4,8 @@ import type { Driveable, Transmit } from './driveable.js';
 import type { EndpointEvent } from './events.js';
 import type { RandomSource } from './random.js';
 import { randomU32 } from './random.js';
+import type { CcFactory } from './cc/controller.js';
+import type { SchedulerFactory } from './sched/scheduler.js';
 import type { Subflow } from './subflow/subflow.js';
 import { WireError } from './wire/error.js';
 import { TcpRstReason, type MpCapable, type MpJoinSyn } from './wire/mptcp/option.js';
@@ -18,6 +20,9 @@ export interface ConnectOptions {
   port?: number;
   /** Bytes to send first; the first MSS of them rides the SYN. */
   data?: Uint8Array;
+  /** This connection's scheduler and congestion control, when not the endpoint's. */
+  scheduler?: SchedulerFactory;
+  congestionControl?: CcFactory;
 }
 
 export interface EndpointStats {
@@ -38,6 +43,11 @@ export interface PathOptions {
   mss?: number;
   /** The carrier retransmits by itself (WebSocket): subflows run in reliable-link mode. */
   reliable?: boolean;
+  /**
+   * Subflows on this path use this local TCP port (tcp-in-udp, where the UDP ports are the
+   * TCP ports): the path then carries one subflow at a time.
+   */
+  fixedLocalPort?: number;
 }
 
 interface PathEntry {
@@ -46,6 +56,7 @@ interface PathEntry {
   ports: Set<number>;
   mss: number;
   reliable: boolean;
+  fixedLocalPort: number | undefined;
 }
 
 const MAX_PENDING_RAW = 256;
@@ -109,6 +120,7 @@ export class Endpoint implements Driveable {
       ports: new Set(),
       mss: opts.mss ?? this.config.mss,
       reliable: opts.reliable ?? this.config.reliableLink,
+      fixedLocalPort: opts.fixedLocalPort,
     });
     return id;
   }
@@ -134,7 +146,7 @@ export class Endpoint implements Driveable {
   connect(now: number, opts: ConnectOptions): Connection {
     const path = this.paths.get(opts.path);
     if (!path) throw new RangeError(`unknown path ${opts.path}`);
-    const conn = this.newConnection(true, now);
+    const conn = this.newConnection(true, now, opts.scheduler, opts.congestionControl);
     if (opts.data && opts.data.length > 0) conn.write(opts.data);
     conn.open(now, opts.path, opts.port ?? path.remote.port, opts.extraPaths ?? []);
     return conn;
@@ -144,10 +156,10 @@ export class Endpoint implements Driveable {
     return this.conns.values();
   }
 
-  private newConnection(isClient: boolean, now: number): Connection {
+  private newConnection(isClient: boolean, now: number, scheduler?: SchedulerFactory, cc?: CcFactory): Connection {
     // RFC 8684 §3.1: a token must be unique at this endpoint; draw keys until it is.
     for (let tries = 0; ; tries++) {
-      const conn = new Connection(this.nextConnId++, this.host, isClient, now);
+      const conn = new Connection(this.nextConnId++, this.host, isClient, now, scheduler, cc);
       if (!this.byToken.has(conn.localToken) || tries >= 16) {
         this.byToken.set(conn.localToken, conn);
         this.conns.add(conn);
@@ -158,6 +170,11 @@ export class Endpoint implements Driveable {
 
   private allocatePort(pathId: number): number {
     const p = this.paths.get(pathId);
+    if (p?.fixedLocalPort !== undefined) {
+      if (p.ports.has(p.fixedLocalPort)) throw new RangeError(`path ${pathId} carries one subflow and has it already`);
+      p.ports.add(p.fixedLocalPort);
+      return p.fixedLocalPort;
+    }
     for (let i = 0; i < 64; i++) {
       const port = 49152 + (randomU32(this.random) % 16384);
       if (!p || !p.ports.has(port)) {

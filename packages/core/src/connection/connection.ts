@@ -1,4 +1,4 @@
-import type { CcGroup, CcMember } from '../cc/controller.js';
+import type { CcFactory, CcGroup, CcMember } from '../cc/controller.js';
 import type { ResolvedConfig } from '../config.js';
 import { addAddrHmac, hmacEqual, joinAckHmac, joinSynAckHmac } from '../crypto/hmac.js';
 import { formatIp, parseIp } from '../ip.js';
@@ -8,7 +8,7 @@ import { EngineError, type EngineErrorCode } from '../errors.js';
 import type { EndpointEvent } from '../events.js';
 import { randomU32 } from '../random.js';
 import type { RandomSource } from '../random.js';
-import type { Scheduler, SchedSubflow } from '../sched/scheduler.js';
+import type { Scheduler, SchedSubflow, SchedulerFactory } from '../sched/scheduler.js';
 import type { SentSegment } from '../subflow/sent-segment.js';
 import { dsnOf, offsetOfDsn } from '../subflow/seq.js';
 import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner } from '../subflow/subflow.js';
@@ -78,6 +78,7 @@ export class Connection implements SubflowOwner, CcGroup {
   private readonly subflowList: Subflow[] = [];
   private nextSubflowId = 1;
   private readonly scheduler: Scheduler;
+  private readonly ccFactory: CcFactory;
   private ccMembers: CcMember[] = [];
 
   // Send side, in connection offsets (0 = the byte at IDSN+1).
@@ -120,9 +121,12 @@ export class Connection implements SubflowOwner, CcGroup {
     private readonly host: ConnectionHost,
     readonly isClient: boolean,
     now: number,
+    scheduler?: SchedulerFactory,
+    congestionControl?: CcFactory,
   ) {
     const cfg = host.config;
-    this.scheduler = cfg.scheduler();
+    this.scheduler = (scheduler ?? cfg.scheduler)();
+    this.ccFactory = congestionControl ?? cfg.congestionControl;
     this.checksums = cfg.checksums;
     this.reasm = new Reassembly(cfg.receiveBuffer);
     // RFC 8684 §3.1: the token identifies the connection at the listener; pick keys until it is unused.
@@ -383,7 +387,7 @@ export class Connection implements SubflowOwner, CcGroup {
         reliableLink: path?.reliable ?? cfg.reliableLink,
       },
       this,
-      cfg.congestionControl,
+      this.ccFactory,
       this,
       now,
     );
@@ -916,8 +920,41 @@ export class Connection implements SubflowOwner, CcGroup {
         this.bestSubflow()?.requestAck();
       }
     }
+    this.opportunisticRetransmit();
     if (this.sndNxt === this.sendBuf.end) for (const sf of this.subflowList) sf.markAppLimited();
   }
+
+  /**
+   * Opportunistic retransmission (Raiciu et al., "How hard can it be?", NSDI 2012 §4.2):
+   * when the peer's receive window stops new data and a faster subflow has room, send the
+   * segment holding up the window's left edge again on that subflow.
+   */
+  private opportunisticRetransmit(): void {
+    if (this.fallback || this.sndNxt < this.peerWindowRight || this.sndNxt >= this.sendBuf.end) return;
+    if (this.sndUna >= this.sndNxt || this.opportunisticAt === this.sndUna) return;
+    let blocker: Subflow | undefined;
+    for (const sf of this.subflowList) {
+      for (const s of sf.outstanding()) {
+        if (s.dataOffset <= this.sndUna && this.sndUna < s.dataOffset + s.data.length) blocker = sf;
+        if (blocker || s.dataOffset > this.sndUna) break;
+      }
+      if (blocker) break;
+    }
+    let fast: Subflow | undefined;
+    for (const sf of this.subflowList) {
+      if (sf.state !== 'established' || sf.potentiallyFailed || sf.sendable <= 0 || sf === blocker) continue;
+      if (!fast || sf.srtt < fast.srtt) fast = sf;
+    }
+    if (!fast || (blocker && blocker.state === 'established' && !blocker.potentiallyFailed && fast.srtt >= blocker.srtt)) return;
+    const len = Math.min(fast.mss, this.sndNxt - this.sndUna);
+    fast.enqueue(this.sndUna, this.sendBuf.slice(this.sndUna, len));
+    this.opportunisticAt = this.sndUna;
+    this.opportunisticRetransmissions++;
+  }
+
+  private opportunisticAt = -1;
+  /** Segments sent again on a faster subflow to unblock the receive window. */
+  opportunisticRetransmissions = 0;
 
   private nextChunk(): { start: number; end: number; avoid: number; rescued: boolean } | null {
     while (this.reinject.length > 0) {

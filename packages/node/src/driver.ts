@@ -1,0 +1,204 @@
+/**
+ * Drives one sans-IO Endpoint with the real world: the monotonic clock, one timer re-armed
+ * only when the engine's deadline moves, and the path links that carry segments. Input and
+ * timers only mark work; a single pump per event-loop turn handles it, so a burst of
+ * datagrams is absorbed before anything is sent.
+ */
+import { performance } from 'node:perf_hooks';
+import { randomFillSync } from 'node:crypto';
+import { Endpoint, type Connection, type EndpointConfig, type EndpointEvent, type PathLink, type RandomSource } from '@mptun/core';
+
+/** Receives the engine's events for one connection. */
+export interface ConnectionHandler {
+  onEngineEvent(ev: EndpointEvent): void;
+}
+
+interface LinkState {
+  link: PathLink;
+  /** Segments a reliable link refused for now, sent again on its drain (nothing is dropped there). */
+  backlog: Uint8Array[];
+}
+
+/** Largest TCP header with options: what a segment adds to its payload at most. */
+const MAX_TCP_HEADER = 60;
+
+/** Randomness for keys, nonces and ISNs from the OS CSPRNG. */
+export const osRandom: RandomSource = { fill: (buf) => void randomFillSync(buf) };
+
+export class Driver {
+  readonly endpoint: Endpoint;
+  private readonly links = new Map<number, LinkState>();
+  private readonly handlers = new Map<Connection, ConnectionHandler>();
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private pumpQueued = false;
+  private closed = false;
+  /** A listener's new connection. */
+  onIncoming: ((conn: Connection) => ConnectionHandler | null) | null = null;
+  /** A path went away (its link closed). */
+  onPathClosed: ((pathId: number, link: PathLink) => void) | null = null;
+
+  constructor(config: Omit<EndpointConfig, 'random'> & { random?: RandomSource }) {
+    this.endpoint = new Endpoint({ ...config, random: config.random ?? osRandom });
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  /** Carry segments of a path over `link`; returns the engine's pathId. */
+  addLink(link: PathLink, opts: { fixedLocalPort?: boolean } = {}): number {
+    const pathId = this.endpoint.openPath(link.local, link.remote, {
+      mss: Math.max(256, link.maxSegment - MAX_TCP_HEADER),
+      reliable: link.reliable,
+      ...(opts.fixedLocalPort ? { fixedLocalPort: link.local.port } : {}),
+    });
+    const state: LinkState = { link, backlog: [] };
+    this.links.set(pathId, state);
+    link.onSegment = (segment) => {
+      this.endpoint.handleSegment(this.now(), pathId, segment);
+      this.schedulePump();
+    };
+    link.onDrain = () => {
+      this.flushBacklog(state);
+      this.schedulePump();
+    };
+    link.onClose = () => {
+      if (!this.links.has(pathId)) return;
+      this.links.delete(pathId);
+      this.endpoint.closePath(this.now(), pathId);
+      this.onPathClosed?.(pathId, link);
+      this.schedulePump();
+    };
+    return pathId;
+  }
+
+  /** Close a path's link; its subflows end and their data moves to other paths. */
+  removeLink(pathId: number): void {
+    const state = this.links.get(pathId);
+    if (!state) return;
+    this.links.delete(pathId);
+    this.endpoint.closePath(this.now(), pathId);
+    state.link.onClose = null;
+    state.link.close();
+    this.schedulePump();
+  }
+
+  linkOf(pathId: number): PathLink | undefined {
+    return this.links.get(pathId)?.link;
+  }
+
+  pathIds(): number[] {
+    return [...this.links.keys()];
+  }
+
+  attach(conn: Connection, handler: ConnectionHandler): void {
+    this.handlers.set(conn, handler);
+  }
+
+  /** Ask for a pump at the end of this event-loop turn. */
+  schedulePump(): void {
+    if (this.pumpQueued || this.closed) return;
+    this.pumpQueued = true;
+    setImmediate(() => this.pump());
+  }
+
+  /** Run the engine: due timers, transmissions, events; then re-arm the timer. */
+  pump(): void {
+    this.pumpQueued = false;
+    if (this.closed) return;
+    const now = this.now();
+    if (this.timerAt <= now) {
+      this.timerAt = Infinity;
+      this.endpoint.handleTimeout(now);
+    }
+    // Events may make the application write, which makes more to transmit: a few rounds.
+    for (let round = 0; round < 8; round++) {
+      let sent = 0;
+      for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
+        this.send(t.pathId, t.bytes);
+        sent++;
+      }
+      let events = 0;
+      for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) {
+        this.dispatch(ev);
+        events++;
+      }
+      if (sent === 0 && events === 0) break;
+    }
+    this.armTimer(now);
+  }
+
+  private send(pathId: number, bytes: Uint8Array): void {
+    const state = this.links.get(pathId);
+    if (!state) return;
+    if (state.backlog.length > 0) {
+      state.backlog.push(bytes);
+      return;
+    }
+    // A datagram path drops what it cannot send (the engine retransmits); a reliable one
+    // must not lose a segment, so it waits here for the link's drain.
+    if (!state.link.send(bytes) && state.link.reliable) state.backlog.push(bytes);
+  }
+
+  private flushBacklog(state: LinkState): void {
+    while (state.backlog.length > 0) {
+      if (!state.link.send(state.backlog[0]!)) return;
+      state.backlog.shift();
+    }
+  }
+
+  private dispatch(ev: EndpointEvent): void {
+    let handler = this.handlers.get(ev.connection);
+    if (!handler && ev.type === 'incoming') {
+      handler = this.onIncoming?.(ev.connection) ?? undefined;
+      if (handler) this.handlers.set(ev.connection, handler);
+      else ev.connection.abort(this.now());
+    }
+    handler?.onEngineEvent(ev);
+    if (ev.type === 'closed') this.handlers.delete(ev.connection);
+  }
+
+  private armTimer(now: number): void {
+    const at = this.endpoint.pollTimeout();
+    const want = at === null ? Infinity : at;
+    if (want === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = want;
+    if (want === Infinity) return;
+    // Timers have 1 ms resolution: round up so we never wake before the deadline.
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.pump();
+    }, Math.max(0, Math.ceil(want - now)));
+    this.timer.unref();
+  }
+
+  /** Number of connections the engine holds. */
+  get connectionCount(): number {
+    let n = 0;
+    for (const _ of this.endpoint.connections()) n++;
+    return n;
+  }
+
+  /** Abort every connection, close every link and the timer. */
+  close(): void {
+    if (this.closed) return;
+    const now = this.now();
+    for (const conn of [...this.endpoint.connections()]) conn.abort(now);
+    // Let the aborts' resets out before the links go.
+    for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) this.send(t.pathId, t.bytes);
+    for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) this.dispatch(ev);
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const [pathId, state] of this.links) {
+      state.link.onClose = null;
+      state.link.close();
+      this.endpoint.closePath(now, pathId);
+    }
+    this.links.clear();
+    this.handlers.clear();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Which transport carries the paths, and how to open them: the one place that knows
+ * udpTransport and wsTransport. A path is identified by its local address.
+ */
+import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
+import type { CryptoBackend, Keypair } from '@mptun/session';
+import { udpTransport } from '@mptun/transport-udp';
+import { wsTransport } from '@mptun/transport-ws';
+import { MptunError } from './errors.js';
+
+/** udp: sealed datagrams (the default); udp-plain: tcp-in-udp, no crypto; ws/wss: WebSocket. */
+export type TransportKind = 'udp' | 'udp-plain' | 'ws' | 'wss';
+
+export const transportKinds: readonly TransportKind[] = ['udp', 'udp-plain', 'ws', 'wss'];
+
+export interface ClientTransportOptions {
+  transport: TransportKind;
+  /** host:port of the server (udp), or its host and port; for ws/wss also the URL path. */
+  server: TransportAddress;
+  /** URL path of the WebSocket endpoint (default /mptun). */
+  wsPath?: string;
+  keypair?: Keypair;
+  serverPublicKey?: Uint8Array;
+  crypto?: CryptoBackend;
+  /** wss: accept a certificate no CA vouches for (tests, self-signed servers). */
+  tlsInsecure?: boolean;
+  /** wss: extra CA certificates (PEM). */
+  tlsCa?: string | Buffer;
+}
+
+export interface PathOpener {
+  readonly kind: TransportKind;
+  /** Paths are shared by all connections of a client (false in plain mode: one subflow per path). */
+  readonly shared: boolean;
+  open(localHost: string): Promise<PathLink>;
+}
+
+export function pathOpener(o: ClientTransportOptions): PathOpener {
+  switch (o.transport) {
+    case 'udp':
+    case 'udp-plain': {
+      const plain = o.transport === 'udp-plain';
+      if (!plain && (!o.keypair || !o.serverPublicKey)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'sealed UDP needs keypair and serverPublicKey');
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, ...(o.crypto ? { crypto: o.crypto } : {}) });
+      return { kind: o.transport, shared: !plain, open: (localHost) => t.connect(localHost, o.server) };
+    }
+    case 'ws':
+    case 'wss': {
+      if (!o.keypair || !o.serverPublicKey) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'WebSocket paths need keypair and serverPublicKey');
+      const tls = o.transport === 'wss' ? { ...(o.tlsInsecure ? { rejectUnauthorized: false } : {}), ...(o.tlsCa ? { ca: o.tlsCa } : {}) } : undefined;
+      const t = wsTransport({ keypair: o.keypair, serverPublicKey: o.serverPublicKey, ...(o.crypto ? { crypto: o.crypto } : {}), ...(tls ? { tls } : {}) });
+      const host = o.server.host.includes(':') ? `[${o.server.host}]` : o.server.host;
+      const url = `${o.transport}://${host}:${o.server.port}${o.wsPath ?? '/mptun'}`;
+      return { kind: o.transport, shared: true, open: (localHost) => t.connect(localHost, url) };
+    }
+    default:
+      throw new MptunError('ERR_MPTUN_BAD_OPTION', `unknown transport "${String(o.transport)}"; valid: ${transportKinds.join(', ')}`);
+  }
+}
+
+export interface ListenSpec {
+  transport: TransportKind;
+  host: string;
+  port: number;
+  /** ws/wss: URL path (default /mptun). */
+  path?: string;
+  /** wss: certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+export interface ServerTransportOptions {
+  keypair?: Keypair;
+  isAllowed?: (publicKey: Uint8Array) => boolean;
+  crypto?: CryptoBackend;
+}
+
+export async function openListener(spec: ListenSpec, o: ServerTransportOptions): Promise<PathListener> {
+  switch (spec.transport) {
+    case 'udp':
+    case 'udp-plain': {
+      const plain = spec.transport === 'udp-plain';
+      if (!plain && (!o.keypair || !o.isAllowed)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a sealed UDP listener needs keypair and authorized client keys');
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, ...(o.crypto ? { crypto: o.crypto } : {}) });
+      return t.listen({ host: spec.host, port: spec.port });
+    }
+    case 'ws':
+    case 'wss': {
+      if (!o.keypair || !o.isAllowed) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a WebSocket listener needs keypair and authorized client keys');
+      if (spec.transport === 'wss' && !spec.tls) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a wss listener needs tls.cert and tls.key');
+      const t = wsTransport({ keypair: o.keypair, isAllowed: o.isAllowed, ...(o.crypto ? { crypto: o.crypto } : {}) });
+      return t.listen({ host: spec.host, port: spec.port, path: spec.path ?? '/mptun', ...(spec.tls ? { tls: spec.tls } : {}) });
+    }
+    default:
+      throw new MptunError('ERR_MPTUN_BAD_OPTION', `unknown transport "${String(spec.transport)}"; valid: ${transportKinds.join(', ')}`);
+  }
+}

@@ -1,0 +1,50 @@
+// Crypto backends (libsodium-wrappers always, sodium-native when its optional package loads).
+export type { CryptoBackend, CryptoBackendName } from './crypto/backend.js';
+export { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, X25519_KEY_BYTES, cryptoRandomSource } from './crypto/backend.js';
+export { loadCrypto, type LoadCryptoOptions } from './crypto/load.js';
+export { libsodiumWrappersBackend } from './crypto/libsodium-wrappers.js';
+export { sodiumNativeBackend } from './crypto/sodium-native.js';
+
+// Errors.
+export { SessionError, type SessionErrorCode } from './errors.js';
+
+// Static keys.
+export { generateKeypair, keypairFromPrivateKey, encodeKey, decodeKey, keysEqual, type Keypair } from './keys.js';
+
+// Wire layout of the path session's messages.
+export {
+  MessageType,
+  INITIATION_BYTES,
+  RESPONSE_BYTES,
+  COOKIE_REPLY_BYTES,
+  DATA_HEADER_BYTES,
+  DATA_OVERHEAD_BYTES,
+  messageType,
+  receiverIndex,
+  decodeInitiation,
+  decodeResponse,
+  decodeCookieReply,
+  decodeDataHeader,
+  type InitiationMessage,
+  type ResponseMessage,
+  type CookieReplyMessage,
+  type DataHeader,
+} from './messages.js';
+
+// The Noise IK handshake, cookies and the data channel.
+export { NOISE_PROTOCOL_NAME, NOISE_PROLOGUE } from './noise.js';
+export { TimestampClock, TIMESTAMP_BYTES } from './timestamp.js';
+export {
+  HandshakeInitiator,
+  PendingInitiation,
+  HandshakeResponder,
+  type InitiatorOptions,
+  type ResponderOptions,
+  type InitiationContext,
+  type InitiationResult,
+  type TransportKeys,
+} from './handshake.js';
+export { ReplayWindow, REPLAY_WINDOW_SIZE } from './replay-window.js';
+export { SecureChannel, DEFAULT_CHANNEL_LIMITS, type ChannelLimits, type ChannelOptions } from './channel.js';
+export { IndexTable } from './index-table.js';
+export { LoadMeter } from './load-meter.js';

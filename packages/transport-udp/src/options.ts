@@ -1,0 +1,144 @@
+/** Options of udpTransport(init), their defaults and their checks. */
+import type { ChannelLimits, CryptoBackend, Keypair } from '@mptun/session';
+import { DATA_OVERHEAD_BYTES, decodeKey } from '@mptun/session';
+import { TCP_IN_UDP_SAVING } from '@mptun/core';
+import { UdpTransportError } from './errors.js';
+
+/**
+ * 'sealed' (default): each segment is encrypted and authenticated inside a Noise IK path
+ * session. 'plain': no crypto, the tcp-in-udp layout, one subflow per path (see plain-path.ts).
+ */
+export type UdpMode = 'sealed' | 'plain';
+
+export interface UdpTransportInit {
+  mode?: UdpMode;
+  /** Our static keypair (sealed mode, both sides). */
+  keypair?: Keypair;
+  /** The server's static public key, pinned by the client (sealed mode, client). */
+  serverPublicKey?: Uint8Array;
+  /** Which client keys the server admits (sealed mode, server); or use authorizedKeys. */
+  isAllowed?: (publicKey: Uint8Array) => boolean;
+  /** The admitted client keys, raw or base64 (sealed mode, server). */
+  authorizedKeys?: Iterable<Uint8Array | string>;
+  /** Crypto backend; default loadCrypto() (sodium-native if it loads). */
+  crypto?: CryptoBackend;
+  /** Largest UDP payload we send, bytes. Default 1200 (fits any IPv6 path with room to spare). */
+  maxSegment?: number;
+  /** connect() gives up after this long without a handshake. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** A new initiation goes out this often until one is answered. Default 1 s. */
+  handshakeRetryMs?: number;
+  /** Each side sends a keepalive after this long without sending anything. Default 15 s. */
+  keepaliveMs?: number;
+  /** A path with nothing authenticated received for this long is closed. Default 60 s. */
+  idleTimeoutMs?: number;
+  /** Above this many initiations per second the server answers with cookies first. Default 100. */
+  cookieThreshold?: number;
+  /** Rekey and key-expiry limits of the data channel. */
+  channelLimits?: Partial<ChannelLimits>;
+  /** Plain mode: at most this many remote addresses per listener. Default 1024. */
+  maxPlainPaths?: number;
+  /** Socket send and receive buffers asked of the kernel (it may cap them). Default 4 MiB. */
+  socketBufferBytes?: number;
+}
+
+export const DEFAULT_UDP_OPTIONS = {
+  mode: 'sealed' as UdpMode,
+  maxSegment: 1200,
+  handshakeTimeoutMs: 10_000,
+  handshakeRetryMs: 1_000,
+  keepaliveMs: 15_000,
+  idleTimeoutMs: 60_000,
+  cookieThreshold: 100,
+  maxPlainPaths: 1024,
+  socketBufferBytes: 4 * 1024 * 1024,
+};
+
+export interface ResolvedOptions {
+  mode: UdpMode;
+  keypair: Keypair | undefined;
+  serverPublicKey: Uint8Array | undefined;
+  isAllowed: ((publicKey: Uint8Array) => boolean) | undefined;
+  crypto: CryptoBackend | undefined;
+  /** Largest UDP payload. */
+  maxPayload: number;
+  handshakeTimeoutMs: number;
+  handshakeRetryMs: number;
+  keepaliveMs: number;
+  idleTimeoutMs: number;
+  cookieThreshold: number;
+  channelLimits: Partial<ChannelLimits>;
+  maxPlainPaths: number;
+  socketBufferBytes: number;
+  /** How often a path or listener checks its timers. */
+  tickMs: number;
+}
+
+/** Largest UDP payload a datagram can carry (65535 minus the UDP header). RFC 768 */
+const MAX_UDP_PAYLOAD = 65_507;
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', `${name} must be a positive number`);
+  return v;
+}
+
+export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
+  const d = DEFAULT_UDP_OPTIONS;
+  const mode = init.mode ?? d.mode;
+  if (mode !== 'sealed' && mode !== 'plain') throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', `unknown mode ${String(mode)}`);
+  const maxPayload = positive('maxSegment', init.maxSegment, d.maxSegment);
+  if (!Number.isInteger(maxPayload) || maxPayload > MAX_UDP_PAYLOAD || maxPayload <= DATA_OVERHEAD_BYTES + 20) {
+    throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', `maxSegment must be an integer in ${DATA_OVERHEAD_BYTES + 21}..${MAX_UDP_PAYLOAD}`);
+  }
+  const keepaliveMs = positive('keepaliveMs', init.keepaliveMs, d.keepaliveMs);
+  const idleTimeoutMs = positive('idleTimeoutMs', init.idleTimeoutMs, d.idleTimeoutMs);
+  const handshakeRetryMs = positive('handshakeRetryMs', init.handshakeRetryMs, d.handshakeRetryMs);
+  return {
+    mode,
+    keypair: init.keypair,
+    serverPublicKey: init.serverPublicKey,
+    isAllowed: init.isAllowed ?? allowList(init.authorizedKeys),
+    crypto: init.crypto,
+    maxPayload,
+    handshakeTimeoutMs: positive('handshakeTimeoutMs', init.handshakeTimeoutMs, d.handshakeTimeoutMs),
+    handshakeRetryMs,
+    keepaliveMs,
+    idleTimeoutMs,
+    cookieThreshold: positive('cookieThreshold', init.cookieThreshold, d.cookieThreshold),
+    channelLimits: init.channelLimits ?? {},
+    maxPlainPaths: positive('maxPlainPaths', init.maxPlainPaths, d.maxPlainPaths),
+    socketBufferBytes: positive('socketBufferBytes', init.socketBufferBytes, d.socketBufferBytes),
+    tickMs: Math.max(5, Math.min(1000, keepaliveMs / 2, idleTimeoutMs / 4, handshakeRetryMs)),
+  };
+}
+
+/** The largest segment a path carries, given the UDP payload limit. */
+export function segmentLimit(mode: UdpMode, maxPayload: number): number {
+  // Sealed: header and tag around the segment. Plain: the payload is 8 bytes shorter than the segment.
+  return mode === 'sealed' ? maxPayload - DATA_OVERHEAD_BYTES : maxPayload + TCP_IN_UDP_SAVING;
+}
+
+function allowList(keys: Iterable<Uint8Array | string> | undefined): ((publicKey: Uint8Array) => boolean) | undefined {
+  if (keys === undefined) return undefined;
+  const allowed = new Set<string>();
+  for (const key of keys) {
+    const raw = typeof key === 'string' ? decodeKey(key) : key;
+    allowed.add(Buffer.from(raw).toString('hex'));
+  }
+  return (publicKey) => allowed.has(Buffer.from(publicKey).toString('hex'));
+}
+
+export function requireSealedClient(o: ResolvedOptions): { keypair: Keypair; serverPublicKey: Uint8Array } {
+  if (o.keypair === undefined) throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', 'sealed mode needs keypair');
+  if (o.serverPublicKey === undefined) throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', 'a sealed client needs serverPublicKey');
+  return { keypair: o.keypair, serverPublicKey: o.serverPublicKey };
+}
+
+export function requireSealedServer(o: ResolvedOptions): { keypair: Keypair; isAllowed: (publicKey: Uint8Array) => boolean } {
+  if (o.keypair === undefined) throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', 'sealed mode needs keypair');
+  if (o.isAllowed === undefined) {
+    throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', 'a sealed server needs isAllowed or authorizedKeys');
+  }
+  return { keypair: o.keypair, isAllowed: o.isAllowed };
+}

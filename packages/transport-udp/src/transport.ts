@@ -1,0 +1,38 @@
+/**
+ * udpTransport(init): the factory the Node driver uses to open UDP paths (connect, one
+ * socket per path bound to a local address) and to accept them (listen, one socket per
+ * address). It only moves segment bytes; it knows nothing of MPTCP.
+ */
+import type { PathLink, TransportAddress } from '@mptun/core';
+import { TimestampClock, loadCrypto, type CryptoBackend } from '@mptun/session';
+import type { UdpPathListener } from './listener-stats.js';
+import { resolveOptions, type UdpTransportInit } from './options.js';
+import { connectPlain } from './plain-client.js';
+import { listenPlain } from './plain-listener.js';
+import { connectSealed } from './sealed-client.js';
+import { listenSealed } from './sealed-listener.js';
+
+export interface UdpTransport {
+  /** Opens a path from `localHost` (bound, so it leaves by that interface) to `remote`. */
+  connect(localHost: string, remote: TransportAddress): Promise<PathLink>;
+  /** Listens on `local` (port 0: any free port; see the listener's `local`). */
+  listen(local: TransportAddress): Promise<UdpPathListener>;
+}
+
+export function udpTransport(init: UdpTransportInit = {}): UdpTransport {
+  const opts = resolveOptions(init);
+  let crypto: Promise<CryptoBackend> | null = opts.crypto ? Promise.resolve(opts.crypto) : null;
+  const getCrypto = (): Promise<CryptoBackend> => (crypto ??= loadCrypto());
+  // Every path of this client shares one static key, so they share one timestamp clock.
+  const clock = new TimestampClock();
+  return {
+    async connect(localHost, remote) {
+      if (opts.mode === 'plain') return connectPlain(opts, localHost, remote);
+      return connectSealed(opts, await getCrypto(), clock, localHost, remote);
+    },
+    async listen(local) {
+      if (opts.mode === 'plain') return listenPlain(opts, local);
+      return listenSealed(opts, await getCrypto(), local);
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * The PathLink of one UDP path. The mode-specific parts (how a segment becomes a
+ * datagram, what closing releases) are passed in; this class keeps the contract: onSegment
+ * for every arriving segment, onClose exactly once with a code.
+ */
+import type { PathCloseInfo, PathLink, TransportAddress } from '@mptun/core';
+import { SessionError, type SecureChannel } from '@mptun/session';
+import { PathCloseCode } from './errors.js';
+
+/**
+ * Seals for the wire, or null when the channel has no key that may send (expired, or
+ * used up while a rekey is late): the segment is dropped like any lost datagram.
+ */
+export function sealOrNull(channel: SecureChannel, plaintext: Uint8Array): Uint8Array | null {
+  if (!channel.usable) return null;
+  try {
+    return channel.seal(plaintext);
+  } catch (err) {
+    if (err instanceof SessionError) return null;
+    throw err;
+  }
+}
+
+export interface UdpPathHooks {
+  /** Sends one segment; false when it could not (too big, malformed, no key). */
+  transmit(segment: Uint8Array): boolean;
+  /** Releases what the path holds (socket, timers, table entries); called once. */
+  release(): void;
+}
+
+export class UdpPath implements PathLink {
+  readonly kind = 'udp' as const;
+  readonly reliable = false;
+  onSegment: ((segment: Uint8Array) => void) | null = null;
+  onClose: ((info: PathCloseInfo) => void) | null = null;
+  onDrain: (() => void) | null = null;
+  private closed = false;
+
+  constructor(
+    readonly local: TransportAddress,
+    /** The peer's address; on a server it follows the client when it roams. */
+    public remote: TransportAddress,
+    readonly maxSegment: number,
+    private readonly hooks: UdpPathHooks,
+  ) {}
+
+  /** UDP hands every datagram to the kernel at once: nothing waits here. */
+  get bufferedAmount(): number {
+    return 0;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  send(segment: Uint8Array): boolean {
+    if (this.closed || segment.length > this.maxSegment) return false;
+    return this.hooks.transmit(segment);
+  }
+
+  /** Hands an arriving segment to the user of the path. */
+  deliver(segment: Uint8Array): void {
+    if (!this.closed) this.onSegment?.(segment);
+  }
+
+  close(): void {
+    this.end({ code: PathCloseCode.Closed, message: 'closed by this side' });
+  }
+
+  /** Ends the path for `info`'s reason: releases everything, then reports once. */
+  end(info: PathCloseInfo): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hooks.release();
+    this.onClose?.(info);
+  }
+}

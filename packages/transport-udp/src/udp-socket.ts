@@ -1,0 +1,62 @@
+/**
+ * Creating and binding node:dgram sockets. Binding to a given local address is what makes
+ * a path leave by that interface; IPv4 and IPv6 alike.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { TransportAddress } from '@mptun/core';
+import { UdpTransportError } from './errors.js';
+
+/** Binds a socket to host:port (port 0: any free port) and raises its buffers where allowed. */
+export async function bindSocket(host: string, port: number, bufferBytes: number): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      socket.close();
+      reject(new UdpTransportError('ERR_MPTUN_BIND', `cannot bind UDP ${host}:${port}: ${err.message}`, { cause: err }));
+    };
+    socket.once('error', onError);
+    socket.bind({ address: host, port, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+  // Bigger kernel buffers absorb bursts at Gbit/s rates; the kernel may cap or refuse them.
+  try {
+    socket.setRecvBufferSize(bufferBytes);
+  } catch {
+    // Not allowed here: keep the default.
+  }
+  try {
+    socket.setSendBufferSize(bufferBytes);
+  } catch {
+    // Not allowed here: keep the default.
+  }
+  return socket;
+}
+
+/** Connects a bound socket to its only peer, so the kernel filters other senders out. */
+export function connectSocket(socket: dgram.Socket, remote: TransportAddress): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.connect(remote.port, remote.host, (err?: Error) => {
+      if (err) reject(new UdpTransportError('ERR_MPTUN_BIND', `cannot connect UDP to ${remote.host}:${remote.port}`, { cause: err }));
+      else resolve();
+    });
+  });
+}
+
+export function localAddress(socket: dgram.Socket): TransportAddress {
+  const a = socket.address();
+  return { host: a.address, port: a.port };
+}
+
+/** Closes a socket once, tolerating one that is already closed. */
+export function closeSocket(socket: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,210 @@
+/**
+ * The client side of a WebSocket path: TCP from a chosen local address, TLS for wss://,
+ * the HTTP upgrade, then the Noise IK key exchange as the first two binary messages. Only
+ * when the server's response authenticates does a PathLink exist.
+ */
+import type { TransportAddress } from '@mptun/core';
+import {
+  HandshakeInitiator,
+  IndexTable,
+  SecureChannel,
+  type CryptoBackend,
+  type PendingInitiation,
+} from '@mptun/session';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { WebSocket, type ClientOptions } from 'ws';
+import { WsCloseCode } from './close-codes.js';
+import { WsTransportError } from './errors.js';
+import { InitiatorRotation } from './key-rotation.js';
+import type { ResolvedOptions } from './options.js';
+import type { SerialQueue } from './serial-queue.js';
+import { WsPathLink } from './ws-path-link.js';
+
+/** What every path of one client transport shares. */
+export interface ClientContext {
+  readonly opts: ResolvedOptions;
+  readonly crypto: CryptoBackend;
+  readonly initiator: HandshakeInitiator;
+  /** Our session indexes, unique across the client's paths. */
+  readonly indexes: IndexTable<true>;
+  /** One key exchange at a time (see serial-queue.ts). */
+  readonly handshakes: SerialQueue;
+}
+
+/** ws takes closeTimeout (8.19+) and passes servername to tls.connect; @types/ws lists neither. */
+type WsClientOptions = ClientOptions & { closeTimeout: number; servername?: string };
+
+const noop = (): void => {};
+
+/** The URL, checked: ws:// or wss:// only. */
+export function parsePathUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new WsTransportError('ERR_MPTUN_BAD_URL', `not a URL: ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw new WsTransportError('ERR_MPTUN_BAD_URL', `expected a ws:// or wss:// URL, got ${parsed.protocol}//`);
+  }
+  if (parsed.hash !== '') throw new WsTransportError('ERR_MPTUN_BAD_URL', 'a WebSocket URL has no #fragment');
+  return parsed;
+}
+
+function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean): WsClientOptions {
+  const options: WsClientOptions = {
+    localAddress: localHost,
+    perMessageDeflate: false,
+    maxPayload: opts.maxMessage,
+    handshakeTimeout: opts.handshakeTimeoutMs,
+    closeTimeout: opts.closeTimeoutMs,
+    followRedirects: false,
+    // Text messages are refused unread, so their UTF-8 need not be checked.
+    skipUTF8Validation: true,
+  };
+  if (secure) {
+    if (opts.tls.ca !== undefined) options.ca = opts.tls.ca;
+    if (opts.tls.rejectUnauthorized !== undefined) options.rejectUnauthorized = opts.tls.rejectUnauthorized;
+    if (opts.tls.servername !== undefined) options.servername = opts.tls.servername;
+  }
+  return options;
+}
+
+function addressOf(host: string | undefined, port: number | undefined, fallbackHost: string): TransportAddress {
+  return { host: host ?? fallbackHost, port: port ?? 0 };
+}
+
+/** Why a socket closed before the key exchange finished, as the error connect() rejects with. */
+function errorForEarlyClose(code: number, reason: string): WsTransportError {
+  const why = reason.length > 0 ? ` (${reason})` : '';
+  if (code === WsCloseCode.HANDSHAKE_FAILED) {
+    return new WsTransportError(
+      'ERR_MPTUN_HANDSHAKE_REJECTED',
+      `the server refused the key exchange${why}: unknown client key, or not the server whose key we pinned`,
+    );
+  }
+  if (code === WsCloseCode.HANDSHAKE_TIMEOUT) {
+    return new WsTransportError('ERR_MPTUN_HANDSHAKE_TIMEOUT', `the server timed out our key exchange${why}`);
+  }
+  return new WsTransportError('ERR_MPTUN_WS_CONNECT', `the WebSocket closed with code ${code} during the key exchange${why}`);
+}
+
+/** Opens one path from `localHost` to `url`. */
+export function connectPath(ctx: ClientContext, localHost: string, url: string): Promise<WsPathLink> {
+  const target = parsePathUrl(url);
+  const { opts } = ctx;
+  return new Promise<WsPathLink>((resolve, reject) => {
+    const ws = new WebSocket(target, clientOptions(opts, localHost, target.protocol === 'wss:'));
+    ws.binaryType = 'nodebuffer';
+    // ws reports late errors (after a terminate, say) as events: they must never throw.
+    ws.on('error', noop);
+
+    let settled = false;
+    let local: TransportAddress = { host: localHost, port: 0 };
+    let remote: TransportAddress = { host: target.hostname, port: Number(target.port) || 0 };
+    let pending: PendingInitiation | null = null;
+    let releaseHandshakeTurn: (() => void) | null = null;
+
+    const deadline = setTimeout(() => {
+      fail(new WsTransportError('ERR_MPTUN_HANDSHAKE_TIMEOUT', `no authenticated path to ${target.href} within ${opts.handshakeTimeoutMs} ms`));
+    }, opts.handshakeTimeoutMs);
+
+    const detach = (): void => {
+      clearTimeout(deadline);
+      ws.off('upgrade', onUpgrade);
+      ws.off('open', onOpen);
+      ws.off('message', onMessage);
+      ws.off('close', onClose);
+      ws.off('error', onError);
+      releaseHandshakeTurn?.();
+      releaseHandshakeTurn = null;
+    };
+
+    const fail = (err: WsTransportError): void => {
+      if (settled) return;
+      settled = true;
+      detach();
+      if (pending !== null) {
+        ctx.indexes.delete(pending.localIndex);
+        pending.destroy();
+        pending = null;
+      }
+      ws.terminate();
+      reject(err);
+    };
+
+    const onUpgrade = (response: IncomingMessage): void => {
+      const socket = response.socket as Socket;
+      local = addressOf(socket.localAddress, socket.localPort, localHost);
+      remote = addressOf(socket.remoteAddress, socket.remotePort, target.hostname);
+    };
+
+    const onOpen = (): void => {
+      void ctx.handshakes.run(
+        () =>
+          new Promise<void>((release) => {
+            releaseHandshakeTurn = release;
+            if (settled) {
+              release();
+              return;
+            }
+            const index = ctx.indexes.freshIndex();
+            ctx.indexes.set(index, true);
+            pending = ctx.initiator.initiate(opts.clock(), index);
+            ws.send(pending.message, { binary: true });
+          }),
+      );
+    };
+
+    const onMessage = (data: Buffer, isBinary: boolean): void => {
+      if (pending === null || !isBinary) {
+        ws.close(WsCloseCode.BAD_MESSAGE, 'unexpected message before the key exchange');
+        fail(new WsTransportError('ERR_MPTUN_HANDSHAKE_REJECTED', 'the server sent something other than a handshake response'));
+        return;
+      }
+      const keys = pending.consumeResponse(data);
+      if (keys === null) {
+        fail(new WsTransportError('ERR_MPTUN_HANDSHAKE_REJECTED', 'the server response did not authenticate against the pinned key'));
+        return;
+      }
+      pending = null; // its index now names the session's keys
+      settled = true;
+      detach();
+      const now = opts.clock();
+      const channel = new SecureChannel(ctx.crypto, keys, now, {
+        limits: opts.channelLimits,
+        onKeyRetired: (index) => ctx.indexes.delete(index),
+      });
+      resolve(
+        new WsPathLink({
+          ws,
+          local,
+          remote,
+          channel,
+          rotation: new InitiatorRotation(ctx.initiator, channel, ctx.indexes, opts.handshakeTimeoutMs),
+          maxSegment: opts.maxSegment,
+          highWaterMark: opts.highWaterMark,
+          lowWaterMark: opts.lowWaterMark,
+          pingIntervalMs: opts.pingIntervalMs,
+          maintenanceIntervalMs: opts.maintenanceIntervalMs,
+          clock: opts.clock,
+        }),
+      );
+    };
+
+    const onClose = (code: number, reason: Buffer): void => {
+      fail(errorForEarlyClose(code, reason.toString('utf8')));
+    };
+
+    const onError = (err: Error): void => {
+      fail(new WsTransportError('ERR_MPTUN_WS_CONNECT', `cannot open ${target.href} from ${localHost}: ${err.message}`, { cause: err }));
+    };
+
+    ws.on('upgrade', onUpgrade);
+    ws.on('open', onOpen);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+  });
+}

@@ -1,0 +1,12 @@
+export { wsTransport, type WsTransport } from './ws-transport.js';
+export {
+  DEFAULT_MAX_SEGMENT,
+  MIN_MAX_SEGMENT,
+  MAX_MAX_SEGMENT,
+  type WsTransportInit,
+  type WsClientTlsOptions,
+} from './options.js';
+export { WsPathLink } from './ws-path-link.js';
+export { WsPathListener, type WsListenOptions } from './listener.js';
+export { WsCloseCode, pathCloseCode, type WsCloseCodeValue } from './close-codes.js';
+export { WsTransportError, type WsTransportErrorCode } from './errors.js';

@@ -1,0 +1,219 @@
+/**
+ * The server side: an HTTP(S) server whose WebSocket upgrades on one URL path become
+ * paths once the client completes the key exchange. Until then a socket owns nothing but
+ * itself and one timer: no session, no link, no buffers beyond ws's bounded frame parser.
+ * A socket that sends anything but a valid initiation, or nothing in time, is closed.
+ */
+import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
+import { HandshakeResponder, IndexTable, SecureChannel, type CryptoBackend } from '@mptun/session';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
+import { WsCloseCode } from './close-codes.js';
+import { WsTransportError } from './errors.js';
+import { ResponderRotation } from './key-rotation.js';
+import type { ResolvedOptions } from './options.js';
+import { WsPathLink } from './ws-path-link.js';
+
+/** What every listener of one server transport shares (one replay record per client key). */
+export interface ServerContext {
+  readonly opts: ResolvedOptions;
+  readonly crypto: CryptoBackend;
+  readonly responder: HandshakeResponder;
+  readonly indexes: IndexTable<true>;
+}
+
+export interface WsListenOptions {
+  host: string;
+  /** 0 picks a free port; `local.port` then says which. */
+  port: number;
+  /** URL path the WebSocket lives on (behind a reverse proxy, say '/mptun'). Default '/'. */
+  path?: string;
+  /** Serve wss:// with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+type WsServerOptions = ServerOptions & { closeTimeout: number };
+
+const noop = (): void => {};
+
+function normalizePath(path: string | undefined): string {
+  const p = path ?? '/';
+  if (!p.startsWith('/')) throw new WsTransportError('ERR_MPTUN_BAD_CONFIG', `path must start with '/', got ${JSON.stringify(p)}`);
+  return p;
+}
+
+/** Refuses an upgrade with a plain HTTP status before any WebSocket exists. */
+function refuseUpgrade(socket: Socket, status: number, text: string): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+export class WsPathListener implements PathListener {
+  onPath: ((path: PathLink) => void) | null = null;
+  readonly local: TransportAddress;
+
+  private readonly links = new Set<WsPathLink>();
+  private readonly unauthenticated = new Set<WebSocket>();
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly ctx: ServerContext,
+    private readonly server: HttpServer,
+    private readonly wss: WebSocketServer,
+    private readonly path: string,
+  ) {
+    const address = server.address() as AddressInfo;
+    this.local = { host: address.address, port: address.port };
+    server.on('upgrade', this.handleUpgrade);
+  }
+
+  /** Binds and resolves once listening. */
+  static async start(ctx: ServerContext, listen: WsListenOptions): Promise<WsPathListener> {
+    const path = normalizePath(listen.path);
+    // A socket that dawdles over its HTTP request is dropped like one that dawdles over the
+    // key exchange; Node checks for those every connectionsCheckingInterval.
+    const timeouts = {
+      requestTimeout: ctx.opts.handshakeTimeoutMs,
+      headersTimeout: ctx.opts.handshakeTimeoutMs,
+      connectionsCheckingInterval: Math.min(Math.max(ctx.opts.handshakeTimeoutMs >>> 1, 250), 5_000),
+    };
+    const server: HttpServer =
+      listen.tls === undefined
+        ? createHttpServer(timeouts)
+        : createHttpsServer({ ...timeouts, cert: listen.tls.cert, key: listen.tls.key });
+    // Plain HTTP requests learn that only WebSocket is spoken here.
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(426, { Connection: 'close', Upgrade: 'websocket' }).end();
+    });
+    const wssOptions: WsServerOptions = {
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: ctx.opts.maxMessage,
+      clientTracking: false,
+      closeTimeout: ctx.opts.closeTimeoutMs,
+      skipUTF8Validation: true,
+    };
+    const wss = new WebSocketServer(wssOptions);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(new WsTransportError('ERR_MPTUN_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${err.message}`, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen({ host: listen.host, port: listen.port }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    return new WsPathListener(ctx, server, wss, path);
+  }
+
+  /** Paths currently open, and sockets still in their key exchange. */
+  get counts(): { paths: number; unauthenticated: number } {
+    let paths = 0;
+    for (const link of this.links) if (!link.closed) paths++;
+    return { paths, unauthenticated: this.unauthenticated.size };
+  }
+
+  /** Stops accepting, closes every path and pending socket, and resolves when all are gone. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.off('upgrade', this.handleUpgrade);
+      for (const ws of this.unauthenticated) ws.terminate();
+      this.unauthenticated.clear();
+      for (const link of this.links) link.close();
+      this.links.clear();
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      this.wss.close();
+    });
+    return this.closing;
+  }
+
+  private readonly handleUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    socket.on('error', noop);
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    if (pathname !== this.path) {
+      refuseUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    if (this.unauthenticated.size >= this.ctx.opts.maxPendingHandshakes) {
+      refuseUpgrade(socket, 503, 'Service Unavailable');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.admit(ws, socket));
+  };
+
+  /** Waits for the initiation on a fresh WebSocket, then answers it or closes. */
+  private admit(ws: WebSocket, socket: Socket): void {
+    const { opts } = this.ctx;
+    this.unauthenticated.add(ws);
+    ws.binaryType = 'nodebuffer';
+    ws.on('error', noop);
+    const timer = setTimeout(() => reject(WsCloseCode.HANDSHAKE_TIMEOUT, 'key exchange timed out'), opts.handshakeTimeoutMs);
+
+    const leave = (): void => {
+      clearTimeout(timer);
+      this.unauthenticated.delete(ws);
+      ws.off('message', onMessage);
+      ws.off('close', leave);
+    };
+    const reject = (code: number, reason: string): void => {
+      leave();
+      ws.close(code, reason);
+    };
+    const onMessage = (data: Buffer, isBinary: boolean): void => {
+      if (!isBinary) {
+        reject(WsCloseCode.UNSUPPORTED_DATA, 'binary messages only');
+        return;
+      }
+      const remote: TransportAddress = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+      const now = opts.clock();
+      const result = this.ctx.responder.consumeInitiation(data, {
+        now,
+        source: `${remote.host}:${remote.port}`,
+        // A WebSocket peer completed a TCP handshake: its address is not spoofed, which is
+        // all a cookie would prove. So no cookie round trip here.
+        underLoad: false,
+        allocateIndex: () => {
+          const index = this.ctx.indexes.freshIndex();
+          this.ctx.indexes.set(index, true);
+          return index;
+        },
+      });
+      if (result.kind !== 'accept') {
+        reject(WsCloseCode.HANDSHAKE_FAILED, 'key exchange failed');
+        return;
+      }
+      leave();
+      ws.send(result.response, { binary: true });
+      const channel = new SecureChannel(this.ctx.crypto, result.keys, now, {
+        limits: opts.channelLimits,
+        onKeyRetired: (index) => this.ctx.indexes.delete(index),
+      });
+      const link = new WsPathLink({
+        ws,
+        local: { host: socket.localAddress ?? this.local.host, port: socket.localPort ?? this.local.port },
+        remote,
+        channel,
+        rotation: new ResponderRotation(this.ctx.responder, channel, this.ctx.indexes, `${remote.host}:${remote.port}`),
+        maxSegment: opts.maxSegment,
+        highWaterMark: opts.highWaterMark,
+        lowWaterMark: opts.lowWaterMark,
+        pingIntervalMs: opts.pingIntervalMs,
+        maintenanceIntervalMs: opts.maintenanceIntervalMs,
+        clock: opts.clock,
+      });
+      this.links.add(link);
+      ws.once('close', () => this.links.delete(link));
+      if (this.onPath === null) {
+        link.close(); // nobody takes paths: do not keep one open
+        return;
+      }
+      this.onPath(link);
+    };
+    ws.on('message', onMessage);
+    ws.on('close', leave);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Options of `wsTransport(init)`, their defaults, and the checks that turn bad values into a
+ * typed error at construction rather than a confusing failure later.
+ */
+import type { ChannelLimits, CryptoBackend, Keypair } from '@mptun/session';
+import { DATA_OVERHEAD_BYTES, INITIATION_BYTES } from '@mptun/session';
+import { WsTransportError } from './errors.js';
+
+/** How a wss:// client checks the server's certificate (node:tls options). */
+export interface WsClientTlsOptions {
+  /** Trusted CA certificates (PEM); a self-signed server certificate may be passed here. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** false accepts any certificate: the Noise handshake still authenticates the server. */
+  rejectUnauthorized?: boolean;
+  /** SNI and certificate name to check, when it differs from the URL's host. */
+  servername?: string;
+}
+
+export interface WsTransportInit {
+  /** Our static X25519 keypair (client and server). */
+  keypair: Keypair;
+  /** Client: the server's static public key, pinned. Required to connect(). */
+  serverPublicKey?: Uint8Array;
+  /** Server: whether a client static public key may open paths. Required to listen(). */
+  isAllowed?: (clientPublicKey: Uint8Array) => boolean;
+  /** Crypto backend; default `loadCrypto()` (sodium-native when it loads). */
+  crypto?: CryptoBackend;
+  /** Client: certificate checks for wss:// URLs. */
+  tls?: WsClientTlsOptions;
+  /**
+   * Largest segment one message carries, bytes (the sealed message adds
+   * DATA_OVERHEAD_BYTES). Both ends should agree; a larger message closes the path.
+   */
+  maxSegment?: number;
+  /** Interval of liveness pings; a peer silent for a whole interval after a ping is gone. */
+  pingIntervalMs?: number;
+  /**
+   * Time allowed for TCP, TLS, the HTTP upgrade and the key exchange together (client), or
+   * for an upgraded socket to complete the key exchange (server).
+   */
+  handshakeTimeoutMs?: number;
+  /** send() returns false once this many bytes wait in the socket. */
+  highWaterMark?: number;
+  /** After send() returned false, onDrain fires when the backlog falls to this. */
+  lowWaterMark?: number;
+  /** How long a closing handshake may take before the socket is destroyed. */
+  closeTimeoutMs?: number;
+  /** Server: upgraded sockets allowed to be mid-handshake at once; more are refused (503). */
+  maxPendingHandshakes?: number;
+  /** Key lifetimes of each path's SecureChannel (the client rekeys inside the WebSocket). */
+  channelLimits?: Partial<ChannelLimits>;
+  /** How often each path checks its keys and its backlog. */
+  maintenanceIntervalMs?: number;
+  /** Wall clock, ms since the Unix epoch (handshake timestamps, key ages). Default Date.now. */
+  clock?: () => number;
+}
+
+/** Default segment size: see the measurements in this package's README. */
+export const DEFAULT_MAX_SEGMENT = 16 * 1024;
+export const MIN_MAX_SEGMENT = 512;
+export const MAX_MAX_SEGMENT = 1024 * 1024;
+
+export interface ResolvedOptions {
+  readonly keypair: Keypair;
+  readonly serverPublicKey: Uint8Array | undefined;
+  readonly isAllowed: ((clientPublicKey: Uint8Array) => boolean) | undefined;
+  readonly tls: WsClientTlsOptions;
+  readonly maxSegment: number;
+  /** maxPayload of every WebSocket: the largest sealed segment or handshake message. */
+  readonly maxMessage: number;
+  readonly pingIntervalMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly highWaterMark: number;
+  readonly lowWaterMark: number;
+  readonly closeTimeoutMs: number;
+  readonly maxPendingHandshakes: number;
+  readonly channelLimits: Partial<ChannelLimits>;
+  readonly maintenanceIntervalMs: number;
+  readonly clock: () => number;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1, max = 2 ** 31 - 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new WsTransportError('ERR_MPTUN_BAD_CONFIG', `${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+export function resolveOptions(init: WsTransportInit): ResolvedOptions {
+  if (init === null || typeof init !== 'object' || init.keypair === undefined) {
+    throw new WsTransportError('ERR_MPTUN_BAD_CONFIG', 'wsTransport needs a keypair');
+  }
+  const maxSegment = positiveInteger('maxSegment', init.maxSegment, DEFAULT_MAX_SEGMENT, MIN_MAX_SEGMENT, MAX_MAX_SEGMENT);
+  const highWaterMark = positiveInteger('highWaterMark', init.highWaterMark, Math.max(512 * 1024, 8 * maxSegment));
+  const lowWaterMark = positiveInteger('lowWaterMark', init.lowWaterMark, highWaterMark >>> 2, 0, highWaterMark - 1);
+  const pingIntervalMs = positiveInteger('pingIntervalMs', init.pingIntervalMs, 15_000, 10);
+  return {
+    keypair: init.keypair,
+    serverPublicKey: init.serverPublicKey,
+    isAllowed: init.isAllowed,
+    tls: init.tls ?? {},
+    maxSegment,
+    maxMessage: Math.max(maxSegment + DATA_OVERHEAD_BYTES, INITIATION_BYTES),
+    pingIntervalMs,
+    handshakeTimeoutMs: positiveInteger('handshakeTimeoutMs', init.handshakeTimeoutMs, 5_000, 10),
+    highWaterMark,
+    lowWaterMark,
+    closeTimeoutMs: positiveInteger('closeTimeoutMs', init.closeTimeoutMs, 2_000, 10),
+    maxPendingHandshakes: positiveInteger('maxPendingHandshakes', init.maxPendingHandshakes, 1024),
+    channelLimits: init.channelLimits ?? {},
+    maintenanceIntervalMs: positiveInteger('maintenanceIntervalMs', init.maintenanceIntervalMs, 1_000, 10),
+    clock: init.clock ?? Date.now,
+  };
+}
