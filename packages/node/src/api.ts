@@ -10,7 +10,7 @@ import type { MptcpSocket } from './socket.js';
 export function connect(options: ClientOptions & ConnectOptions): MptcpSocket {
   const client = new MptcpClient(options);
   const socket = client.connect(options);
-  socket.once('close', () => client.close());
+  socket.once('close', () => void client.close());
   return socket;
 }
 

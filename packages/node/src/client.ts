@@ -9,11 +9,21 @@ import { Driver } from './driver.js';
 import { MptunError } from './errors.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
 import { MptcpSocket, type PathOwner } from './socket.js';
-import { pathOpener, type ClientTransportOptions, type PathOpener } from './transports.js';
+import { pathOpener, type ClientTransportOptions, type PathOpener, type TransportKind } from './transports.js';
+
+/** One path: a local address, and optionally its own transport and server address. */
+export interface PathSpec {
+  local: string;
+  transport?: TransportKind;
+  server?: string | TransportAddress;
+  backup?: boolean;
+}
 
 export interface ClientOptions extends Omit<ClientTransportOptions, 'server'> {
   /** The server: "host:port", or host and port. */
   server: string | TransportAddress;
+  /** Paths with their own transport or server address (e.g. one over UDP, one over WebSocket). */
+  paths?: PathSpec[];
   /** Local addresses to open paths from (one path each). Default: one path from 0.0.0.0. */
   localAddresses?: string[];
   /** Local addresses whose paths are backups (RFC 8684 §3.3.8): used only when the others fail. */
@@ -40,6 +50,7 @@ export interface ConnectOptions {
 
 interface PathEntry {
   host: string;
+  opener: PathOpener;
   backup: boolean;
   pathId: number | null;
   link: PathLink | null;
@@ -59,6 +70,7 @@ export function parseHostPort(s: string | TransportAddress): TransportAddress {
 
 export class MptcpClient extends EventEmitter implements PathOwner {
   readonly driver: Driver;
+  /** The default transport's opener; paths may have their own. */
   private readonly opener: PathOpener;
   private readonly server: TransportAddress;
   private readonly paths = new Map<string, PathEntry>();
@@ -74,9 +86,16 @@ export class MptcpClient extends EventEmitter implements PathOwner {
     const strategy = resolveStrategy(options);
     this.driver = new Driver({ scheduler: strategy.schedulerFactory, congestionControl: strategy.ccFactory, ...options.engine });
     this.driver.onPathClosed = (pathId) => this.pathClosed(pathId);
-    const locals = options.localAddresses?.length ? options.localAddresses : ['0.0.0.0'];
-    for (const host of locals) this.paths.set(host, newEntry(host, false));
-    for (const host of options.backupAddresses ?? []) this.paths.set(host, newEntry(host, true));
+    const locals = options.localAddresses?.length || options.paths?.length ? options.localAddresses ?? [] : ['0.0.0.0'];
+    for (const host of locals) this.paths.set(host, newEntry(host, false, this.opener));
+    for (const host of options.backupAddresses ?? []) this.paths.set(host, newEntry(host, true, this.opener));
+    for (const p of options.paths ?? []) {
+      const opener = p.transport || p.server
+        ? pathOpener({ ...options, transport: p.transport ?? options.transport, server: parseHostPort(p.server ?? options.server) })
+        : this.opener;
+      if (!opener.shared) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'per-path transports must be shared ones (udp, ws, wss)');
+      this.paths.set(`${p.local}|${opener.kind}`, newEntry(p.local, p.backup ?? false, opener));
+    }
   }
 
   /** Open a connection; its first bytes may be passed now (0-RTT). */
@@ -91,7 +110,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
       multipath,
     }, opts.highWaterMark === undefined ? {} : { highWaterMark: opts.highWaterMark });
     this.sockets.add(socket);
-    const entries = this.opener.shared ? [...this.paths.values()] : [...this.paths.values()].map((e) => newEntry(e.host, e.backup));
+    const entries = this.opener.shared ? [...this.paths.values()] : [...this.paths.values()].map((e) => newEntry(e.host, e.backup, e.opener));
     if (!this.opener.shared) this.ownPaths.set(socket, entries);
     const start = (first: number): void => {
       if (socket.destroyed || this.closed) return;
@@ -141,7 +160,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
   private openPath(e: PathEntry): Promise<number> {
     if (e.pathId !== null) return Promise.resolve(e.pathId);
     if (e.opening) return e.opening;
-    e.opening = this.opener.open(e.host).then(
+    e.opening = e.opener.open(e.host).then(
       (link) => {
         e.opening = null;
         if (this.closed) {
@@ -207,7 +226,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
     if (!this.opener.shared) throw new MptunError('ERR_MPTUN_UNSUPPORTED', 'plain UDP paths carry one subflow each: no joins');
     let e = this.paths.get(host);
     if (!e) {
-      e = newEntry(host, backup);
+      e = newEntry(host, backup, this.opener);
       this.paths.set(host, e);
     }
     const pathId = await this.openPath(e);
@@ -235,26 +254,26 @@ export class MptcpClient extends EventEmitter implements PathOwner {
   }
 
   /** Paths and their state, for status displays. */
-  pathList(): Array<{ localAddress: string; backup: boolean; up: boolean; link: PathLink | null }> {
-    return [...this.paths.values()].map((e) => ({ localAddress: e.host, backup: e.backup, up: e.pathId !== null, link: e.link }));
+  pathList(): Array<{ localAddress: string; transport: TransportKind; backup: boolean; up: boolean; link: PathLink | null }> {
+    return [...this.paths.values()].map((e) => ({ localAddress: e.host, transport: e.opener.kind, backup: e.backup, up: e.pathId !== null, link: e.link }));
   }
 
   get connectionCount(): number {
     return this.sockets.size;
   }
 
-  /** Abort every connection and close every path. */
-  close(): void {
-    if (this.closed) return;
+  /** Abort every connection and close every path; resolves once the paths are closed. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     for (const e of this.allEntries()) if (e.retryTimer) clearTimeout(e.retryTimer);
     for (const s of [...this.sockets]) s.destroy();
-    this.driver.close();
+    return this.driver.close();
   }
 }
 
-function newEntry(host: string, backup: boolean): PathEntry {
-  return { host, backup, pathId: null, link: null, opening: null, retryMs: 500, retryTimer: null };
+function newEntry(host: string, backup: boolean, opener: PathOpener): PathEntry {
+  return { host, opener, backup, pathId: null, link: null, opening: null, retryMs: 500, retryTimer: null };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

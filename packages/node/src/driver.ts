@@ -182,9 +182,12 @@ export class Driver {
     return n;
   }
 
-  /** Abort every connection, close every link and the timer. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Abort every connection (their resets go out first), then close every link and the
+   * timer. Resolves once the links are closed.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     const now = this.now();
     for (const conn of [...this.endpoint.connections()]) conn.abort(now);
     // Let the aborts' resets out before the links go.
@@ -193,12 +196,20 @@ export class Driver {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const [pathId, state] of this.links) {
-      state.link.onClose = null;
-      state.link.close();
-      this.endpoint.closePath(now, pathId);
-    }
+    const links = [...this.links];
     this.links.clear();
     this.handlers.clear();
+    for (const [pathId, state] of links) {
+      state.link.onSegment = null;
+      state.link.onClose = null;
+      this.endpoint.closePath(now, pathId);
+    }
+    // The resets above are on their way out; close the links once this turn's sends are done.
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        for (const [, state] of links) state.link.close();
+        resolve();
+      }),
+    );
   }
 }

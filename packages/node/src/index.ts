@@ -1,5 +1,5 @@
 export { MptcpSocket, type SubflowInfo, type SocketInfo } from './socket.js';
-export { MptcpClient, parseHostPort, type ClientOptions, type ConnectOptions } from './client.js';
+export { MptcpClient, parseHostPort, type ClientOptions, type ConnectOptions, type PathSpec } from './client.js';
 export { MptcpServer, type ServerOptions } from './server.js';
 export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';

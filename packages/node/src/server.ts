@@ -96,7 +96,7 @@ export class MptcpServer extends EventEmitter {
   async close(): Promise<void> {
     this.accepting = false;
     for (const s of [...this.sockets]) s.destroy();
-    this.driver.close();
+    await this.driver.close();
     await Promise.allSettled(this.pathListeners.map((l) => l.close()));
     this.pathListeners = [];
   }

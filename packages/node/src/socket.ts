@@ -111,7 +111,8 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
       const cb = this.pendingCallback;
       this.pendingWrite = null;
       this.pendingCallback = null;
-      cb?.(new MptunError('ERR_MPTUN_CLOSED', 'the connection is closed'));
+      const code = this.conn.error ?? 'ERR_MPTUN_CLOSED';
+      cb?.(new MptunError(code, code === 'ERR_MPTUN_CLOSED' ? 'the connection is closed' : `the connection ended: ${code}`));
       return;
     }
     if (!this.pendingWrite && this.pendingCallback) {

@@ -1097,6 +1097,7 @@ export class Connection implements SubflowOwner, CcGroup {
     if (this.state === 'closed') return;
     this.state = 'closed';
     const err = error ?? this.closeError;
+    this.closeError = err;
     for (const sf of [...this.subflowList]) {
       if (sf.state !== 'closed') {
         sf.terminate('aborted', now);
