@@ -241,6 +241,8 @@ export class Connection implements SubflowOwner, CcGroup {
   announceAddress(addressId: number, host: string, port?: number): boolean {
     const address = parseIp(host);
     if (!address || this.remoteKey === null || this.fallback) return false;
+    // Subflows later joined to this address carry the id we announced it under.
+    this.localAddressIds.set(host, addressId & 0xff);
     const hmac = addAddrHmac(this.localKey, this.remoteKey, addressId, address, port);
     const option: AddAddr = { type: 'add-addr', echo: false, addressId, address, hmac };
     if (port !== undefined) option.port = port;
@@ -323,7 +325,13 @@ export class Connection implements SubflowOwner, CcGroup {
     }
     if (this.subflowList.filter((s) => s.state !== 'closed').length >= MAX_SUBFLOWS) return null;
     const initial = this.subflowList[0];
-    const sf = this.newSubflow(pathId, this.host.allocatePort(pathId), initial ? initial.remotePort : 0, true, false, now);
+    let port: number;
+    try {
+      port = this.host.allocatePort(pathId);
+    } catch {
+      return null; // the path has no free port (a fixed-port path already carries its subflow)
+    }
+    const sf = this.newSubflow(pathId, port, initial ? initial.remotePort : 0, true, false, now);
     sf.backup = backup;
     this.assignAddressId(sf, pathId, false);
     this.joinNonces.set(sf, { local: randomU32(this.host.random), remote: 0 });
