@@ -262,6 +262,11 @@ export class MptcpClient extends EventEmitter implements PathOwner {
     return this.sockets.size;
   }
 
+  /** The connections this client has open. */
+  openSockets(): MptcpSocket[] {
+    return [...this.sockets];
+  }
+
   /** Abort every connection and close every path; resolves once the paths are closed. */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();

@@ -17,6 +17,7 @@ export async function connectPlain(opts: ResolvedOptions, localHost: string, rem
   const peer = { ...remote };
   const path = new UdpPath(local, peer, segmentLimit('plain', opts.maxPayload), {
     transmit: (segment) => sendPlain(socket, segment, local, peer, true),
+    queuedBytes: () => socket.getSendQueueSize(),
     release: () => {
       socket.removeAllListeners('message');
       void closeSocket(socket);

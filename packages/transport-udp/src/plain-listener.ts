@@ -69,6 +69,7 @@ class PlainListener implements UdpPathListener {
       const remote = { host: rinfo.address, port: rinfo.port };
       const path = new UdpPath(this.local, remote, segmentLimit('plain', this.opts.maxPayload), {
         transmit: (s) => sendPlain(this.socket, s, this.local, remote, false),
+        queuedBytes: () => this.socket.getSendQueueSize(),
         release: () => this.sessions.delete(key),
       });
       session = { path, lastReceived: 0 };

@@ -119,6 +119,7 @@ function establish(
 
   const path = new UdpPath(localAddress(socket), { ...remote }, segmentLimit('sealed', opts.maxPayload), {
     transmit: sendSealed,
+    queuedBytes: () => socket.getSendQueueSize(),
     release: () => {
       clearInterval(tick);
       rekey?.destroy();

@@ -158,6 +158,7 @@ class SealedListener implements UdpPathListener {
     let session: ServerSession;
     const path = new UdpPath(this.local, { host: rinfo.address, port: rinfo.port }, segmentLimit('sealed', this.opts.maxPayload), {
       transmit: (segment) => this.sendSealed(session, segment),
+      queuedBytes: () => this.socket.getSendQueueSize(),
       release: () => {
         channel.destroy(); // unfiles every index through onKeyRetired
         this.sessions.delete(session);

@@ -24,9 +24,14 @@ export function sealOrNull(channel: SecureChannel, plaintext: Uint8Array): Uint8
 export interface UdpPathHooks {
   /** Sends one segment; false when it could not (too big, malformed, no key). */
   transmit(segment: Uint8Array): boolean;
+  /** Bytes the socket holds that the kernel has not taken yet (node:dgram queues them). */
+  queuedBytes(): number;
   /** Releases what the path holds (socket, timers, table entries); called once. */
   release(): void;
 }
+
+/** Bytes a path lets wait in its socket's send queue before it drops. */
+export const SEND_QUEUE_LIMIT = 256 * 1024;
 
 export class UdpPath implements PathLink {
   readonly kind = 'udp' as const;
@@ -44,17 +49,23 @@ export class UdpPath implements PathLink {
     private readonly hooks: UdpPathHooks,
   ) {}
 
-  /** UDP hands every datagram to the kernel at once: nothing waits here. */
+  /** What waits in the socket's user-space queue for the kernel. */
   get bufferedAmount(): number {
-    return 0;
+    return this.hooks.queuedBytes();
   }
 
   get isClosed(): boolean {
     return this.closed;
   }
 
+  /**
+   * When the kernel stops taking datagrams, node:dgram queues them in user space without
+   * bound: past SEND_QUEUE_LIMIT we drop instead, a local tail drop that congestion
+   * control sees as loss, rather than a queue that grows round trips to seconds.
+   */
   send(segment: Uint8Array): boolean {
     if (this.closed || segment.length > this.maxSegment) return false;
+    if (this.hooks.queuedBytes() > SEND_QUEUE_LIMIT) return false;
     return this.hooks.transmit(segment);
   }
 

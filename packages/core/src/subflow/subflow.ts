@@ -85,6 +85,7 @@ export interface SubflowStats {
 
 const MAX_OPTION_BYTES = 40;
 const MAX_BACKOFF = 64;
+const PACING_BURST_MS = 2;
 
 /**
  * One subflow: a TCP connection of our own over one path (RFC 9293 with SACK RFC 2018,
@@ -803,10 +804,14 @@ export class Subflow {
     return this.paceAllows(now, bytes);
   }
 
-  /** Token-bucket pacing at the controller's rate, bursts up to 10 segments. */
+  /**
+   * Token-bucket pacing at the controller's rate. A burst may hold 10 segments or
+   * PACING_BURST_MS of data, whichever is more: a real driver's timers tick in whole
+   * milliseconds, so a smaller bucket would cap the rate at a few segments per tick.
+   */
   private paceAllows(now: number, bytes: number): boolean {
     const rate = this.cc.pacingRate(); // bytes per second
-    const burst = 10 * this.mss;
+    const burst = Math.max(10 * this.mss, (rate * PACING_BURST_MS) / 1000);
     if (!isFinite(rate) || rate <= 0) {
       this.paceTokens = burst;
       this.paceLast = now;

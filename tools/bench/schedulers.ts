@@ -1,0 +1,292 @@
+/**
+ * Scheduler × congestion-control table (issue 4), in the simulator on virtual time.
+ * Run: `node --conditions=source --import tsx tools/bench/schedulers.ts` (pnpm bench:sched).
+ * Markdown on stdout (docs/schedulers.md holds a run), progress on stderr.
+ *
+ * Environment: BENCH_SEED (default 1) seeds the table runs; BENCH_SPREAD (default 3) is how
+ * many seeds (BENCH_SEED onwards) the loss sweep and the target checks average over;
+ * BENCH_QUICK=1 shortens every duration fourfold (a smoke run; the figures are noisier).
+ */
+import { fixed, markdownTable, mbit, percent } from '../src/sim/markdown.js';
+import { describePath } from '../src/sim/path-profile.js';
+import { runSharedBottleneck } from '../src/sim/shared-bottleneck.js';
+import {
+  CASE2_RECEIVE_BUFFER,
+  FAR,
+  LIGHT_LOSS,
+  LTE,
+  NEAR,
+  WIFI,
+  case1Spec,
+  case2Spec,
+  case3Spec,
+  case4Spec,
+  runHandover,
+  runInteractive,
+  runThroughput,
+  type StackChoice,
+  type ThroughputResult,
+} from '../src/sim/table-cases.js';
+
+const seed = Number(process.env.BENCH_SEED ?? 1);
+const spreadSeeds = Array.from({ length: Math.max(1, Number(process.env.BENCH_SPREAD ?? 3)) }, (_, i) => seed + i);
+const quick = process.env.BENCH_QUICK === '1';
+const scale = quick ? 0.25 : 1;
+const WARMUP_MS = 5000 * scale;
+const MEASURE_MS = 30_000 * scale;
+const INTERACTIVE_MS = 20_000 * scale;
+
+const SCHEDULERS = ['minrtt', 'roundrobin', 'redundant', 'backup', 'overflow', 'blest', 'ecf'];
+const CONTROLLERS = ['reno', 'cubic', 'lia', 'olia', 'balia', 'ledbat'];
+
+/** Every scheduler with CUBIC and with LIA, then minRTT with the other controllers. */
+const COMBOS: StackChoice[] = [
+  ...SCHEDULERS.flatMap((scheduler) => ['cubic', 'lia'].map((cc) => ({ scheduler, cc }))),
+  ...CONTROLLERS.filter((cc) => cc !== 'cubic' && cc !== 'lia').map((cc) => ({ scheduler: 'minrtt', cc })),
+];
+
+const out = (s = ''): void => void process.stdout.write(`${s}\n`);
+const progress = (s: string): void => void process.stderr.write(`${s}\n`);
+const cpuStart = process.cpuUsage();
+
+function timed<T>(label: string, fn: () => T): T {
+  const t0 = process.cpuUsage();
+  const r = fn();
+  const c = process.cpuUsage(t0);
+  progress(`  ${label}: ${((c.user + c.system) / 1e6).toFixed(1)} s CPU`);
+  return r;
+}
+
+const label = (c: StackChoice): string => `${c.scheduler} + ${c.cc}`;
+
+function throughputRow(c: StackChoice, r: ThroughputResult): string[] {
+  const total = r.bytesPerPath.reduce((a, b) => a + b, 0);
+  const perPath = r.bytesPerPath.map((b) => `${fixed(b / 1e6, 0)} (${percent(total > 0 ? b / total : NaN, 0)})`).join(' / ');
+  return [
+    c.scheduler,
+    c.cc,
+    mbit(r.goodputBps),
+    percent(r.shareOfSum),
+    percent(r.shareOfPayloadCapacity),
+    fixed(r.p99DelayMs, 0),
+    fixed(r.peakReceiveBuffer / 1024, 0),
+    perPath,
+    r.intact ? 'yes' : 'NO',
+  ];
+}
+
+const THROUGHPUT_HEADERS = ['scheduler', 'cc', 'goodput Mbit/s', 'of link sum', 'of payload capacity', 'p99 delay ms', 'peak rcv buffer KiB', 'MB per path (share)', 'intact'];
+
+out('# Scheduler × congestion control, simulated');
+out();
+out(`Seed ${seed}${quick ? ', quick mode (BENCH_QUICK=1): durations ÷ 4' : ''}. Virtual time; each run is one connection unless said otherwise.`);
+out('Goodput is what the receiving application read, over the measured stretch after a warm-up.');
+out('"Of payload capacity" divides by what the links can carry after the 56 bytes of TCP/MPTCP');
+out('headers on every 1200-byte segment (95.5% of the link rate). "p99 delay": 99th percentile of');
+out('the time from a byte\'s first transmission to the application reading it, sampled every 16 KiB.');
+out('Bytes per path count data payload on the wire, retransmissions and redundant copies included.');
+out(`Combinations: every scheduler with cubic and lia, and minrtt with every controller (${COMBOS.length}).`);
+out();
+
+// ---- Case 1 ----
+progress('case 1');
+out(`## 1. Wi-Fi + LTE, light loss`);
+out();
+out(`${describePath({ ...WIFI, loss: LIGHT_LOSS })} + ${describePath({ ...LTE, loss: LIGHT_LOSS })}; loss on the data direction.`);
+out(`Upload bulk; ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured. Link sum 70 Mbit/s.`);
+out();
+const case1 = new Map<string, ThroughputResult>();
+const rows1 = COMBOS.map((c) => {
+  const r = timed(label(c), () => runThroughput(case1Spec(c, seed, WARMUP_MS, MEASURE_MS)));
+  case1.set(label(c), r);
+  return throughputRow(c, r);
+});
+out(markdownTable(THROUGHPUT_HEADERS, rows1));
+out();
+
+// Loss sensitivity for the default, with each path alone as the reference.
+progress('case 1: loss sweep');
+out(`Loss sensitivity, minrtt + cubic, against one connection on each path alone (same loss, same stack);`);
+out(`means over seeds ${spreadSeeds.join(', ')}:`);
+out();
+const sweepRows: string[][] = [];
+for (const loss of [0, LIGHT_LOSS, 0.0005]) {
+  const mean = (f: (s: number) => number): number => spreadSeeds.reduce((a, s) => a + f(s), 0) / spreadSeeds.length;
+  const both = mean((s) => timed(`both, loss ${loss}, seed ${s}`, () => runThroughput(case1Spec({ scheduler: 'minrtt', cc: 'cubic' }, s, WARMUP_MS, MEASURE_MS, loss))).goodputBps);
+  const alone = (p: typeof WIFI): number =>
+    mean(
+      (s) =>
+        timed(`${p.label} alone, loss ${loss}, seed ${s}`, () =>
+          runThroughput({ scheduler: 'minrtt', cc: 'cubic', seed: s, paths: [{ ...p, loss }], warmupMs: WARMUP_MS, measureMs: MEASURE_MS }),
+        ).goodputBps,
+    );
+  const wifi = alone(WIFI);
+  const lte = alone(LTE);
+  sweepRows.push([percent(loss, 2), mbit(both), percent(both / 70e6), mbit(wifi), mbit(lte), percent(both / (wifi + lte))]);
+}
+out(markdownTable(['loss', 'MPTCP Mbit/s', 'of link sum', 'Wi-Fi alone', 'LTE alone', 'MPTCP / sum alone'], sweepRows));
+out();
+
+// ---- Case 2 ----
+progress('case 2');
+out('## 2. Very different RTTs, 2 MiB receive buffer');
+out();
+out(`${describePath(NEAR)} + ${describePath(FAR)}; receive buffer ${CASE2_RECEIVE_BUFFER / 1024 / 1024} MiB.`);
+out(`Upload bulk; ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured. Link sum 40 Mbit/s.`);
+out();
+const case2 = new Map<string, ThroughputResult>();
+const rows2 = COMBOS.map((c) => {
+  const r = timed(label(c), () => runThroughput(case2Spec(c, seed, WARMUP_MS, MEASURE_MS)));
+  case2.set(label(c), r);
+  return throughputRow(c, r);
+});
+out(markdownTable(THROUGHPUT_HEADERS, rows2));
+out();
+
+// ---- Case 3 ----
+progress('case 3');
+const spec3 = case3Spec({ scheduler: 'minrtt', cc: 'cubic' }, seed);
+out('## 3. Handover: the primary path blackholes');
+out();
+out(`Primary ${describePath(spec3.primary)}; backup ${describePath(spec3.backup)}, joined with the MP_JOIN backup flag.`);
+out(`Upload bulk; at ${spec3.failAtMs / 1000} s both directions of the primary go down for good (queued and in-flight packets lost);`);
+out(`the writer goes on ${spec3.writeAfterMs / 1000} s more, then half-closes, and the run waits for every byte.`);
+out('"Bytes again after": from the failure to the end of the interruption it caused (the first silence ≥ 50 ms at');
+out('the reader starting within 500 ms of it). "Longest stall": the longest silence in the 5 s after the failure.');
+out();
+const case3 = new Map<string, ReturnType<typeof runHandover>>();
+const rows3 = COMBOS.map((c) => {
+  const r = timed(label(c), () => runHandover(case3Spec(c, seed)));
+  case3.set(label(c), r);
+  return [
+    c.scheduler,
+    c.cc,
+    percent(r.backupShareBefore, 2),
+    fixed(r.resumeAfterMs, 0),
+    fixed(r.longestStallMs, 0),
+    mbit(r.goodputAfterBps),
+    r.complete && r.intact ? 'yes' : `NO (${fixed(r.bytesRead / 1e6, 1)} of ${fixed(r.bytesWritten / 1e6, 1)} MB)`,
+  ];
+});
+out(markdownTable(['scheduler', 'cc', 'backup share before', 'bytes again after ms', 'longest stall ms', 'goodput after Mbit/s', 'all delivered, byte-exact'], rows3));
+out();
+progress('case 3: both paths active');
+const both3 = timed('minrtt + cubic, no backup flag', () => runHandover(case3Spec({ scheduler: 'minrtt', cc: 'cubic' }, seed, false)));
+out(
+  `Without the backup flag (both paths carry data, minrtt + cubic): LTE carried ${percent(both3.backupShareBefore)} before the failure; ` +
+    `bytes again after ${fixed(both3.resumeAfterMs, 0)} ms, longest stall ${fixed(both3.longestStallMs, 0)} ms, ` +
+    `${mbit(both3.goodputAfterBps)} Mbit/s after, all delivered: ${both3.complete && both3.intact ? 'yes' : 'NO'}.`,
+);
+out();
+
+// ---- Case 4 ----
+progress('case 4');
+const spec4 = case4Spec({ scheduler: 'minrtt', cc: 'cubic' }, seed, INTERACTIVE_MS);
+out('## 4. Interactive requests beside a bulk download');
+out();
+out(`The case-1 paths (loss on the download direction). Connection A downloads in bulk; connection B, between the`);
+out(`same two endpoints and over the same links, sends a ${spec4.requestBytes}-byte request every ${spec4.intervalMs} ms`);
+out(`and the server answers each with ${spec4.responseBytes} bytes; ${INTERACTIVE_MS / 1000} s of requests after a ${spec4.startMs / 1000} s head start.`);
+out('Latency: request written → whole response read. "Loaded RTT": the fastest path\'s propagation RTT plus the time');
+out('to drain its queues (both ways) when a request is written, what any packet would have waited; its median is shown,');
+out('and "p99 / loaded RTT" is the 99th percentile over requests of latency ÷ that request\'s loaded RTT.');
+out();
+const case4 = new Map<string, ReturnType<typeof runInteractive>>();
+const rows4 = COMBOS.map((c) => {
+  const r = timed(label(c), () => runInteractive(case4Spec(c, seed, INTERACTIVE_MS)));
+  case4.set(label(c), r);
+  return [
+    c.scheduler,
+    c.cc,
+    `${r.answered}/${r.requests}`,
+    fixed(r.p50LatencyMs, 1),
+    fixed(r.p99LatencyMs, 1),
+    fixed(r.p99LatencyMs / r.bestBaseRttMs, 2),
+    fixed(r.bestLoadedRttMs, 1),
+    fixed(r.p99OverLoadedRtt, 2),
+    mbit(r.bulkGoodputBps),
+  ];
+});
+out(markdownTable(['scheduler', 'cc', 'answered', 'p50 ms', 'p99 ms', 'p99 / base RTT (20 ms)', 'loaded RTT ms', 'p99 / loaded RTT', 'bulk Mbit/s'], rows4));
+out();
+// ---- Coupled congestion control on a shared bottleneck ----
+progress('shared bottleneck');
+out('## Coupled congestion control through one shared bottleneck');
+out();
+out('A two-subflow connection whose subflows both cross one 50 Mbit/s link (5 ms, 20 ms queue; access delays 5 and');
+out('10 ms) against a one-subflow connection through the same link. "Share / fair": the multipath connection\'s');
+out(`goodput over half of the two connections' total. ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured.`);
+out();
+const sharedRows: string[][] = [];
+for (const [mptcpCc, subflows, competitorCc] of [
+  ['lia', 2, 'cubic'],
+  ['olia', 2, 'cubic'],
+  ['balia', 2, 'cubic'],
+  ['cubic', 2, 'cubic'],
+  ['reno', 2, 'reno'],
+  ['lia', 2, 'reno'],
+  ['ledbat', 1, 'cubic'],
+] as const) {
+  const r = timed(`${mptcpCc} ×${subflows} vs ${competitorCc}`, () =>
+    runSharedBottleneck({
+      seed,
+      mptcpCc,
+      mptcpSubflows: subflows,
+      competitorCc,
+      bottleneck: { rateBps: 50e6, delayMs: 5, queue: { ms: 20 } },
+      accessDelaysMs: subflows === 2 ? [5, 10, 5] : [5, 5],
+      warmupMs: WARMUP_MS,
+      measureMs: MEASURE_MS,
+    }),
+  );
+  sharedRows.push([`${mptcpCc}, ${subflows} subflow${subflows > 1 ? 's' : ''}`, competitorCc, mbit(r.mptcpBps), mbit(r.competitorBps), fixed(r.shareOverFair, 2), percent(r.utilization)]);
+}
+out(markdownTable(['multipath connection', 'competitor', 'its Mbit/s', "competitor's Mbit/s", 'share / fair', 'link used'], sharedRows));
+out();
+
+// ---- Targets ----
+progress('targets over seeds');
+const verdict = (ok: boolean): string => (ok ? '**met**' : '**not met**');
+/** The table's own run for the first seed, fresh runs for the others. */
+function overSeeds<T>(cached: T, run: (s: number) => T, what: string): T[] {
+  return spreadSeeds.map((s) => (s === seed ? cached : timed(`${what}, seed ${s}`, () => run(s))));
+}
+const range = (xs: readonly number[], f: (v: number) => string): string =>
+  `${f(xs.reduce((a, b) => a + b, 0) / xs.length)} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+const def = { scheduler: 'minrtt', cc: 'cubic' };
+const t1 = overSeeds(case1.get('minrtt + cubic')!, (s) => runThroughput(case1Spec(def, s, WARMUP_MS, MEASURE_MS)), 'case 1');
+const t2b = overSeeds(case2.get('blest + cubic')!, (s) => runThroughput(case2Spec({ scheduler: 'blest', cc: 'cubic' }, s, WARMUP_MS, MEASURE_MS)), 'case 2 blest');
+const t2e = overSeeds(case2.get('ecf + cubic')!, (s) => runThroughput(case2Spec({ scheduler: 'ecf', cc: 'cubic' }, s, WARMUP_MS, MEASURE_MS)), 'case 2 ecf');
+const t3 = overSeeds(case3.get('minrtt + cubic')!, (s) => runHandover(case3Spec(def, s)), 'case 3');
+const t4 = overSeeds(case4.get('minrtt + cubic')!, (s) => runInteractive(case4Spec(def, s, INTERACTIVE_MS)), 'case 4');
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const share1 = t1.map((r) => r.shareOfSum);
+const share2 = [mean(t2b.map((r) => r.shareOfSum)), mean(t2e.map((r) => r.shareOfSum))];
+const resume3 = t3.map((r) => r.resumeAfterMs);
+const backup3 = t3.map((r) => r.backupShareBefore);
+const base4 = t4.map((r) => r.p99LatencyMs / r.bestBaseRttMs);
+const loaded4 = t4.map((r) => r.p99OverLoadedRtt);
+out('## Targets');
+out();
+out(`Mean (min–max) over seeds ${spreadSeeds.join(', ')}.`);
+out();
+out(
+  `- Case 1, minrtt + cubic ≥ 95% of the link sum: ${range(share1, (v) => percent(v))} ${verdict(mean(share1) >= 0.95)}; ` +
+    `of the payload capacity ${range(t1.map((r) => r.shareOfPayloadCapacity), (v) => percent(v))}.`,
+);
+out(
+  `- Case 2, BLEST or ECF ≥ 90% of the link sum (cubic): BLEST ${range(t2b.map((r) => r.shareOfSum), (v) => percent(v))}, ` +
+    `ECF ${range(t2e.map((r) => r.shareOfSum), (v) => percent(v))} ${verdict(Math.max(...share2) >= 0.9)}.`,
+);
+out(
+  `- Case 3, minrtt + cubic: bytes again after ${range(resume3, (v) => `${fixed(v, 0)} ms`)} ${verdict(Math.max(...resume3) <= 1000)} ` +
+    `(longest stall ${range(t3.map((r) => r.longestStallMs), (v) => `${fixed(v, 0)} ms`)}); ` +
+    `nothing lost ${verdict(t3.every((r) => r.complete && r.intact))}; backup share ${range(backup3, (v) => percent(v, 2))} ${verdict(Math.max(...backup3) < 0.01)}.`,
+);
+out(
+  `- Case 4, minrtt + cubic: p99 / best path's base RTT ${range(base4, (v) => `${fixed(v, 2)}×`)} ${verdict(Math.max(...base4) <= 1.5)}; ` +
+    `p99 of latency / its loaded RTT at the time ${range(loaded4, (v) => `${fixed(v, 2)}×`)} ${verdict(Math.max(...loaded4) <= 1.5)}.`,
+);
+out();
+const cpu = process.cpuUsage(cpuStart);
+out(`Total CPU ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s on one core (Node ${process.version}).`);
