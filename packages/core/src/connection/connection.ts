@@ -542,7 +542,7 @@ export class Connection implements SubflowOwner, CcGroup {
       if (this.applyDss(now, sf, seg, dss)) return;
     } else {
       // No DSS: the window is relative to what the peer last acknowledged (RFC 8684 §3.3.4).
-      if (!isSyn && sf.state === 'established') this.widenPeerWindow(this.sndUna + sf.scaleWindow(seg.window));
+      if (!isSyn && sf.state !== 'syn-sent') this.widenPeerWindow(this.sndUna + sf.scaleWindow(seg.window));
       sf.onSegment(now, seg, null);
     }
     this.afterInput(now, sf);

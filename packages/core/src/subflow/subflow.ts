@@ -902,7 +902,7 @@ export class Subflow {
         first.xmits++;
         first.xmitTime = now;
       }
-      const seg = this.segment(TcpFlag.SYN, this.iss, 0, 0, [...opts, ...mptcp], payload);
+      const seg = this.segment(TcpFlag.SYN, this.iss, 0, this.advertisedWindow(true), [...opts, ...mptcp], payload);
       this.stats.segmentsSent++;
       return seg;
     }

@@ -361,3 +361,14 @@ describe('address signalling (RFC 8684 §3.4)', () => {
     expect(r.ctx.events.some((e) => e.ev.type === 'address-added')).toBe(false);
   });
 });
+
+describe('0-RTT (the first bytes ride the SYN)', () => {
+  for (const upload of [40, 1000, 5000]) {
+    it(`a ${upload}-byte request in the SYN, then only the server sends: the reply arrives`, () => {
+      console.log('seed', seed);
+      const r = runTransfer({ seed, paths: [{ forward: { ...wifi, loss: 0.01 } }, { forward: lte }], upload, download: 2_000_000, synData: Math.min(upload, 1000) });
+      console.log(describeResult(r));
+      expect(r.ok).toBe(true);
+    });
+  }
+});

@@ -28,6 +28,8 @@ export interface TransferSpec {
   cc?: string;
   scheduler?: string;
   config?: Partial<EndpointConfig>;
+  /** Send the first this-many upload bytes with connect(), so they ride the SYN. */
+  synData?: number;
   /** Overrides for the server only. */
   serverConfig?: Partial<EndpointConfig>;
   /** Virtual time limit, ms. */
@@ -99,7 +101,10 @@ class App {
   constructor(
     private readonly out: Uint8Array,
     private readonly expectIn: number,
-  ) {}
+    alreadyWritten = 0,
+  ) {
+    this.written = alreadyWritten;
+  }
 
   pump(conn: Connection, now: number): void {
     while (this.written < this.out.length) {
@@ -152,9 +157,14 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   };
   const up = streamBytes(spec.seed * 2 + 1, spec.upload);
   const down = streamBytes(spec.seed * 2 + 2, spec.download);
-  const clientApp = new App(up, spec.download);
+  const synData = Math.min(spec.synData ?? 0, up.length);
+  const clientApp = new App(up, spec.download, synData);
   const serverApp = new App(down, spec.upload);
-  const clientConn = client.connect(0, { path: clientPaths[0]!, extraPaths: clientPaths.slice(1) });
+  const clientConn = client.connect(0, {
+    path: clientPaths[0]!,
+    extraPaths: clientPaths.slice(1),
+    ...(synData > 0 ? { data: up.subarray(0, synData) } : {}),
+  });
   const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null, events: [] };
   spec.setup?.(ctx);
 

@@ -1,0 +1,208 @@
+/**
+ * mptun-server's configuration: the JSON file's schema, the flags that override it, and
+ * the resolved ServerConfig that startServer() takes.
+ */
+import { isIP } from 'node:net';
+import { ConfigError, loadJsonConfig, validate, type LogFormat, type LogLevel, type Schema } from '@mptun/cli';
+import type { TransportKind } from '@mptun/node';
+import { parseAllowRule } from './policy.js';
+
+export interface ListenAddress {
+  transport: TransportKind;
+  host: string;
+  port: number;
+  /** ws/wss only. */
+  path?: string;
+}
+
+export interface ServerLimits {
+  /** Open relayed connections, all clients together. */
+  maxConnections: number;
+  /** Open relayed connections of one client (identified by its first path's address). */
+  maxConnectionsPerClient: number;
+  /** No bytes either way for this long closes a relay, ms. */
+  idleTimeoutMs: number;
+  /** TCP connect to the target, ms. */
+  connectTimeoutMs: number;
+  /** Waiting for the tunnel request, ms. */
+  headerTimeoutMs: number;
+  /** Stream buffer each way per relay (backpressure beyond it), bytes. */
+  maxBufferedBytes: number;
+}
+
+export interface ServerConfig {
+  listen: ListenAddress[];
+  /** Path of the private key file, or privateKey as base64. */
+  keyFile?: string;
+  privateKey?: string;
+  /** Client public keys (base64), and/or a file of them. */
+  authorizedKeys?: string[];
+  authorizedKeysFile?: string;
+  /** Target allow rules (policy.ts); empty = deny everything. */
+  allow: string[];
+  tls?: { certFile: string; keyFile: string };
+  /** Metrics listener on a loopback address. */
+  metrics?: { host: string; port: number };
+  limits: ServerLimits;
+  /** How long SIGINT/SIGTERM lets connections drain, ms. */
+  drainMs: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+export const defaultLimits: ServerLimits = {
+  maxConnections: 1024,
+  maxConnectionsPerClient: 256,
+  idleTimeoutMs: 300_000,
+  connectTimeoutMs: 10_000,
+  headerTimeoutMs: 10_000,
+  maxBufferedBytes: 256 * 1024,
+};
+
+const logLevelSchema: Schema = { type: 'string', enum: ['debug', 'info', 'warn', 'error', 'silent'] };
+const logFormatSchema: Schema = { type: 'string', enum: ['json', 'text'] };
+
+const fileSchema: Schema = {
+  type: 'object',
+  properties: {
+    listen: { type: 'array', items: { type: 'string', pattern: /^(udp|udp-plain|ws|wss):\/\//, expected: 'a listen URL like "udp://0.0.0.0:4433" or "ws://0.0.0.0:8080/mptun"' } },
+    key: { type: 'string' },
+    privateKey: { type: 'string' },
+    authorizedKeys: { type: 'array', items: { type: 'string' } },
+    authorizedKeysFile: { type: 'string' },
+    allow: { type: 'array', items: { type: 'string' } },
+    tls: { type: 'object', required: ['cert', 'key'], properties: { cert: { type: 'string' }, key: { type: 'string' } } },
+    metrics: { type: 'string', expected: 'a loopback address like "127.0.0.1:9090"' },
+    limits: {
+      type: 'object',
+      properties: {
+        maxConnections: { type: 'integer', min: 1, max: 1_000_000 },
+        maxConnectionsPerClient: { type: 'integer', min: 1, max: 1_000_000 },
+        idleTimeout: { type: 'duration', min: 100 },
+        connectTimeout: { type: 'duration', min: 100 },
+        headerTimeout: { type: 'duration', min: 100 },
+        maxBufferedBytes: { type: 'bytes', min: 1024, max: 1024 ** 3 },
+      },
+    },
+    drain: { type: 'duration', max: 3_600_000 },
+    logLevel: logLevelSchema,
+    logFormat: logFormatSchema,
+  },
+};
+
+/** Flag values (already strings/arrays from the command line); each wins over the file. */
+export interface ServerOverrides {
+  listen?: string[];
+  key?: string;
+  authorizedKeys?: string;
+  allow?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  metrics?: string;
+  drain?: string;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+interface FileShape {
+  listen?: string[];
+  key?: string;
+  privateKey?: string;
+  authorizedKeys?: string[];
+  authorizedKeysFile?: string;
+  allow?: string[];
+  tls?: { cert: string; key: string };
+  metrics?: string;
+  limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number };
+  drain?: number;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+}
+
+/** "udp://0.0.0.0:4433", "ws://[::]:8080/mptun" → a listen address. Throws a message. */
+export function parseListenUrl(text: string): ListenAddress {
+  const m = /^(udp|udp-plain|ws|wss):\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):(\d{1,5})(\/[^\s]*)?$/.exec(text);
+  if (!m) throw new Error(`expected a listen URL like "udp://0.0.0.0:4433" or "ws://0.0.0.0:8080/mptun", got ${JSON.stringify(text)}`);
+  const transport = m[1] as TransportKind;
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`port ${port} out of range in ${text}`);
+  if (m[4] && (transport === 'udp' || transport === 'udp-plain')) throw new Error(`a UDP listener has no path: ${text}`);
+  const host = m[2]!.replace(/^\[|\]$/g, '');
+  return { transport, host, port, ...(m[4] ? { path: m[4] } : transport.startsWith('ws') ? { path: '/mptun' } : {}) };
+}
+
+/** "127.0.0.1:9090" → loopback host and port; anything not loopback is refused. */
+export function parseMetricsAddress(text: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(text);
+  const host = m?.[1]?.replace(/^\[|\]$/g, '');
+  const port = Number(m?.[2]);
+  if (!m || !host || port > 65535) throw new Error(`expected host:port like "127.0.0.1:9090", got ${JSON.stringify(text)}`);
+  const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+  if (!loopback) throw new Error(`the metrics endpoint listens on loopback only (127.0.0.0/8, ::1, localhost), got ${host}`);
+  return { host, port };
+}
+
+/**
+ * Load `file` (optional) and apply `overrides`. Every error is a ConfigError naming the file
+ * (or "command line"), the key path and what was expected.
+ */
+export function loadServerConfig(file: string | undefined, overrides: ServerOverrides = {}): ServerConfig {
+  const f = (file ? loadJsonConfig(file, fileSchema) : {}) as FileShape;
+  const source = file ?? 'command line';
+  const at = (fromFlag: boolean): string => (fromFlag ? 'command line' : source);
+  const check = <T>(where: string, key: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError(where, key, 'a valid value', (e as Error).message);
+    }
+  };
+
+  const listenFromFlag = overrides.listen !== undefined && overrides.listen.length > 0;
+  const listenTexts = listenFromFlag ? overrides.listen! : (f.listen ?? []);
+  if (listenTexts.length === 0) throw new ConfigError(source, 'listen', 'at least one listen URL', 'nothing to listen on: give "listen" or --listen');
+  const listen = listenTexts.map((t, i) => check(at(listenFromFlag), listenFromFlag ? '--listen' : `listen[${i}]`, () => parseListenUrl(t)));
+
+  const allowFromFlag = overrides.allow !== undefined && overrides.allow.length > 0;
+  const allow = allowFromFlag ? overrides.allow! : (f.allow ?? []);
+  allow.forEach((r, i) => check(at(allowFromFlag), allowFromFlag ? '--allow' : `allow[${i}]`, () => parseAllowRule(r)));
+
+  const certFile = overrides.tlsCert ?? f.tls?.cert;
+  const tlsKeyFile = overrides.tlsKey ?? f.tls?.key;
+  if (listen.some((l) => l.transport === 'wss') && (!certFile || !tlsKeyFile)) {
+    throw new ConfigError(source, 'tls', 'tls.cert and tls.key (or --tls-cert/--tls-key)', 'a wss:// listener needs a TLS certificate and key');
+  }
+  const metrics = overrides.metrics ?? f.metrics;
+  const drain = overrides.drain !== undefined ? validate({ type: 'duration', max: 3_600_000 }, overrides.drain, 'command line', '--drain') : f.drain;
+  const logLevel = overrides.logLevel !== undefined ? validate(logLevelSchema, overrides.logLevel, 'command line', '--log-level') : f.logLevel;
+  const logFormat = overrides.logFormat !== undefined ? validate(logFormatSchema, overrides.logFormat, 'command line', '--log-format') : f.logFormat;
+  const keyFile = overrides.key ?? f.key;
+  if (!keyFile && !f.privateKey) throw new ConfigError(source, 'key', 'a private key file', 'no server key: give "key" or --key (create one with `mptun-server keygen`)');
+  const authorizedKeysFile = overrides.authorizedKeys ?? f.authorizedKeysFile;
+  if (!authorizedKeysFile && !f.authorizedKeys?.length) {
+    throw new ConfigError(source, 'authorizedKeys', 'client public keys', 'no client is admitted: give "authorizedKeys", "authorizedKeysFile" or --authorized-keys');
+  }
+  const l = f.limits ?? {};
+  return {
+    listen,
+    ...(keyFile ? { keyFile } : {}),
+    ...(f.privateKey ? { privateKey: f.privateKey } : {}),
+    ...(f.authorizedKeys ? { authorizedKeys: f.authorizedKeys } : {}),
+    ...(authorizedKeysFile ? { authorizedKeysFile } : {}),
+    allow,
+    ...(certFile && tlsKeyFile ? { tls: { certFile, keyFile: tlsKeyFile } } : {}),
+    ...(metrics ? { metrics: check(at(overrides.metrics !== undefined), 'metrics', () => parseMetricsAddress(metrics)) } : {}),
+    limits: {
+      maxConnections: l.maxConnections ?? defaultLimits.maxConnections,
+      maxConnectionsPerClient: l.maxConnectionsPerClient ?? defaultLimits.maxConnectionsPerClient,
+      idleTimeoutMs: l.idleTimeout ?? defaultLimits.idleTimeoutMs,
+      connectTimeoutMs: l.connectTimeout ?? defaultLimits.connectTimeoutMs,
+      headerTimeoutMs: l.headerTimeout ?? defaultLimits.headerTimeoutMs,
+      maxBufferedBytes: l.maxBufferedBytes ?? defaultLimits.maxBufferedBytes,
+    },
+    drainMs: (drain as number | undefined) ?? 10_000,
+    logLevel: (logLevel as LogLevel | undefined) ?? 'info',
+    logFormat: (logFormat as LogFormat | undefined) ?? 'text',
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * One relayed connection: read the tunnel request, apply the policy, connect to the target
+ * over TCP, answer, then pipe both ways with backpressure until either side ends.
+ */
+import { connect as tcpConnect, type NetConnectOpts, type Socket } from 'node:net';
+import { pipeline } from 'node:stream';
+import { decodeTunnelRequest, encodeTunnelReply, TunnelHeaderError, TunnelStatus, type Logger, type TunnelTarget } from '@mptun/cli';
+import type { MptcpSocket } from '@mptun/node';
+import type { ServerLimits } from './config.js';
+import type { TargetPolicy } from './policy.js';
+import type { ServerStats } from './stats.js';
+
+export const REFUSAL_NAMES: Record<number, string> = {
+  [TunnelStatus.NOT_ALLOWED]: 'not_allowed',
+  [TunnelStatus.HOST_UNREACHABLE]: 'host_unreachable',
+  [TunnelStatus.CONNECTION_REFUSED]: 'connection_refused',
+  [TunnelStatus.GENERAL_FAILURE]: 'general_failure',
+  [TunnelStatus.TIMEOUT]: 'timeout',
+  [TunnelStatus.BUSY]: 'busy',
+  [TunnelStatus.BAD_REQUEST]: 'bad_request',
+};
+
+export interface RelayContext {
+  limits: ServerLimits;
+  policy: TargetPolicy;
+  stats: ServerStats;
+  log: Logger;
+}
+
+/** Map a TCP connect error onto a tunnel status (RFC 1928 §6 meanings). */
+export function statusForConnectError(code: string | undefined): number {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return TunnelStatus.CONNECTION_REFUSED;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EHOSTDOWN':
+      return TunnelStatus.HOST_UNREACHABLE;
+    case 'ETIMEDOUT':
+      return TunnelStatus.TIMEOUT;
+    default:
+      return TunnelStatus.GENERAL_FAILURE;
+  }
+}
+
+/** Answer a refusal, count it, and end the MPTCP connection. */
+export function refuse(ctx: RelayContext, socket: MptcpSocket, status: number, reason: string): void {
+  const name = REFUSAL_NAMES[status] ?? 'general_failure';
+  ctx.stats.refused[name] = (ctx.stats.refused[name] ?? 0) + 1;
+  ctx.log.warn('connection refused', { reason: name, detail: reason, conn: socket.connectionId });
+  socket.end(encodeTunnelReply(status, reason));
+}
+
+/** Wait for the whole tunnel request; resolves with it and any bytes that followed it. */
+function readRequest(socket: MptcpSocket, timeoutMs: number): Promise<{ target: TunnelTarget; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+    };
+    const onData = (d: Buffer): void => {
+      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+      try {
+        const r = decodeTunnelRequest(buf);
+        if (!r) return; // a request is at most 263 bytes, so this cannot grow without bound
+        done();
+        resolve({ target: r.target, rest: buf.subarray(r.length) });
+      } catch (e) {
+        done();
+        reject(e);
+      }
+    };
+    const onEnd = (): void => {
+      done();
+      reject(new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', 'the connection ended before the tunnel request'));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', `no tunnel request within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+  });
+}
+
+function openTarget(address: string, port: number, limits: ServerLimits): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect({ host: address, port, readableHighWaterMark: limits.maxBufferedBytes, writableHighWaterMark: limits.maxBufferedBytes } as unknown as NetConnectOpts);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(Object.assign(new Error(`connect timed out after ${limits.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, limits.connectTimeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/**
+ * Serve one MPTCP connection to its end. Resolves when both pipes are done (never rejects).
+ * `onTarget` receives the TCP socket so a shutdown can destroy it.
+ */
+export async function relay(ctx: RelayContext, socket: MptcpSocket, onTarget: (s: Socket) => void): Promise<void> {
+  const log = ctx.log.child({ conn: socket.connectionId });
+  let req: { target: TunnelTarget; rest: Buffer };
+  try {
+    req = await readRequest(socket, ctx.limits.headerTimeoutMs);
+  } catch (e) {
+    ctx.stats.headerFailures++;
+    refuse(ctx, socket, TunnelStatus.BAD_REQUEST, (e as Error).message);
+    return;
+  }
+  const { host, port } = req.target;
+  const decision = await ctx.policy.check(host, port);
+  if (!decision.allowed) {
+    if (decision.unresolved) refuse(ctx, socket, TunnelStatus.HOST_UNREACHABLE, decision.reason);
+    else {
+      log.warn('target denied by policy (default deny)', { target: `${host}:${port}`, why: decision.reason });
+      refuse(ctx, socket, TunnelStatus.NOT_ALLOWED, 'target not allowed by server policy');
+    }
+    return;
+  }
+  let target: Socket;
+  try {
+    target = await openTarget(decision.address, port, ctx.limits);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    refuse(ctx, socket, statusForConnectError(err.code), `${host}:${port}: ${err.code ?? err.message}`);
+    return;
+  }
+  if (socket.destroyed) {
+    target.destroy();
+    return;
+  }
+  onTarget(target);
+  log.info('relaying', { target: `${host}:${port}`, address: decision.address, rule: decision.rule });
+  socket.write(encodeTunnelReply(TunnelStatus.OK));
+  // No bytes either way for idleTimeoutMs: a TCP socket's timeout counts reads and writes.
+  target.setTimeout(ctx.limits.idleTimeoutMs, () => {
+    log.info('idle timeout', { target: `${host}:${port}` });
+    target.destroy();
+    socket.destroy();
+  });
+  if (req.rest.length > 0) socket.unshift(req.rest);
+  socket.on('data', (d: Buffer) => (ctx.stats.bytesUp += d.length));
+  target.on('data', (d: Buffer) => (ctx.stats.bytesDown += d.length));
+  await Promise.all([
+    new Promise<void>((res) => pipeline(socket, target, (e) => (e && log.debug('client→target ended with error', { error: e }), res()))),
+    new Promise<void>((res) => pipeline(target, socket, (e) => (e && log.debug('target→client ended with error', { error: e }), res()))),
+  ]);
+}

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadServerConfig } from '../src/config.js';
+import { TargetPolicy } from '../src/policy.js';
+
+describe('server config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mptun-server-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, v: unknown): string => {
+    const f = join(dir, name);
+    writeFileSync(f, JSON.stringify(v));
+    return f;
+  };
+  const base = { listen: ['udp://127.0.0.1:4433'], key: 'server.key', authorizedKeysFile: 'clients', allow: ['127.0.0.1:80'] };
+
+  it('loads a file; flags override it', () => {
+    const f = write('ok.json', { ...base, limits: { idleTimeout: '2m', maxBufferedBytes: '1MiB' }, drain: '3s' });
+    const c = loadServerConfig(f, { listen: ['ws://127.0.0.1:8080/t', 'udp://[::1]:9'], drain: '1s', metrics: '127.0.0.1:0' });
+    expect(c.listen).toEqual([{ transport: 'ws', host: '127.0.0.1', port: 8080, path: '/t' }, { transport: 'udp', host: '::1', port: 9 }]);
+    expect(c.limits.idleTimeoutMs).toBe(120_000);
+    expect(c.limits.maxBufferedBytes).toBe(1024 * 1024);
+    expect(c.drainMs).toBe(1000);
+    expect(c.metrics).toEqual({ host: '127.0.0.1', port: 0 });
+  });
+
+  it('a typo names the file and the key path', () => {
+    const f = write('typo.json', { ...base, limits: { idleTimout: '2m' } });
+    expect(() => loadServerConfig(f)).toThrow(`${f}: limits.idleTimout: unknown key "idleTimout"`);
+    const g = write('badlisten.json', { ...base, listen: ['udp://127.0.0.1:4433', 'tcp://x:1'] });
+    expect(() => loadServerConfig(g)).toThrow(/listen\[1\].*listen URL/);
+    const h = write('badrule.json', { ...base, allow: ['10.0.0.0/40'] });
+    expect(() => loadServerConfig(h)).toThrow(/allow\[0\].*prefix/);
+    expect(() => loadServerConfig(write('m.json', { ...base, metrics: '0.0.0.0:9090' }))).toThrow(/metrics.*loopback/);
+    expect(() => loadServerConfig(write('w.json', { ...base, listen: ['wss://0.0.0.0:443/x'] }))).toThrow(/tls/);
+    expect(() => loadServerConfig(f.replace('typo', 'absent'))).toThrow(/cannot read/);
+    expect(() => loadServerConfig(undefined, { listen: ['udp://0.0.0.0:1'], key: 'k', authorizedKeys: 'a', logLevel: 'loud' })).toThrow(/command line: --log-level/);
+  });
+});
+
+describe('target policy', () => {
+  const table: Record<string, string> = { 'db.internal': '10.1.2.3', 'api.example.com': '93.184.216.34', 'evil.example.net': '10.9.9.9' };
+  const lookup = async (h: string): Promise<{ address: string; family: 4 | 6 }> => {
+    const a = table[h];
+    if (!a) throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
+    return { address: a, family: 4 };
+  };
+  const policy = new TargetPolicy(['*.example.com:443', '10.1.0.0/16:5432', '[fd00::]/8:22,8000-8100', '127.0.0.1'], lookup);
+
+  it.each([
+    ['api.example.com', 443, true],
+    ['example.com', 443, false], // the suffix rule matches sub-domains only
+    ['api.example.com', 80, false],
+    ['db.internal', 5432, true], // resolved address inside the CIDR
+    ['evil.example.net', 5432, false], // resolved address outside it
+    ['10.1.200.1', 5432, true],
+    ['10.2.0.1', 5432, false],
+    ['fd12::1', 8050, true],
+    ['fd12::1', 8101, false],
+    ['127.0.0.1', 1, true],
+    ['127.0.0.2', 1, false],
+  ])('%s:%i allowed=%s', async (host, port, allowed) => {
+    const d = await policy.check(host as string, port as number);
+    expect(d.allowed).toBe(allowed);
+  });
+
+  it('connects to the resolved address, and says why a target is denied', async () => {
+    expect(await policy.check('db.internal', 5432)).toMatchObject({ allowed: true, address: '10.1.2.3' });
+    expect(await policy.check('nope.internal', 5432)).toMatchObject({ allowed: false, unresolved: true });
+    expect(await new TargetPolicy(['*.example.com:443'], lookup).check('x.org', 9)).toMatchObject({ allowed: false, reason: 'port 9 is not in any allow rule' });
+    expect((await new TargetPolicy([], lookup).check('127.0.0.1', 80)).allowed).toBe(false);
+  });
+});
