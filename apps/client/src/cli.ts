@@ -1,0 +1,140 @@
+/**
+ * The mptun-client command line: `keygen` and `run`. Flags map one to one onto config keys
+ * (flags win over the file); the work is done by startClient.
+ */
+import { addStatusCommand } from './status/index.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
+import { LOG_LEVELS, writePrivateKeyFile, type LogLevel } from '@mptun/cli';
+import { startClient, type RunningClient } from './client-app.js';
+import { clientTransports, loadClientConfig, type ClientConfig } from './config.js';
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Called with the running client; resolves when it should stop (signals, by default). */
+  waitForStop?(running: RunningClient): Promise<void>;
+}
+
+const defaultIo: CliIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a whole number > 0');
+  return n;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export function buildProgram(io: CliIo = defaultIo): Command {
+  const program = new Command('mptun-client')
+    .description('Carry TCP connections over several network paths at once (Multipath TCP in user space) to an mptun-server.')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError();
+
+  program
+    .command('keygen')
+    .description('Make a client keypair. The private key goes to FILE (or stdout); give the public key to the server admin.\n  example: mptun-client keygen --out client.key')
+    .option('--out <file>', 'write the private key here (mode 600) instead of stdout')
+    .action(async (opts: { out?: string }) => {
+      const kp = generateKeypair(await loadCrypto());
+      if (opts.out) {
+        writePrivateKeyFile(opts.out, kp);
+        io.out(`public key: ${encodeKey(kp.publicKey)}\n`);
+      } else io.out(`private key: ${encodeKey(kp.privateKey)}\npublic key: ${encodeKey(kp.publicKey)}\n`);
+    });
+
+  program
+    .command('run')
+    .description('Start the SOCKS5 proxy and port forwards.\n  example: mptun-client run --server vpn.example.net:4433 --server-key BASE64 --key client.key --path wlan0 --path wwan0')
+    .option('-c, --config <file>', 'JSON config file (keys as in the README); flags override it. e.g. --config client.json')
+    .option('--server <host:port>', "the server's address. e.g. --server 203.0.113.7:4433")
+    .option('--server-key <base64>', "the server's public key. e.g. --server-key 3q2+7w...=")
+    .option('--key <file>', "file with this client's private key (from keygen). e.g. --key client.key")
+    .option('--path <addr|ifname|auto>', 'a local address or interface to open a path from; repeat for more; "auto" follows every up interface. e.g. --path 192.168.1.20 --path wwan0', collect)
+    .option('--backup <addr|ifname>', 'a path used only when the others fail (RFC 8684 MP_PRIO backup). e.g. --backup wwan0', collect)
+    .addOption(new Option('--transport <kind>', 'how paths reach the server; auto races UDP and WebSocket per path. e.g. --transport auto').choices([...clientTransports]))
+    .option('--ws-url <url>', 'WebSocket endpoint for ws/wss/auto (default: ws://<server host>:<server port>/mptun). e.g. --ws-url wss://vpn.example.net/mptun')
+    .option('--tls-insecure', 'wss: accept a certificate no CA vouches for')
+    .option('--scheduler <name>', 'packet scheduler: minrtt, roundrobin, redundant, backup, overflow, blest, ecf. e.g. --scheduler blest')
+    .option('--cc <name>', 'congestion control: reno, cubic, lia, olia, balia, ledbat. e.g. --cc olia')
+    .option('--profile <name>', 'a preset of scheduler and congestion control. e.g. --profile interactive')
+    .option('--socks <host:port>', 'SOCKS5 proxy address (default 127.0.0.1:1080 unless only -L is given). e.g. --socks 127.0.0.1:1080')
+    .option('--no-socks', 'no SOCKS5 proxy')
+    .option('--socks-user <name>', 'require this SOCKS5 username (RFC 1929); needs --socks-pass')
+    .option('--socks-pass <password>', 'the SOCKS5 password')
+    .option('-L, --forward <[bind:]port:host:port>', 'forward a local port to host:port through the tunnel; repeatable. e.g. -L 8080:intranet:80', collect)
+    .option('--status <host:port>', 'serve the status page and /api/status here. e.g. --status 127.0.0.1:9471')
+    .option('--connect-timeout <ms>', 'give up a connection when no path is up within this long', positiveInt)
+    .addOption(new Option('--log-level <level>', 'how much to log').choices([...LOG_LEVELS]))
+    .action(async (opts: RunFlags) => {
+      const config = loadClientConfig(opts.config, flagsToConfig(opts));
+      const running = await startClient(config);
+      await (io.waitForStop ? io.waitForStop(running) : untilSignal());
+      await running.close();
+    });
+  addStatusCommand(program);
+  return program;
+}
+
+interface RunFlags {
+  config?: string;
+  server?: string;
+  serverKey?: string;
+  key?: string;
+  path?: string[];
+  backup?: string[];
+  transport?: ClientConfig['transport'];
+  wsUrl?: string;
+  tlsInsecure?: boolean;
+  scheduler?: string;
+  cc?: string;
+  profile?: string;
+  socks?: string | false;
+  socksUser?: string;
+  socksPass?: string;
+  forward?: string[];
+  status?: string;
+  connectTimeout?: number;
+  logLevel?: LogLevel;
+}
+
+export function flagsToConfig(f: RunFlags): ClientConfig {
+  return {
+    server: f.server,
+    serverKey: f.serverKey,
+    key: f.key,
+    paths: f.path,
+    backup: f.backup,
+    transport: f.transport,
+    wsUrl: f.wsUrl,
+    tlsInsecure: f.tlsInsecure,
+    scheduler: f.scheduler,
+    cc: f.cc,
+    profile: f.profile,
+    // commander sets socks to true by default because of --no-socks: only a string or false counts.
+    socks: f.socks === false ? null : typeof f.socks === 'string' ? f.socks : undefined,
+    socksUser: f.socksUser,
+    socksPass: f.socksPass,
+    forwards: f.forward,
+    status: f.status,
+    connectTimeoutMs: f.connectTimeout,
+    logLevel: f.logLevel,
+  };
+}

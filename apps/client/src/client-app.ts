@@ -1,0 +1,203 @@
+/**
+ * startClient: wires a configuration into a running client: one MptcpClient (its paths to
+ * the server), a SOCKS5 proxy and port forwards that open tunnel connections through it,
+ * interface watching for `--path auto`, and the status server when asked for.
+ */
+import { MptcpClient, MptunError, parseHostPort, type ClientOptions, type MptcpSocket, type ProfileName, type TransportKind } from '@mptun/node';
+import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
+import type { ClientConfig } from './config.js';
+import { parseForward, startForward, type RunningForward } from './forward.js';
+import { createLogger, readPrivateKeyFile, type Logger } from '@mptun/cli';
+import { resolvePathAddress, watchInterfaces, type AutoPathsOptions } from './paths.js';
+import { startSocksServer, type SocksServer } from './socks-server.js';
+import { raceTransports } from './transport-race.js';
+import { openTunnel, type TunnelOpener } from './tunnel.js';
+import { parseListenAddress } from './listen.js';
+
+export interface RunningClient {
+  socks?: { host: string; port: number };
+  forwards: Array<{ bind: { host: string; port: number }; target: { host: string; port: number } }>;
+  statusUrl?: string;
+  client: MptcpClient;
+  close(): Promise<void>;
+}
+
+export interface StartClientExtras {
+  logger?: Logger;
+  /** `--path auto` only: the interface source and timing (tests inject these). */
+  interfaces?: Omit<AutoPathsOptions, 'onChange'>;
+}
+
+export const DEFAULT_SOCKS = '127.0.0.1:1080';
+export const DEFAULT_WS_PATH = '/mptun';
+
+/** Where WebSocket paths go: `wsUrl`, else the server's host and port with the default path. */
+export function wsEndpoint(config: ClientConfig, server: { host: string; port: number }): { kind: 'ws' | 'wss'; server: { host: string; port: number }; path: string } {
+  if (!config.wsUrl) return { kind: config.transport === 'wss' ? 'wss' : 'ws', server, path: DEFAULT_WS_PATH };
+  const url = new URL(config.wsUrl);
+  const kind = url.protocol === 'wss:' ? 'wss' : 'ws';
+  const port = url.port ? Number(url.port) : kind === 'wss' ? 443 : 80;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { kind, server: { host, port }, path: url.pathname || DEFAULT_WS_PATH };
+}
+
+export async function startClient(config: ClientConfig, extras: StartClientExtras = {}): Promise<RunningClient> {
+  const log = extras.logger ?? createLogger({ level: config.logLevel ?? 'info' });
+  if (!config.server) throw new MptunError('ERR_MPTUN_CONFIG', 'no server given: set "server" in the config or pass --server host:port');
+  const server = parseHostPort(config.server);
+  const transport = config.transport ?? 'udp';
+  const crypto = config.crypto ?? (await loadCrypto());
+  let keypair: Keypair | undefined = config.keypair;
+  if (!keypair && config.key) keypair = readPrivateKeyFile(crypto, config.key);
+  let serverPublicKey: Uint8Array | undefined;
+  if (config.serverKey) serverPublicKey = decodeKey(config.serverKey);
+  if (transport !== 'udp-plain') {
+    if (!keypair) throw new MptunError('ERR_MPTUN_CONFIG', 'no client key: set "key" to a private key file (mptun-client keygen makes one) or pass --key FILE');
+    if (!serverPublicKey) throw new MptunError('ERR_MPTUN_CONFIG', 'no server key: set "serverKey" or pass --server-key BASE64');
+  }
+
+  const stops: Array<() => Promise<void> | void> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        log.warn(`shutdown: ${(err as Error).message}`);
+      }
+    }
+  };
+
+  try {
+    // Paths: addresses, interface names, or "auto" (watched for changes).
+    const live = new Set<MptcpSocket>();
+    const watched = new Set<string>();
+    const wantsAuto = (config.paths ?? []).includes('auto');
+    if (wantsAuto && config.paths!.length > 1) throw new MptunError('ERR_MPTUN_CONFIG', '"auto" as a path must be the only path');
+    let locals: string[];
+    if (wantsAuto) {
+      const watcher = watchInterfaces({
+        ...extras.interfaces,
+        onChange: (change) => {
+          if (change.type === 'added') {
+            log.info(`path: interface ${change.name} ${change.address} appeared`);
+            watched.add(change.address);
+            for (const s of live) s.addLocalAddress(change.address).catch((err: unknown) => log.debug(`path ${change.address}: ${(err as Error).message}`));
+          } else {
+            log.info(`path: interface ${change.name} ${change.address} went away`);
+            watched.delete(change.address);
+            for (const s of live) if (s.isBound) s.removeLocalAddress(change.address);
+          }
+        },
+      });
+      stops.push(() => watcher.stop());
+      locals = watcher.initial;
+      if (locals.length === 0) log.warn('path auto: no usable interface yet; using the default route until one appears');
+    } else locals = (config.paths ?? []).map((p) => resolvePathAddress(p));
+    const backups = (config.backup ?? []).map((p) => resolvePathAddress(p));
+
+    const ws = wsEndpoint(config, server);
+    const common = {
+      ...(keypair ? { keypair } : {}),
+      ...(serverPublicKey ? { serverPublicKey } : {}),
+      crypto,
+      wsPath: ws.path,
+      ...(config.tlsInsecure ? { tlsInsecure: true } : {}),
+      ...(config.profile ? { profile: config.profile as ProfileName } : {}),
+      ...(config.scheduler ? { scheduler: config.scheduler } : {}),
+      ...(config.cc ? { congestionControl: config.cc } : {}),
+      ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+    };
+    let options: ClientOptions;
+    if (transport === 'auto') {
+      const raceLocals = locals.length > 0 ? locals : ['0.0.0.0'];
+      const { paths, results } = await raceTransports(raceLocals, backups, { base: common, udpServer: server, wsServer: ws.server, wsKind: ws.kind });
+      for (const r of results) log.info(`path ${r.local}: ${r.transport}${r.up ? '' : ' (neither transport answered yet; will keep trying)'}`);
+      options = { ...common, transport: 'udp', server, paths };
+    } else {
+      const kind: TransportKind = transport;
+      options = {
+        ...common,
+        transport: kind,
+        server: kind === 'ws' || kind === 'wss' ? (config.wsUrl ? ws.server : server) : server,
+        ...(locals.length > 0 ? { localAddresses: locals } : {}),
+        ...(backups.length > 0 ? { backupAddresses: backups } : {}),
+      };
+    }
+    const client = new MptcpClient(options);
+    stops.unshift(() => client.close()); // the client closes last
+    client.on('path-up', (p: { localAddress: string }) => log.info(`path ${p.localAddress}: up`));
+    client.on('path-down', (p: { localAddress: string }) => log.warn(`path ${p.localAddress}: down`));
+    client.on('path-error', (p: { localAddress: string; error: unknown }) => log.debug(`path ${p.localAddress}: ${(p.error as Error)?.message ?? String(p.error)}`));
+    if (transport !== 'udp-plain') void client.start();
+
+    const open: TunnelOpener = (target) =>
+      openTunnel(client, target, {
+        replyTimeoutMs: (config.connectTimeoutMs ?? 10_000) + 5_000,
+        onSocket: (s) => {
+          live.add(s);
+          s.once('close', () => live.delete(s));
+          // Interfaces found after the client was built join each new connection too.
+          const known = new Set(client.pathList().map((p) => p.localAddress));
+          for (const a of watched) {
+            if (!known.has(a)) s.addLocalAddress(a).catch((err: unknown) => log.debug(`path ${a}: ${(err as Error).message}`));
+          }
+        },
+      });
+
+    const running: RunningClient = { forwards: [], client, close: closeAll };
+    const socksAddr = config.socks === undefined ? (config.forwards?.length ? null : DEFAULT_SOCKS) : config.socks;
+    if (socksAddr) {
+      const where = parseListenAddress(socksAddr, 'socks');
+      const socks: SocksServer = await startSocksServer({
+        host: where.host,
+        port: where.port,
+        open,
+        logger: log,
+        ...(config.socksUser && config.socksPass ? { auth: { username: config.socksUser, password: config.socksPass } } : {}),
+        ...(config.handshakeTimeoutMs ? { handshakeTimeoutMs: config.handshakeTimeoutMs } : {}),
+      });
+      stops.push(() => socks.close());
+      running.socks = { host: socks.host, port: socks.port };
+      log.info(`SOCKS5 proxy on ${socks.host}:${socks.port}`);
+    }
+    for (const spec of config.forwards ?? []) {
+      const f: RunningForward = await startForward(parseForward(spec), open, log);
+      stops.push(() => f.close());
+      running.forwards.push({ bind: f.bind, target: f.target });
+      log.info(`forward ${f.bind.host}:${f.bind.port} -> ${f.target.host}:${f.target.port}`);
+    }
+    if (config.status) {
+      const url = await startStatus(client, config.status, stops, log);
+      if (url) running.statusUrl = url;
+    }
+    return running;
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** The status module's surface this file relies on (apps/client/src/status, another engineer's). */
+interface StatusModule {
+  startStatusServer(client: MptcpClient, opts: { host: string; port: number; tracker?: unknown }): Promise<{ url: string; close(): Promise<void> | void }>;
+}
+
+/**
+ * Start the status page when the status module is present. It is loaded at run time so the
+ * client works (with a warning) in builds without it.
+ */
+async function startStatus(client: MptcpClient, where: string, stops: Array<() => Promise<void> | void>, log: Logger): Promise<string | undefined> {
+  const { host, port } = parseListenAddress(where, 'status');
+  const specifier = './status/index.js';
+  let mod: StatusModule;
+  try {
+    mod = (await import(specifier)) as StatusModule;
+  } catch (err) {
+    log.warn(`--status: the status module is not available (${(err as Error).message})`);
+    return undefined;
+  }
+  const status = await mod.startStatusServer(client, { host, port });
+  stops.push(() => status.close());
+  log.info(`status on ${status.url}`);
+  return status.url;
+}

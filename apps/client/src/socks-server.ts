@@ -1,0 +1,182 @@
+/**
+ * The local SOCKS5 proxy (RFC 1928): negotiates a method (no auth, or RFC 1929
+ * username/password when configured), reads one CONNECT request, opens a tunnel
+ * connection to the target and answers with the server's verdict, then relays.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { socksReplyFor, TunnelStatus } from '@mptun/cli';
+import {
+  encodeAuthStatus,
+  encodeMethodChoice,
+  encodeReply,
+  parseCredentials,
+  parseGreeting,
+  parseRequest,
+  Socks5Error,
+  SocksMethod,
+  SocksReply,
+} from './socks5.js';
+import { splice, type TunnelOpener } from './tunnel.js';
+import { listenTcp } from './listen.js';
+import type { Logger } from '@mptun/cli';
+
+export interface SocksServerOptions {
+  host: string;
+  port: number;
+  /** Require RFC 1929 username/password when set. */
+  auth?: { username: string; password: string };
+  /** The whole handshake (greeting to request) must arrive within this long. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  open: TunnelOpener;
+  logger?: Logger;
+}
+
+export interface SocksServer {
+  host: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** No handshake message is longer than this (RFC 1929: 3 + 255 + 255). */
+const MAX_HANDSHAKE_BYTES = 513;
+
+type Stage = 'greeting' | 'auth' | 'request' | 'connecting';
+
+export async function startSocksServer(opts: SocksServerOptions): Promise<SocksServer> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    handleClient(socket, opts);
+  });
+  const bound = await listenTcp(server, opts.host, opts.port, 'SOCKS5 proxy');
+  return {
+    ...bound,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+function handleClient(socket: Socket, opts: SocksServerOptions): void {
+  const log = opts.logger;
+  let stage: Stage = 'greeting';
+  let buf: Buffer = Buffer.alloc(0);
+  const timer = setTimeout(() => {
+    log?.debug(`socks: handshake timeout from ${socket.remoteAddress}:${socket.remotePort}`);
+    socket.destroy();
+  }, opts.handshakeTimeoutMs ?? 10_000);
+  socket.once('close', () => clearTimeout(timer));
+  socket.on('error', (err) => log?.debug(`socks: client socket error: ${err.message}`));
+
+  const fail = (err: unknown): void => {
+    const reply = err instanceof Socks5Error ? err.reply : SocksReply.GENERAL_FAILURE;
+    log?.debug(`socks: ${err instanceof Error ? err.message : String(err)}`);
+    stage = 'connecting'; // ignore anything further
+    socket.off('data', onData);
+    if (reply !== null && !socket.destroyed) socket.end(encodeReply(reply));
+    else socket.destroy();
+  };
+
+  const step = (): void => {
+    // Consume every complete message present: clients may send greeting and request together.
+    for (;;) {
+      if (stage === 'greeting') {
+        const g = parseGreeting(buf);
+        if (!g) return;
+        buf = buf.subarray(g.length);
+        const want = opts.auth ? SocksMethod.USER_PASS : SocksMethod.NO_AUTH;
+        if (!g.methods.includes(want)) {
+          // RFC 1928 §3: X'FF' and the client closes; we close too.
+          stage = 'connecting';
+          socket.off('data', onData);
+          socket.end(encodeMethodChoice(SocksMethod.NO_ACCEPTABLE));
+          return;
+        }
+        socket.write(encodeMethodChoice(want));
+        stage = opts.auth ? 'auth' : 'request';
+      } else if (stage === 'auth') {
+        const c = parseCredentials(buf);
+        if (!c) return;
+        buf = buf.subarray(c.length);
+        const ok = sameText(c.username, opts.auth!.username) && sameText(c.password, opts.auth!.password);
+        if (!ok) {
+          // RFC 1929 §2: a failure status, then the server closes the connection.
+          log?.info(`socks: authentication refused for user "${c.username}"`);
+          stage = 'connecting';
+          socket.off('data', onData);
+          socket.end(encodeAuthStatus(false));
+          return;
+        }
+        socket.write(encodeAuthStatus(true));
+        stage = 'request';
+      } else if (stage === 'request') {
+        const r = parseRequest(buf);
+        if (!r) return;
+        const early = buf.subarray(r.length);
+        buf = Buffer.alloc(0);
+        stage = 'connecting';
+        socket.off('data', onData);
+        socket.pause();
+        connect(r.host, r.port, early);
+        return;
+      } else return;
+    }
+  };
+
+  const onData = (chunk: Buffer): void => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    try {
+      step();
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    // Bounded buffering: nothing legitimate is this long before the request completes.
+    if (stage !== 'connecting' && buf.length > MAX_HANDSHAKE_BYTES) fail(new Socks5Error('handshake too long', SocksReply.GENERAL_FAILURE));
+  };
+
+  const connect = (host: string, port: number, early: Buffer): void => {
+    // The tunnel has its own reply timeout from here on.
+    clearTimeout(timer);
+    opts.open({ host, port }).then(
+      (result) => {
+        if (socket.destroyed) {
+          result.socket?.destroy();
+          return;
+        }
+        if (result.status !== TunnelStatus.OK || !result.socket) {
+          log?.info(`socks: ${host}:${port} refused by the tunnel: status ${result.status} ${result.reason}`);
+          socket.end(encodeReply(socksReplyFor(result.status)));
+          return;
+        }
+        log?.debug(`socks: connected to ${host}:${port}`);
+        socket.write(encodeReply(SocksReply.SUCCEEDED));
+        // Bytes the client sent right after its request (optimistic data) go first.
+        if (early.length > 0) result.socket.write(early);
+        splice(socket, result.socket);
+      },
+      (err: unknown) => {
+        fail(err);
+      },
+    );
+  };
+
+  socket.on('data', onData);
+  // A client that half-closes mid-handshake will never finish it.
+  socket.on('end', () => {
+    if (stage !== 'connecting') socket.destroy();
+  });
+}
+
+/** Constant-time comparison of two strings' UTF-8 bytes. */
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

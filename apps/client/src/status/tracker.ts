@@ -1,0 +1,291 @@
+/**
+ * StatusTracker: samples an MptcpClient's paths and the sockets registered with it every
+ * 500 ms and turns the subflow counters into per-path rates, RTT and loss, per-connection
+ * totals, and a bounded history for charts.
+ *
+ * Counters are accumulated as deltas per (socket, subflow), so a path's totals keep what
+ * closed connections carried. Path byte counts are payload bytes on the wire, retransmissions
+ * included; a connection's counts leave retransmissions out. Rates (upBps, downBps) are in
+ * bytes per second; displays convert to bit/s.
+ */
+import type { SubflowInfo } from '@mptun/node';
+import type { PathStatus, ConnectionStatus, StatusSnapshot, StatusHistory, PathSeries } from './types.js';
+
+/** What the tracker reads from a client (MptcpClient satisfies it). */
+export interface TrackedClient {
+  pathList(): Array<{ localAddress: string; transport: string; backup: boolean; up: boolean }>;
+}
+
+/** What the tracker reads from a socket (MptcpSocket satisfies it). */
+export interface TrackedSocket {
+  readonly connectionId: number | undefined;
+  subflows(): SubflowInfo[];
+  once(event: 'close', listener: () => void): unknown;
+}
+
+export interface TrackerOptions {
+  /** Sampling period. Default 500 ms. */
+  intervalMs?: number;
+  /** Rates are taken over this much of the past. Default 1000 ms. */
+  rateWindowMs?: number;
+  /** How much history to keep for charts. Default 5 minutes. */
+  historyMs?: number;
+  /** Display names per local address (e.g. interface names); default the address itself. */
+  names?: Record<string, string>;
+  /** The clock, in milliseconds. Default Date.now. */
+  now?: () => number;
+}
+
+/** Cumulative counters of one path at one sample. */
+interface CounterSample {
+  t: number;
+  bytesUp: number;
+  bytesDown: number;
+  segmentsSent: number;
+  retransmissions: number;
+}
+
+interface PathState {
+  localAddress: string;
+  totals: Omit<CounterSample, 't'>;
+  /** Recent cumulative samples, enough to cover the rate window. */
+  recent: CounterSample[];
+  series: PathSeries;
+  rttMs: number | null;
+}
+
+type SubflowCounters = Pick<SubflowInfo, 'bytesSent' | 'bytesReceived' | 'bytesRetransmitted' | 'segmentsSent' | 'retransmissions'>;
+
+interface ConnectionState {
+  socket: TrackedSocket;
+  target: string;
+  since: number;
+  closed: boolean;
+  /** Last counters seen per subflow id (subflows may vanish from the list once closed). */
+  subflows: Map<number, SubflowCounters & { localAddress: string; state: string }>;
+}
+
+export class StatusTracker {
+  readonly intervalMs: number;
+  private readonly rateWindowMs: number;
+  private readonly historyLength: number;
+  private readonly names: Record<string, string>;
+  private readonly clock: () => number;
+  private readonly paths = new Map<string, PathState>();
+  private readonly connections = new Set<ConnectionState>();
+  private timer: NodeJS.Timeout | null = null;
+  private lastSampleAt: number | null = null;
+
+  constructor(
+    private readonly client: TrackedClient,
+    opts: TrackerOptions = {},
+  ) {
+    this.intervalMs = opts.intervalMs ?? 500;
+    this.rateWindowMs = opts.rateWindowMs ?? 1000;
+    this.historyLength = Math.max(1, Math.ceil((opts.historyMs ?? 300_000) / this.intervalMs));
+    this.names = opts.names ?? {};
+    this.clock = opts.now ?? Date.now;
+  }
+
+  /** Register a connection; it is followed until it closes. */
+  track(socket: TrackedSocket, target: string | { host: string; port: number }): void {
+    const state: ConnectionState = {
+      socket,
+      target: typeof target === 'string' ? target : formatTarget(target),
+      since: this.clock(),
+      closed: false,
+      subflows: new Map(),
+    };
+    this.connections.add(state);
+    // The final counters are read at the next sample, then the connection is dropped.
+    socket.once('close', () => {
+      state.closed = true;
+    });
+  }
+
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Sample now and every intervalMs from now on (the timer does not hold the process). */
+  start(): void {
+    if (this.timer) return;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Read every path and socket once. */
+  sample(now: number = this.clock()): void {
+    // A sample that does not advance the clock would make a zero-length rate window.
+    if (this.lastSampleAt !== null && now <= this.lastSampleAt) return;
+    this.lastSampleAt = now;
+    for (const p of this.client.pathList()) this.pathState(p.localAddress);
+    const rtts = new Map<string, number[]>();
+    for (const conn of [...this.connections]) {
+      for (const sf of conn.socket.subflows()) {
+        const path = this.pathState(sf.localAddress);
+        const prev = conn.subflows.get(sf.id);
+        // Counters only grow; a smaller value means a new subflow reused the id.
+        const base = prev && prev.bytesSent <= sf.bytesSent && prev.bytesReceived <= sf.bytesReceived ? prev : zeroCounters;
+        path.totals.bytesUp += sf.bytesSent - base.bytesSent;
+        path.totals.bytesDown += sf.bytesReceived - base.bytesReceived;
+        path.totals.segmentsSent += sf.segmentsSent - base.segmentsSent;
+        path.totals.retransmissions += sf.retransmissions - base.retransmissions;
+        conn.subflows.set(sf.id, { ...pickCounters(sf), localAddress: sf.localAddress, state: sf.state });
+        if (sf.state !== 'closed' && sf.srttMs > 0) {
+          const list = rtts.get(sf.localAddress) ?? [];
+          list.push(sf.srttMs);
+          rtts.set(sf.localAddress, list);
+        }
+      }
+      if (conn.closed) this.connections.delete(conn);
+    }
+    for (const path of this.paths.values()) {
+      const list = rtts.get(path.localAddress);
+      path.rttMs = list ? list.reduce((a, b) => a + b, 0) / list.length : null;
+      path.recent.push({ t: now, ...path.totals });
+      // Keep one sample at or before the window's start, and everything after it.
+      while (path.recent.length > 2 && path.recent[1]!.t <= now - this.rateWindowMs) path.recent.shift();
+      const rates = this.rates(path);
+      const s = path.series;
+      s.t.push(now);
+      s.upBps.push(rates.upBps);
+      s.downBps.push(rates.downBps);
+      s.rttMs.push(path.rttMs);
+      s.lossRate.push(rates.lossRate);
+      if (s.t.length > this.historyLength) {
+        s.t.shift();
+        s.upBps.shift();
+        s.downBps.shift();
+        s.rttMs.shift();
+        s.lossRate.shift();
+      }
+    }
+  }
+
+  /** The apps-common status JSON, as of the last sample. */
+  snapshot(): StatusSnapshot {
+    const now = this.lastSampleAt ?? this.clock();
+    const listed = new Map<string, { transports: string[]; backup: boolean; up: boolean }>();
+    for (const p of this.client.pathList()) {
+      // Paths sharing a local address (one per transport) are one row: subflows name only the address.
+      const seen = listed.get(p.localAddress);
+      if (seen) {
+        if (!seen.transports.includes(p.transport)) seen.transports.push(p.transport);
+        seen.backup &&= p.backup;
+        seen.up ||= p.up;
+      } else {
+        listed.set(p.localAddress, { transports: [p.transport], backup: p.backup, up: p.up });
+      }
+    }
+    const paths: PathStatus[] = [];
+    const addresses = new Set([...listed.keys(), ...this.paths.keys()]);
+    for (const address of addresses) {
+      const state = this.paths.get(address);
+      const info = listed.get(address);
+      const rates = state ? this.rates(state) : { upBps: 0, downBps: 0, lossRate: 0 };
+      paths.push({
+        name: this.names[address] ?? address,
+        localAddress: address,
+        transport: info ? info.transports.join('+') : 'unknown',
+        // A path not in the client's list (added to one socket only) is up while it carries subflows.
+        up: info ? info.up : this.hasLiveSubflow(address),
+        backup: info ? info.backup : false,
+        rttMs: state?.rttMs ?? null,
+        ...rates,
+        bytesUp: state?.totals.bytesUp ?? 0,
+        bytesDown: state?.totals.bytesDown ?? 0,
+        retransmissions: state?.totals.retransmissions ?? 0,
+      });
+    }
+    const connections: ConnectionStatus[] = [...this.connections].map((c) => {
+      let bytesUp = 0;
+      let bytesDown = 0;
+      let live = 0;
+      for (const sf of c.subflows.values()) {
+        bytesUp += sf.bytesSent - sf.bytesRetransmitted;
+        bytesDown += sf.bytesReceived;
+        if (sf.state !== 'closed') live++;
+      }
+      return { id: c.socket.connectionId ?? null, target: c.target, bytesUp, bytesDown, subflows: live, ageMs: Math.max(0, now - c.since) };
+    });
+    return { time: now, paths, connections };
+  }
+
+  /** Per-path series over the kept history (parallel arrays, oldest first). */
+  history(): StatusHistory {
+    const paths: StatusHistory['paths'] = [];
+    for (const [address, state] of this.paths) {
+      const s = state.series;
+      paths.push({
+        name: this.names[address] ?? address,
+        localAddress: address,
+        t: [...s.t],
+        upBps: [...s.upBps],
+        downBps: [...s.downBps],
+        rttMs: [...s.rttMs],
+        lossRate: [...s.lossRate],
+      });
+    }
+    return { intervalMs: this.intervalMs, historyMs: this.historyLength * this.intervalMs, paths };
+  }
+
+  private pathState(localAddress: string): PathState {
+    let p = this.paths.get(localAddress);
+    if (!p) {
+      p = {
+        localAddress,
+        totals: { bytesUp: 0, bytesDown: 0, segmentsSent: 0, retransmissions: 0 },
+        recent: [],
+        series: { t: [], upBps: [], downBps: [], rttMs: [], lossRate: [] },
+        rttMs: null,
+      };
+      this.paths.set(localAddress, p);
+    }
+    return p;
+  }
+
+  /** Rates between the newest sample and the one at (or just before) the window's start. */
+  private rates(path: PathState): { upBps: number; downBps: number; lossRate: number } {
+    const last = path.recent[path.recent.length - 1];
+    const first = path.recent[0];
+    if (!last || !first || last.t <= first.t) return { upBps: 0, downBps: 0, lossRate: 0 };
+    const seconds = (last.t - first.t) / 1000;
+    const segments = last.segmentsSent - first.segmentsSent;
+    const retrans = last.retransmissions - first.retransmissions;
+    return {
+      upBps: (last.bytesUp - first.bytesUp) / seconds,
+      downBps: (last.bytesDown - first.bytesDown) / seconds,
+      lossRate: segments > 0 ? Math.min(1, retrans / segments) : 0,
+    };
+  }
+
+  private hasLiveSubflow(address: string): boolean {
+    for (const c of this.connections) {
+      for (const sf of c.subflows.values()) if (sf.localAddress === address && sf.state !== 'closed') return true;
+    }
+    return false;
+  }
+}
+
+const zeroCounters: SubflowCounters = { bytesSent: 0, bytesReceived: 0, bytesRetransmitted: 0, segmentsSent: 0, retransmissions: 0 };
+
+function pickCounters(sf: SubflowInfo): SubflowCounters {
+  return {
+    bytesSent: sf.bytesSent,
+    bytesReceived: sf.bytesReceived,
+    bytesRetransmitted: sf.bytesRetransmitted,
+    segmentsSent: sf.segmentsSent,
+    retransmissions: sf.retransmissions,
+  };
+}
+
+function formatTarget(t: { host: string; port: number }): string {
+  return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
+}

@@ -1,0 +1,55 @@
+/**
+ * The shapes the status API serves (GET /api/status and GET /api/history) and the terminal
+ * view and dashboard read. Rates are bytes per second; times are milliseconds.
+ */
+
+export interface PathStatus {
+  /** Display name: an interface name if one was given, else the local address. */
+  name: string;
+  localAddress: string;
+  /** The path's transport(s), e.g. "udp" or "udp+ws" when one address has several. */
+  transport: string;
+  up: boolean;
+  backup: boolean;
+  /** Mean smoothed RTT of the path's live subflows; null when none has a sample. */
+  rttMs: number | null;
+  upBps: number;
+  downBps: number;
+  /** Retransmitted segments / segments sent, over the rate window (0..1). */
+  lossRate: number;
+  bytesUp: number;
+  bytesDown: number;
+  retransmissions: number;
+}
+
+export interface ConnectionStatus {
+  /** The MPTCP connection id (RFC 6897 §5.3.2); null before the connection has started. */
+  id: number | null;
+  target: string;
+  bytesUp: number;
+  bytesDown: number;
+  /** Live subflows. */
+  subflows: number;
+  ageMs: number;
+}
+
+export interface StatusSnapshot {
+  time: number;
+  paths: PathStatus[];
+  connections: ConnectionStatus[];
+}
+
+/** One path's values per sample, as parallel arrays (oldest first). */
+export interface PathSeries {
+  t: number[];
+  upBps: number[];
+  downBps: number[];
+  rttMs: Array<number | null>;
+  lossRate: number[];
+}
+
+export interface StatusHistory {
+  intervalMs: number;
+  historyMs: number;
+  paths: Array<{ name: string; localAddress: string } & PathSeries>;
+}
