@@ -36,14 +36,12 @@ const reply = (cmd: string, extra: object = {}): Promise<any> =>
   });
 const ready = await reply('ready');
 const rows: string[] = [];
+// The idle-memory and first-byte figures come first, on a fresh server process.
 const line = (name: string, bps: number, note = ''): void => {
   const s = `| ${name} | ${(bps / 1e9).toFixed(2)} | ${note} |`;
   rows.push(s);
   console.log(s);
 };
-console.log(`\nLoopback, client and server in separate processes, ${SECONDS} s each, bulk client → server, crypto ${crypto.name}`);
-console.log('| what | Gbit/s | note |\n|---|---|---|');
-
 async function measure(run: (stop: () => boolean) => Promise<void> | void): Promise<number> {
   await reply('reset', { mode: 'sink' });
   const t0 = performance.now();
@@ -53,6 +51,44 @@ async function measure(run: (stop: () => boolean) => Promise<void> | void): Prom
   return (received * 8) / ((performance.now() - t0) / 1000);
 }
 
+// Memory per idle connection on the server.
+{
+  const client = new MptcpClient({ transport: 'udp', server: { host: '127.0.0.1', port: ready.ports.udp }, keypair: clientKeys, serverPublicKey: serverKeys.publicKey, crypto, localAddresses: ['127.0.0.2'] });
+  await reply('reset', { mode: 'sink' });
+  const before = await reply('memory');
+  const N = 1000;
+  const socks = [];
+  for (let i = 0; i < N; i++) socks.push(client.connect({ data: Buffer.from('x') }));
+  await Promise.all(socks.map((s) => new Promise((r) => (s.isBound && s.connection.state === 'established' ? r(null) : s.once('connect', r)))));
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await reply('memory');
+  console.log(`\nServer memory per idle connection (${after.connections} open): ${((after.heap - before.heap) / N / 1024).toFixed(1)} KiB (JS heap + external), RSS +${((after.rss - before.rss) / N / 1024).toFixed(1)} KiB`);
+  await client.close();
+}
+
+// Time from connect() to the first echoed byte, through a path with a 20 ms RTT (link emulator).
+{
+  await reply('reset', { mode: 'echo' });
+  const em = await startLinkEmulator({ paths: [{ name: 'rtt20', protocol: 'udp', listen: '127.0.0.2:0', target: `127.0.0.1:${ready.ports.udp}`, delay: '10ms' }], control: false });
+  const relay = em.paths[0]!;
+  const client = new MptcpClient({ transport: 'udp', server: { host: relay.listen.host, port: relay.listen.port }, keypair: clientKeys, serverPublicKey: serverKeys.publicKey, crypto, localAddresses: ['127.0.0.3'] });
+  await client.start(); // the path session's own handshake is not part of a connection's cost
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const s = client.connect({ data: Buffer.from('ping') });
+    await new Promise((r) => s.once('data', r));
+    samples.push(performance.now() - t0);
+    s.destroy();
+  }
+  samples.sort((a, b) => a - b);
+  const med = samples[2]!;
+  console.log(`Time from connect() to the first echoed byte over a 20 ms RTT path: median ${med.toFixed(1)} ms = ${(med / 20).toFixed(2)} RTT (the request rides the SYN)`);
+  await client.close();
+  await em.close();
+}
+console.log(`\nLoopback, client and server in separate processes, ${SECONDS} s each, bulk client → server, crypto ${crypto.name}`);
+console.log('| what | Gbit/s | note |\n|---|---|---|');
 // (a) raw dgram: as fast as the receiver keeps up, bounded outstanding by pacing on the event loop.
 const raw = await measure(async (stop) => {
   const s = dgram.createSocket('udp4');
@@ -105,42 +141,6 @@ await tunnel('ws', ['127.0.0.2'], '');
 await tunnel('ws', ['127.0.0.2', '127.0.0.3'], '');
 await tunnel('wss', ['127.0.0.2'], '');
 
-// Memory per idle connection on the server.
-{
-  const client = new MptcpClient({ transport: 'udp', server: { host: '127.0.0.1', port: ready.ports.udp }, keypair: clientKeys, serverPublicKey: serverKeys.publicKey, crypto, localAddresses: ['127.0.0.2'] });
-  await reply('reset', { mode: 'sink' });
-  const before = await reply('memory');
-  const N = 1000;
-  const socks = [];
-  for (let i = 0; i < N; i++) socks.push(client.connect({ data: Buffer.from('x') }));
-  await Promise.all(socks.map((s) => new Promise((r) => (s.isBound && s.connection.state === 'established' ? r(null) : s.once('connect', r)))));
-  await new Promise((r) => setTimeout(r, 500));
-  const after = await reply('memory');
-  console.log(`\nServer memory per idle connection (${after.connections} open): ${((after.heap - before.heap) / N / 1024).toFixed(1)} KiB (JS heap + external), RSS +${((after.rss - before.rss) / N / 1024).toFixed(1)} KiB`);
-  await client.close();
-}
-
-// Time from connect() to the first echoed byte, through a path with a 20 ms RTT (link emulator).
-{
-  await reply('reset', { mode: 'echo' });
-  const em = await startLinkEmulator({ paths: [{ name: 'rtt20', protocol: 'udp', listen: '127.0.0.2:0', target: `127.0.0.1:${ready.ports.udp}`, delay: '10ms' }], control: false });
-  const relay = em.paths[0]!;
-  const client = new MptcpClient({ transport: 'udp', server: { host: relay.listen.host, port: relay.listen.port }, keypair: clientKeys, serverPublicKey: serverKeys.publicKey, crypto, localAddresses: ['127.0.0.3'] });
-  await client.start(); // the path session's own handshake is not part of a connection's cost
-  const samples: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    const s = client.connect({ data: Buffer.from('ping') });
-    await new Promise((r) => s.once('data', r));
-    samples.push(performance.now() - t0);
-    s.destroy();
-  }
-  samples.sort((a, b) => a - b);
-  const med = samples[2]!;
-  console.log(`Time from connect() to the first echoed byte over a 20 ms RTT path: median ${med.toFixed(1)} ms = ${(med / 20).toFixed(2)} RTT (the request rides the SYN)`);
-  await client.close();
-  await em.close();
-}
 child.send({ cmd: 'close' });
 
 function selfSigned(): { cert: string; key: string } {

@@ -884,7 +884,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Hand new (or rescued) data to subflows while the scheduler finds room. */
   private scheduleData(now: number): void {
-    if (this.state !== 'established') return;
+    if (this.state !== 'established' && !this.subflowList.some((sf) => sf.mayCarryData)) return;
     for (let guard = 0; guard < 4096; guard++) {
       const chunk = this.nextChunk();
       if (!chunk) break;
@@ -919,7 +919,7 @@ export class Connection implements SubflowOwner, CcGroup {
       }
     }
     // A DATA_FIN with no data left to carry it goes on its own (RFC 8684 §3.3.3).
-    if (this.finOffset >= 0 && !this.finSent && this.sndNxt === this.finOffset && this.reinject.length === 0) {
+    if (this.state === 'established' && this.finOffset >= 0 && !this.finSent && this.sndNxt === this.finOffset && this.reinject.length === 0) {
       this.finSent = true;
       if (this.fallback) {
         for (const sf of this.subflowList) sf.close();
@@ -988,7 +988,7 @@ export class Connection implements SubflowOwner, CcGroup {
   private schedCandidates(avoid: number): SchedSubflow[] {
     const out: SchedSubflow[] = [];
     for (const sf of this.subflowList) {
-      if (sf.state !== 'established' || sf.id === avoid) continue;
+      if (!sf.mayCarryData || sf.id === avoid) continue;
       out.push({
         id: sf.id,
         backup: sf.backup || sf.peerBackup,

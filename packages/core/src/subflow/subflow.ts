@@ -216,9 +216,18 @@ export class Subflow {
     return this.consecutiveRtos >= this.config.potentiallyFailedAfter;
   }
 
+  /**
+   * The listener's first subflow may send data once its SYN/ACK is out, before the third
+   * ACK arrives (as a TCP Fast Open server does, RFC 7413 §4.2): a reply to data that rode
+   * the SYN then costs one round trip, not two.
+   */
+  get mayCarryData(): boolean {
+    return this.state === 'established' || (this.state === 'syn-received' && this.isInitial && this.handshakeTries > 0);
+  }
+
   /** Bytes of new data the subflow may take now without exceeding its window. */
   get sendable(): number {
-    if (this.state !== 'established' || this.finQueued) return 0;
+    if (!this.mayCarryData || this.finQueued) return 0;
     const queued = this.queue.unsentBytes();
     const room = this.cwnd - this.bytesInFlight - queued;
     if (this.config.reliableLink) return Math.max(0, this.config.receiveLimit - this.bytesInFlight - queued);
@@ -345,7 +354,7 @@ export class Subflow {
       }
       if (!(f & TcpFlag.ACK)) return;
       const ackRel = fromWire(this.iss, seg.ack, 0);
-      if (ackRel !== 0) return;
+      if (ackRel < 0 || ackRel > this.sndNxt) return; // it may also cover data we sent early
       // The connection checked the MPTCP part of the third ACK before calling us.
       this.state = 'established';
       this.handshakeDeadline = Infinity;
@@ -762,7 +771,7 @@ export class Subflow {
   wantsToSend(now: number): boolean {
     if (this.state === 'closed') return false;
     if (this.handshakeDue || this.thirdAckDue || this.ackNow || this.keepaliveDue) return true;
-    if (this.state !== 'established') return false;
+    if (!this.mayCarryData) return false;
     if (this.retransmitQueue.length > 0 || this.tlpPending) return true;
     const next = this.queue.nextUnsent();
     return next !== undefined && this.mayTransmit(now, next.data.length || 1);
@@ -780,7 +789,7 @@ export class Subflow {
       this.ackNow = false;
       return this.buildPure('third-ack', now);
     }
-    if (this.state === 'established') {
+    if (this.mayCarryData) {
       const data = this.nextDataSegment(now);
       if (data) return data;
     }
