@@ -552,7 +552,11 @@ export class Connection implements SubflowOwner, CcGroup {
   private applyDss(now: number, sf: Subflow, seg: TcpSegment, dss: Dss): boolean {
     if (dss.dataAck !== undefined) {
       const ack = offsetOfDsn(this.localIdsn, dss.dataAck, dss.dataAck64, this.sndUna);
-      this.peerHasKeys = true;
+      if (!this.peerHasKeys) {
+        this.peerHasKeys = true;
+        // A DATA_FIN that waited for room (our ACKs carried the key until now) can go.
+        if (this.bareFinDue) sf.requestAck();
+      }
       if (ack > this.sndUna && ack <= this.sndNxt + (this.finSent ? 1 : 0)) this.onDataAck(now, ack);
       // RFC 8684 §3.3.4: the window field is relative to the data ACK.
       if (ack >= this.sndUna - 1) this.widenPeerWindow(ack + sf.scaleWindow(seg.window));
@@ -791,6 +795,9 @@ export class Connection implements SubflowOwner, CcGroup {
 
   onEstablished(sf: Subflow, now: number): void {
     this.refreshMembers();
+    // The listener now has the client's key: a DSS data ACK right away tells the client so
+    // (it stops repeating its key, RFC 8684 §3.1) even if we have nothing left to send.
+    if (!this.isClient && sf.isInitial) sf.requestAck();
     if (this.state === 'connecting') {
       this.state = 'established';
       if (this.isClient) {
