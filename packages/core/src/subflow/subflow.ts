@@ -286,10 +286,16 @@ export class Subflow {
     this.sndNxt += 1;
   }
 
-  /** Ask for a pure ACK soon (to carry connection-level options or a window update). */
+  /**
+   * Ask for a pure ACK ahead of any data: connection-level options (MP_PRIO, ADD_ADDR, a
+   * bare DATA_FIN, MP_FAIL) and window updates ride pure ACKs, and a subflow busy with data
+   * would otherwise never send one.
+   */
   requestAck(): void {
-    this.ackNow = true;
+    this.controlDue = true;
   }
+
+  private controlDue = false;
 
   /** The application ran dry: congestion control should not count this as a limit. */
   markAppLimited(): void {
@@ -771,6 +777,7 @@ export class Subflow {
   wantsToSend(now: number): boolean {
     if (this.state === 'closed') return false;
     if (this.handshakeDue || this.thirdAckDue || this.ackNow || this.keepaliveDue) return true;
+    if (this.controlDue && this.state !== 'syn-received') return true;
     if (!this.mayCarryData) return false;
     if (this.retransmitQueue.length > 0 || this.tlpPending) return true;
     const next = this.queue.nextUnsent();
@@ -788,6 +795,10 @@ export class Subflow {
       this.thirdAckDue = false;
       this.ackNow = false;
       return this.buildPure('third-ack', now);
+    }
+    if (this.controlDue && this.state !== 'syn-received') {
+      this.controlDue = false;
+      return this.buildPure('ack', now);
     }
     if (this.mayCarryData) {
       const data = this.nextDataSegment(now);
