@@ -4,20 +4,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+. scripts/setup-node.sh
 
-if ! command -v pnpm >/dev/null 2>&1; then
-  echo "[setup] installing pnpm"
-  $SUDO npm install -g pnpm@9.15.9 --no-fund --no-audit
-fi
-
-# tshark judges our MPTCP encoder from the outside (tools/test/tshark.test.ts).
-if ! command -v tshark >/dev/null 2>&1; then
-  echo "[setup] installing tshark"
+# System tools the tests use as outside judges and real clients: tshark reads our pcaps,
+# curl and iperf3 run through the tunnel, chromium loads the status dashboard, openssl makes
+# throwaway certificates for wss.
+missing=()
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v iperf3 >/dev/null 2>&1 || missing+=(iperf3)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq tshark >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 echo "[setup] installing packages"
