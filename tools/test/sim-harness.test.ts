@@ -22,6 +22,17 @@ describe('PatternStream', () => {
     expect(s.matches(65_000, whole)).toBe(true);
   });
 
+  it('is the same stream at every offset, up to the longest slice from the end of a period', () => {
+    const s = new PatternStream(5);
+    const period = 65_521;
+    for (const offset of [period - 1, 2 * period - 15, 3 * period - 100]) {
+      const long = s.slice(offset, PATTERN_MAX_SLICE);
+      let same = true;
+      for (let k = 0; k < long.length && same; k++) same = long[k] === s.slice(offset + k, 1)[0] && long[k] === s.slice((offset + k) % period, 1)[0];
+      expect(same).toBe(true);
+    }
+  });
+
   it('reports a single changed byte, a shifted stream and another seed', () => {
     const s = new PatternStream(7);
     const data = s.slice(1000, 5000).slice();

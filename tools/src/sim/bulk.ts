@@ -55,8 +55,9 @@ export function runBulk(spec: BulkSpec): BulkResult {
   let serverConn: ReturnType<Endpoint['connect']> | null = null;
   let written = 0;
   let read = 0;
-  // Write times of chunk boundaries, to measure how long each chunk took to be read.
-  const writeTimes: number[] = [];
+  // Each write's end offset and time: a write's delay is from then until it was all read.
+  const writes: Array<{ end: number; at: number }> = [];
+  let nextWrite = 0;
   const delays: number[] = [];
   const endMs = spec.seconds * 1000;
   pair.run({
@@ -66,24 +67,20 @@ export function runBulk(spec: BulkSpec): BulkResult {
       while (client.pollEvent()) { /* drain */ }
       for (;;) {
         const n = conn.write(chunk);
+        if (n === 0) break;
         written += n;
-        if (n < CHUNK) {
-          if (n > 0) writeTimes.push(pair.now);
-          break;
-        }
-        writeTimes.push(pair.now);
+        writes.push({ end: written, at: pair.now });
+        if (n < CHUNK) break;
       }
       if (serverConn) {
         for (let d = serverConn.read(); d; d = serverConn.read()) {
-          const before = Math.floor(read / CHUNK);
           read += d.length;
-          for (let k = before; k < Math.floor(read / CHUNK); k++) delays.push(pair.now - (writeTimes[k] ?? pair.now));
+          while (nextWrite < writes.length && writes[nextWrite]!.end <= read) delays.push(pair.now - writes[nextWrite++]!.at);
         }
       }
       return false;
     },
   });
-  void written;
   delays.sort((a, b) => a - b);
   return {
     goodputBps: (read * 8) / spec.seconds,

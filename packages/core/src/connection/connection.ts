@@ -111,7 +111,8 @@ export class Connection implements SubflowOwner, CcGroup {
   private lastActivity: number;
   private idleDeadline = Infinity;
   /** Application-chosen subflow paths still to be joined once established. */
-  private pendingJoins: number[] = [];
+  /** Joins waiting for the server to hold our key; `planned` ones came with connect(). */
+  private pendingJoins: Array<{ pathId: number; backup: boolean; planned: boolean }> = [];
   private readonly joinNonces = new Map<Subflow, { local: number; remote: number }>();
   /** Address id of each local host (RFC 8684 §3.2: the initial subflow's address is 0). */
   private readonly localAddressIds = new Map<string, number>();
@@ -307,7 +308,7 @@ export class Connection implements SubflowOwner, CcGroup {
   open(now: number, pathId: number, remotePort: number, extraPaths: readonly number[]): void {
     const sf = this.newSubflow(pathId, this.host.allocatePort(pathId), remotePort, true, true, now);
     this.assignAddressId(sf, pathId, true);
-    this.pendingJoins = [...extraPaths];
+    this.pendingJoins = extraPaths.map((pathId) => ({ pathId, backup: false, planned: true }));
     // The first bytes ride the SYN when there are any (RFC 8803 puts the target there).
     if (this.host.config.synData && this.sendBuf.length > 0) {
       const n = Math.min(sf.mss, this.sendBuf.length);
@@ -319,10 +320,16 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Client: add a subflow over another path (MP_JOIN, RFC 8684 §3.2). */
   join(now: number, pathId: number, backup = false): Subflow | null {
-    if (this.state !== 'established' || this.fallback || this.remoteKey === null) {
-      if (this.state === 'connecting' && !this.pendingJoins.includes(pathId)) this.pendingJoins.push(pathId);
+    // An MP_JOIN before the server holds our key would be refused (and one on a faster path
+    // can overtake the third ACK): joins wait until the server has shown it has the key.
+    if (this.state === 'connecting' || (this.state === 'established' && this.isClient && !this.peerHasKeys && !this.fallback)) {
+      // A path already planned at connect() is not joined twice; other calls may add subflows
+      // on one path on purpose (ndiffports).
+      const dup = this.pendingJoins.some((j) => j.pathId === pathId && (j.planned || this.state === 'connecting'));
+      if (!dup) this.pendingJoins.push({ pathId, backup, planned: this.state === 'connecting' });
       return null;
     }
+    if (this.state !== 'established' || this.fallback || this.remoteKey === null) return null;
     if (this.subflowList.filter((s) => s.state !== 'closed').length >= MAX_SUBFLOWS) return null;
     const initial = this.subflowList[0];
     let port: number;
@@ -337,6 +344,13 @@ export class Connection implements SubflowOwner, CcGroup {
     this.joinNonces.set(sf, { local: randomU32(this.host.random), remote: 0 });
     this.host.wake(this);
     return sf;
+  }
+
+  private startPendingJoins(now: number): void {
+    if (!this.isClient || this.state !== 'established' || (!this.peerHasKeys && !this.fallback)) return;
+    const joins = this.pendingJoins;
+    this.pendingJoins = [];
+    for (const j of joins) this.join(now, j.pathId, j.backup);
   }
 
   /** Server: the SYN that opens this connection. */
@@ -556,6 +570,7 @@ export class Connection implements SubflowOwner, CcGroup {
         this.peerHasKeys = true;
         // A DATA_FIN that waited for room (our ACKs carried the key until now) can go.
         if (this.bareFinDue) sf.requestAck();
+        this.startPendingJoins(now);
       }
       if (ack > this.sndUna && ack <= this.sndNxt + (this.finSent ? 1 : 0)) this.onDataAck(now, ack);
       // RFC 8684 §3.3.4: the window field is relative to the data ACK.
@@ -802,9 +817,7 @@ export class Connection implements SubflowOwner, CcGroup {
       this.state = 'established';
       if (this.isClient) {
         this.host.emit({ type: 'connected', connection: this });
-        const joins = this.pendingJoins;
-        this.pendingJoins = [];
-        for (const p of joins) this.join(now, p);
+        this.startPendingJoins(now);
       }
     }
     this.host.emit({ type: 'subflow-up', connection: this, subflowId: sf.id });

@@ -153,6 +153,7 @@ export class Subflow {
   private rackEndRel = -1;
   private rackRtt = 0;
   private inRecovery = false;
+  private recoveryStartedAt = -1;
   private recoveryPoint = 0;
   private paceTokens = 0;
   private paceLast = 0;
@@ -595,6 +596,7 @@ export class Subflow {
     const reoWnd = this.rtt.minRtt > 0 ? Math.min(this.rtt.minRtt / 4, this.rtt.srtt) : 0;
     let nextTimeout = Infinity;
     let lostAny = false;
+    let lostRetransmission = false;
     const order = this.xmitOrder;
     for (let i = this.xmitHead; i < order.length; i++) {
       const e = order[i]!;
@@ -610,6 +612,8 @@ export class Subflow {
         nextTimeout = now + remaining; // later entries expire later still
         break;
       }
+      // A retransmission sent during this recovery and lost again is a new congestion signal.
+      if (s.xmits > 1 && e.time >= this.recoveryStartedAt) lostRetransmission = true;
       this.markLost(s);
       lostAny = true;
       if (i === this.xmitHead) this.xmitHead++;
@@ -619,7 +623,7 @@ export class Subflow {
       this.xmitHead = 0;
     }
     this.rackDeadline = nextTimeout;
-    if (lostAny) this.enterRecovery(now, priorInFlight);
+    if (lostAny) this.enterRecovery(now, priorInFlight, lostRetransmission);
   }
 
   /** Every transmission in time order (RACK's view); spent entries are skipped lazily. */
@@ -636,9 +640,14 @@ export class Subflow {
     this.retransmitQueue.push(s);
   }
 
-  private enterRecovery(now: number, priorInFlight: number): void {
-    if (this.inRecovery) return;
+  /**
+   * One congestion response per episode; a retransmission lost again starts a new one
+   * (RFC 8985 §3.4), so a long run of losses is not answered by a single reduction.
+   */
+  private enterRecovery(now: number, priorInFlight: number, again = false): void {
+    if (this.inRecovery && !again) return;
     this.inRecovery = true;
+    this.recoveryStartedAt = now;
     this.recoveryPoint = this.sndNxt;
     this.stats.lossEvents++;
     this.cc.onCongestionEvent(now, { lostBytes: Math.max(this.mss, priorInFlight - this.bytesInFlight), priorInFlight });
