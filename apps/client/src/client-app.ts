@@ -3,7 +3,7 @@
  * the server), a SOCKS5 proxy and port forwards that open tunnel connections through it,
  * interface watching for `--path auto`, and the status server when asked for.
  */
-import { MptcpClient, MptunError, parseHostPort, type ClientOptions, type MptcpSocket, type ProfileName, type TransportKind } from '@mptun/node';
+import { MptcpClient, MptunError, parseHostPort, type ClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import type { ClientConfig } from './config.js';
 import { parseForward, startForward, type RunningForward } from './forward.js';
@@ -108,6 +108,9 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
     };
     let options: ClientOptions;
+    if (transport === 'auto' && config.pathServers && Object.keys(config.pathServers).length > 0) {
+      throw new MptunError('ERR_MPTUN_CONFIG', 'pathServers cannot be combined with transport "auto"');
+    }
     if (transport === 'auto') {
       const raceLocals = locals.length > 0 ? locals : ['0.0.0.0'];
       const { paths, results } = await raceTransports(raceLocals, backups, { base: common, udpServer: server, wsServer: ws.server, wsKind: ws.kind });
@@ -115,12 +118,16 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       options = { ...common, transport: 'udp', server, paths };
     } else {
       const kind: TransportKind = transport;
+      // Paths with a server of their own become PathSpecs; the rest share `server`.
+      const own = pathServerSpecs(config.pathServers, locals, backups);
+      const shared = (list: string[]): string[] => list.filter((a) => !own.some((p) => p.local === a));
       options = {
         ...common,
         transport: kind,
         server: kind === 'ws' || kind === 'wss' ? (config.wsUrl ? ws.server : server) : server,
-        ...(locals.length > 0 ? { localAddresses: locals } : {}),
-        ...(backups.length > 0 ? { backupAddresses: backups } : {}),
+        ...(shared(locals).length > 0 ? { localAddresses: shared(locals) } : {}),
+        ...(shared(backups).length > 0 ? { backupAddresses: shared(backups) } : {}),
+        ...(own.length > 0 ? { paths: own } : {}),
       };
     }
     const client = new MptcpClient(options);
@@ -175,6 +182,22 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * `pathServers` as MptcpClient path specs: one per local address that has its own server.
+ * A key naming no configured path is an error (most likely a typo), not silently ignored.
+ */
+export function pathServerSpecs(pathServers: Record<string, string> | undefined, locals: string[], backups: string[]): PathSpec[] {
+  const specs: PathSpec[] = [];
+  for (const [local, where] of Object.entries(pathServers ?? {})) {
+    const backup = backups.includes(local);
+    if (!backup && !locals.includes(local)) {
+      throw new MptunError('ERR_MPTUN_CONFIG', `pathServers: "${local}" is not one of the configured paths (${[...locals, ...backups].join(', ') || 'none'})`);
+    }
+    specs.push({ local, server: parseHostPort(where), ...(backup ? { backup: true } : {}) });
+  }
+  return specs;
 }
 
 /** The status module's surface this file relies on (apps/client/src/status, another engineer's). */

@@ -42,6 +42,12 @@ export interface ClientConfig {
   /** Programmatic only (not from a file): the client's keys, and the crypto backend. */
   keypair?: Keypair;
   crypto?: CryptoBackend;
+  /**
+   * Programmatic only: a server address ("host:port") per local path address, for a path
+   * that reaches the server some other way than `server` (e.g. through its own relay).
+   * Each key must be one of `paths` or `backup`; paths without an entry use `server`.
+   */
+  pathServers?: Record<string, string>;
 }
 
 const hostPort = { type: 'string', pattern: /^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/, expected: 'a "host:port" string' } as const;
@@ -99,9 +105,9 @@ export function loadClientConfig(file: string | undefined, overrides: ClientConf
     fromFile = validateClientConfig(loadJsonConfig(file, clientConfigSchema), file);
     if (fromFile.key) fromFile.key = resolve(dirname(file), fromFile.key);
   }
-  const { keypair, crypto, ...flagValues } = overrides;
+  const { keypair, crypto, pathServers, ...flagValues } = overrides;
   const defined = Object.fromEntries(Object.entries(flagValues).filter(([, v]) => v !== undefined));
   const merged = validateClientConfig({ ...fromFile, ...defined }, file === undefined ? 'flags' : `${file} (with flags)`);
-  return { ...merged, ...(keypair ? { keypair } : {}), ...(crypto ? { crypto } : {}) };
+  return { ...merged, ...(keypair ? { keypair } : {}), ...(crypto ? { crypto } : {}), ...(pathServers ? { pathServers } : {}) };
 }
 

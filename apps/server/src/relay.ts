@@ -92,7 +92,9 @@ function readRequest(socket: MptcpSocket, timeoutMs: number): Promise<{ target: 
 
 function openTarget(address: string, port: number, limits: ServerLimits): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = tcpConnect({ host: address, port, readableHighWaterMark: limits.maxBufferedBytes, writableHighWaterMark: limits.maxBufferedBytes } as unknown as NetConnectOpts);
+    // allowHalfOpen: a target that sends its last bytes and closes must not make Node end our
+    // side at once, or the pipeline would tear the tunnel down before those bytes are out.
+    const s = tcpConnect({ host: address, port, allowHalfOpen: true, readableHighWaterMark: limits.maxBufferedBytes, writableHighWaterMark: limits.maxBufferedBytes } as unknown as NetConnectOpts);
     const timer = setTimeout(() => {
       s.destroy();
       reject(Object.assign(new Error(`connect timed out after ${limits.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
