@@ -19,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 echo "[setup] installing packages"
