@@ -108,7 +108,6 @@ export class Connection implements SubflowOwner, CcGroup {
   private clock: number;
   private lingerDeadline = Infinity;
   private pendingResets: Array<{ sf: Subflow; options: TcpOption[] }> = [];
-  private lastActivity: number;
   private idleDeadline = Infinity;
   /** Application-chosen subflow paths still to be joined once established. */
   /** Joins waiting for the server to hold our key; `planned` ones came with connect(). */
@@ -135,7 +134,6 @@ export class Connection implements SubflowOwner, CcGroup {
     this.localToken = keyToken(this.localKey);
     this.localIdsn = keyIdsn(this.localKey);
     this.peerWindowRight = cfg.mss; // until the peer tells us its window
-    this.lastActivity = now;
     this.clock = now;
     this.armIdle(now);
   }
@@ -452,7 +450,6 @@ export class Connection implements SubflowOwner, CcGroup {
   /** A segment for one of our subflows, already parsed. */
   onSegment(now: number, sf: Subflow, seg: TcpSegment): void {
     if (this.state === 'closed') return;
-    this.lastActivity = now;
     this.clock = now;
     let dss: Dss | null = null;
     let capable: MpCapable | null = null;

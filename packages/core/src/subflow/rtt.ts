@@ -3,7 +3,6 @@ export class RttEstimator {
   srtt = 0;
   rttVar = 0;
   minRtt = 0;
-  latest = 0;
   private rtoMs: number;
 
   constructor(
@@ -21,7 +20,6 @@ export class RttEstimator {
   /** RFC 6298 §2.2–2.3: fold one measurement in (Karn: never from a retransmission). */
   sample(rtt: number): void {
     const r = Math.max(rtt, 0.001);
-    this.latest = r;
     if (this.minRtt === 0 || r < this.minRtt) this.minRtt = r;
     if (this.srtt === 0) {
       this.srtt = r;

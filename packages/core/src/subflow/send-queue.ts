@@ -96,13 +96,4 @@ export class SendQueue {
   sentCount(): number {
     return Math.max(this.unsentIdx, this.head) - this.head;
   }
-
-  clear(): SentSegment[] {
-    const rest = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    this.unsentIdx = 0;
-    this.unsent = 0;
-    return rest;
-  }
 }

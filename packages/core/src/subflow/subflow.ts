@@ -244,11 +244,6 @@ export class Subflow {
     return this.peerFin;
   }
 
-  /** Everything we queued is acknowledged, FIN included if one was sent. */
-  get allAcked(): boolean {
-    return this.queue.length === 0;
-  }
-
   get finished(): boolean {
     return this.finAcked && this.peerFin;
   }
