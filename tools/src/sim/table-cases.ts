@@ -37,6 +37,7 @@ export interface ThroughputSpec extends StackChoice {
   warmupMs: number;
   measureMs: number;
   receiveBuffer?: number;
+  sendBuffer?: number;
   mss?: number;
 }
 
@@ -64,7 +65,11 @@ export function runThroughput(spec: ThroughputSpec): ThroughputResult {
     seed: spec.seed,
     cc: spec.cc,
     scheduler: spec.scheduler,
-    config: { mss, ...(spec.receiveBuffer !== undefined ? { receiveBuffer: spec.receiveBuffer } : {}) },
+    config: {
+      mss,
+      ...(spec.receiveBuffer !== undefined ? { receiveBuffer: spec.receiveBuffer } : {}),
+      ...(spec.sendBuffer !== undefined ? { sendBuffer: spec.sendBuffer } : {}),
+    },
   });
   const client = tb.addHost('client');
   const server = tb.addHost('server');
