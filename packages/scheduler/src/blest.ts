@@ -11,7 +11,7 @@
  * at the sender), so BLEST waits for the fast path instead.
  */
 import type { SchedDecision, SchedInput, Scheduler, SchedSubflow } from '@mptun/core';
-import { WAIT, fastest, fastestWithRoom, hasRoom, hasRttSample, usableTier } from './candidates.js';
+import { WAIT, fastOrSlow } from './candidates.js';
 
 export interface BlestOptions {
   /**
@@ -49,15 +49,9 @@ export class BlestScheduler implements Scheduler {
   }
 
   pick(input: SchedInput): SchedDecision {
-    const tier = usableTier(input.subflows);
-    const fast = fastest(tier);
-    if (fast === undefined) return WAIT;
-    if (hasRoom(fast)) return [fast.id];
-    const slow = fastestWithRoom(tier);
-    if (slow === undefined) return WAIT;
-    // Without an RTT on both paths there is nothing to estimate with; send as minRTT
-    // would, which also gives the unmeasured path its first sample.
-    if (!hasRttSample(fast) || !hasRttSample(slow)) return [slow.id];
+    const choice = fastOrSlow(input.subflows);
+    if ('decided' in choice) return choice.decided;
+    const { fast, slow } = choice;
 
     // The fast path's send volume during one slow-path RTT, scaled by lambda.
     const fastBytes = this.lambda * blestFastPathBytes(fast, slow.srtt);

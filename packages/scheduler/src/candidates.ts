@@ -90,3 +90,21 @@ export function fastestWithRoom(subflows: readonly SchedSubflow[]): SchedSubflow
 export function withRoom(subflows: readonly SchedSubflow[]): readonly SchedSubflow[] {
   return subflows.filter(hasRoom);
 }
+
+/**
+ * The question head-of-line-aware schedulers (BLEST, ECF) answer: the fastest usable
+ * subflow is full and a slower one has room: send there now, or wait for the fast one?
+ * Every other case has a plain answer, returned as `decided`: the fast one has room, nobody
+ * has room, or an RTT is unknown (then send as minRTT would, which also gives the
+ * unmeasured path its first sample).
+ */
+export function fastOrSlow(subflows: readonly SchedSubflow[]): { decided: SchedDecision } | { fast: SchedSubflow; slow: SchedSubflow } {
+  const tier = usableTier(subflows);
+  const fast = fastest(tier);
+  if (fast === undefined) return { decided: WAIT };
+  if (hasRoom(fast)) return { decided: [fast.id] };
+  const slow = fastestWithRoom(tier);
+  if (slow === undefined) return { decided: WAIT };
+  if (!hasRttSample(fast) || !hasRttSample(slow)) return { decided: [slow.id] };
+  return { fast, slow };
+}

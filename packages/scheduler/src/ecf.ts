@@ -10,7 +10,7 @@
  * RTTs (plus margin) to carry its share.
  */
 import type { SchedDecision, SchedInput, Scheduler } from '@mptun/core';
-import { WAIT, fastest, fastestWithRoom, hasRoom, hasRttSample, usableTier } from './candidates.js';
+import { WAIT, fastOrSlow } from './candidates.js';
 
 export interface EcfOptions {
   /**
@@ -43,15 +43,9 @@ export class EcfScheduler implements Scheduler {
   }
 
   pick(input: SchedInput): SchedDecision {
-    const tier = usableTier(input.subflows);
-    const fast = fastest(tier);
-    if (fast === undefined) return WAIT;
-    if (hasRoom(fast)) return [fast.id];
-    const slow = fastestWithRoom(tier);
-    if (slow === undefined) return WAIT;
-    // No comparison is possible without both RTTs; send as minRTT would, which also
-    // gives the unmeasured path its first sample.
-    if (!hasRttSample(fast) || !hasRttSample(slow)) return [slow.id];
+    const choice = fastOrSlow(input.subflows);
+    if ('decided' in choice) return choice.decided;
+    const { fast, slow } = choice;
 
     const queued = Math.max(0, input.unsentBytes);
     // Windows in bytes, at least one segment so a collapsed window cannot divide by 0.

@@ -89,9 +89,16 @@ function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
+/** What a StreamApp needs of a connection. */
+export interface StreamConnection {
+  write(data: Uint8Array): number;
+  read(max?: number): Uint8Array | null;
+  shutdown(): void;
+}
+
 /** One side's application: writes its stream, half-closes, reads and hashes the peer's. */
-class App {
-  private written = 0;
+export class StreamApp {
+  written = 0;
   private shut = false;
   private readonly hash = createHash('sha256');
   received = 0;
@@ -106,7 +113,7 @@ class App {
     this.written = alreadyWritten;
   }
 
-  pump(conn: Connection, now: number): void {
+  pump(conn: StreamConnection, now: number): void {
     while (this.written < this.out.length) {
       const n = conn.write(this.out.subarray(this.written, Math.min(this.out.length, this.written + 262144)));
       if (n === 0) break;
@@ -158,8 +165,8 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   const up = streamBytes(spec.seed * 2 + 1, spec.upload);
   const down = streamBytes(spec.seed * 2 + 2, spec.download);
   const synData = Math.min(spec.synData ?? 0, up.length);
-  const clientApp = new App(up, spec.download, synData);
-  const serverApp = new App(down, spec.upload);
+  const clientApp = new StreamApp(up, spec.download, synData);
+  const serverApp = new StreamApp(down, spec.upload);
   const clientConn = client.connect(0, {
     path: clientPaths[0]!,
     extraPaths: clientPaths.slice(1),
@@ -168,7 +175,7 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null, events: [] };
   spec.setup?.(ctx);
 
-  const drain = (ep: Endpoint, app: App, isClient: boolean): void => {
+  const drain = (ep: Endpoint, app: StreamApp, isClient: boolean): void => {
     for (let ev = ep.pollEvent(); ev; ev = ep.pollEvent()) {
       // The first incoming connection is the test's; others (forged SYNs in hostile tests) are not.
       if (ev.type === 'incoming' && !isClient && !ctx.serverConn) ctx.serverConn = ev.connection;

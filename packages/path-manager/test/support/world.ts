@@ -13,6 +13,7 @@ import { applyInterfaceChanges } from '../../src/interface-sync.js';
 import { InterfaceWatcher } from '../../src/interface-watcher.js';
 import type { PathHost } from '../../src/host.js';
 import { PathManager, type PathAction } from '../../src/path-manager.js';
+import { StreamApp } from '../../../core/test/support/transfer.js';
 import type { PathPolicy } from '../../src/policy.js';
 
 export interface SimIface {
@@ -116,42 +117,6 @@ export function streamBytes(seed: number, length: number): Uint8Array {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** One side's application: writes its stream, half-closes, hashes what it reads. */
-class App {
-  written = 0;
-  received = 0;
-  doneAt = -1;
-  closed = false;
-  error: string | undefined;
-  private shut = false;
-  private readonly hash = createHash('sha256');
-  constructor(
-    private readonly out: Uint8Array,
-    private readonly expectIn: number,
-  ) {}
-
-  pump(conn: Connection, now: number): void {
-    while (this.written < this.out.length) {
-      const n = conn.write(this.out.subarray(this.written, Math.min(this.out.length, this.written + 262144)));
-      if (n === 0) break;
-      this.written += n;
-    }
-    if (!this.shut && this.written === this.out.length) {
-      this.shut = true;
-      conn.shutdown();
-    }
-    for (let d = conn.read(); d; d = conn.read()) {
-      this.hash.update(d);
-      this.received += d.length;
-      if (this.received >= this.expectIn && this.doneAt < 0) this.doneAt = now;
-    }
-  }
-
-  digest(): string {
-    return this.hash.digest('hex');
-  }
-}
-
 /** Wakes the simulator for the watcher's polls, the path manager's retries and the script. */
 class AppTimers implements Driveable {
   constructor(private readonly w: World) {}
@@ -196,8 +161,8 @@ export class World {
   readonly payloadByRemote = new Map<string, number>();
   /** Called for every delivered segment that carries payload. */
   onPayload: ((iface: string, bytes: number, time: number, remoteHost: string) => void) | null = null;
-  private readonly clientApp: App;
-  private readonly serverApp: App;
+  private readonly clientApp: StreamApp;
+  private readonly serverApp: StreamApp;
   private readonly up: Uint8Array;
   private readonly down: Uint8Array;
   private readonly script: Array<{ at: number; run: (w: World) => void }>;
@@ -225,8 +190,8 @@ export class World {
     this.script = [...(spec.script ?? [])].sort((a, b) => a.at - b.at);
     this.up = streamBytes(spec.seed * 2 + 1, spec.upload);
     this.down = streamBytes(spec.seed * 2 + 2, spec.download);
-    this.clientApp = new App(this.up, spec.download);
-    this.serverApp = new App(this.down, spec.upload);
+    this.clientApp = new StreamApp(this.up, spec.download);
+    this.serverApp = new StreamApp(this.down, spec.upload);
     this.mesh.onPacket = (ev) => {
       if (ev.type !== 'deliver' || ev.bytes.length < 20) return;
       const len = ev.bytes.length - (ev.bytes[12]! >> 4) * 4;
