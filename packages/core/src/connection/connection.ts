@@ -52,6 +52,8 @@ interface Range {
 }
 
 const MAX_SUBFLOWS = 32;
+/** Longest wait between window probes. */
+const PERSIST_MAX_MS = 60_000;
 /** Transmissions of an ADD_ADDR before giving up on its echo. */
 const ADD_ADDR_TRIES = 4;
 /** How long closed-at-data-level connections wait for the subflow FIN exchange. */
@@ -946,6 +948,7 @@ export class Connection implements SubflowOwner, CcGroup {
       }
     }
     this.opportunisticRetransmit();
+    this.updatePersist(now);
     if (this.sndNxt === this.sendBuf.end) for (const sf of this.subflowList) sf.markAppLimited();
   }
 
@@ -977,6 +980,33 @@ export class Connection implements SubflowOwner, CcGroup {
     this.opportunisticRetransmissions++;
   }
 
+  /**
+   * The persist timer (RFC 9293 §3.8.6.1, at the data level of RFC 8684 §3.3.4): data waits,
+   * the peer's window is closed and nothing is in flight, so no ACK will come by itself; a
+   * window update the peer sent may have been lost. Probe, backing off, until it opens.
+   */
+  private updatePersist(now: number): void {
+    const blocked =
+      this.state === 'established' &&
+      this.sndNxt >= this.peerWindowRight &&
+      this.sndNxt < this.sendBuf.end &&
+      this.subflowList.every((sf) => sf.bytesInFlight === 0);
+    if (!blocked) {
+      this.persistDeadline = Infinity;
+      this.persistBackoff = 1;
+    } else if (this.persistDeadline === Infinity) {
+      this.persistDeadline = now + this.persistInterval();
+    }
+  }
+
+  private persistInterval(): number {
+    const sf = this.bestSubflow();
+    const rto = Math.max(this.host.config.minRtoMs, sf ? sf.rtt.rto : this.host.config.initialRtoMs);
+    return Math.min(rto * this.persistBackoff, PERSIST_MAX_MS);
+  }
+
+  private persistDeadline = Infinity;
+  private persistBackoff = 1;
   private opportunisticAt = -1;
   /** Segments sent again on a faster subflow to unblock the receive window. */
   opportunisticRetransmissions = 0;
@@ -1042,7 +1072,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Earliest time this connection needs handleTimeout. */
   nextDeadline(): number {
-    let t = Math.min(this.idleDeadline, this.bareFinDeadline, this.lingerDeadline);
+    let t = Math.min(this.idleDeadline, this.bareFinDeadline, this.lingerDeadline, this.persistDeadline);
     for (const a of this.addrOut) if (a.deadline < t) t = a.deadline;
     for (const sf of this.subflowList) {
       const d = sf.nextDeadline();
@@ -1065,6 +1095,11 @@ export class Connection implements SubflowOwner, CcGroup {
       return;
     }
     for (const sf of [...this.subflowList]) if (sf.nextDeadline() <= now) sf.handleTimeout(now);
+    if (now >= this.persistDeadline) {
+      this.bestSubflow()?.probe();
+      this.persistBackoff = Math.min(this.persistBackoff * 2, 64);
+      this.persistDeadline = now + this.persistInterval();
+    }
     for (const a of this.addrOut) {
       if (a.deadline > now) continue;
       a.deadline = Infinity;

@@ -293,6 +293,14 @@ export class Subflow {
 
   private controlDue = false;
 
+  /**
+   * Send one probe (one sequence number below SND.NXT, no data): the peer answers with an
+   * ACK carrying its current window. Used while the peer's window is closed (RFC 9293 §3.8.6.1).
+   */
+  probe(): void {
+    if (this.state === 'established') this.keepaliveDue = true;
+  }
+
   /** The application ran dry: congestion control should not count this as a limit. */
   markAppLimited(): void {
     this.appLimited = true;

@@ -90,3 +90,38 @@ describe('path failure', () => {
     expect(r.ctx.clientConn.state).toBe('closed');
   });
 });
+
+describe('closed receive window', () => {
+  it('a lost window update does not strand the sender: the persist timer probes until the window opens', () => {
+    const seed = seedList[0]!;
+    console.log('seed', seed);
+    let now = 0;
+    let dropped = 0;
+    // Client → server: drop every pure ACK (the client's window updates) from 400 to 500 ms.
+    const dropUpdates = (bytes: Uint8Array): Uint8Array | null => {
+      const headerLen = (bytes[12]! >> 4) * 4;
+      const pure = bytes.length === headerLen && (bytes[13]! & 0x07) === 0;
+      if (pure && now >= 400 && now < 500) {
+        dropped++;
+        return null;
+      }
+      return bytes;
+    };
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: { rateBps: 20e6, delayMs: 10, transforms: [dropUpdates] }, backward: { rateBps: 20e6, delayMs: 10 } }],
+      upload: 0,
+      download: 1_000_000,
+      config: { receiveBuffer: 64 * 1024 },
+      pauseReading: { side: 'client', fromMs: 100, toMs: 400 },
+      limitMs: 120_000,
+      onTick: (ctx) => {
+        now = ctx.pair.now;
+      },
+    });
+    console.log(describeResult(r), 'window updates dropped', dropped);
+    expect(dropped).toBeGreaterThan(0);
+    expect(r.ok).toBe(true);
+    expect(r.timeMs).toBeLessThan(10_000);
+  });
+});

@@ -28,6 +28,8 @@ export interface TransferSpec {
   cc?: string;
   scheduler?: string;
   config?: Partial<EndpointConfig>;
+  /** One side's application stops reading for a while (its receive window fills). */
+  pauseReading?: { side: 'client' | 'server'; fromMs: number; toMs: number };
   /** Send the first this-many upload bytes with connect(), so they ride the SYN. */
   synData?: number;
   /** Overrides for the server only. */
@@ -113,7 +115,7 @@ export class StreamApp {
     this.written = alreadyWritten;
   }
 
-  pump(conn: StreamConnection, now: number): void {
+  pump(conn: StreamConnection, now: number, mayRead = true): void {
     while (this.written < this.out.length) {
       const n = conn.write(this.out.subarray(this.written, Math.min(this.out.length, this.written + 262144)));
       if (n === 0) break;
@@ -123,7 +125,7 @@ export class StreamApp {
       this.shut = true;
       conn.shutdown();
     }
-    for (let d = conn.read(); d; d = conn.read()) {
+    for (let d = mayRead ? conn.read() : null; d; d = conn.read()) {
       this.hash.update(d);
       this.received += d.length;
       if (this.received >= this.expectIn && this.doneAt < 0) this.doneAt = now;
@@ -175,6 +177,16 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null, events: [] };
   spec.setup?.(ctx);
 
+  if (spec.pauseReading) {
+    // The application's own timer: the simulator must wake up when reading resumes.
+    const resumeAt = spec.pauseReading.toMs;
+    pair.addEndpoint({
+      handleSegment: () => {},
+      handleTimeout: () => {},
+      pollTransmit: () => null,
+      pollTimeout: () => (pair.now < resumeAt ? resumeAt : null),
+    }, 'app-timer');
+  }
   const drain = (ep: Endpoint, app: StreamApp, isClient: boolean): void => {
     for (let ev = ep.pollEvent(); ev; ev = ep.pollEvent()) {
       // The first incoming connection is the test's; others (forged SYNs in hostile tests) are not.
@@ -187,7 +199,9 @@ export function runTransfer(spec: TransferSpec): TransferResult {
       }
     }
     const conn = isClient ? clientConn : ctx.serverConn;
-    if (conn) app.pump(conn, pair.now);
+    const pause = spec.pauseReading;
+    const paused = pause !== undefined && pause.side === (isClient ? 'client' : 'server') && pair.now >= pause.fromMs && pair.now < pause.toMs;
+    if (conn) app.pump(conn, pair.now, !paused);
   };
   let finishedAt = -1;
   pair.run({
