@@ -10,7 +10,7 @@ import { randomU32 } from '../random.js';
 import type { RandomSource } from '../random.js';
 import type { Scheduler, SchedSubflow, SchedulerFactory } from '../sched/scheduler.js';
 import type { SentSegment } from '../subflow/sent-segment.js';
-import { dsnOf, offsetOfDsn } from '../subflow/seq.js';
+import { dsnOf, offsetOfDsn, toDssSubflowSeq } from '../subflow/seq.js';
 import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner } from '../subflow/subflow.js';
 import { CapableFlag, TcpRstReason, type AddAddr, type Dss, type MpCapable, type MptcpOption } from '../wire/mptcp/option.js';
 import { mptcpOptionLength } from '../wire/mptcp/codec.js';
@@ -697,7 +697,7 @@ export class Connection implements SubflowOwner, CcGroup {
       const seg = ctx.segment;
       if (ctx.kind === 'data' && seg && this.infiniteFrom >= 0 && seg.dataOffset >= 0) {
         this.infiniteCarriers.add(seg);
-        return [mptcp({ type: 'dss', dataAck64: true, dataFin: false, mapping: { dsn: dsnOf(this.localIdsn, seg.dataOffset), dsn64: true, subflowSeq: Subflow.dssSubflowSeq(seg.rel), length: 0 } })];
+        return [mptcp({ type: 'dss', dataAck64: true, dataFin: false, mapping: { dsn: dsnOf(this.localIdsn, seg.dataOffset), dsn64: true, subflowSeq: toDssSubflowSeq(seg.rel), length: 0 } })];
       }
       return [];
     }
@@ -779,7 +779,7 @@ export class Connection implements SubflowOwner, CcGroup {
     if (this.remoteKey !== null) dss.dataAck = dsnOf(this.remoteIdsn, this.reasm.rcvNxt);
     if (seg && sf && seg.dataOffset >= 0 && seg.data.length > 0) {
       const dsn = dsnOf(this.localIdsn, seg.dataOffset);
-      const subflowSeq = Subflow.dssSubflowSeq(seg.rel);
+      const subflowSeq = toDssSubflowSeq(seg.rel);
       const length = seg.data.length + (seg.dataFin ? 1 : 0);
       dss.mapping = { dsn, dsn64: true, subflowSeq, length };
       if (this.checksums) dss.mapping.checksum = dssChecksum(dsn, subflowSeq, length, seg.data);

@@ -19,6 +19,19 @@ export function fromWire(isn: number, wire: number, nearRel: number): number {
   return nearRel + ((wire - nearWire) | 0);
 }
 
+/**
+ * The subflow sequence number a DSS mapping carries for relative offset `rel`: relative to
+ * the SYN, so the first data byte is 1 (RFC 8684 §3.3.1), as a u32.
+ */
+export function toDssSubflowSeq(rel: number): number {
+  return (rel + 1) % 4294967296;
+}
+
+/** Relative offset of a DSS subflow sequence number, unwrapped next to `nearRel`. */
+export function fromDssSubflowSeq(subflowSeq: number, nearRel: number): number {
+  return nearRel + ((subflowSeq - 1 - (nearRel % 4294967296)) | 0);
+}
+
 /** Mask for 64-bit data sequence arithmetic (RFC 8684 §3.3). */
 export const U64 = (1n << 64n) - 1n;
 

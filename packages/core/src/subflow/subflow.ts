@@ -7,7 +7,7 @@ import { SubflowReceiver, type RxMapping } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { seqLength, type SentSegment } from './sent-segment.js';
 import { SendQueue } from './send-queue.js';
-import { fromWire, toWire } from './seq.js';
+import { fromDssSubflowSeq, fromWire, toWire } from './seq.js';
 
 /** Tunables of one subflow; the connection passes its own. */
 export interface SubflowConfig {
@@ -248,11 +248,6 @@ export class Subflow {
     return this.finAcked && this.peerFin;
   }
 
-  /** The relative sequence of the next data byte, to carry in a DSS mapping (first byte = 1). */
-  static dssSubflowSeq(rel: number): number {
-    return (rel + 1) % 4294967296;
-  }
-
   // --- Commands from the connection ------------------------------------------------------
 
   /**
@@ -482,8 +477,7 @@ export class Subflow {
       return;
     }
     if (mapping && mapping.len > 0) {
-      // RFC 8684 §3.3.1: the subflow sequence number is relative to the SYN (first byte = 1).
-      const mapRel = r.rcvNxt + ((mapping.subflowSeq - 1 - (r.rcvNxt % 4294967296)) | 0);
+      const mapRel = fromDssSubflowSeq(mapping.subflowSeq, r.rcvNxt);
       if (!r.addMapping({ rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len })) {
         this.ackNow = true; // no room to remember it: drop, the peer will send it again
         return;
@@ -515,9 +509,7 @@ export class Subflow {
 
   /** An infinite mapping from a DSS (RFC 8684 §3.7): subflowSeq is relative, first byte = 1. */
   addInfiniteMapping(subflowSeq: number, dataOffset: number): void {
-    const r = this.receiver;
-    const rel = r.rcvNxt + ((subflowSeq - 1 - (r.rcvNxt % 4294967296)) | 0);
-    this.addMapping({ rel, dataOffset, len: Infinity });
+    this.addMapping({ rel: fromDssSubflowSeq(subflowSeq, this.receiver.rcvNxt), dataOffset, len: Infinity });
   }
 
   /** Add a mapping learnt outside a data segment (an infinite mapping on fallback). */
