@@ -7,6 +7,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { decodeTunnelRequest, encodeTunnelReply, TunnelStatus } from '@mptun/cli';
 import { MptcpServer, type MptcpSocket } from '@mptun/node';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
+export { pattern } from '../../../packages/node/test/support.js';
 
 export interface TunnelWorld {
   crypto: CryptoBackend;
@@ -171,17 +172,4 @@ export function connectRequest(host: string, port: number, command = 0x01): Buff
   if (host === '::1') return Buffer.from([5, command, 0, 4, ...new Array<number>(15).fill(0), 1, ...p]);
   const name = Buffer.from(host);
   return Buffer.concat([Buffer.from([5, command, 0, 3, name.length]), name, Buffer.from(p)]);
-}
-
-/** A byte pattern that differs per seed and position (xorshift). */
-export function pattern(seed: number, length: number): Buffer {
-  const b = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
 }

@@ -10,7 +10,7 @@ import { parseSegment, emitSegment, TcpFlag } from '../../src/wire/tcp-segment.j
 import { Endpoint } from '../../src/endpoint.js';
 import { SeededRandom, type RandomSource } from '../../src/random.js';
 import { ccFactory } from '../../src/cc/registry.js';
-import { describeResult, runTransfer } from '../support/transfer.js';
+import { describeResult, runTransfer, type PathSpec } from '../support/transfer.js';
 
 const wifi: LinkOptions = { rateBps: 50e6, delayMs: 10 };
 const lte: LinkOptions = { rateBps: 20e6, delayMs: 30 };
@@ -81,13 +81,18 @@ describe('MP_JOIN authentication', () => {
   });
 });
 
+/** A path whose middlebox strips MPTCP options in both directions. */
+function strippedPath(link: LinkOptions): PathSpec {
+  const stripped = { ...link, transforms: [mptcpOptionStripper] };
+  return { forward: stripped, backward: stripped };
+}
+
 describe('fallback to TCP (RFC 8684 §3.7)', () => {
   it('a middlebox that strips MPTCP options both ways: both ends fall back, data still arrives', () => {
     console.log('seed', seed);
-    const strip = mptcpOptionStripper;
     const r = runTransfer({
       seed,
-      paths: [{ forward: { ...wifi, loss: 0.01, transforms: [strip] }, backward: { ...wifi, loss: 0.01, transforms: [strip] } }],
+      paths: [strippedPath({ ...wifi, loss: 0.01 })],
       upload: 1_000_000,
       download: 1_000_000,
     });
@@ -99,10 +104,9 @@ describe('fallback to TCP (RFC 8684 §3.7)', () => {
 
   it('a client that refuses fallback: the connect fails with a handshake error', () => {
     console.log('seed', seed);
-    const strip = mptcpOptionStripper;
     const r = runTransfer({
       seed,
-      paths: [{ forward: { ...wifi, transforms: [strip] }, backward: { ...wifi, transforms: [strip] } }],
+      paths: [strippedPath(wifi)],
       upload: 1000,
       download: 1000,
       config: { allowFallback: false },
@@ -115,10 +119,9 @@ describe('fallback to TCP (RFC 8684 §3.7)', () => {
 
   it('a server that refuses fallback resets a plain SYN', () => {
     console.log('seed', seed);
-    const strip = mptcpOptionStripper;
     const r = runTransfer({
       seed,
-      paths: [{ forward: { ...wifi, transforms: [strip] }, backward: { ...wifi, transforms: [strip] } }],
+      paths: [strippedPath(wifi)],
       upload: 1000,
       download: 1000,
       serverConfig: { allowFallback: false },
