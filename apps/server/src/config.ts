@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError, loadJsonConfig, validate, type LogFormat, type LogLevel, type Schema } from '@mptun/cli';
-import type { TransportKind } from '@mptun/node';
+import { resolveStrategy, type TransportKind } from '@mptun/node';
 import { parseAllowRule } from './policy.js';
 
 export interface ListenAddress {
@@ -46,6 +46,9 @@ export interface ServerConfig {
   limits: ServerLimits;
   /** How long SIGINT/SIGTERM lets connections drain, ms. */
   drainMs: number;
+  /** Packet scheduler and congestion control of the server's sending side (downloads). */
+  scheduler?: string;
+  cc?: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -61,6 +64,7 @@ export const defaultLimits: ServerLimits = {
 
 const logLevelSchema: Schema = { type: 'string', enum: ['debug', 'info', 'warn', 'error', 'silent'] };
 const logFormatSchema: Schema = { type: 'string', enum: ['json', 'text'] };
+const nameSchema: Schema = { type: 'string', pattern: /^\S+$/, expected: 'a non-empty name' };
 
 const fileSchema: Schema = {
   type: 'object',
@@ -85,6 +89,8 @@ const fileSchema: Schema = {
       },
     },
     drain: { type: 'duration', max: 3_600_000 },
+    scheduler: nameSchema,
+    cc: nameSchema,
     logLevel: logLevelSchema,
     logFormat: logFormatSchema,
   },
@@ -100,6 +106,8 @@ export interface ServerOverrides {
   tlsKey?: string;
   metrics?: string;
   drain?: string;
+  scheduler?: string;
+  cc?: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -115,6 +123,8 @@ interface FileShape {
   metrics?: string;
   limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number };
   drain?: number;
+  scheduler?: string;
+  cc?: string;
   logLevel?: LogLevel;
   logFormat?: LogFormat;
 }
@@ -176,6 +186,11 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
   const metrics = overrides.metrics ?? f.metrics;
   const drain = overrides.drain !== undefined ? validate({ type: 'duration', max: 3_600_000 }, overrides.drain, 'command line', '--drain') : f.drain;
   const logLevel = overrides.logLevel !== undefined ? validate(logLevelSchema, overrides.logLevel, 'command line', '--log-level') : f.logLevel;
+  const scheduler = overrides.scheduler ?? f.scheduler;
+  const cc = overrides.cc ?? f.cc;
+  // Unknown names fail here, with the list of valid ones, rather than at the first connection.
+  if (scheduler !== undefined) check(at(overrides.scheduler !== undefined), 'scheduler', () => resolveStrategy({ scheduler }));
+  if (cc !== undefined) check(at(overrides.cc !== undefined), 'cc', () => resolveStrategy({ congestionControl: cc }));
   const logFormat = overrides.logFormat !== undefined ? validate(logFormatSchema, overrides.logFormat, 'command line', '--log-format') : f.logFormat;
   const keyFile = overrides.key ?? f.key;
   if (!keyFile && !f.privateKey) throw new ConfigError(source, 'key', 'a private key file', 'no server key: give "key" or --key (create one with `mptun-server keygen`)');
@@ -202,6 +217,8 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
       maxBufferedBytes: l.maxBufferedBytes ?? defaultLimits.maxBufferedBytes,
     },
     drainMs: (drain as number | undefined) ?? 10_000,
+    ...(scheduler ? { scheduler } : {}),
+    ...(cc ? { cc } : {}),
     logLevel: (logLevel as LogLevel | undefined) ?? 'info',
     logFormat: (logFormat as LogFormat | undefined) ?? 'text',
   };

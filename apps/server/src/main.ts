@@ -32,6 +32,8 @@ program
   .option('--tls-cert <file>', 'certificate (PEM) for wss')
   .option('--tls-key <file>', 'certificate key (PEM) for wss')
   .option('--metrics <host:port>', 'Prometheus endpoint on a loopback address')
+  .option('--scheduler <name>', 'packet scheduler for what the server sends: minrtt, roundrobin, redundant, backup, overflow, blest, ecf')
+  .option('--cc <name>', 'congestion control for what the server sends: reno, cubic, lia, olia, balia, ledbat')
   .option('--drain <duration>', 'how long shutdown lets connections finish, e.g. 10s')
   .option('--log-level <level>', 'debug, info, warn, error or silent')
   .option('--log-format <format>', 'text or json')

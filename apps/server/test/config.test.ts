@@ -25,6 +25,15 @@ describe('server config', () => {
     expect(c.metrics).toEqual({ host: '127.0.0.1', port: 0 });
   });
 
+  it('takes the sending side\'s scheduler and congestion control; unknown names list the valid ones', () => {
+    const f = write('strategy.json', { ...base, scheduler: 'blest', cc: 'olia' });
+    expect(loadServerConfig(f)).toMatchObject({ scheduler: 'blest', cc: 'olia' });
+    expect(loadServerConfig(f, { scheduler: 'ecf' }).scheduler).toBe('ecf');
+    expect(loadServerConfig(write('none.json', base)).scheduler).toBeUndefined();
+    expect(() => loadServerConfig(f, { scheduler: 'fastest' })).toThrow(/command line: scheduler: unknown scheduler "fastest"; valid names: minrtt/);
+    expect(() => loadServerConfig(write('cc.json', { ...base, scheduler: 'ecf', cc: 'bbr' }))).toThrow(/cc\.json: cc: .*unknown congestion controller "bbr"/);
+  });
+
   it('a typo names the file and the key path', () => {
     const f = write('typo.json', { ...base, limits: { idleTimout: '2m' } });
     expect(() => loadServerConfig(f)).toThrow(`${f}: limits.idleTimout: unknown key "idleTimout"`);
