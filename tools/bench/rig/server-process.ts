@@ -1,0 +1,43 @@
+/** The rig's mptun-server, in its own process: startServer from apps/server, as the CLI runs it. */
+import { createLogger } from '@mptun/cli';
+import { startServer, defaultLimits, type ServerConfig, type ServerLimits } from '../../../apps/server/src/index.js';
+import { childArg, processSample, serveParent } from './ipc.js';
+
+export interface ServerChildArg {
+  privateKey: string;
+  clientPublicKey: string;
+  listen: ServerConfig['listen'];
+  scheduler?: string;
+  cc?: string;
+  limits?: Partial<ServerLimits>;
+}
+
+const arg = childArg<ServerChildArg>();
+const server = await startServer(
+  {
+    listen: arg.listen,
+    privateKey: arg.privateKey,
+    authorizedKeys: [arg.clientPublicKey],
+    allow: ['127.0.0.0/8'],
+    limits: { ...defaultLimits, ...arg.limits },
+    drainMs: 0,
+    logLevel: 'silent',
+    logFormat: 'text',
+    ...(arg.scheduler ? { scheduler: arg.scheduler } : {}),
+    ...(arg.cc ? { cc: arg.cc } : {}),
+  },
+  { logger: createLogger({ level: 'silent' }) },
+);
+
+serveParent(
+  { addresses: server.addresses },
+  {
+    sample: () => ({ ...processSample(), stats: server.stats() }),
+    // After a full collection (needs --expose-gc in serverExecArgv), for memory figures.
+    gcSample: () => {
+      globalThis.gc?.();
+      return { ...processSample(), stats: server.stats() };
+    },
+  },
+  () => server.close(0),
+);
