@@ -65,6 +65,8 @@ export interface Rig {
   /** The client's SOCKS5 proxy (the sink is at `sink.address`). */
   readonly socks: HostPort;
   readonly seed: number;
+  /** mptun-server's own listening address (UDP, or TCP for ws), bypassing the emulator. */
+  readonly serverAddress: HostPort;
   /** Where the plain-TCP reference relay of path `name` listens (needs tcpReferences). */
   reference(name: string): HostPort;
   readonly emulator: {
@@ -158,6 +160,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       forward: client.ready.forwards[0]!.bind,
       socks: client.ready.socks,
       seed: linkem.ready.seed,
+      serverAddress: { host: '127.0.0.1', port: serverPort },
       reference: (name) => relay(`${name}-tcp`),
       emulator: {
         setOptions: async (name, patch) => void (await linkem.request('setOptions', { name, patch })),
