@@ -15,6 +15,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v iperf3 >/dev/null 2>&1 || missing+=(iperf3)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The benchmark's kernel-MPTCP reference builds network namespaces with ip and tc.
+command -v tc >/dev/null 2>&1 || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -27,3 +29,11 @@ pnpm install --frozen-lockfile
 
 echo "[test] typecheck and tests"
 pnpm test
+
+# The benchmark suite in its quick mode through the real apps (figures only, nothing asserted
+# on speed; it fails when a section cannot run), then the torture suite's CI mode (fuzzing,
+# soak, attacks: these do fail on a crash, a lost byte or memory that keeps growing).
+echo "[test] pnpm bench --quick"
+pnpm bench --quick --out results/bench-quick
+echo "[test] pnpm torture"
+pnpm torture --out results/torture
