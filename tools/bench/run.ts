@@ -1,5 +1,5 @@
 /**
- * Bench runner: `pnpm bench [filter]`. Runs every bench of every module listed below whose
+ * Micro-bench runner: `pnpm bench:micro [filter]`. Runs every bench of every module listed below whose
  * "module/bench" name contains the filter (all when there is none) and prints rates.
  * Figures only: nothing here asserts on speed.
  */
