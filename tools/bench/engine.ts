@@ -29,6 +29,8 @@ console.log('|---|---|---|---|---|---|');
 row('50M/20ms + 20M/60ms, no loss', [wifi, lte]);
 row('50M/20ms 0.1% + 20M/60ms 0.5%', [{ ...wifi, loss: 0.001 }, { ...lte, loss: 0.005 }]);
 row('50M/20ms 0.1% + 20M/60ms 0.5%', [{ ...wifi, loss: 0.001 }, { ...lte, loss: 0.005 }], 'reno');
+row('50M/20ms 0.1% + 20M/60ms 0.5%', [{ ...wifi, loss: 0.001 }, { ...lte, loss: 0.005 }], 'bbr');
+row('50M/20ms + 20M/60ms, no loss', [wifi, lte], 'bbr');
 row('50M/20ms 0.1% alone', [{ ...wifi, loss: 0.001 }]);
 row('20M/60ms 0.5% alone', [{ ...lte, loss: 0.005 }]);
 row('40M + 20M, no delay, no loss', [{ label: 'a', rateBps: 40e6, rttMs: 1, queueMs: 20 }, { label: 'b', rateBps: 20e6, rttMs: 1, queueMs: 20 }]);

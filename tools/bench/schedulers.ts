@@ -37,7 +37,7 @@ const MEASURE_MS = 30_000 * scale;
 const INTERACTIVE_MS = 20_000 * scale;
 
 const SCHEDULERS = ['minrtt', 'roundrobin', 'redundant', 'backup', 'overflow', 'blest', 'ecf'];
-const CONTROLLERS = ['reno', 'cubic', 'lia', 'olia', 'balia', 'ledbat'];
+const CONTROLLERS = ['reno', 'cubic', 'lia', 'olia', 'balia', 'ledbat', 'bbr'];
 
 /** Every scheduler with CUBIC and with LIA, then minRTT with the other controllers. */
 const COMBOS: StackChoice[] = [

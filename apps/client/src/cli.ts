@@ -73,7 +73,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--ws-url <url>', 'WebSocket endpoint for ws/wss/auto (default: ws://<server host>:<server port>/mptun). e.g. --ws-url wss://vpn.example.net/mptun')
     .option('--tls-insecure', 'wss: accept a certificate no CA vouches for')
     .option('--scheduler <name>', 'packet scheduler: minrtt, roundrobin, redundant, backup, overflow, blest, ecf. e.g. --scheduler blest')
-    .option('--cc <name>', 'congestion control: reno, cubic, lia, olia, balia, ledbat. e.g. --cc olia')
+    .option('--cc <name>', 'congestion control: reno, cubic, lia, olia, balia, ledbat, bbr (bbr holds its rate through random loss, e.g. on Wi-Fi). e.g. --cc olia')
     .option('--profile <name>', 'a preset of scheduler and congestion control. e.g. --profile interactive')
     .option('--socks <host:port>', 'SOCKS5 proxy address (default 127.0.0.1:1080 unless only -L is given). e.g. --socks 127.0.0.1:1080')
     .option('--no-socks', 'no SOCKS5 proxy')

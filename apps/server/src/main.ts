@@ -33,7 +33,7 @@ program
   .option('--tls-key <file>', 'certificate key (PEM) for wss')
   .option('--metrics <host:port>', 'Prometheus endpoint on a loopback address')
   .option('--scheduler <name>', 'packet scheduler for what the server sends: minrtt, roundrobin, redundant, backup, overflow, blest, ecf')
-  .option('--cc <name>', 'congestion control for what the server sends: reno, cubic, lia, olia, balia, ledbat')
+  .option('--cc <name>', 'congestion control for what the server sends: reno, cubic, lia, olia, balia, ledbat, bbr (bbr holds its rate through random loss)')
   .option('--drain <duration>', 'how long shutdown lets connections finish, e.g. 10s')
   .option('--log-level <level>', 'debug, info, warn, error or silent')
   .option('--log-format <format>', 'text or json')

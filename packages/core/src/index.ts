@@ -35,6 +35,7 @@ export { LiaController } from './cc/lia.js';
 export { OliaController } from './cc/olia.js';
 export { BaliaController } from './cc/balia.js';
 export { LedbatController } from './cc/ledbat.js';
+export { BbrController, type BbrOptions, type BbrState } from './cc/bbr.js';
 export * from './sched/scheduler.js';
 
 // The engine.

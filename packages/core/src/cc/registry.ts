@@ -3,13 +3,14 @@
  */
 import type { CcFactory } from './controller.js';
 import { BaliaController } from './balia.js';
+import { BbrController } from './bbr.js';
 import { CubicController } from './cubic.js';
 import { LedbatController } from './ledbat.js';
 import { LiaController } from './lia.js';
 import { OliaController } from './olia.js';
 import { RenoController } from './reno.js';
 
-export type CcName = 'reno' | 'cubic' | 'lia' | 'olia' | 'balia' | 'ledbat';
+export type CcName = 'reno' | 'cubic' | 'lia' | 'olia' | 'balia' | 'ledbat' | 'bbr';
 
 export const congestionControllers: Readonly<Record<CcName, CcFactory>> = Object.freeze({
   reno: (path) => new RenoController(path),
@@ -18,6 +19,7 @@ export const congestionControllers: Readonly<Record<CcName, CcFactory>> = Object
   olia: (path, group) => new OliaController(path, group),
   balia: (path, group) => new BaliaController(path, group),
   ledbat: (path) => new LedbatController(path),
+  bbr: (path) => new BbrController(path),
 });
 
 export const ccNames: readonly CcName[] = Object.freeze(
