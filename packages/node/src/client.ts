@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { EndpointConfig, PathLink, TransportAddress } from '@mptun/core';
 import { Driver } from './driver.js';
 import { MptunError } from './errors.js';
+import { chooseFirstPath } from './first-path.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
 import { MptcpSocket, type PathOwner } from './socket.js';
 import { pathOpener, type ClientTransportOptions, type PathOpener, type TransportKind } from './transports.js';
@@ -125,9 +126,10 @@ export class MptcpClient extends EventEmitter implements PathOwner {
       socket.bind(conn);
       this.driver.schedulePump();
     };
-    const up = entries.find((e) => e.pathId !== null && !e.backup);
-    if (up) {
-      start(up.pathId!);
+    const upIds = entries.filter((e) => e.pathId !== null && !e.backup).map((e) => e.pathId!);
+    const first = chooseFirstPath(upIds, (id) => this.driver.lastHeard(id));
+    if (first !== undefined) {
+      start(first);
       return socket;
     }
     // No path yet: the socket exists at once, the connection starts with the first path up.

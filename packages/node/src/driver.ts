@@ -17,6 +17,8 @@ interface LinkState {
   link: PathLink;
   /** Segments a reliable link refused for now, sent again on its drain (nothing is dropped there). */
   backlog: Uint8Array[];
+  /** When a segment last arrived on this path (performance.now() ms); -Infinity before any. */
+  lastHeard: number;
 }
 
 /** Largest TCP header with options: what a segment adds to its payload at most. */
@@ -53,10 +55,11 @@ export class Driver {
       reliable: link.reliable,
       ...(opts.fixedLocalPort ? { fixedLocalPort: link.local.port } : {}),
     });
-    const state: LinkState = { link, backlog: [] };
+    const state: LinkState = { link, backlog: [], lastHeard: -Infinity };
     this.links.set(pathId, state);
     link.onSegment = (segment) => {
-      this.endpoint.handleSegment(this.now(), pathId, segment);
+      state.lastHeard = this.now();
+      this.endpoint.handleSegment(state.lastHeard, pathId, segment);
       this.schedulePump();
     };
     link.onDrain = () => {
@@ -71,6 +74,11 @@ export class Driver {
       this.schedulePump();
     };
     return pathId;
+  }
+
+  /** When the peer was last heard on `pathId` (ms on this driver's clock); -Infinity if never. */
+  lastHeard(pathId: number): number {
+    return this.links.get(pathId)?.lastHeard ?? -Infinity;
   }
 
   /** Close a path's link; its subflows end and their data moves to other paths. */
