@@ -475,10 +475,10 @@ export class Connection implements SubflowOwner, CcGroup {
           break;
         case 'mp-fail':
           // RFC 8684 §3.7: the peer saw a checksum fail; continue as plain TCP from that DSN.
-          if (!this.fallback) this.enterFallbackAfterFail(now, offsetOfDsn(this.localIdsn, m.dsn, true, this.sndUna));
+          if (!this.fallback && sf.acceptsSequence(seg)) this.enterFallbackAfterFail(now, offsetOfDsn(this.localIdsn, m.dsn, true, this.sndUna));
           break;
         case 'mp-prio':
-          if (sf.peerBackup !== m.backup) {
+          if (sf.peerBackup !== m.backup && sf.acceptsSequence(seg)) {
             sf.peerBackup = m.backup;
             this.host.emit({ type: 'subflow-change', connection: this, subflowId: sf.id });
           }
@@ -501,7 +501,7 @@ export class Connection implements SubflowOwner, CcGroup {
           this.onAddAddr(m, sf);
           break;
         case 'remove-addr':
-          this.onRemoveAddr(now, m.addressIds);
+          if (sf.acceptsSequence(seg)) this.onRemoveAddr(now, m.addressIds);
           break;
         default:
           break;

@@ -415,6 +415,22 @@ export class Subflow {
   }
 
   /**
+   * Whether a segment's sequence numbers fall where this subflow would accept data (RFC 9293
+   * §3.10.7.4): some of it inside the receive window, or a bare ACK at its left edge. Signals
+   * that change the connection (REMOVE_ADDR, MP_PRIO, MP_FAIL) act only on such segments, as
+   * RFC 8684 §3.4.2 asks, so a blind injector without the sequence space cannot use them.
+   */
+  acceptsSequence(seg: TcpSegment): boolean {
+    if (this.state === 'syn-sent' || this.state === 'closed') return false;
+    const r = this.receiver;
+    const rel = fromWire(this.irs, seg.seq, r.rcvNxt);
+    const len = seg.payload.length + ((seg.flags & TcpFlag.FIN) !== 0 ? 1 : 0);
+    const right = r.rcvNxt + Math.max(this.owner.receiveWindow(), this.mss);
+    if (len === 0) return rel >= r.rcvNxt && rel <= right;
+    return rel < right && rel + len > r.rcvNxt;
+  }
+
+  /**
    * RFC 5961 §3.2: a RST ends the subflow only when its sequence is exactly the next one
    * expected; one merely inside the window earns a challenge ACK; anything else is ignored.
    * Before the handshake completes, RFC 9293 §3.10.7.3 applies (the ACK must match our SYN).

@@ -338,6 +338,40 @@ describe('address signalling (RFC 8684 §3.4)', () => {
     expect(r.ctx.clientConn.peerAddressList().map((a) => a.addressId)).toEqual([8]);
   });
 
+  for (const shift of [0, 0x40000000]) {
+    it(`a REMOVE_ADDR ${shift === 0 ? 'in the receive window acts' : 'outside the receive window (a blind injection) is ignored'}`, () => {
+      console.log('seed', seed);
+      // Moves every REMOVE_ADDR-bearing segment `shift` bytes along the sequence space.
+      const displace = (bytes: Uint8Array): Uint8Array => {
+        const seg = parseSegment(bytes);
+        if (!seg.options.some((o) => o.kind === 'mptcp' && o.option.type === 'remove-addr')) return bytes;
+        seg.seq = (seg.seq + shift) >>> 0;
+        return emitSegment(seg);
+      };
+      let step = 0;
+      const r = runTransfer({
+        seed,
+        paths: [{ forward: wifi, backward: { ...wifi, transforms: [displace] } }],
+        upload: 1_000_000,
+        download: 1_000_000,
+        onTick: (ctx) => {
+          const s = ctx.serverConn;
+          if (!s || s.state !== 'established') return;
+          if (step === 0) {
+            step = 1;
+            s.announceAddress(7, '10.9.9.10');
+          } else if (step === 1 && ctx.clientConn.peerAddressList().length === 1) {
+            step = 2;
+            s.withdrawAddresses([7]);
+          }
+        },
+      });
+      expect(r.ok).toBe(true);
+      expect(step).toBe(2);
+      expect(r.ctx.clientConn.peerAddressList().map((a) => a.addressId)).toEqual(shift === 0 ? [] : [7]);
+    });
+  }
+
   it('an ADD_ADDR with a forged HMAC is ignored', () => {
     console.log('seed', seed);
     const forge = (bytes: Uint8Array): Uint8Array => {
