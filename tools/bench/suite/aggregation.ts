@@ -7,6 +7,7 @@ import { linkProfiles } from '@mptun/sim';
 import { startRig, type Rig, type RigPath } from '../rig/index.js';
 import { measureBulk, type BulkWindow } from './aggregation-measure.js';
 import { AGGREGATING_SCHEDULERS, aggregationPlots, aggregationTables, mbit, wireEfficiency, type AggregationData, type PathDescription, type SchedulerRun } from './aggregation-report.js';
+import { parseStack } from './stack.js';
 import type { Section, SectionResult } from './types.js';
 
 const WIFI: RigPath = { name: 'wifi', local: '127.0.0.2', link: { profile: 'wifi' } };
@@ -22,8 +23,8 @@ export interface AggregationPlan {
 /** Quick: the five aggregating schedulers, short windows. Full: all seven, long windows. */
 export function aggregationPlan(quick: boolean): AggregationPlan {
   return quick
-    ? { schedulers: ['minrtt', 'roundrobin', 'blest', 'ecf', 'redundant'], seconds: 3, warmupSeconds: 1 }
-    : { schedulers: ['minrtt', 'roundrobin', 'redundant', 'blest', 'ecf', 'overflow', 'backup'], seconds: 12, warmupSeconds: 2 };
+    ? { schedulers: ['minrtt', 'roundrobin', 'blest', 'ecf', 'redundant', 'minrtt+bbr'], seconds: 3, warmupSeconds: 1 }
+    : { schedulers: ['minrtt', 'roundrobin', 'redundant', 'blest', 'ecf', 'overflow', 'backup', 'minrtt+bbr', 'ecf+bbr'], seconds: 10, warmupSeconds: 2 };
 }
 
 export interface AggregationOptions {
@@ -99,11 +100,12 @@ export async function runAggregation(o: AggregationOptions): Promise<SectionResu
   }
 
   for (const scheduler of plan.schedulers) {
-    const run: SchedulerRun = { scheduler, aggregating: AGGREGATING_SCHEDULERS.has(scheduler), download: null, upload: null };
+    const stack = parseStack(scheduler);
+    const run: SchedulerRun = { scheduler, aggregating: AGGREGATING_SCHEDULERS.has(stack.scheduler), download: null, upload: null };
     data.runs.push(run);
     let rig: Rig | undefined;
     try {
-      rig = await startRig({ paths, scheduler, seed: o.seed });
+      rig = await startRig({ paths, ...stack, seed: o.seed });
       run.download = await measureBulk(rig, { direction: 'download', route: { kind: 'tunnel' }, ...window });
       run.upload = await measureBulk(rig, { direction: 'upload', route: { kind: 'tunnel' }, ...window, settle: false });
       log(`aggregation: ${scheduler} download ${mbit(run.download.goodputBps)} Mbit/s (links ${linkSummary(run.download, names)}), upload ${mbit(run.upload.goodputBps)} Mbit/s (links ${linkSummary(run.upload, names)})`);

@@ -9,6 +9,7 @@ import { linkProfiles } from '@mptun/sim';
 import { connectTcp, startRig, timedDownload, type Rig, type RigPath } from '../rig/index.js';
 import { handoverMetrics, rateSeries, type HandoverMetrics } from './handover-metrics.js';
 import { recordHandover, type CutMode, type HandoverRecording } from './handover-run.js';
+import { parseStack } from './stack.js';
 import type { Plot, Section, SectionResult, SuiteOptions, Table } from './types.js';
 
 const CUT_PATH = 'wifi';
@@ -31,8 +32,8 @@ export interface HandoverPlan {
   referenceSeconds: number;
 }
 
-export const HANDOVER_QUICK: HandoverPlan = { schedulers: ['minrtt'], cutMs: 3000, restoreMs: 6000, endMs: 9000, modes: ['down', 'loss'], referenceSeconds: 2 };
-export const HANDOVER_FULL: HandoverPlan = { schedulers: ['minrtt', 'blest', 'redundant'], cutMs: 5000, restoreMs: 12_000, endMs: 20_000, modes: ['down', 'loss'], referenceSeconds: 4 };
+export const HANDOVER_QUICK: HandoverPlan = { schedulers: ['minrtt', 'minrtt+bbr'], cutMs: 3000, restoreMs: 6000, endMs: 9000, modes: ['down', 'loss'], referenceSeconds: 2 };
+export const HANDOVER_FULL: HandoverPlan = { schedulers: ['minrtt', 'blest', 'redundant', 'minrtt+bbr'], cutMs: 5000, restoreMs: 12_000, endMs: 20_000, modes: ['down', 'loss'], referenceSeconds: 4 };
 /** A few seconds in all, for the smoke test. */
 export const HANDOVER_SMOKE: HandoverPlan = { schedulers: ['minrtt'], cutMs: 1000, restoreMs: 1800, endMs: 2600, modes: ['down'], referenceSeconds: 0 };
 
@@ -53,7 +54,7 @@ export async function runHandover(opts: SuiteOptions, plan: HandoverPlan): Promi
     for (const mode of plan.modes) {
       // A fresh rig per run: the previous run's cut must not shape this one's subflows.
       const wantReference = plan.referenceSeconds > 0 && referenceBps === null;
-      const rig = await startRig({ paths: PATHS, scheduler, seed: opts.seed, tcpReferences: wantReference });
+      const rig = await startRig({ paths: PATHS, ...parseStack(scheduler), seed: opts.seed, tcpReferences: wantReference });
       try {
         if (wantReference) {
           const ref = await timedDownload(await connectTcp(rig.reference(SURVIVOR)), plan.referenceSeconds, 1);

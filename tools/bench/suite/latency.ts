@@ -9,6 +9,7 @@ import { linkProfiles, type LinkProfileName } from '@mptun/sim';
 import { connectTcp, SinkCommand, startRig, type Rig, type RigPath } from '../rig/index.js';
 import { echoer, type EchoResult } from './latency-echo.js';
 import { summarize, type LatencySummary } from './latency-stats.js';
+import { parseStack } from './stack.js';
 import type { Plot, Section, SectionResult, SuiteOptions, Table } from './types.js';
 
 /** Two paths: wifi plus a slower second one. */
@@ -40,7 +41,7 @@ export interface LatencyPlan {
 }
 
 export const LATENCY_QUICK: LatencyPlan = { schedulers: ['minrtt', 'blest', 'redundant'], pairs: ['wifi+lte'], seconds: 4, warmupMs: 1000, baseRttMs: 1000 };
-export const LATENCY_FULL: LatencyPlan = { schedulers: ['minrtt', 'blest', 'redundant', 'ecf', 'roundrobin'], pairs: ['wifi+lte', 'wifi+3g'], seconds: 10, warmupMs: 1000, baseRttMs: 1000 };
+export const LATENCY_FULL: LatencyPlan = { schedulers: ['minrtt', 'blest', 'redundant', 'ecf', 'roundrobin', 'minrtt+bbr'], pairs: ['wifi+lte', 'wifi+3g'], seconds: 8, warmupMs: 1000, baseRttMs: 1000 };
 /** A few seconds in all, for the smoke test. */
 export const LATENCY_SMOKE: LatencyPlan = { schedulers: ['minrtt'], pairs: ['wifi+lte'], seconds: 0.7, warmupMs: 300, baseRttMs: 200 };
 
@@ -70,7 +71,7 @@ export async function runLatency(opts: SuiteOptions, plan: LatencyPlan): Promise
   for (const pair of plan.pairs) {
     for (const [i, scheduler] of plan.schedulers.entries()) {
       const first = i === 0;
-      const rig = await startRig({ paths: PAIRS[pair], scheduler, seed: opts.seed, tcpReferences: first && plan.baseRttMs > 0 });
+      const rig = await startRig({ paths: PAIRS[pair], ...parseStack(scheduler), seed: opts.seed, tcpReferences: first && plan.baseRttMs > 0 });
       try {
         if (first && plan.baseRttMs > 0) {
           for (const path of PAIRS[pair]) {
