@@ -19,6 +19,22 @@ function errorOf(fn: () => unknown): LinkemError {
 }
 
 describe('units', () => {
+  it('refuses values of the wrong JSON type with a LinkemError, never a TypeError (found by fuzz-config)', () => {
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const path = '"listen":"127.0.0.2:7000","target":"127.0.0.1:1"';
+    for (const text of [
+      '{"x":{"toString":1}}',
+      `{"x":${deep}}`,
+      `{"paths":[{${path},"idleTimeout":true}]}`,
+      `{"paths":[{${path},"idleTimeout":null}]}`,
+      `{"paths":[{${path},"maxClients":{"toString":1}}]}`,
+      `{"paths":[{${path}}],"seed":{"toString":1}}`,
+      `{"paths":[{${path}}],"control":{"port":[[1]]}}`,
+    ]) {
+      expect(() => resolveConfig(JSON.parse(text)), text.slice(0, 60)).toThrow(LinkemError);
+    }
+  });
+
   it('reads rates in bits per second', () => {
     expect(parseRate('20mbit', '--rate')).toBe(20e6);
     expect(parseRate('1.5Gbit', '--rate')).toBe(1.5e9);

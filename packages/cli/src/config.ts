@@ -118,12 +118,13 @@ export function validate(schema: Schema, value: unknown, file: string, path = ''
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad();
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) {
-        const sub = schema.properties[k];
+        // Own keys only: "toString" or "__proto__" must not pass as known keys.
+        const sub = Object.hasOwn(schema.properties, k) ? schema.properties[k] : undefined;
         if (!sub) throw new ConfigError(file, join(path, k), 'a known key', `unknown key "${k}"; known keys: ${Object.keys(schema.properties).join(', ')}`);
         out[k] = validate(sub, v, file, join(path, k));
       }
       for (const k of schema.required ?? []) {
-        if (!(k in out)) throw new ConfigError(file, join(path, k), describe(schema.properties[k]!), `missing required key "${k}"`);
+        if (!Object.hasOwn(out, k)) throw new ConfigError(file, join(path, k), describe(schema.properties[k]!), `missing required key "${k}"`);
       }
       return out;
     }

@@ -53,6 +53,13 @@ describe('config validator', () => {
     });
   });
 
+  it('refuses keys that only the object prototype knows', () => {
+    for (const key of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+      const e = err(() => validate(schema, JSON.parse(`{"listen":[{}],"${key}":5}`), 'f.json'));
+      expect(e.message).toContain(`unknown key "${key}"`);
+    }
+  });
+
   it('names the file, key path and expectation', () => {
     const e1 = err(() => validate(schema, { listen: [{ transport: 'udp', prot: 1 }] }, 'server.json'));
     expect(e1.keyPath).toBe('listen[0].prot');

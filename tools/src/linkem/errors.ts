@@ -19,6 +19,13 @@ export class LinkemError extends Error {
 
 /** Throws the usual "bad value" error: `where` names the flag or key, `want` says what fits. */
 export function badOption(where: string, value: unknown, want: string): never {
-  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  throw new LinkemError('ERR_LINKEM_BAD_OPTION', `${where}: expected ${want}, got ${shown}`);
+  throw new LinkemError('ERR_LINKEM_BAD_OPTION', `${where}: expected ${want}, got ${describeValue(value)}`);
+}
+
+/** A short, safe rendering of any value for an error message (never calls its toString). */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return 'an object';
 }

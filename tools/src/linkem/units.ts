@@ -9,6 +9,11 @@ import { badOption, LinkemError } from './errors.js';
 const NUMBER = '(\\d+(?:\\.\\d*)?|\\.\\d+)';
 const WITH_UNIT = new RegExp(`^${NUMBER}\\s*([a-z%/]*)$`);
 
+/** Config files are JSON: a value typed `string | number` may be anything until checked. */
+function isScalar(input: unknown): input is string | number {
+  return typeof input === 'string' || typeof input === 'number';
+}
+
 function split(text: string): { value: number; unit: string } | null {
   const m = WITH_UNIT.exec(text.trim().toLowerCase());
   if (m === null) return null;
@@ -30,6 +35,7 @@ const RATE_WANT = 'a rate like 20mbit, 500kbit, 1gbit or 2000000 (bits/s), or "u
 
 /** Bits per second from "20mbit", "1.5gbit", "64000", "unlimited"; a number is bits/s. */
 export function parseRate(input: string | number, where: string): number {
+  if (!isScalar(input)) return badOption(where, input, RATE_WANT);
   if (typeof input === 'number') {
     if (input === Infinity || (Number.isFinite(input) && input > 0)) return input;
     return badOption(where, input, RATE_WANT);
@@ -64,6 +70,7 @@ const DURATION_UNITS: Readonly<Record<string, number>> = {
  */
 export function parseDuration(input: string | number, where: string, unitRequired = false): number {
   const want = unitRequired ? 'a time with a unit, like 10s, 500ms or 2min' : 'a duration like 30ms, 1.5s or 250us (a bare number is ms)';
+  if (!isScalar(input)) return badOption(where, input, want);
   if (typeof input === 'number') {
     if (Number.isFinite(input) && input >= 0 && !unitRequired) return input;
     return badOption(where, input, want);
@@ -93,6 +100,7 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
 /** Bytes from "64kb", "1.5mib", "1500" (a bare number is bytes). */
 export function parseByteSize(input: string | number, where: string): number {
   const want = 'a size like 1500, 64kb, 256kib or 1mib (bytes)';
+  if (!isScalar(input)) return badOption(where, input, want);
   if (typeof input === 'number') {
     if (Number.isFinite(input) && input >= 0) return input;
     return badOption(where, input, want);
@@ -106,6 +114,7 @@ export function parseByteSize(input: string | number, where: string): number {
 /** A probability from "1%", "0.5%" or "0.01"; a bare number must already be in [0, 1]. */
 export function parseProbability(input: string | number, where: string): number {
   const want = 'a probability like 1%, 0.5% or 0.01 (in [0, 1])';
+  if (!isScalar(input)) return badOption(where, input, want);
   let p: number;
   if (typeof input === 'number') {
     p = input;
@@ -121,6 +130,7 @@ export function parseProbability(input: string | number, where: string): number 
 /** A whole number in [min, max] (ports, MTUs, seeds). */
 export function parseInteger(input: string | number, where: string, min: number, max: number): number {
   const want = `a whole number from ${min} to ${max}`;
+  if (!isScalar(input)) return badOption(where, input, want);
   const n = typeof input === 'number' ? input : /^\s*-?\d+\s*$/.test(input) ? Number(input) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) return badOption(where, input, want);
   return n;
