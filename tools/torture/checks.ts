@@ -1,0 +1,13 @@
+/**
+ * Every torture check `pnpm torture` runs, in order: fuzzing first (no sockets, no
+ * processes), then the soak and the attacks on running apps.
+ */
+import { check as attacksCheck } from './attacks.js';
+import { fuzzConfigCheck } from './fuzz-config.js';
+import { fuzzSessionCheck } from './fuzz-session.js';
+import { fuzzSocksCheck } from './fuzz-socks.js';
+import { fuzzWireCheck } from './fuzz-wire.js';
+import { check as soakCheck } from './soak.js';
+import type { TortureCheck } from './types.js';
+
+export const checks: TortureCheck[] = [fuzzWireCheck, fuzzSessionCheck, fuzzSocksCheck, fuzzConfigCheck, soakCheck, attacksCheck];
