@@ -75,7 +75,6 @@ export async function runSoak(opts: TortureOptions, size: SoakSize): Promise<Tor
   const chaos = new Chaos(rig.emulator, soakPaths.map((p) => ({ name: p.name, base: p.link })), chaosRng);
   const active = new Map<number, Transfer>();
   const failures: string[] = [];
-  const connectStalls: string[] = [];
   const totals = { done: 0, downloads: 0, uploads: 0, forward: 0, socks: 0, bytes: 0, longestS: 0 };
   let accepting = true;
   let nextId = 1;
@@ -100,17 +99,8 @@ export async function runSoak(opts: TortureOptions, size: SoakSize): Promise<Tor
       const uploadStart = pick.int(UPLOAD_BLOCK_BYTES);
       active.set(t.id, t);
       void (async () => {
-        let socket: net.Socket;
-        try {
-          socket = await open(t.via);
-        } catch (e) {
-          // A SOCKS5 CONNECT that got no answer in time (the tunnel's first subflow was stuck
-          // on a path that is down) moved no byte: counted, printed, and tried once more.
-          if (t.via !== 'socks') throw e;
-          connectStalls.push(`${describe(t, t0)}: ${(e as Error).message}`);
-          log(`soak: SOCKS5 connect stall, retrying: ${connectStalls[connectStalls.length - 1]}`);
-          socket = await open(t.via);
-        }
+        // No retry: a new connection must start on a path that works (see first-path.ts).
+        const socket = await open(t.via);
         if (t.kind === 'download') await downloadExact(socket, t.bytes, t.progress);
         else await uploadExact(socket, t.bytes, block, uploadStart, t.progress);
       })().then(
@@ -177,7 +167,6 @@ export async function runSoak(opts: TortureOptions, size: SoakSize): Promise<Tor
     const lines = [
       `soak: ${totals.done} transfers hash-checked (${totals.downloads} down / ${totals.uploads} up; ${totals.forward} forward / ${totals.socks} SOCKS5), ` +
         `${formatMiB(totals.bytes)} in ${elapsedS.toFixed(0)} s, ${size.concurrency} at a time, 0 failures; longest transfer ${totals.longestS.toFixed(1)} s, drain ${drainS.toFixed(1)} s`,
-      `connect stalls: ${connectStalls.length} SOCKS5 CONNECT(s) refused or unanswered in 15 s, each retried once (a new connection starts on the first path, even while that path is down)`,
       `chaos: ${c.downs} path downs (${c.allDown} with every path down, longest ${c.longestAllDownMs.toFixed(0)} ms), ${c.rateChanges} rate, ${c.lossChanges} loss (0–5%), ${c.delayChanges} delay changes`,
       describeMemory(mem),
       `server: ${server.stats.total} connections accepted, ${server.stats.open} open at the end`,
@@ -193,7 +182,6 @@ export async function runSoak(opts: TortureOptions, size: SoakSize): Promise<Tor
         rigSeed: rig.seed,
         size,
         transfers: totals,
-        connectStalls,
         elapsedSeconds: elapsedS,
         drainSeconds: drainS,
         chaos: c,

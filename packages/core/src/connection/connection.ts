@@ -52,6 +52,12 @@ interface Range {
 }
 
 const MAX_SUBFLOWS = 32;
+/**
+ * Joins answered but not yet proven by the third ACK's HMAC (RFC 8684 §3.2). A token is all
+ * it takes to make one, and tokens travel in clear on unsealed paths, so only a few may wait
+ * at once; a new one pushes out the oldest, and an honest join still gets through a flood.
+ */
+const MAX_PENDING_JOINS = 4;
 /** Longest wait between window probes. */
 const PERSIST_MAX_MS = 60_000;
 /** Transmissions of an ADD_ADDR before giving up on its echo. */
@@ -372,6 +378,8 @@ export class Connection implements SubflowOwner, CcGroup {
   /** Server: a SYN with MP_JOIN whose token named this connection. */
   acceptJoin(now: number, pathId: number, seg: TcpSegment, join: { backup: boolean; addressId: number; nonce: number }): Subflow | null {
     if (this.state !== 'established' || this.fallback) return null;
+    const pending = this.subflowList.filter((s) => !s.isInitial && s.state === 'syn-received');
+    if (pending.length >= MAX_PENDING_JOINS) this.rejectSubflow(now, pending[0]!);
     if (this.subflowList.filter((s) => s.state !== 'closed').length >= MAX_SUBFLOWS) return null;
     const sf = this.newSubflow(pathId, seg.dstPort, seg.srcPort, false, false, now);
     sf.peerBackup = join.backup;

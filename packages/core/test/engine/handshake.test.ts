@@ -62,6 +62,37 @@ describe('MP_JOIN authentication', () => {
     expect(serverSubflowsSeen).toBe(1);
   });
 
+  it('MP_JOINs with a stolen token but no keys hold at most 4 half-open subflows; the honest join still gets in', () => {
+    console.log('seed', seed);
+    let injected = 0;
+    let maxPending = 0;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: wifi }, { forward: lte }],
+      upload: 2_000_000,
+      download: 2_000_000,
+      onTick: (ctx) => {
+        const s = ctx.serverConn;
+        if (!s || s.state !== 'established') return;
+        // The attacker saw the token (in clear on an unsealed path) and floods join SYNs.
+        for (let i = 0; i < 4 && injected < 400; i++, injected++) {
+          const syn = emitSegment({
+            srcPort: 20000 + injected, dstPort: 443, seq: injected, ack: 0, flags: TcpFlag.SYN, window: 65535, checksum: 0, urgent: 0,
+            options: [{ kind: 'mptcp', option: { type: 'mp-join-syn', backup: false, addressId: 9, token: s.localToken, nonce: injected } }],
+            payload: new Uint8Array(0),
+          });
+          ctx.server.handleSegment(ctx.pair.now, ctx.serverPaths[0]!, syn);
+        }
+        maxPending = Math.max(maxPending, s.subflows().filter((f) => !f.isInitial && f.state === 'syn-received').length);
+      },
+    });
+    console.log(describeResult(r), r.bytesPerPath, `injected ${injected}, most half-open at once ${maxPending}`);
+    expect(r.ok).toBe(true);
+    expect(injected).toBe(400);
+    expect(maxPending).toBeLessThanOrEqual(4);
+    expect(r.bytesPerPath[1]).toBeGreaterThan(0);
+  });
+
   it('an MP_JOIN naming an unknown token gets a reset and creates nothing', () => {
     const rng = new SeededRandom(seed);
     const server = new Endpoint({ random: rng, scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
