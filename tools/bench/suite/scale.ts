@@ -242,7 +242,10 @@ async function measureChurn(
   size: ScaleSize,
   log: (l: string) => void,
 ): Promise<ChurnRun> {
-  if (size.churnWarmupSeconds > 0) await load.churn(target, size.churnWarmupSeconds, size.churnConcurrency);
+  if (size.churnWarmupSeconds > 0) {
+    const w = await load.churn(target, size.churnWarmupSeconds, size.churnConcurrency);
+    log(`scale: ${what}: warm-up ${w.completed} connections in ${w.seconds.toFixed(1)} s${w.failed > 0 ? `, ${w.failed} failed: ${w.errors.join('; ')}` : ''}`);
+  }
   const [s0, c0] = await Promise.all([server(), client ? client() : null]);
   const t0 = performance.now();
   const r = await load.churn(target, size.churnSeconds, size.churnConcurrency);
