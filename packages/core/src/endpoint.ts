@@ -1,5 +1,6 @@
 import { resolveConfig, type EndpointConfig, type ResolvedConfig } from './config.js';
 import { Connection, type Address, type ConnectionHost } from './connection/connection.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import type { Driveable, Transmit } from './driveable.js';
 import type { EndpointEvent } from './events.js';
 import type { RandomSource } from './random.js';
@@ -85,6 +86,10 @@ export class Endpoint implements Driveable {
   private readonly events: EndpointEvent[] = [];
   private eventHead = 0;
   private readonly host: ConnectionHost;
+  /** Each connection's next deadline, so a step does not visit every idle connection. */
+  private readonly deadlines = new DeadlineHeap<Connection>();
+  /** Connections whose deadline may have moved since it was last read into `deadlines`. */
+  private readonly touched = new Set<Connection>();
 
   constructor(config: EndpointConfig) {
     this.config = resolveConfig(config);
@@ -106,6 +111,7 @@ export class Endpoint implements Driveable {
         self.wake(conn); // let its last RSTs out, then it is dropped
       },
       wake: (conn) => self.wake(conn),
+      touch: (conn) => self.touched.add(conn),
     };
   }
 
@@ -127,7 +133,11 @@ export class Endpoint implements Driveable {
 
   /** The path is gone (interface down): its subflows end and their data moves to others. */
   closePath(now: number, pathId: number): void {
-    for (const { sf } of [...this.demux.values()]) if (sf.pathId === pathId) sf.terminate('path-gone', now);
+    for (const { conn, sf } of [...this.demux.values()]) {
+      if (sf.pathId !== pathId) continue;
+      this.touched.add(conn);
+      sf.terminate('path-gone', now);
+    }
     this.paths.delete(pathId);
   }
 
@@ -163,6 +173,7 @@ export class Endpoint implements Driveable {
       if (!this.byToken.has(conn.localToken) || tries >= 16) {
         this.byToken.set(conn.localToken, conn);
         this.conns.add(conn);
+        this.touched.add(conn);
         return conn;
       }
     }
@@ -275,7 +286,11 @@ export class Endpoint implements Driveable {
   }
 
   handleTimeout(now: number): void {
-    for (const conn of this.conns) if (conn.nextDeadline() <= now) conn.handleTimeout(now);
+    this.refreshDeadlines();
+    for (const conn of this.deadlines.takeDue(now)) {
+      this.touched.add(conn);
+      conn.handleTimeout(now);
+    }
   }
 
   pollTransmit(now: number): Transmit | null {
@@ -284,6 +299,7 @@ export class Endpoint implements Driveable {
     // Connections take turns, one segment each, so none starves another.
     while (this.active.length > 0) {
       const conn = this.active.shift()!;
+      this.touched.add(conn);
       const out = conn.poll(now);
       if (!out) {
         this.activeSet.delete(conn);
@@ -297,12 +313,18 @@ export class Endpoint implements Driveable {
   }
 
   pollTimeout(): number | null {
-    let t = Infinity;
-    for (const conn of this.conns) {
-      const d = conn.nextDeadline();
-      if (d < t) t = d;
-    }
+    this.refreshDeadlines();
+    const t = this.deadlines.peek();
     return t === Infinity ? null : t;
+  }
+
+  /** Reads the deadline of every connection touched since the last read. */
+  private refreshDeadlines(): void {
+    for (const conn of this.touched) {
+      if (this.conns.has(conn)) this.deadlines.set(conn, conn.nextDeadline());
+      else this.deadlines.delete(conn);
+    }
+    this.touched.clear();
   }
 
   /** The next event for the application, or null. */
@@ -323,6 +345,7 @@ export class Endpoint implements Driveable {
   }
 
   private wake(conn: Connection): void {
+    this.touched.add(conn);
     if (this.activeSet.has(conn)) return;
     this.activeSet.add(conn);
     this.active.push(conn);
@@ -330,6 +353,8 @@ export class Endpoint implements Driveable {
 
   private forget(conn: Connection): void {
     this.conns.delete(conn);
+    this.deadlines.delete(conn);
+    this.touched.delete(conn);
     if (this.byToken.get(conn.localToken) === conn) this.byToken.delete(conn.localToken);
     for (const sf of conn.subflows()) this.host.unregisterSubflow(conn, sf);
   }

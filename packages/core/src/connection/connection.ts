@@ -39,6 +39,8 @@ export interface ConnectionHost {
   connectionClosed(conn: Connection): void;
   /** The connection has segments to send. */
   wake(conn: Connection): void;
+  /** The connection's state may change now: read its next deadline again afterwards. */
+  touch(conn: Connection): void;
 }
 
 export type ConnectionState = 'connecting' | 'established' | 'closed';
@@ -150,6 +152,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Queue bytes for sending; returns how many were taken (the rest: wait for 'writable'). */
   write(data: Uint8Array): number {
+    this.host.touch(this);
     if (this.state === 'closed' || this.finOffset >= 0) return 0;
     const room = this.host.config.sendBuffer - this.sendBuf.length;
     const n = Math.min(room, data.length);
@@ -163,6 +166,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Up to `max` bytes in order, or null when nothing is buffered. */
   read(max?: number): Uint8Array | null {
+    this.host.touch(this);
     const before = this.reasm.window();
     const out = this.reasm.read(max);
     if (!out) {
@@ -190,6 +194,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Half-close: send DATA_FIN after the buffered data (RFC 8684 §3.3.3). */
   shutdown(): void {
+    this.host.touch(this);
     if (this.state === 'closed' || this.finOffset >= 0) return;
     this.finOffset = this.sendBuf.end;
     this.host.wake(this);
@@ -197,6 +202,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Abort at once: MP_FASTCLOSE on every subflow (RFC 8684 §3.5). */
   abort(now: number, error = new EngineError('ERR_MPTUN_ABORTED', 'connection aborted by the application')): void {
+    this.host.touch(this);
     if (this.state === 'closed') return;
     for (const sf of this.subflowList) {
       if (sf.state === 'closed') continue;
@@ -219,6 +225,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Mark one of our subflows backup or not and tell the peer (MP_PRIO, RFC 8684 §3.3.8). */
   setBackup(subflowId: number, backup: boolean): void {
+    this.host.touch(this);
     const sf = this.subflowList.find((s) => s.id === subflowId);
     if (!sf || sf.backup === backup) return;
     sf.backup = backup;
@@ -246,6 +253,7 @@ export class Connection implements SubflowOwner, CcGroup {
    * again until the peer echoes it. `port` is the transport port when it differs.
    */
   announceAddress(addressId: number, host: string, port?: number): boolean {
+    this.host.touch(this);
     const address = parseIp(host);
     if (!address || this.remoteKey === null || this.fallback) return false;
     // Subflows later joined to this address carry the id we announced it under.
@@ -260,6 +268,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Withdraw addresses (REMOVE_ADDR, RFC 8684 §3.4.2). */
   withdrawAddresses(addressIds: readonly number[]): void {
+    this.host.touch(this);
     if (this.fallback || addressIds.length === 0) return;
     this.removeOut.push(...addressIds);
     for (let i = this.addrOut.length - 1; i >= 0; i--) if (addressIds.includes(this.addrOut[i]!.option.addressId)) this.addrOut.splice(i, 1);
@@ -273,6 +282,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Close one subflow (with MP_TCPRST, RFC 8684 §3.6) while the connection carries on. */
   closeSubflow(now: number, subflowId: number, reason: number = TcpRstReason.UNSPECIFIED): void {
+    this.host.touch(this);
     const sf = this.subflowList.find((s) => s.id === subflowId);
     if (!sf || sf.state === 'closed') return;
     this.pendingResets.push({ sf, options: this.fallback ? [] : [mptcp({ type: 'mp-tcprst', flags: 0, reason })] });
@@ -312,6 +322,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Client: start the initial subflow on `pathId`, optionally with 0-RTT data. */
   open(now: number, pathId: number, remotePort: number, extraPaths: readonly number[]): void {
+    this.host.touch(this);
     const sf = this.newSubflow(pathId, this.host.allocatePort(pathId), remotePort, true, true, now);
     this.assignAddressId(sf, pathId, true);
     this.pendingJoins = extraPaths.map((pathId) => ({ pathId, backup: false, planned: true }));
@@ -326,6 +337,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Client: add a subflow over another path (MP_JOIN, RFC 8684 §3.2). */
   join(now: number, pathId: number, backup = false): Subflow | null {
+    this.host.touch(this);
     // An MP_JOIN before the server holds our key would be refused (and one on a faster path
     // can overtake the third ACK): joins wait until the server has shown it has the key.
     if (this.state === 'connecting' || (this.state === 'established' && this.isClient && !this.peerHasKeys && !this.fallback)) {
@@ -361,6 +373,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Server: the SYN that opens this connection. */
   acceptSyn(now: number, pathId: number, seg: TcpSegment, capable: MpCapable | null): void {
+    this.host.touch(this);
     const sf = this.newSubflow(pathId, seg.dstPort, seg.srcPort, false, true, now);
     this.assignAddressId(sf, pathId, true);
     if (!capable) {
@@ -377,6 +390,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** Server: a SYN with MP_JOIN whose token named this connection. */
   acceptJoin(now: number, pathId: number, seg: TcpSegment, join: { backup: boolean; addressId: number; nonce: number }): Subflow | null {
+    this.host.touch(this);
     if (this.state !== 'established' || this.fallback) return null;
     const pending = this.subflowList.filter((s) => !s.isInitial && s.state === 'syn-received');
     if (pending.length >= MAX_PENDING_JOINS) this.rejectSubflow(now, pending[0]!);
@@ -459,6 +473,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** A segment for one of our subflows, already parsed. */
   onSegment(now: number, sf: Subflow, seg: TcpSegment): void {
+    this.host.touch(this);
     if (this.state === 'closed') return;
     this.clock = now;
     let dss: Dss | null = null;
@@ -883,6 +898,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   /** The next segment to send and its path, or null. */
   poll(now: number): { sf: Subflow; seg: TcpSegment } | null {
+    this.host.touch(this);
     const r = this.pendingResets.shift();
     if (r) return { sf: r.sf, seg: r.sf.buildReset(r.options) };
     if (this.state === 'closed') return null;
@@ -1090,6 +1106,7 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   handleTimeout(now: number): void {
+    this.host.touch(this);
     if (this.state === 'closed') return;
     this.clock = now;
     if (now >= this.idleDeadline) {
