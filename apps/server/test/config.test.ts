@@ -31,7 +31,7 @@ describe('server config', () => {
     expect(loadServerConfig(f, { scheduler: 'ecf' }).scheduler).toBe('ecf');
     expect(loadServerConfig(write('none.json', base)).scheduler).toBeUndefined();
     expect(() => loadServerConfig(f, { scheduler: 'fastest' })).toThrow(/command line: scheduler: unknown scheduler "fastest"; valid names: minrtt/);
-    expect(() => loadServerConfig(write('cc.json', { ...base, scheduler: 'ecf', cc: 'bbr' }))).toThrow(/cc\.json: cc: .*unknown congestion controller "bbr"/);
+    expect(() => loadServerConfig(write('cc.json', { ...base, scheduler: 'ecf', cc: 'vegas' }))).toThrow(/cc\.json: cc: .*unknown congestion controller "vegas"/);
   });
 
   it('a typo names the file and the key path', () => {
