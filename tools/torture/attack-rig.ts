@@ -1,5 +1,5 @@
 /**
- * The attacks' own rig, built by hand from the bench rig's child modules because the
+ * The attacks' own rig, assembled from the bench rig's app children because the
  * attacks need two things the bench rig does not give: the server's public key (to forge
  * initiations whose mac1 checks out) and a capture relay on the honest path (to replay
  * real datagrams):
@@ -8,11 +8,8 @@
  *
  * Every piece but the sink runs in its own process; close() stops them all.
  */
-import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import type { ServerLimits } from '../../apps/server/src/index.js';
-import { RigChild, Sink, type HostPort, type ServerSample, type ClientSample } from '../bench/rig/index.js';
-import type { ClientChildArg } from '../bench/rig/client-process.js';
-import type { ServerChildArg } from '../bench/rig/server-process.js';
+import { Closers, newKeys, RigChild, Sink, startClientChild, startServerChild, type ClientSample, type HostPort, type ServerSample } from '../bench/rig/index.js';
 import type { LinkEmulatorConfig, PathInfo, PathPatch, PathStats } from '../src/linkem/index.js';
 import type { RelayChildArg } from './attack-relay-process.js';
 import type { RelayStats } from './attack-relay.js';
@@ -55,27 +52,14 @@ const rigModule = (name: string): URL => new URL(`../bench/rig/${name}`, import.
 const REPLAY_TIMEOUT_MS = 120_000;
 
 export async function startAttackRig(opts: AttackRigOptions): Promise<AttackRig> {
-  const crypto = await loadCrypto();
-  const serverKeys = generateKeypair(crypto);
-  const clientKeys = generateKeypair(crypto);
-  const closers: Array<() => Promise<void>> = [];
-  const closeAll = async (): Promise<void> => {
-    for (const c of closers.reverse()) await c().catch(() => {});
-    closers.length = 0;
-  };
+  const keys = await newKeys();
+  const closers = new Closers();
   try {
     const sink = await Sink.start();
     closers.push(() => sink.close());
-
-    const serverArg: ServerChildArg = {
-      privateKey: encodeKey(serverKeys.privateKey),
-      clientPublicKey: encodeKey(clientKeys.publicKey),
-      listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }],
-      ...(opts.serverLimits ? { limits: opts.serverLimits } : {}),
-    };
-    const server = await RigChild.start<{ addresses: HostPort[] }>('mptun-server', rigModule('server-process.ts'), serverArg, ['--expose-gc']);
-    closers.push(() => server.stop());
-    const serverAddress: HostPort = { host: '127.0.0.1', port: server.ready.addresses[0]!.port };
+    const server = await startServerChild({ keys, transport: 'udp', ...(opts.serverLimits ? { limits: opts.serverLimits } : {}), execArgv: ['--expose-gc'] });
+    closers.push(() => server.child.stop());
+    const serverAddress = server.address;
 
     const relayArg: RelayChildArg = { server: serverAddress };
     const relay = await RigChild.start<{ address: HostPort }>('capture relay', new URL('./attack-relay-process.ts', import.meta.url), relayArg);
@@ -90,32 +74,19 @@ export async function startAttackRig(opts: AttackRigOptions): Promise<AttackRig>
     closers.push(() => linkem.stop());
     const hop = linkem.ready.paths[0]!.listen;
 
-    const clientArg: ClientChildArg = {
-      privateKey: encodeKey(clientKeys.privateKey),
-      config: {
-        server: `${hop.host}:${hop.port}`,
-        serverKey: encodeKey(serverKeys.publicKey),
-        transport: 'udp',
-        paths: [clientPathAddress],
-        pathServers: { [clientPathAddress]: `${hop.host}:${hop.port}` },
-        socks: '127.0.0.1:0',
-        forwards: [`127.0.0.1:0:${sink.address.host}:${sink.address.port}`],
-        connectTimeoutMs: 15_000,
-      },
-    };
-    const client = await RigChild.start<{ socks: HostPort; forwards: Array<{ bind: HostPort }> }>('mptun-client', rigModule('client-process.ts'), clientArg);
-    closers.push(() => client.stop());
+    const client = await startClientChild({ keys, transport: 'udp', server: hop, paths: [clientPathAddress], pathServers: { [clientPathAddress]: hop }, forwardTo: sink.address });
+    closers.push(() => client.child.stop());
 
     const unpack = (list: string[]): Buffer[] => list.map((s) => Buffer.from(s, 'base64'));
     return {
       sink,
-      forward: client.ready.forwards[0]!.bind,
-      socks: client.ready.socks,
+      forward: client.forward,
+      socks: client.socks,
       serverAddress,
-      serverPublicKey: serverKeys.publicKey,
+      serverPublicKey: keys.server.publicKey,
       clientPathAddress,
-      serverSample: (gc = false) => server.request<ServerSample>(gc ? 'gcSample' : 'sample'),
-      clientSample: () => client.request<ClientSample>('sample'),
+      serverSample: (gc = false) => server.child.request<ServerSample>(gc ? 'gcSample' : 'sample'),
+      clientSample: () => client.child.request<ClientSample>('sample'),
       relayStats: () => relay.request<RelayStats>('stats'),
       linkDownBytes: async () => (await linkem.request<PathStats[]>('stats'))[0]!.down.bytesDelivered,
       captured: async () => {
@@ -123,11 +94,11 @@ export async function startAttackRig(opts: AttackRigOptions): Promise<AttackRig>
         return { initiations: unpack(c.initiations), sample: unpack(c.sample), recent: unpack(c.recent) };
       },
       replay: (mode, count, perSecond, seed) => relay.request<number>('replay', { mode, count, perSecond, seed }, REPLAY_TIMEOUT_MS),
-      pids: { server: server.pid, client: client.pid, emulator: linkem.pid, relay: relay.pid },
-      close: closeAll,
+      pids: { server: server.child.pid, client: client.child.pid, emulator: linkem.pid, relay: relay.pid },
+      close: () => closers.closeAll(),
     };
   } catch (err) {
-    await closeAll();
+    await closers.closeAll();
     throw err;
   }
 }

@@ -11,19 +11,18 @@
  *   const s = await connectTcp(rig.forward); const r = await timedDownload(s, 5);
  *   await rig.emulator.down('wifi'); … await rig.close();
  */
-import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import type { ServerLimits } from '../../../apps/server/src/index.js';
 import type { LinkEmulatorConfig, PathPatch, PathStats, PathInfo } from '../../src/linkem/index.js';
 import type { SubflowInfo } from '@mptun/node';
+import { Closers, newKeys, startClientChild, startServerChild } from './apps.js';
 import { RigChild, type ProcessSample } from './ipc.js';
 import { Sink } from './sink.js';
 import type { HostPort } from './traffic.js';
-import type { ClientChildArg } from './client-process.js';
-import type { ServerChildArg } from './server-process.js';
 
 export { Sink, SinkCommand, fillPattern, patternByte, patternMismatch } from './sink.js';
 export { connectTcp, connectSocks, timedDownload, timedUpload, Sampler, type BulkResult, type HostPort } from './traffic.js';
 export { RigChild, type ProcessSample } from './ipc.js';
+export { Closers, newKeys, startClientChild, startServerChild, type TunnelKeys } from './apps.js';
 
 export interface RigPath {
   /** The emulator's name for it, e.g. "wifi". */
@@ -48,6 +47,12 @@ export interface RigOptions {
   serverLimits?: Partial<ServerLimits>;
   /** Extra node flags for the server process, e.g. ["--expose-gc"]. */
   serverExecArgv?: string[];
+  /**
+   * false: no link emulator; the client's paths go straight to the server (for CPU figures:
+   * on 2 cores an emulator process in the middle takes a third of the CPU at loopback speed).
+   * `emulator` and `reference()` then throw. Default true.
+   */
+  emulate?: boolean;
 }
 
 export interface ServerSample extends ProcessSample {
@@ -77,12 +82,15 @@ export interface Rig {
   };
   serverSample(gc?: boolean): Promise<ServerSample>;
   clientSample(): Promise<ClientSample>;
-  /** Process ids, for anyone who wants to watch them from outside. */
+  /** Process ids, for anyone who wants to watch them from outside (emulator -1 when there is none). */
   readonly pids: { server: number; client: number; emulator: number };
   close(): Promise<void>;
 }
 
-const moduleUrl = (name: string): URL => new URL(`./${name}`, import.meta.url);
+/** Paths from these loopback addresses with no link settings, for a rig with `emulate: false`. */
+export function directPaths(locals: readonly string[]): RigPath[] {
+  return locals.map((local, i) => ({ name: `path${i + 1}`, local, link: {} }));
+}
 
 /** Settings a byte stream cannot have (see linkem's notForStreams), left off the TCP references. */
 const DATAGRAM_ONLY: ReadonlyArray<string> = ['loss', 'burst', 'gilbertElliott', 'reorder', 'duplicate', 'mtu', 'transforms'];
@@ -97,84 +105,78 @@ function streamPatch(p: PathPatch): PathPatch {
 
 export async function startRig(opts: RigOptions): Promise<Rig> {
   const transport = opts.transport ?? 'udp';
-  const crypto = await loadCrypto();
-  const serverKeys = generateKeypair(crypto);
-  const clientKeys = generateKeypair(crypto);
-  const closers: Array<() => Promise<void>> = [];
-  const closeAll = async (): Promise<void> => {
-    for (const c of closers.reverse()) await c().catch(() => {});
-    closers.length = 0;
-  };
+  const emulate = opts.emulate ?? true;
+  const keys = await newKeys();
+  const closers = new Closers();
   try {
     const sink = await Sink.start();
     closers.push(() => sink.close());
-
-    const serverArg: ServerChildArg = {
-      privateKey: encodeKey(serverKeys.privateKey),
-      clientPublicKey: encodeKey(clientKeys.publicKey),
-      listen: [transport === 'ws' ? { transport: 'ws', host: '127.0.0.1', port: 0, path: '/mptun' } : { transport: 'udp', host: '127.0.0.1', port: 0 }],
+    const server = await startServerChild({
+      keys,
+      transport,
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
       ...(opts.cc ? { cc: opts.cc } : {}),
       ...(opts.serverLimits ? { limits: opts.serverLimits } : {}),
-    };
-    const server = await RigChild.start<{ addresses: HostPort[] }>('mptun-server', moduleUrl('server-process.ts'), serverArg, opts.serverExecArgv);
-    closers.push(() => server.stop());
-    const serverPort = server.ready.addresses[0]!.port;
+      ...(opts.serverExecArgv ? { execArgv: opts.serverExecArgv } : {}),
+    });
+    closers.push(() => server.child.stop());
 
-    const emulatorConfig: LinkEmulatorConfig = {
-      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-      paths: [
-        ...opts.paths.map((p) => ({ name: p.name, protocol: transport === 'ws' ? ('tcp' as const) : ('udp' as const), listen: `${p.local}:0`, target: `127.0.0.1:${serverPort}`, ...(transport === 'ws' ? streamPatch(p.link) : p.link) })),
-        ...(opts.tcpReferences ? opts.paths.map((p) => ({ name: `${p.name}-tcp`, protocol: 'tcp' as const, listen: `${p.local}:0`, target: `127.0.0.1:${sink.address.port}`, ...streamPatch(p.link) })) : []),
-      ],
+    const linkem = emulate ? await startEmulator(opts, transport, server.address, sink.address) : null;
+    if (linkem) closers.push(() => linkem.stop());
+    const noEmulator = (): never => {
+      throw new Error('this rig has no link emulator (emulate: false)');
     };
-    const linkem = await RigChild.start<{ paths: PathInfo[]; seed: number }>('link emulator', moduleUrl('linkem-process.ts'), emulatorConfig);
-    closers.push(() => linkem.stop());
     const relay = (name: string): HostPort => {
-      const p = linkem.ready.paths.find((x) => x.name === name);
+      const p = linkem ? linkem.ready.paths.find((x) => x.name === name) : noEmulator();
       if (!p) throw new Error(`no emulated path "${name}"${name.endsWith('-tcp') ? ' (start the rig with tcpReferences)' : ''}`);
       return p.listen;
     };
-    const hp = (a: HostPort): string => `${a.host}:${a.port}`;
 
-    const clientArg: ClientChildArg = {
-      privateKey: encodeKey(clientKeys.privateKey),
-      config: {
-        server: hp(relay(opts.paths[0]!.name)),
-        serverKey: encodeKey(serverKeys.publicKey),
-        transport,
-        paths: opts.paths.map((p) => p.local),
-        pathServers: Object.fromEntries(opts.paths.map((p) => [p.local, hp(relay(p.name))])),
-        socks: '127.0.0.1:0',
-        forwards: [`127.0.0.1:0:${sink.address.host}:${sink.address.port}`],
-        connectTimeoutMs: 15_000,
-        ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
-        ...(opts.cc ? { cc: opts.cc } : {}),
-      },
-    };
-    const client = await RigChild.start<{ socks: HostPort; forwards: Array<{ bind: HostPort }> }>('mptun-client', moduleUrl('client-process.ts'), clientArg);
-    closers.push(() => client.stop());
+    const client = await startClientChild({
+      keys,
+      transport,
+      // Through the emulator each path goes to its own relay; without it, straight to the server.
+      server: linkem ? relay(opts.paths[0]!.name) : server.address,
+      paths: opts.paths.map((p) => p.local),
+      ...(linkem ? { pathServers: Object.fromEntries(opts.paths.map((p) => [p.local, relay(p.name)])) } : {}),
+      forwardTo: sink.address,
+      ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
+      ...(opts.cc ? { cc: opts.cc } : {}),
+    });
+    closers.push(() => client.child.stop());
 
     return {
       sink,
-      forward: client.ready.forwards[0]!.bind,
-      socks: client.ready.socks,
-      seed: linkem.ready.seed,
-      serverAddress: { host: '127.0.0.1', port: serverPort },
+      forward: client.forward,
+      socks: client.socks,
+      seed: linkem?.ready.seed ?? opts.seed ?? 0,
+      serverAddress: server.address,
       reference: (name) => relay(`${name}-tcp`),
       emulator: {
-        setOptions: async (name, patch) => void (await linkem.request('setOptions', { name, patch })),
-        down: async (name) => void (await linkem.request('down', name)),
-        up: async (name) => void (await linkem.request('up', name)),
-        stats: () => linkem.request<PathStats[]>('stats'),
+        setOptions: async (name, patch) => void (linkem ? await linkem.request('setOptions', { name, patch }) : noEmulator()),
+        down: async (name) => void (linkem ? await linkem.request('down', name) : noEmulator()),
+        up: async (name) => void (linkem ? await linkem.request('up', name) : noEmulator()),
+        stats: () => (linkem ? linkem.request<PathStats[]>('stats') : noEmulator()),
       },
-      serverSample: (gc = false) => server.request<ServerSample>(gc ? 'gcSample' : 'sample'),
-      clientSample: () => client.request<ClientSample>('sample'),
-      pids: { server: server.pid, client: client.pid, emulator: linkem.pid },
-      close: closeAll,
+      serverSample: (gc = false) => server.child.request<ServerSample>(gc ? 'gcSample' : 'sample'),
+      clientSample: () => client.child.request<ClientSample>('sample'),
+      pids: { server: server.child.pid, client: client.child.pid, emulator: linkem?.pid ?? -1 },
+      close: () => closers.closeAll(),
     };
   } catch (err) {
-    await closeAll();
+    await closers.closeAll();
     throw err;
   }
+}
+
+/** The link emulator child: one relay per path to the server, plus the plain-TCP references. */
+function startEmulator(opts: RigOptions, transport: 'udp' | 'ws', server: HostPort, sink: HostPort): Promise<RigChild<{ paths: PathInfo[]; seed: number }>> {
+  const config: LinkEmulatorConfig = {
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    paths: [
+      ...opts.paths.map((p) => ({ name: p.name, protocol: transport === 'ws' ? ('tcp' as const) : ('udp' as const), listen: `${p.local}:0`, target: `${server.host}:${server.port}`, ...(transport === 'ws' ? streamPatch(p.link) : p.link) })),
+      ...(opts.tcpReferences ? opts.paths.map((p) => ({ name: `${p.name}-tcp`, protocol: 'tcp' as const, listen: `${p.local}:0`, target: `${sink.host}:${sink.port}`, ...streamPatch(p.link) })) : []),
+    ],
+  };
+  return RigChild.start('link emulator', new URL('./linkem-process.ts', import.meta.url), config);
 }

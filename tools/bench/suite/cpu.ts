@@ -9,12 +9,11 @@
  *
  * No link emulator: with unlimited links it only adds a process that every datagram
  * crosses, and on a 2-core machine that process takes CPU from the two being measured (the
- * full run shows the difference in its own table). See cpu-tunnel.ts.
+ * full run shows the difference in its own table): startRig with `emulate: false`.
  */
 import type net from 'node:net';
-import { connectTcp, Sink, SinkCommand, startRig, type ProcessSample } from '../rig/index.js';
+import { connectTcp, directPaths, Sink, SinkCommand, startRig, type ProcessSample } from '../rig/index.js';
 import { startTcpRelay } from './cpu-relay.js';
-import { startDirectTunnel } from './cpu-tunnel.js';
 import type { BarPlot, Plot, Section, SectionResult, SuiteOptions, Table } from './types.js';
 
 export type Direction = 'download' | 'upload';
@@ -170,7 +169,7 @@ export async function runCpu(opts: SuiteOptions, size: CpuSize): Promise<Section
   for (const v of size.variants) {
     const name = `mptun ${variantName(v)}`;
     opts.log(`cpu: starting ${name}`);
-    const tunnel = await startDirectTunnel({ transport: v.transport, locals: PATH_ADDRESSES.slice(0, v.paths) });
+    const tunnel = await startRig({ transport: v.transport, paths: directPaths(PATH_ADDRESSES.slice(0, v.paths)), emulate: false });
     try {
       for (const direction of size.directions) {
         const r = await measureBulk(name, direction, await connectTcp(tunnel.forward), () => tunnel.sink.received, tunnel.clientSample, () => tunnel.serverSample(), size);

@@ -13,9 +13,8 @@
  * process already holds the sink's end of every connection, one file descriptor each.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { startRig, type HostPort, type ProcessSample } from '../rig/index.js';
+import { directPaths, startRig, type HostPort, type ProcessSample } from '../rig/index.js';
 import { startTcpRelay } from './cpu-relay.js';
-import { startDirectTunnel } from './cpu-tunnel.js';
 import { openEchoed, startLoadGenerator, type ChurnResult, type HoldResult, type LoadGenerator } from './scale-load.js';
 import type { CdfPlot, Plot, Section, SectionResult, SuiteOptions, Table } from './types.js';
 
@@ -306,9 +305,10 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
 
   const load = await startLoadGenerator();
   try {
-    const tunnel = await startDirectTunnel({
+    const tunnel = await startRig({
       transport: 'udp',
-      locals: ['127.0.0.2'],
+      paths: directPaths(['127.0.0.2']),
+      emulate: false,
       // Room for every idle connection (the defaults are 1024 in all, 256 per client).
       serverLimits: { maxConnections: most + 1024, maxConnectionsPerClient: most + 1024 },
       serverExecArgv: ['--expose-gc'],
