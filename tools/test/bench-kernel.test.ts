@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { bulkRun, handoverRun, ifaceSeries, planFor } from '../bench/suite/kernel/analyse.js';
+import { HANDOVER_FULL, HANDOVER_QUICK } from '../bench/suite/handover.js';
+import { bulkRun, deliveredTimeline, goodputBetweenBps, handoverRun, ifaceTimeline, planFor } from '../bench/suite/kernel/analyse.js';
 import { DelayLine, delayLinePathArg } from '../bench/suite/kernel/delay-line.js';
 import { commandArgv, parseJsonLine, run } from '../bench/suite/kernel/exec.js';
 import { runFlow, toSample, type FlowResult, type FlowSample } from '../bench/suite/kernel/flow.js';
-import { goodputBps, longestStall, rateSeries, timeToRate } from '../bench/suite/kernel/metrics.js';
 import {
   KernelTopology,
   listNamespaces,
@@ -141,50 +141,35 @@ function synthetic(seconds: number, rates: Record<string, (t: number) => number>
   return out;
 }
 
-describe('kernel section: metrics', () => {
-  const steady: Array<[number, number]> = Array.from({ length: 101 }, (_, i) => [i / 20, i * 1000]);
-
-  it('computes goodput over the window after the warm-up', () => {
-    // 1000 bytes per 50 ms = 160 kbit/s.
-    expect(goodputBps(steady, 1)).toBeCloseTo(160_000, 6);
-    expect(goodputBps(steady, 1, 2)).toBeCloseTo(160_000, 6);
-    expect(goodputBps([], 0)).toBe(0);
-    expect(goodputBps([[1, 5]], 0)).toBe(0);
-  });
-
-  it('finds the longest stall after the cut, ongoing stalls included', () => {
-    const s: Array<[number, number]> = [
-      [0, 0],
-      [1, 100],
-      [2, 100],
-      [2.5, 100],
-      [3, 200],
-      [3.2, 300],
-      [4, 300],
+describe('kernel section: timelines', () => {
+  it('turns receiver seconds into the [ms, bytes] timelines handover-metrics reads', () => {
+    const s: FlowSample[] = [
+      { t: 0, bytes: 0, ifaces: { a: 1 } },
+      { t: 0.05, bytes: 5, ifaces: {} },
+      { t: 0.1, bytes: 9, ifaces: { a: 7 } },
+      { t: 3.4500000000000002, bytes: 12, ifaces: { a: 9 } },
     ];
-    expect(longestStall(s, 1)).toBeCloseTo(2, 9); // 1 → 3
-    expect(longestStall(s, 2.9)).toBeCloseTo(0.8, 9); // 3.2 → 4, still stalled at the end
-    expect(longestStall(steady, 1)).toBeCloseTo(0.05, 9);
-  });
-
-  it('times the first 500 ms window after `from` that reaches the threshold', () => {
-    // Nothing for 1 s after the cut at 2 s, then 160 kbit/s.
-    const s: Array<[number, number]> = Array.from({ length: 121 }, (_, i) => {
-      const t = i / 20;
-      return [t, t <= 2 ? i * 1000 : t <= 3 ? 40_000 : 40_000 + (i - 60) * 1000];
-    });
-    expect(timeToRate(s, 2, 150_000)).toBeCloseTo(1.5, 9);
-    expect(timeToRate(s, 2, 200_000)).toBeUndefined();
-    // Windows never reach back before `from`: the pre-cut rate does not count.
-    expect(timeToRate(s, 2.5, 150_000)).toBeCloseTo(1, 9);
-  });
-
-  it('turns a cumulative series into rates per step', () => {
-    expect(rateSeries(steady, 0.25).slice(0, 2)).toEqual([
-      [0.25, expect.closeTo(160_000, 6)],
-      [0.5, expect.closeTo(160_000, 6)],
+    expect(deliveredTimeline(s)).toEqual([
+      [0, 0],
+      [50, 5],
+      [100, 9],
+      [3450, 12],
     ]);
-    expect(rateSeries([], 0.25)).toEqual([]);
+    // Unreadable interface counters are left out, not read as zero.
+    expect(ifaceTimeline(s, 'a')).toEqual([
+      [0, 1],
+      [100, 7],
+      [3450, 9],
+    ]);
+  });
+
+  it('computes goodput between two times, linear between samples', () => {
+    // 1000 bytes per 50 ms = 160 kbit/s.
+    const steady: Array<[number, number]> = Array.from({ length: 101 }, (_, i) => [i * 50, i * 1000]);
+    expect(goodputBetweenBps(steady, 1000, 5000)).toBeCloseTo(160_000, 6);
+    expect(goodputBetweenBps(steady, 1025, 1075)).toBeCloseTo(160_000, 6);
+    expect(goodputBetweenBps(steady, 2000, 2000)).toBe(0);
+    expect(goodputBetweenBps([], 0, 1000)).toBe(0);
   });
 });
 
@@ -192,10 +177,19 @@ describe('kernel section: analysis and report', () => {
   it('plans quick runs within 40 s and full ones within 3 minutes', () => {
     for (const quick of [true, false]) {
       const p = planFor(quick);
-      const seconds = 4 * p.bulkSeconds + p.handover.seconds;
+      const seconds = 4 * p.bulkSeconds + p.handover.endMs / 1000;
       expect(seconds).toBeLessThanOrEqual(quick ? 36 : 170);
-      expect(p.handover.cutAt).toBeLessThan(p.handover.restoreAt);
-      expect(p.handover.restoreAt).toBeLessThan(p.handover.seconds);
+      expect(p.handover.cutMs).toBeLessThan(p.handover.restoreMs);
+      expect(p.handover.restoreMs).toBeLessThan(p.handover.endMs);
+    }
+  });
+
+  it("times the handover run as mptun's handover section does", () => {
+    for (const [quick, mptun] of [
+      [true, HANDOVER_QUICK],
+      [false, HANDOVER_FULL],
+    ] as const) {
+      expect(planFor(quick).handover).toEqual({ cutMs: mptun.cutMs, restoreMs: mptun.restoreMs, endMs: mptun.endMs });
     }
   });
 
@@ -217,37 +211,37 @@ describe('kernel section: analysis and report', () => {
     expect(r.pathBytes.wifi! / r.pathBytes.lte!).toBeCloseTo(2, 3);
   });
 
-  it('leaves unreadable interface counters out of a path series', () => {
-    const s: FlowSample[] = [
-      { t: 0, bytes: 0, ifaces: { a: 1 } },
-      { t: 0.05, bytes: 5, ifaces: {} },
-      { t: 0.1, bytes: 9, ifaces: { a: 7 } },
-    ];
-    expect(ifaceSeries(s, 'a')).toEqual([
-      [0, 1],
-      [0.1, 7],
-    ]);
-  });
-
   it('computes the handover figures from the timelines', () => {
-    const h = handoverRun({ flow, cutAt: 3, restoreAt: 6, pathIfaces, cut: { name: 'wifi', rateBps: wifi }, survivor: { name: 'lte', rateBps: lte } });
+    const h = handoverRun({ flow, cutMs: 3000, restoreMs: 6000, pathIfaces, cut: { name: 'wifi', rateBps: wifi }, survivor: { name: 'lte', rateBps: lte } });
+    expect(h.times).toEqual({ cutMs: 3000, restoreMs: 6000, endMs: 9000 });
     // Last growth seen at 3.00 s, the next at 3.45 s (bytes of the interval 3.40–3.45).
-    expect(h.longestStallMs).toBe(450);
+    expect(h.metrics.longestStallMs).toBe(450);
     // The window 3.40–3.90 s is the first with ≥ 18 Mbit/s (3.35–3.85 has 17.55).
-    expect(h.timeToFullRateMs).toBe(900);
+    expect(h.metrics.timeToFullRateMs).toBe(900);
     // wifi back after 6.5 s: 6.05–6.55 carries 4 Mbit/s, 6.10–6.60 carries 8 (≥ 5).
-    expect(h.reuseMs).toBe(600);
+    expect(h.metrics.reuseMs).toBe(600);
+    // lte alone from 500 ms after the cut to the restore: past its 0.4 s hole.
+    expect(h.metrics.survivorGoodputBps).toBeCloseTo(19.5e6, -3);
+    expect(h.metrics.bytesDelivered).toBe(samples[samples.length - 1]!.bytes);
     expect(h.goodputBeforeBps).toBeCloseTo(59.5e6, -3);
-    expect(h.goodputDuringBps).toBeCloseTo((19.5e6 * 2.6) / 3, -3);
     expect(h.goodputAfterBps).toBeCloseTo((19.5e6 * 3 + 40e6 * 2.5) / 3, -3);
     expect(h.paths.wifi).toHaveLength(samples.length);
   });
 
+  it('times the cut from when it took effect, not from the plan', () => {
+    // The same flow, but the delay line acknowledged the cut 200 ms late: the stall is
+    // measured from 3.2 s, and reuse from the restore at 6.3 s.
+    const h = handoverRun({ flow, cutMs: 3200, restoreMs: 6300, pathIfaces, cut: { name: 'wifi', rateBps: wifi }, survivor: { name: 'lte', rateBps: lte } });
+    expect(h.metrics.longestStallMs).toBe(250);
+    // The first window lying wholly after the restore ends at 6.8 s (the 500 ms floor).
+    expect(h.metrics.reuseMs).toBe(500);
+  });
+
   it('reports how long it watched when the restored path is not used again', () => {
     const s = synthetic(8, { wifi: (t) => (t <= 3 ? 40e6 : 0), lte: () => 20e6 });
-    const h = handoverRun({ flow: { ...flow, samples: s }, cutAt: 3, restoreAt: 6, pathIfaces, cut: { name: 'wifi', rateBps: wifi }, survivor: { name: 'lte', rateBps: lte } });
-    expect(h.reuseMs).toBeNull();
-    expect(handoverTable(dataWith(h)).rows[2]?.[1]).toBe('not within 2.0 s');
+    const h = handoverRun({ flow: { ...flow, samples: s }, cutMs: 3000, restoreMs: 6000, pathIfaces, cut: { name: 'wifi', rateBps: wifi }, survivor: { name: 'lte', rateBps: lte } });
+    expect(h.metrics.reuseMs).toBeNull();
+    expect(handoverTable(dataWith(h)).rows[0]?.[3]).toBe('not within 2.0 s');
   });
 
   function dataWith(h: ReturnType<typeof handoverRun>): KernelData {
@@ -268,25 +262,27 @@ describe('kernel section: analysis and report', () => {
   }
 
   it('builds the tables and plots', () => {
-    const h = handoverRun({ flow, cutAt: 3, restoreAt: 6, pathIfaces, cut: { name: 'wifi', rateBps: wifi }, survivor: { name: 'lte', rateBps: lte } });
+    const h = handoverRun({ flow, cutMs: 3000, restoreMs: 6000, pathIfaces, cut: { name: 'wifi', rateBps: wifi }, survivor: { name: 'lte', rateBps: lte } });
     const d = dataWith(h);
     const agg = aggregationTable(d);
     expect(agg.rows[0]).toEqual(['download', 65, 92.9, 'wifi 71% / lte 29%', 47, 94, '×1.38']);
     expect(agg.rows[1]).toEqual(['upload', '—', '—', '—', '—', '—', '—']);
     expect(agg.notes?.some((n) => n.includes('89%'))).toBe(true);
     const ho = handoverTable(d);
-    expect(ho.rows.map((r) => r[1])).toEqual([450, 900, 600, 59.5, 16.9, 52.8]);
+    expect(ho.columns.slice(0, 6)).toEqual(['stack', 'longest stall ms', 'time to full rate ms', 'reuse ms', 'bytes delivered', 'lte alone Mbit/s']);
+    expect(ho.rows).toEqual([['kernel MPTCP (default)', 450, 900, 600, samples[samples.length - 1]!.bytes, 19.5, 59.5, 52.8]]);
     const line = handoverPlot(d);
     expect(line.kind).toBe('line');
     if (line.kind === 'line') {
-      expect(line.series.map((s) => s.name)).toEqual(['wifi (link bytes)', 'lte (link bytes)', 'delivered (goodput)']);
+      expect(line.series.map((s) => s.name)).toEqual(['wifi (link bytes)', 'lte (link bytes)', 'delivered goodput']);
       expect(line.markers).toEqual([
         { x: 3, label: 'wifi cut' },
         { x: 6, label: 'wifi restored' },
       ]);
-      // 4 points a second over 9 s; wifi at 40 Mbit/s before the cut.
-      expect(line.series[0]?.points).toHaveLength(36);
-      expect(line.series[0]?.points[4]?.[1]).toBeCloseTo(40, 1);
+      // A 500 ms average at every 50 ms sample from 0.5 s to 9 s; wifi at 40 Mbit/s before the cut, none while cut.
+      expect(line.series[0]?.points).toHaveLength(171);
+      expect(line.series[0]?.points[10]).toEqual([1, expect.closeTo(40, 1)]);
+      expect(line.series[0]?.points.find(([t]) => t === 5)?.[1]).toBe(0);
     }
     const bar = aggregationPlot(d);
     expect(bar.kind === 'bar' && bar.series[0]?.values).toEqual([65, 0]);

@@ -108,15 +108,15 @@ async function measure(opts: SuiteOptions, plan: KernelPlan, paths: [KernelPath,
     flow = await runFlow({
       ...base('down'),
       proto: 'mptcp',
-      seconds: h.seconds,
+      seconds: h.endMs / 1000,
       onStart: () => {
         timers.push(
           setTimeout(() => {
             delay.set(a.name, 'down').then((m) => (cutMono = m), (e: Error) => failures.push(e));
-          }, h.cutAt * 1000),
+          }, h.cutMs),
           setTimeout(() => {
             delay.set(a.name, 'up').then((m) => (restoreMono = m), (e: Error) => failures.push(e));
-          }, h.restoreAt * 1000),
+          }, h.restoreMs),
         );
       },
     });
@@ -129,14 +129,16 @@ async function measure(opts: SuiteOptions, plan: KernelPlan, paths: [KernelPath,
   if (!Number.isFinite(cutMono) || !Number.isFinite(restoreMono)) throw new Error('kernel handover: the cut or the restore did not take effect');
   const handover = handoverRun({
     flow,
-    cutAt: cutMono - flow.startMono,
-    restoreAt: restoreMono - flow.startMono,
+    // Monotonic seconds (delay line and receiver share the clock) → ms on the receiver's timeline.
+    cutMs: (cutMono - flow.startMono) * 1000,
+    restoreMs: (restoreMono - flow.startMono) * 1000,
     pathIfaces: pathIfaces('down'),
     cut: { name: a.name, rateBps: a.rateBps },
     survivor: { name: b.name, rateBps: b.rateBps },
   });
-  const fmt = (v: number | null): string => (v === null ? 'not within the run' : `${v} ms`);
-  opts.log(`kernel: handover — longest stall ${fmt(handover.longestStallMs)}, full rate on ${b.name} after ${fmt(handover.timeToFullRateMs)}, ${a.name} reused after ${fmt(handover.reuseMs)}`);
+  const fmt = (v: number | null): string => (v === null ? 'not within the run' : `${Math.round(v)} ms`);
+  const m = handover.metrics;
+  opts.log(`kernel: handover — longest stall ${fmt(m.longestStallMs)}, full rate on ${b.name} after ${fmt(m.timeToFullRateMs)}, ${a.name} reused after ${fmt(m.reuseMs)}, ${b.name} alone ${(m.survivorGoodputBps / 1e6).toFixed(1)} Mbit/s`);
 
   return {
     kernel: os.release(),

@@ -1,9 +1,13 @@
 /**
  * From a receiver's samples to the section's figures (pure): the run plan per mode, bulk
- * goodput with per-path bytes, and the handover metrics.
+ * goodput with per-path bytes, and the handover metrics. The handover figures come from
+ * handover-metrics.ts — the very code behind mptun's handover section — over the samples
+ * turned into [ms, bytes] timelines, so the two tables read the same definitions.
  */
+import { HANDOVER_FULL, HANDOVER_QUICK } from '../handover.js';
+import { bytesAt, handoverMetrics, type HandoverMetrics, type HandoverTimes, type Timeline } from '../handover-metrics.js';
+import type { HandoverSchedule } from '../handover-run.js';
 import type { FlowResult, FlowSample } from './flow.js';
-import { goodputBps, longestStall, timeToRate, type Series } from './metrics.js';
 import type { BulkRun, HandoverRun } from './report.js';
 
 export interface KernelPlan {
@@ -11,51 +15,70 @@ export interface KernelPlan {
   bulkSeconds: number;
   warmupSeconds: number;
   sampleMs: number;
-  handover: { cutAt: number; restoreAt: number; seconds: number };
+  /** When to cut and restore path A and when the run ends, ms on the receiver's timeline. */
+  handover: HandoverSchedule;
 }
 
-/** Quick: 6 s transfers and a 9 s handover run (~35 s in all); full: 20 s and 25 s (~110 s). */
+/**
+ * Quick: 6 s transfers; full: 20 s. The handover run takes mptun's handover plan
+ * (HANDOVER_QUICK / HANDOVER_FULL: cut, restore, end), so both tables time the same run.
+ */
 export function planFor(quick: boolean): KernelPlan {
-  return quick
-    ? { bulkSeconds: 6, warmupSeconds: 1, sampleMs: 50, handover: { cutAt: 3, restoreAt: 6, seconds: 9 } }
-    : { bulkSeconds: 20, warmupSeconds: 1, sampleMs: 50, handover: { cutAt: 5, restoreAt: 15, seconds: 25 } };
+  const h = quick ? HANDOVER_QUICK : HANDOVER_FULL;
+  return {
+    bulkSeconds: quick ? 6 : 20,
+    warmupSeconds: 1,
+    sampleMs: 50,
+    handover: { cutMs: h.cutMs, restoreMs: h.restoreMs, endMs: h.endMs },
+  };
 }
 
-/** Delivered payload bytes over time. */
-export function deliveredSeries(samples: readonly FlowSample[]): Array<[number, number]> {
-  return samples.map((s) => [s.t, s.bytes]);
+/** The receiver reports float seconds; keep ms to the microsecond so figures stay clean. */
+const msOf = (seconds: number): number => Math.round(seconds * 1e6) / 1e3;
+
+/** Delivered payload bytes over time, [ms, bytes]. */
+export function deliveredTimeline(samples: readonly FlowSample[]): Array<[number, number]> {
+  return samples.map((s) => [msOf(s.t), s.bytes]);
 }
 
-/** One interface's rx counter over time (samples where it was unreadable are left out). */
-export function ifaceSeries(samples: readonly FlowSample[], iface: string): Array<[number, number]> {
+/** One interface's rx counter over time, [ms, bytes] (samples where it was unreadable are left out). */
+export function ifaceTimeline(samples: readonly FlowSample[], iface: string): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   for (const s of samples) {
     const v = s.ifaces[iface];
-    if (v !== undefined && v >= 0) out.push([s.t, v]);
+    if (v !== undefined && v >= 0) out.push([msOf(s.t), v]);
   }
   return out;
 }
 
-/** Growth of a counter between the first point at or after `from` and the last point. */
-function growthFrom(series: Series, from: number): number {
-  const a = series.find(([t]) => t >= from);
-  const b = series[series.length - 1];
-  return a && b ? b[1] - a[1] : 0;
+/**
+ * Average rate in bit/s between two times (the counter read as handover-metrics reads it:
+ * linear between samples); 0 for an empty interval. (Could move to handover-metrics.ts.)
+ */
+export function goodputBetweenBps(timeline: Timeline, fromMs: number, toMs: number): number {
+  if (!(toMs > fromMs)) return 0;
+  return ((bytesAt(timeline, toMs) - bytesAt(timeline, fromMs)) * 8000) / (toMs - fromMs);
 }
+
+const lastMs = (timeline: Timeline): number => timeline[timeline.length - 1]?.[0] ?? 0;
 
 /** `pathIfaces` maps a path name to the receiver's interface on that path. */
 export function bulkRun(proto: BulkRun['proto'], direction: BulkRun['direction'], flow: FlowResult, pathIfaces: Record<string, string>, warmupSeconds: number): BulkRun {
-  const delivered = deliveredSeries(flow.samples);
+  const delivered = deliveredTimeline(flow.samples);
+  const fromMs = warmupSeconds * 1000;
+  const toMs = lastMs(delivered);
+  const measured = toMs > fromMs;
   const pathBytes: Record<string, number> = {};
-  for (const [name, iface] of Object.entries(pathIfaces)) pathBytes[name] = growthFrom(ifaceSeries(flow.samples, iface), warmupSeconds);
-  const first = delivered.find(([t]) => t >= warmupSeconds);
-  const last = delivered[delivered.length - 1];
+  for (const [name, iface] of Object.entries(pathIfaces)) {
+    const tl = ifaceTimeline(flow.samples, iface);
+    pathBytes[name] = measured ? bytesAt(tl, toMs) - bytesAt(tl, fromMs) : 0;
+  }
   return {
     proto,
     direction,
-    goodputBps: goodputBps(delivered, warmupSeconds),
-    bytes: first && last ? last[1] - first[1] : 0,
-    seconds: first && last ? last[0] - first[0] : 0,
+    goodputBps: goodputBetweenBps(delivered, fromMs, toMs),
+    bytes: measured ? bytesAt(delivered, toMs) - bytesAt(delivered, fromMs) : 0,
+    seconds: measured ? (toMs - fromMs) / 1000 : 0,
     mptcp: flow.mptcp,
     pathBytes,
     timeline: delivered,
@@ -64,36 +87,38 @@ export function bulkRun(proto: BulkRun['proto'], direction: BulkRun['direction']
 
 export interface HandoverInput {
   flow: FlowResult;
-  /** Seconds on the receiver's timeline when the cut and the restore took effect. */
-  cutAt: number;
-  restoreAt: number;
+  /** When the cut and the restore took effect, ms on the receiver's timeline. */
+  cutMs: number;
+  restoreMs: number;
   pathIfaces: Record<string, string>;
   /** The path that was cut and the one that survived, with their rates. */
   cut: { name: string; rateBps: number };
   survivor: { name: string; rateBps: number };
 }
 
-/** Seconds → whole-ms figure, or null for "never". */
-const toMs = (s: number | undefined): number | null => (s === undefined ? null : Math.round(s * 1000));
+/** Warm-up left out of "goodput before the cut" (less when the cut comes early). */
+const BEFORE_WARMUP_MS = 1000;
 
 export function handoverRun(h: HandoverInput): HandoverRun {
-  const delivered = deliveredSeries(h.flow.samples);
+  const delivered = deliveredTimeline(h.flow.samples);
   const paths: Record<string, Array<[number, number]>> = {};
-  for (const [name, iface] of Object.entries(h.pathIfaces)) paths[name] = ifaceSeries(h.flow.samples, iface);
-  const last = delivered[delivered.length - 1]?.[0] ?? h.restoreAt;
+  for (const [name, iface] of Object.entries(h.pathIfaces)) paths[name] = ifaceTimeline(h.flow.samples, iface);
+  // The run ends with the receiver's last sample (as mptun's ends with its last reading).
+  const times: HandoverTimes = { cutMs: h.cutMs, restoreMs: h.restoreMs, endMs: Math.max(lastMs(delivered), h.restoreMs) };
+  const metrics: HandoverMetrics = handoverMetrics({
+    delivered,
+    restoredPath: paths[h.cut.name] ?? [],
+    times,
+    survivorCapacityBps: h.survivor.rateBps,
+    restoredCapacityBps: h.cut.rateBps,
+  });
   return {
-    cutAt: h.cutAt,
-    restoreAt: h.restoreAt,
-    seconds: last,
+    times,
     mptcp: h.flow.mptcp,
-    longestStallMs: Math.round(longestStall(delivered, h.cutAt) * 1000),
-    timeToFullRateMs: toMs(timeToRate(delivered, h.cutAt, 0.9 * h.survivor.rateBps)),
-    reuseMs: toMs(timeToRate(paths[h.cut.name] ?? [], h.restoreAt, 0.1 * h.cut.rateBps)),
-    // Before: after a 1 s warm-up; during and after: the whole interval.
-    goodputBeforeBps: goodputBps(delivered, Math.min(1, h.cutAt / 2), h.cutAt),
-    goodputDuringBps: goodputBps(delivered, h.cutAt, h.restoreAt),
-    goodputAfterBps: goodputBps(delivered, h.restoreAt),
-    timeline: delivered,
+    metrics,
+    goodputBeforeBps: goodputBetweenBps(delivered, Math.min(BEFORE_WARMUP_MS, h.cutMs / 2), h.cutMs),
+    goodputAfterBps: goodputBetweenBps(delivered, h.restoreMs, times.endMs),
+    delivered,
     paths,
   };
 }

@@ -2,8 +2,8 @@
  * Tables and plots of the kernel-MPTCP section, built from what was measured (pure).
  * Figures are printed as measured; the references sit in the same rows.
  */
+import { rateSeries, RATE_WINDOW_MS, type HandoverMetrics, type HandoverTimes } from '../handover-metrics.js';
 import type { BarPlot, LinePlot, Plot, Table } from '../types.js';
-import { rateSeries, type Series } from './metrics.js';
 import type { KernelPath } from './paths.js';
 
 export interface BulkRun {
@@ -18,26 +18,23 @@ export interface BulkRun {
   mptcp: boolean;
   /** Link-layer bytes received per path over the measured window. */
   pathBytes: Record<string, number>;
-  /** [seconds, payload bytes delivered]. */
+  /** [ms, payload bytes delivered]. */
   timeline: Array<[number, number]>;
 }
 
+/** Shaped like a run of mptun's handover section: its times, the same metrics, the timelines. */
 export interface HandoverRun {
-  /** When the cut and the restore took effect, seconds on the receiver's timeline. */
-  cutAt: number;
-  restoreAt: number;
-  seconds: number;
+  /** When the cut and the restore took effect and when the run ended, ms on the receiver's timeline. */
+  times: HandoverTimes;
   mptcp: boolean;
-  longestStallMs: number;
-  /** From the cut until 500 ms of goodput reach 90% of the survivor's rate; null: never. */
-  timeToFullRateMs: number | null;
-  /** From the restore until the restored path carries 10% of its rate over 500 ms; null: never. */
-  reuseMs: number | null;
+  /** From handover-metrics.ts, as mptun's handover section computes them. */
+  metrics: HandoverMetrics;
+  /** Delivered goodput from 1 s after the start to the cut, and from the restore to the end. */
   goodputBeforeBps: number;
-  goodputDuringBps: number;
   goodputAfterBps: number;
-  timeline: Array<[number, number]>;
-  /** Per path: [seconds, link-layer bytes received]. */
+  /** [ms, payload bytes delivered]. */
+  delivered: Array<[number, number]>;
+  /** Per path: [ms, link-layer bytes received]. */
   paths: Record<string, Array<[number, number]>>;
 }
 
@@ -59,7 +56,7 @@ export interface KernelData {
 const mbit = (bps: number): number => Math.round(bps / 1e5) / 10;
 const pct = (part: number, whole: number): number => (whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0);
 /** A time in ms, or for "never" how long the run watched after the event. */
-const ms = (v: number | null, watchedS: number): number | string => (v === null ? `not within ${watchedS.toFixed(1)} s` : Math.round(v));
+const ms = (v: number | null, watchedMs: number): number | string => (v === null ? `not within ${(watchedMs / 1000).toFixed(1)} s` : Math.round(v));
 
 function find(d: KernelData, proto: BulkRun['proto'], direction: BulkRun['direction']): BulkRun | undefined {
   return d.runs.find((r) => r.proto === proto && r.direction === direction);
@@ -108,48 +105,55 @@ export function aggregationTable(d: KernelData): Table {
   };
 }
 
+/** The columns of mptun's handover table (same metrics, same order), then the kernel's extras. */
 export function handoverTable(d: KernelData): Table {
   const h = d.handover;
+  const { cutMs, restoreMs, endMs } = h.times;
   const [a, b] = d.paths;
   const cutName = a?.name ?? 'path A';
   const survivor = b?.name ?? 'path B';
   return {
-    title: `Kernel MPTCP handover (download; ${cutName} cut at ${h.cutAt.toFixed(2)} s, restored at ${h.restoreAt.toFixed(2)} s)`,
-    columns: ['metric', 'kernel MPTCP'],
+    title: `Kernel MPTCP handover: ${cutName} cut at ${(cutMs / 1000).toFixed(2)} s, restored at ${(restoreMs / 1000).toFixed(2)} s`,
+    columns: ['stack', 'longest stall ms', 'time to full rate ms', 'reuse ms', 'bytes delivered', `${survivor} alone Mbit/s`, 'before the cut Mbit/s', 'after the restore Mbit/s'],
     rows: [
-      ['longest stall in delivered bytes after the cut (ms)', ms(h.longestStallMs, h.seconds - h.cutAt)],
-      [`time to full rate on ${survivor} (500 ms goodput ≥ 90% of ${b ? mbit(b.rateBps) : '?'} Mbit/s) (ms)`, ms(h.timeToFullRateMs, h.seconds - h.cutAt)],
-      [`time to use ${cutName} again after the restore (≥ 10% of ${a ? mbit(a.rateBps) : '?'} Mbit/s over 500 ms) (ms)`, ms(h.reuseMs, h.seconds - h.restoreAt)],
-      ['goodput before the cut (Mbit/s)', mbit(h.goodputBeforeBps)],
-      ['goodput while cut (Mbit/s)', mbit(h.goodputDuringBps)],
-      ['goodput after the restore (Mbit/s)', mbit(h.goodputAfterBps)],
+      [
+        `kernel MPTCP (${d.mptcpScheduler})`,
+        Math.round(h.metrics.longestStallMs),
+        ms(h.metrics.timeToFullRateMs, endMs - cutMs),
+        ms(h.metrics.reuseMs, endMs - restoreMs),
+        Math.round(h.metrics.bytesDelivered),
+        mbit(h.metrics.survivorGoodputBps),
+        mbit(h.goodputBeforeBps),
+        mbit(h.goodputAfterBps),
+      ],
     ],
     notes: [
+      `Bulk download over ${a ? pathLabel(a) : cutName} + ${b ? pathLabel(b) : survivor}; the cut and restore times and the run's ${(endMs / 1000).toFixed(1)} s follow mptun's handover plan.`,
+      `Metrics computed by the same code as mptun's handover table: longest stall = longest gap between readings that show new delivered bytes, from the cut to the end; time to full rate = from the cut until the ${RATE_WINDOW_MS} ms average goodput reaches 90% of ${survivor}'s ${b ? mbit(b.rateBps) : '?'} Mbit/s; reuse = from the restore until ${cutName} carries 10% of its ${a ? mbit(a.rateBps) : '?'} Mbit/s over ${RATE_WINDOW_MS} ms (both include the window: ${RATE_WINDOW_MS} is the floor); ${survivor} alone = average goodput from ${RATE_WINDOW_MS} ms after the cut to the restore.`,
+      `Delivered bytes sampled every 50 ms on the receiver, so stalls are resolved to that interval; per-path bytes are the receiver's interface rx counters (link-layer, all traffic), where mptun counts what its emulated link delivered.`,
       `The cut drops every packet of ${cutName} in both directions (as the link emulator's down does for mptun); the interfaces stay up, so the kernel notices only through lost packets.`,
-      'Delivered bytes sampled every 50 ms on the receiver: stalls are resolved to that interval.',
-      `The kernel goes back to a cut subflow when that subflow's backed-off retransmission timer next fires (ss shows the backoff), so the time to reuse grows with the length of the cut (here ${(h.restoreAt - h.cutAt).toFixed(1)} s).`,
+      `The kernel goes back to a cut subflow when that subflow's backed-off retransmission timer next fires (ss shows the backoff), so the time to reuse grows with the length of the cut (here ${((restoreMs - cutMs) / 1000).toFixed(1)} s).`,
       ...(h.mptcp ? [] : ['Warning: the receiving socket was not MPTCP (fallback): these are plain TCP figures.']),
     ],
   };
 }
 
-/** Per-path throughput and goodput over the handover run, with the cut and restore marked. */
-export function handoverPlot(d: KernelData, stepS = 0.25): Plot {
+/** Per-path throughput and goodput over the handover run, with the cut and restore marked (as mptun's plot). */
+export function handoverPlot(d: KernelData): Plot {
   const h = d.handover;
-  const toMbit = (s: Series): Array<[number, number]> => rateSeries(s, stepS).map(([t, v]) => [Math.round(t * 1000) / 1000, Math.round(v / 1e4) / 100]);
   const cutName = d.paths[0]?.name ?? 'path A';
   const plot: LinePlot = {
     kind: 'line',
     series: [
-      ...d.paths.map((p) => ({ name: `${p.name} (link bytes)`, points: toMbit(h.paths[p.name] ?? []) })),
-      { name: 'delivered (goodput)', points: toMbit(h.timeline) },
+      ...d.paths.map((p) => ({ name: `${p.name} (link bytes)`, points: rateSeries(h.paths[p.name] ?? []) })),
+      { name: 'delivered goodput', points: rateSeries(h.delivered) },
     ],
     markers: [
-      { x: h.cutAt, label: `${cutName} cut` },
-      { x: h.restoreAt, label: `${cutName} restored` },
+      { x: h.times.cutMs / 1000, label: `${cutName} cut` },
+      { x: h.times.restoreMs / 1000, label: `${cutName} restored` },
     ],
   };
-  return { ...plot, file: 'kernel-handover-paths', title: 'Kernel MPTCP handover: throughput per path', xLabel: 'time (s)', yLabel: 'Mbit/s' };
+  return { ...plot, file: 'kernel-handover-paths', title: `Kernel MPTCP handover: throughput per path (${RATE_WINDOW_MS} ms average)`, xLabel: 'time (s)', yLabel: 'Mbit/s' };
 }
 
 export function aggregationPlot(d: KernelData): Plot {
