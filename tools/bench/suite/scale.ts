@@ -324,7 +324,9 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
           const t0 = performance.now();
           const onServer = await drained(async () => (await tunnel.serverSample()).stats.open, timeoutMs);
           const onClient = await drained(async () => (await tunnel.clientSample()).connections.length, Math.max(0, timeoutMs - (performance.now() - t0)), 500);
-          return onServer + onClient + tunnel.sink.open;
+          const left = onServer + onClient + tunnel.sink.open;
+          if (left > 0) opts.log(`scale: left open — server relays ${onServer}, client connections ${onClient}, sink sockets ${tunnel.sink.open}`);
+          return left;
         },
         fdsPerConnection: 1,
       };
