@@ -170,7 +170,10 @@ export class Driver {
   private armTimer(now: number): void {
     const at = this.endpoint.pollTimeout();
     const want = at === null ? Infinity : at;
-    if (want === this.timerAt) return;
+    // A timer may fire a little before its deadline by performance.now() (libuv measures from
+    // the loop's cached time, which lags while a turn is busy): then pump() ran no timeouts,
+    // and the same deadline must be armed again, or the engine would wait for traffic forever.
+    if (want === this.timerAt && (this.timer !== null || want === Infinity)) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = want;
