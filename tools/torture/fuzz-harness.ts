@@ -451,7 +451,15 @@ export function mutate(rng: SeededRandom, bytes: Uint8Array, origin: ByteSeed, s
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  return Buffer.concat(parts);
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Checks a property of an accepted input; a violation is a crash (a plain Error, not the typed one). */
