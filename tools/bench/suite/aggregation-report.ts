@@ -27,7 +27,8 @@ export interface PathDescription {
   rateBps: number;
 }
 
-export interface AggregationData {
+/** What sections 1 and 2 both record about a run. */
+interface BulkRunBasics {
   seed: number;
   quick: boolean;
   seconds: number;
@@ -36,11 +37,15 @@ export interface AggregationData {
   /** Sum of the paths' capacities (one direction). */
   sumBps: number;
   /**
-   * Payload ÷ datagram bytes on the link in the lossless single-path download (so nothing
+   * Payload ÷ datagram bytes on the link in a lossless single-path download (so nothing
    * but framing: TCP header and options, the seal), and the sum scaled by it.
    */
   wireEfficiency: number | null;
   headersCeilingBps: number | null;
+  runs: SchedulerRun[];
+}
+
+export interface AggregationData extends BulkRunBasics {
   /** The best single path (the faster one) alone: mptun as is, mptun with its loss off, plain TCP. */
   single: {
     path: string;
@@ -49,25 +54,15 @@ export interface AggregationData {
     tcp: { download: BulkWindow | null; upload: BulkWindow | null };
     error?: string;
   } | null;
-  runs: SchedulerRun[];
 }
 
-export interface RttRatioData {
-  seed: number;
-  quick: boolean;
-  seconds: number;
-  warmupSeconds: number;
-  paths: PathDescription[];
-  sumBps: number;
-  /** As in AggregationData, from the short path's single-path download (that link has no loss). */
-  wireEfficiency: number | null;
-  headersCeilingBps: number | null;
+/** wireEfficiency comes from the short path's single-path download (that link has no loss). */
+export interface RttRatioData extends BulkRunBasics {
   /**
    * The short-RTT path alone: mptun, and plain TCP over the same link (absent when the plan
    * left it out, to give quick mode's short windows a longer warm-up instead).
    */
   single: { path: string; mptun: BulkWindow | null; tcp?: BulkWindow | null; error?: string } | null;
-  runs: SchedulerRun[];
 }
 
 const DASH = '—';
