@@ -24,6 +24,11 @@ export interface EndpointConfig {
   minRtoMs?: number;
   maxRtoMs?: number;
   maxSynRetries?: number;
+  /**
+   * Client: when the first SYN goes unanswered, race another MP_CAPABLE SYN on the next path
+   * given to connect() (each further timeout adds one more), and keep whichever answers first.
+   */
+  raceHandshake?: boolean;
   /** Consecutive RTOs before a subflow is given up. */
   maxRetries?: number;
   potentiallyFailedAfter?: number;
@@ -54,6 +59,7 @@ export function resolveConfig(c: EndpointConfig): ResolvedConfig {
     minRtoMs: 200, // Linux's floor rather than RFC 6298's 1 s: paths here are often short
     maxRtoMs: 60_000,
     maxSynRetries: 6,
+    raceHandshake: true,
     maxRetries: 8,
     potentiallyFailedAfter: 1,
     delayedAckMs: 20,

@@ -115,7 +115,12 @@ export class MptcpClient extends EventEmitter implements PathOwner {
     if (!this.opener.shared) this.ownPaths.set(socket, entries);
     const start = (first: number): void => {
       if (socket.destroyed || this.closed) return;
-      const others = entries.filter((e) => e.pathId !== null && e.pathId !== first && !e.backup).map((e) => e.pathId!);
+      // The freshest path first: if the first SYN goes unanswered, the engine races the next
+      // MP_CAPABLE SYN on others[0] (raceHandshake).
+      const others = entries
+        .filter((e) => e.pathId !== null && e.pathId !== first && !e.backup)
+        .map((e) => e.pathId!)
+        .sort((a, b) => this.driver.lastHeard(b) - this.driver.lastHeard(a) || 0); // NaN when neither was heard
       const conn = this.driver.endpoint.connect(this.driver.now(), {
         path: first,
         extraPaths: multipath && this.opener.shared ? others : [],

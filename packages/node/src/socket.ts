@@ -83,6 +83,11 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
     return this.conn !== null;
   }
 
+  /** Bytes of ours the peer has acknowledged at the data level (DATA_ACK, RFC 8684 §3.3.2); 0 before the connection starts. */
+  get bytesAcknowledged(): number {
+    return this.conn?.sndUna ?? 0;
+  }
+
   bind(connection: Connection): void {
     this.conn = connection;
     this.established = connection.state === 'established';

@@ -119,12 +119,14 @@ export class Connection implements SubflowOwner, CcGroup {
   private lingerDeadline = Infinity;
   private pendingResets: Array<{ sf: Subflow; options: TcpOption[] }> = [];
   private idleDeadline = Infinity;
-  /** Application-chosen subflow paths still to be joined once established. */
   /** Joins waiting for the server to hold our key; `planned` ones came with connect(). */
   private pendingJoins: Array<{ pathId: number; backup: boolean; planned: boolean }> = [];
   private readonly joinNonces = new Map<Subflow, { local: number; remote: number }>();
   /** Address id of each local host (RFC 8684 §3.2: the initial subflow's address is 0). */
   private readonly localAddressIds = new Map<string, number>();
+  /** Client, while connecting: the bytes that ride every MP_CAPABLE SYN, and the paths raced. */
+  private synData: Uint8Array | null = null;
+  private readonly racedPaths = new Set<number>();
 
   constructor(
     readonly id: number,
@@ -329,10 +331,53 @@ export class Connection implements SubflowOwner, CcGroup {
     // The first bytes ride the SYN when there are any (RFC 8803 puts the target there).
     if (this.host.config.synData && this.sendBuf.length > 0) {
       const n = Math.min(sf.mss, this.sendBuf.length);
-      sf.setSynData(0, this.sendBuf.slice(0, n));
+      this.synData = this.sendBuf.slice(0, n);
+      sf.setSynData(0, this.synData);
       this.sndNxt = n;
     }
+    this.racedPaths.add(pathId);
     this.host.wake(this);
+  }
+
+  /**
+   * Client: the SYN on one path went unanswered (lost, or the path died without notice), so
+   * another MP_CAPABLE SYN with the same key and 0-RTT bytes leaves on the next planned path.
+   * Each is a separate handshake to the server; the first SYN/ACK wins and the others are
+   * reset (settleRace). A dead first path then costs one initial RTO, not the whole backoff.
+   */
+  onHandshakeRetry(sf: Subflow, now: number): void {
+    if (!this.isClient || this.state !== 'connecting' || !sf.isInitial || !this.host.config.raceHandshake) return;
+    const next = this.pendingJoins.find((j) => !j.backup && !this.racedPaths.has(j.pathId));
+    if (!next) return;
+    this.racedPaths.add(next.pathId);
+    let port: number;
+    try {
+      port = this.host.allocatePort(next.pathId);
+    } catch {
+      return; // no free port on that path
+    }
+    const racer = this.newSubflow(next.pathId, port, sf.remotePort, true, true, now);
+    racer.localAddressId = 0; // the address id map is settled by the winner
+    if (this.synData) racer.setSynData(0, this.synData);
+    this.host.wake(this);
+  }
+
+  /** Client: `winner`'s SYN/ACK came first. The other SYNs' handshakes are reset; their paths are joined later instead. */
+  private settleRace(now: number, winner: Subflow): void {
+    this.synData = null;
+    const losers = this.subflowList.filter((s) => s !== winner && s.isInitial && s.state === 'syn-sent');
+    if (losers.length === 0 && this.racedPaths.size <= 1) return;
+    // RFC 8684 §3.2: the initial subflow's address has id 0; it is the winner's.
+    this.localAddressIds.clear();
+    this.assignAddressId(winner, winner.pathId, true);
+    this.pendingJoins = this.pendingJoins.filter((j) => j.pathId !== winner.pathId);
+    for (const pathId of this.racedPaths) {
+      if (pathId !== winner.pathId && !this.pendingJoins.some((j) => j.pathId === pathId)) this.pendingJoins.push({ pathId, backup: false, planned: true });
+    }
+    for (const l of losers) {
+      this.pendingResets.push({ sf: l, options: [] });
+      l.terminate('closed', now);
+    }
   }
 
   /** Client: add a subflow over another path (MP_JOIN, RFC 8684 §3.2). */
@@ -532,8 +577,9 @@ export class Connection implements SubflowOwner, CcGroup {
     }
 
     const isSyn = (seg.flags & TcpFlag.SYN) !== 0;
-    // The handshake's MPTCP part (RFC 8684 §3.1).
-    if (sf.isInitial && sf.state === 'syn-sent' && isSyn) {
+    // The handshake's MPTCP part (RFC 8684 §3.1), once the SYN/ACK is known to answer our SYN.
+    if (sf.isInitial && sf.answersSyn(seg)) {
+      this.settleRace(now, sf);
       this.peerWindowRight = Math.max(this.peerWindowRight, seg.window);
       if (capable && capable.senderKey !== undefined && capable.version === 1) {
         this.remoteKey = capable.senderKey;
@@ -553,8 +599,10 @@ export class Connection implements SubflowOwner, CcGroup {
       this.rejectSubflow(now, sf); // a SYN/ACK to MP_JOIN must carry MP_JOIN (RFC 8684 §3.2)
       return;
     }
-    if (sf.isInitial && sf.state === 'syn-received' && !this.fallback && !isSyn) {
-      // The server learns the client's key from the third ACK; nothing is accepted before it.
+    const isRst = (seg.flags & TcpFlag.RST) !== 0;
+    if (sf.isInitial && sf.state === 'syn-received' && !this.fallback && !isSyn && !isRst) {
+      // The server learns the client's key from the third ACK; nothing is accepted before it
+      // but a RST (checked against the window by the subflow, RFC 5961 §3.2).
       if (this.remoteKey === null) {
         if (!capable || capable.receiverKey !== this.localKey || capable.senderKey === undefined) return;
         this.remoteKey = capable.senderKey;

@@ -69,6 +69,8 @@ export interface SubflowOwner {
   onAcked(sf: Subflow, segments: readonly SentSegment[], now: number): void;
   /** The retransmission timer fired; `consecutive` counts RTOs without progress. */
   onRto(sf: Subflow, consecutive: number, now: number): void;
+  /** A SYN (or SYN/ACK) went unanswered and is about to be sent again. */
+  onHandshakeRetry(sf: Subflow, now: number): void;
   onClosed(sf: Subflow, reason: SubflowCloseReason, now: number): void;
 }
 
@@ -311,6 +313,13 @@ export class Subflow {
 
   // --- Input ------------------------------------------------------------------------------
 
+  /** Whether `seg` is a SYN/ACK acknowledging our SYN (and no more than the data it carried). */
+  answersSyn(seg: TcpSegment): boolean {
+    if (this.state !== 'syn-sent' || (seg.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) !== (TcpFlag.SYN | TcpFlag.ACK)) return false;
+    const ackRel = fromWire(this.iss, seg.ack, 0);
+    return ackRel >= 0 && ackRel <= this.synDataLength;
+  }
+
   /**
    * A segment for this subflow. The connection has already applied its MPTCP options; it
    * passes the DSS mapping (data offset already unwrapped) when the segment had one.
@@ -327,9 +336,8 @@ export class Subflow {
     this.readTcpOptions(seg, (f & TcpFlag.SYN) !== 0);
 
     if (this.state === 'syn-sent') {
-      if ((f & (TcpFlag.SYN | TcpFlag.ACK)) !== (TcpFlag.SYN | TcpFlag.ACK)) return;
+      if (!this.answersSyn(seg)) return;
       const ackRel = fromWire(this.iss, seg.ack, 0);
-      if (ackRel < 0 || ackRel > this.synDataLength) return; // not an answer to our SYN
       this.irs = seg.seq;
       this.receiver.rcvNxt = 0;
       if (this.handshakeTries === 1) this.rtt.sample(now - this.synSentAt);
@@ -732,6 +740,7 @@ export class Subflow {
     this.rtt.resetAfterSynLoss();
     this.handshakeDue = true;
     this.handshakeDeadline = Infinity; // re-armed when the segment is built
+    this.owner.onHandshakeRetry(this, now);
   }
 
   /** RFC 6298 §5.5: each handshake retransmission waits twice as long. */

@@ -36,6 +36,13 @@ export interface TransferSpec {
   serverConfig?: Partial<EndpointConfig>;
   /** Virtual time limit, ms. */
   limitMs?: number;
+  /**
+   * Which incoming server connections get an application: the first only (default; later
+   * ones are forged SYNs in the hostile tests), or each one, for clients that race their
+   * handshake over several paths. The test's connection is then the one that learned the
+   * client's key.
+   */
+  serverApps?: 'first' | 'each';
   /** Called once after setup, to schedule outages and the like. */
   setup?: (ctx: TransferContext) => void;
   /** Called on every loop iteration with the virtual time. */
@@ -50,6 +57,8 @@ export interface TransferContext {
   serverPaths: number[];
   clientConn: Connection;
   serverConn: Connection | null;
+  /** Every incoming server connection, in order of arrival. */
+  serverConns: Connection[];
   /** Every event of the test's two connections, in order. */
   events: Array<{ side: 'client' | 'server'; time: number; ev: EndpointEvent }>;
 }
@@ -168,13 +177,13 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   const down = streamBytes(spec.seed * 2 + 2, spec.download);
   const synData = Math.min(spec.synData ?? 0, up.length);
   const clientApp = new StreamApp(up, spec.download, synData);
-  const serverApp = new StreamApp(down, spec.upload);
+  const serverAppsByConn = new Map<Connection, StreamApp>();
   const clientConn = client.connect(0, {
     path: clientPaths[0]!,
     extraPaths: clientPaths.slice(1),
     ...(synData > 0 ? { data: up.subarray(0, synData) } : {}),
   });
-  const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null, events: [] };
+  const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null, serverConns: [], events: [] };
   spec.setup?.(ctx);
 
   if (spec.pauseReading) {
@@ -187,33 +196,56 @@ export function runTransfer(spec: TransferSpec): TransferResult {
       pollTimeout: () => (pair.now < resumeAt ? resumeAt : null),
     }, 'app-timer');
   }
-  const drain = (ep: Endpoint, app: StreamApp, isClient: boolean): void => {
-    for (let ev = ep.pollEvent(); ev; ev = ep.pollEvent()) {
-      // The first incoming connection is the test's; others (forged SYNs in hostile tests) are not.
-      if (ev.type === 'incoming' && !isClient && !ctx.serverConn) ctx.serverConn = ev.connection;
-      if (ev.connection !== (isClient ? clientConn : ctx.serverConn)) continue;
-      ctx.events.push({ side: isClient ? 'client' : 'server', time: pair.now, ev });
+  const serverAppOf = (conn: Connection): StreamApp | undefined => {
+    if (!serverAppsByConn.has(conn) && (spec.serverApps === 'each' || serverAppsByConn.size === 0)) serverAppsByConn.set(conn, new StreamApp(down, spec.upload));
+    return serverAppsByConn.get(conn);
+  };
+  // The test's server connection: the one holding the client's key once one does, else the first.
+  const testServerConn = (): Connection | null =>
+    ctx.serverConns.find((c) => serverAppsByConn.has(c) && c.remoteKey === clientConn.localKey) ?? ctx.serverConns[0] ?? null;
+  const paused = (side: 'client' | 'server'): boolean => {
+    const pause = spec.pauseReading;
+    return pause !== undefined && pause.side === side && pair.now >= pause.fromMs && pair.now < pause.toMs;
+  };
+  const drainClient = (): void => {
+    for (let ev = client.pollEvent(); ev; ev = client.pollEvent()) {
+      if (ev.connection !== clientConn) continue;
+      ctx.events.push({ side: 'client', time: pair.now, ev });
+      if (ev.type === 'closed') {
+        clientApp.closed = true;
+        if (ev.error) clientApp.error = ev.error.code;
+      }
+    }
+    clientApp.pump(clientConn, pair.now, !paused('client'));
+  };
+  const drainServer = (): void => {
+    for (let ev = server.pollEvent(); ev; ev = server.pollEvent()) {
+      if (ev.type === 'incoming') ctx.serverConns.push(ev.connection);
+      const app = serverAppOf(ev.connection);
+      if (!app) continue;
+      ctx.serverConn = testServerConn();
+      if (ev.connection === ctx.serverConn) ctx.events.push({ side: 'server', time: pair.now, ev });
       if (ev.type === 'closed') {
         app.closed = true;
         if (ev.error) app.error = ev.error.code;
       }
     }
-    const conn = isClient ? clientConn : ctx.serverConn;
-    const pause = spec.pauseReading;
-    const paused = pause !== undefined && pause.side === (isClient ? 'client' : 'server') && pair.now >= pause.fromMs && pair.now < pause.toMs;
-    if (conn) app.pump(conn, pair.now, !paused);
+    ctx.serverConn = testServerConn();
+    for (const [conn, app] of serverAppsByConn) app.pump(conn, pair.now, !paused('server'));
   };
   let finishedAt = -1;
   pair.run({
     until: spec.limitMs ?? 600_000,
     stopWhen: () => {
-      drain(client, clientApp, true);
-      drain(server, serverApp, false);
+      drainClient();
+      drainServer();
       spec.onTick?.(ctx);
-      if (clientApp.closed && serverApp.closed && finishedAt < 0) finishedAt = pair.now;
+      const serverApp = ctx.serverConn ? serverAppsByConn.get(ctx.serverConn) : undefined;
+      if (clientApp.closed && serverApp?.closed && finishedAt < 0) finishedAt = pair.now;
       return finishedAt >= 0;
     },
   });
+  const serverApp = (ctx.serverConn ? serverAppsByConn.get(ctx.serverConn) : undefined) ?? new StreamApp(down, spec.upload);
   const uploadOk = serverApp.received === spec.upload && serverApp.digest() === sha256(up);
   const downloadOk = clientApp.received === spec.download && clientApp.digest() === sha256(down);
   const result: TransferResult = {
