@@ -3,8 +3,9 @@
  * server's reply says whether the target was reached, then bytes flow both ways.
  */
 import type { Socket } from 'node:net';
-import { decodeTunnelReply, encodeTunnelRequest, TunnelStatus, type TunnelTarget } from '@mptun/cli';
+import { TunnelStatus, type TunnelTarget } from '@mptun/cli';
 import type { MptcpClient, MptcpSocket } from '@mptun/node';
+import { attemptTunnel, type TunnelAttempt } from './tunnel-attempt.js';
 
 export interface TunnelResult {
   status: number;
@@ -17,81 +18,47 @@ export interface TunnelResult {
 export type TunnelOpener = (target: TunnelTarget) => Promise<TunnelResult>;
 
 /**
- * Whether the request rides the SYN (connect({ data })), so a proxied connection costs one
- * round trip to its first byte, as RFC 8803's convert protocol intends.
+ * How long a request may go unacknowledged before a second connection carries it again. A
+ * path can die right after the handshake: the connection is up, but the request (and the
+ * key the server needs before any other path may join, RFC 8684 §3.2) is stuck behind it.
  */
-export const ZERO_RTT_DEFAULT = true;
+export const RETRY_UNACKNOWLEDGED_MS = 2_000;
 
-/** Longest reply the header allows: 3 bytes and a 255-byte reason. */
-const MAX_REPLY_BYTES = 3 + 255;
-
+/**
+ * Open a tunnel connection and wait for the server's reply. If the request is still
+ * unacknowledged after `retryAfterMs`, the same request goes out once more on a new
+ * connection (whose first path skips paths gone quiet) and the first reply wins; the other
+ * connection is reset. Repeating is safe then: the server either never saw the request or
+ * only dialled the target, and the loser's target connection is closed with it.
+ */
 export function openTunnel(
   client: MptcpClient,
   target: TunnelTarget,
-  opts: { replyTimeoutMs: number; onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean },
+  opts: { replyTimeoutMs: number; retryAfterMs?: number; onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean },
 ): Promise<TunnelResult> {
   return new Promise((resolve) => {
-    let socket: MptcpSocket;
-    try {
-      const request = encodeTunnelRequest(target);
-      if (opts.zeroRtt ?? ZERO_RTT_DEFAULT) socket = client.connect({ data: request });
-      else {
-        // The request is the first write: it leaves with the first segment after the handshake.
-        socket = client.connect();
-        socket.write(request);
-      }
-    } catch (err) {
-      resolve({ status: TunnelStatus.GENERAL_FAILURE, reason: errorText(err) });
-      return;
-    }
-    opts.onSocket?.(socket);
-    let buffered: Buffer = Buffer.alloc(0);
+    const attempts: TunnelAttempt[] = [];
     let done = false;
-    const finish = (r: TunnelResult): void => {
+    const finish = (r: TunnelResult, winner: TunnelAttempt | null): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
-      if (r.socket) {
-        socket.pause();
-        resolve(r);
-      } else {
-        socket.destroy();
-        resolve(r);
-      }
+      clearTimeout(timeout);
+      clearTimeout(retry);
+      for (const a of attempts) if (a !== winner) a.cancel();
+      resolve(r);
     };
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      let reply;
-      try {
-        reply = decodeTunnelReply(buffered);
-      } catch (err) {
-        finish({ status: TunnelStatus.GENERAL_FAILURE, reason: `bad reply from server: ${errorText(err)}` });
-        return;
-      }
-      if (!reply) {
-        if (buffered.length > MAX_REPLY_BYTES) finish({ status: TunnelStatus.GENERAL_FAILURE, reason: 'oversized reply from server' });
-        return;
-      }
-      const rest = buffered.subarray(reply.length);
-      if (reply.status !== TunnelStatus.OK) {
-        finish({ status: reply.status, reason: reply.reason });
-        return;
-      }
-      socket.pause();
-      if (rest.length > 0) socket.unshift(rest);
-      finish({ status: reply.status, reason: reply.reason, socket });
+    const start = (): void => {
+      const a = attemptTunnel(client, target, opts, ({ replied, ...result }) => {
+        // A reply (OK or a refusal) settles it; a lost connection waits for the others.
+        if (replied || attempts.every((x) => x.failed)) finish(result, a);
+      });
+      attempts.push(a);
     };
-    const onError = (err: unknown): void => finish({ status: TunnelStatus.GENERAL_FAILURE, reason: errorText(err) });
-    const onEnd = (): void => finish({ status: TunnelStatus.GENERAL_FAILURE, reason: 'the server closed the connection before replying' });
-    const timer = setTimeout(() => finish({ status: TunnelStatus.TIMEOUT, reason: 'no reply from the server in time' }), opts.replyTimeoutMs);
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
+    const timeout = setTimeout(() => finish({ status: TunnelStatus.TIMEOUT, reason: 'no reply from the server in time' }, null), opts.replyTimeoutMs);
+    const retry = setTimeout(() => {
+      if (!done && attempts.every((a) => !a.acknowledged)) start();
+    }, opts.retryAfterMs ?? RETRY_UNACKNOWLEDGED_MS);
+    start();
   });
 }
 
@@ -119,8 +86,4 @@ export function splice(local: Socket, remote: MptcpSocket): void {
   remote.pipe(local);
   remote.resume();
   local.resume();
-}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

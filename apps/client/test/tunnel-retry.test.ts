@@ -1,0 +1,125 @@
+/**
+ * openTunnel's second try: a request the server has not acknowledged after retryAfterMs goes
+ * out again on a new connection and the first reply wins; an acknowledged request is only
+ * waited for. Fake connections and fake timers: no network, no real time.
+ */
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { encodeTunnelReply, TunnelStatus } from '@mptun/cli';
+import type { MptcpClient, MptcpSocket } from '@mptun/node';
+import { openTunnel } from '../src/tunnel.js';
+
+/** Enough of an MptcpSocket for openTunnel: a stream, and what the server acknowledged. */
+class FakeConnection extends PassThrough {
+  bytesAcknowledged = 0;
+  reply(status: number, reason = ''): void {
+    this.push(Buffer.from(encodeTunnelReply(status, reason)));
+  }
+}
+
+function fakeClient(): { client: MptcpClient; opened: FakeConnection[] } {
+  const opened: FakeConnection[] = [];
+  const client = {
+    connect: () => {
+      const c = new FakeConnection();
+      opened.push(c);
+      return c as unknown as MptcpSocket;
+    },
+  } as unknown as MptcpClient;
+  return { client, opened };
+}
+
+const target = { host: 'example.test', port: 443 };
+const opts = { replyTimeoutMs: 15_000, retryAfterMs: 2_000 };
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('openTunnel retries an unacknowledged request once', () => {
+  it('no acknowledgement after 2 s: a second connection goes out and its reply wins; the first is reset', async () => {
+    const { client, opened } = fakeClient();
+    const result = openTunnel(client, target, opts);
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(opened).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(opened).toHaveLength(2);
+    opened[1]!.reply(TunnelStatus.OK);
+    const r = await result;
+    expect(r.status).toBe(TunnelStatus.OK);
+    expect(r.socket).toBe(opened[1]);
+    expect(opened[0]!.destroyed).toBe(true);
+    expect(opened[1]!.destroyed).toBe(false);
+  });
+
+  it('the first connection answers after all: it wins and the retry is reset', async () => {
+    const { client, opened } = fakeClient();
+    const result = openTunnel(client, target, opts);
+    await vi.advanceTimersByTimeAsync(3_000);
+    opened[0]!.reply(TunnelStatus.OK);
+    const r = await result;
+    expect(r.socket).toBe(opened[0]);
+    expect(opened[1]!.destroyed).toBe(true);
+  });
+
+  it('an acknowledged request is not sent again: the server has it and is dialling the target', async () => {
+    const { client, opened } = fakeClient();
+    const result = openTunnel(client, target, opts);
+    opened[0]!.bytesAcknowledged = 40;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(opened).toHaveLength(1);
+    opened[0]!.reply(TunnelStatus.CONNECTION_REFUSED, 'refused');
+    const r = await result;
+    expect(r.status).toBe(TunnelStatus.CONNECTION_REFUSED);
+    expect(r.reason).toBe('refused');
+  });
+
+  it('a refusal on either connection settles it: a reply is an answer, not a lost connection', async () => {
+    const { client, opened } = fakeClient();
+    const result = openTunnel(client, target, opts);
+    await vi.advanceTimersByTimeAsync(2_000);
+    opened[1]!.reply(TunnelStatus.NOT_ALLOWED, 'policy');
+    const r = await result;
+    expect(r.status).toBe(TunnelStatus.NOT_ALLOWED);
+    expect(opened.every((c) => c.destroyed)).toBe(true);
+  });
+
+  it('a connection that fails waits for the other one; when both fail, the last failure is the answer', async () => {
+    const { client, opened } = fakeClient();
+    const result = openTunnel(client, target, opts);
+    await vi.advanceTimersByTimeAsync(2_000);
+    opened[0]!.destroy(new Error('every subflow timed out'));
+    await vi.advanceTimersByTimeAsync(100);
+    let settled = false;
+    void result.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(settled).toBe(false);
+    opened[1]!.destroy(new Error('no path left'));
+    const r = await result;
+    expect(r.status).toBe(TunnelStatus.GENERAL_FAILURE);
+    expect(r.reason).toBe('no path left');
+  });
+
+  it('the only connection fails before the retry is due: the failure is reported at once, nothing more is opened', async () => {
+    const { client, opened } = fakeClient();
+    const result = openTunnel(client, target, opts);
+    opened[0]!.destroy(new Error('the handshake did not complete'));
+    const r = await result;
+    expect(r.reason).toBe('the handshake did not complete');
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(opened).toHaveLength(1);
+  });
+
+  it('silence on both: TIMEOUT at replyTimeoutMs, both reset', async () => {
+    const { client, opened } = fakeClient();
+    const result = openTunnel(client, target, opts);
+    await vi.advanceTimersByTimeAsync(15_000);
+    const r = await result;
+    expect(r.status).toBe(TunnelStatus.TIMEOUT);
+    expect(opened).toHaveLength(2);
+    expect(opened.every((c) => c.destroyed)).toBe(true);
+  });
+});
