@@ -115,7 +115,7 @@ export async function runSoak(opts: TortureOptions, size: SoakSize): Promise<Tor
         },
         (e: unknown) => {
           active.delete(t.id);
-          failures.push(`${describe(t, t0)}: ${(e as Error).message}`);
+          failures.push(`${describe(t, t0)}, failed at ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(e as Error).message}`);
           accepting = false; // one failure ends the soak; the rest drain
         },
       );

@@ -1,6 +1,6 @@
 /** The rig's mptun-server, in its own process: startServer from apps/server, as the CLI runs it. */
-import { createLogger } from '@mptun/cli';
 import { startServer, defaultLimits, type ServerConfig, type ServerLimits } from '../../../apps/server/src/index.js';
+import { childLogger, heartbeat } from './child-log.js';
 import { childArg, processSample, serveParent } from './ipc.js';
 
 export interface ServerChildArg {
@@ -13,6 +13,7 @@ export interface ServerChildArg {
 }
 
 const arg = childArg<ServerChildArg>();
+const log = childLogger('server');
 const server = await startServer(
   {
     listen: arg.listen,
@@ -21,13 +22,15 @@ const server = await startServer(
     allow: ['127.0.0.0/8'],
     limits: { ...defaultLimits, ...arg.limits },
     drainMs: 0,
-    logLevel: 'silent',
+    logLevel: log.level,
     logFormat: 'text',
     ...(arg.scheduler ? { scheduler: arg.scheduler } : {}),
     ...(arg.cc ? { cc: arg.cc } : {}),
   },
-  { logger: createLogger({ level: 'silent' }) },
+  { logger: log.logger },
 );
+
+heartbeat(log.logger, () => ({ ...server.stats() }));
 
 serveParent(
   { addresses: server.addresses },
