@@ -87,6 +87,15 @@ export interface SubflowStats {
 
 const MAX_OPTION_BYTES = 40;
 const MAX_BACKOFF = 64;
+/**
+ * Longest wait between probes of a subflow in RTO backoff. The backed-off RTO still decides
+ * when the subflow is given up; in between, one segment a second (or one per un-backed-off
+ * RTO, if longer) finds out that a path is back, where the doubling alone would leave a
+ * path restored after a 7 s outage idle for about as long again. One segment a second is
+ * far below any path's capacity, so it is no congestion concern (RFC 6298 §5.5 backs off
+ * to protect a congested path, and this path carries nothing else of ours meanwhile).
+ */
+const BACKOFF_PROBE_MS = 1000;
 const PACING_BURST_MS = 2;
 
 /**
@@ -150,6 +159,8 @@ export class Subflow {
   consecutiveRtos = 0;
   private rackDeadline = Infinity;
   private tlpDeadline = Infinity;
+  /** Next probe while the RTO is backed off beyond BACKOFF_PROBE_MS. */
+  private backoffProbeDeadline = Infinity;
   private tlpPending = false;
   private rackXmitTime = -1;
   private rackEndRel = -1;
@@ -561,6 +572,7 @@ export class Subflow {
       }
       this.consecutiveRtos = 0;
       this.backoff = 1;
+      this.backoffProbeDeadline = Infinity;
     }
     for (const b of sack) {
       if (b.right <= this.sndUna || b.left >= this.sndNxt || b.right <= b.left) continue;
@@ -682,6 +694,7 @@ export class Subflow {
       this.rtoDeadline,
       this.rackDeadline,
       this.tlpDeadline,
+      this.backoffProbeDeadline,
       this.delackDeadline,
       this.paceDeadline,
     );
@@ -703,6 +716,7 @@ export class Subflow {
       this.tlpPending = true; // RFC 8985 §7.3: send a probe at the next transmit opportunity
     }
     if (now >= this.rtoDeadline) this.onRto(now);
+    else if (now >= this.backoffProbeDeadline) this.onBackoffProbe(now);
     if (now >= this.paceDeadline) this.paceDeadline = Infinity;
     if (now >= this.keepaliveDeadline()) this.onKeepalive(now);
   }
@@ -770,6 +784,30 @@ export class Subflow {
     this.tlpPending = false;
     this.owner.onRto(this, this.consecutiveRtos, now);
     this.rtoDeadline = now + this.rtt.rto * this.backoff; // re-armed for the retransmission
+    this.armBackoffProbe(now);
+  }
+
+  private armBackoffProbe(now: number): void {
+    const every = Math.max(BACKOFF_PROBE_MS, this.rtt.rto);
+    this.backoffProbeDeadline = this.rtoDeadline - now > every ? now + every : Infinity;
+  }
+
+  /** Send the oldest unacknowledged segment again, outside the window, without counting an RTO. */
+  private onBackoffProbe(now: number): void {
+    this.backoffProbeDeadline = Infinity;
+    let oldest: SentSegment | undefined;
+    for (const s of this.queue.sent()) {
+      if (!s.sacked) {
+        oldest = s;
+        break;
+      }
+    }
+    if (!oldest) return;
+    // Written off again so it goes out at once: with it out of the flight, the window admits it.
+    oldest.lost = false;
+    this.markLost(oldest);
+    this.retransmitQueue.sort((a, b) => a.rel - b.rel);
+    this.armBackoffProbe(now);
   }
 
   private rearmRto(now: number): void {
@@ -796,6 +834,7 @@ export class Subflow {
     this.rtoDeadline = Infinity;
     this.rackDeadline = Infinity;
     this.tlpDeadline = Infinity;
+    this.backoffProbeDeadline = Infinity;
     this.delackDeadline = Infinity;
     this.paceDeadline = Infinity;
   }

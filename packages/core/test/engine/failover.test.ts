@@ -52,6 +52,29 @@ describe('path failure', () => {
     }
   });
 
+  it('a path restored after a 7 s outage carries data again within about a second (backoff probes)', () => {
+    for (const seed of seedList.slice(0, 3)) {
+      let backAt = -1;
+      const r = runTransfer({
+        seed,
+        paths: [{ forward: wifi }, { forward: lte }],
+        upload: 40_000_000,
+        download: 0,
+        setup: (ctx) => {
+          for (const l of [ctx.pair.forward(0), ctx.pair.backward(0)]) l.schedule([{ at: 500, down: true }, { at: 7_500, up: true }]);
+          ctx.pair.onPacket = (ev) => {
+            // Back means: data the server acknowledges is flowing again, not one probe.
+            if (backAt < 0 && ev.type === 'deliver' && ev.to === 'b' && ev.path === 0 && ev.time > 7_500 && ev.bytes.length > 1000) backAt = ev.time;
+          };
+        },
+      });
+      console.log(describeResult(r), `path 0 carries data again ${(backAt - 7_500).toFixed(0)} ms after it is restored`);
+      expect(r.ok, describeResult(r)).toBe(true);
+      expect(backAt).toBeGreaterThan(7_500);
+      expect(backAt - 7_500).toBeLessThan(1_500);
+    }
+  });
+
   it('the driver closes a path (interface gone): its subflow ends, the connection carries on', () => {
     const seed = seedList[0]!;
     let closedAt = -1;
