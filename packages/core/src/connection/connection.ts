@@ -1000,8 +1000,9 @@ export class Connection implements SubflowOwner, CcGroup {
       if (chosen.length === 0) break;
       const len = Math.min(mss, chunk.end - chunk.start);
       const data = this.sendBuf.slice(chunk.start, len);
-      // Plain TCP has no DATA_FIN: its FIN goes out after the data instead.
-      const isFin = !chunk.rescued && !this.fallback && this.finOffset >= 0 && chunk.start + len === this.finOffset;
+      // Plain TCP has no DATA_FIN: its FIN goes out after the data instead. Rescued data that
+      // ends at the DATA_FIN carries it again: the subflow it rode on is failing (RFC 8684 §3.3.3).
+      const isFin = (!chunk.rescued || this.finSent) && !this.fallback && this.finOffset >= 0 && chunk.start + len === this.finOffset;
       for (const sf of chosen) sf.enqueue(chunk.start, data, isFin);
       if (chunk.rescued) this.consumeReinject(len);
       else {

@@ -4,8 +4,29 @@
  * subflow, the initial one included, while one remains.
  */
 import { describe, expect, it } from 'vitest';
-import type { LinkOptions } from '@mptun/sim';
+import type { LinkOptions, PacketTransform } from '@mptun/sim';
+import { parseSegment } from '../../src/wire/tcp-segment.js';
 import { describeResult, runTransfer } from '../support/transfer.js';
+
+/**
+ * A path that dies the moment a DATA_FIN is sent over it, in either direction: that segment
+ * and everything after it, both ways, is lost. Returns the two directions' transforms.
+ */
+function dieAtDataFin(): { transform: PacketTransform; finsSeen: () => number } {
+  let dead = false;
+  let fins = 0;
+  const transform: PacketTransform = (bytes) => {
+    if (dead) return null;
+    const fin = parseSegment(bytes).options.some((o) => o.kind === 'mptcp' && o.option.type === 'dss' && o.option.dataFin);
+    if (fin) {
+      fins++;
+      dead = true;
+      return null;
+    }
+    return bytes;
+  };
+  return { transform, finsSeen: () => fins };
+}
 
 const wifi: LinkOptions = { rateBps: 50e6, delayMs: 10, queue: { ms: 50 }, loss: 0.002 };
 const lte: LinkOptions = { rateBps: 20e6, delayMs: 30, queue: { ms: 80 }, loss: 0.005 };
@@ -72,6 +93,23 @@ describe('path failure', () => {
       expect(r.ok, describeResult(r)).toBe(true);
       expect(backAt).toBeGreaterThan(7_500);
       expect(backAt - 7_500).toBeLessThan(1_500);
+    }
+  });
+
+  it('the path carrying a DATA_FIN dies with it: the DATA_FIN goes again with the rescued data', () => {
+    for (const seed of seedList.slice(0, 5)) {
+      const die = dieAtDataFin();
+      const r = runTransfer({
+        seed,
+        // Path 0 is the faster one, so the last segments (and the DATA_FIN with them) go there.
+        paths: [{ forward: { ...wifi, loss: 0, transforms: [die.transform] }, backward: { ...wifi, loss: 0, transforms: [die.transform] } }, { forward: { ...lte, loss: 0 } }],
+        upload: 300_000,
+        download: 300_000,
+        limitMs: 120_000,
+      });
+      console.log(describeResult(r), `DATA_FINs lost with path 0: ${die.finsSeen()}`);
+      expect(die.finsSeen()).toBe(1);
+      expect(r.ok, describeResult(r)).toBe(true);
     }
   });
 
