@@ -53,6 +53,8 @@ interface Transfer {
 const UPLOAD_BLOCK_BYTES = 1 * MiB;
 const PROGRESS_EVERY_MS = 5_000;
 const CLOSE_WAIT_MS = 5_000;
+/** Longest wait for the server's memory to come back down once the last connection closed. */
+const MEMORY_SETTLE_MS = 10_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -160,7 +162,7 @@ export async function runSoak(opts: TortureOptions, size: SoakSize): Promise<Tor
       await sleep(100);
       server = await rig.serverSample();
     }
-    const mem = await memory.end(start);
+    const mem = await memory.end(start, start.live + size.memorySlackBytes / 4, MEMORY_SETTLE_MS);
     const growth = mem.end.live - mem.start.live;
     const c = chaos.counts;
     const elapsedS = (performance.now() - soakStart) / 1000;
