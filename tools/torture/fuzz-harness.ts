@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SeededRandom } from '@mptun/core';
+import { concat } from '../../packages/session/src/noise.js';
 import type { TortureOptions, TortureResult } from './types.js';
 
 /** One thing to fuzz. `T` is the input type (bytes for decoders, text for configs). */
@@ -412,21 +413,21 @@ export function mutate(rng: SeededRandom, bytes: Uint8Array, origin: ByteSeed, s
       // extend with random bytes
       const extra = new Uint8Array(1 + rng.int(rng.next() < 0.9 ? 16 : 300));
       rng.fill(extra);
-      return concatBytes(bytes, extra);
+      return concat(bytes, extra);
     }
     case 7: {
       // insert random bytes somewhere
       const at = rng.int(len + 1);
       const extra = new Uint8Array(1 + rng.int(8));
       rng.fill(extra);
-      return concatBytes(bytes.subarray(0, at), extra, bytes.subarray(at));
+      return concat(bytes.subarray(0, at), extra, bytes.subarray(at));
     }
     case 8: {
       // delete a range
       if (len === 0) return bytes;
       const at = rng.int(len);
       const n = 1 + rng.int(Math.min(8, len - at));
-      return concatBytes(bytes.subarray(0, at), bytes.subarray(at + n));
+      return concat(bytes.subarray(0, at), bytes.subarray(at + n));
     }
     case 9: {
       // splice a chunk of another seed over this one, or into it
@@ -435,8 +436,8 @@ export function mutate(rng: SeededRandom, bytes: Uint8Array, origin: ByteSeed, s
       const from = rng.int(other.length);
       const chunk = other.subarray(from, from + 1 + rng.int(Math.min(16, other.length - from)));
       const at = rng.int(len + 1);
-      if (rng.next() < 0.5) return concatBytes(bytes.subarray(0, at), chunk, bytes.subarray(at));
-      const out = bytes.length >= at + chunk.length ? bytes : concatBytes(bytes, new Uint8Array(at + chunk.length - bytes.length));
+      if (rng.next() < 0.5) return concat(bytes.subarray(0, at), chunk, bytes.subarray(at));
+      const out = bytes.length >= at + chunk.length ? bytes : concat(bytes, new Uint8Array(at + chunk.length - bytes.length));
       out.set(chunk, at);
       return out;
     }
@@ -445,21 +446,9 @@ export function mutate(rng: SeededRandom, bytes: Uint8Array, origin: ByteSeed, s
       if (len === 0) return bytes;
       const at = rng.int(len);
       const n = 1 + rng.int(Math.min(12, len - at));
-      return concatBytes(bytes.subarray(0, at + n), bytes.subarray(at, at + n), bytes.subarray(at + n));
+      return concat(bytes.subarray(0, at + n), bytes.subarray(at, at + n), bytes.subarray(at + n));
     }
   }
-}
-
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Checks a property of an accepted input; a violation is a crash (a plain Error, not the typed one). */

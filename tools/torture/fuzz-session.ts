@@ -37,12 +37,12 @@ import {
   type TransportKeys,
 } from '@mptun/session';
 // Not exported by the package: the decoder of plain (tcp-in-udp) datagrams.
+import { concat } from '../../packages/session/src/noise.js';
 import { receivePlain } from '../../packages/transport-udp/src/plain-path.js';
 import type { TortureCheck } from './types.js';
 import {
   byteInputs,
   bytesEqual,
-  concatBytes,
   invariant,
   mutate,
   randomBytes,
@@ -70,7 +70,7 @@ const neverThrows = (): boolean => false;
 
 /** mac1 = keyed BLAKE2b-128 under BLAKE2b-256("mac1----" ‖ receiver's static key) (cookie.ts, after WireGuard §5.4.4). */
 function mac1KeyFor(crypto: CryptoBackend, publicKey: Uint8Array): Uint8Array {
-  return crypto.blake2b(32, concatBytes(new TextEncoder().encode('mac1----'), publicKey));
+  return crypto.blake2b(32, concat(new TextEncoder().encode('mac1----'), publicKey));
 }
 
 function fixMac(crypto: CryptoBackend, key: Uint8Array, bytes: Uint8Array, macAt: number): void {
@@ -84,7 +84,7 @@ const LOW_ORDER_POINTS = [new Uint8Array(32), Uint8Array.from({ length: 32 }, (_
 function fitLength(bytes: Uint8Array, length: number): Uint8Array {
   if (bytes.length === length) return bytes;
   if (bytes.length > length) return bytes.slice(0, length);
-  return concatBytes(bytes, new Uint8Array(length - bytes.length));
+  return concat(bytes, new Uint8Array(length - bytes.length));
 }
 
 function seededKeypair(crypto: CryptoBackend, rng: SeededRandom): Keypair {
