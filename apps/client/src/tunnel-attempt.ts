@@ -49,8 +49,7 @@ export function attemptTunnel(
     settled = true;
     detach();
     if (r.socket) {
-      handedOver = true;
-      socket!.pause();
+      handedOver = true; // paused by onData before the rest of the reply was unshifted
     } else {
       failed = !r.replied;
       socket?.destroy();
