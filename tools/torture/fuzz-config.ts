@@ -1,6 +1,6 @@
 /**
  * `fuzz-config`: the config loaders, each fed a file: mptun-server's loadServerConfig,
- * mptun-client's loadClientConfig (both refuse with ConfigError from packages/cli) and the
+ * mptun-client's loadClientConfig (both refuse with ConfigError from packages/tunnel-common) and the
  * link emulator's readConfigFile + resolveConfig (LinkemError).
  *
  * Inputs are JSON: random trees (objects, arrays, strings, numbers, booleans, null; the
@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '@mptun/cli';
+import { ConfigError } from '@mptun/tunnel-common';
 import type { SeededRandom } from '@mptun/core';
 import { loadClientConfig } from '../../apps/client/src/config.js';
 import { loadServerConfig } from '../../apps/server/src/config.js';

@@ -1,6 +1,6 @@
 /**
  * `fuzz-socks`: the client's SOCKS5 parsers (RFC 1928 greeting and request, RFC 1929
- * username/password) and the tunnel header both apps speak (packages/cli tunnel-header.ts).
+ * username/password) and the tunnel header both apps speak (packages/tunnel-common tunnel-header.ts).
  *
  * All five parsers are incremental in the same way: each is called with everything received
  * so far and returns null while it needs more, the message and its length, or throws its
@@ -11,7 +11,7 @@
  * input is incomplete. Anything else thrown is a crash.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { TunnelHeaderError, decodeTunnelReply, decodeTunnelRequest, encodeTunnelReply, encodeTunnelRequest } from '@mptun/cli';
+import { TunnelHeaderError, decodeTunnelReply, decodeTunnelRequest, encodeTunnelReply, encodeTunnelRequest } from '@mptun/tunnel-common';
 import type { SeededRandom } from '@mptun/core';
 import { Socks5Error, parseCredentials, parseGreeting, parseRequest } from '../../apps/client/src/socks5.js';
 import type { TortureCheck } from './types.js';

@@ -5,7 +5,7 @@
 import { addStatusCommand } from './status/index.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
-import { LOG_LEVELS, writePrivateKeyFile, type LogLevel } from '@mptun/cli';
+import { LOG_LEVELS, writePrivateKeyFile, type LogLevel } from '@mptun/tunnel-common';
 import { startClient, type RunningClient } from './client-app.js';
 import { clientTransports, loadClientConfig, type ClientConfig } from './config.js';
 

@@ -7,7 +7,7 @@ import { MptcpClient, MptunError, parseHostPort, type ClientOptions, type MptcpS
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import type { ClientConfig } from './config.js';
 import { parseForward, startForward, type RunningForward } from './forward.js';
-import { createLogger, readPrivateKeyFile, type Logger } from '@mptun/cli';
+import { createLogger, readPrivateKeyFile, type Logger } from '@mptun/tunnel-common';
 import { resolvePathAddress, watchInterfaces, type AutoPathsOptions } from './paths.js';
 import { startSocksServer, type SocksServer } from './socks-server.js';
 import { raceTransports } from './transport-race.js';

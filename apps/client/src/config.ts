@@ -4,7 +4,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { CryptoBackend, Keypair } from '@mptun/session';
-import { ConfigError, LOG_LEVELS, loadJsonConfig, validate, type LogLevel, type Schema } from '@mptun/cli';
+import { ConfigError, LOG_LEVELS, loadJsonConfig, validate, type LogLevel, type Schema } from '@mptun/tunnel-common';
 
 export const clientTransports = ['udp', 'udp-plain', 'ws', 'wss', 'auto'] as const;
 export type ClientTransport = (typeof clientTransports)[number];

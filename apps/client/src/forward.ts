@@ -4,9 +4,9 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { MptunError } from '@mptun/node';
-import { TunnelStatus } from '@mptun/cli';
+import { TunnelStatus } from '@mptun/tunnel-common';
 import { listenTcp } from './listen.js';
-import type { Logger } from '@mptun/cli';
+import type { Logger } from '@mptun/tunnel-common';
 import { splice, type TunnelOpener } from './tunnel.js';
 
 export interface ForwardSpec {

@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { socksReplyFor, TunnelStatus } from '@mptun/cli';
+import { socksReplyFor, TunnelStatus } from '@mptun/tunnel-common';
 import {
   encodeAuthStatus,
   encodeMethodChoice,
@@ -19,7 +19,7 @@ import {
 } from './socks5.js';
 import { splice, type TunnelOpener } from './tunnel.js';
 import { listenTcp } from './listen.js';
-import type { Logger } from '@mptun/cli';
+import type { Logger } from '@mptun/tunnel-common';
 
 export interface SocksServerOptions {
   host: string;

@@ -2,7 +2,7 @@
  * One try at a tunnel: an MPTCP connection carrying the tunnel request, read until the
  * server's reply. openTunnel (tunnel.ts) may run two of these for one request.
  */
-import { decodeTunnelReply, encodeTunnelRequest, TunnelStatus, type TunnelTarget } from '@mptun/cli';
+import { decodeTunnelReply, encodeTunnelRequest, TunnelStatus, type TunnelTarget } from '@mptun/tunnel-common';
 import type { MptcpClient, MptcpSocket } from '@mptun/node';
 import type { TunnelResult } from './tunnel.js';
 

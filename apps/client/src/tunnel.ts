@@ -3,7 +3,7 @@
  * server's reply says whether the target was reached, then bytes flow both ways.
  */
 import type { Socket } from 'node:net';
-import { TunnelStatus, type TunnelTarget } from '@mptun/cli';
+import { TunnelStatus, type TunnelTarget } from '@mptun/tunnel-common';
 import type { MptcpClient, MptcpSocket } from '@mptun/node';
 import { attemptTunnel, type TunnelAttempt } from './tunnel-attempt.js';
 

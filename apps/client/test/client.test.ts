@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKey } from '@mptun/session';
 import { loadClientConfig } from '../src/config.js';
 import { startClient, type RunningClient } from '../src/client-app.js';
-import { createLogger } from '@mptun/cli';
+import { createLogger } from '@mptun/tunnel-common';
 import { connectRequest, connectTcp, DENIED_HOST, pattern, startEcho, startTunnelWorld, type TunnelWorld } from './support.js';
 
 const silentLogger = createLogger({ level: 'silent' });

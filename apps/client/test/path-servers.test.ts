@@ -3,7 +3,7 @@
  * as the demo needs when every path goes through its own link-emulator relay.
  */
 import { createSocket } from 'node:dgram';
-import { createLogger } from '@mptun/cli';
+import { createLogger } from '@mptun/tunnel-common';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pathServerSpecs, startClient, type RunningClient } from '../src/client-app.js';

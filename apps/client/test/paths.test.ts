@@ -1,5 +1,5 @@
 /** --path auto (interfaces come and go at run time) and --transport auto (UDP/WebSocket race). */
-import { createLogger } from '@mptun/cli';
+import { createLogger } from '@mptun/tunnel-common';
 import { MptcpServer } from '@mptun/node';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { connect as netConnect } from 'node:net';

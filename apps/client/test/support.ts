@@ -4,7 +4,7 @@
  * SOCKS5 client that reads exact byte counts.
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { decodeTunnelRequest, encodeTunnelReply, TunnelStatus } from '@mptun/cli';
+import { decodeTunnelRequest, encodeTunnelReply, TunnelStatus } from '@mptun/tunnel-common';
 import { MptcpServer, type MptcpSocket } from '@mptun/node';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
 export { pattern } from '../../../packages/node/test/support.js';

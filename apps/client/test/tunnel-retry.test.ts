@@ -5,7 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { encodeTunnelReply, TunnelStatus } from '@mptun/cli';
+import { encodeTunnelReply, TunnelStatus } from '@mptun/tunnel-common';
 import type { MptcpClient, MptcpSocket } from '@mptun/node';
 import { openTunnel } from '../src/tunnel.js';
 

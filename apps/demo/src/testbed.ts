@@ -5,7 +5,7 @@
  * sent to its own relay, with its SOCKS5 proxy and port forwards. The demo and the
  * end-to-end tests both stand on it.
  */
-import { createLogger } from '@mptun/cli';
+import { createLogger } from '@mptun/tunnel-common';
 import type { MptcpSocket } from '@mptun/node';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { startClient, type RunningClient } from '../../client/src/index.js';

@@ -3,7 +3,7 @@
  * the resolved ServerConfig that startServer() takes.
  */
 import { isIP } from 'node:net';
-import { ConfigError, loadJsonConfig, validate, type LogFormat, type LogLevel, type Schema } from '@mptun/cli';
+import { ConfigError, loadJsonConfig, validate, type LogFormat, type LogLevel, type Schema } from '@mptun/tunnel-common';
 import { resolveStrategy, type TransportKind } from '@mptun/node';
 import { parseAllowRule } from './policy.js';
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** mptun-server: `keygen` writes a key pair; `run` serves until SIGINT/SIGTERM. */
 import { Command } from 'commander';
-import { createLogger, writePrivateKeyFile, type LogFormat, type LogLevel } from '@mptun/cli';
+import { createLogger, writePrivateKeyFile, type LogFormat, type LogLevel } from '@mptun/tunnel-common';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { loadServerConfig, type ServerOverrides } from './config.js';
 import { startServer } from './server.js';

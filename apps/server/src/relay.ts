@@ -4,7 +4,7 @@
  */
 import { connect as tcpConnect, type NetConnectOpts, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
-import { decodeTunnelRequest, encodeTunnelReply, TunnelHeaderError, TunnelStatus, type Logger, type TunnelTarget } from '@mptun/cli';
+import { decodeTunnelRequest, encodeTunnelReply, TunnelHeaderError, TunnelStatus, type Logger, type TunnelTarget } from '@mptun/tunnel-common';
 import type { MptcpSocket } from '@mptun/node';
 import type { ServerLimits } from './config.js';
 import type { TargetPolicy } from './policy.js';

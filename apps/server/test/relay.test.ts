@@ -1,7 +1,7 @@
 /** The relay end to end on loopback: an MptcpClient from the test, the server, TCP targets. */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TunnelStatus } from '@mptun/cli';
+import { TunnelStatus } from '@mptun/tunnel-common';
 import type { MptcpSocket } from '@mptun/node';
 import { closedPort, startEcho, startHarness, tunnel, type Harness } from './support.js';
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TunnelStatus } from '@mptun/cli';
+import { TunnelStatus } from '@mptun/tunnel-common';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { startEcho, startHarness, tunnel } from './support.js';
 

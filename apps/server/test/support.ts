@@ -1,6 +1,6 @@
 /** Shared pieces of the server tests: a server from a config, a client, echo targets, replies. */
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
-import { createLogger, decodeTunnelReply, encodeTunnelRequest } from '@mptun/cli';
+import { createLogger, decodeTunnelReply, encodeTunnelRequest } from '@mptun/tunnel-common';
 import { MptcpClient, type MptcpSocket } from '@mptun/node';
 import { encodeKey, generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
 import { defaultLimits, type ServerConfig } from '../src/config.js';

@@ -5,7 +5,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createLogger, type Logger, type LogLevel } from '@mptun/cli';
+import { createLogger, type Logger, type LogLevel } from '@mptun/tunnel-common';
 
 export function childLogger(role: string): { level: LogLevel; logger: Logger } {
   const dir = process.env.MPTUN_RIG_LOG_DIR;
