@@ -40,7 +40,7 @@ export function validConfigs(): { server: Json[]; client: Json[]; linkem: Json[]
         authorizedKeysFile: 'clients.txt',
         allow: ['10.0.0.0/8:80,443', '[2001:db8::]/32:1-1024', 'example.com', '::1'],
         metrics: '127.0.0.1:9090',
-        limits: { maxConnections: 100, maxConnectionsPerClient: 10, idleTimeout: '5m', connectTimeout: 3000, headerTimeout: '2s', maxBufferedBytes: '1MiB' },
+        limits: { maxConnections: 100, maxConnectionsPerClient: 10, idleTimeout: '5m', connectTimeout: '3s', headerTimeout: '2s', maxBufferedBytes: '1MiB' },
         drain: '30s',
         scheduler: 'minrtt',
         cc: 'cubic',
@@ -69,8 +69,9 @@ export function validConfigs(): { server: Json[]; client: Json[]; linkem: Json[]
         forwards: ['8080:example.com:80', '127.0.0.1:2222:10.0.0.5:22'],
         status: '127.0.0.1:9000',
         logLevel: 'warn',
-        connectTimeoutMs: '5s',
-        handshakeTimeoutMs: 1500,
+        connectTimeout: '5s',
+        handshakeTimeout: '1500ms',
+        logFormat: 'json',
       },
       { server: 'example.com:443', serverKey: KEY, transport: 'udp-plain', socks: 'off', paths: ['auto'] },
     ],
@@ -95,7 +96,7 @@ const KEYS = [
   'listen', 'key', 'privateKey', 'authorizedKeys', 'authorizedKeysFile', 'allow', 'tls', 'cert', 'metrics', 'limits',
   'maxConnections', 'idleTimeout', 'maxBufferedBytes', 'drain', 'scheduler', 'cc', 'logLevel', 'logFormat',
   'server', 'serverKey', 'transport', 'wsUrl', 'paths', 'backup', 'socks', 'socksUser', 'socksPass', 'forwards', 'status',
-  'connectTimeoutMs', 'profile', 'seed', 'control', 'name', 'protocol', 'target', 'host', 'port', 'script', 'up', 'down',
+  'connectTimeout', 'handshakeTimeout', 'profile', 'seed', 'control', 'name', 'protocol', 'target', 'host', 'port', 'script', 'up', 'down',
   'rate', 'delay', 'jitter', 'loss', 'queue', 'burst', 'reorder', 'mtu', 'resetOnDown', 'upstreamHost', 'maxClients',
   '__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'toJSON', '', ' ', 'ünï', 'k'.repeat(300),
 ];
@@ -256,7 +257,7 @@ export function configInputs(valid: Json[]): (rng: SeededRandom) => Uint8Array {
       // Extremes as literals JSON.stringify cannot write.
       const lits = ['1e400', '-1e400', '123456789012345678901234567890', '-0.0', '0.0000000000000000000000001', '1E+2'];
       const lit = lits[rng.int(lits.length)]!;
-      return encoder.encode(`{"limits":{"maxConnections":${lit}},"drain":${lit},"seed":${lit},"paths":[{"maxClients":${lit},"listen":"127.0.0.2:7000","target":"127.0.0.1:1","rate":${lit}}],"connectTimeoutMs":${lit}}`);
+      return encoder.encode(`{"limits":{"maxConnections":${lit}},"drain":${lit},"seed":${lit},"paths":[{"maxClients":${lit},"listen":"127.0.0.2:7000","target":"127.0.0.1:1","rate":${lit}}],"connectTimeout":${lit}}`);
     }
     // Larger than any loader should read whole (the link emulator refuses over 1 MiB).
     return encoder.encode(JSON.stringify({ paths: [{ listen: '127.0.0.2:7000', target: '127.0.0.1:1', name: 'n'.repeat((1 << 20) + rng.int(1000)) }] }));

@@ -3,11 +3,11 @@
  * (flags win over the file); the work is done by startClient.
  */
 import { addStatusCommand } from './status/index.js';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
-import { LOG_LEVELS, writePrivateKeyFile, type LogLevel } from '@mptun/tunnel-common';
+import { Command, Option } from 'commander';
+import { EXIT_CODES_HELP, LOG_LEVELS, runKeygen, type LogFormat, type LogLevel } from '@mptun/tunnel-common';
 import { startClient, type RunningClient } from './client-app.js';
 import { clientTransports, loadClientConfig, type ClientConfig } from './config.js';
+import { CLIENT_VERSION } from './version.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -22,12 +22,6 @@ const defaultIo: CliIo = {
 };
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a whole number > 0');
-  return n;
-}
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function untilSignal(): Promise<NodeJS.Signals> {
@@ -46,18 +40,21 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('mptun-client')
     .description('Carry TCP connections over several network paths at once (Multipath TCP in user space) to an mptun-server.')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .version(CLIENT_VERSION, '-V, --version', 'print the version')
+    .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError();
 
   program
     .command('keygen')
-    .description('Make a client keypair. The private key goes to FILE (or stdout); give the public key to the server admin.\n  example: mptun-client keygen --out client.key')
+    .description(
+      'Make a client keypair. With --out the private key goes to FILE (mode 600) and the public key to stdout; without it stdout is the key file itself (`keygen > client.key`) and the public key goes to stderr. Give the public key line to the server admin.\n  example: mptun-client keygen --out client.key',
+    )
     .option('--out <file>', 'write the private key here (mode 600) instead of stdout')
-    .action(async (opts: { out?: string }) => {
-      const kp = generateKeypair(await loadCrypto());
-      if (opts.out) {
-        writePrivateKeyFile(opts.out, kp);
-        io.out(`public key: ${encodeKey(kp.publicKey)}\n`);
-      } else io.out(`private key: ${encodeKey(kp.privateKey)}\npublic key: ${encodeKey(kp.publicKey)}\n`);
+    .option('--pub-out <file>', 'also write the public key, alone on one line, to this file')
+    .option('--force', 'replace an existing key file')
+    .action(async (opts: { out?: string; pubOut?: string; force?: boolean }) => {
+      await runKeygen(opts, io);
     });
 
   program
@@ -81,15 +78,17 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--socks-pass <password>', 'the SOCKS5 password')
     .option('-L, --forward <[bind:]port:host:port>', 'forward a local port to host:port through the tunnel; repeatable. e.g. -L 8080:intranet:80', collect)
     .option('--status <host:port>', 'serve the status page and /api/status here. e.g. --status 127.0.0.1:9471')
-    .option('--connect-timeout <ms>', 'give up a connection when no path is up within this long', positiveInt)
+    .option('--connect-timeout <duration>', 'give up a connection when no path is up within this long. e.g. --connect-timeout 10s')
+    .option('--handshake-timeout <duration>', 'a SOCKS5 client must finish its handshake within this long. e.g. --handshake-timeout 500ms')
     .addOption(new Option('--log-level <level>', 'how much to log').choices([...LOG_LEVELS]))
+    .addOption(new Option('--log-format <format>', 'log lines as key=value text or JSON').choices(['text', 'json']))
     .action(async (opts: RunFlags) => {
       const config = loadClientConfig(opts.config, flagsToConfig(opts));
       const running = await startClient(config);
       await (io.waitForStop ? io.waitForStop(running) : untilSignal());
       await running.close();
     });
-  addStatusCommand(program);
+  addStatusCommand(program, (file) => loadClientConfig(file).status);
   return program;
 }
 
@@ -111,8 +110,10 @@ interface RunFlags {
   socksPass?: string;
   forward?: string[];
   status?: string;
-  connectTimeout?: number;
+  connectTimeout?: string;
+  handshakeTimeout?: string;
   logLevel?: LogLevel;
+  logFormat?: LogFormat;
 }
 
 export function flagsToConfig(f: RunFlags): ClientConfig {
@@ -134,7 +135,9 @@ export function flagsToConfig(f: RunFlags): ClientConfig {
     socksPass: f.socksPass,
     forwards: f.forward,
     status: f.status,
-    connectTimeoutMs: f.connectTimeout,
+    connectTimeout: f.connectTimeout,
+    handshakeTimeout: f.handshakeTimeout,
     logLevel: f.logLevel,
+    logFormat: f.logFormat,
   };
 }

@@ -3,22 +3,29 @@
  * the server), a SOCKS5 proxy and port forwards that open tunnel connections through it,
  * interface watching for `--path auto`, and the status server when asked for.
  */
+import { isIP } from 'node:net';
 import { MptcpClient, MptunError, parseHostPort, type ClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import type { ClientConfig } from './config.js';
 import { parseForward, startForward, type RunningForward } from './forward.js';
-import { createLogger, readPrivateKeyFile, type Logger } from '@mptun/tunnel-common';
-import { resolvePathAddress, watchInterfaces, type AutoPathsOptions } from './paths.js';
+import { createLogger, keyFileModeWarning, readPrivateKeyFile, type Logger } from '@mptun/tunnel-common';
+import { checkLocalAddress, resolvePathAddress, watchInterfaces, type AutoPathsOptions } from './paths.js';
 import { startSocksServer, type SocksServer } from './socks-server.js';
 import { raceTransports } from './transport-race.js';
 import { openTunnel, type TunnelOpener } from './tunnel.js';
 import { parseListenAddress } from './listen.js';
+import { ConnectionRegistry, formatTarget } from './connections.js';
+import { startStatusServer } from './status/server.js';
+import { StatusTracker, type TrackedClient } from './status/tracker.js';
+import { CLIENT_VERSION } from './version.js';
 
 export interface RunningClient {
   socks?: { host: string; port: number };
   forwards: Array<{ bind: { host: string; port: number }; target: { host: string; port: number } }>;
   statusUrl?: string;
   client: MptcpClient;
+  /** The tunnel connections open now (what the status page lists). */
+  connections: ConnectionRegistry;
   close(): Promise<void>;
 }
 
@@ -42,13 +49,18 @@ export function wsEndpoint(config: ClientConfig, server: { host: string; port: n
 }
 
 export async function startClient(config: ClientConfig, extras: StartClientExtras = {}): Promise<RunningClient> {
-  const log = extras.logger ?? createLogger({ level: config.logLevel ?? 'info' });
+  const log = extras.logger ?? createLogger({ level: config.logLevel ?? 'info', format: config.logFormat ?? 'text' });
+  const startedAt = Date.now();
   if (!config.server) throw new MptunError('ERR_MPTUN_CONFIG', 'no server given: set "server" in the config or pass --server host:port');
   const server = parseHostPort(config.server);
   const transport = config.transport ?? 'udp';
   const crypto = config.crypto ?? (await loadCrypto());
   let keypair: Keypair | undefined = config.keypair;
-  if (!keypair && config.key) keypair = readPrivateKeyFile(crypto, config.key);
+  if (!keypair && config.key) {
+    keypair = readPrivateKeyFile(crypto, config.key);
+    const loose = keyFileModeWarning(config.key);
+    if (loose) log.warn('private key file is readable by other users', { file: config.key, problem: loose });
+  }
   let serverPublicKey: Uint8Array | undefined;
   if (config.serverKey) serverPublicKey = decodeKey(config.serverKey);
   if (transport !== 'udp-plain') {
@@ -62,7 +74,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       try {
         await stop();
       } catch (err) {
-        log.warn(`shutdown: ${(err as Error).message}`);
+        log.warn('shutdown step failed', { error: err });
       }
     }
   };
@@ -79,11 +91,11 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
         ...extras.interfaces,
         onChange: (change) => {
           if (change.type === 'added') {
-            log.info(`path: interface ${change.name} ${change.address} appeared`);
+            log.info('interface appeared', { interface: change.name, address: change.address });
             watched.add(change.address);
-            for (const s of live) s.addLocalAddress(change.address).catch((err: unknown) => log.debug(`path ${change.address}: ${(err as Error).message}`));
+            for (const s of live) s.addLocalAddress(change.address).catch((err: unknown) => log.warn('path could not join a connection', { path: change.address, error: err }));
           } else {
-            log.info(`path: interface ${change.name} ${change.address} went away`);
+            log.warn('interface went away', { interface: change.name, address: change.address });
             watched.delete(change.address);
             for (const s of live) if (s.isBound) s.removeLocalAddress(change.address);
           }
@@ -94,6 +106,12 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       if (locals.length === 0) log.warn('path auto: no usable interface yet; using the default route until one appears');
     } else locals = (config.paths ?? []).map((p) => resolvePathAddress(p));
     const backups = (config.backup ?? []).map((p) => resolvePathAddress(p));
+    // A path address this machine does not have fails now, naming it, not at debug level later.
+    if (!wantsAuto) await Promise.all([...locals, ...backups].map((a) => checkLocalAddress(a)));
+    const names: Record<string, string> = {};
+    [...(wantsAuto ? [] : (config.paths ?? [])), ...(config.backup ?? [])].forEach((p) => {
+      if (!isIP(p)) names[resolvePathAddress(p)] = p;
+    });
 
     const ws = wsEndpoint(config, server);
     const common = {
@@ -114,7 +132,10 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     if (transport === 'auto') {
       const raceLocals = locals.length > 0 ? locals : ['0.0.0.0'];
       const { paths, results } = await raceTransports(raceLocals, backups, { base: common, udpServer: server, wsServer: ws.server, wsKind: ws.kind });
-      for (const r of results) log.info(`path ${r.local}: ${r.transport}${r.up ? '' : ' (neither transport answered yet; will keep trying)'}`);
+      for (const r of results) {
+        if (r.up) log.info('path transport chosen', { path: r.local, transport: r.transport });
+        else log.warn('path: neither transport answered yet; will keep trying', { path: r.local, transport: r.transport });
+      }
       options = { ...common, transport: 'udp', server, paths };
     } else {
       const kind: TransportKind = transport;
@@ -132,9 +153,9 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     }
     const client = new MptcpClient(options);
     stops.unshift(() => client.close()); // the client closes last
-    client.on('path-up', (p: { localAddress: string }) => log.info(`path ${p.localAddress}: up`));
-    client.on('path-down', (p: { localAddress: string }) => log.warn(`path ${p.localAddress}: down`));
-    client.on('path-error', (p: { localAddress: string; error: unknown }) => log.debug(`path ${p.localAddress}: ${(p.error as Error)?.message ?? String(p.error)}`));
+    client.on('path-up', (p: { localAddress: string }) => log.info('path up', { path: p.localAddress }));
+    client.on('path-down', (p: { localAddress: string }) => log.warn('path down', { path: p.localAddress }));
+    client.on('path-error', (p: { localAddress: string; error: unknown }) => log.warn('path could not be opened', { path: p.localAddress, error: p.error }));
     if (transport !== 'udp-plain') void client.start();
 
     const open: TunnelOpener = (target) =>
@@ -146,12 +167,14 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
           // Interfaces found after the client was built join each new connection too.
           const known = new Set(client.pathList().map((p) => p.localAddress));
           for (const a of watched) {
-            if (!known.has(a)) s.addLocalAddress(a).catch((err: unknown) => log.debug(`path ${a}: ${(err as Error).message}`));
+            if (!known.has(a)) s.addLocalAddress(a).catch((err: unknown) => log.warn('path could not join a connection', { path: a, error: err }));
           }
         },
       });
 
-    const running: RunningClient = { forwards: [], client, close: closeAll };
+    const connections = new ConnectionRegistry(log);
+    const listeners: string[] = [];
+    const running: RunningClient = { forwards: [], client, connections, close: closeAll };
     const socksAddr = config.socks === undefined ? (config.forwards?.length ? null : DEFAULT_SOCKS) : config.socks;
     if (socksAddr) {
       const where = parseListenAddress(socksAddr, 'socks');
@@ -160,22 +183,41 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
         port: where.port,
         open,
         logger: log,
+        connections,
         ...(config.socksUser && config.socksPass ? { auth: { username: config.socksUser, password: config.socksPass } } : {}),
         ...(config.handshakeTimeoutMs ? { handshakeTimeoutMs: config.handshakeTimeoutMs } : {}),
       });
       stops.push(() => socks.close());
       running.socks = { host: socks.host, port: socks.port };
-      log.info(`SOCKS5 proxy on ${socks.host}:${socks.port}`);
+      listeners.push(`socks ${formatTarget(socks)}`);
+      log.info('SOCKS5 proxy listening', { address: formatTarget(socks) });
     }
     for (const spec of config.forwards ?? []) {
-      const f: RunningForward = await startForward(parseForward(spec), open, log);
+      const f: RunningForward = await startForward(parseForward(spec), open, log, connections);
       stops.push(() => f.close());
       running.forwards.push({ bind: f.bind, target: f.target });
-      log.info(`forward ${f.bind.host}:${f.bind.port} -> ${f.target.host}:${f.target.port}`);
+      listeners.push(`forward ${formatTarget(f.bind)} -> ${formatTarget(f.target)}`);
+      log.info('forward listening', { address: formatTarget(f.bind), target: formatTarget(f.target) });
     }
     if (config.status) {
-      const url = await startStatus(client, config.status, stops, log);
-      if (url) running.statusUrl = url;
+      const source: TrackedClient = {
+        pathList: () => client.pathList(),
+        connections: () => connections.list(),
+        on: (event, listener) => client.on(event, listener),
+        off: (event, listener) => client.off(event, listener),
+      };
+      const tracker = new StatusTracker(source, {
+        names,
+        summary: () => {
+          const t = connections.totals();
+          return { version: CLIENT_VERSION, server: config.server!, transport, listeners, uptimeMs: Date.now() - startedAt, connectionsTotal: t.connections, bytesUp: t.bytesUp, bytesDown: t.bytesDown };
+        },
+      });
+      const status = await startStatusServer(source, { ...parseListenAddress(config.status, 'status'), tracker });
+      stops.push(() => status.close());
+      running.statusUrl = status.url;
+      listeners.push(`status ${status.url}`);
+      log.info('status page listening', { url: status.url });
     }
     return running;
   } catch (err) {
@@ -200,27 +242,3 @@ export function pathServerSpecs(pathServers: Record<string, string> | undefined,
   return specs;
 }
 
-/** The status module's surface this file relies on (apps/client/src/status, another engineer's). */
-interface StatusModule {
-  startStatusServer(client: MptcpClient, opts: { host: string; port: number; tracker?: unknown }): Promise<{ url: string; close(): Promise<void> | void }>;
-}
-
-/**
- * Start the status page when the status module is present. It is loaded at run time so the
- * client works (with a warning) in builds without it.
- */
-async function startStatus(client: MptcpClient, where: string, stops: Array<() => Promise<void> | void>, log: Logger): Promise<string | undefined> {
-  const { host, port } = parseListenAddress(where, 'status');
-  const specifier = './status/index.js';
-  let mod: StatusModule;
-  try {
-    mod = (await import(specifier)) as StatusModule;
-  } catch (err) {
-    log.warn(`--status: the status module is not available (${(err as Error).message})`);
-    return undefined;
-  }
-  const status = await mod.startStatusServer(client, { host, port });
-  stops.push(() => status.close());
-  log.info(`status on ${status.url}`);
-  return status.url;
-}

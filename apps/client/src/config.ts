@@ -4,7 +4,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { CryptoBackend, Keypair } from '@mptun/session';
-import { ConfigError, LOG_LEVELS, loadJsonConfig, validate, type LogLevel, type Schema } from '@mptun/tunnel-common';
+import { ConfigError, LOG_LEVELS, readJsonConfig, validate, type LogFormat, type LogLevel, type Schema } from '@mptun/tunnel-common';
 
 export const clientTransports = ['udp', 'udp-plain', 'ws', 'wss', 'auto'] as const;
 export type ClientTransport = (typeof clientTransports)[number];
@@ -37,6 +37,10 @@ export interface ClientConfig {
   /** "host:port" of the status page and API. */
   status?: string;
   logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  /** In files and flags: durations with a unit ("10s"); validation turns them into the *Ms fields. */
+  connectTimeout?: string;
+  handshakeTimeout?: string;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   /** Programmatic only (not from a file): the client's keys, and the crypto backend. */
@@ -76,23 +80,39 @@ export const clientConfigSchema: Schema = {
     forwards: names,
     status: hostPort,
     logLevel: { type: 'string', enum: LOG_LEVELS },
-    connectTimeoutMs: { type: 'duration', min: 1 },
-    handshakeTimeoutMs: { type: 'duration', min: 1 },
+    logFormat: { type: 'string', enum: ['text', 'json'] },
+    connectTimeout: { type: 'duration', min: 1 },
+    handshakeTimeout: { type: 'duration', min: 1 },
   },
 };
 
 /** Check a parsed config object; `source` names where it came from in error messages. */
 export function validateClientConfig(raw: unknown, source: string): ClientConfig {
+  const c = checkedFields(raw, source);
+  checkSocksCredentials(c, source);
+  return c;
+}
+
+/** Each key against the schema, durations turned into milliseconds; no checks across keys. */
+function checkedFields(raw: unknown, source: string): ClientConfig {
   // Programmatic callers may say `socks: null`; files say "off". Both mean no proxy.
   const socksOff = typeof raw === 'object' && raw !== null && (raw as { socks?: unknown }).socks === null;
   const checked = validate(clientConfigSchema, socksOff ? { ...(raw as object), socks: 'off' } : raw, source) as ClientConfig;
   const c: ClientConfig = Object.fromEntries(Object.entries(checked).filter(([, v]) => v !== undefined));
   if (c.socks === 'off') c.socks = null;
+  // validate() turned the durations into milliseconds.
+  for (const [from, to] of [['connectTimeout', 'connectTimeoutMs'], ['handshakeTimeout', 'handshakeTimeoutMs']] as const) {
+    if (c[from] !== undefined) c[to] = c[from] as unknown as number;
+    delete c[from];
+  }
+  return c;
+}
+
+function checkSocksCredentials(c: ClientConfig, source: string): void {
   if ((c.socksUser === undefined) !== (c.socksPass === undefined)) {
     const missing = c.socksUser === undefined ? 'socksUser' : 'socksPass';
     throw new ConfigError(source, missing, 'socksUser and socksPass together', `"${missing}" is missing: socksUser and socksPass go together`);
   }
-  return c;
 }
 
 /**
@@ -102,12 +122,35 @@ export function validateClientConfig(raw: unknown, source: string): ClientConfig
 export function loadClientConfig(file: string | undefined, overrides: ClientConfig = {}): ClientConfig {
   let fromFile: ClientConfig = {};
   if (file !== undefined) {
-    fromFile = validateClientConfig(loadJsonConfig(file, clientConfigSchema), file);
+    fromFile = checkedFields(readJsonConfig(file), file);
     if (fromFile.key) fromFile.key = resolve(dirname(file), fromFile.key);
   }
   const { keypair, crypto, pathServers, ...flagValues } = overrides;
   const defined = Object.fromEntries(Object.entries(flagValues).filter(([, v]) => v !== undefined));
-  const merged = validateClientConfig({ ...fromFile, ...defined }, file === undefined ? 'flags' : `${file} (with flags)`);
+  // Each source is checked on its own (errors name it); a pair split across both is checked merged.
+  const fromFlags = checkedFields(defined, 'command line');
+  const merged: ClientConfig = { ...fromFile, ...fromFlags };
+  const source = file === undefined ? 'command line' : `${file} (with flags)`;
+  checkSocksCredentials(merged, source);
+  applyWsDefault(merged, source);
   return { ...merged, ...(keypair ? { keypair } : {}), ...(crypto ? { crypto } : {}), ...(pathServers ? { pathServers } : {}) };
 }
 
+
+/** The server's WebSocket port in the README's set-up (`--listen ws://0.0.0.0:8080/mptun`). */
+export const README_WS_PORT = 8080;
+
+/**
+ * WebSocket paths need the server's ws:// URL, which is not its UDP address. `auto` falls back
+ * to the README's default (port 8080, path /mptun, on the server's host); `ws` and `wss` ask
+ * for the URL rather than guess it.
+ */
+function applyWsDefault(c: ClientConfig, source: string): void {
+  if (c.wsUrl || !c.server) return;
+  const host = /^\[?([^\]]+?)\]?:\d+$/.exec(c.server)?.[1] ?? c.server;
+  const example = `${c.transport === 'wss' ? 'wss' : 'ws'}://${host.includes(':') ? `[${host}]` : host}:${c.transport === 'wss' ? 443 : README_WS_PORT}/mptun`;
+  if (c.transport === 'ws' || c.transport === 'wss') {
+    throw new ConfigError(source, 'wsUrl', "the server's WebSocket URL", `--transport ${c.transport} needs the server's WebSocket URL: pass --ws-url (or "wsUrl"), e.g. --ws-url ${example}`);
+  }
+  if (c.transport === 'auto') c.wsUrl = example;
+}

@@ -7,6 +7,7 @@ import { MptunError } from '@mptun/node';
 import { TunnelStatus } from '@mptun/tunnel-common';
 import { listenTcp } from './listen.js';
 import type { Logger } from '@mptun/tunnel-common';
+import type { ConnectionRegistry } from './connections.js';
 import { splice, type TunnelOpener } from './tunnel.js';
 
 export interface ForwardSpec {
@@ -56,7 +57,7 @@ export interface RunningForward {
   close(): Promise<void>;
 }
 
-export async function startForward(spec: ForwardSpec, open: TunnelOpener, logger?: Logger): Promise<RunningForward> {
+export async function startForward(spec: ForwardSpec, open: TunnelOpener, logger?: Logger, connections?: ConnectionRegistry): Promise<RunningForward> {
   const sockets = new Set<Socket>();
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
     sockets.add(socket);
@@ -74,6 +75,7 @@ export async function startForward(spec: ForwardSpec, open: TunnelOpener, logger
           socket.resetAndDestroy();
           return;
         }
+        connections?.add(spec.target, socket, result.socket);
         splice(socket, result.socket);
       },
       () => socket.destroy(),

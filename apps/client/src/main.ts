@@ -1,10 +1,16 @@
 /** Process entry of mptun-client: run the program, print errors without a stack trace. */
+import { exitCodeFor } from '@mptun/tunnel-common';
 import { buildProgram } from './cli.js';
 
 buildProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    const e = err as { code?: string; message?: string };
+    const e = err as { code?: string; message?: string; exitCode?: number };
+    // commander has printed its own message (usage errors) or the help/version text.
+    if (e.code?.startsWith('commander.')) {
+      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : exitCodeFor(err);
+      return;
+    }
     process.stderr.write(`mptun-client: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeFor(err);
   });

@@ -3,6 +3,7 @@
  * resolved through os.networkInterfaces(), and `--path auto`, which follows the machine's
  * interfaces as they come and go.
  */
+import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { InterfaceWatcher, nodeInterfaces, type InterfaceChange, type InterfaceEntry } from '@mptun/path-manager';
@@ -23,6 +24,22 @@ export function resolvePathAddress(value: string, table: InterfaceTable = networ
   }
   const names = Object.keys(table).join(', ') || 'none';
   throw new MptunError('ERR_MPTUN_BAD_OPTION', `path "${value}" is neither an IP address nor an interface with an address (interfaces: ${names})`);
+}
+
+/**
+ * Bind a UDP socket to `address` once, so a path address this machine does not have fails
+ * at start with the address and the reason rather than retrying quietly for ever.
+ */
+export function checkLocalAddress(address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      sock.close();
+      const why = err.code === 'EADDRNOTAVAIL' ? 'it is not an address of this machine' : err.message;
+      reject(new MptunError('ERR_MPTUN_BAD_ADDRESS', `path ${address}: cannot bind (${err.code ?? 'error'}): ${why}`));
+    });
+    sock.bind({ address, port: 0, exclusive: true }, () => sock.close(() => resolve()));
+  });
 }
 
 export interface AutoPathsOptions {

@@ -20,6 +20,7 @@ import {
 import { splice, type TunnelOpener } from './tunnel.js';
 import { listenTcp } from './listen.js';
 import type { Logger } from '@mptun/tunnel-common';
+import type { ConnectionRegistry } from './connections.js';
 
 export interface SocksServerOptions {
   host: string;
@@ -30,6 +31,8 @@ export interface SocksServerOptions {
   handshakeTimeoutMs?: number;
   open: TunnelOpener;
   logger?: Logger;
+  /** Where accepted connections are registered (status page, close log lines). */
+  connections?: ConnectionRegistry;
 }
 
 export interface SocksServer {
@@ -159,6 +162,7 @@ function handleClient(socket: Socket, opts: SocksServerOptions): void {
         socket.write(encodeReply(SocksReply.SUCCEEDED));
         // Bytes the client sent right after its request (optimistic data) go first.
         if (early.length > 0) result.socket.write(early);
+        opts.connections?.add({ host, port }, socket, result.socket);
         splice(socket, result.socket);
       },
       (err: unknown) => {

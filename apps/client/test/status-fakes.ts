@@ -4,14 +4,27 @@
  */
 import { EventEmitter } from 'node:events';
 import type { SubflowInfo } from '@mptun/node';
-import type { TrackedClient, TrackedSocket } from '../src/status/tracker.js';
+import type { TrackedClient, TrackedConnection, TrackedSocket } from '../src/status/tracker.js';
 
 export type FakePath = { localAddress: string; transport: string; backup: boolean; up: boolean };
 
-export class FakeClient implements TrackedClient {
-  constructor(public paths: FakePath[]) {}
+/** A client with the app's connection registry: open() is what the SOCKS server does on success. */
+export class FakeClient extends EventEmitter implements TrackedClient {
+  private readonly open = new Set<TrackedConnection>();
+  constructor(public paths: FakePath[]) {
+    super();
+  }
   pathList(): FakePath[] {
     return this.paths.map((p) => ({ ...p }));
+  }
+  connections(): TrackedConnection[] {
+    return [...this.open];
+  }
+  /** A connection the app accepted; it leaves the list when its socket closes. */
+  accept(socket: FakeSocket, target: string, since?: number): void {
+    const c: TrackedConnection = { socket, target, ...(since === undefined ? {} : { since }) };
+    this.open.add(c);
+    socket.once('close', () => this.open.delete(c));
   }
 }
 

@@ -17,7 +17,7 @@ function world(): { client: FakeClient; tracker: StatusTracker; sock: FakeSocket
   let now = 50_000;
   const tracker = new StatusTracker(client, { now: () => now });
   const sock = new FakeSocket(3);
-  tracker.track(sock, 'example.org:80');
+  client.accept(sock, 'example.org:80');
   sock.set(1, { localAddress: '127.0.0.2', bytesSent: 0, srttMs: 12.5 });
   tracker.sample(now);
   now += 500;
@@ -56,7 +56,7 @@ describe('status server', () => {
     expect(paths.length).toBe(2);
     for (const p of paths) {
       expect(Object.keys(p).sort()).toEqual(
-        ['backup', 'bytesDown', 'bytesUp', 'downBps', 'localAddress', 'lossRate', 'name', 'retransmissions', 'rttMs', 'transport', 'up', 'upBps'].sort(),
+        ['backup', 'bytesDown', 'bytesUp', 'downBps', 'downReason', 'localAddress', 'lossRate', 'name', 'retransmissions', 'rttMs', 'transport', 'up', 'upBps'].sort(),
       );
     }
     expect(paths[0]).toMatchObject({ name: '127.0.0.2', transport: 'udp', up: true, backup: false, rttMs: 12.5, upBps: 8000, downBps: 2000, bytesUp: 4000, bytesDown: 1000 });
@@ -131,13 +131,16 @@ describe('status server', () => {
     expect(srv.tracker.running).toBe(false);
   });
 
-  it('reports a busy port', async () => {
+  it('reports a busy port by address, not as a raw EADDRINUSE', async () => {
     const { client, tracker } = world();
     const first = await startStatusServer(client, { port: 0, tracker });
     running.push(first);
     const port = Number(new URL(first.url).port);
     const t2 = new StatusTracker(client);
-    await expect(startStatusServer(client, { port, tracker: t2 })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(startStatusServer(client, { port, tracker: t2 })).rejects.toMatchObject({
+      code: 'ERR_MPTUN_ADDRESS_IN_USE',
+      message: `status page (--status): 127.0.0.1:${port} is already in use; pick another port`,
+    });
     expect(t2.running).toBe(false);
   });
 });

@@ -10,8 +10,10 @@ function twoPaths(): FakeClient {
 }
 
 describe('StatusTracker', () => {
+  // The client (and its connection registry) of the test at hand.
+  let client: FakeClient;
   it('lists every configured path before any traffic, with zero rates', () => {
-    const t = new StatusTracker(twoPaths(), { now: () => 1000 });
+    const t = new StatusTracker((client = twoPaths()), { now: () => 1000 });
     t.sample(1000);
     const s = t.snapshot();
     expect(s.time).toBe(1000);
@@ -24,9 +26,9 @@ describe('StatusTracker', () => {
 
   it('computes rates over the last second from 500 ms samples', () => {
     let now = 0;
-    const t = new StatusTracker(twoPaths(), { now: () => now });
+    const t = new StatusTracker((client = twoPaths()), { now: () => now });
     const sock = new FakeSocket(7);
-    t.track(sock, { host: 'example.org', port: 443 });
+    client.accept(sock, 'example.org:443');
     // 100 kB/s up and 20 kB/s down on 127.0.0.2; then it doubles from t = 1500.
     let up = 0;
     let down = 0;
@@ -53,9 +55,9 @@ describe('StatusTracker', () => {
 
   it('loss rate is retransmissions over segments sent within the window', () => {
     let now = 0;
-    const t = new StatusTracker(twoPaths(), { now: () => now });
+    const t = new StatusTracker((client = twoPaths()), { now: () => now });
     const sock = new FakeSocket(1);
-    t.track(sock, 'a:1');
+    client.accept(sock, 'a:1');
     sock.set(1, { localAddress: '127.0.0.2', segmentsSent: 1000, retransmissions: 500 });
     t.sample(0);
     now = 500;
@@ -76,11 +78,11 @@ describe('StatusTracker', () => {
   });
 
   it('aggregates several connections and subflows per path; RTT is the mean srtt of live subflows', () => {
-    const t = new StatusTracker(twoPaths(), { now: () => 0 });
+    const t = new StatusTracker((client = twoPaths()), { now: () => 0 });
     const a = new FakeSocket(1);
     const b = new FakeSocket(2);
-    t.track(a, 'a:1');
-    t.track(b, 'b:2');
+    client.accept(a, 'a:1');
+    client.accept(b, 'b:2');
     a.set(1, { localAddress: '127.0.0.2', bytesSent: 1000, srttMs: 10 });
     a.set(2, { localAddress: '127.0.0.3', bytesSent: 300, srttMs: 80 });
     b.set(1, { localAddress: '127.0.0.2', bytesSent: 2000, srttMs: 30 });
@@ -100,9 +102,9 @@ describe('StatusTracker', () => {
 
   it('keeps what closed connections carried in the path totals, and drops the connection', () => {
     let now = 0;
-    const t = new StatusTracker(twoPaths(), { now: () => now });
+    const t = new StatusTracker((client = twoPaths()), { now: () => now });
     const a = new FakeSocket(1);
-    t.track(a, 'a:1');
+    client.accept(a, 'a:1');
     a.set(1, { localAddress: '127.0.0.2', bytesSent: 1000, bytesReceived: 4000 });
     t.sample(0);
     a.set(1, { bytesSent: 1500, bytesReceived: 9000 });
@@ -115,7 +117,7 @@ describe('StatusTracker', () => {
     expect(s.paths[0]!.bytesDown).toBe(9000);
     // A later connection reusing subflow id 1 adds to the totals, not subtracts.
     const b = new FakeSocket(2);
-    t.track(b, 'b:2');
+    client.accept(b, 'b:2', now);
     b.set(1, { localAddress: '127.0.0.2', bytesSent: 100 });
     now = 1000;
     t.sample(1000);
@@ -126,9 +128,9 @@ describe('StatusTracker', () => {
 
   it('a connection counts bytes without retransmissions, and its age grows', () => {
     let now = 10_000;
-    const t = new StatusTracker(twoPaths(), { now: () => now });
+    const t = new StatusTracker((client = twoPaths()), { now: () => now });
     const a = new FakeSocket(undefined);
-    t.track(a, { host: '::1', port: 22 });
+    client.accept(a, '[::1]:22', now);
     a.set(1, { localAddress: '127.0.0.2', bytesSent: 5000, bytesRetransmitted: 1200, bytesReceived: 77 });
     now = 12_500;
     t.sample(now);
@@ -138,12 +140,12 @@ describe('StatusTracker', () => {
   });
 
   it('merges paths that share a local address and shows subflows on unlisted addresses', () => {
-    const client = twoPaths();
+    client = twoPaths();
     client.paths.push({ localAddress: '127.0.0.2', transport: 'ws', backup: false, up: false });
     client.paths[1]!.up = false;
     const t = new StatusTracker(client, { now: () => 0, names: { '127.0.0.2': 'wlan0' } });
     const a = new FakeSocket(1);
-    t.track(a, 'x:1');
+    client.accept(a, 'x:1');
     a.set(1, { localAddress: '127.0.0.9', bytesSent: 10 });
     t.sample(0);
     const s = t.snapshot();
@@ -154,8 +156,33 @@ describe('StatusTracker', () => {
     ]);
   });
 
+  it('says why a path is down, from the client path events, until it is up again', () => {
+    client = twoPaths();
+    client.paths[1]!.up = false;
+    const t = new StatusTracker(client, { intervalMs: 60_000 });
+    t.start();
+    try {
+      expect(t.snapshot().paths.map((p) => p.downReason)).toEqual([null, 'not connected yet']);
+      client.emit('path-error', { localAddress: '127.0.0.3', error: new Error('bind EADDRNOTAVAIL 127.0.0.3') });
+      expect(t.snapshot().paths[1]!.downReason).toBe('bind EADDRNOTAVAIL 127.0.0.3');
+      client.emit('path-up', { localAddress: '127.0.0.3' });
+      client.emit('path-down', { localAddress: '127.0.0.3' });
+      expect(t.snapshot().paths[1]!.downReason).toBe('the server stopped answering on this path');
+    } finally {
+      t.stop();
+    }
+    expect(client.listenerCount('path-error')).toBe(0);
+  });
+
+  it('adds the app summary to the snapshot', () => {
+    const summary = { version: '1.2.3', server: 'vpn:4433', transport: 'udp', listeners: ['socks 127.0.0.1:1080'], uptimeMs: 5, connectionsTotal: 2, bytesUp: 10, bytesDown: 20 };
+    const t = new StatusTracker(twoPaths(), { now: () => 0, summary: () => summary });
+    t.sample(0);
+    expect(t.snapshot().client).toEqual(summary);
+  });
+
   it('keeps a bounded history', () => {
-    const t = new StatusTracker(twoPaths(), { now: () => 0, intervalMs: 500, historyMs: 5000 });
+    const t = new StatusTracker((client = twoPaths()), { now: () => 0, intervalMs: 500, historyMs: 5000 });
     for (let i = 0; i < 100; i++) t.sample(i * 500);
     const h = t.history();
     expect(h.intervalMs).toBe(500);

@@ -21,7 +21,7 @@ async function liveServer(): Promise<RunningStatusServer> {
   let now = 1_700_000_000_000;
   const tracker = new StatusTracker(client, { now: () => now, names: { '127.0.0.2': 'wlan0' } });
   const sock = new FakeSocket(42);
-  tracker.track(sock, 'example.org:443');
+  client.accept(sock, 'example.org:443');
   sock.set(1, { localAddress: '127.0.0.2', srttMs: 23.4 });
   tracker.sample(now);
   now += 1000;
@@ -71,7 +71,7 @@ describe('mptun-client status (terminal view)', () => {
     const prevExit = process.exitCode;
     try {
       const program = new Command('mptun-client').exitOverride();
-      addStatusCommand(program);
+      addStatusCommand(program, () => undefined);
       await program.parseAsync(['status', '--url', srv.url, '--once'], { from: 'user' });
       expect(process.exitCode ?? 0).toBe(0);
     } finally {
@@ -118,7 +118,7 @@ describe('mptun-client status (terminal view)', () => {
     const text = renderStatusTable(
       {
         time: 0,
-        paths: [{ name: 'eth0', localAddress: '10.0.0.1', transport: 'udp', up: false, backup: false, rttMs: 5, upBps: 0, downBps: 0, lossRate: 0, bytesUp: 0, bytesDown: 0, retransmissions: 0 }],
+        paths: [{ name: 'eth0', localAddress: '10.0.0.1', transport: 'udp', up: false, downReason: 'bind failed\x1b[2J', backup: false, rttMs: 5, upBps: 0, downBps: 0, lossRate: 0, bytesUp: 0, bytesDown: 0, retransmissions: 0 }],
         connections: [{ id: 1, target: 'evil\x1b[2Jhost:1', bytesUp: 0, bytesDown: 0, subflows: 0, ageMs: 3_725_000 }],
       },
       { color: true },
@@ -126,6 +126,7 @@ describe('mptun-client status (terminal view)', () => {
     expect(text).toContain('\x1b[31mdown');
     expect(text).not.toContain('\x1b[2J');
     expect(text).toContain('evil?[2Jhost:1');
+    expect(text).toContain('eth0 is down: bind failed?[2J');
     expect(text).toContain('1h02m');
   });
 });

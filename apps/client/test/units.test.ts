@@ -90,10 +90,22 @@ describe('config', () => {
   });
 
   it('flags override the file, durations become ms, "off" turns SOCKS off', () => {
-    const file = write({ server: '127.0.0.1:4433', socks: 'off', connectTimeoutMs: '3s', paths: ['127.0.0.2'] });
+    const file = write({ server: '127.0.0.1:4433', socks: 'off', connectTimeout: '3s', paths: ['127.0.0.2'] });
     const c = loadClientConfig(file, { paths: ['127.0.0.3'], scheduler: 'blest' });
     expect(c).toMatchObject({ server: '127.0.0.1:4433', socks: null, connectTimeoutMs: 3000, paths: ['127.0.0.3'], scheduler: 'blest' });
-    expect(() => loadClientConfig(file, { server: 'nope' })).toThrow(/with flags\): server/);
+    expect(() => loadClientConfig(file, { server: 'nope' })).toThrow(/command line: server/);
+    expect(loadClientConfig(file, { handshakeTimeout: '500ms' }).handshakeTimeoutMs).toBe(500);
+  });
+
+  it('a duration without a unit is refused, in the file and on the command line, with the units shown', () => {
+    expect(() => loadClientConfig(write({ connectTimeout: 10 }))).toThrow(/connectTimeout: expected a duration with a unit, like "10s", "500ms"/);
+    expect(() => loadClientConfig(undefined, { connectTimeout: '10' })).toThrow(/command line: connectTimeout: .*"10s", "500ms"/);
+  });
+
+  it('--transport ws without --ws-url names the URL it needs; auto takes the README default', () => {
+    expect(() => loadClientConfig(undefined, { server: 'vpn.example.net:4433', transport: 'ws' })).toThrow(/--transport ws needs the server's WebSocket URL: pass --ws-url .*ws:\/\/vpn\.example\.net:8080\/mptun/);
+    expect(loadClientConfig(undefined, { server: 'vpn.example.net:4433', transport: 'auto' }).wsUrl).toBe('ws://vpn.example.net:8080/mptun');
+    expect(loadClientConfig(undefined, { server: 'vpn.example.net:4433', transport: 'ws', wsUrl: 'ws://vpn.example.net:9000/t' }).wsUrl).toBe('ws://vpn.example.net:9000/t');
   });
 
   it('the command line maps flags onto config keys', async () => {

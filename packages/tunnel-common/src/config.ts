@@ -32,13 +32,19 @@ const SIZE_UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
 };
 
-/** "30s" → 30000; a bare number is milliseconds. Null when the text is not a duration. */
+/**
+ * "30s" → 30000, "500ms" → 500. A bare number is refused (null): "10" has meant seconds to
+ * some users and milliseconds to others, so a duration always names its unit.
+ */
 export function parseDuration(v: string | number): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : null;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v);
+  if (typeof v !== 'string') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(v);
   if (!m) return null;
-  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!]!);
 }
+
+/** How a duration is written, for messages. */
+export const DURATION_HINT = 'a duration with a unit, like "10s", "500ms", "2m" or "1h" (units: ms, s, m, h)';
 
 /** "64MiB" → 67108864; a bare number is bytes. Null when the text is not a size. */
 export function parseByteSize(v: string | number): number | null {
@@ -59,7 +65,7 @@ function describe(s: Schema): string {
     case 'boolean':
       return 'true or false';
     case 'duration':
-      return `a duration like "30s", "500ms" or milliseconds${range(s.min, s.max, 'ms')}`;
+      return `${DURATION_HINT}${range(s.min, s.max, ' ms')}`;
     case 'bytes':
       return `a size like "64MiB", "16kB" or bytes${range(s.min, s.max, ' bytes')}`;
     case 'array':
@@ -133,6 +139,11 @@ export function validate(schema: Schema, value: unknown, file: string, path = ''
 
 /** Read, parse and validate a JSON config file. */
 export function loadJsonConfig(file: string, schema: Schema): unknown {
+  return validate(schema, readJsonConfig(file), file);
+}
+
+/** A JSON file parsed but not yet checked; unreadable or malformed files give a ConfigError. */
+export function readJsonConfig(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -145,5 +156,5 @@ export function loadJsonConfig(file: string, schema: Schema): unknown {
   } catch (e) {
     throw new ConfigError(file, '', 'valid JSON', `not valid JSON: ${(e as Error).message}`);
   }
-  return validate(schema, parsed, file);
+  return parsed;
 }

@@ -33,10 +33,13 @@ describe('config validator', () => {
     expect(parseDuration('30s')).toBe(30_000);
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('2m')).toBe(120_000);
-    expect(parseDuration(250)).toBe(250);
+    // A bare number names no unit: refused, as a JSON number or as text.
+    expect(parseDuration(250)).toBeNull();
+    expect(parseDuration('10')).toBeNull();
     expect(parseDuration('1.5h')).toBe(5_400_000);
     expect(parseDuration('soon')).toBeNull();
     expect(parseDuration(-1)).toBeNull();
+    expect(err(() => validate(schema, { listen: [{}], idle: 10 }, 'f.json')).message).toContain('"10s", "500ms"');
     expect(parseByteSize('64MiB')).toBe(64 * 1024 * 1024);
     expect(parseByteSize('16kB')).toBe(16_000);
     expect(parseByteSize('1GiB')).toBe(1024 ** 3);

@@ -27,6 +27,9 @@ th:first-child, td:first-child { text-align: left; }
 th { color: var(--muted); font-weight: 600; }
 .up { color: #2f9e44; } .down { color: #d9473c; }
 .empty { color: var(--muted); text-align: left; }
+dl { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 4px 16px; margin: 0; }
+dt { color: var(--muted); } dd { margin: 0; font-variant-numeric: tabular-nums; }
+#down-reasons { color: #d9473c; margin: 6px 0 0; padding-left: 18px; }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
 
@@ -87,7 +90,9 @@ function renderStatus(s) {
     name.appendChild(sw);
     name.appendChild(document.createTextNode(p.name === p.localAddress ? p.name : p.name + ' (' + p.localAddress + ')'));
     cell(tr, p.transport);
-    cell(tr, p.up ? 'up' : 'down', p.up ? 'up' : 'down').dataset.field = 'state';
+    const state = cell(tr, p.up ? 'up' : 'down', p.up ? 'up' : 'down');
+    state.dataset.field = 'state';
+    if (!p.up && p.downReason) state.title = p.downReason;
     cell(tr, p.backup ? 'backup' : 'active');
     cell(tr, ms(p.rttMs)).dataset.field = 'rtt';
     cell(tr, bits(p.upBps)).dataset.field = 'upRate';
@@ -103,6 +108,15 @@ function renderStatus(s) {
     return tr;
   });
   fillTable(document.getElementById('paths'), pathRows, 11, 'no paths');
+  const why = document.getElementById('down-reasons');
+  why.replaceChildren();
+  for (const p of s.paths) {
+    if (p.up || !p.downReason) continue;
+    const li = document.createElement('li');
+    li.textContent = p.name + ' is down: ' + p.downReason;
+    why.appendChild(li);
+  }
+  if (s.client) renderSummary(s.client);
   const connRows = s.connections.map((c) => {
     const tr = document.createElement('tr');
     tr.dataset.connection = c.id === null ? '' : String(c.id);
@@ -117,6 +131,20 @@ function renderStatus(s) {
   fillTable(document.getElementById('connections'), connRows, 6, 'no connections');
 }
 
+function renderSummary(c) {
+  const put = (field, text, value) => {
+    const el = document.querySelector('#summary [data-field=' + field + ']');
+    el.textContent = text;
+    if (value !== undefined) el.dataset.value = String(value);
+  };
+  put('server', c.server + ' (' + c.transport + ')');
+  put('version', c.version);
+  put('uptime', age(c.uptimeMs), c.uptimeMs);
+  put('connectionsTotal', String(c.connectionsTotal), c.connectionsTotal);
+  put('bytesUp', bytes(c.bytesUp), c.bytesUp);
+  put('bytesDown', bytes(c.bytesDown), c.bytesDown);
+  put('listeners', c.listeners.join(', '));
+}
 /** Draw series on a canvas: [{color, dash, values}], x = time, y from 0 to the max. */
 function drawChart(canvas, times, series, format) {
   const dpr = window.devicePixelRatio || 1;
@@ -261,11 +289,16 @@ export const dashboardHtml = `<!doctype html>
 <body>
 <header><h1>mptun-client</h1><span id="state">connecting…</span></header>
 <main>
+<section class="wide" id="summary"><h2>Client</h2><dl>
+<dt>Server</dt><dd data-field="server">–</dd><dt>Version</dt><dd data-field="version">–</dd>
+<dt>Uptime</dt><dd data-field="uptime">–</dd><dt>Connections since start</dt><dd data-field="connectionsTotal">–</dd>
+<dt>Sent</dt><dd data-field="bytesUp">–</dd><dt>Received</dt><dd data-field="bytesDown">–</dd>
+<dt>Listening</dt><dd data-field="listeners">–</dd></dl></section>
 <section><h2>Throughput per path (last 60 s)</h2><canvas id="throughput"></canvas><div class="legend" id="throughput-legend"></div></section>
 <section><h2>RTT per path (last 60 s)</h2><canvas id="rtt"></canvas><div class="legend" id="rtt-legend"></div></section>
 <section class="wide"><h2>Paths</h2>
 <table><thead><tr><th>Path</th><th>Transport</th><th>State</th><th>Role</th><th>RTT</th><th>Up</th><th>Down</th><th>Loss</th><th>Sent</th><th>Received</th><th>Retrans.</th></tr></thead>
-<tbody id="paths"></tbody></table></section>
+<tbody id="paths"></tbody></table><ul id="down-reasons"></ul></section>
 <section class="wide"><h2>Connections</h2>
 <table><thead><tr><th>Target</th><th>Id</th><th>Sent</th><th>Received</th><th>Subflows</th><th>Age</th></tr></thead>
 <tbody id="connections"></tbody></table></section>

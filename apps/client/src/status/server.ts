@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { MptunError } from '@mptun/node';
+import { listenTcp } from '../listen.js';
 import { dashboardHtml } from './dashboard.js';
 import { StatusTracker, type TrackedClient } from './tracker.js';
 
@@ -43,20 +44,13 @@ export async function startStatusServer(client: TrackedClient, opts: StatusServe
   const server = createServer((req, res) => handle(tracker, req, res));
   // Browsers keep connections open; close() must not wait for them.
   server.keepAliveTimeout = 2000;
+  let boundPort: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    boundPort = (await listenTcp(server, host, port, 'status page (--status)')).port;
   } catch (err) {
     if (ownsSampling) tracker.stop();
     throw err;
   }
-  const addr = server.address();
-  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${urlHost}:${boundPort}`,

@@ -84,6 +84,15 @@ export function renderStatusTable(s: StatusSnapshot, opts: TableOptions = {}): s
   const color = opts.color ?? false;
   const title = `mptun-client status${opts.source ? ` (${printable(opts.source)})` : ''} at ${new Date(s.time).toISOString()}`;
   const lines = [color ? `${BOLD}${title}${RESET}` : title, ''];
+  if (s.client) {
+    const c = s.client;
+    lines.push(
+      `  server ${printable(c.server)} over ${printable(c.transport)}, mptun-client ${printable(c.version)}, up ${formatAge(c.uptimeMs)}`,
+      `  ${c.connectionsTotal} connection(s) since start, ${formatBytes(c.bytesUp)} sent, ${formatBytes(c.bytesDown)} received`,
+      ...c.listeners.map((l) => `  listening: ${printable(l)}`),
+      '',
+    );
+  }
   lines.push(`Paths (${s.paths.length})`);
   if (s.paths.length === 0) lines.push(color ? `${DIM}  none${RESET}` : '  none');
   else {
@@ -102,6 +111,7 @@ export function renderStatusTable(s: StatusSnapshot, opts: TableOptions = {}): s
     ]);
     const header = ['PATH', 'TRANSPORT', 'STATE', 'ROLE', 'RTT', 'UP', 'DOWN', 'LOSS', 'SENT', 'RECEIVED', 'RETRANS'];
     lines.push(...table(header, rows, 4, color).map((l) => `  ${l}`));
+    for (const p of s.paths) if (!p.up && p.downReason) lines.push(`  ${printable(p.name)} is down: ${printable(p.downReason)}`);
   }
   lines.push('', `Connections (${s.connections.length})`);
   if (s.connections.length === 0) lines.push(color ? `${DIM}  none${RESET}` : '  none');

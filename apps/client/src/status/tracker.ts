@@ -9,11 +9,33 @@
  * bytes per second; displays convert to bit/s.
  */
 import type { SubflowInfo } from '@mptun/node';
-import type { PathStatus, ConnectionStatus, StatusSnapshot, StatusHistory, PathSeries } from './types.js';
+import type { ClientSummary, PathStatus, ConnectionStatus, StatusSnapshot, StatusHistory, PathSeries } from './types.js';
 
-/** What the tracker reads from a client (MptcpClient satisfies it). */
+/** A connection the app opened, as its registry lists it. */
+export interface TrackedConnection {
+  socket: TrackedSocket;
+  /** "host:port" the connection was opened to. */
+  target: string;
+  /** When it was opened (the tracker's clock); default: when the tracker first saw it. */
+  since?: number;
+}
+
+/** A path event as MptcpClient emits it ('path-up', 'path-down', 'path-error'). */
+export interface PathEvent {
+  localAddress: string;
+  error?: unknown;
+}
+
+/**
+ * What the tracker reads: the client's paths, and the connections the app opened through it
+ * (client-app.ts passes MptcpClient's paths with its ConnectionRegistry's list). When `on` is
+ * there, path events give the reason a path is down.
+ */
 export interface TrackedClient {
   pathList(): Array<{ localAddress: string; transport: string; backup: boolean; up: boolean }>;
+  connections?(): Iterable<TrackedConnection>;
+  on?(event: 'path-up' | 'path-down' | 'path-error', listener: (e: PathEvent) => void): unknown;
+  off?(event: 'path-up' | 'path-down' | 'path-error', listener: (e: PathEvent) => void): unknown;
 }
 
 /** What the tracker reads from a socket (MptcpSocket satisfies it). */
@@ -34,6 +56,8 @@ export interface TrackerOptions {
   names?: Record<string, string>;
   /** The clock, in milliseconds. Default Date.now. */
   now?: () => number;
+  /** The app's own figures (server, listeners, totals, version, uptime) for the snapshot. */
+  summary?: () => ClientSummary;
 }
 
 /** Cumulative counters of one path at one sample. */
@@ -73,6 +97,11 @@ export class StatusTracker {
   private readonly clock: () => number;
   private readonly paths = new Map<string, PathState>();
   private readonly connections = new Set<ConnectionState>();
+  /** Sockets already followed, so a registry's list can be read at every sample. */
+  private readonly followed = new WeakSet<TrackedSocket>();
+  /** Why each path that is down went down, from the client's path events. */
+  private readonly downReasons = new Map<string, string>();
+  private readonly summary: (() => ClientSummary) | undefined;
   private timer: NodeJS.Timeout | null = null;
   private lastSampleAt: number | null = null;
 
@@ -85,20 +114,25 @@ export class StatusTracker {
     this.historyLength = Math.max(1, Math.ceil((opts.historyMs ?? 300_000) / this.intervalMs));
     this.names = opts.names ?? {};
     this.clock = opts.now ?? Date.now;
+    this.summary = opts.summary;
   }
 
-  /** Register a connection; it is followed until it closes. */
-  track(socket: TrackedSocket, target: string | { host: string; port: number }): void {
-    const state: ConnectionState = {
-      socket,
-      target: typeof target === 'string' ? target : formatTarget(target),
-      since: this.clock(),
-      closed: false,
-      subflows: new Map(),
-    };
+  private readonly onPathUp = (e: PathEvent): void => {
+    this.downReasons.delete(e.localAddress);
+  };
+  private readonly onPathDown = (e: PathEvent): void => {
+    if (!this.downReasons.has(e.localAddress)) this.downReasons.set(e.localAddress, 'the server stopped answering on this path');
+  };
+  private readonly onPathError = (e: PathEvent): void => {
+    this.downReasons.set(e.localAddress, e.error instanceof Error ? e.error.message : String(e.error));
+  };
+
+  /** Follow a connection until it closes; its final counters are read at the next sample. */
+  private follow(conn: TrackedConnection): void {
+    this.followed.add(conn.socket);
+    const state: ConnectionState = { socket: conn.socket, target: conn.target, since: conn.since ?? this.clock(), closed: false, subflows: new Map() };
     this.connections.add(state);
-    // The final counters are read at the next sample, then the connection is dropped.
-    socket.once('close', () => {
+    conn.socket.once('close', () => {
       state.closed = true;
     });
   }
@@ -110,6 +144,9 @@ export class StatusTracker {
   /** Sample now and every intervalMs from now on (the timer does not hold the process). */
   start(): void {
     if (this.timer) return;
+    this.client.on?.('path-up', this.onPathUp);
+    this.client.on?.('path-down', this.onPathDown);
+    this.client.on?.('path-error', this.onPathError);
     this.sample();
     this.timer = setInterval(() => this.sample(), this.intervalMs);
     this.timer.unref();
@@ -118,6 +155,9 @@ export class StatusTracker {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.client.off?.('path-up', this.onPathUp);
+    this.client.off?.('path-down', this.onPathDown);
+    this.client.off?.('path-error', this.onPathError);
   }
 
   /** Read every path and socket once. */
@@ -126,6 +166,7 @@ export class StatusTracker {
     if (this.lastSampleAt !== null && now <= this.lastSampleAt) return;
     this.lastSampleAt = now;
     for (const p of this.client.pathList()) this.pathState(p.localAddress);
+    for (const c of this.client.connections?.() ?? []) if (!this.followed.has(c.socket)) this.follow(c);
     const rtts = new Map<string, number[]>();
     for (const conn of [...this.connections]) {
       for (const sf of conn.socket.subflows()) {
@@ -196,6 +237,7 @@ export class StatusTracker {
         transport: info ? info.transports.join('+') : 'unknown',
         // A path not in the client's list (added to one socket only) is up while it carries subflows.
         up: info ? info.up : this.hasLiveSubflow(address),
+        downReason: info && !info.up ? (this.downReasons.get(address) ?? 'not connected yet') : null,
         backup: info ? info.backup : false,
         rttMs: state?.rttMs ?? null,
         ...rates,
@@ -215,7 +257,7 @@ export class StatusTracker {
       }
       return { id: c.socket.connectionId ?? null, target: c.target, bytesUp, bytesDown, subflows: live, ageMs: Math.max(0, now - c.since) };
     });
-    return { time: now, paths, connections };
+    return { time: now, paths, connections, ...(this.summary ? { client: this.summary() } : {}) };
   }
 
   /** Per-path series over the kept history (parallel arrays, oldest first). */
@@ -284,8 +326,4 @@ function pickCounters(sf: SubflowInfo): SubflowCounters {
     segmentsSent: sf.segmentsSent,
     retransmissions: sf.retransmissions,
   };
-}
-
-function formatTarget(t: { host: string; port: number }): string {
-  return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
 }

@@ -81,6 +81,12 @@ const ALT_SCREEN_OFF = '\x1b[?1049l';
 export async function runStatusView(opts: StatusViewOptions = {}): Promise<number> {
   const url = opts.url ?? DEFAULT_STATUS_URL;
   const output = opts.output ?? process.stdout;
+  // A reader that went away (`status | head`) ends the view quietly.
+  let readerGone: (() => void) | null = null;
+  output.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    readerGone?.();
+  });
   const color = opts.color ?? (output.isTTY === true && !process.env['NO_COLOR']);
   if (opts.once) {
     try {
@@ -126,6 +132,7 @@ export async function runStatusView(opts: StatusViewOptions = {}): Promise<numbe
       if (terminal) output.write(`${SHOW_CURSOR}${ALT_SCREEN_OFF}`);
       resolve(0);
     };
+    readerGone = stop;
     if (terminal) output.write(`${ALT_SCREEN_ON}${HIDE_CURSOR}`);
     // Raw mode delivers q and Ctrl-C as bytes; without a terminal, SIGINT still ends the view.
     if (input.isTTY && input.setRawMode) input.setRawMode(true);
@@ -138,14 +145,22 @@ export async function runStatusView(opts: StatusViewOptions = {}): Promise<numbe
   });
 }
 
-/** Add `status [--url URL] [--once]` to the mptun-client program. */
-export function addStatusCommand(program: Command): Command {
+/**
+ * Add `status [--url URL | -c FILE] [--once]` to the mptun-client program. `statusOf` reads
+ * the "status" address of a client config file, so `status -c client.json` finds the client
+ * that file configures.
+ */
+export function addStatusCommand(program: Command, statusOf: (configFile: string) => string | undefined): Command {
   return program
     .command('status')
     .description('show the live status of a running mptun-client (paths, rates, RTT, loss, connections)')
-    .option('--url <url>', 'the client status server', DEFAULT_STATUS_URL)
+    .option('--url <url>', `the client's status server (default: the config file's "status", else ${DEFAULT_STATUS_URL})`)
+    .option('-c, --config <file>', 'the client config file whose "status" address to read')
     .option('--once', 'print one snapshot and exit')
-    .action(async (o: { url: string; once?: boolean }) => {
-      process.exitCode = await runStatusView({ url: o.url, once: o.once === true });
+    .action(async (o: { url?: string; config?: string; once?: boolean }) => {
+      const configured = o.config ? statusOf(o.config) : undefined;
+      if (o.config && !configured && !o.url) throw new StatusFetchError(`${o.config} sets no "status" address; add one (e.g. "127.0.0.1:9471") or pass --url`);
+      const url = o.url ?? (configured ? `http://${configured}` : DEFAULT_STATUS_URL);
+      process.exitCode = await runStatusView({ url, once: o.once === true });
     });
 }

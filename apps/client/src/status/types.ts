@@ -10,6 +10,8 @@ export interface PathStatus {
   /** The path's transport(s), e.g. "udp" or "udp+ws" when one address has several. */
   transport: string;
   up: boolean;
+  /** Why the path is down (the last error opening it, or that the server went quiet); null when up. */
+  downReason: string | null;
   backup: boolean;
   /** Mean smoothed RTT of the path's live subflows; null when none has a sample. */
   rttMs: number | null;
@@ -33,10 +35,27 @@ export interface ConnectionStatus {
   ageMs: number;
 }
 
+/** The client app's own figures. */
+export interface ClientSummary {
+  version: string;
+  /** The server as configured ("host:port"), and the transport paths use. */
+  server: string;
+  transport: string;
+  /** What the app listens on, e.g. "socks 127.0.0.1:1080", "forward 127.0.0.1:8080 -> intranet:80". */
+  listeners: string[];
+  uptimeMs: number;
+  /** Connections opened since start, and the bytes they carried (open ones included). */
+  connectionsTotal: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
 export interface StatusSnapshot {
   time: number;
   paths: PathStatus[];
   connections: ConnectionStatus[];
+  /** Present when served by the client app. */
+  client?: ClientSummary;
 }
 
 /** One path's values per sample, as parallel arrays (oldest first). */
