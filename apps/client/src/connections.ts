@@ -24,7 +24,7 @@ export function formatTarget(t: { host: string; port: number }): string {
 }
 
 export class ConnectionRegistry {
-  private readonly live = new Map<MptcpSocket, LiveConnection & { local: Socket }>();
+  private readonly live = new Map<MptcpSocket, LiveConnection & { up(): number; down(): number }>();
   /** Bytes of connections that have closed. */
   private readonly closed = { bytesUp: 0, bytesDown: 0 };
   private opened = 0;
@@ -35,11 +35,16 @@ export class ConnectionRegistry {
   ) {}
 
   /**
-   * Register a spliced pair: `local` is the application's TCP socket (its bytesRead went up
-   * the tunnel, its bytesWritten came down), `remote` the tunnel connection.
+   * Register a pair about to be spliced: `local` is the application's TCP socket (what it
+   * reads from now on goes up the tunnel, what it writes came down), `remote` the tunnel
+   * connection. `early` counts bytes already read past the handshake that go up too.
    */
-  add(target: { host: string; port: number }, local: Socket, remote: MptcpSocket): void {
-    const entry = { socket: remote, local, target: formatTarget(target), since: this.now() };
+  add(target: { host: string; port: number }, local: Socket, remote: MptcpSocket, early = 0): void {
+    // The SOCKS5 handshake is not the connection's payload: count from here.
+    const base = { read: local.bytesRead - early, written: local.bytesWritten };
+    const up = (): number => local.bytesRead - base.read;
+    const down = (): number => local.bytesWritten - base.written;
+    const entry = { socket: remote, local, target: formatTarget(target), since: this.now(), up, down };
     this.live.set(remote, entry);
     this.opened++;
     let reason: string | null = null;
@@ -55,13 +60,13 @@ export class ConnectionRegistry {
     const done = (): void => {
       if (--pending > 0) return;
       this.live.delete(remote);
-      this.closed.bytesUp += local.bytesRead;
-      this.closed.bytesDown += local.bytesWritten;
+      this.closed.bytesUp += up();
+      this.closed.bytesDown += down();
       const fields = {
         target: entry.target,
         conn: remote.connectionId,
-        bytesUp: local.bytesRead,
-        bytesDown: local.bytesWritten,
+        bytesUp: up(),
+        bytesDown: down(),
         durationMs: Math.max(0, this.now() - entry.since),
         reason: reason ?? firstEnd ?? 'closed',
       };
@@ -80,8 +85,8 @@ export class ConnectionRegistry {
     let bytesUp = this.closed.bytesUp;
     let bytesDown = this.closed.bytesDown;
     for (const c of this.live.values()) {
-      bytesUp += c.local.bytesRead;
-      bytesDown += c.local.bytesWritten;
+      bytesUp += c.up();
+      bytesDown += c.down();
     }
     return { connections: this.opened, bytesUp, bytesDown };
   }

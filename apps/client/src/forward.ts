@@ -7,7 +7,7 @@ import { MptunError } from '@mptun/node';
 import { TunnelStatus } from '@mptun/tunnel-common';
 import { listenTcp } from './listen.js';
 import type { Logger } from '@mptun/tunnel-common';
-import type { ConnectionRegistry } from './connections.js';
+import { formatTarget, type ConnectionRegistry } from './connections.js';
 import { splice, type TunnelOpener } from './tunnel.js';
 
 export interface ForwardSpec {
@@ -62,7 +62,7 @@ export async function startForward(spec: ForwardSpec, open: TunnelOpener, logger
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.on('error', (err) => logger?.debug(`forward ${spec.target.host}:${spec.target.port}: ${err.message}`));
+    socket.on('error', (err) => logger?.debug('forward: socket error', { target: formatTarget(spec.target), error: err }));
     open(spec.target).then(
       (result) => {
         if (socket.destroyed) {
@@ -71,7 +71,7 @@ export async function startForward(spec: ForwardSpec, open: TunnelOpener, logger
         }
         if (result.status !== TunnelStatus.OK || !result.socket) {
           // A TCP client has no status channel: a reset is the closest thing to "refused".
-          logger?.info(`forward to ${spec.target.host}:${spec.target.port} refused: status ${result.status} ${result.reason}`);
+          logger?.warn('forward: the tunnel refused the connection', { target: formatTarget(spec.target), status: result.status, reason: result.reason });
           socket.resetAndDestroy();
           return;
         }

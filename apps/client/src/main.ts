@@ -12,5 +12,6 @@ buildProgram()
       return;
     }
     process.stderr.write(`mptun-client: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
-    process.exitCode = exitCodeFor(err);
+    // Exit now: a path still handshaking in the background must not keep a failed start alive.
+    process.exit(exitCodeFor(err));
   });

@@ -71,15 +71,15 @@ function handleClient(socket: Socket, opts: SocksServerOptions): void {
   let stage: Stage = 'greeting';
   let buf: Buffer = Buffer.alloc(0);
   const timer = setTimeout(() => {
-    log?.debug(`socks: handshake timeout from ${socket.remoteAddress}:${socket.remotePort}`);
+    log?.debug('socks: handshake timeout', { from: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.destroy();
   }, opts.handshakeTimeoutMs ?? 10_000);
   socket.once('close', () => clearTimeout(timer));
-  socket.on('error', (err) => log?.debug(`socks: client socket error: ${err.message}`));
+  socket.on('error', (err) => log?.debug('socks: client socket error', { error: err }));
 
   const fail = (err: unknown): void => {
     const reply = err instanceof Socks5Error ? err.reply : SocksReply.GENERAL_FAILURE;
-    log?.debug(`socks: ${err instanceof Error ? err.message : String(err)}`);
+    log?.debug('socks: bad handshake', { error: err });
     stage = 'connecting'; // ignore anything further
     socket.off('data', onData);
     if (reply !== null && !socket.destroyed) socket.end(encodeReply(reply));
@@ -110,7 +110,7 @@ function handleClient(socket: Socket, opts: SocksServerOptions): void {
         const ok = sameText(c.username, opts.auth!.username) && sameText(c.password, opts.auth!.password);
         if (!ok) {
           // RFC 1929 §2: a failure status, then the server closes the connection.
-          log?.info(`socks: authentication refused for user "${c.username}"`);
+          log?.warn('socks: authentication refused', { user: c.username });
           stage = 'connecting';
           socket.off('data', onData);
           socket.end(encodeAuthStatus(false));
@@ -154,15 +154,15 @@ function handleClient(socket: Socket, opts: SocksServerOptions): void {
           return;
         }
         if (result.status !== TunnelStatus.OK || !result.socket) {
-          log?.info(`socks: ${host}:${port} refused by the tunnel: status ${result.status} ${result.reason}`);
+          log?.warn('socks: the tunnel refused the connection', { target: `${host}:${port}`, status: result.status, reason: result.reason });
           socket.end(encodeReply(socksReplyFor(result.status)));
           return;
         }
-        log?.debug(`socks: connected to ${host}:${port}`);
+        log?.debug('socks: connected', { target: `${host}:${port}` });
         socket.write(encodeReply(SocksReply.SUCCEEDED));
+        opts.connections?.add({ host, port }, socket, result.socket, early.length);
         // Bytes the client sent right after its request (optimistic data) go first.
         if (early.length > 0) result.socket.write(early);
-        opts.connections?.add({ host, port }, socket, result.socket);
         splice(socket, result.socket);
       },
       (err: unknown) => {

@@ -1,24 +1,31 @@
 #!/usr/bin/env node
 /** mptun-server: `keygen` writes a key pair; `run` serves until SIGINT/SIGTERM. */
-import { Command } from 'commander';
-import { createLogger, writePrivateKeyFile, type LogFormat, type LogLevel } from '@mptun/tunnel-common';
-import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
+import { Command, Option } from 'commander';
+import { createLogger, EXIT_CODES_HELP, exitCodeFor, runKeygen, type LogFormat, type LogLevel, type Logger } from '@mptun/tunnel-common';
 import { loadServerConfig, type ServerOverrides } from './config.js';
 import { startServer } from './server.js';
+import { SERVER_VERSION } from './version.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
-const program = new Command('mptun-server').description('Multipath TCP tunnel server: accepts MPTCP paths and relays each connection to its TCP target');
+/** The logger of `run` once its config is read; fatal errors go through it (JSON stays JSON). */
+let runLog: Logger | null = null;
+
+const program = new Command('mptun-server')
+  .description('Multipath TCP tunnel server: accepts MPTCP paths and relays each connection to its TCP target')
+  .exitOverride()
+  .version(SERVER_VERSION, '-V, --version', 'print the version')
+  .addHelpText('after', EXIT_CODES_HELP)
+  .showHelpAfterError();
 
 program
   .command('keygen')
-  .description('write a new key pair (private key file, mode 0600) and print the public key')
+  .description('write a new key pair: the private key to FILE (mode 0600), the public key alone on one line to stdout (paste it into the clients\' --server-key)')
   .option('--out <file>', 'private key file', 'server.key')
+  .option('--pub-out <file>', 'also write the public key, alone on one line, to this file')
   .option('--force', 'replace an existing file')
-  .action(async (o: { out: string; force?: boolean }) => {
-    const kp = generateKeypair(await loadCrypto());
-    writePrivateKeyFile(o.out, kp, { overwrite: o.force === true });
-    process.stdout.write(encodeKey(kp.publicKey) + '\n');
+  .action(async (o: { out: string; pubOut?: string; force?: boolean }) => {
+    await runKeygen(o, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   });
 
 program
@@ -27,28 +34,31 @@ program
   .option('--config <file>', 'JSON config file')
   .option('--listen <url>', 'udp://host:port, udp-plain://…, ws://host:port/path, wss://… (repeatable)', collect)
   .option('--key <file>', 'private key file')
-  .option('--authorized-keys <file>', 'file of client public keys, one per line')
+  .option('--authorized-keys <file>', 'file of client public keys, one per line (a comment may follow the key)')
   .option('--allow <rule>', 'allowed target: host, *.suffix, IP or CIDR, optional :ports (repeatable)', collect)
   .option('--tls-cert <file>', 'certificate (PEM) for wss')
   .option('--tls-key <file>', 'certificate key (PEM) for wss')
   .option('--metrics <host:port>', 'Prometheus endpoint on a loopback address')
   .option('--scheduler <name>', 'packet scheduler for what the server sends: minrtt, roundrobin, redundant, backup, overflow, blest, ecf')
   .option('--cc <name>', 'congestion control for what the server sends: reno, cubic, lia, olia, balia, ledbat, bbr (bbr holds its rate through random loss)')
-  .option('--drain <duration>', 'how long shutdown lets connections finish, e.g. 10s')
-  .option('--log-level <level>', 'debug, info, warn, error or silent')
-  .option('--log-format <format>', 'text or json')
+  .option('--drain <duration>', 'how long shutdown lets connections finish, with a unit: e.g. 10s or 500ms')
+  .addOption(new Option('--log-level <level>', 'how much to log').choices(['debug', 'info', 'warn', 'error', 'silent']))
+  .addOption(new Option('--log-format <format>', 'log lines as key=value text or JSON').choices(['text', 'json']))
   .action(async (o: ServerOverrides & { config?: string }) => {
+    // Until the config is read, a fatal error still honours the --log-format flag.
+    if (o.logFormat === 'json') runLog = createLogger({ format: 'json' });
     const config = loadServerConfig(o.config, o);
     const log = createLogger({ level: config.logLevel as LogLevel, format: config.logFormat as LogFormat });
+    runLog = log;
     const running = await startServer(config, { logger: log });
-    log.info('server public key', { publicKey: running.publicKey });
+    log.info('server started', { version: SERVER_VERSION, publicKey: running.publicKey });
     const stop = (signal: string): void => {
       log.info('shutting down', { signal });
       running.close().then(
         () => (process.exitCode = 0),
         (e: unknown) => {
           log.error('shutdown failed', { error: e as Error });
-          process.exitCode = 1;
+          process.exitCode = 70;
         },
       );
     };
@@ -57,7 +67,14 @@ program
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  const err = e as Error & { code?: string };
-  process.stderr.write(`mptun-server: ${err.message}${err.code ? ` (${err.code})` : ''}\n`);
-  process.exit(2);
+  const err = e as Error & { code?: string; exitCode?: number };
+  // commander has printed its own message (usage errors) or the help/version text.
+  if (err.code?.startsWith('commander.')) {
+    process.exitCode = err.exitCode === 0 ? 0 : exitCodeFor(err);
+    return;
+  }
+  if (runLog) runLog.error('fatal', { error: err.message, ...(err.code ? { code: err.code } : {}) });
+  else process.stderr.write(`mptun-server: ${err.message}${err.code ? ` (${err.code})` : ''}\n`);
+  // Exit now: nothing half-started may keep a failed start alive.
+  process.exit(exitCodeFor(err));
 });

@@ -159,8 +159,20 @@ export async function relay(ctx: RelayContext, socket: MptcpSocket, onTarget: (s
   if (req.rest.length > 0) socket.unshift(req.rest);
   socket.on('data', (d: Buffer) => (ctx.stats.bytesUp += d.length));
   target.on('data', (d: Buffer) => (ctx.stats.bytesDown += d.length));
+  const since = Date.now();
+  let reason: string | null = null;
+  let firstEnd: string | null = null;
+  socket.once('end', () => (firstEnd ??= 'client closed'));
+  target.once('end', () => (firstEnd ??= 'target closed'));
+  const ended = (what: string) => (e: Error | null | undefined): void => {
+    if (e) reason ??= `${what}: ${(e as NodeJS.ErrnoException).code ?? e.message}`;
+  };
   await Promise.all([
-    new Promise<void>((res) => pipeline(socket, target, (e) => (e && log.debug('client→target ended with error', { error: e }), res()))),
-    new Promise<void>((res) => pipeline(target, socket, (e) => (e && log.debug('target→client ended with error', { error: e }), res()))),
+    new Promise<void>((res) => pipeline(socket, target, (e) => (ended('client to target')(e), res()))),
+    new Promise<void>((res) => pipeline(target, socket, (e) => (ended('target to client')(e), res()))),
   ]);
+  // One line per relayed connection: bytes are what the target sent and received.
+  const fields = { target: `${host}:${port}`, bytesUp: target.bytesWritten, bytesDown: target.bytesRead, durationMs: Date.now() - since, reason: reason ?? firstEnd ?? 'closed' };
+  if (reason) log.warn('connection closed', fields);
+  else log.info('connection closed', fields);
 }

@@ -64,7 +64,7 @@ describe('mptun-server service', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     await new Promise<void>((resolve, reject) => {
       const t = setInterval(() => {
-        if (err.includes('server public key')) {
+        if (err.includes('"msg":"server started"')) {
           clearInterval(t);
           resolve();
         }
