@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** mptun-server: `keygen` writes a key pair; `run` serves until SIGINT/SIGTERM. */
 import { Command, Option } from 'commander';
 import { createLogger, EXIT_CODES_HELP, exitCodeFor, runKeygen, type LogFormat, type LogLevel, type Logger } from '@mptun/tunnel-common';
