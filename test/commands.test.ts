@@ -34,20 +34,21 @@ describe('installed commands', () => {
   });
 
   it('without a build a bin runs the sources; without sources either it says to build, not ERR_MODULE_NOT_FOUND', () => {
-    // A checkout with no dist/: the bin file, the app's sources and scripts/ where they belong.
-    const tree = join(dir, 'checkout');
-    mkdirSync(join(tree, 'apps/client/bin'), { recursive: true });
-    copyFileSync(join(REPO, 'apps/client/bin/mptun-client.js'), join(tree, 'apps/client/bin/mptun-client.js'));
-    symlinkSync(join(REPO, 'apps/client/src'), join(tree, 'apps/client/src'));
-    symlinkSync(join(REPO, 'scripts'), join(tree, 'scripts'));
-    expect(run(process.execPath, [join(tree, 'apps/client/bin/mptun-client.js'), '--version'])).toMatchObject({ code: 0, stdout: `${version('client')}\n` });
-    const usage = run(process.execPath, [join(tree, 'apps/client/bin/mptun-client.js'), 'run', '--no-such-flag']);
+    // An app with no dist/: its bin, its sources and its installed dependencies.
+    const tree = join(dir, 'unbuilt');
+    mkdirSync(join(tree, 'bin'), { recursive: true });
+    copyFileSync(join(REPO, 'apps/client/bin/mptun-client.js'), join(tree, 'bin/mptun-client.js'));
+    symlinkSync(join(REPO, 'apps/client/src'), join(tree, 'src'));
+    symlinkSync(join(REPO, 'apps/client/node_modules'), join(tree, 'node_modules'));
+    expect(run(process.execPath, [join(tree, 'bin/mptun-client.js'), '--version'])).toMatchObject({ code: 0, stdout: `${version('client')}\n` });
+    const usage = run(process.execPath, [join(tree, 'bin/mptun-client.js'), 'run', '--no-such-flag']);
     expect(usage.code).toBe(64);
 
-    // A package without its build and outside the repository.
+    // A package with neither its build nor its sources.
     const bare = join(dir, 'bare');
     mkdirSync(join(bare, 'bin'), { recursive: true });
     copyFileSync(join(REPO, 'apps/server/bin/mptun-server.js'), join(bare, 'bin/mptun-server.js'));
+    symlinkSync(join(REPO, 'apps/server/node_modules'), join(bare, 'node_modules'));
     const r = run(process.execPath, [join(bare, 'bin/mptun-server.js'), '--version']);
     expect(r.code).toBe(69);
     expect(r.stderr).toBe('mptun-server: not built: run `pnpm build` in the repository\n');

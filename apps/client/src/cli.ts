@@ -4,7 +4,7 @@
  */
 import { addStatusCommand } from './status/index.js';
 import { Command, Option } from 'commander';
-import { EXIT_CODES_HELP, LOG_LEVELS, runKeygen, type LogFormat, type LogLevel } from '@mptun/tunnel-common';
+import { createLogger, EXIT_CODES_HELP, LOG_LEVELS, runKeygen, type LogFormat, type LogLevel } from '@mptun/tunnel-common';
 import { startClient, type RunningClient } from './client-app.js';
 import { clientTransports, loadClientConfig, type ClientConfig } from './config.js';
 import { CLIENT_VERSION } from './version.js';
@@ -83,8 +83,21 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .addOption(new Option('--log-level <level>', 'how much to log').choices([...LOG_LEVELS]))
     .addOption(new Option('--log-format <format>', 'log lines as key=value text or JSON').choices(['text', 'json']))
     .action(async (opts: RunFlags) => {
-      const config = loadClientConfig(opts.config, flagsToConfig(opts));
-      const running = await startClient(config);
+      let format: LogFormat | undefined = opts.logFormat;
+      let running: RunningClient;
+      try {
+        const config = loadClientConfig(opts.config, flagsToConfig(opts));
+        format = config.logFormat;
+        running = await startClient(config);
+      } catch (err) {
+        // Under JSON logs a fatal error is a JSON line too; main.ts then only sets the exit code.
+        if (format === 'json') {
+          const e = err as { message?: string; code?: string };
+          createLogger({ format: 'json', write: io.err }).error('fatal', { error: e.message ?? String(err), ...(e.code ? { code: e.code } : {}) });
+          Object.defineProperty(err, 'reported', { value: true });
+        }
+        throw err;
+      }
       await (io.waitForStop ? io.waitForStop(running) : untilSignal());
       await running.close();
     });

@@ -5,13 +5,13 @@ import { buildProgram } from './cli.js';
 buildProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    const e = err as { code?: string; message?: string; exitCode?: number };
+    const e = err as { code?: string; message?: string; exitCode?: number; reported?: boolean };
     // commander has printed its own message (usage errors) or the help/version text.
     if (e.code?.startsWith('commander.')) {
       process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : exitCodeFor(err);
       return;
     }
-    process.stderr.write(`mptun-client: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
+    if (!e.reported) process.stderr.write(`mptun-client: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
     // Exit now: a path still handshaking in the background must not keep a failed start alive.
     process.exit(exitCodeFor(err));
   });

@@ -110,14 +110,15 @@ describe('mptun-client command', () => {
     });
   });
 
-  it('a --path address the machine lacks fails at start (69) naming it; a readable key file is warned about', async () => {
+  it('a --path address the machine lacks fails at start (69) naming it, as JSON under --log-format json; a readable key file is warned about', async () => {
     await withKeys(async (keys) => {
       chmodSync(keys.clientKey, 0o644);
       const r = await runApp('client', ['run', '--server', '127.0.0.1:4433', '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', '192.0.2.77', '--log-format', 'json']);
       expect(r.code).toBe(69);
-      expect(r.stderr).toContain('path 192.0.2.77: cannot bind (EADDRNOTAVAIL): it is not an address of this machine');
-      const warn = r.stderr.split('\n').find((l) => l.includes('private key file is readable by other users'));
-      expect(JSON.parse(warn!)).toMatchObject({ level: 'warn', file: keys.clientKey, problem: expect.stringContaining(`chmod 600 ${keys.clientKey}`) });
+      // Under --log-format json every line is JSON, the fatal one included.
+      const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l['msg'] === 'private key file is readable by other users')).toMatchObject({ level: 'warn', file: keys.clientKey, problem: expect.stringContaining(`chmod 600 ${keys.clientKey}`) });
+      expect(lines.at(-1)).toMatchObject({ level: 'error', msg: 'fatal', code: 'ERR_MPTUN_BAD_ADDRESS', error: 'path 192.0.2.77: cannot bind (EADDRNOTAVAIL): it is not an address of this machine' });
     });
   });
 

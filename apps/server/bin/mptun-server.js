@@ -1,15 +1,5 @@
 #!/usr/bin/env node
-// mptun-server: runs the build (dist/); in a checkout without one, the sources (slower start).
-try {
-  await import('../dist/main.js');
-} catch (err) {
-  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist/main.js')) throw err;
-  // Outside the repository (a package without its build) there is nothing to fall back to.
-  const launcher = await import('../../../scripts/run-from-source.mjs').catch(() => null);
-  if (!launcher) {
-    process.stderr.write('mptun-server: not built: run `pnpm build` in the repository\n');
-    process.exit(69);
-  }
-  const { runFromSource } = launcher;
-  runFromSource('mptun-server', new URL('../src/main.ts', import.meta.url));
-}
+// mptun-server: the build, or the sources in a checkout that has not been built.
+import { launch } from '@mptun/tunnel-common/launch';
+
+await launch('mptun-server', import.meta.url, 'main');

@@ -1,18 +1,26 @@
-// Runs an app from its TypeScript sources when its bin finds no build (a checkout where
-// `pnpm build` has not run): the same process flags the README gives for running from
-// source, in a child process whose exit code and termination signals pass through.
+// The apps' bins: run the build (dist/), or, in a checkout where `pnpm build` has not run,
+// the TypeScript sources with the flags the README gives for that, in a child process whose
+// exit code and termination signals pass through. Plain JavaScript, so it works unbuilt.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** `name` for messages; `sourceMain` the file URL of the app's src/main.ts. */
-export function runFromSource(name, sourceMain) {
-  const main = fileURLToPath(sourceMain);
+/**
+ * `name` for messages; `binUrl` the bin's import.meta.url; `entry` the module under dist/
+ * and src/ ("main", "linkem/main"), next to the bin's directory.
+ */
+export async function launch(name, binUrl, entry) {
+  const built = new URL(`../dist/${entry}.js`, binUrl);
+  if (existsSync(fileURLToPath(built))) {
+    await import(built.href);
+    return;
+  }
   const fail = (why) => {
     process.stderr.write(`${name}: ${why}\n`);
     process.exit(69);
   };
-  if (!existsSync(main)) fail('not built, and no sources next to it: run `pnpm build` in the repository (README: "Real use")');
+  const main = fileURLToPath(new URL(`../src/${entry}.ts`, binUrl));
+  if (!existsSync(main)) fail('not built: run `pnpm build` in the repository');
   let tsx;
   try {
     tsx = import.meta.resolve('tsx');
