@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
-import { KeyFileError, readAuthorizedKeysFile, readPrivateKeyFile, writePrivateKeyFile } from '../src/keys.js';
+import { KeyFileError, keyFileModeWarning, readAuthorizedKeysFile, readPrivateKeyFile, writePrivateKeyFile } from '../src/keys.js';
 
 describe('key files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mptun-keys-'));
@@ -47,5 +47,27 @@ describe('key files', () => {
     expect(readAuthorizedKeysFile(file)).toEqual([a, b]);
     writeFileSync(file, `${a}\nAAAA\n`);
     expect(() => readAuthorizedKeysFile(file)).toThrow(/line 2/);
+  });
+
+  it('overwriting a 0644 file leaves it 0600, and a readable key file is named with the fix', async () => {
+    const crypto = await loadCrypto();
+    const file = join(dir, 'loose.key');
+    writeFileSync(file, 'old\n');
+    chmodSync(file, 0o644);
+    expect(keyFileModeWarning(file)).toBe(`private key file ${file} is readable by everyone (mode 0644); run: chmod 600 ${file}`);
+    chmodSync(file, 0o640);
+    expect(keyFileModeWarning(file)).toContain('readable by its group (mode 0640)');
+    writePrivateKeyFile(file, generateKeypair(crypto), { overwrite: true });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(keyFileModeWarning(file)).toBeNull();
+  });
+
+  it('an authorized-keys line may carry a comment after the key, as in ssh', async () => {
+    const crypto = await loadCrypto();
+    const a = encodeKey(generateKeypair(crypto).publicKey);
+    const b = encodeKey(generateKeypair(crypto).publicKey);
+    const file = join(dir, 'commented');
+    writeFileSync(file, `# team\n${a} alice@laptop\n${b}\tbob's phone # added in May\n`);
+    expect(readAuthorizedKeysFile(file)).toEqual([a, b]);
   });
 });
