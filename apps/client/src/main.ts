@@ -4,6 +4,9 @@ import { buildProgram } from './cli.js';
 
 buildProgram()
   .parseAsync(process.argv)
+  // The command is done (run has closed everything it opened): a path handshake still
+  // waiting out its timeout must not hold the process after Ctrl-C.
+  .then(() => process.exit())
   .catch((err: unknown) => {
     const e = err as { code?: string; message?: string; exitCode?: number; reported?: boolean };
     // commander has printed its own message (usage errors) or the help/version text.

@@ -2,6 +2,7 @@
  * mptun-client as a user meets it: the real command (a child process) run the way the
  * READMEs say, its output, its logs and its exit codes.
  */
+import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer } from 'node:http';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -119,6 +120,26 @@ describe('mptun-client command', () => {
       const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.find((l) => l['msg'] === 'private key file is readable by other users')).toMatchObject({ level: 'warn', file: keys.clientKey, problem: expect.stringContaining(`chmod 600 ${keys.clientKey}`) });
       expect(lines.at(-1)).toMatchObject({ level: 'error', msg: 'fatal', code: 'ERR_MPTUN_BAD_ADDRESS', error: 'path 192.0.2.77: cannot bind (EADDRNOTAVAIL): it is not an address of this machine' });
+    });
+  });
+
+  it('SIGTERM ends run at once (exit 0) even while a path handshake to a silent server is pending', async () => {
+    await withKeys(async (keys) => {
+      const silent = createSocket('udp4');
+      await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+      try {
+        const app = startApp('client', ['run', '--server', `127.0.0.1:${silent.address().port}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', '127.0.0.2', '--socks', '127.0.0.1:0', '--log-format', 'json']);
+        await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening');
+        const sent = Date.now();
+        app.child.kill('SIGTERM');
+        const { code } = await app.exited;
+        const tookMs = Date.now() - sent;
+        console.log(`client exited ${tookMs} ms after SIGTERM (the path handshake times out after 10 s)`);
+        expect(code).toBe(0);
+        expect(tookMs).toBeLessThan(5000);
+      } finally {
+        silent.close();
+      }
     });
   });
 
