@@ -83,6 +83,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--status <host:port>', 'serve the status page and /api/status here. e.g. --status 127.0.0.1:9471')
     .option('--connect-timeout <ms>', 'give up a connection when no path is up within this long', positiveInt)
     .addOption(new Option('--log-level <level>', 'how much to log').choices([...LOG_LEVELS]))
+    .option('--pcap <file>', 'write every segment sent and received on every path to FILE (pcap; open it with Wireshark or tshark). e.g. --pcap client.pcap')
     .action(async (opts: RunFlags) => {
       const config = loadClientConfig(opts.config, flagsToConfig(opts));
       const running = await startClient(config);
@@ -113,6 +114,7 @@ interface RunFlags {
   status?: string;
   connectTimeout?: number;
   logLevel?: LogLevel;
+  pcap?: string;
 }
 
 export function flagsToConfig(f: RunFlags): ClientConfig {
@@ -136,5 +138,6 @@ export function flagsToConfig(f: RunFlags): ClientConfig {
     status: f.status,
     connectTimeoutMs: f.connectTimeout,
     logLevel: f.logLevel,
+    pcap: f.pcap,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { MptcpClient, MptunError, parseHostPort, type ClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
+import { PcapFile } from '@mptun/tools';
 import type { ClientConfig } from './config.js';
 import { parseForward, startForward, type RunningForward } from './forward.js';
 import { createLogger, readPrivateKeyFile, type Logger } from '@mptun/cli';
@@ -130,8 +131,13 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
         ...(own.length > 0 ? { paths: own } : {}),
       };
     }
-    const client = new MptcpClient(options);
+    const capture = config.pcap ? await PcapFile.open(config.pcap) : null;
+    const client = new MptcpClient(capture ? { ...options, onSegment: (s) => capture.add(s) } : options);
     stops.unshift(() => client.close()); // the client closes last
+    if (capture) {
+      stops.unshift(() => capture.close()); // after the client: its last segments are in the file
+      log.info(`pcap: writing every segment to ${capture.path}`);
+    }
     client.on('path-up', (p: { localAddress: string }) => log.info(`path ${p.localAddress}: up`));
     client.on('path-down', (p: { localAddress: string }) => log.warn(`path ${p.localAddress}: down`));
     client.on('path-error', (p: { localAddress: string; error: unknown }) => log.debug(`path ${p.localAddress}: ${(p.error as Error)?.message ?? String(p.error)}`));

@@ -39,6 +39,8 @@ export interface ClientConfig {
   logLevel?: LogLevel;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** Write every segment of every path to this pcap file (tshark/Wireshark read it). */
+  pcap?: string;
   /** Programmatic only (not from a file): the client's keys, and the crypto backend. */
   keypair?: Keypair;
   crypto?: CryptoBackend;
@@ -78,6 +80,7 @@ export const clientConfigSchema: Schema = {
     logLevel: { type: 'string', enum: LOG_LEVELS },
     connectTimeoutMs: { type: 'duration', min: 1 },
     handshakeTimeoutMs: { type: 'duration', min: 1 },
+    pcap: name,
   },
 };
 

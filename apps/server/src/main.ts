@@ -37,10 +37,11 @@ program
   .option('--drain <duration>', 'how long shutdown lets connections finish, e.g. 10s')
   .option('--log-level <level>', 'debug, info, warn, error or silent')
   .option('--log-format <format>', 'text or json')
-  .action(async (o: ServerOverrides & { config?: string }) => {
+  .option('--pcap <file>', 'write every segment sent and received on every path to FILE (pcap; open it with Wireshark or tshark)')
+  .action(async ({ pcap, ...o }: ServerOverrides & { config?: string; pcap?: string }) => {
     const config = loadServerConfig(o.config, o);
     const log = createLogger({ level: config.logLevel as LogLevel, format: config.logFormat as LogFormat });
-    const running = await startServer(config, { logger: log });
+    const running = await startServer(config, { logger: log, ...(pcap ? { pcap } : {}) });
     log.info('server public key', { publicKey: running.publicKey });
     const stop = (signal: string): void => {
       log.info('shutting down', { signal });

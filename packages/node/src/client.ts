@@ -10,6 +10,7 @@ import { MptunError } from './errors.js';
 import { chooseFirstPath } from './first-path.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
 import { MptcpSocket, type PathOwner } from './socket.js';
+import type { SegmentTap } from './segment-tap.js';
 import { pathOpener, type ClientTransportOptions, type PathOpener, type TransportKind } from './transports.js';
 
 /** One path: a local address, and optionally its own transport and server address. */
@@ -36,6 +37,8 @@ export interface ClientOptions extends Omit<ClientTransportOptions, 'server'> {
   engine?: Partial<Omit<EndpointConfig, 'random' | 'scheduler' | 'congestionControl'>>;
   /** Give up a connect when no path came up within this long. Default 10 s. */
   connectTimeoutMs?: number;
+  /** Sees every segment sent and received on every path (e.g. to write a pcap). */
+  onSegment?: SegmentTap;
 }
 
 export interface ConnectOptions {
@@ -87,6 +90,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
     const strategy = resolveStrategy(options);
     this.driver = new Driver({ scheduler: strategy.schedulerFactory, congestionControl: strategy.ccFactory, ...options.engine });
     this.driver.onPathClosed = (pathId) => this.pathClosed(pathId);
+    this.driver.onSegment = options.onSegment ?? null;
     const locals = options.localAddresses?.length || options.paths?.length ? options.localAddresses ?? [] : ['0.0.0.0'];
     for (const host of locals) this.paths.set(host, newEntry(host, false, this.opener));
     for (const host of options.backupAddresses ?? []) this.paths.set(host, newEntry(host, true, this.opener));

@@ -8,6 +8,7 @@ import { decodeKey, type CryptoBackend, type Keypair } from '@mptun/session';
 import { Driver } from './driver.js';
 import { MptunError } from './errors.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
+import type { SegmentTap } from './segment-tap.js';
 import { MptcpSocket } from './socket.js';
 import { openListener, type ListenSpec } from './transports.js';
 
@@ -22,6 +23,8 @@ export interface ServerOptions {
   scheduler?: string;
   congestionControl?: string;
   engine?: Partial<Omit<EndpointConfig, 'random' | 'scheduler' | 'congestionControl'>>;
+  /** Sees every segment sent and received on every path (e.g. to write a pcap). */
+  onSegment?: SegmentTap;
 }
 
 export class MptcpServer extends EventEmitter {
@@ -36,6 +39,7 @@ export class MptcpServer extends EventEmitter {
     this.strategy = resolveStrategy(options);
     this.driver = new Driver({ scheduler: this.strategy.schedulerFactory, congestionControl: this.strategy.ccFactory, ...options.engine });
     this.driver.endpoint.listen();
+    this.driver.onSegment = options.onSegment ?? null;
     if (onConnection) this.on('connection', onConnection);
     this.driver.onIncoming = (conn) => {
       if (!this.accepting) return null;
