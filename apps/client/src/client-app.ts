@@ -3,7 +3,7 @@
  * the server), a SOCKS5 proxy and port forwards that open tunnel connections through it,
  * interface watching for `--path auto`, and the status server when asked for.
  */
-import { MptcpClient, MptunError, parseHostPort, type ClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
+import { MptcpClient, MptunError, checkClientOptions, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import { PcapFile } from '@mptun/tools';
 import type { ClientConfig } from './config.js';
@@ -108,7 +108,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       ...(config.cc ? { congestionControl: config.cc } : {}),
       ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
     };
-    let options: ClientOptions;
+    let options: UncheckedClientOptions;
     if (transport === 'auto' && config.pathServers && Object.keys(config.pathServers).length > 0) {
       throw new MptunError('ERR_MPTUN_CONFIG', 'pathServers cannot be combined with transport "auto"');
     }
@@ -132,7 +132,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       };
     }
     const capture = config.pcap ? await PcapFile.open(config.pcap) : null;
-    const client = new MptcpClient(capture ? { ...options, onSegment: (s) => capture.add(s) } : options);
+    const client = new MptcpClient(checkClientOptions(capture ? { ...options, onSegment: (s) => capture.add(s) } : options));
     stops.unshift(() => client.close()); // the client closes last
     if (capture) {
       stops.unshift(() => capture.close()); // after the client: its last segments are in the file
