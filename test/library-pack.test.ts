@@ -151,6 +151,7 @@ describe('@mptun/node from packed tarballs', () => {
       expect(paths.length, `${name}: export targets`).toBeGreaterThan(0);
       for (const p of paths) expect(existsSync(join(root, p)), `${name}: exports target ${p} is in the tarball`).toBe(true);
       for (const [dep, spec] of Object.entries(m.dependencies ?? {})) expect(spec, `${name}: dependency ${dep}`).not.toMatch(/^workspace:/);
+      expect(existsSync(join(root, 'LICENSE')), `${name}: LICENSE`).toBe(true);
       const maps = filesUnder(root).filter((f) => f.endsWith('.d.ts.map'));
       expect(maps.length, `${name}: declaration maps`).toBeGreaterThan(0);
       for (const map of maps) {
