@@ -22,7 +22,6 @@ interface Manifest {
   name: string;
   version: string;
   exports?: unknown;
-  publishConfig?: unknown;
   dependencies?: Record<string, string>;
 }
 

@@ -2,7 +2,7 @@
  * `--pcap FILE` on the real apps: mptun-server and mptun-client started as their bins,
  * curl fetching a file through the client's SOCKS5 proxy, and tshark (with its MPTCP
  * analysis on) reading both captures: MPTCP options present, the packets in the path's
- * address family, and no expert error. Once over an IPv4 path, once over IPv6 (::1).
+ * address family, and no expert error. Once over two IPv4 paths, once over IPv6 (::1).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -95,10 +95,11 @@ describe.skipIf(missingTool)('--pcap on mptun-client and mptun-server', () => {
   });
 
   for (const family of [
-    { name: 'IPv4', host: '127.0.0.1', ipVersion: '4' },
-    { name: 'IPv6', host: '::1', ipVersion: '6' },
+    // Two IPv4 paths (a second subflow joins: MP_JOIN), one IPv6 path (::1 is the only IPv6 loopback).
+    { name: 'IPv4', host: '127.0.0.1', paths: ['127.0.0.1', '127.0.0.2'], ipVersion: '4' },
+    { name: 'IPv6', host: '::1', paths: ['::1'], ipVersion: '6' },
   ]) {
-    it(`captures real SOCKS traffic over an ${family.name} path; tshark reads MPTCP with no expert errors`, async () => {
+    it(`captures real SOCKS traffic over ${family.name} (${family.paths.join(" + ")}); tshark reads MPTCP with no expert errors`, async () => {
       dir = await mkdtemp(join(tmpdir(), 'mptun-pcap-'));
       const crypto = await loadCrypto();
       const serverKeys = generateKeypair(crypto);
@@ -121,7 +122,7 @@ describe.skipIf(missingTool)('--pcap on mptun-client and mptun-server', () => {
       const socksPort = await freePort();
       const client = children.start(process.execPath, appArgs('client', [
         'run', '--server', `${bracketed}:${serverPort}`, '--server-key', encodeKey(serverKeys.publicKey), '--key', join(dir, 'client.key'),
-        '--path', family.host, '--socks', `127.0.0.1:${socksPort}`, '--pcap', clientPcap,
+        ...family.paths.flatMap((p) => ['--path', p]), '--socks', `127.0.0.1:${socksPort}`, '--pcap', clientPcap,
       ]));
       await waitForStderr(client, /SOCKS5 proxy on/, 60_000);
 
@@ -143,6 +144,7 @@ describe.skipIf(missingTool)('--pcap on mptun-client and mptun-server', () => {
         expect(payloadFrames, `${side}: MPTCP frames`).toBeGreaterThan(100); // 768 KiB of data and its ACKs
         expect(subtypes.has('0'), `${side}: MP_CAPABLE`).toBe(true);
         expect(subtypes.has('2'), `${side}: DSS`).toBe(true);
+        if (family.paths.length > 1) expect(subtypes.has('1'), `${side}: MP_JOIN`).toBe(true);
         expect(frames.every((f) => f.ipVersion === family.ipVersion), `${side}: every packet is IPv${family.ipVersion}`).toBe(true);
         expect(expert, `${side}: tshark expert errors`).not.toMatch(/^Errors \(/m);
       }
