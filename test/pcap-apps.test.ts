@@ -99,7 +99,7 @@ describe.skipIf(missingTool)('--pcap on mptun-client and mptun-server', () => {
     { name: 'IPv4', host: '127.0.0.1', paths: ['127.0.0.1', '127.0.0.2'], ipVersion: '4' },
     { name: 'IPv6', host: '::1', paths: ['::1'], ipVersion: '6' },
   ]) {
-    it(`captures real SOCKS traffic over ${family.name} (${family.paths.join(" + ")}); tshark reads MPTCP with no expert errors`, async () => {
+    it(`captures real SOCKS traffic over ${family.name} (${family.paths.join(' + ')}); tshark reads MPTCP with no expert errors`, async () => {
       dir = await mkdtemp(join(tmpdir(), 'mptun-pcap-'));
       const crypto = await loadCrypto();
       const serverKeys = generateKeypair(crypto);
