@@ -1,8 +1,8 @@
 /** onSegment on MptcpClient and MptcpServer (what `--pcap` is built on), and checkClientOptions. */
 import { describe, expect, it } from 'vitest';
-import { checkClientOptions, MptcpClient, MptcpServer, MptunError, type TappedSegment } from '../src/index.js';
+import { checkClientOptions, MptunError, type TappedSegment } from '../src/index.js';
 import { generateKeypair } from '@mptun/session';
-import { testCrypto } from './support.js';
+import { newClient, startWorld, testCrypto } from './support.js';
 
 const SYN = 0x02;
 const MPTCP_OPTION_KIND = 30;
@@ -25,27 +25,13 @@ const payloadOf = (s: TappedSegment): string => Buffer.from(s.bytes.subarray((s.
 
 describe('segment tap', () => {
   it('sees every segment both ways with the path addresses, on the client and on the server', async () => {
-    const crypto = await testCrypto();
-    const serverKeys = generateKeypair(crypto);
-    const clientKeys = generateKeypair(crypto);
     const onServer: TappedSegment[] = [];
     const onClient: TappedSegment[] = [];
     // Copies: the bytes are only valid during the call.
     const keep = (list: TappedSegment[]) => (s: TappedSegment) => list.push({ ...s, bytes: s.bytes.slice() });
-    const server = new MptcpServer(
-      { listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], keypair: serverKeys, authorizedKeys: [clientKeys.publicKey], crypto, onSegment: keep(onServer) },
-      (socket) => socket.pipe(socket),
-    );
-    const [bound] = await server.listen();
-    const client = new MptcpClient({
-      transport: 'udp',
-      server: { host: '127.0.0.1', port: bound!.port },
-      keypair: clientKeys,
-      serverPublicKey: serverKeys.publicKey,
-      crypto,
-      localAddresses: ['127.0.0.2'],
-      onSegment: keep(onClient),
-    });
+    const world = await startWorld(['udp'], { onSegment: keep(onServer) });
+    world.server.on('connection', (socket) => socket.pipe(socket));
+    const client = newClient(world, 'udp', { localAddresses: ['127.0.0.2'], onSegment: keep(onClient) });
     const startedAt = Date.now();
     try {
       const socket = client.connect({ data: Buffer.from('ping') });
@@ -60,8 +46,7 @@ describe('segment tap', () => {
       });
       expect(echoed).toBe('ping');
     } finally {
-      await client.close();
-      await server.close();
+      await world.close();
     }
 
     for (const s of onClient) expect(s.direction === 'sent' ? [s.from, s.to] : [s.to, s.from]).toEqual(['127.0.0.2', '127.0.0.1']);
