@@ -59,7 +59,7 @@ async function measure(run: (stop: () => boolean) => Promise<void> | void): Prom
   const N = 1000;
   const socks = [];
   for (let i = 0; i < N; i++) socks.push(client.connect({ data: Buffer.from('x') }));
-  await Promise.all(socks.map((s) => new Promise((r) => (s.isBound && s.connection.state === 'established' ? r(null) : s.once('connect', r)))));
+  await Promise.all(socks.map((s) => new Promise<void>((r) => (s.isBound && s.connection.state === 'established' ? r() : s.once('connect', () => r())))));
   await new Promise((r) => setTimeout(r, 500));
   const after = await reply('memory');
   console.log(`\nServer memory per idle connection (${after.connections} open): ${((after.heap - before.heap) / N / 1024).toFixed(1)} KiB (JS heap + external), RSS +${((after.rss - before.rss) / N / 1024).toFixed(1)} KiB`);
@@ -125,10 +125,10 @@ async function tunnel(kind: TransportKind, locals: string[], note: string): Prom
   const bps = await measure(async (stop) => {
     const sock = client.connect();
     sock.on('error', () => {});
-    await new Promise((r) => sock.once('connect', r));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
     await new Promise((r) => setTimeout(r, 50)); // let the other paths join
     const buf = Buffer.alloc(64 * 1024);
-    while (!stop()) if (!sock.write(buf)) await new Promise((r) => sock.once('drain', r));
+    while (!stop()) if (!sock.write(buf)) await new Promise<void>((r) => sock.once('drain', () => r()));
     sock.destroy();
   });
   await client.close();

@@ -1,2 +1,3 @@
-export { PcapWriter, LINKTYPE_RAW, parseIPv4 } from './pcap.js';
+export { PcapWriter, PcapRecords, LINKTYPE_RAW, parseIPv4, parseIPv6, pcapFileHeader } from './pcap.js';
+export { PcapFile, type CapturedSegment } from './pcap-file.js';
 export * from './linkem/index.js';

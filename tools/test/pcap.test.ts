@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { LINKTYPE_RAW, PcapWriter, parseIPv4 } from '../src/pcap.js';
+import { LINKTYPE_RAW, PcapWriter, parseIPv4, parseIPv6 } from '../src/pcap.js';
 
 const fromHex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -90,6 +90,54 @@ describe('PcapWriter', () => {
     expect(Array.from(parseIPv4('0.0.0.0'))).toEqual([0, 0, 0, 0]);
     for (const bad of ['', '1.2.3', '1.2.3.4.5', '1.2.3.-4', '1.2.3.4 ', 'a.b.c.d', '1..3.4', '1.2.3.1000']) {
       expect(() => parseIPv4(bad), bad).toThrow(RangeError);
+    }
+  });
+
+  it('writes an IPv6 record: 40-byte header, next header TCP, checksum over the IPv6 pseudo-header', () => {
+    const writer = new PcapWriter();
+    writer.add(0, '2001:db8::1', '::1', SEGMENT);
+    const record = writer.bytes().subarray(24);
+    const view = new DataView(record.buffer, record.byteOffset);
+    expect(view.getUint32(8, true)).toBe(40 + SEGMENT.length);
+    const ip = record.subarray(16, 56);
+    // version 6, no class or flow label, payload length, next header 6, hop limit 64
+    expect(hex(ip.subarray(0, 8))).toBe('60000000' + SEGMENT.length.toString(16).padStart(4, '0') + '06' + '40');
+    expect(hex(ip.subarray(8, 24))).toBe('20010db8000000000000000000000001');
+    expect(hex(ip.subarray(24, 40))).toBe('00000000000000000000000000000001');
+    // RFC 8200 §8.1 pseudo-header (addresses, 32-bit length, next header) plus the segment sums to all ones
+    const tcp = record.subarray(56);
+    const pseudo = new Uint8Array(40);
+    pseudo.set(ip.subarray(8, 40));
+    new DataView(pseudo.buffer).setUint32(32, tcp.length);
+    pseudo[39] = 6;
+    const joined = new Uint8Array(pseudo.length + tcp.length);
+    joined.set(pseudo);
+    joined.set(tcp, pseudo.length);
+    expect(sum16(joined)).toBe(0xffff);
+  });
+
+  it('writes an IPv4-mapped address as IPv4, and maps IPv4 into IPv6 when the other end is IPv6', () => {
+    const writer = new PcapWriter();
+    writer.add(0, '::ffff:10.0.0.1', '10.0.0.2', SEGMENT);
+    writer.add(0, '10.0.0.1', 'fe80::2%lo', SEGMENT);
+    const file = writer.bytes();
+    const first = file.subarray(24 + 16, 24 + 16 + 20);
+    expect(first[0]).toBe(0x45);
+    expect(hex(first.subarray(12))).toBe('0a0000010a000002');
+    const second = file.subarray(24 + 16 + 20 + SEGMENT.length + 16);
+    expect(second[0]).toBe(0x60);
+    expect(hex(second.subarray(8, 24))).toBe('00000000000000000000ffff0a000001');
+    expect(hex(second.subarray(24, 40))).toBe('fe800000000000000000000000000002');
+  });
+
+  it('parses IPv6 text forms', () => {
+    expect(hex(parseIPv6('::'))).toBe('0'.repeat(32));
+    expect(hex(parseIPv6('1::'))).toBe('0001' + '0'.repeat(28));
+    expect(hex(parseIPv6('1:2:3:4:5:6:7:8'))).toBe('00010002000300040005000600070008');
+    expect(hex(parseIPv6('::ffff:192.0.2.128'))).toBe('00000000000000000000ffffc0000280');
+    expect(hex(parseIPv6('fe80::1%eth0'))).toBe('fe80' + '0'.repeat(24) + '0001');
+    for (const bad of ['', ':', '1:2:3:4:5:6:7:8:9', '1::2::3', 'g::1', '10.0.0.1', '::ffff:1.2.3.256']) {
+      expect(() => parseIPv6(bad), bad).toThrow(RangeError);
     }
   });
 });

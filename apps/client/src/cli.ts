@@ -82,6 +82,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--handshake-timeout <duration>', 'a SOCKS5 client must finish its handshake within this long. e.g. --handshake-timeout 500ms')
     .addOption(new Option('--log-level <level>', 'how much to log').choices([...LOG_LEVELS]))
     .addOption(new Option('--log-format <format>', 'log lines as key=value text or JSON').choices(['text', 'json']))
+    .option('--pcap <file>', 'write every segment sent and received on every path to FILE (pcap; open it with Wireshark or tshark). e.g. --pcap client.pcap')
     .action(async (opts: RunFlags) => {
       let format: LogFormat | undefined = opts.logFormat;
       let running: RunningClient;
@@ -127,6 +128,7 @@ interface RunFlags {
   handshakeTimeout?: string;
   logLevel?: LogLevel;
   logFormat?: LogFormat;
+  pcap?: string;
 }
 
 export function flagsToConfig(f: RunFlags): ClientConfig {
@@ -152,5 +154,6 @@ export function flagsToConfig(f: RunFlags): ClientConfig {
     handshakeTimeout: f.handshakeTimeout,
     logLevel: f.logLevel,
     logFormat: f.logFormat,
+    pcap: f.pcap,
   };
 }

@@ -4,8 +4,9 @@
  * interface watching for `--path auto`, and the status server when asked for.
  */
 import { isIP } from 'node:net';
-import { MptcpClient, MptunError, parseHostPort, type ClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
+import { MptcpClient, MptunError, checkClientOptions, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
+import { PcapFile } from '@mptun/tools';
 import type { ClientConfig } from './config.js';
 import { parseForward, startForward, type RunningForward } from './forward.js';
 import { createLogger, keyFileModeWarning, readPrivateKeyFile, type Logger } from '@mptun/tunnel-common';
@@ -125,7 +126,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       ...(config.cc ? { congestionControl: config.cc } : {}),
       ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
     };
-    let options: ClientOptions;
+    let options: UncheckedClientOptions;
     if (transport === 'auto' && config.pathServers && Object.keys(config.pathServers).length > 0) {
       throw new MptunError('ERR_MPTUN_CONFIG', 'pathServers cannot be combined with transport "auto"');
     }
@@ -151,8 +152,13 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
         ...(own.length > 0 ? { paths: own } : {}),
       };
     }
-    const client = new MptcpClient(options);
+    const capture = config.pcap ? await PcapFile.open(config.pcap) : null;
+    const client = new MptcpClient(checkClientOptions(capture ? { ...options, onSegment: (s) => capture.add(s) } : options));
     stops.unshift(() => client.close()); // the client closes last
+    if (capture) {
+      stops.unshift(() => capture.close()); // after the client: its last segments are in the file
+      log.info('pcap: writing every segment', { file: capture.path });
+    }
     client.on('path-up', (p: { localAddress: string }) => log.info('path up', { path: p.localAddress }));
     client.on('path-down', (p: { localAddress: string }) => log.warn('path down', { path: p.localAddress }));
     client.on('path-error', (p: { localAddress: string; error: unknown }) => log.warn('path could not be opened', { path: p.localAddress, error: p.error }));

@@ -43,6 +43,8 @@ export interface ClientConfig {
   handshakeTimeout?: string;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** Write every segment of every path to this pcap file (tshark/Wireshark read it). */
+  pcap?: string;
   /** Programmatic only (not from a file): the client's keys, and the crypto backend. */
   keypair?: Keypair;
   crypto?: CryptoBackend;
@@ -83,6 +85,7 @@ export const clientConfigSchema: Schema = {
     logFormat: { type: 'string', enum: ['text', 'json'] },
     connectTimeout: { type: 'duration', min: 1 },
     handshakeTimeout: { type: 'duration', min: 1 },
+    pcap: name,
   },
 };
 

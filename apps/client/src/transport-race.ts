@@ -5,12 +5,12 @@
  * eats UDP costs a short wait rather than a failure); UDP is preferred because it gives
  * the engine its own loss recovery and congestion control per subflow.
  */
-import { MptcpClient, type ClientOptions, type PathSpec, type TransportKind } from '@mptun/node';
+import { MptcpClient, checkClientOptions, type PathSpec, type TransportKind, type UncheckedClientOptions } from '@mptun/node';
 type TransportAddress = { host: string; port: number };
 
 export interface RaceOptions {
   /** Options shared by both probes (keys, crypto, server); transport and paths are set here. */
-  base: Omit<ClientOptions, 'transport' | 'paths' | 'localAddresses' | 'backupAddresses' | 'server'>;
+  base: Omit<UncheckedClientOptions, 'transport' | 'paths' | 'localAddresses' | 'backupAddresses' | 'server'>;
   udpServer: TransportAddress;
   wsServer: TransportAddress;
   wsKind: 'ws' | 'wss';
@@ -29,7 +29,7 @@ export interface RaceResult {
 
 /** Opens one path over one transport and reports whether it came up. */
 function probe(local: string, transport: TransportKind, server: TransportAddress, o: RaceOptions): { up: Promise<boolean>; close(): Promise<void> } {
-  const client = new MptcpClient({ ...o.base, transport, server, localAddresses: [local] });
+  const client = new MptcpClient(checkClientOptions({ ...o.base, transport, server, localAddresses: [local] }));
   const up = new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), o.timeoutMs ?? 3000);
     client.once('path-up', () => {

@@ -30,7 +30,7 @@ export class PathMeter {
     this.sockets.add(socket);
     this.seen.set(socket, new Map());
     // A short connection may open and close between two samples: keep its final counters.
-    for (const ev of ['subflow-change', 'subflow-down', 'end', 'finish', 'close']) socket.on(ev, () => this.refresh(socket));
+    for (const ev of ['subflow-change', 'subflow-down', 'end', 'finish', 'close'] as const) socket.on(ev, () => this.refresh(socket));
   }
 
   /** Remember every socket's counters now, without touching the rates (for polling). */

@@ -43,13 +43,14 @@ program
   .option('--drain <duration>', 'how long shutdown lets connections finish, with a unit: e.g. 10s or 500ms')
   .addOption(new Option('--log-level <level>', 'how much to log').choices(['debug', 'info', 'warn', 'error', 'silent']))
   .addOption(new Option('--log-format <format>', 'log lines as key=value text or JSON').choices(['text', 'json']))
-  .action(async (o: ServerOverrides & { config?: string }) => {
+  .option('--pcap <file>', 'write every segment sent and received on every path to FILE (pcap; open it with Wireshark or tshark)')
+  .action(async ({ pcap, ...o }: ServerOverrides & { config?: string; pcap?: string }) => {
     // Until the config is read, a fatal error still honours the --log-format flag.
     if (o.logFormat === 'json') runLog = createLogger({ format: 'json' });
     const config = loadServerConfig(o.config, o);
     const log = createLogger({ level: config.logLevel as LogLevel, format: config.logFormat as LogFormat });
     runLog = log;
-    const running = await startServer(config, { logger: log });
+    const running = await startServer(config, { logger: log, ...(pcap ? { pcap } : {}) });
     log.info('server started', { version: SERVER_VERSION, publicKey: running.publicKey });
     const stop = (signal: string): void => {
       log.info('shutting down', { signal });

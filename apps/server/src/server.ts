@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createLogger, keyFileModeWarning, readAuthorizedKeysFile, readPrivateKeyFile, TunnelStatus, type Logger } from '@mptun/tunnel-common';
 import { MptcpServer, MptunError, type ListenSpec, type MptcpSocket } from '@mptun/node';
+import { PcapFile } from '@mptun/tools';
 import { decodeKey, encodeKey, keypairFromPrivateKey, loadCrypto, type CryptoBackend } from '@mptun/session';
 import type { ServerConfig } from './config.js';
 import { TargetPolicy, type Lookup } from './policy.js';
@@ -25,6 +26,8 @@ export interface StartOptions {
   crypto?: CryptoBackend;
   /** Name resolution for the policy (tests inject one). */
   lookup?: Lookup;
+  /** Write every segment of every path to this pcap file (`--pcap`). */
+  pcap?: string;
 }
 
 const defaultLookup: Lookup = async (host) => {
@@ -51,7 +54,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const targets = new Set<Socket>();
   const relays = new Set<Promise<void>>();
 
-  const server = new MptcpServer({ listen, keypair, authorizedKeys: authorized, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}) });
+  const capture = opts.pcap ? await PcapFile.open(opts.pcap) : null;
+  if (capture) log.info('pcap: writing every segment', { file: capture.path });
+  const server = new MptcpServer({ listen, keypair, authorizedKeys: authorized, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
     socket.on('error', (e) => log.debug('mptcp socket error', { error: e, conn: socket.connectionId }));
@@ -83,6 +88,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     addresses = await server.listen();
   } catch (e) {
     await server.close();
+    await capture?.close();
     const err = e as NodeJS.ErrnoException;
     const where = config.listen.map((l) => `${l.transport}://${l.host}:${l.port}`).join(', ');
     const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
@@ -106,6 +112,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       });
     } catch (e) {
       await server.close();
+      await capture?.close();
       throw new MptunError((e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'ERR_MPTUN_ADDRESS_IN_USE' : 'ERR_MPTUN_LISTEN', `metrics endpoint ${config.metrics.host}:${config.metrics.port}: ${(e as Error).message}`);
     }
     metricsServer = m;
@@ -132,6 +139,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         }
         for (const t of targets) t.destroy();
         await server.close();
+        await capture?.close();
         await Promise.allSettled([...relays]);
         if (metricsServer) {
           metricsServer.closeAllConnections();

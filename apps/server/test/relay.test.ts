@@ -77,7 +77,7 @@ describe('mptun-server relay', () => {
     expect(c.reason).toContain('per-client');
     expect(h.server.stats().open).toBe(2);
     // One ends: room again.
-    const ended = new Promise((r) => a.socket.once('close', r));
+    const ended = new Promise<void>((r) => a.socket.once('close', () => r()));
     a.socket.resume();
     a.socket.end();
     await ended;
@@ -94,7 +94,7 @@ describe('mptun-server relay', () => {
     expect(r.status).toBe(TunnelStatus.OK);
     r.socket.on('error', () => {});
     r.socket.resume();
-    await new Promise((res) => r.socket.once('close', res));
+    await new Promise<void>((res) => r.socket.once('close', () => res()));
     expect(h.server.stats().open).toBe(0);
   });
 

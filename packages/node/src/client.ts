@@ -3,14 +3,16 @@
  * (one authenticated session each), shared by every connection it opens, reopens paths
  * that fail (with backoff), and joins each connection over every path (fullmesh).
  */
-import { EventEmitter } from 'node:events';
 import type { EndpointConfig, PathLink, TransportAddress } from '@mptun/core';
 import { Driver } from './driver.js';
 import { MptunError } from './errors.js';
+import { TypedEventEmitter } from './events.js';
 import { chooseFirstPath } from './first-path.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
 import { MptcpSocket, type PathOwner } from './socket.js';
-import { pathOpener, type ClientTransportOptions, type PathOpener, type TransportKind } from './transports.js';
+import type { SegmentTap } from './segment-tap.js';
+import type { Keypair } from '@mptun/session';
+import { pathOpener, type ClientTransportOptions, type PathOpener, type SealedTransportKind, type TransportKind } from './transports.js';
 
 /** One path: a local address, and optionally its own transport and server address. */
 export interface PathSpec {
@@ -20,7 +22,8 @@ export interface PathSpec {
   backup?: boolean;
 }
 
-export interface ClientOptions extends Omit<ClientTransportOptions, 'server'> {
+/** What every client takes, whatever the transport. */
+export interface ClientCommonOptions extends Omit<ClientTransportOptions, 'server' | 'transport' | 'keypair' | 'serverPublicKey'> {
   /** The server: "host:port", or host and port. */
   server: string | TransportAddress;
   /** Paths with their own transport or server address (e.g. one over UDP, one over WebSocket). */
@@ -36,6 +39,40 @@ export interface ClientOptions extends Omit<ClientTransportOptions, 'server'> {
   engine?: Partial<Omit<EndpointConfig, 'random' | 'scheduler' | 'congestionControl'>>;
   /** Give up a connect when no path came up within this long. Default 10 s. */
   connectTimeoutMs?: number;
+  /** Sees every segment sent and received on every path (e.g. to write a pcap). */
+  onSegment?: SegmentTap;
+}
+
+/** udp, ws, wss: every path is an authenticated session (Noise IK), so both keys are needed. */
+export interface SealedClientOptions extends ClientCommonOptions {
+  transport: SealedTransportKind;
+  /** This client's static key pair; the server must list its public key. */
+  keypair: Keypair;
+  /** The server's static public key, pinned. */
+  serverPublicKey: Uint8Array;
+}
+
+/** udp-plain: tcp-in-udp, neither encrypted nor authenticated, so no keys. */
+export interface PlainClientOptions extends ClientCommonOptions {
+  transport: 'udp-plain';
+  keypair?: Keypair;
+  serverPublicKey?: Uint8Array;
+}
+
+export type ClientOptions = SealedClientOptions | PlainClientOptions;
+
+/** Options assembled at run time (a transport named in a configuration), not yet checked. */
+export type UncheckedClientOptions = ClientCommonOptions & { transport: TransportKind; keypair?: Keypair; serverPublicKey?: Uint8Array };
+
+/**
+ * Check options assembled at run time: a sealed transport must come with both keys.
+ * Throws MptunError ERR_MPTUN_BAD_OPTION naming the missing one.
+ */
+export function checkClientOptions(o: UncheckedClientOptions): ClientOptions {
+  if (o.transport === 'udp-plain') return { ...o, transport: o.transport };
+  if (!o.keypair) throw new MptunError('ERR_MPTUN_BAD_OPTION', `the ${o.transport} transport needs keypair (this client's key pair)`);
+  if (!o.serverPublicKey) throw new MptunError('ERR_MPTUN_BAD_OPTION', `the ${o.transport} transport needs serverPublicKey (the server's public key)`);
+  return { ...o, transport: o.transport, keypair: o.keypair, serverPublicKey: o.serverPublicKey };
 }
 
 export interface ConnectOptions {
@@ -69,7 +106,15 @@ export function parseHostPort(s: string | TransportAddress): TransportAddress {
   return { host: m[1]!, port };
 }
 
-export class MptcpClient extends EventEmitter implements PathOwner {
+/** MptcpClient's events: its paths to the server coming and going. */
+export interface MptcpClientEvents {
+  'path-up': [path: { localAddress: string; backup: boolean }];
+  'path-down': [path: { localAddress: string }];
+  /** A path could not be opened (it is retried with backoff). */
+  'path-error': [path: { localAddress: string; error: unknown }];
+}
+
+export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements PathOwner {
   readonly driver: Driver;
   /** The default transport's opener; paths may have their own. */
   private readonly opener: PathOpener;
@@ -87,6 +132,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
     const strategy = resolveStrategy(options);
     this.driver = new Driver({ scheduler: strategy.schedulerFactory, congestionControl: strategy.ccFactory, ...options.engine });
     this.driver.onPathClosed = (pathId) => this.pathClosed(pathId);
+    this.driver.onSegment = options.onSegment ?? null;
     const locals = options.localAddresses?.length || options.paths?.length ? options.localAddresses ?? [] : ['0.0.0.0'];
     for (const host of locals) this.paths.set(host, newEntry(host, false, this.opener));
     for (const host of options.backupAddresses ?? []) this.paths.set(host, newEntry(host, true, this.opener));

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { randomFillSync } from 'node:crypto';
 import { Endpoint, type Connection, type EndpointConfig, type EndpointEvent, type PathLink, type RandomSource } from '@mptun/core';
+import { tapped, type SegmentTap } from './segment-tap.js';
 
 /** Receives the engine's events for one connection. */
 export interface ConnectionHandler {
@@ -39,6 +40,8 @@ export class Driver {
   onIncoming: ((conn: Connection) => ConnectionHandler | null) | null = null;
   /** A path went away (its link closed). */
   onPathClosed: ((pathId: number, link: PathLink) => void) | null = null;
+  /** Sees every segment sent and received (packet captures). */
+  onSegment: SegmentTap | null = null;
 
   constructor(config: Omit<EndpointConfig, 'random'> & { random?: RandomSource }) {
     this.endpoint = new Endpoint({ ...config, random: config.random ?? osRandom });
@@ -46,6 +49,11 @@ export class Driver {
 
   now(): number {
     return performance.now();
+  }
+
+  /** Wall-clock milliseconds since the Unix epoch at `now` on this driver's clock. */
+  private wallClock(now: number): number {
+    return performance.timeOrigin + now;
   }
 
   /** Carry segments of a path over `link`; returns the engine's pathId. */
@@ -59,6 +67,7 @@ export class Driver {
     this.links.set(pathId, state);
     link.onSegment = (segment) => {
       state.lastHeard = this.now();
+      this.onSegment?.(tapped(this.wallClock(state.lastHeard), 'received', pathId, link, segment));
       this.endpoint.handleSegment(state.lastHeard, pathId, segment);
       this.schedulePump();
     };
@@ -140,6 +149,7 @@ export class Driver {
   private send(pathId: number, bytes: Uint8Array): void {
     const state = this.links.get(pathId);
     if (!state) return;
+    this.onSegment?.(tapped(this.wallClock(this.now()), 'sent', pathId, state.link, bytes));
     if (state.backlog.length > 0) {
       state.backlog.push(bytes);
       return;

@@ -1,8 +1,23 @@
-export { MptcpSocket, type SubflowInfo, type SocketInfo } from './socket.js';
-export { MptcpClient, parseHostPort, type ClientOptions, type ConnectOptions, type PathSpec } from './client.js';
-export { MptcpServer, type ServerOptions } from './server.js';
+export { MptcpSocket, type SubflowInfo, type SocketInfo, type MptcpSocketEvents } from './socket.js';
+export {
+  MptcpClient,
+  parseHostPort,
+  checkClientOptions,
+  type ClientOptions,
+  type ClientCommonOptions,
+  type SealedClientOptions,
+  type PlainClientOptions,
+  type UncheckedClientOptions,
+  type ConnectOptions,
+  type PathSpec,
+  type MptcpClientEvents,
+} from './client.js';
+export { MptcpServer, type ServerOptions, type ServerCommonOptions, type SealedServerOptions, type PlainServerOptions, type MptcpServerEvents } from './server.js';
+export type { EventMap, Listener, TypedEmitter } from './events.js';
 export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
-export { transportKinds, type TransportKind, type ListenSpec } from './transports.js';
+export { transportKinds, type TransportKind, type SealedTransportKind, type ListenSpec } from './transports.js';
 export { connect, createServer } from './api.js';
+export type { SegmentTap, TappedSegment } from './segment-tap.js';
+export { newKeypair, generateKeypair, keypairFromPrivateKey, encodeKey, decodeKey, loadCrypto, type Keypair, type CryptoBackend } from './keys.js';

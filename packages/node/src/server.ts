@@ -2,18 +2,18 @@
  * MptcpServer: accepts paths on any mix of transports and addresses (several at once),
  * authenticates them, and hands each new MPTCP connection to the application.
  */
-import { EventEmitter } from 'node:events';
 import type { EndpointConfig, PathListener } from '@mptun/core';
 import { decodeKey, type CryptoBackend, type Keypair } from '@mptun/session';
 import { Driver } from './driver.js';
 import { MptunError } from './errors.js';
+import { TypedEventEmitter } from './events.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
+import type { SegmentTap } from './segment-tap.js';
 import { MptcpSocket } from './socket.js';
 import { openListener, type ListenSpec } from './transports.js';
 
-export interface ServerOptions {
-  listen: ListenSpec[];
-  keypair?: Keypair;
+/** What every server takes, whatever its listeners. */
+export interface ServerCommonOptions {
   /** Client public keys admitted (raw 32 bytes or base64). Or give isAllowed. */
   authorizedKeys?: Array<Uint8Array | string>;
   isAllowed?: (publicKey: Uint8Array) => boolean;
@@ -22,9 +22,31 @@ export interface ServerOptions {
   scheduler?: string;
   congestionControl?: string;
   engine?: Partial<Omit<EndpointConfig, 'random' | 'scheduler' | 'congestionControl'>>;
+  /** Sees every segment sent and received on every path (e.g. to write a pcap). */
+  onSegment?: SegmentTap;
 }
 
-export class MptcpServer extends EventEmitter {
+/** Listeners of any transport; sealed ones (udp, ws, wss) authenticate with the server's key pair. */
+export interface SealedServerOptions extends ServerCommonOptions {
+  listen: ListenSpec[];
+  keypair: Keypair;
+}
+
+/** Only plain tcp-in-udp listeners: no keys. */
+export interface PlainServerOptions extends ServerCommonOptions {
+  listen: Array<ListenSpec & { transport: 'udp-plain' }>;
+  keypair?: Keypair;
+}
+
+export type ServerOptions = SealedServerOptions | PlainServerOptions;
+
+/** MptcpServer's events. */
+export interface MptcpServerEvents {
+  /** A new MPTCP connection, already authenticated; its first bytes (if any) are readable. */
+  connection: [socket: MptcpSocket];
+}
+
+export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
   readonly driver: Driver;
   private pathListeners: PathListener[] = [];
   private readonly sockets = new Set<MptcpSocket>();
@@ -36,6 +58,7 @@ export class MptcpServer extends EventEmitter {
     this.strategy = resolveStrategy(options);
     this.driver = new Driver({ scheduler: this.strategy.schedulerFactory, congestionControl: this.strategy.ccFactory, ...options.engine });
     this.driver.endpoint.listen();
+    this.driver.onSegment = options.onSegment ?? null;
     if (onConnection) this.on('connection', onConnection);
     this.driver.onIncoming = (conn) => {
       if (!this.accepting) return null;

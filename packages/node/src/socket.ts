@@ -3,10 +3,11 @@
  * (enable, add/remove local addresses, subflow list, connection id) and the advanced one
  * its appendix A asks for (profile, scheduler, backup, subflow statistics and events).
  */
-import { Duplex } from 'node:stream';
-import type { Connection, EndpointEvent, Subflow } from '@mptun/core';
+import { Duplex, type Readable } from 'node:stream';
+import type { Connection, EndpointEvent, Subflow, SubflowCloseReason } from '@mptun/core';
 import type { ConnectionHandler, Driver } from './driver.js';
 import { MptunError } from './errors.js';
+import type { Listener } from './events.js';
 
 /** What the socket needs from whoever owns the paths (a client agent or a server). */
 export interface PathOwner {
@@ -46,6 +47,45 @@ export interface SocketInfo {
   congestionControl: string;
   profile: string | undefined;
   multipath: boolean;
+}
+
+/** MptcpSocket's events: a Duplex's, and the connection's and its subflows' (RFC 6897 appendix A). */
+export interface MptcpSocketEvents {
+  close: [];
+  data: [chunk: Buffer];
+  drain: [];
+  end: [];
+  error: [error: Error];
+  finish: [];
+  pause: [];
+  pipe: [source: Readable];
+  readable: [];
+  resume: [];
+  unpipe: [source: Readable];
+  /** The MPTCP connection is established. */
+  connect: [];
+  'subflow-up': [subflow: SubflowInfo];
+  'subflow-down': [subflow: { id: number; reason: SubflowCloseReason }];
+  /** A subflow's backup priority changed (MP_PRIO). */
+  'subflow-change': [subflow: SubflowInfo];
+  /** The peer announced an address (ADD_ADDR). */
+  'address-added': [address: { addressId: number; host: string; port: number | undefined }];
+  /** The peer withdrew addresses (REMOVE_ADDR). */
+  'address-removed': [removed: { addressIds: number[] }];
+}
+
+type E = MptcpSocketEvents;
+
+/** Only MptcpSocketEvents' names compile (the typed methods replace Duplex's catch-all overloads). */
+export interface MptcpSocket {
+  on<K extends keyof E>(event: K, listener: Listener<E, K>): this;
+  once<K extends keyof E>(event: K, listener: Listener<E, K>): this;
+  off<K extends keyof E>(event: K, listener: Listener<E, K>): this;
+  addListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
+  removeListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
+  prependListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
+  prependOnceListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
+  emit<K extends keyof E>(event: K, ...args: E[K]): boolean;
 }
 
 export class MptcpSocket extends Duplex implements ConnectionHandler {
@@ -201,18 +241,22 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
         }
         this.owner?.released(this);
         break;
-      case 'subflow-up':
+      case 'subflow-up': {
         if (!this.established && this.connection.state === 'established') {
           this.established = true;
         }
-        this.emit('subflow-up', this.subflowInfo(ev.subflowId));
+        const up = this.subflowInfo(ev.subflowId);
+        if (up) this.emit('subflow-up', up);
         break;
+      }
       case 'subflow-down':
         this.emit('subflow-down', { id: ev.subflowId, reason: ev.reason });
         break;
-      case 'subflow-change':
-        this.emit('subflow-change', this.subflowInfo(ev.subflowId));
+      case 'subflow-change': {
+        const changed = this.subflowInfo(ev.subflowId);
+        if (changed) this.emit('subflow-change', changed);
         break;
+      }
       case 'address-added':
         this.emit('address-added', { addressId: ev.addressId, host: ev.host, port: ev.port });
         break;
@@ -299,9 +343,10 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
     return sf ? this.driver.endpoint.pathInfo(sf.pathId) : undefined;
   }
 
-  private subflowInfo(id: number): SubflowInfo | { id: number } {
+  /** The subflow's description; undefined once the connection no longer lists it. */
+  private subflowInfo(id: number): SubflowInfo | undefined {
     const sf = this.connection.subflows().find((s) => s.id === id);
-    return sf ? this.describe(sf) : { id };
+    return sf ? this.describe(sf) : undefined;
   }
 
   private describe(sf: Subflow): SubflowInfo {

@@ -13,6 +13,9 @@ export type TransportKind = 'udp' | 'udp-plain' | 'ws' | 'wss';
 
 export const transportKinds: readonly TransportKind[] = ['udp', 'udp-plain', 'ws', 'wss'];
 
+/** The transports whose paths are authenticated sessions: they need keys. */
+export type SealedTransportKind = Exclude<TransportKind, 'udp-plain'>;
+
 export interface ClientTransportOptions {
   transport: TransportKind;
   /** host:port of the server (udp), or its host and port; for ws/wss also the URL path. */

@@ -23,7 +23,7 @@ for (const kind of kinds) {
       const serverSide = serveBulk(world, () => down);
       const up = pattern(1, 4_000_000);
       const sock = newClient(world, kind).connect();
-      const closed = new Promise((r) => sock.once('close', r));
+      const closed = new Promise<void>((r) => sock.once('close', () => r()));
       const got = readAll(sock);
       writeAll(sock, up);
       const mine = await got;
@@ -52,7 +52,7 @@ for (const kind of kinds) {
       world.server.on('connection', (s: MptcpSocket) => s.resume());
       const client = newClient(world, kind);
       const sock = client.connect();
-      await new Promise((r) => sock.once('connect', r));
+      await new Promise<void>((r) => sock.once('connect', () => r()));
       const want = kind === 'udp-plain' ? 1 : 2;
       for (let i = 0; i < 100 && sock.subflows().filter((f) => f.state === 'established').length < want; i++) {
         await new Promise((r) => setTimeout(r, 20));
@@ -103,7 +103,7 @@ describe('client lifecycle', () => {
     world.server.on('connection', (s: MptcpSocket) => s.resume());
     const client = newClient(world, 'udp');
     const socks = [client.connect(), client.connect(), client.connect()];
-    await Promise.all(socks.map((s) => new Promise((r) => s.once('connect', r))));
+    await Promise.all(socks.map((s) => new Promise<void>((r) => s.once('connect', () => r()))));
     await client.close();
     await world.close();
     expect(socks.every((s) => s.destroyed)).toBe(true);

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
-import { MptcpClient, MptcpServer, type ClientOptions, type MptcpSocket, type TransportKind } from '../src/index.js';
+import { MptcpClient, MptcpServer, type ClientOptions, type MptcpSocket, type SegmentTap, type TransportKind } from '../src/index.js';
 import { makeSelfSignedCertificate } from '../../transport-ws/test/self-signed.js';
 
 export interface World {
@@ -25,7 +25,7 @@ export async function testCrypto(): Promise<CryptoBackend> {
 }
 
 /** A server listening on 127.0.0.1 with each given transport (ephemeral ports). */
-export async function startWorld(kinds: TransportKind[], opts: { serverEngine?: object } = {}): Promise<World> {
+export async function startWorld(kinds: TransportKind[], opts: { serverEngine?: object; onSegment?: SegmentTap } = {}): Promise<World> {
   const c = await testCrypto();
   const serverKeys = generateKeypair(c);
   const clientKeys = generateKeypair(c);
@@ -36,6 +36,7 @@ export async function startWorld(kinds: TransportKind[], opts: { serverEngine?: 
     authorizedKeys: [clientKeys.publicKey],
     crypto: c,
     ...(opts.serverEngine ? { engine: opts.serverEngine } : {}),
+    ...(opts.onSegment ? { onSegment: opts.onSegment } : {}),
   });
   const bound = await server.listen();
   const ports: Partial<Record<TransportKind, number>> = {};
