@@ -124,7 +124,7 @@ describe.skipIf(missingTool)('--pcap on mptun-client and mptun-server', () => {
         'run', '--server', `${bracketed}:${serverPort}`, '--server-key', encodeKey(serverKeys.publicKey), '--key', join(dir, 'client.key'),
         ...family.paths.flatMap((p) => ['--path', p]), '--socks', `127.0.0.1:${socksPort}`, '--pcap', clientPcap,
       ]));
-      await waitForStderr(client, /SOCKS5 proxy on/, 60_000);
+      await waitForStderr(client, /SOCKS5 proxy listening/, 60_000);
 
       const out = join(dir, 'file.bin');
       const curl = await children.run('curl', ['-sS', '--fail', '--max-time', '60', '--socks5-hostname', `127.0.0.1:${socksPort}`, '-o', out, files.url(files.files[0]!.path)], 70_000);
