@@ -66,6 +66,23 @@ describe('mptun-server relay', () => {
     expect(h.server.stats().refused).toEqual({ connection_refused: 1, host_unreachable: 1 });
   });
 
+  it('a name no rule names is refused alike whether it resolves or not', async () => {
+    const echo = await startEcho();
+    cleanups.push(echo.close);
+    h = await startHarness({ allow: ['0.0.0.0/0'] }, {
+      lookup: async (host) => {
+        if (host === 'loopback.internal') return { address: '127.0.0.1', family: 4 };
+        throw Object.assign(new Error(`no such host ${host}`), { code: 'ENOTFOUND' });
+      },
+    });
+    const missing = await tunnel(h.client, 'missing.internal', echo.port);
+    const internal = await tunnel(h.client, 'loopback.internal', echo.port);
+    expect(missing.status).toBe(TunnelStatus.NOT_ALLOWED);
+    expect({ status: internal.status, reason: internal.reason }).toEqual({ status: missing.status, reason: missing.reason });
+    expect(missing.reason).not.toContain('ENOTFOUND');
+    expect(echo.accepted()).toBe(0);
+  });
+
   it('enforces the per-client and total connection limits with BUSY', async () => {
     const echo = await startEcho();
     cleanups.push(echo.close);
