@@ -32,6 +32,11 @@ export interface ServerLimits {
 
 export interface ServerConfig {
   listen: ListenAddress[];
+  /**
+   * udp-plain listeners carry no crypto: no client is authenticated, anyone who can send
+   * datagrams gets relayed. Opened only when this is true.
+   */
+  insecurePlainUdp?: boolean;
   /** Path of the private key file, or privateKey as base64. */
   keyFile?: string;
   privateKey?: string;
@@ -70,6 +75,7 @@ const fileSchema: Schema = {
   type: 'object',
   properties: {
     listen: { type: 'array', items: { type: 'string', pattern: /^(udp|udp-plain|ws|wss):\/\//, expected: 'a listen URL like "udp://0.0.0.0:4433" or "ws://0.0.0.0:8080/mptun"' } },
+    insecurePlainUdp: { type: 'boolean' },
     key: { type: 'string' },
     privateKey: { type: 'string' },
     authorizedKeys: { type: 'array', items: { type: 'string' } },
@@ -99,6 +105,7 @@ const fileSchema: Schema = {
 /** Flag values (already strings/arrays from the command line); each wins over the file. */
 export interface ServerOverrides {
   listen?: string[];
+  insecurePlainUdp?: boolean;
   key?: string;
   authorizedKeys?: string;
   allow?: string[];
@@ -114,6 +121,7 @@ export interface ServerOverrides {
 
 interface FileShape {
   listen?: string[];
+  insecurePlainUdp?: boolean;
   key?: string;
   privateKey?: string;
   authorizedKeys?: string[];
@@ -173,6 +181,12 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
   const listenTexts = listenFromFlag ? overrides.listen! : (f.listen ?? []);
   if (listenTexts.length === 0) throw new ConfigError(source, 'listen', 'at least one listen URL', 'nothing to listen on: give "listen" or --listen');
   const listen = listenTexts.map((t, i) => check(at(listenFromFlag), listenFromFlag ? '--listen' : `listen[${i}]`, () => parseListenUrl(t)));
+  const insecurePlainUdp = overrides.insecurePlainUdp === true || f.insecurePlainUdp === true;
+  const plain = listen.find((l) => l.transport === 'udp-plain');
+  if (plain && !insecurePlainUdp) {
+    throw new ConfigError(at(listenFromFlag), listenFromFlag ? '--listen' : 'listen', 'insecurePlainUdp (or --insecure-plain-udp) with a udp-plain listener',
+      `udp-plain://${plain.host}:${plain.port} authenticates no client: anyone who can reach it gets relayed. It is for interop and tests; to open it anyway pass --insecure-plain-udp (or "insecurePlainUdp": true)`);
+  }
 
   const allowFromFlag = overrides.allow !== undefined && overrides.allow.length > 0;
   const allow = allowFromFlag ? overrides.allow! : (f.allow ?? []);
@@ -201,6 +215,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
   const l = f.limits ?? {};
   return {
     listen,
+    ...(insecurePlainUdp ? { insecurePlainUdp } : {}),
     ...(keyFile ? { keyFile } : {}),
     ...(f.privateKey ? { privateKey: f.privateKey } : {}),
     ...(f.authorizedKeys ? { authorizedKeys: f.authorizedKeys } : {}),

@@ -34,6 +34,9 @@ const defaultLookup: Lookup = async (host) => {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  if (config.listen.some((l) => l.transport === 'udp-plain') && !config.insecurePlainUdp) {
+    throw new MptunError('ERR_MPTUN_CONFIG', 'a udp-plain listener authenticates no client; it opens only with insecurePlainUdp (--insecure-plain-udp)');
+  }
   const crypto = opts.crypto ?? (await loadCrypto());
   const keypair = config.keyFile ? readPrivateKeyFile(crypto, config.keyFile) : keypairFromPrivateKey(crypto, decodeKey(config.privateKey ?? ''));
   const authorized = [...(config.authorizedKeys ?? []), ...(config.authorizedKeysFile ? readAuthorizedKeysFile(config.authorizedKeysFile) : [])];
@@ -86,7 +89,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (err.code === 'EADDRINUSE' || cause?.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(err.message)) throw new MptunError('ERR_MPTUN_ADDRESS_IN_USE', `cannot listen: address already in use (${err.message}); listen addresses: ${where}`);
     throw new MptunError('ERR_MPTUN_LISTEN', `cannot listen on ${where}: ${err.message}`);
   }
-  for (const a of addresses) log.info('listening', { transport: a.transport, address: `${a.host}:${a.port}` });
+  for (const a of addresses) {
+    log.info('listening', { transport: a.transport, address: `${a.host}:${a.port}` });
+    if (a.transport === 'udp-plain') log.warn('udp-plain listener: no client is authenticated here; anyone who reaches it is relayed within the allow rules', { address: `${a.host}:${a.port}` });
+  }
 
   let metricsServer: HttpServer | null = null;
   let metricsUrl: string | undefined;
