@@ -1,6 +1,5 @@
 /** startServer(): the MPTCP listeners, the relay of each connection, limits, metrics, shutdown. */
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createLogger, readAuthorizedKeysFile, readPrivateKeyFile, TunnelStatus, type Logger } from '@mptun/cli';
@@ -9,7 +8,8 @@ import { decodeKey, encodeKey, keypairFromPrivateKey, loadCrypto, type CryptoBac
 import type { ServerConfig } from './config.js';
 import { TargetPolicy, type Lookup } from './policy.js';
 import { refuse, relay, type RelayContext } from './relay.js';
-import { emptyStats, renderMetrics, type ServerStats } from './stats.js';
+import { createAppRegistry, packageVersion, startMetricsEndpoint, SubflowCounters, type MetricsEndpoint } from '@mptun/local-http';
+import { emptyStats, registerServerMetrics, type ServerStats } from './stats.js';
 
 export interface RunningServer {
   addresses: Array<{ transport: string; host: string; port: number }>;
@@ -43,17 +43,33 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const tls = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
   const listen: ListenSpec[] = config.listen.map((l) => ({ ...l, ...(l.transport === 'wss' && tls ? { tls } : {}) }));
   const policy = new TargetPolicy(config.allow, opts.lookup ?? defaultLookup);
+  if (config.allow.some((r) => /^(0\.0\.0\.0\/0|\[?::\]?\/0)(:|$)/.test(r))) {
+    log.info('a rule opens every address; loopback, link-local, private and this host\'s own addresses still need a rule of their own');
+  }
   if (config.allow.length === 0) log.warn('no allow rules: every target will be refused');
 
   const stats = emptyStats();
+  const subflows = new SubflowCounters();
+  const authorizedHex = new Set(authorized.map((k) => Buffer.from(decodeKey(k)).toString('hex')));
+  // The transports ask this for each path handshake; a refusal is counted (the one handshake
+  // failure the server can tell apart today) and logged at debug, where a scan does no harm.
+  const isAllowed = (publicKey: Uint8Array): boolean => {
+    const ok = authorizedHex.has(Buffer.from(publicKey).toString('hex'));
+    if (!ok) {
+      stats.handshakeFailures.unauthorized_key = (stats.handshakeFailures.unauthorized_key ?? 0) + 1;
+      log.debug('path handshake refused: client key not authorized', { clientKey: encodeKey(publicKey) });
+    }
+    return ok;
+  };
   const ctx: RelayContext = { limits: config.limits, policy, stats, log };
   const perClient = new Map<string, number>();
   const targets = new Set<Socket>();
   const relays = new Set<Promise<void>>();
 
-  const server = new MptcpServer({ listen, keypair, authorizedKeys: authorized, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}) });
+  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}) });
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
+    subflows.track(socket);
     socket.on('error', (e) => log.debug('mptcp socket error', { error: e, conn: socket.connectionId }));
     // Per-client accounting: the socket does not expose the peer's static key, so a
     // client is identified by the address of its first path.
@@ -71,7 +87,6 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const n = (perClient.get(client) ?? 1) - 1;
       if (n > 0) perClient.set(client, n);
       else perClient.delete(client);
-      for (const f of socket.subflows()) stats.retransmissionsClosed += f.retransmissions;
       if (target) targets.delete(target);
       relays.delete(p);
     });
@@ -94,36 +109,25 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (a.transport === 'udp-plain') log.warn('udp-plain listener: no client is authenticated here; anyone who reaches it is relayed within the allow rules', { address: `${a.host}:${a.port}` });
   }
 
-  let metricsServer: HttpServer | null = null;
-  let metricsUrl: string | undefined;
+  let metrics: MetricsEndpoint | null = null;
   if (config.metrics) {
-    const m = createHttpServer((req, res) => {
-      if (req.method === 'GET' && (req.url === '/metrics' || req.url === '/')) {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(stats, server.connections()));
-      } else res.writeHead(404).end('not found\n');
-    });
+    const registry = createAppRegistry('server', packageVersion(import.meta.url));
+    registerServerMetrics(registry, stats, () => server.connections(), subflows);
     try {
-      await new Promise<void>((resolve, reject) => {
-        m.once('error', reject);
-        m.listen(config.metrics!.port, config.metrics!.host, () => resolve());
-      });
+      metrics = await startMetricsEndpoint(registry, config.metrics.host, config.metrics.port);
     } catch (e) {
       await server.close();
-      throw new MptunError((e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'ERR_MPTUN_ADDRESS_IN_USE' : 'ERR_MPTUN_LISTEN', `metrics endpoint ${config.metrics.host}:${config.metrics.port}: ${(e as Error).message}`);
+      throw new MptunError((e as { code?: string }).code === 'ERR_MPTUN_ADDRESS_IN_USE' ? 'ERR_MPTUN_ADDRESS_IN_USE' : 'ERR_MPTUN_LISTEN', (e as Error).message);
     }
-    metricsServer = m;
-    const a = m.address();
-    const port = typeof a === 'object' && a ? a.port : config.metrics.port;
-    metricsUrl = `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${port}/metrics`;
-    log.info('metrics', { url: metricsUrl });
+    log.info('metrics', { url: metrics.url });
   }
 
   let closing: Promise<void> | null = null;
   return {
     addresses,
-    ...(metricsUrl ? { metricsUrl } : {}),
+    ...(metrics ? { metricsUrl: metrics.url } : {}),
     publicKey: encodeKey(keypair.publicKey),
-    stats: () => ({ ...stats, refused: { ...stats.refused } }),
+    stats: () => ({ ...stats, refused: { ...stats.refused }, handshakeFailures: { ...stats.handshakeFailures } }),
     close(graceMs = config.drainMs) {
       closing ??= (async () => {
         await server.stopAccepting();
@@ -136,10 +140,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         for (const t of targets) t.destroy();
         await server.close();
         await Promise.allSettled([...relays]);
-        if (metricsServer) {
-          metricsServer.closeAllConnections();
-          await new Promise<void>((r) => metricsServer!.close(() => r()));
-        }
+        if (metrics) await metrics.close();
         log.info('stopped', { total: stats.total });
       })();
       return closing;
