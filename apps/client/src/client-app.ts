@@ -13,11 +13,14 @@ import { startSocksServer, type SocksServer } from './socks-server.js';
 import { raceTransports } from './transport-race.js';
 import { openTunnel, type TunnelOpener } from './tunnel.js';
 import { parseListenAddress } from './listen.js';
+import { ClientMetrics } from './metrics.js';
+import { isLoopbackName } from '@mptun/local-http';
 
 export interface RunningClient {
   socks?: { host: string; port: number };
   forwards: Array<{ bind: { host: string; port: number }; target: { host: string; port: number } }>;
   statusUrl?: string;
+  metricsUrl?: string;
   client: MptcpClient;
   close(): Promise<void>;
 }
@@ -137,7 +140,8 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     client.on('path-error', (p: { localAddress: string; error: unknown }) => log.debug(`path ${p.localAddress}: ${(p.error as Error)?.message ?? String(p.error)}`));
     if (transport !== 'udp-plain') void client.start();
 
-    const open: TunnelOpener = (target) =>
+    const metrics = config.metrics ? new ClientMetrics(client) : null;
+    const openTunnelOf: TunnelOpener = (target) =>
       openTunnel(client, target, {
         replyTimeoutMs: (config.connectTimeoutMs ?? 10_000) + 5_000,
         onSocket: (s) => {
@@ -150,11 +154,15 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
           }
         },
       });
+    const open = metrics ? metrics.count(openTunnelOf) : openTunnelOf;
 
     const running: RunningClient = { forwards: [], client, close: closeAll };
     const socksAddr = config.socks === undefined ? (config.forwards?.length ? null : DEFAULT_SOCKS) : config.socks;
     if (socksAddr) {
       const where = parseListenAddress(socksAddr, 'socks');
+      if (!config.socksUser && !isLoopbackName(where.host)) {
+        log.warn(`SOCKS5 proxy on ${where.host} without credentials: anyone who can reach this address can use the tunnel (set socksUser, and socksPass in the config file, --socks-pass-file or MPTUN_SOCKS_PASS)`);
+      }
       const socks: SocksServer = await startSocksServer({
         host: where.host,
         port: where.port,
@@ -172,6 +180,12 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       stops.push(() => f.close());
       running.forwards.push({ bind: f.bind, target: f.target });
       log.info(`forward ${f.bind.host}:${f.bind.port} -> ${f.target.host}:${f.target.port}`);
+    }
+    if (metrics) {
+      const endpoint = await metrics.start(config.metrics!);
+      stops.push(() => endpoint.close());
+      running.metricsUrl = endpoint.url;
+      log.info(`metrics on ${endpoint.url}`);
     }
     if (config.status) {
       const url = await startStatus(client, config.status, stops, log);

@@ -36,6 +36,8 @@ export interface ClientConfig {
   forwards?: string[];
   /** "host:port" of the status page and API. */
   status?: string;
+  /** "host:port" (loopback) of the Prometheus endpoint. */
+  metrics?: string;
   logLevel?: LogLevel;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
@@ -75,6 +77,7 @@ export const clientConfigSchema: Schema = {
     socksPass: credential,
     forwards: names,
     status: hostPort,
+    metrics: hostPort,
     logLevel: { type: 'string', enum: LOG_LEVELS },
     connectTimeoutMs: { type: 'duration', min: 1 },
     handshakeTimeoutMs: { type: 'duration', min: 1 },

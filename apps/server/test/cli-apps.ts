@@ -1,5 +1,5 @@
 /**
- * The real mptun-server and mptun-client as child processes (run from source with tsx, the
+ * The real mptun-server, mptun-client and mptun-linkem as child processes (run from source with tsx, the
  * way the other CLI tests run them), keys on disk, and a raw SOCKS5 CONNECT.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -72,8 +72,10 @@ export class CliChild {
   }
 }
 
-export function runCli(app: 'server' | 'client', args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
-  const main = app === 'server' ? 'apps/server/src/main.ts' : 'apps/client/src/main.ts';
+const MAINS = { server: 'apps/server/src/main.ts', client: 'apps/client/src/main.ts', linkem: 'tools/src/linkem/main.ts' };
+
+export function runCli(app: keyof typeof MAINS, args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
+  const main = MAINS[app];
   return new CliChild(spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }));
 }
 
