@@ -2,9 +2,9 @@
  * mptun-server's configuration: the JSON file's schema, the flags that override it, and
  * the resolved ServerConfig that startServer() takes.
  */
-import { isIP } from 'node:net';
 import { ConfigError, loadJsonConfig, validate, type LogFormat, type LogLevel, type Schema } from '@mptun/cli';
 import { resolveStrategy, type TransportKind } from '@mptun/node';
+import { isLoopbackName } from '@mptun/local-http';
 import { parseAllowRule } from './policy.js';
 
 export interface ListenAddress {
@@ -155,8 +155,7 @@ export function parseMetricsAddress(text: string): { host: string; port: number 
   const host = m?.[1]?.replace(/^\[|\]$/g, '');
   const port = Number(m?.[2]);
   if (!m || !host || port > 65535) throw new Error(`expected host:port like "127.0.0.1:9090", got ${JSON.stringify(text)}`);
-  const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-  if (!loopback) throw new Error(`the metrics endpoint listens on loopback only (127.0.0.0/8, ::1, localhost), got ${host}`);
+  if (!isLoopbackName(host)) throw new Error(`the metrics endpoint listens on loopback only (127.0.0.0/8, ::1, localhost), got ${host}`);
   return { host, port };
 }
 

@@ -117,7 +117,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       metrics = await startMetricsEndpoint(registry, config.metrics.host, config.metrics.port);
     } catch (e) {
       await server.close();
-      throw new MptunError((e as { code?: string }).code === 'ERR_MPTUN_ADDRESS_IN_USE' ? 'ERR_MPTUN_ADDRESS_IN_USE' : 'ERR_MPTUN_LISTEN', (e as Error).message);
+      throw e; // MetricsListenError: names the address, code ERR_MPTUN_ADDRESS_IN_USE or ERR_MPTUN_LISTEN
     }
     log.info('metrics', { url: metrics.url });
   }
