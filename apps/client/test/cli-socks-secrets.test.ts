@@ -49,6 +49,18 @@ describe('mptun-client SOCKS secrets', () => {
     keys.remove();
   });
 
+  /** Start the client with `flags` and `env`, try each password as `user`, stop it; the RFC 1929 statuses. */
+  const loginsWith = async (flags: string[], env: NodeJS.ProcessEnv, user: string, passwords: string[]): Promise<number[]> => {
+    const { cli, socksPort } = await startClientCli(keys, SERVER_PORT, flags, env);
+    try {
+      const out: number[] = [];
+      for (const p of passwords) out.push(await socksLogin(socksPort, user, p));
+      return out;
+    } finally {
+      await cli.stop();
+    }
+  };
+
   it('refuses --socks-pass on the command line and says how to give it', async () => {
     const cli = runCli('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks-user', 'alice', '--socks-pass', 'hunter2']);
     expect(await cli.exited).toBe(1);
@@ -58,25 +70,17 @@ describe('mptun-client SOCKS secrets', () => {
   }, 30_000);
 
   it('takes the password from MPTUN_SOCKS_PASS', async () => {
-    const { cli, socksPort } = await startClientCli(keys, SERVER_PORT, ['--socks-user', 'alice'], { MPTUN_SOCKS_PASS: 's3cret' });
-    try {
-      expect(await socksLogin(socksPort, 'alice', 's3cret')).toBe(0);
-      expect(await socksLogin(socksPort, 'alice', 'wrong')).not.toBe(0);
-    } finally {
-      await cli.stop();
-    }
+    const logins = await loginsWith(['--socks-user', 'alice'], { MPTUN_SOCKS_PASS: 's3cret' }, 'alice', ['s3cret', 'wrong']);
+    expect(logins[0]).toBe(0);
+    expect(logins[1]).not.toBe(0);
   }, 30_000);
 
   it('takes the password from --socks-pass-file (first line)', async () => {
     const file = join(keys.dir, 'socks.pass');
     writeFileSync(file, 'from-file\n', { mode: 0o600 });
-    const { cli, socksPort } = await startClientCli(keys, SERVER_PORT, ['--socks-user', 'bob', '--socks-pass-file', file], { MPTUN_SOCKS_PASS: 'ignored' });
-    try {
-      expect(await socksLogin(socksPort, 'bob', 'from-file')).toBe(0);
-      expect(await socksLogin(socksPort, 'bob', 'ignored')).not.toBe(0);
-    } finally {
-      await cli.stop();
-    }
+    const logins = await loginsWith(['--socks-user', 'bob', '--socks-pass-file', file], { MPTUN_SOCKS_PASS: 'ignored' }, 'bob', ['from-file', 'ignored']);
+    expect(logins[0]).toBe(0);
+    expect(logins[1]).not.toBe(0);
   }, 30_000);
 
   it('warns when the proxy listens beyond loopback without credentials, and only then', async () => {

@@ -44,6 +44,7 @@ describe('metrics of the real apps', () => {
   const running: CliChild[] = [];
   let serverMetrics: string;
   let clientMetrics: string;
+  let clientStatus: string;
 
   beforeAll(async () => {
     keys = await writeKeys();
@@ -51,9 +52,10 @@ describe('metrics of the real apps', () => {
     const server = await startServerCli(keys, ['--allow', `127.0.0.1/32:${echo.port}`, '--metrics', '127.0.0.1:0']);
     running.push(server.cli);
     serverMetrics = (await server.cli.waitFor(/"msg":"metrics","url":"(http:[^"]+)"/))[1]!;
-    const client = await startClientCli(keys, server.port, ['--metrics', '127.0.0.1:0']);
+    const client = await startClientCli(keys, server.port, ['--metrics', '127.0.0.1:0', '--status', '127.0.0.1:0']);
     running.push(client.cli);
     clientMetrics = (await client.cli.waitFor(/metrics on (http:\/\/[^\s"]+)/))[1]!;
+    clientStatus = `${(await client.cli.waitFor(/status on (http:\/\/[^\s"]+)/))[1]!}/api/status`;
 
     const r = await socksConnect(client.socksPort, '127.0.0.1', echo.port, PAYLOAD);
     expect(r.reply).toBe(0);
@@ -103,8 +105,8 @@ describe('metrics of the real apps', () => {
     expect(f.get('mptun_connections_open')?.type).toBe('gauge');
   });
 
-  it('both endpoints refuse a Host that is not loopback (DNS rebinding)', async () => {
-    for (const url of [serverMetrics, clientMetrics]) {
+  it('the metrics endpoints and the status API refuse a Host that is not loopback (DNS rebinding)', async () => {
+    for (const url of [serverMetrics, clientMetrics, clientStatus]) {
       expect((await httpRequest(url, { headers: { Host: 'rebind.attacker.example' } })).status).toBe(421);
       expect((await httpRequest(url, { headers: { Host: 'localhost' } })).status).toBe(200);
     }

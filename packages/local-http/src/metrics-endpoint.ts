@@ -2,6 +2,7 @@
  * The Prometheus endpoint both apps serve: a prom-client registry with the process and
  * Node.js metrics and `mptun_build_info`, on a loopback HTTP listener behind the Host check.
  */
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -61,13 +62,8 @@ export async function startMetricsEndpoint(registry: Registry, host: string, por
   });
   server.keepAliveTimeout = 2000;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    server.listen(port, host);
+    await once(server, 'listening'); // rejects with the 'error' of a failed bind
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'ERR_MPTUN_ADDRESS_IN_USE' : 'ERR_MPTUN_LISTEN';
     throw new MetricsListenError(code, `metrics endpoint ${host}:${port}: ${(e as Error).message}`);
