@@ -53,6 +53,11 @@ export function refuse(ctx: RelayContext, socket: MptcpSocket, status: number, r
   socket.end(encodeTunnelReply(status, reason));
 }
 
+/** Why a tunnel request never came whole: the `reason` of mptun_tunnel_request_failures_total. */
+export type RequestFailure = 'malformed' | 'timeout' | 'ended';
+
+const failing = (failure: RequestFailure, e: unknown): Error & { failure: RequestFailure } => Object.assign(e as Error, { failure });
+
 /** Wait for the whole tunnel request; resolves with it and any bytes that followed it. */
 function readRequest(socket: MptcpSocket, timeoutMs: number): Promise<{ target: TunnelTarget; rest: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -73,16 +78,16 @@ function readRequest(socket: MptcpSocket, timeoutMs: number): Promise<{ target: 
         resolve({ target: r.target, rest: buf.subarray(r.length) });
       } catch (e) {
         done();
-        reject(e);
+        reject(failing('malformed', e));
       }
     };
     const onEnd = (): void => {
       done();
-      reject(new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', 'the connection ended before the tunnel request'));
+      reject(failing('ended', new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', 'the connection ended before the tunnel request')));
     };
     const timer = setTimeout(() => {
       done();
-      reject(new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', `no tunnel request within ${timeoutMs} ms`));
+      reject(failing('timeout', new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', `no tunnel request within ${timeoutMs} ms`)));
     }, timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
@@ -121,7 +126,8 @@ export async function relay(ctx: RelayContext, socket: MptcpSocket, onTarget: (s
   try {
     req = await readRequest(socket, ctx.limits.headerTimeoutMs);
   } catch (e) {
-    ctx.stats.headerFailures++;
+    const failure = (e as { failure?: RequestFailure }).failure ?? 'malformed';
+    ctx.stats.headerFailures[failure] = (ctx.stats.headerFailures[failure] ?? 0) + 1;
     refuse(ctx, socket, TunnelStatus.BAD_REQUEST, (e as Error).message);
     return;
   }

@@ -127,7 +127,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     addresses,
     ...(metrics ? { metricsUrl: metrics.url } : {}),
     publicKey: encodeKey(keypair.publicKey),
-    stats: () => ({ ...stats, refused: { ...stats.refused }, handshakeFailures: { ...stats.handshakeFailures } }),
+    stats: () => ({ ...stats, refused: { ...stats.refused }, handshakeFailures: { ...stats.handshakeFailures }, headerFailures: { ...stats.headerFailures } }),
     close(graceMs = config.drainMs) {
       closing ??= (async () => {
         await server.stopAccepting();

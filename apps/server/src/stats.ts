@@ -14,14 +14,14 @@ export interface ServerStats {
   refused: Record<string, number>;
   bytesUp: number;
   bytesDown: number;
-  /** Tunnel requests that never arrived whole or were malformed. */
-  headerFailures: number;
+  /** Tunnel requests that never arrived whole or were malformed, by reason (relay.ts RequestFailure). */
+  headerFailures: Record<string, number>;
   /** Path handshakes refused, by reason (unauthorized_key: a client key not on the list). */
   handshakeFailures: Record<string, number>;
 }
 
 export function emptyStats(): ServerStats {
-  return { open: 0, total: 0, refused: {}, bytesUp: 0, bytesDown: 0, headerFailures: 0, handshakeFailures: {} };
+  return { open: 0, total: 0, refused: {}, bytesUp: 0, bytesDown: 0, headerFailures: {}, handshakeFailures: {} };
 }
 
 /** The server's metrics on `registry`; `sockets` lists the open MPTCP connections. */
@@ -34,7 +34,7 @@ export function registerServerMetrics(registry: Registry, stats: ServerStats, so
   new Gauge({ name: 'mptun_connections_open', help: 'Relayed connections open now.', registers, collect() { this.set(stats.open); } });
   new Counter({ name: 'mptun_connections_total', help: 'MPTCP connections accepted.', registers, collect() { this.reset(); this.inc(stats.total); } });
   new Counter({ name: 'mptun_connections_refused_total', help: 'Connections refused, by reason.', labelNames: ['reason'], registers, collect() { byReason(this, stats.refused); } });
-  new Counter({ name: 'mptun_tunnel_request_failures_total', help: 'Tunnel requests malformed or not received in time.', registers, collect() { this.reset(); this.inc(stats.headerFailures); } });
+  new Counter({ name: 'mptun_tunnel_request_failures_total', help: 'Tunnel requests malformed, cut short or not received in time, by reason.', labelNames: ['reason'], registers, collect() { byReason(this, stats.headerFailures); } });
   new Counter({ name: 'mptun_handshake_failures_total', help: 'Path handshakes refused, by reason.', labelNames: ['reason'], registers, collect() { byReason(this, stats.handshakeFailures); } });
   new Counter({
     name: 'mptun_relayed_bytes_total',

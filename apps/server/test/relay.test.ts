@@ -125,6 +125,19 @@ describe('mptun-server relay', () => {
       socket.once('end', () => resolve(Buffer.concat(parts)));
     });
     expect(reply[1]).toBe(TunnelStatus.BAD_REQUEST);
-    expect(h.server.stats().headerFailures).toBe(1);
+    expect(h.server.stats().headerFailures).toEqual({ malformed: 1 });
+  });
+
+  it('a request that never comes counts as a timeout failure', async () => {
+    h = await startHarness({ limits: { maxConnections: 5, maxConnectionsPerClient: 5, idleTimeoutMs: 60_000, connectTimeoutMs: 5000, headerTimeoutMs: 300, maxBufferedBytes: 65536 } });
+    const socket = h.client.connect();
+    socket.write(Buffer.from([0x4d])); // the first byte of the magic, then nothing
+    const reply = await new Promise<Buffer>((resolve) => {
+      const parts: Buffer[] = [];
+      socket.on('data', (d: Buffer) => parts.push(d));
+      socket.once('end', () => resolve(Buffer.concat(parts)));
+    });
+    expect(reply[1]).toBe(TunnelStatus.BAD_REQUEST);
+    expect(h.server.stats().headerFailures).toEqual({ timeout: 1 });
   });
 });
