@@ -14,6 +14,7 @@ import { raceTransports } from './transport-race.js';
 import { openTunnel, type TunnelOpener } from './tunnel.js';
 import { parseListenAddress } from './listen.js';
 import { ClientMetrics } from './metrics.js';
+import { plainProofSealer } from './plain-proof.js';
 import { isLoopbackName } from '@mptun/local-http';
 
 export interface RunningClient {
@@ -141,9 +142,11 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     if (transport !== 'udp-plain') void client.start();
 
     const metrics = config.metrics ? new ClientMetrics(client) : null;
+    const plainSeal = transport === 'udp-plain' ? plainProofSealer(crypto, keypair, serverPublicKey, log) : undefined;
     const openTunnelOf: TunnelOpener = (target) =>
       openTunnel(client, target, {
         replyTimeoutMs: (config.connectTimeoutMs ?? 10_000) + 5_000,
+        ...(plainSeal ? { seal: plainSeal } : {}),
         onSocket: (s) => {
           live.add(s);
           s.once('close', () => live.delete(s));

@@ -33,8 +33,8 @@ export interface ServerLimits {
 export interface ServerConfig {
   listen: ListenAddress[];
   /**
-   * udp-plain listeners carry no crypto: no client is authenticated, anyone who can send
-   * datagrams gets relayed. Opened only when this is true.
+   * udp-plain listeners carry no crypto: clients prove their key in the tunnel request, but
+   * anyone on the path can read and take over their connections. Opened only when true.
    */
   insecurePlainUdp?: boolean;
   /** Path of the private key file, or privateKey as base64. */
@@ -184,7 +184,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
   const plain = listen.find((l) => l.transport === 'udp-plain');
   if (plain && !insecurePlainUdp) {
     throw new ConfigError(at(listenFromFlag), listenFromFlag ? '--listen' : 'listen', 'insecurePlainUdp (or --insecure-plain-udp) with a udp-plain listener',
-      `udp-plain://${plain.host}:${plain.port} authenticates no client: anyone who can reach it gets relayed. It is for interop and tests; to open it anyway pass --insecure-plain-udp (or "insecurePlainUdp": true)`);
+      `udp-plain://${plain.host}:${plain.port} has no encryption or integrity: anyone on the path can read its traffic and take over its connections. It is for interop and tests; to open it anyway pass --insecure-plain-udp (or "insecurePlainUdp": true)`);
   }
 
   const allowFromFlag = overrides.allow !== undefined && overrides.allow.length > 0;

@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createLogger, readAuthorizedKeysFile, readPrivateKeyFile, TunnelStatus, type Logger } from '@mptun/cli';
-import { MptcpServer, MptunError, type ListenSpec, type MptcpSocket } from '@mptun/node';
+import { MptcpServer, MptunError, PlainProofVerifier, type ListenSpec, type MptcpSocket } from '@mptun/node';
 import { decodeKey, encodeKey, keypairFromPrivateKey, loadCrypto, type CryptoBackend } from '@mptun/session';
 import type { ServerConfig } from './config.js';
 import { TargetPolicy, type Lookup } from './policy.js';
@@ -35,7 +35,7 @@ const defaultLookup: Lookup = async (host) => {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   if (config.listen.some((l) => l.transport === 'udp-plain') && !config.insecurePlainUdp) {
-    throw new MptunError('ERR_MPTUN_CONFIG', 'a udp-plain listener authenticates no client; it opens only with insecurePlainUdp (--insecure-plain-udp)');
+    throw new MptunError('ERR_MPTUN_CONFIG', 'a udp-plain listener has no encryption or integrity; it opens only with insecurePlainUdp (--insecure-plain-udp)');
   }
   const crypto = opts.crypto ?? (await loadCrypto());
   const keypair = config.keyFile ? readPrivateKeyFile(crypto, config.keyFile) : keypairFromPrivateKey(crypto, decodeKey(config.privateKey ?? ''));
@@ -53,8 +53,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const authorizedHex = new Set(authorized.map((k) => Buffer.from(decodeKey(k)).toString('hex')));
   // The transports ask this for each path handshake; a refusal is counted (the one handshake
   // failure the server can tell apart today) and logged at debug, where a scan does no harm.
+  const listed = (publicKey: Uint8Array): boolean => authorizedHex.has(Buffer.from(publicKey).toString('hex'));
   const isAllowed = (publicKey: Uint8Array): boolean => {
-    const ok = authorizedHex.has(Buffer.from(publicKey).toString('hex'));
+    const ok = listed(publicKey);
     if (!ok) {
       stats.handshakeFailures.unauthorized_key = (stats.handshakeFailures.unauthorized_key ?? 0) + 1;
       log.debug('path handshake refused: client key not authorized', { clientKey: encodeKey(publicKey) });
@@ -104,9 +105,23 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (err.code === 'EADDRINUSE' || cause?.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(err.message)) throw new MptunError('ERR_MPTUN_ADDRESS_IN_USE', `cannot listen: address already in use (${err.message}); listen addresses: ${where}`);
     throw new MptunError('ERR_MPTUN_LISTEN', `cannot listen on ${where}: ${err.message}`);
   }
+  const plainPorts = new Set(addresses.filter((a) => a.transport === 'udp-plain').map((a) => a.port));
+  if (plainPorts.size > 0) {
+    // A subflow tells its local port, not its transport: a WebSocket listener on the same
+    // port number would be taken for plain.
+    const shared = addresses.find((a) => a.transport !== 'udp-plain' && plainPorts.has(a.port));
+    if (shared) {
+      await server.close();
+      throw new MptunError('ERR_MPTUN_CONFIG', `udp-plain and ${shared.transport} listeners share port ${shared.port}; give them different ports`);
+    }
+    ctx.plain = {
+      isPlain: (socket) => plainPorts.has(socket.subflows()[0]?.localPort ?? -1),
+      verifier: new PlainProofVerifier(crypto, keypair, listed),
+    };
+  }
   for (const a of addresses) {
     log.info('listening', { transport: a.transport, address: `${a.host}:${a.port}` });
-    if (a.transport === 'udp-plain') log.warn('udp-plain listener: no client is authenticated here; anyone who reaches it is relayed within the allow rules', { address: `${a.host}:${a.port}` });
+    if (a.transport === 'udp-plain') log.warn('udp-plain listener: no encryption or integrity; clients prove their key in the tunnel request, but anyone on the path can read and take over their connections', { address: `${a.host}:${a.port}` });
   }
 
   let metrics: MetricsEndpoint | null = null;

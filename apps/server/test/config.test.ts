@@ -27,7 +27,7 @@ describe('server config', () => {
 
   it('a udp-plain listener needs insecurePlainUdp, in the file or as a flag', () => {
     const plain = { ...base, listen: ['udp-plain://127.0.0.1:5000'] };
-    expect(() => loadServerConfig(write('plain.json', plain))).toThrow(/listen: udp-plain:\/\/127\.0\.0\.1:5000 authenticates no client.*--insecure-plain-udp/);
+    expect(() => loadServerConfig(write('plain.json', plain))).toThrow(/listen: udp-plain:\/\/127\.0\.0\.1:5000 has no encryption or integrity.*--insecure-plain-udp/);
     expect(loadServerConfig(write('plain-ok.json', { ...plain, insecurePlainUdp: true })).insecurePlainUdp).toBe(true);
     expect(loadServerConfig(write('plain-flag.json', plain), { insecurePlainUdp: true }).listen[0]!.transport).toBe('udp-plain');
     expect(loadServerConfig(write('sealed.json', base)).insecurePlainUdp).toBeUndefined();

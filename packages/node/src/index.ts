@@ -6,3 +6,4 @@ export { MptunError } from './errors.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
 export { transportKinds, type TransportKind, type ListenSpec } from './transports.js';
 export { connect, createServer } from './api.js';
+export { PLAIN_PROOF_BYTES, PlainProofVerifier, sealPlainProof, type PlainProofFailure, type PlainProofOptions, type PlainProofResult } from './plain-proof.js';
