@@ -119,11 +119,7 @@ describe('mptun-server relay', () => {
     h = await startHarness();
     const socket = h.client.connect();
     socket.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
-    const reply = await new Promise<Buffer>((resolve) => {
-      const parts: Buffer[] = [];
-      socket.on('data', (d: Buffer) => parts.push(d));
-      socket.once('end', () => resolve(Buffer.concat(parts)));
-    });
+    const reply = await everythingUntilEnd(socket);
     expect(reply[1]).toBe(TunnelStatus.BAD_REQUEST);
     expect(h.server.stats().headerFailures).toEqual({ malformed: 1 });
   });
@@ -132,12 +128,17 @@ describe('mptun-server relay', () => {
     h = await startHarness({ limits: { maxConnections: 5, maxConnectionsPerClient: 5, idleTimeoutMs: 60_000, connectTimeoutMs: 5000, headerTimeoutMs: 300, maxBufferedBytes: 65536 } });
     const socket = h.client.connect();
     socket.write(Buffer.from([0x4d])); // the first byte of the magic, then nothing
-    const reply = await new Promise<Buffer>((resolve) => {
-      const parts: Buffer[] = [];
-      socket.on('data', (d: Buffer) => parts.push(d));
-      socket.once('end', () => resolve(Buffer.concat(parts)));
-    });
+    const reply = await everythingUntilEnd(socket);
     expect(reply[1]).toBe(TunnelStatus.BAD_REQUEST);
     expect(h.server.stats().headerFailures).toEqual({ timeout: 1 });
   });
 });
+
+/** All a socket receives until the peer ends it. */
+function everythingUntilEnd(socket: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    socket.on('data', (d: Buffer) => parts.push(d));
+    socket.once('end', () => resolve(Buffer.concat(parts)));
+  });
+}
