@@ -4,7 +4,7 @@
  * carried, plus the process, Node.js and build-info metrics every app exports.
  */
 import { TunnelStatus } from '@mptun/cli';
-import { Counter, createAppRegistry, Gauge, isLoopbackName, packageVersion, registerSubflowMetrics, startMetricsEndpoint, SubflowCounters, type MetricsEndpoint } from '@mptun/local-http';
+import { byLabel, counterOf, createAppRegistry, gaugeOf, isLoopbackName, packageVersion, registerSubflowMetrics, startMetricsEndpoint, SubflowCounters, type MetricsEndpoint } from '@mptun/local-http';
 import { MptunError, type MptcpClient } from '@mptun/node';
 import type { TunnelOpener } from './tunnel.js';
 import { parseListenAddress } from './listen.js';
@@ -34,17 +34,10 @@ export class ClientMetrics {
     const { host, port } = parseListenAddress(where, 'metrics');
     if (!isLoopbackName(host)) throw new MptunError('ERR_MPTUN_CONFIG', `--metrics listens on loopback only (127.0.0.0/8, ::1, localhost), got "${host}"`);
     const registry = createAppRegistry('client', packageVersion(import.meta.url));
-    const registers = [registry];
     const { client, results } = this;
-    new Gauge({ name: 'mptun_connections_open', help: 'Tunnel connections open now.', registers, collect() { this.set(client.connectionCount); } });
-    new Counter({ name: 'mptun_tunnels_total', help: 'Tunnel requests answered, by result (ok or the refusal).', labelNames: ['result'], registers, collect() {
-      this.reset();
-      for (const [result, n] of Object.entries(results)) this.inc({ result }, n);
-    } });
-    new Gauge({ name: 'mptun_path_up', help: '1 when a configured path has a working link to the server, else 0.', labelNames: ['path', 'transport'], registers, collect() {
-      this.reset();
-      for (const p of client.pathList()) this.set({ path: p.localAddress, transport: p.transport }, p.up ? 1 : 0);
-    } });
+    gaugeOf(registry, 'mptun_connections_open', 'Tunnel connections open now.', () => client.connectionCount);
+    counterOf(registry, 'mptun_tunnels_total', 'Tunnel requests answered, by result (ok or the refusal).', () => byLabel('result', results), ['result']);
+    gaugeOf(registry, 'mptun_path_up', '1 when a configured path has a working link to the server, else 0.', () => client.pathList().map((p) => [{ path: p.localAddress, transport: p.transport }, p.up ? 1 : 0]), ['path', 'transport']);
     registerSubflowMetrics(registry, () => client.openSockets(), this.subflows, 'path', (f) => f.localAddress);
     return startMetricsEndpoint(registry, host, port); // a bind failure names the address and has a code
   }

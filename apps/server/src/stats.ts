@@ -4,7 +4,7 @@
  * bytes), `_total` on counters, and labels with a bounded set of values (reasons, the
  * server's own listen addresses; never a client's address).
  */
-import { Counter, Gauge, registerSubflowMetrics, type Registry, type SubflowCounters } from '@mptun/local-http';
+import { byLabel, counterOf, gaugeOf, registerSubflowMetrics, type Registry, type SubflowCounters } from '@mptun/local-http';
 import type { MptcpSocket } from '@mptun/node';
 
 export interface ServerStats {
@@ -26,26 +26,11 @@ export function emptyStats(): ServerStats {
 
 /** The server's metrics on `registry`; `sockets` lists the open MPTCP connections. */
 export function registerServerMetrics(registry: Registry, stats: ServerStats, sockets: () => MptcpSocket[], subflows: SubflowCounters): void {
-  const registers = [registry];
-  const byReason = (m: Counter, counts: Record<string, number>): void => {
-    m.reset();
-    for (const [reason, n] of Object.entries(counts)) m.inc({ reason }, n);
-  };
-  new Gauge({ name: 'mptun_connections_open', help: 'Relayed connections open now.', registers, collect() { this.set(stats.open); } });
-  new Counter({ name: 'mptun_connections_total', help: 'MPTCP connections accepted.', registers, collect() { this.reset(); this.inc(stats.total); } });
-  new Counter({ name: 'mptun_connections_refused_total', help: 'Connections refused, by reason.', labelNames: ['reason'], registers, collect() { byReason(this, stats.refused); } });
-  new Counter({ name: 'mptun_tunnel_request_failures_total', help: 'Tunnel requests malformed, cut short or not received in time, by reason.', labelNames: ['reason'], registers, collect() { byReason(this, stats.headerFailures); } });
-  new Counter({ name: 'mptun_handshake_failures_total', help: 'Path handshakes refused, by reason.', labelNames: ['reason'], registers, collect() { byReason(this, stats.handshakeFailures); } });
-  new Counter({
-    name: 'mptun_relayed_bytes_total',
-    help: 'Bytes relayed between clients and targets; up = client to target.',
-    labelNames: ['direction'],
-    registers,
-    collect() {
-      this.reset();
-      this.inc({ direction: 'up' }, stats.bytesUp);
-      this.inc({ direction: 'down' }, stats.bytesDown);
-    },
-  });
+  gaugeOf(registry, 'mptun_connections_open', 'Relayed connections open now.', () => stats.open);
+  counterOf(registry, 'mptun_connections_total', 'MPTCP connections accepted.', () => stats.total);
+  counterOf(registry, 'mptun_connections_refused_total', 'Connections refused, by reason.', () => byLabel('reason', stats.refused), ['reason']);
+  counterOf(registry, 'mptun_tunnel_request_failures_total', 'Tunnel requests malformed, cut short or not received in time, by reason.', () => byLabel('reason', stats.headerFailures), ['reason']);
+  counterOf(registry, 'mptun_handshake_failures_total', 'Path handshakes and plain-path key proofs refused, by reason.', () => byLabel('reason', stats.handshakeFailures), ['reason']);
+  counterOf(registry, 'mptun_relayed_bytes_total', 'Bytes relayed between clients and targets; up = client to target.', () => byLabel('direction', { up: stats.bytesUp, down: stats.bytesDown }), ['direction']);
   registerSubflowMetrics(registry, sockets, subflows, 'listener', (f) => `${f.localAddress}:${f.localPort}`);
 }

@@ -3,7 +3,8 @@
  * must never go down, yet an open connection's figures leave the live sum when it closes:
  * closed connections are folded in on 'close', and every read is held at or above the last.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { byLabel, counterOf, gaugeOf, type Series } from './read-at-scrape.js';
 
 export interface SubflowFigures {
   bytesSent: number;
@@ -76,7 +77,6 @@ export function registerSubflowMetrics(
   label: string,
   labelOf: (f: SubflowSample) => string,
 ): void {
-  const registers = [registry];
   const perLabel = (): Map<string, { n: number; rttSum: number }> => {
     const out = new Map<string, { n: number; rttSum: number }>();
     for (const s of sockets()) {
@@ -90,19 +90,12 @@ export function registerSubflowMetrics(
     }
     return out;
   };
-  new Gauge({ name: 'mptun_subflows', help: `Subflows open, per ${label}.`, labelNames: [label], registers, collect() {
-    this.reset();
-    for (const [k, e] of perLabel()) this.set({ [label]: k }, e.n);
-  } });
-  new Gauge({ name: 'mptun_subflow_srtt_seconds', help: `Mean smoothed RTT of the open subflows, per ${label}.`, labelNames: [label], registers, collect() {
-    this.reset();
-    for (const [k, e] of perLabel()) this.set({ [label]: k }, e.rttSum / e.n / 1000);
-  } });
-  new Counter({ name: 'mptun_retransmissions_total', help: 'Segments retransmitted, all connections.', registers, collect() { this.reset(); this.inc(subflows.totals().retransmissions); } });
-  new Counter({ name: 'mptun_subflow_bytes_total', help: 'Payload bytes carried by subflows (retransmissions included), by direction.', labelNames: ['direction'], registers, collect() {
+  const series = (value: (e: { n: number; rttSum: number }) => number): Series => [...perLabel()].map(([k, e]) => [{ [label]: k }, value(e)]);
+  gaugeOf(registry, 'mptun_subflows', `Subflows open, per ${label}.`, () => series((e) => e.n), [label]);
+  gaugeOf(registry, 'mptun_subflow_srtt_seconds', `Mean smoothed RTT of the open subflows, per ${label}.`, () => series((e) => e.rttSum / e.n / 1000), [label]);
+  counterOf(registry, 'mptun_retransmissions_total', 'Segments retransmitted, all connections.', () => subflows.totals().retransmissions);
+  counterOf(registry, 'mptun_subflow_bytes_total', 'Payload bytes carried by subflows (retransmissions included), by direction.', () => {
     const t = subflows.totals();
-    this.reset();
-    this.inc({ direction: 'sent' }, t.bytesSent);
-    this.inc({ direction: 'received' }, t.bytesReceived);
-  } });
+    return byLabel('direction', { sent: t.bytesSent, received: t.bytesReceived });
+  }, ['direction']);
 }
