@@ -1,7 +1,8 @@
 /**
  * Subflow metrics both apps export, and the counters behind them. A Prometheus counter
  * must never go down, yet an open connection's figures leave the live sum when it closes:
- * closed connections are folded in on 'close', and every read is held at or above the last.
+ * closed connections are folded in on 'close' (with the largest figures read from them),
+ * and every read is held at or above the last.
  */
 import type { Registry } from 'prom-client';
 import { byLabel, counterOf, gaugeOf, type Series } from './read-at-scrape.js';
@@ -38,29 +39,39 @@ function sum(into: SubflowFigures, list: SubflowFigures[]): SubflowFigures {
   return out;
 }
 
+const larger = (a: SubflowFigures, b: SubflowFigures): SubflowFigures => ({
+  bytesSent: Math.max(a.bytesSent, b.bytesSent),
+  bytesReceived: Math.max(a.bytesReceived, b.bytesReceived),
+  retransmissions: Math.max(a.retransmissions, b.retransmissions),
+});
+
 export class SubflowCounters {
   private closed: SubflowFigures = { ...ZERO };
   private last: SubflowFigures = { ...ZERO };
-  private readonly live = new Set<CountedConnection>();
+  /** Open connections, with the largest figures read from each so far. */
+  private readonly live = new Map<CountedConnection, SubflowFigures>();
 
   /** Count `conn` from now until it closes, and after. */
   track(conn: CountedConnection): void {
     if (this.live.has(conn)) return;
-    this.live.add(conn);
+    this.live.set(conn, { ...ZERO });
     conn.once('close', () => {
+      // A closed connection may list fewer subflows (or none): what was read before stands.
+      const final = larger(this.live.get(conn)!, sum(ZERO, conn.subflows()));
       this.live.delete(conn);
-      this.closed = sum(this.closed, conn.subflows());
+      this.closed = sum(this.closed, [final]);
     });
   }
 
   /** Totals over every connection tracked, never below an earlier read. */
   totals(): SubflowFigures {
-    const now = sum(this.closed, [...this.live].flatMap((c) => c.subflows()));
-    this.last = {
-      bytesSent: Math.max(this.last.bytesSent, now.bytesSent),
-      bytesReceived: Math.max(this.last.bytesReceived, now.bytesReceived),
-      retransmissions: Math.max(this.last.retransmissions, now.retransmissions),
-    };
+    let now = this.closed;
+    for (const [conn, seen] of this.live) {
+      const figures = larger(seen, sum(ZERO, conn.subflows()));
+      this.live.set(conn, figures);
+      now = sum(now, [figures]);
+    }
+    this.last = larger(this.last, now);
     return { ...this.last };
   }
 }

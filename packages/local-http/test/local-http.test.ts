@@ -1,7 +1,8 @@
-/** The Host/Origin guard and the metrics endpoint, over real HTTP on loopback. */
+/** The Host/Origin guard and the metrics endpoint over real HTTP on loopback; monotonic subflow counters. */
+import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLocalRequest, createAppRegistry, isLoopbackName, startMetricsEndpoint, type MetricsEndpoint } from '../src/index.js';
+import { checkLocalRequest, createAppRegistry, isLoopbackName, startMetricsEndpoint, SubflowCounters, type MetricsEndpoint, type SubflowSample } from '../src/index.js';
 import { httpRequest } from './http-request.js';
 import { parsePrometheusText, sampleValue } from './prom-text.js';
 
@@ -75,5 +76,35 @@ describe('checkLocalRequest', () => {
   it('knows loopback names', () => {
     for (const h of ['localhost', 'LOCALHOST.', 'a.localhost', '127.0.0.1', '127.255.0.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isLoopbackName(h)).toBe(true);
     for (const h of ['localhost.example', '128.0.0.1', '::2', '0.0.0.0', 'evil.example']) expect(isLoopbackName(h)).toBe(false);
+  });
+});
+
+describe('SubflowCounters', () => {
+  const sub = (bytesSent: number, retransmissions: number): SubflowSample => ({ bytesSent, bytesReceived: 0, retransmissions, state: 'established', srttMs: 10, localAddress: '127.0.0.1', localPort: 1 });
+  class Conn extends EventEmitter {
+    list: SubflowSample[] = [];
+    subflows(): SubflowSample[] {
+      return this.list;
+    }
+  }
+
+  it('folds a closed connection in and never goes down or forgets, even when a closed one lists no subflows', () => {
+    const c = new SubflowCounters();
+    const a = new Conn();
+    const b = new Conn();
+    c.track(a);
+    c.track(b);
+    a.list = [sub(100, 1)];
+    b.list = [sub(50, 2), sub(5, 0)];
+    expect(c.totals()).toEqual({ bytesSent: 155, bytesReceived: 0, retransmissions: 3 });
+    a.emit('close'); // still lists its subflow: kept in the closed sum
+    expect(c.totals()).toEqual({ bytesSent: 155, bytesReceived: 0, retransmissions: 3 });
+    b.list = [];
+    b.emit('close'); // lists nothing once closed: what was read from it before stands
+    expect(c.totals()).toEqual({ bytesSent: 155, bytesReceived: 0, retransmissions: 3 });
+    const d = new Conn();
+    c.track(d);
+    d.list = [sub(200, 0)];
+    expect(c.totals().bytesSent).toBe(355); // 100 + 55 closed, 200 live
   });
 });
