@@ -105,10 +105,13 @@ describe('metrics of the real apps', () => {
     expect(f.get('mptun_connections_open')?.type).toBe('gauge');
   });
 
-  it('the metrics endpoints and the status API refuse a Host that is not loopback (DNS rebinding)', async () => {
+  it('the metrics endpoints and the status API refuse a Host that is not loopback (DNS rebinding) and cross-origin POSTs', async () => {
     for (const url of [serverMetrics, clientMetrics, clientStatus]) {
       expect((await httpRequest(url, { headers: { Host: 'rebind.attacker.example' } })).status).toBe(421);
       expect((await httpRequest(url, { headers: { Host: 'localhost' } })).status).toBe(200);
+      // Read-only endpoints: a cross-origin POST changes nothing and is refused.
+      const post = await httpRequest(url, { method: 'POST', headers: { Origin: 'http://attacker.example' }, body: 'x' });
+      expect(post.status).toBeGreaterThanOrEqual(400);
     }
   });
 });

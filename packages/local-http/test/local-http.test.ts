@@ -37,6 +37,12 @@ describe('metrics endpoint', () => {
     expect((await httpRequest(endpoint.url, { headers: { Host: host as string } })).status).toBe(status);
   });
 
+  it('answers only GET and HEAD, at /metrics', async () => {
+    expect((await httpRequest(endpoint.url, { method: 'POST', body: 'x' })).status).toBe(405);
+    expect((await httpRequest(endpoint.url, { method: 'HEAD' })).status).toBe(200);
+    expect((await httpRequest(endpoint.url.replace('/metrics', '/other'))).status).toBe(404);
+  });
+
   it('a bind failure names the address and has a code', async () => {
     const port = Number(new URL(endpoint.url).port);
     await expect(startMetricsEndpoint(createAppRegistry('test', '0'), '127.0.0.1', port)).rejects.toMatchObject({ code: 'ERR_MPTUN_ADDRESS_IN_USE', message: expect.stringContaining(`127.0.0.1:${port}`) });
