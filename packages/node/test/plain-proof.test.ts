@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { generateKeypair, loadCrypto } from '@mptun/session';
 import { PLAIN_PROOF_BYTES, PlainProofVerifier, sealPlainProof } from '../src/plain-proof.js';
 
-describe('plain-path client proof', async () => {
-  const crypto = await loadCrypto();
+const crypto = await loadCrypto();
+
+describe('plain-path client proof', () => {
   const server = generateKeypair(crypto);
   const client = generateKeypair(crypto);
   const stranger = generateKeypair(crypto);
