@@ -9,34 +9,35 @@ export type Series = Array<[labels: Record<string, string>, value: number]>;
 /** One series per key of `read()`, as `{label: key}`. */
 export const byLabel = (label: string, counts: Record<string, number>): Series => Object.entries(counts).map(([k, n]) => [{ [label]: k }, n]);
 
-/** A counter (name ends in _total) read from `read()`, which must never go down. */
-export function counterOf(registry: Registry, name: string, help: string, read: () => number | Series, labelNames: string[] = []): void {
-  new Counter({
+type Read = () => number | Series;
+
+function readAtScrape(kind: 'counter' | 'gauge', registry: Registry, name: string, help: string, read: Read, labelNames: string[]): void {
+  const config = {
     name,
     help,
     labelNames,
     registers: [registry],
-    collect() {
+    collect(this: Counter | Gauge): void {
       this.reset();
       const v = read();
-      if (typeof v === 'number') this.inc(v);
-      else for (const [labels, n] of v) this.inc(labels, n);
+      const series: Series = typeof v === 'number' ? [[{}, v]] : v;
+      // A counter is rebuilt from the app's running total; inc from zero after reset sets it.
+      for (const [labels, n] of series) {
+        if (this instanceof Counter) this.inc(labels, n);
+        else this.set(labels, n);
+      }
     },
-  });
+  };
+  if (kind === 'counter') new Counter(config);
+  else new Gauge(config);
+}
+
+/** A counter (name ends in _total) read from `read()`, which must never go down. */
+export function counterOf(registry: Registry, name: string, help: string, read: Read, labelNames: string[] = []): void {
+  readAtScrape('counter', registry, name, help, read, labelNames);
 }
 
 /** A gauge read from `read()`. */
-export function gaugeOf(registry: Registry, name: string, help: string, read: () => number | Series, labelNames: string[] = []): void {
-  new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      const v = read();
-      if (typeof v === 'number') this.set(v);
-      else for (const [labels, n] of v) this.set(labels, n);
-    },
-  });
+export function gaugeOf(registry: Registry, name: string, help: string, read: Read, labelNames: string[] = []): void {
+  readAtScrape('gauge', registry, name, help, read, labelNames);
 }
