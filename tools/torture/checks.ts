@@ -8,6 +8,7 @@ import { fuzzSessionCheck } from './fuzz-session.js';
 import { fuzzSocksCheck } from './fuzz-socks.js';
 import { fuzzWireCheck } from './fuzz-wire.js';
 import { check as soakCheck } from './soak.js';
+import { ssrfCheck } from './attack-ssrf.js';
 import type { TortureCheck } from './types.js';
 
-export const checks: TortureCheck[] = [fuzzWireCheck, fuzzSessionCheck, fuzzSocksCheck, fuzzConfigCheck, soakCheck, attacksCheck];
+export const checks: TortureCheck[] = [fuzzWireCheck, fuzzSessionCheck, fuzzSocksCheck, fuzzConfigCheck, soakCheck, ssrfCheck, attacksCheck];

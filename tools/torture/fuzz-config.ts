@@ -36,6 +36,7 @@ export function validConfigs(): { server: Json[]; client: Json[]; linkem: Json[]
       { listen: ['udp://127.0.0.1:4433'], privateKey: KEY, authorizedKeys: [KEY2], allow: ['127.0.0.1:8080'] },
       {
         listen: ['udp://0.0.0.0:4433', 'ws://[::1]:8080/mptun', 'udp-plain://127.0.0.1:5000'],
+        insecurePlainUdp: true,
         key: 'server.key',
         authorizedKeysFile: 'clients.txt',
         allow: ['10.0.0.0/8:80,443', '[2001:db8::]/32:1-1024', 'example.com', '::1'],

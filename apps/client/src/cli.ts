@@ -4,7 +4,9 @@
  */
 import { addStatusCommand } from './status/index.js';
 import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { createLogger, EXIT_CODES_HELP, LOG_LEVELS, runKeygen, type LogFormat, type LogLevel } from '@mptun/tunnel-common';
+import { MptunError } from '@mptun/node';
 import { startClient, type RunningClient } from './client-app.js';
 import { clientTransports, loadClientConfig, type ClientConfig } from './config.js';
 import { CLIENT_VERSION } from './version.js';
@@ -74,10 +76,12 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--profile <name>', 'a preset of scheduler and congestion control. e.g. --profile interactive')
     .option('--socks <host:port>', 'SOCKS5 proxy address (default 127.0.0.1:1080 unless only -L is given). e.g. --socks 127.0.0.1:1080')
     .option('--no-socks', 'no SOCKS5 proxy')
-    .option('--socks-user <name>', 'require this SOCKS5 username (RFC 1929); needs --socks-pass')
-    .option('--socks-pass <password>', 'the SOCKS5 password')
+    .option('--socks-user <name>', 'require this SOCKS5 username (RFC 1929); the password comes from --socks-pass-file, MPTUN_SOCKS_PASS or the config file')
+    .option('--socks-pass-file <file>', 'file holding the SOCKS5 password (first line). Or set MPTUN_SOCKS_PASS')
+    .addOption(new Option('--socks-pass <password>').hideHelp())
     .option('-L, --forward <[bind:]port:host:port>', 'forward a local port to host:port through the tunnel; repeatable. e.g. -L 8080:intranet:80', collect)
     .option('--status <host:port>', 'serve the status page and /api/status here. e.g. --status 127.0.0.1:9471')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics here (loopback only). e.g. --metrics 127.0.0.1:9472')
     .option('--connect-timeout <duration>', 'give up a connection when no path is up within this long. e.g. --connect-timeout 10s')
     .option('--handshake-timeout <duration>', 'a SOCKS5 client must finish its handshake within this long. e.g. --handshake-timeout 500ms')
     .addOption(new Option('--log-level <level>', 'how much to log').choices([...LOG_LEVELS]))
@@ -122,8 +126,10 @@ interface RunFlags {
   socks?: string | false;
   socksUser?: string;
   socksPass?: string;
+  socksPassFile?: string;
   forward?: string[];
   status?: string;
+  metrics?: string;
   connectTimeout?: string;
   handshakeTimeout?: string;
   logLevel?: LogLevel;
@@ -147,13 +153,36 @@ export function flagsToConfig(f: RunFlags): ClientConfig {
     // commander sets socks to true by default because of --no-socks: only a string or false counts.
     socks: f.socks === false ? null : typeof f.socks === 'string' ? f.socks : undefined,
     socksUser: f.socksUser,
-    socksPass: f.socksPass,
+    socksPass: socksPassword(f),
     forwards: f.forward,
     status: f.status,
+    metrics: f.metrics,
     connectTimeout: f.connectTimeout,
     handshakeTimeout: f.handshakeTimeout,
     logLevel: f.logLevel,
     logFormat: f.logFormat,
     pcap: f.pcap,
   };
+}
+
+/**
+ * The SOCKS5 password from a file or MPTUN_SOCKS_PASS, never from argv: any local user can
+ * read another's command line (ps, /proc/PID/cmdline).
+ */
+export function socksPassword(f: Pick<RunFlags, 'socksPass' | 'socksPassFile'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (f.socksPass !== undefined) {
+    throw new MptunError('ERR_MPTUN_BAD_OPTION', '--socks-pass on the command line is visible to every local user (ps); put the password in a file and pass --socks-pass-file FILE, or set MPTUN_SOCKS_PASS');
+  }
+  if (f.socksPassFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(f.socksPassFile, 'utf8');
+    } catch (e) {
+      throw new MptunError('ERR_MPTUN_BAD_OPTION', `--socks-pass-file: cannot read ${f.socksPassFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const first = text.split(/\r?\n/)[0] ?? '';
+    if (first.length === 0) throw new MptunError('ERR_MPTUN_BAD_OPTION', `--socks-pass-file: ${f.socksPassFile} starts with an empty line; the password is its first line`);
+    return first;
+  }
+  return env.MPTUN_SOCKS_PASS !== undefined && env.MPTUN_SOCKS_PASS !== '' ? env.MPTUN_SOCKS_PASS : undefined;
 }

@@ -19,11 +19,15 @@ import { ConnectionRegistry, formatTarget } from './connections.js';
 import { startStatusServer } from './status/server.js';
 import { StatusTracker, type TrackedClient } from './status/tracker.js';
 import { CLIENT_VERSION } from './version.js';
+import { ClientMetrics } from './metrics.js';
+import { plainProofSealer } from './plain-proof.js';
+import { isLoopbackName } from '@mptun/local-http';
 
 export interface RunningClient {
   socks?: { host: string; port: number };
   forwards: Array<{ bind: { host: string; port: number }; target: { host: string; port: number } }>;
   statusUrl?: string;
+  metricsUrl?: string;
   client: MptcpClient;
   /** The tunnel connections open now (what the status page lists). */
   connections: ConnectionRegistry;
@@ -164,9 +168,12 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     client.on('path-error', (p: { localAddress: string; error: unknown }) => log.warn('path could not be opened', { path: p.localAddress, error: p.error }));
     if (transport !== 'udp-plain') void client.start();
 
-    const open: TunnelOpener = (target) =>
+    const metrics = config.metrics ? new ClientMetrics(client) : null;
+    const plainSeal = transport === 'udp-plain' ? plainProofSealer(crypto, keypair, serverPublicKey, log) : undefined;
+    const openTunnelOf: TunnelOpener = (target) =>
       openTunnel(client, target, {
         replyTimeoutMs: (config.connectTimeoutMs ?? 10_000) + 5_000,
+        ...(plainSeal ? { seal: plainSeal } : {}),
         onSocket: (s) => {
           live.add(s);
           s.once('close', () => live.delete(s));
@@ -177,6 +184,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
           }
         },
       });
+    const open = metrics ? metrics.count(openTunnelOf) : openTunnelOf;
 
     const connections = new ConnectionRegistry(log);
     const listeners: string[] = [];
@@ -184,6 +192,9 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     const socksAddr = config.socks === undefined ? (config.forwards?.length ? null : DEFAULT_SOCKS) : config.socks;
     if (socksAddr) {
       const where = parseListenAddress(socksAddr, 'socks');
+      if (!config.socksUser && !isLoopbackName(where.host)) {
+        log.warn(`SOCKS5 proxy on ${where.host} without credentials: anyone who can reach this address can use the tunnel (set socksUser, and socksPass in the config file, --socks-pass-file or MPTUN_SOCKS_PASS)`);
+      }
       const socks: SocksServer = await startSocksServer({
         host: where.host,
         port: where.port,
@@ -204,6 +215,13 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       running.forwards.push({ bind: f.bind, target: f.target });
       listeners.push(`forward ${formatTarget(f.bind)} -> ${formatTarget(f.target)}`);
       log.info('forward listening', { address: formatTarget(f.bind), target: formatTarget(f.target) });
+    }
+    if (metrics) {
+      const endpoint = await metrics.start(config.metrics!);
+      stops.push(() => endpoint.close());
+      running.metricsUrl = endpoint.url;
+      listeners.push(`metrics ${endpoint.url}`);
+      log.info('metrics listening', { url: endpoint.url });
     }
     if (config.status) {
       const source: TrackedClient = {

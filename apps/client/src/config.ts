@@ -36,6 +36,8 @@ export interface ClientConfig {
   forwards?: string[];
   /** "host:port" of the status page and API. */
   status?: string;
+  /** "host:port" (loopback) of the Prometheus endpoint. */
+  metrics?: string;
   logLevel?: LogLevel;
   logFormat?: LogFormat;
   /** In files and flags: durations with a unit ("10s"); validation turns them into the *Ms fields. */
@@ -81,6 +83,7 @@ export const clientConfigSchema: Schema = {
     socksPass: credential,
     forwards: names,
     status: hostPort,
+    metrics: hostPort,
     logLevel: { type: 'string', enum: LOG_LEVELS },
     logFormat: { type: 'string', enum: ['text', 'json'] },
     connectTimeout: { type: 'duration', min: 1 },

@@ -30,7 +30,7 @@ export type AttemptOutcome = TunnelResult & { replied: boolean };
 export function attemptTunnel(
   client: MptcpClient,
   target: TunnelTarget,
-  opts: { onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean },
+  opts: { onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean; seal?: (request: Uint8Array) => Uint8Array },
   onOutcome: (r: AttemptOutcome) => void,
 ): TunnelAttempt {
   let socket: MptcpSocket | null = null;
@@ -82,7 +82,9 @@ export function attemptTunnel(
   const onEnd = (): void => settle({ status: TunnelStatus.GENERAL_FAILURE, reason: 'the server closed the connection before replying', replied: false });
 
   try {
-    const request = encodeTunnelRequest(target);
+    // On plain paths the request carries the client's key proof, made fresh for each attempt.
+    const plainRequest = encodeTunnelRequest(target);
+    const request = opts.seal ? opts.seal(plainRequest) : plainRequest;
     if (opts.zeroRtt ?? ZERO_RTT_DEFAULT) socket = client.connect({ data: request });
     else {
       // The request is the first write: it leaves with the first segment after the handshake.

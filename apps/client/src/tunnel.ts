@@ -34,7 +34,7 @@ export const RETRY_UNACKNOWLEDGED_MS = 2_000;
 export function openTunnel(
   client: MptcpClient,
   target: TunnelTarget,
-  opts: { replyTimeoutMs: number; retryAfterMs?: number; onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean },
+  opts: { replyTimeoutMs: number; retryAfterMs?: number; onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean; seal?: (request: Uint8Array) => Uint8Array },
 ): Promise<TunnelResult> {
   return new Promise((resolve) => {
     const attempts: TunnelAttempt[] = [];

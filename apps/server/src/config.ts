@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { ConfigError, loadJsonConfig, validate, type LogFormat, type LogLevel, type Schema } from '@mptun/tunnel-common';
 import { resolveStrategy, type TransportKind } from '@mptun/node';
+import { isLoopbackName } from '@mptun/local-http';
 import { parseAllowRule } from './policy.js';
 
 export interface ListenAddress {
@@ -32,6 +33,11 @@ export interface ServerLimits {
 
 export interface ServerConfig {
   listen: ListenAddress[];
+  /**
+   * udp-plain listeners carry no crypto: clients prove their key in the tunnel request, but
+   * anyone on the path can read and take over their connections. Opened only when true.
+   */
+  insecurePlainUdp?: boolean;
   /** Path of the private key file, or privateKey as base64. */
   keyFile?: string;
   privateKey?: string;
@@ -70,6 +76,7 @@ const fileSchema: Schema = {
   type: 'object',
   properties: {
     listen: { type: 'array', items: { type: 'string', pattern: /^(udp|udp-plain|ws|wss):\/\//, expected: 'a listen URL like "udp://0.0.0.0:4433" or "ws://0.0.0.0:8080/mptun"' } },
+    insecurePlainUdp: { type: 'boolean' },
     key: { type: 'string' },
     privateKey: { type: 'string' },
     authorizedKeys: { type: 'array', items: { type: 'string' } },
@@ -99,6 +106,7 @@ const fileSchema: Schema = {
 /** Flag values (already strings/arrays from the command line); each wins over the file. */
 export interface ServerOverrides {
   listen?: string[];
+  insecurePlainUdp?: boolean;
   key?: string;
   authorizedKeys?: string;
   allow?: string[];
@@ -114,6 +122,7 @@ export interface ServerOverrides {
 
 interface FileShape {
   listen?: string[];
+  insecurePlainUdp?: boolean;
   key?: string;
   privateKey?: string;
   authorizedKeys?: string[];
@@ -147,8 +156,7 @@ export function parseMetricsAddress(text: string): { host: string; port: number 
   const host = m?.[1]?.replace(/^\[|\]$/g, '');
   const port = Number(m?.[2]);
   if (!m || !host || port > 65535) throw new Error(`expected host:port like "127.0.0.1:9090", got ${JSON.stringify(text)}`);
-  const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-  if (!loopback) throw new Error(`the metrics endpoint listens on loopback only (127.0.0.0/8, ::1, localhost), got ${host}`);
+  if (!isLoopbackName(host)) throw new Error(`the metrics endpoint listens on loopback only (127.0.0.0/8, ::1, localhost), got ${host}`);
   return { host, port };
 }
 
@@ -173,6 +181,12 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
   const listenTexts = listenFromFlag ? overrides.listen! : (f.listen ?? []);
   if (listenTexts.length === 0) throw new ConfigError(source, 'listen', 'at least one listen URL', 'nothing to listen on: give "listen" or --listen');
   const listen = listenTexts.map((t, i) => check(at(listenFromFlag), listenFromFlag ? '--listen' : `listen[${i}]`, () => parseListenUrl(t)));
+  const insecurePlainUdp = overrides.insecurePlainUdp === true || f.insecurePlainUdp === true;
+  const plain = listen.find((l) => l.transport === 'udp-plain');
+  if (plain && !insecurePlainUdp) {
+    throw new ConfigError(at(listenFromFlag), listenFromFlag ? '--listen' : 'listen', 'insecurePlainUdp (or --insecure-plain-udp) with a udp-plain listener',
+      `udp-plain://${plain.host}:${plain.port} has no encryption or integrity: anyone on the path can read its traffic and take over its connections. It is for interop and tests; to open it anyway pass --insecure-plain-udp (or "insecurePlainUdp": true)`);
+  }
 
   const allowFromFlag = overrides.allow !== undefined && overrides.allow.length > 0;
   const allow = allowFromFlag ? overrides.allow! : (f.allow ?? []);
@@ -201,6 +215,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
   const l = f.limits ?? {};
   return {
     listen,
+    ...(insecurePlainUdp ? { insecurePlainUdp } : {}),
     ...(keyFile ? { keyFile } : {}),
     ...(f.privateKey ? { privateKey: f.privateKey } : {}),
     ...(f.authorizedKeys ? { authorizedKeys: f.authorizedKeys } : {}),

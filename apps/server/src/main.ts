@@ -32,6 +32,7 @@ program
   .description('serve: listen, admit authorized clients, relay to allowed targets')
   .option('--config <file>', 'JSON config file')
   .option('--listen <url>', 'udp://host:port, udp-plain://…, ws://host:port/path, wss://… (repeatable)', collect)
+  .option('--insecure-plain-udp', 'allow udp-plain:// listeners, which have no encryption or integrity (interop and tests only)')
   .option('--key <file>', 'private key file')
   .option('--authorized-keys <file>', 'file of client public keys, one per line (a comment may follow the key)')
   .option('--allow <rule>', 'allowed target: host, *.suffix, IP or CIDR, optional :ports (repeatable)', collect)

@@ -9,11 +9,13 @@
  * A domain name is resolved before connecting; against a CIDR or IP rule it is the resolved
  * address that must pass, and the relay connects to that very address (no second lookup).
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { formatAddress, netContains, netWithin, parseAddress, parseNet, type IpNet, type ParsedAddress } from './ip-address.js';
+import { SpecialRanges } from './special-ranges.js';
 
 export interface AllowRule {
   text: string;
-  host: { kind: 'name'; name: string } | { kind: 'suffix'; suffix: string } | { kind: 'net'; list: BlockList };
+  host: { kind: 'name'; name: string } | { kind: 'suffix'; suffix: string } | { kind: 'net'; net: IpNet };
   /** Inclusive ranges; empty = all ports. */
   ports: Array<[number, number]>;
 }
@@ -58,16 +60,9 @@ function parseHost(h: string, bad: (why: string) => never): AllowRule['host'] {
     const prefix = Number(cidr[2]);
     if (family === 0) bad(`"${cidr[1]}" is not an IP address`);
     if (prefix > (family === 4 ? 32 : 128)) bad(`prefix /${prefix} is too long`);
-    const list = new BlockList();
-    list.addSubnet(cidr[1]!, prefix, family === 4 ? 'ipv4' : 'ipv6');
-    return { kind: 'net', list };
+    return { kind: 'net', net: parseNet(cidr[1]!, prefix)! };
   }
-  const family = isIP(h);
-  if (family !== 0) {
-    const list = new BlockList();
-    list.addAddress(h, family === 4 ? 'ipv4' : 'ipv6');
-    return { kind: 'net', list };
-  }
+  if (isIP(h) !== 0) return { kind: 'net', net: parseNet(h)! };
   const name = h.toLowerCase().replace(/\.$/, '');
   if (name.startsWith('*.')) {
     if (!/^[a-z0-9.-]+$/.test(name.slice(2))) bad('a suffix must be *.domain');
@@ -94,10 +89,8 @@ function portMatches(rule: AllowRule, port: number): boolean {
   return rule.ports.length === 0 || rule.ports.some(([lo, hi]) => port >= lo && port <= hi);
 }
 
-function addressMatches(rule: AllowRule, address: string): boolean {
-  if (rule.host.kind !== 'net') return false;
-  const family = isIP(address);
-  return family !== 0 && rule.host.list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+function netRuleContains(rule: AllowRule, addr: ParsedAddress): rule is AllowRule & { host: { kind: 'net' } } {
+  return rule.host.kind === 'net' && netContains(rule.host.net, addr);
 }
 
 function nameMatches(rule: AllowRule, name: string): boolean {
@@ -107,34 +100,65 @@ function nameMatches(rule: AllowRule, name: string): boolean {
   return false;
 }
 
+export interface TargetPolicyOptions {
+  /** The server's own addresses, denied like loopback (default: its interfaces at start). */
+  ownAddresses?: string[];
+}
+
+/**
+ * Allow rules plus safe defaults: an address in a special-purpose range (special-ranges.ts)
+ * passes only a rule that lies inside that range, so `0.0.0.0/0` opens the internet but not
+ * 127.0.0.1, 10.0.0.0/8 or 169.254.169.254, while `127.0.0.1/32:8080` or `10.0.0.0/8` do
+ * open what they name. A resolved name is held to the same test (DNS rebinding), and a
+ * refusal for a name no rule names looks the same whether or not it resolves.
+ */
 export class TargetPolicy {
   readonly rules: AllowRule[];
+  private readonly special: SpecialRanges;
   constructor(
     rules: string[],
     private readonly lookup: Lookup,
+    opts: TargetPolicyOptions = {},
   ) {
     this.rules = rules.map(parseAllowRule);
+    this.special = new SpecialRanges(opts.ownAddresses);
   }
 
   /** Decide on a target; resolves a domain name when a rule needs its address. */
   async check(host: string, port: number): Promise<PolicyDecision> {
     const byPort = this.rules.filter((r) => portMatches(r, port));
     if (byPort.length === 0) return { allowed: false, reason: `port ${port} is not in any allow rule` };
-    if (isIP(host) !== 0) {
-      const rule = byPort.find((r) => addressMatches(r, host));
-      return rule ? { allowed: true, address: host, rule: rule.text } : { allowed: false, reason: `address ${host} is not in any allow rule` };
+    const literal = parseAddress(host);
+    if (literal) {
+      if (literal.zone !== undefined) return { allowed: false, reason: `address ${host} carries a zone id; scoped addresses are not relayed` };
+      return this.checkAddress(literal, byPort, `address ${host}`);
     }
     const byName = byPort.find((r) => nameMatches(r, host));
     const needsAddress = byPort.some((r) => r.host.kind === 'net');
     if (!byName && !needsAddress) return { allowed: false, reason: `host ${host} is not in any allow rule` };
-    let address: string;
+    let resolved: ParsedAddress | null;
     try {
-      address = (await this.lookup(host)).address;
+      resolved = parseAddress((await this.lookup(host)).address);
     } catch (e) {
-      return { allowed: false, unresolved: true, reason: `cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      const why = `cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+      // Only a name the rules allow may say it does not resolve; for any other name the
+      // client gets the plain refusal, so it cannot map internal names.
+      return byName ? { allowed: false, unresolved: true, reason: why } : { allowed: false, reason: why };
     }
-    if (byName) return { allowed: true, address, rule: byName.text };
-    const rule = byPort.find((r) => addressMatches(r, address));
-    return rule ? { allowed: true, address, rule: rule.text } : { allowed: false, reason: `${host} resolves to ${address}, which is not in any allow rule` };
+    if (!resolved || resolved.zone !== undefined) return { allowed: false, reason: `${host} resolves to an address that cannot be relayed` };
+    const special = this.special.classify(resolved);
+    if (byName && special.length === 0) return { allowed: true, address: formatAddress(resolved), rule: byName.text };
+    return this.checkAddress(resolved, byPort, `${host} resolves to ${formatAddress(resolved)}, which`);
+  }
+
+  private checkAddress(addr: ParsedAddress, byPort: AllowRule[], what: string): PolicyDecision {
+    const address = formatAddress(addr);
+    const matching = byPort.filter((r) => netRuleContains(r, addr));
+    if (matching.length === 0) return { allowed: false, reason: `${what} is not in any allow rule` };
+    const special = this.special.classify(addr);
+    if (special.length === 0) return { allowed: true, address, rule: matching[0]!.text };
+    const named = matching.find((r) => r.host.kind === 'net' && special.some((s) => netWithin(r.host.net, s.net)));
+    if (named) return { allowed: true, address, rule: named.text };
+    return { allowed: false, reason: `${what} is ${special[0]!.name}; rule ${matching[0]!.text} covers it but does not name it (add a rule inside that range to allow it)` };
   }
 }

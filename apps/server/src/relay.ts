@@ -5,7 +5,7 @@
 import { connect as tcpConnect, type NetConnectOpts, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { decodeTunnelRequest, encodeTunnelReply, TunnelHeaderError, TunnelStatus, type Logger, type TunnelTarget } from '@mptun/tunnel-common';
-import type { MptcpSocket } from '@mptun/node';
+import { PLAIN_PROOF_BYTES, type MptcpSocket, type PlainProofVerifier } from '@mptun/node';
 import type { ServerLimits } from './config.js';
 import type { TargetPolicy } from './policy.js';
 import type { ServerStats } from './stats.js';
@@ -25,6 +25,8 @@ export interface RelayContext {
   policy: TargetPolicy;
   stats: ServerStats;
   log: Logger;
+  /** Connections that came over a udp-plain listener must prove their client key (plain-proof.ts). */
+  plain?: { isPlain(socket: MptcpSocket): boolean; verifier: PlainProofVerifier };
 }
 
 /** Map a TCP connect error onto a tunnel status (RFC 1928 §6 meanings). */
@@ -53,10 +55,28 @@ export function refuse(ctx: RelayContext, socket: MptcpSocket, status: number, r
   socket.end(encodeTunnelReply(status, reason));
 }
 
-/** Wait for the whole tunnel request; resolves with it and any bytes that followed it. */
-function readRequest(socket: MptcpSocket, timeoutMs: number): Promise<{ target: TunnelTarget; rest: Buffer }> {
+/** Why a tunnel request never came whole: the `reason` of mptun_tunnel_request_failures_total. */
+export type RequestFailure = 'malformed' | 'timeout' | 'ended';
+
+const failing = (failure: RequestFailure, e: unknown): Error & { failure: RequestFailure } => Object.assign(e as Error, { failure });
+
+interface ReadRequest {
+  target: TunnelTarget;
+  /** The request's own bytes (a plain-path proof covers them). */
+  request: Buffer;
+  /** The `trailerBytes` after the request, or fewer if the connection ended or timed out first. */
+  trailer: Buffer;
+  rest: Buffer;
+}
+
+/**
+ * Wait for the whole tunnel request and `trailerBytes` more (a plain-path proof); resolves
+ * with them and any bytes that followed.
+ */
+function readRequest(socket: MptcpSocket, timeoutMs: number, trailerBytes: number): Promise<ReadRequest> {
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
+    let requestLength = 0;
     const done = (): void => {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -64,25 +84,37 @@ function readRequest(socket: MptcpSocket, timeoutMs: number): Promise<{ target: 
       socket.off('close', onEnd);
       socket.pause();
     };
+    const finish = (target: TunnelTarget): void => {
+      done();
+      const trailerEnd = Math.min(buf.length, requestLength + trailerBytes);
+      resolve({ target, request: buf.subarray(0, requestLength), trailer: buf.subarray(requestLength, trailerEnd), rest: buf.subarray(trailerEnd) });
+    };
+    let decoded: TunnelTarget | null = null;
     const onData = (d: Buffer): void => {
       buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
       try {
-        const r = decodeTunnelRequest(buf);
-        if (!r) return; // a request is at most 263 bytes, so this cannot grow without bound
-        done();
-        resolve({ target: r.target, rest: buf.subarray(r.length) });
+        const r = decoded ? null : decodeTunnelRequest(buf);
+        if (r) {
+          decoded = r.target;
+          requestLength = r.length;
+        }
+        // A request is at most 263 bytes and the trailer fixed, so this cannot grow without bound.
+        if (decoded && buf.length >= requestLength + trailerBytes) finish(decoded);
       } catch (e) {
         done();
-        reject(e);
+        reject(failing('malformed', e));
       }
     };
+    // A request without its whole trailer still resolves: the proof check says what is missing.
     const onEnd = (): void => {
+      if (decoded) return finish(decoded);
       done();
-      reject(new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', 'the connection ended before the tunnel request'));
+      reject(failing('ended', new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', 'the connection ended before the tunnel request')));
     };
     const timer = setTimeout(() => {
+      if (decoded) return finish(decoded);
       done();
-      reject(new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', `no tunnel request within ${timeoutMs} ms`));
+      reject(failing('timeout', new TunnelHeaderError('ERR_MPTUN_TUNNEL_HEADER', `no tunnel request within ${timeoutMs} ms`)));
     }, timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
@@ -117,13 +149,24 @@ function openTarget(address: string, port: number, limits: ServerLimits): Promis
  */
 export async function relay(ctx: RelayContext, socket: MptcpSocket, onTarget: (s: Socket) => void): Promise<void> {
   const log = ctx.log.child({ conn: socket.connectionId });
-  let req: { target: TunnelTarget; rest: Buffer };
+  const plain = ctx.plain?.isPlain(socket) === true;
+  let req: ReadRequest;
   try {
-    req = await readRequest(socket, ctx.limits.headerTimeoutMs);
+    req = await readRequest(socket, ctx.limits.headerTimeoutMs, plain ? PLAIN_PROOF_BYTES : 0);
   } catch (e) {
-    ctx.stats.headerFailures++;
+    const failure = (e as { failure?: RequestFailure }).failure ?? 'malformed';
+    ctx.stats.headerFailures[failure] = (ctx.stats.headerFailures[failure] ?? 0) + 1;
     refuse(ctx, socket, TunnelStatus.BAD_REQUEST, (e as Error).message);
     return;
+  }
+  if (plain) {
+    const proof = ctx.plain!.verifier.verify(req.request, req.trailer, Date.now());
+    if (!proof.ok) {
+      ctx.stats.handshakeFailures[proof.reason] = (ctx.stats.handshakeFailures[proof.reason] ?? 0) + 1;
+      log.warn('plain-path connection without a valid client key proof', { why: proof.reason });
+      refuse(ctx, socket, TunnelStatus.NOT_ALLOWED, 'client key not proven (udp-plain needs the client key and server key)');
+      return;
+    }
   }
   const { host, port } = req.target;
   const decision = await ctx.policy.check(host, port);

@@ -1,16 +1,16 @@
 /** startServer(): the MPTCP listeners, the relay of each connection, limits, metrics, shutdown. */
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createLogger, keyFileModeWarning, readAuthorizedKeysFile, readPrivateKeyFile, TunnelStatus, type Logger } from '@mptun/tunnel-common';
-import { MptcpServer, MptunError, type ListenSpec, type MptcpSocket } from '@mptun/node';
+import { MptcpServer, MptunError, PlainProofVerifier, type ListenSpec, type MptcpSocket } from '@mptun/node';
 import { PcapFile } from '@mptun/tools';
 import { decodeKey, encodeKey, keypairFromPrivateKey, loadCrypto, type CryptoBackend } from '@mptun/session';
 import type { ServerConfig } from './config.js';
 import { TargetPolicy, type Lookup } from './policy.js';
 import { refuse, relay, type RelayContext } from './relay.js';
-import { emptyStats, renderMetrics, type ServerStats } from './stats.js';
+import { createAppRegistry, packageVersion, startMetricsEndpoint, SubflowCounters, type MetricsEndpoint } from '@mptun/local-http';
+import { emptyStats, registerServerMetrics, type ServerStats } from './stats.js';
 
 export interface RunningServer {
   addresses: Array<{ transport: string; host: string; port: number }>;
@@ -37,6 +37,9 @@ const defaultLookup: Lookup = async (host) => {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  if (config.listen.some((l) => l.transport === 'udp-plain') && !config.insecurePlainUdp) {
+    throw new MptunError('ERR_MPTUN_CONFIG', 'a udp-plain listener has no encryption or integrity; it opens only with insecurePlainUdp (--insecure-plain-udp)');
+  }
   const crypto = opts.crypto ?? (await loadCrypto());
   const keypair = config.keyFile ? readPrivateKeyFile(crypto, config.keyFile) : keypairFromPrivateKey(crypto, decodeKey(config.privateKey ?? ''));
   const loose = config.keyFile ? keyFileModeWarning(config.keyFile) : null;
@@ -46,9 +49,25 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const tls = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
   const listen: ListenSpec[] = config.listen.map((l) => ({ ...l, ...(l.transport === 'wss' && tls ? { tls } : {}) }));
   const policy = new TargetPolicy(config.allow, opts.lookup ?? defaultLookup);
+  if (config.allow.some((r) => /^(0\.0\.0\.0\/0|\[?::\]?\/0)(:|$)/.test(r))) {
+    log.info('a rule opens every address; loopback, link-local, private and this host\'s own addresses still need a rule of their own');
+  }
   if (config.allow.length === 0) log.warn('no allow rules: every target will be refused');
 
   const stats = emptyStats();
+  const subflows = new SubflowCounters();
+  const authorizedHex = new Set(authorized.map((k) => Buffer.from(decodeKey(k)).toString('hex')));
+  // The transports ask this for each path handshake; a refusal is counted (the one handshake
+  // failure the server can tell apart today) and logged at debug, where a scan does no harm.
+  const listed = (publicKey: Uint8Array): boolean => authorizedHex.has(Buffer.from(publicKey).toString('hex'));
+  const isAllowed = (publicKey: Uint8Array): boolean => {
+    const ok = listed(publicKey);
+    if (!ok) {
+      stats.handshakeFailures.unauthorized_key = (stats.handshakeFailures.unauthorized_key ?? 0) + 1;
+      log.debug('path handshake refused: client key not authorized', { clientKey: encodeKey(publicKey) });
+    }
+    return ok;
+  };
   const ctx: RelayContext = { limits: config.limits, policy, stats, log };
   const perClient = new Map<string, number>();
   const targets = new Set<Socket>();
@@ -56,9 +75,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
 
   const capture = opts.pcap ? await PcapFile.open(opts.pcap) : null;
   if (capture) log.info('pcap: writing every segment', { file: capture.path });
-  const server = new MptcpServer({ listen, keypair, authorizedKeys: authorized, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
+  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
+    subflows.track(socket);
     socket.on('error', (e) => log.debug('mptcp socket error', { error: e, conn: socket.connectionId }));
     // Per-client accounting: the socket does not expose the peer's static key, so a
     // client is identified by the address of its first path.
@@ -76,7 +96,6 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const n = (perClient.get(client) ?? 1) - 1;
       if (n > 0) perClient.set(client, n);
       else perClient.delete(client);
-      for (const f of socket.subflows()) stats.retransmissionsClosed += f.retransmissions;
       if (target) targets.delete(target);
       relays.delete(p);
     });
@@ -95,39 +114,45 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (err.code === 'EADDRINUSE' || cause?.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(err.message)) throw new MptunError('ERR_MPTUN_ADDRESS_IN_USE', `cannot listen: address already in use (${err.message}); listen addresses: ${where}`);
     throw new MptunError('ERR_MPTUN_LISTEN', `cannot listen on ${where}: ${err.message}`);
   }
-  for (const a of addresses) log.info('listening', { transport: a.transport, address: `${a.host}:${a.port}` });
+  const plainPorts = new Set(addresses.filter((a) => a.transport === 'udp-plain').map((a) => a.port));
+  if (plainPorts.size > 0) {
+    // A subflow tells its local port, not its transport: a WebSocket listener on the same
+    // port number would be taken for plain.
+    const shared = addresses.find((a) => a.transport !== 'udp-plain' && plainPorts.has(a.port));
+    if (shared) {
+      await server.close();
+      throw new MptunError('ERR_MPTUN_CONFIG', `udp-plain and ${shared.transport} listeners share port ${shared.port}; give them different ports`);
+    }
+    ctx.plain = {
+      isPlain: (socket) => plainPorts.has(socket.subflows()[0]?.localPort ?? -1),
+      verifier: new PlainProofVerifier(crypto, keypair, listed),
+    };
+  }
+  for (const a of addresses) {
+    log.info('listening', { transport: a.transport, address: `${a.host}:${a.port}` });
+    if (a.transport === 'udp-plain') log.warn('udp-plain listener: no encryption or integrity; clients prove their key in the tunnel request, but anyone on the path can read and take over their connections', { address: `${a.host}:${a.port}` });
+  }
 
-  let metricsServer: HttpServer | null = null;
-  let metricsUrl: string | undefined;
+  let metrics: MetricsEndpoint | null = null;
   if (config.metrics) {
-    const m = createHttpServer((req, res) => {
-      if (req.method === 'GET' && (req.url === '/metrics' || req.url === '/')) {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(stats, server.connections()));
-      } else res.writeHead(404).end('not found\n');
-    });
+    const registry = createAppRegistry('server', packageVersion(import.meta.url));
+    registerServerMetrics(registry, stats, () => server.connections(), subflows);
     try {
-      await new Promise<void>((resolve, reject) => {
-        m.once('error', reject);
-        m.listen(config.metrics!.port, config.metrics!.host, () => resolve());
-      });
+      metrics = await startMetricsEndpoint(registry, config.metrics.host, config.metrics.port);
     } catch (e) {
       await server.close();
       await capture?.close();
-      throw new MptunError((e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'ERR_MPTUN_ADDRESS_IN_USE' : 'ERR_MPTUN_LISTEN', `metrics endpoint ${config.metrics.host}:${config.metrics.port}: ${(e as Error).message}`);
+      throw e; // MetricsListenError: names the address, code ERR_MPTUN_ADDRESS_IN_USE or ERR_MPTUN_LISTEN
     }
-    metricsServer = m;
-    const a = m.address();
-    const port = typeof a === 'object' && a ? a.port : config.metrics.port;
-    metricsUrl = `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${port}/metrics`;
-    log.info('metrics', { url: metricsUrl });
+    log.info('metrics', { url: metrics.url });
   }
 
   let closing: Promise<void> | null = null;
   return {
     addresses,
-    ...(metricsUrl ? { metricsUrl } : {}),
+    ...(metrics ? { metricsUrl: metrics.url } : {}),
     publicKey: encodeKey(keypair.publicKey),
-    stats: () => ({ ...stats, refused: { ...stats.refused } }),
+    stats: () => ({ ...stats, refused: { ...stats.refused }, handshakeFailures: { ...stats.handshakeFailures }, headerFailures: { ...stats.headerFailures } }),
     close(graceMs = config.drainMs) {
       closing ??= (async () => {
         await server.stopAccepting();
@@ -141,10 +166,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         await server.close();
         await capture?.close();
         await Promise.allSettled([...relays]);
-        if (metricsServer) {
-          metricsServer.closeAllConnections();
-          await new Promise<void>((r) => metricsServer!.close(() => r()));
-        }
+        if (metrics) await metrics.close();
         log.info('stopped', { total: stats.total });
       })();
       return closing;

@@ -25,6 +25,14 @@ describe('server config', () => {
     expect(c.metrics).toEqual({ host: '127.0.0.1', port: 0 });
   });
 
+  it('a udp-plain listener needs insecurePlainUdp, in the file or as a flag', () => {
+    const plain = { ...base, listen: ['udp-plain://127.0.0.1:5000'] };
+    expect(() => loadServerConfig(write('plain.json', plain))).toThrow(/listen: udp-plain:\/\/127\.0\.0\.1:5000 has no encryption or integrity.*--insecure-plain-udp/);
+    expect(loadServerConfig(write('plain-ok.json', { ...plain, insecurePlainUdp: true })).insecurePlainUdp).toBe(true);
+    expect(loadServerConfig(write('plain-flag.json', plain), { insecurePlainUdp: true }).listen[0]!.transport).toBe('udp-plain');
+    expect(loadServerConfig(write('sealed.json', base)).insecurePlainUdp).toBeUndefined();
+  });
+
   it('takes the sending side\'s scheduler and congestion control; unknown names list the valid ones', () => {
     const f = write('strategy.json', { ...base, scheduler: 'blest', cc: 'olia' });
     expect(loadServerConfig(f)).toMatchObject({ scheduler: 'blest', cc: 'olia' });
@@ -76,7 +84,8 @@ describe('target policy', () => {
 
   it('connects to the resolved address, and says why a target is denied', async () => {
     expect(await policy.check('db.internal', 5432)).toMatchObject({ allowed: true, address: '10.1.2.3' });
-    expect(await policy.check('nope.internal', 5432)).toMatchObject({ allowed: false, unresolved: true });
+    // nope.internal is named by no rule: its failure to resolve is not told apart from a refusal.
+    expect(await policy.check('nope.internal', 5432)).toEqual({ allowed: false, reason: 'cannot resolve nope.internal: ENOTFOUND' });
     expect(await new TargetPolicy(['*.example.com:443'], lookup).check('x.org', 9)).toMatchObject({ allowed: false, reason: 'port 9 is not in any allow rule' });
     expect((await new TargetPolicy([], lookup).check('127.0.0.1', 80)).allowed).toBe(false);
   });

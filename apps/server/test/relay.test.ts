@@ -66,6 +66,23 @@ describe('mptun-server relay', () => {
     expect(h.server.stats().refused).toEqual({ connection_refused: 1, host_unreachable: 1 });
   });
 
+  it('a name no rule names is refused alike whether it resolves or not', async () => {
+    const echo = await startEcho();
+    cleanups.push(echo.close);
+    h = await startHarness({ allow: ['0.0.0.0/0'] }, {
+      lookup: async (host) => {
+        if (host === 'loopback.internal') return { address: '127.0.0.1', family: 4 };
+        throw Object.assign(new Error(`no such host ${host}`), { code: 'ENOTFOUND' });
+      },
+    });
+    const missing = await tunnel(h.client, 'missing.internal', echo.port);
+    const internal = await tunnel(h.client, 'loopback.internal', echo.port);
+    expect(missing.status).toBe(TunnelStatus.NOT_ALLOWED);
+    expect({ status: internal.status, reason: internal.reason }).toEqual({ status: missing.status, reason: missing.reason });
+    expect(missing.reason).not.toContain('ENOTFOUND');
+    expect(echo.accepted()).toBe(0);
+  });
+
   it('enforces the per-client and total connection limits with BUSY', async () => {
     const echo = await startEcho();
     cleanups.push(echo.close);
@@ -102,12 +119,26 @@ describe('mptun-server relay', () => {
     h = await startHarness();
     const socket = h.client.connect();
     socket.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
-    const reply = await new Promise<Buffer>((resolve) => {
-      const parts: Buffer[] = [];
-      socket.on('data', (d: Buffer) => parts.push(d));
-      socket.once('end', () => resolve(Buffer.concat(parts)));
-    });
+    const reply = await everythingUntilEnd(socket);
     expect(reply[1]).toBe(TunnelStatus.BAD_REQUEST);
-    expect(h.server.stats().headerFailures).toBe(1);
+    expect(h.server.stats().headerFailures).toEqual({ malformed: 1 });
+  });
+
+  it('a request that never comes counts as a timeout failure', async () => {
+    h = await startHarness({ limits: { maxConnections: 5, maxConnectionsPerClient: 5, idleTimeoutMs: 60_000, connectTimeoutMs: 5000, headerTimeoutMs: 300, maxBufferedBytes: 65536 } });
+    const socket = h.client.connect();
+    socket.write(Buffer.from([0x4d])); // the first byte of the magic, then nothing
+    const reply = await everythingUntilEnd(socket);
+    expect(reply[1]).toBe(TunnelStatus.BAD_REQUEST);
+    expect(h.server.stats().headerFailures).toEqual({ timeout: 1 });
   });
 });
+
+/** All a socket receives until the peer ends it. */
+function everythingUntilEnd(socket: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    socket.on('data', (d: Buffer) => parts.push(d));
+    socket.once('end', () => resolve(Buffer.concat(parts)));
+  });
+}

@@ -13,7 +13,7 @@ describe('mptun-server service', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mptun-server-svc-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('serves Prometheus text with the counters on loopback', async () => {
+  it('serves Prometheus text with the counters on loopback, with no label per client', async () => {
     const echo = await startEcho();
     const h = await startHarness({ allow: [`127.0.0.1:${echo.port}`], metrics: { host: '127.0.0.1', port: 0 } });
     try {
@@ -26,9 +26,10 @@ describe('mptun-server service', () => {
       expect(text).toContain('mptun_connections_total 2');
       expect(text).toContain('mptun_connections_open 1');
       expect(text).toContain('mptun_connections_refused_total{reason="not_allowed"} 1');
-      expect(text).toMatch(/mptun_subflows\{path="127\.0\.0\.2->127\.0\.0\.1:\d+"\} [12]\n/);
-      expect(text).toMatch(/mptun_path_rtt_ms\{path="[^"]+"\} \d/);
-      expect(text).toContain('# TYPE mptun_bytes_up_total counter');
+      expect(text).toMatch(/mptun_subflows\{listener="127\.0\.0\.1:\d+"\} [12]\n/);
+      expect(text).toMatch(/mptun_subflow_srtt_seconds\{listener="127\.0\.0\.1:\d+"\} \d/);
+      expect(text).toContain('# TYPE mptun_relayed_bytes_total counter');
+      expect(text).not.toContain('127.0.0.2'); // no series per client address
       ok.socket.destroy();
     } finally {
       await h.close();

@@ -75,8 +75,8 @@ export function tunnel(client: MptcpClient, host: string, port: number): Promise
   });
 }
 
-/** A TCP echo server on 127.0.0.1; counts the connections it accepted. */
-export async function startEcho(): Promise<{ port: number; accepted: () => number; close(): Promise<void> }> {
+/** A TCP echo server on `host` (127.0.0.1 by default); counts the connections it accepted. */
+export async function startEcho(host = '127.0.0.1'): Promise<{ port: number; accepted: () => number; close(): Promise<void> }> {
   let n = 0;
   const open = new Set<import('node:net').Socket>();
   const s: TcpServer = createTcpServer((c) => {
@@ -86,7 +86,7 @@ export async function startEcho(): Promise<{ port: number; accepted: () => numbe
     c.on('error', () => {});
     c.pipe(c);
   });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => s.listen(0, host, r));
   const port = (s.address() as { port: number }).port;
   return {
     port,

@@ -21,3 +21,4 @@ export { transportKinds, type TransportKind, type SealedTransportKind, type List
 export { connect, createServer } from './api.js';
 export type { SegmentTap, TappedSegment } from './segment-tap.js';
 export { newKeypair, generateKeypair, keypairFromPrivateKey, encodeKey, decodeKey, loadCrypto, type Keypair, type CryptoBackend } from './keys.js';
+export { PLAIN_PROOF_BYTES, PlainProofVerifier, sealPlainProof, type PlainProofFailure, type PlainProofOptions, type PlainProofResult } from './plain-proof.js';

@@ -8,10 +8,14 @@
  *   POST /paths/NAME/up      bring it back up
  *
  * Answers are JSON; errors are {"error":{"code","message"}} with status 400 (bad patch),
- * 404 (no such path or route), 405 (wrong method) or 413 (body too large).
- * There is no authentication: bind it to a loopback address.
+ * 403 (cross-origin POST), 404 (no such path or route), 405 (wrong method), 413 (body too
+ * large) or 421 (Host names another server).
+ * There is no authentication: bind it to a loopback address. A request whose Host header
+ * names neither a loopback address nor the listen address gets 421, and a browser's
+ * cross-origin POST gets 403 (DNS rebinding and forms on foreign pages, host-guard.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { checkLocalRequest } from '@mptun/local-http';
 import type { HostPort } from './address.js';
 import type { LinkEmulator, PathStats } from './emulator.js';
 import { LinkemError } from './errors.js';
@@ -40,6 +44,11 @@ class HttpError extends Error {
 /** Listen on `at`; resolves once listening, with the address actually bound. */
 export async function startControlServer(emulator: Controlled, at: HostPort): Promise<ControlServer> {
   const server = createServer((req, res) => {
+    const refusal = checkLocalRequest(req, at.host);
+    if (refusal) {
+      send(res, refusal.status, { error: { code: refusal.status === 421 ? 'ERR_HOST' : 'ERR_ORIGIN', message: refusal.message } });
+      return;
+    }
     handle(emulator, req)
       .then((body) => send(res, 200, body))
       .catch((err: unknown) => {

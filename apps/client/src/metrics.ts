@@ -1,0 +1,44 @@
+/**
+ * The client's Prometheus endpoint (`--metrics host:port`, loopback only): tunnels opened
+ * by result, open connections, each path's state and subflow RTT, retransmissions and bytes
+ * carried, plus the process, Node.js and build-info metrics every app exports.
+ */
+import { TunnelStatus } from '@mptun/tunnel-common';
+import { byLabel, counterOf, createAppRegistry, gaugeOf, isLoopbackName, packageVersion, registerSubflowMetrics, startMetricsEndpoint, SubflowCounters, type MetricsEndpoint } from '@mptun/local-http';
+import { MptunError, type MptcpClient } from '@mptun/node';
+import type { TunnelOpener } from './tunnel.js';
+import { parseListenAddress } from './listen.js';
+
+/** TunnelStatus codes by name, lower case: the `result` label's bounded set of values. */
+const RESULT_NAMES = new Map<number, string>(Object.entries(TunnelStatus).map(([name, code]) => [code, name.toLowerCase()]));
+
+export class ClientMetrics {
+  private readonly subflows = new SubflowCounters();
+  private readonly results: Record<string, number> = {};
+
+  constructor(private readonly client: MptcpClient) {}
+
+  /** `open`, with each tunnel's result counted and each connection it opens tracked. */
+  count(open: TunnelOpener): TunnelOpener {
+    return async (target) => {
+      const r = await open(target);
+      const name = RESULT_NAMES.get(r.status) ?? 'general_failure';
+      this.results[name] = (this.results[name] ?? 0) + 1;
+      if (r.socket) this.subflows.track(r.socket);
+      return r;
+    };
+  }
+
+  /** Listen on `where` ("127.0.0.1:9472"); loopback only, like the status page. */
+  async start(where: string): Promise<MetricsEndpoint> {
+    const { host, port } = parseListenAddress(where, 'metrics');
+    if (!isLoopbackName(host)) throw new MptunError('ERR_MPTUN_CONFIG', `--metrics listens on loopback only (127.0.0.0/8, ::1, localhost), got "${host}"`);
+    const registry = createAppRegistry('client', packageVersion(import.meta.url));
+    const { client, results } = this;
+    gaugeOf(registry, 'mptun_connections_open', 'Tunnel connections open now.', () => client.connectionCount);
+    counterOf(registry, 'mptun_tunnels_total', 'Tunnel requests answered, by result (ok or the refusal).', () => byLabel('result', results), ['result']);
+    gaugeOf(registry, 'mptun_path_up', '1 when a configured path has a working link to the server, else 0.', () => client.pathList().map((p) => [{ path: p.localAddress, transport: p.transport }, p.up ? 1 : 0]), ['path', 'transport']);
+    registerSubflowMetrics(registry, () => client.openSockets(), this.subflows, 'path', (f) => f.localAddress);
+    return startMetricsEndpoint(registry, host, port); // a bind failure names the address and has a code
+  }
+}

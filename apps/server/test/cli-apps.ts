@@ -1,0 +1,137 @@
+/**
+ * The real mptun-server, mptun-client and mptun-linkem as child processes (run from source with tsx, the
+ * way the other CLI tests run them), keys on disk, and a raw SOCKS5 CONNECT.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
+
+export const REPO = join(import.meta.dirname, '../../..');
+
+export interface KeyFiles {
+  dir: string;
+  serverKey: string;
+  serverPublic: string;
+  clientKey: string;
+  authorized: string;
+  remove(): void;
+}
+
+export async function writeKeys(): Promise<KeyFiles> {
+  const crypto = await loadCrypto();
+  const dir = mkdtempSync(join(tmpdir(), 'mptun-cli-'));
+  const server = generateKeypair(crypto);
+  const client = generateKeypair(crypto);
+  const serverKey = join(dir, 'server.key');
+  const clientKey = join(dir, 'client.key');
+  const authorized = join(dir, 'clients');
+  writeFileSync(serverKey, encodeKey(server.privateKey) + '\n', { mode: 0o600 });
+  writeFileSync(clientKey, encodeKey(client.privateKey) + '\n', { mode: 0o600 });
+  writeFileSync(authorized, encodeKey(client.publicKey) + '\n');
+  return { dir, serverKey, serverPublic: encodeKey(server.publicKey), clientKey, authorized, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A running CLI: its output so far, a wait for a line, and a stop that waits for the exit. */
+export class CliChild {
+  out = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.on('data', (d: Buffer) => (this.out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.out += d.toString()));
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  }
+
+  /** Resolves with the first match of `re` in the output; rejects if the process exits first. */
+  waitFor(re: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const poll = setInterval(() => {
+        const m = re.exec(this.out);
+        if (m) finish(() => resolve(m));
+      }, 25);
+      const timer = setTimeout(() => finish(() => reject(new Error(`no ${re} within ${timeoutMs} ms; output:\n${this.out}`))), timeoutMs);
+      const onExit = (): void => {
+        const m = re.exec(this.out);
+        finish(() => (m ? resolve(m) : reject(new Error(`exited before ${re}; output:\n${this.out}`))));
+      };
+      const finish = (f: () => void): void => {
+        clearInterval(poll);
+        clearTimeout(timer);
+        this.child.off('exit', onExit);
+        f();
+      };
+      this.child.once('exit', onExit);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+const MAINS = { server: 'apps/server/src/main.ts', client: 'apps/client/src/main.ts', linkem: 'tools/src/linkem/main.ts' };
+
+export function runCli(app: keyof typeof MAINS, args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
+  const main = MAINS[app];
+  return new CliChild(spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }));
+}
+
+/** Start mptun-server on 127.0.0.1 (sealed UDP, port picked by the OS); resolves with its UDP port. */
+export async function startServerCli(keys: KeyFiles, extra: string[]): Promise<{ cli: CliChild; port: number }> {
+  const cli = runCli('server', ['run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorized, '--drain', '0s', '--log-format', 'json', ...extra]);
+  const m = await cli.waitFor(/"msg":"listening".*?"address":"127\.0\.0\.1:(\d+)"/);
+  return { cli, port: Number(m[1]) };
+}
+
+/** Start mptun-client against that server with a SOCKS port picked by the OS. */
+export async function startClientCli(keys: KeyFiles, serverPort: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliChild; socksPort: number }> {
+  const cli = runCli('client', ['run', '--server', `127.0.0.1:${serverPort}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', '127.0.0.2', '--socks', '127.0.0.1:0', ...extra], env);
+  const m = await cli.waitFor(/SOCKS5 proxy on 127\.0\.0\.1:(\d+)/);
+  return { cli, socksPort: Number(m[1]) };
+}
+
+/**
+ * SOCKS5 CONNECT (RFC 1928 §4) to an IPv4 target without authentication; resolves with the
+ * reply code and, on success, what the target echoed back for `payload`.
+ */
+export function socksConnect(socksPort: number, host: string, port: number, payload = 'ping'): Promise<{ reply: number; echoed?: string }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socksPort, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    let stage: 'method' | 'reply' | 'data' = 'method';
+    const fail = (e: Error): void => {
+      s.destroy();
+      reject(e);
+    };
+    s.setTimeout(30_000, () => fail(new Error('SOCKS exchange timed out')));
+    s.on('error', fail);
+    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (stage === 'method' && buf.length >= 2) {
+        buf = buf.subarray(2);
+        stage = 'reply';
+        s.write(Buffer.from([5, 1, 0, 1, ...host.split('.').map(Number), port >> 8, port & 0xff]));
+      }
+      if (stage === 'reply' && buf.length >= 10) {
+        const reply = buf[1]!;
+        buf = buf.subarray(10);
+        if (reply !== 0) {
+          s.destroy();
+          resolve({ reply });
+          return;
+        }
+        stage = 'data';
+        s.write(payload);
+      }
+      if (stage === 'data' && buf.length >= payload.length) {
+        s.destroy();
+        resolve({ reply: 0, echoed: buf.toString() });
+      }
+    });
+    s.on('close', () => reject(new Error(`SOCKS connection closed in stage ${stage}`)));
+  });
+}
