@@ -5,7 +5,7 @@
 import { addStatusCommand } from './status/index.js';
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { createLogger, EXIT_CODES_HELP, LOG_LEVELS, runKeygen, type LogFormat, type LogLevel } from '@mptun/tunnel-common';
+import { createLogger, EXIT_CODES_HELP, LOG_LEVELS, runKeygen, UsageError, type LogFormat, type LogLevel } from '@mptun/tunnel-common';
 import { MptunError } from '@mptun/node';
 import { startClient, type RunningClient } from './client-app.js';
 import { clientTransports, loadClientConfig, type ClientConfig } from './config.js';
@@ -171,7 +171,7 @@ export function flagsToConfig(f: RunFlags): ClientConfig {
  */
 export function socksPassword(f: Pick<RunFlags, 'socksPass' | 'socksPassFile'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (f.socksPass !== undefined) {
-    throw new MptunError('ERR_MPTUN_BAD_OPTION', '--socks-pass on the command line is visible to every local user (ps); put the password in a file and pass --socks-pass-file FILE, or set MPTUN_SOCKS_PASS');
+    throw new UsageError('--socks-pass on the command line is visible to every local user (ps); put the password in a file and pass --socks-pass-file FILE, or set MPTUN_SOCKS_PASS');
   }
   if (f.socksPassFile !== undefined) {
     let text: string;

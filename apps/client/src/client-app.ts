@@ -193,7 +193,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     if (socksAddr) {
       const where = parseListenAddress(socksAddr, 'socks');
       if (!config.socksUser && !isLoopbackName(where.host)) {
-        log.warn(`SOCKS5 proxy on ${where.host} without credentials: anyone who can reach this address can use the tunnel (set socksUser, and socksPass in the config file, --socks-pass-file or MPTUN_SOCKS_PASS)`);
+        log.warn('SOCKS5 proxy without credentials beyond loopback: anyone who can reach this address can use the tunnel', { address: where.host, fix: 'set socksUser, with socksPass in the config file, --socks-pass-file or MPTUN_SOCKS_PASS' });
       }
       const socks: SocksServer = await startSocksServer({
         host: where.host,

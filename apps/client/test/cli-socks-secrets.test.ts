@@ -63,7 +63,7 @@ describe('mptun-client SOCKS secrets', () => {
 
   it('refuses --socks-pass on the command line and says how to give it', async () => {
     const cli = runCli('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks-user', 'alice', '--socks-pass', 'hunter2']);
-    expect(await cli.exited).toBe(1);
+    expect(await cli.exited).toBe(64); // a usage error (exit-code scheme)
     expect(cli.out).toContain('visible to every local user');
     expect(cli.out).toContain('--socks-pass-file');
     expect(cli.out).toContain('MPTUN_SOCKS_PASS');
@@ -86,14 +86,14 @@ describe('mptun-client SOCKS secrets', () => {
   it('warns when the proxy listens beyond loopback without credentials, and only then', async () => {
     const open = runCli('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks', '0.0.0.0:0']);
     try {
-      await open.waitFor(/SOCKS5 proxy on 0\.0\.0\.0:\d+/);
-      expect(open.out).toMatch(/SOCKS5 proxy on 0\.0\.0\.0 without credentials: anyone who can reach this address can use the tunnel/);
+      await open.waitFor(/SOCKS5 proxy listening" address=0\.0\.0\.0:\d+/);
+      expect(open.out).toMatch(/SOCKS5 proxy without credentials beyond loopback: anyone who can reach this address can use the tunnel" address=0\.0\.0\.0/);
     } finally {
       await open.stop();
     }
     const guarded = runCli('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks', '0.0.0.0:0', '--socks-user', 'alice'], { MPTUN_SOCKS_PASS: 'x' });
     try {
-      await guarded.waitFor(/SOCKS5 proxy on 0\.0\.0\.0:\d+/);
+      await guarded.waitFor(/SOCKS5 proxy listening" address=0\.0\.0\.0:\d+/);
       expect(guarded.out).not.toContain('without credentials');
     } finally {
       await guarded.stop();

@@ -89,7 +89,7 @@ export async function startServerCli(keys: KeyFiles, extra: string[]): Promise<{
 /** Start mptun-client against that server with a SOCKS port picked by the OS. */
 export async function startClientCli(keys: KeyFiles, serverPort: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliChild; socksPort: number }> {
   const cli = runCli('client', ['run', '--server', `127.0.0.1:${serverPort}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', '127.0.0.2', '--socks', '127.0.0.1:0', ...extra], env);
-  const m = await cli.waitFor(/SOCKS5 proxy on 127\.0\.0\.1:(\d+)/);
+  const m = await cli.waitFor(/SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/);
   return { cli, socksPort: Number(m[1]) };
 }
 

@@ -54,8 +54,8 @@ describe('metrics of the real apps', () => {
     serverMetrics = (await server.cli.waitFor(/"msg":"metrics","url":"(http:[^"]+)"/))[1]!;
     const client = await startClientCli(keys, server.port, ['--metrics', '127.0.0.1:0', '--status', '127.0.0.1:0']);
     running.push(client.cli);
-    clientMetrics = (await client.cli.waitFor(/metrics on (http:\/\/[^\s"]+)/))[1]!;
-    clientStatus = `${(await client.cli.waitFor(/status on (http:\/\/[^\s"]+)/))[1]!}/api/status`;
+    clientMetrics = (await client.cli.waitFor(/msg="metrics listening" url=(http:\/\/[^\s"]+)/))[1]!;
+    clientStatus = `${(await client.cli.waitFor(/msg="status page listening" url=(http:\/\/[^\s"]+)/))[1]!}/api/status`;
 
     const r = await socksConnect(client.socksPort, '127.0.0.1', echo.port, PAYLOAD);
     expect(r.reply).toBe(0);

@@ -22,7 +22,7 @@ describe('mptun-server udp-plain through the real CLI', () => {
 
   it('refuses a udp-plain listener without --insecure-plain-udp, saying how', async () => {
     const cli = runCli('server', [...base(), '--listen', 'udp://127.0.0.1:0', '--listen', 'udp-plain://127.0.0.1:0']);
-    expect(await cli.exited).toBe(2);
+    expect(await cli.exited).toBe(64); // the listeners came from the command line: a usage error (exit-code scheme)
     expect(cli.out).toContain('has no encryption or integrity');
     expect(cli.out).toContain('--insecure-plain-udp');
     expect(cli.out).not.toContain('"msg":"listening"');
@@ -82,7 +82,7 @@ describe('udp-plain admits only a proven, listed client key (real CLIs)', () => 
     expect((await connectThrough(stranger.cli, stranger.socksPort)).reply).toBe(NOT_ALLOWED);
 
     const keyless = runCli('client', ['run', '--server', `127.0.0.1:${plainPort}`, '--transport', 'udp-plain', '--path', '127.0.0.2', '--socks', '127.0.0.1:0']);
-    const socksPort = Number((await keyless.waitFor(/SOCKS5 proxy on 127\.0\.0\.1:(\d+)/))[1]);
+    const socksPort = Number((await keyless.waitFor(/SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/))[1]);
     expect(keyless.out).toContain('carry no key proof');
     expect((await connectThrough(keyless, socksPort)).reply).toBe(NOT_ALLOWED);
 

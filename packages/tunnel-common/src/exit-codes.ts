@@ -8,6 +8,12 @@ export const EXIT = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CONFIG: 7
 const CONFIG_CODES = new Set(['ERR_MPTUN_CONFIG', 'ERR_MPTUN_KEY_FILE', 'ERR_MPTUN_KEY_FILE_EXISTS', 'ERR_MPTUN_BAD_OPTION', 'ERR_MPTUN_BAD_KEY']);
 const UNAVAILABLE_CODES = new Set(['ERR_MPTUN_ADDRESS_IN_USE', 'ERR_MPTUN_BAD_ADDRESS', 'ERR_MPTUN_PERMISSION', 'ERR_MPTUN_LISTEN', 'ERR_MPTUN_NO_PATH', 'ERR_MPTUN_STATUS_FETCH', 'EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
 
+/** A command line the app refuses as written (the message says what to write instead). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly code = 'ERR_MPTUN_USAGE';
+}
+
 /** The `file` a ConfigError names when the value came from a flag. */
 export const COMMAND_LINE = 'command line';
 
@@ -15,7 +21,7 @@ export const COMMAND_LINE = 'command line';
 export function exitCodeFor(err: unknown): number {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
-    if (code.startsWith('commander.')) return EXIT.USAGE;
+    if (code.startsWith('commander.') || code === 'ERR_MPTUN_USAGE') return EXIT.USAGE;
     // A ConfigError about a flag's value is a usage error; about a file's, a config error.
     if (code === 'ERR_MPTUN_CONFIG' && (err as { file?: unknown }).file === COMMAND_LINE) return EXIT.USAGE;
     if (CONFIG_CODES.has(code)) return EXIT.CONFIG;
