@@ -8,7 +8,7 @@
  * When the preferred subflow is merely full, this waits rather than spilling (overflow.ts
  * is the variant that spills).
  */
-import type { SchedDecision, SchedInput, Scheduler } from '@mptun/core';
+import type { SchedDecision, SchedInput, Scheduler } from './scheduler.js';
 import { WAIT, fastest, hasRoom, usableTier } from './candidates.js';
 
 export class BackupScheduler implements Scheduler {

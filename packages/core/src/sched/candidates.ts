@@ -3,7 +3,7 @@
  * room now, and which is fastest. Kept in one place so the schedulers agree on what
  * "usable", "room" and "lowest RTT" mean.
  */
-import type { SchedDecision, SchedSubflow } from '@mptun/core';
+import type { SchedDecision, SchedSubflow } from './scheduler.js';
 
 /** The decision that sends nothing: wait for an ACK, a timer or a new subflow. */
 export const WAIT: SchedDecision = Object.freeze([]);

@@ -4,14 +4,8 @@
  * Everything is deterministic in the seed, which every caller prints.
  */
 import { createHash } from 'node:crypto';
-import { Pair, type LinkOptions } from '@mptun/sim';
-import { schedulerFactory } from '@mptun/scheduler';
-import { ccFactory } from '../../src/cc/registry.js';
-import type { EndpointConfig } from '../../src/config.js';
-import type { EndpointEvent } from '../../src/events.js';
-import type { Connection } from '../../src/connection/connection.js';
-import { Endpoint } from '../../src/endpoint.js';
-import { SeededRandom } from '../../src/random.js';
+import { Pair, type LinkOptions } from '../../src/index.js';
+import { ccFactory, Endpoint, schedulerFactory, SeededRandom, type Connection, type EndpointConfig, type EndpointEvent } from '@mptun/core';
 
 export interface PathSpec {
   forward?: LinkOptions;

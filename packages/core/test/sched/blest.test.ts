@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlestScheduler, DEFAULT_BLEST_LAMBDA, blestFastPathBytes } from '../src/blest.js';
+import { BlestScheduler, DEFAULT_BLEST_LAMBDA, blestFastPathBytes } from '../../src/sched/blest.js';
 import { MSS, full, input, subflow } from './fixtures.js';
 
 // A fast path (10 ms) that is full and a slow one (200 ms) with room: RTT ratio 20.

@@ -5,7 +5,7 @@
  * (say a metered cellular link) adds capacity when the regular ones are saturated,
  * instead of sitting idle until they fail. Potentially failed subflows are never used.
  */
-import type { SchedDecision, SchedInput, Scheduler } from '@mptun/core';
+import type { SchedDecision, SchedInput, Scheduler } from './scheduler.js';
 import { WAIT, fastestWithRoom, usableByPriority } from './candidates.js';
 
 export class OverflowScheduler implements Scheduler {

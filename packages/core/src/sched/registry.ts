@@ -3,7 +3,7 @@
  * ("set the scheduler"). Each call of a factory returns a fresh scheduler, so stateful
  * ones (round-robin's cursor, ECF's hysteresis) are never shared between connections.
  */
-import type { Scheduler, SchedulerFactory } from '@mptun/core';
+import type { Scheduler, SchedulerFactory } from './scheduler.js';
 import { BackupScheduler } from './backup.js';
 import { BlestScheduler } from './blest.js';
 import { EcfScheduler } from './ecf.js';

@@ -11,7 +11,7 @@
  * - A subflow without an RTT sample ranks after every measured one, so it is probed once
  *   the measured paths are full; when no subflow has a sample, the lowest id goes first.
  */
-import type { SchedDecision, SchedInput, Scheduler } from '@mptun/core';
+import type { SchedDecision, SchedInput, Scheduler } from './scheduler.js';
 import { WAIT, fastestWithRoom, usableTier } from './candidates.js';
 
 export class MinRttScheduler implements Scheduler {

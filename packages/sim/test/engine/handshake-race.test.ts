@@ -4,7 +4,7 @@
  * A dead or very slow first path then costs one initial RTO (1 s), not the SYN backoff.
  */
 import { describe, expect, it } from 'vitest';
-import type { LinkOptions } from '@mptun/sim';
+import type { LinkOptions } from '../../src/index.js';
 import { describeResult, runTransfer, type TransferContext } from '../support/transfer.js';
 
 const wifi: LinkOptions = { rateBps: 50e6, delayMs: 10 };

@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { SchedInput, SchedSubflow } from '@mptun/core';
-import { compareByRtt, hasRoom, isUsable } from '../src/candidates.js';
-import { schedulerFactory, schedulerNames } from '../src/registry.js';
+import type { SchedInput, SchedSubflow } from '../../src/sched/scheduler.js';
+import { compareByRtt, hasRoom, isUsable } from '../../src/sched/candidates.js';
+import { schedulerFactory, schedulerNames } from '../../src/sched/registry.js';
 
 const SEED = Number(process.env['SCHED_SEED'] ?? 0x5c4ed);
 const RUNS = 400;

@@ -4,8 +4,8 @@
  * subflow, the initial one included, while one remains.
  */
 import { describe, expect, it } from 'vitest';
-import type { LinkOptions, PacketTransform } from '@mptun/sim';
-import { parseSegment } from '../../src/wire/tcp-segment.js';
+import type { LinkOptions, PacketTransform } from '../../src/index.js';
+import { parseSegment } from '@mptun/core';
 import { describeResult, runTransfer } from '../support/transfer.js';
 
 /**

@@ -10,12 +10,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { minRttScheduler } from '@mptun/scheduler';
-import { ccFactory } from '../../src/cc/registry.js';
-import { Endpoint } from '../../src/endpoint.js';
-import { SeededRandom } from '../../src/random.js';
-import { emitSegment, parseSegment, TcpFlag } from '../../src/wire/tcp-segment.js';
-import { arbTcpSegment } from '../wire/tcp-arbitraries.js';
+import { ccFactory, emitSegment, Endpoint, minRttScheduler, parseSegment, SeededRandom, TcpFlag } from '@mptun/core';
+import { arbTcpSegment } from '../../../core/test/wire/tcp-arbitraries.js';
 import { describeResult, runTransfer } from '../support/transfer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 99;

@@ -1,5 +1,5 @@
 /** Hand-built scheduler inputs for the tests: a subflow is a default path plus overrides. */
-import type { SchedInput, SchedSubflow } from '@mptun/core';
+import type { SchedInput, SchedSubflow } from '../../src/sched/scheduler.js';
 
 export const MSS = 1400;
 

@@ -4,12 +4,8 @@
  * back to plain TCP cleanly, MP_FASTCLOSE aborts, tokens never collide.
  */
 import { describe, expect, it } from 'vitest';
-import { mptcpOptionStripper, Pair, type LinkOptions } from '@mptun/sim';
-import { minRttScheduler } from '@mptun/scheduler';
-import { parseSegment, emitSegment, TcpFlag } from '../../src/wire/tcp-segment.js';
-import { Endpoint } from '../../src/endpoint.js';
-import { SeededRandom, type RandomSource } from '../../src/random.js';
-import { ccFactory } from '../../src/cc/registry.js';
+import { mptcpOptionStripper, Pair, type LinkOptions } from '../../src/index.js';
+import { ccFactory, emitSegment, Endpoint, minRttScheduler, parseSegment, SeededRandom, TcpFlag, type RandomSource } from '@mptun/core';
 import { describeResult, runTransfer, type PathSpec } from '../support/transfer.js';
 
 const wifi: LinkOptions = { rateBps: 50e6, delayMs: 10 };

@@ -6,7 +6,7 @@
  * The cursor is the id of the last subflow served rather than an index, so it stays
  * meaningful when subflows join, leave or are momentarily full.
  */
-import type { SchedDecision, SchedInput, Scheduler, SchedSubflow } from '@mptun/core';
+import type { SchedDecision, SchedInput, Scheduler, SchedSubflow } from './scheduler.js';
 import { WAIT, hasRoom, usableTier } from './candidates.js';
 
 export class RoundRobinScheduler implements Scheduler {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ECF_BETA, EcfScheduler } from '../src/ecf.js';
+import { DEFAULT_ECF_BETA, EcfScheduler } from '../../src/sched/ecf.js';
 import { MSS, full, input, subflow } from './fixtures.js';
 
 // A full fast path (10 ms) and a slow one (100 ms) with room; delta = 1 ms.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SchedSubflow } from '@mptun/core';
-import { RedundantScheduler } from '../src/redundant.js';
+import type { SchedSubflow } from '../../src/sched/scheduler.js';
+import { RedundantScheduler } from '../../src/sched/redundant.js';
 import { full, input, subflow } from './fixtures.js';
 
 const cases: { name: string; subflows: SchedSubflow[]; want: number[] }[] = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RoundRobinScheduler } from '../src/round-robin.js';
+import { RoundRobinScheduler } from '../../src/sched/round-robin.js';
 import { full, input, subflow } from './fixtures.js';
 
 describe('RoundRobinScheduler', () => {

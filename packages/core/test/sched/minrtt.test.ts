@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SchedSubflow } from '@mptun/core';
-import { MinRttScheduler } from '../src/minrtt.js';
+import type { SchedSubflow } from '../../src/sched/scheduler.js';
+import { MinRttScheduler } from '../../src/sched/minrtt.js';
 import { full, input, subflow } from './fixtures.js';
 
 interface Case {

@@ -4,7 +4,7 @@
  * both sides close gracefully. A failing seed reproduces with MPTUN_SEED=<seed>.
  */
 import { describe, expect, it } from 'vitest';
-import type { LinkOptions } from '@mptun/sim';
+import type { LinkOptions } from '../../src/index.js';
 import { describeResult, runTransfer, type PathSpec } from '../support/transfer.js';
 
 const only = process.env.MPTUN_SEED ? [Number(process.env.MPTUN_SEED)] : null;

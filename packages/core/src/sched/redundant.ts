@@ -3,7 +3,7 @@
  * the fastest path to deliver it wins; latency for bandwidth. Backup subflows join only
  * when no regular subflow is usable (see usableTier). With no room anywhere, wait.
  */
-import type { SchedDecision, SchedInput, Scheduler } from '@mptun/core';
+import type { SchedDecision, SchedInput, Scheduler } from './scheduler.js';
 import { WAIT, usableTier, withRoom } from './candidates.js';
 
 export class RedundantScheduler implements Scheduler {

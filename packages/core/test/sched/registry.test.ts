@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SCHEDULER, isSchedulerName, schedulerFactory, schedulerNames, schedulers } from '../src/registry.js';
+import { DEFAULT_SCHEDULER, isSchedulerName, schedulerFactory, schedulerNames, schedulers } from '../../src/sched/registry.js';
 import { input, subflow } from './fixtures.js';
 
 const expected = ['minrtt', 'roundrobin', 'redundant', 'backup', 'overflow', 'blest', 'ecf'];

@@ -10,7 +10,7 @@
  * it would not fit, the slow segment would block the fast path (head-of-line blocking
  * at the sender), so BLEST waits for the fast path instead.
  */
-import type { SchedDecision, SchedInput, Scheduler, SchedSubflow } from '@mptun/core';
+import type { SchedDecision, SchedInput, Scheduler, SchedSubflow } from './scheduler.js';
 import { WAIT, fastOrSlow } from './candidates.js';
 
 export interface BlestOptions {

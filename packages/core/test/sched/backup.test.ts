@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { SchedSubflow } from '@mptun/core';
-import { BackupScheduler } from '../src/backup.js';
-import { OverflowScheduler } from '../src/overflow.js';
+import type { SchedSubflow } from '../../src/sched/scheduler.js';
+import { BackupScheduler } from '../../src/sched/backup.js';
+import { OverflowScheduler } from '../../src/sched/overflow.js';
 import { full, input, subflow } from './fixtures.js';
 
 interface Case {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareByRtt, fastest, fastestWithRoom, usableTier, withRoom } from '../src/candidates.js';
+import { compareByRtt, fastest, fastestWithRoom, usableTier, withRoom } from '../../src/sched/candidates.js';
 import { full, subflow } from './fixtures.js';
 
 describe('usableTier', () => {

@@ -9,7 +9,7 @@
  * path could deliver even this chunk, and the slow path would need at least two fast
  * RTTs (plus margin) to carry its share.
  */
-import type { SchedDecision, SchedInput, Scheduler } from '@mptun/core';
+import type { SchedDecision, SchedInput, Scheduler } from './scheduler.js';
 import { WAIT, fastOrSlow } from './candidates.js';
 
 export interface EcfOptions {
