@@ -15,7 +15,6 @@
 import dgram from 'node:dgram';
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import type { Bench } from './run.js';
-// tools does not depend on these packages yet: import their sources directly.
 import {
   SecureChannel,
   generateKeypair,
@@ -25,8 +24,8 @@ import {
   sodiumNativeBackend,
   type CryptoBackend,
   type Keypair,
-} from '../../packages/session/src/index.js';
-import { udpTransport } from '../../packages/transport-udp/src/index.js';
+} from '@mptun/session';
+import { udpTransport } from '@mptun/transport-udp';
 
 const DATAGRAM = 1200;
 const SEGMENT = DATAGRAM - 32; // the sealed overhead: 16-byte header, 16-byte tag

@@ -19,8 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { PathLink } from '@mptun/core';
-import { wsTransport } from '../../packages/transport-ws/src/index.js';
-import { loadCrypto } from '../../packages/session/src/index.js';
+import { wsTransport } from '@mptun/transport-ws';
+import { loadCrypto } from '@mptun/session';
 import type { Bench } from './run.js';
 
 type Carrier = 'tcp' | 'ws' | 'mptun';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { MptcpClient, type TransportKind } from '@mptun/node';
-import { startLinkEmulator } from '../src/linkem/index.js';
+import { startLinkEmulator } from '@mptun/linkem';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const crypto = await loadCrypto();

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { linkProfiles } from '@mptun/sim';
-import { buildProgram, planFromOptions, runLinkem, type CliPlan } from '../src/linkem/cli.js';
+import { buildProgram, planFromOptions, runLinkem, type CliPlan } from '../src/cli.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/linkem/main.ts', import.meta.url));
-const EMULATOR = fileURLToPath(new URL('../src/linkem/emulator.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const EMULATOR = fileURLToPath(new URL('../src/emulator.ts', import.meta.url));
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {

@@ -1,4 +1,4 @@
-/** The link emulator's public surface (tools/src/index.ts may re-export it). */
+/** The link emulator's public surface. */
 export { startLinkEmulator, startResolvedEmulator, type DirectionStats, type LinkEmulator, type LinkEmulatorEnv, type PathInfo, type PathStats } from './emulator.js';
 export { resolveConfig, readConfigFile, type LinkEmulatorConfig, type PathConfig, type PathProtocol, type ResolvedConfig, type ResolvedPath } from './config.js';
 export { parsePathPatch, summarizeOptions, type BurstSpec, type LinkSpec, type ParsedPatch, type PathPatch } from './link-spec.js';

@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { startLinkEmulator, type LinkEmulator } from '../src/linkem/emulator.js';
-import type { PathConfig } from '../src/linkem/config.js';
+import { startLinkEmulator, type LinkEmulator } from '../src/emulator.js';
+import type { PathConfig } from '../src/config.js';
 
 // Real sockets on loopback aliases: 127.0.0.2 is the path's "interface", 127.0.0.1 the server.
 

@@ -12,12 +12,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PcapWriter, parseIPv4 } from '../src/pcap.js';
-import { emitSegment, parseSegment, TcpFlag, type TcpSegment } from '../../packages/core/src/wire/tcp-segment.js';
-import type { TcpOption } from '../../packages/core/src/wire/tcp-option.js';
-import type { Dss, MptcpOption } from '../../packages/core/src/wire/mptcp/option.js';
-import { emitMptcpOption, parseMptcpOption } from '../../packages/core/src/wire/mptcp/codec.js';
-import { keyIdsn, keyToken } from '../../packages/core/src/crypto/keys.js';
-import { addAddrHmac, joinAckHmac, joinSynAckHmac } from '../../packages/core/src/crypto/hmac.js';
+import {
+  addAddrHmac,
+  emitMptcpOption,
+  emitSegment,
+  joinAckHmac,
+  joinSynAckHmac,
+  keyIdsn,
+  keyToken,
+  parseMptcpOption,
+  parseSegment,
+  TcpFlag,
+  type Dss,
+  type MptcpOption,
+  type TcpOption,
+  type TcpSegment,
+} from '@mptun/core';
 
 // ---------------------------------------------------------------------------------------
 // Is tshark here? Skip only on a developer machine without it; in CI it is required.

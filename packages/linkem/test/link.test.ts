@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { SeededRandom } from '@mptun/core';
 import type { LinkOptions } from '@mptun/sim';
-import type { LinkClock } from '../src/linkem/clock.js';
-import { RealtimeLink, type LinkMode } from '../src/linkem/realtime-link.js';
+import type { LinkClock } from '../src/clock.js';
+import { RealtimeLink, type LinkMode } from '../src/realtime-link.js';
 
 /**
  * A virtual clock: timers fire exactly at their time, in order, when the test advances.

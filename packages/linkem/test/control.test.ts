@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { request } from 'node:http';
-import { startLinkEmulator, type LinkEmulator } from '../src/linkem/emulator.js';
+import { startLinkEmulator, type LinkEmulator } from '../src/emulator.js';
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {

@@ -2,8 +2,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { createHash } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { SeededRandom } from '@mptun/core';
-import { startLinkEmulator, type LinkEmulator } from '../src/linkem/emulator.js';
-import type { PathConfig } from '../src/linkem/config.js';
+import { startLinkEmulator, type LinkEmulator } from '../src/emulator.js';
+import type { PathConfig } from '../src/config.js';
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {

@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { linkProfiles } from '@mptun/sim';
-import { parseHostPort, parsePathEndpoints } from '../src/linkem/address.js';
-import { resolveConfig } from '../src/linkem/config.js';
-import { LinkemError } from '../src/linkem/errors.js';
-import { parsePathPatch, PatchBuilder } from '../src/linkem/link-spec.js';
-import { parseScript } from '../src/linkem/script.js';
-import { parseByteSize, parseDuration, parseProbability, parseRate } from '../src/linkem/units.js';
+import { parseHostPort, parsePathEndpoints } from '../src/address.js';
+import { resolveConfig } from '../src/config.js';
+import { LinkemError } from '../src/errors.js';
+import { parsePathPatch, PatchBuilder } from '../src/link-spec.js';
+import { parseScript } from '../src/script.js';
+import { parseByteSize, parseDuration, parseProbability, parseRate } from '../src/units.js';
 
 /** The error `fn` throws, checked to be a LinkemError. */
 function errorOf(fn: () => unknown): LinkemError {

@@ -1,0 +1,1 @@
+export { PcapWriter, LINKTYPE_RAW, parseIPv4 } from './pcap.js';
