@@ -266,7 +266,7 @@ describe('tokens', () => {
     const p = client.openPath({ host: '10.0.0.2', port: 4000 }, { host: '10.9.9.9', port: 443 });
     const a = client.connect(0, { path: p });
     const b = client.connect(0, { path: p });
-    expect(a.token).toBe(0x66840dda); // the DESIGN.md vector for key 0x0102030405060708
+    expect(a.token).toBe(0x66840dda); // the worked example of docs/architecture.md for key 0x0102030405060708
     expect(b.token).not.toBe(a.token);
   });
 });
