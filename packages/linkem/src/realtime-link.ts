@@ -13,11 +13,12 @@
  */
 import {
   LinkModel,
+  LinkModelDriver,
   type DropCause,
   type LinkDropCounts,
   type LinkMode,
+  type LinkModelCounts,
   type LinkOptions,
-  type ResolvedLinkOptions,
   type UniformRandom,
 } from '@mptun/sim';
 import { systemClock, type LinkClock, type TimerHandle } from './clock.js';
@@ -28,21 +29,11 @@ export type { LinkMode, UniformRandom };
 export type RealtimeDropCause = DropCause;
 export type RealtimeDropCounts = LinkDropCounts;
 
-export interface RealtimeLinkStats {
+export interface RealtimeLinkStats extends LinkModelCounts {
   up: boolean;
-  /** Packets (chunks, for a stream) offered, whatever became of them. */
-  sent: number;
-  bytesSent: number;
-  /** Delivered at the far end, duplicates included. */
-  delivered: number;
-  bytesDelivered: number;
-  duplicated: number;
-  reordered: number;
-  dropped: RealtimeDropCounts;
   /** Waiting for or in serialization now. */
   queueBytes: number;
   queuePackets: number;
-  peakQueueBytes: number;
   /** Serialized, propagating (delay, jitter, reordering). */
   inFlightBytes: number;
   /** How many times the link's timer was armed (it is never armed twice at once). */
@@ -66,7 +57,7 @@ export interface RealtimeLinkInit<T> {
 export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 * 1024;
 
 /** A packet inside the model, with what was offered beside it. */
-class Item<T> {
+export class RealtimeItem<T> {
   time = 0;
   seq = 0;
   constructor(
@@ -75,10 +66,10 @@ class Item<T> {
   ) {}
 }
 
-export class RealtimeLink<T> {
+export class RealtimeLink<T> extends LinkModelDriver<RealtimeItem<T>> {
   readonly name: string;
   readonly mode: LinkMode;
-  private readonly model: LinkModel<Item<T>>;
+  protected readonly model: LinkModel<RealtimeItem<T>>;
   private readonly clock: LinkClock;
   private closed = false;
   /** Inside run(): a call from a delivery leaves the rest to the loop already running. */
@@ -94,36 +85,19 @@ export class RealtimeLink<T> {
   };
 
   constructor(init: RealtimeLinkInit<T>) {
+    super();
     this.name = init.name ?? 'link';
     this.mode = init.mode ?? 'datagram';
     this.clock = init.clock ?? systemClock;
     const deliver = init.deliver;
-    this.model = new LinkModel<Item<T>>({
+    this.model = new LinkModel<RealtimeItem<T>>({
       mode: this.mode,
       options: init.options ?? {},
       random: init.random,
       maxHeldBytes: init.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
       deliver: (item) => deliver(item.bytes, item.tag),
-      duplicate: (item) => new Item(item.bytes.slice(), item.tag),
+      duplicate: (item) => new RealtimeItem(item.bytes.slice(), item.tag),
     });
-  }
-
-  get options(): ResolvedLinkOptions {
-    return this.model.options;
-  }
-
-  get isUp(): boolean {
-    return this.model.isUp;
-  }
-
-  /** Bytes inside the link: queued plus propagating. */
-  get heldBytes(): number {
-    return this.model.heldBytes;
-  }
-
-  /** The drop-tail bound in bytes at the current rate (Infinity when there is no rate). */
-  get queueLimitBytes(): number {
-    return this.model.queueLimitBytes;
   }
 
   get stats(): RealtimeLinkStats {
@@ -161,7 +135,7 @@ export class RealtimeLink<T> {
    */
   offer(bytes: Uint8Array, tag: T): boolean {
     if (this.closed) return false;
-    const accepted = this.model.offer(new Item(bytes, tag), this.clock.now());
+    const accepted = this.model.offer(new RealtimeItem(bytes, tag), this.clock.now());
     this.kick();
     return accepted;
   }

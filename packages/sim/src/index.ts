@@ -16,6 +16,7 @@ export {
 export { Packet, type DropCause } from './packet.js';
 export {
   LinkModel,
+  LinkModelDriver,
   type LinkDropCounts,
   type LinkItem,
   type LinkMode,

@@ -337,6 +337,38 @@ export class LinkModel<M extends LinkItem> {
   }
 }
 
+/**
+ * The read side every driver of a LinkModel shows (the simulator's Link, linkem's
+ * RealtimeLink): the options in force and what is inside now.
+ */
+export abstract class LinkModelDriver<M extends LinkItem> {
+  protected abstract readonly model: LinkModel<M>;
+
+  /** The options in force now. */
+  get options(): ResolvedLinkOptions {
+    return this.model.options;
+  }
+
+  get isUp(): boolean {
+    return this.model.isUp;
+  }
+
+  /** Bytes queued now (the packet being serialized included). */
+  get queueBytes(): number {
+    return this.model.queueBytes;
+  }
+
+  /** Bytes inside the link: queued plus propagating. */
+  get heldBytes(): number {
+    return this.model.heldBytes;
+  }
+
+  /** The drop-tail bound in bytes at the current rate (Infinity when there is no rate). */
+  get queueLimitBytes(): number {
+    return this.model.queueLimitBytes;
+  }
+}
+
 function limitOf(o: ResolvedLinkOptions): number {
   // Without a rate nothing queues; a bound in ms would be ms × Infinity anyway.
   return o.rateBps === Infinity ? Infinity : queueLimitBytes(o);

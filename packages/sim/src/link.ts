@@ -1,7 +1,7 @@
 import { SeededRandom } from '@mptun/core';
 import { SimError } from './errors.js';
-import { validateLinkChange, type LinkChange, type LinkOptions, type ResolvedLinkOptions } from './link-options.js';
-import { LinkModel, type LinkDropCounts } from './link-model.js';
+import { validateLinkChange, type LinkChange, type LinkOptions } from './link-options.js';
+import { LinkModel, LinkModelDriver, type LinkDropCounts, type LinkModelCounts } from './link-model.js';
 import type { DropCause, Packet } from './packet.js';
 
 /** The network's wake-up call for a link, in its event heap. */
@@ -35,20 +35,7 @@ export interface LinkInit extends LinkOptions {
 
 export type { LinkDropCounts };
 
-export interface LinkStats {
-  /** Packets offered to the link (whatever became of them). */
-  sent: number;
-  bytesSent: number;
-  /** Packets that reached the far end, duplicates included. */
-  delivered: number;
-  bytesDelivered: number;
-  /** Extra copies made by `duplicate`. */
-  duplicated: number;
-  /** Packets held back by `reorder`. */
-  reordered: number;
-  dropped: LinkDropCounts;
-  /** Largest queue seen, bytes (the packet being serialized included). */
-  peakQueueBytes: number;
+export interface LinkStats extends LinkModelCounts {
   /** Queue now, bytes and packets. */
   queueBytes: number;
   queuePackets: number;
@@ -61,9 +48,9 @@ export interface LinkStats {
  * wake-up in the heap, at the model's next deadline; each wake-up does everything due
  * then. So the heap stays small however many packets are in flight.
  */
-export class Link {
+export class Link extends LinkModelDriver<Packet> {
   private givenName: string | null;
-  private readonly model: LinkModel<Packet>;
+  protected readonly model: LinkModel<Packet>;
   private rng: SeededRandom | null;
   private host: LinkHost | null = null;
   private pendingChanges: LinkChange[] = [];
@@ -73,6 +60,7 @@ export class Link {
   private spareWake: LinkWake | null = null;
 
   constructor(init: LinkInit = {}) {
+    super();
     this.givenName = init.name ?? null;
     this.rng = init.seed !== undefined ? new SeededRandom(init.seed) : null;
     this.model = new LinkModel<Packet>({
@@ -88,25 +76,6 @@ export class Link {
   /** For traces: the name given, else one the network assigns when the link joins it. */
   get name(): string {
     return this.givenName ?? 'link';
-  }
-
-  /** The options in force now. */
-  get options(): ResolvedLinkOptions {
-    return this.model.options;
-  }
-
-  get isUp(): boolean {
-    return this.model.isUp;
-  }
-
-  /** Bytes queued now (the packet being serialized included). */
-  get queueBytes(): number {
-    return this.model.queueBytes;
-  }
-
-  /** The drop-tail bound in bytes at the current rate (Infinity when there is no rate). */
-  get queueLimitBytes(): number {
-    return this.model.queueLimitBytes;
   }
 
   get stats(): LinkStats {
