@@ -6,7 +6,7 @@
  * would.
  */
 import { TcpFlag, emitSegment, parseSegment, type TcpSegment } from '@mptun/core';
-import type { Bench } from './run.js';
+import type { Bench } from './bench.js';
 
 function dataSegment(): TcpSegment {
   return {

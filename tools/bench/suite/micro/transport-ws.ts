@@ -21,7 +21,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import type { PathLink } from '@mptun/core';
 import { wsTransport } from '@mptun/transport-ws';
 import { loadCrypto } from '@mptun/session';
-import type { Bench } from './run.js';
+import type { Bench } from './bench.js';
 
 type Carrier = 'tcp' | 'ws' | 'mptun';
 
@@ -89,7 +89,7 @@ function selfSignedCertificate(): { cert: string; key: string } | null {
 /** Which backend the session will seal with: sodium-native when it loads here. */
 function sealingBackend(): 'sodium-native' | 'libsodium-wrappers' {
   try {
-    createRequire(new URL('../../packages/session/package.json', import.meta.url))('sodium-native');
+    createRequire(new URL('../../../../packages/session/package.json', import.meta.url))('sodium-native');
     return 'sodium-native';
   } catch {
     return 'libsodium-wrappers';
@@ -241,7 +241,7 @@ interface BareWs {
 }
 
 function bareWs(): BareWs {
-  return createRequire(new URL('../../packages/transport-ws/package.json', import.meta.url))('ws') as BareWs;
+  return createRequire(new URL('../../../../packages/transport-ws/package.json', import.meta.url))('ws') as BareWs;
 }
 
 /** Waits for messages from the main thread. */

@@ -14,7 +14,7 @@
  */
 import dgram from 'node:dgram';
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
-import type { Bench } from './run.js';
+import type { Bench } from './bench.js';
 import {
   SecureChannel,
   generateKeypair,
