@@ -26,7 +26,7 @@ export interface MicroFigure {
 }
 
 /** Warms up, then times `samples` runs of `iterations` operations each. */
-function measure(module: string, bench: Bench, samples: number): MicroFigure {
+export function measure(module: string, bench: Bench, samples: number): MicroFigure {
   const iterations = bench.iterations ?? DEFAULT_ITERATIONS;
   let sink = 0;
   // Warm-up: long enough for the optimizing compiler to settle on the hot path.
