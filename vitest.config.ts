@@ -7,7 +7,6 @@ export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources, so no build is needed first.
     alias: [
-      { find: /^@mptun\/tools$/, replacement: `${root}tools/src/index.ts` },
       { find: /^@mptun\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },

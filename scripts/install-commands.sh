@@ -14,7 +14,7 @@ if [ -z "${MPTUN_SKIP_BUILD:-}" ]; then
   pnpm build
 fi
 mkdir -p "$bin_dir"
-for entry in apps/server/bin/mptun-server.js apps/client/bin/mptun-client.js tools/bin/mptun-linkem.js; do
+for entry in apps/server/bin/mptun-server.js apps/client/bin/mptun-client.js packages/linkem/bin/mptun-linkem.js; do
   name="$(basename "$entry" .js)"
   ln -sf "$repo/$entry" "$bin_dir/$name"
   echo "[install] $bin_dir/$name -> $repo/$entry"

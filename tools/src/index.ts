@@ -1,3 +1,3 @@
-export { PcapWriter, PcapRecords, LINKTYPE_RAW, parseIPv4, parseIPv6, pcapFileHeader } from './pcap.js';
-export { PcapFile, type CapturedSegment } from './pcap-file.js';
-export * from './linkem/index.js';
+// The pcap writer moved to @mptun/pcap and the link emulator to @mptun/linkem. This re-export
+// keeps imports of the writer through @mptun/tools working; new code imports @mptun/pcap.
+export { PcapWriter, LINKTYPE_RAW, parseIPv4 } from '@mptun/pcap';

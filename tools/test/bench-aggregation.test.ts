@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PathStats } from '../src/linkem/index.js';
+import type { PathStats } from '@mptun/linkem';
 import { linkDelta, type BulkWindow } from '../bench/suite/aggregation-measure.js';
 import { aggregationPlots, aggregationTables, mbit, percentOf, rttRatioPlots, rttRatioTables, schedulerLabel, timesOf, wireEfficiency, type AggregationData, type RttRatioData } from '../bench/suite/aggregation-report.js';
 import { aggregationPlan, runAggregation, section as aggregationSection } from '../bench/suite/aggregation.js';

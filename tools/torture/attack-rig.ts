@@ -10,7 +10,7 @@
  */
 import type { ServerLimits } from '../../apps/server/src/index.js';
 import { Closers, newKeys, RigChild, Sink, startClientChild, startServerChild, type ClientSample, type HostPort, type ServerSample } from '../bench/rig/index.js';
-import type { LinkEmulatorConfig, PathInfo, PathPatch, PathStats } from '../src/linkem/index.js';
+import type { LinkEmulatorConfig, PathInfo, PathPatch, PathStats } from '@mptun/linkem';
 import type { RelayChildArg } from './attack-relay-process.js';
 import type { RelayStats } from './attack-relay.js';
 

@@ -17,7 +17,7 @@ import { ConfigError } from '@mptun/tunnel-common';
 import type { SeededRandom } from '@mptun/core';
 import { loadClientConfig } from '../../apps/client/src/config.js';
 import { loadServerConfig } from '../../apps/server/src/config.js';
-import { LinkemError, readConfigFile, resolveConfig } from '../src/linkem/index.js';
+import { LinkemError, readConfigFile, resolveConfig } from '@mptun/linkem';
 import type { TortureCheck } from './types.js';
 import { mutate, runFuzzTargets, type ByteSeed, type FuzzCheckOptions, type FuzzTarget } from './fuzz-harness.js';
 

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SeededRandom } from '@mptun/core';
-import { concat } from '../../packages/session/src/noise.js';
+import { concat } from '@mptun/session';
 import type { TortureOptions, TortureResult } from './types.js';
 
 /** One thing to fuzz. `T` is the input type (bytes for decoders, text for configs). */

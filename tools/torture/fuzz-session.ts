@@ -23,6 +23,7 @@ import {
   RESPONSE_BYTES,
   SecureChannel,
   SessionError,
+  concat,
   decodeCookieReply,
   decodeDataHeader,
   decodeInitiation,
@@ -36,9 +37,7 @@ import {
   type PendingInitiation,
   type TransportKeys,
 } from '@mptun/session';
-// Not exported by the package: the decoder of plain (tcp-in-udp) datagrams.
-import { concat } from '../../packages/session/src/noise.js';
-import { receivePlain } from '../../packages/transport-udp/src/plain-path.js';
+import { receivePlain } from '@mptun/transport-udp';
 import type { TortureCheck } from './types.js';
 import {
   byteInputs,

@@ -5,7 +5,7 @@
  * stop() restores every path to its base settings, up.
  */
 import type { SeededRandom } from '@mptun/core';
-import type { PathPatch } from '../src/linkem/index.js';
+import type { PathPatch } from '@mptun/linkem';
 
 export interface ChaosTarget {
   setOptions(name: string, patch: PathPatch): Promise<void>;

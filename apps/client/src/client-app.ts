@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { MptcpClient, MptunError, checkClientOptions, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
-import { PcapFile } from '@mptun/tools';
+import { PcapFile } from '@mptun/pcap';
 import type { ClientConfig } from './config.js';
 import { parseForward, startForward, type RunningForward } from './forward.js';
 import { createLogger, keyFileModeWarning, readPrivateKeyFile, type Logger } from '@mptun/tunnel-common';

@@ -10,7 +10,7 @@ import type { MptcpSocket } from '@mptun/node';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { startClient, type RunningClient } from '../../client/src/index.js';
 import { defaultLimits, startServer, type RunningServer } from '../../server/src/index.js';
-import { startLinkEmulator, type LinkEmulator, type PathPatch } from '../../../tools/src/index.js';
+import { startLinkEmulator, type LinkEmulator, type PathPatch } from '@mptun/linkem';
 import { PathMeter } from './path-meter.js';
 
 export interface TestbedPath {

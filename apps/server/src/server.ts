@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createLogger, keyFileModeWarning, readAuthorizedKeysFile, readPrivateKeyFile, TunnelStatus, type Logger } from '@mptun/tunnel-common';
 import { MptcpServer, MptunError, PlainProofVerifier, type ListenSpec, type MptcpSocket } from '@mptun/node';
-import { PcapFile } from '@mptun/tools';
+import { PcapFile } from '@mptun/pcap';
 import { decodeKey, encodeKey, keypairFromPrivateKey, loadCrypto, type CryptoBackend } from '@mptun/session';
 import type { ServerConfig } from './config.js';
 import { TargetPolicy, type Lookup } from './policy.js';

@@ -72,7 +72,7 @@ export class CliChild {
   }
 }
 
-const MAINS = { server: 'apps/server/src/main.ts', client: 'apps/client/src/main.ts', linkem: 'tools/src/linkem/main.ts' };
+const MAINS = { server: 'apps/server/src/main.ts', client: 'apps/client/src/main.ts', linkem: 'packages/linkem/src/main.ts' };
 
 export function runCli(app: keyof typeof MAINS, args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
   const main = MAINS[app];

@@ -65,7 +65,7 @@ const MAX_PENDING_RAW = 256;
 /**
  * An MPTCP endpoint (RFC 8684) that owns connections and demultiplexes segments to them.
  * Sans-IO: the driver registers paths, feeds segments and timeouts, and sends what
- * pollTransmit returns (DESIGN.md, "The engine is sans-IO").
+ * pollTransmit returns (docs/architecture.md, the sans-IO contract).
  */
 export class Endpoint implements Driveable {
   readonly config: ResolvedConfig;

@@ -37,6 +37,15 @@ export { BaliaController } from './cc/balia.js';
 export { LedbatController } from './cc/ledbat.js';
 export { BbrController, type BbrOptions, type BbrState } from './cc/bbr.js';
 export * from './sched/scheduler.js';
+export * from './sched/candidates.js';
+export * from './sched/minrtt.js';
+export * from './sched/round-robin.js';
+export * from './sched/redundant.js';
+export * from './sched/backup.js';
+export * from './sched/overflow.js';
+export * from './sched/blest.js';
+export * from './sched/ecf.js';
+export * from './sched/registry.js';
 
 // The engine.
 export * from './config.js';

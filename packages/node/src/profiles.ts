@@ -1,5 +1,4 @@
-import { ccFactory, type CcFactory, type SchedulerFactory } from '@mptun/core';
-import { schedulerFactory } from '@mptun/scheduler';
+import { ccFactory, schedulerFactory, type CcFactory, type SchedulerFactory } from '@mptun/core';
 import { MptunError } from './errors.js';
 
 /**

@@ -3,8 +3,7 @@
  * turn, so it can wake a little before the engine's deadline. The driver must then arm the
  * same deadline again rather than wait for traffic that may never come.
  */
-import { ccFactory, type PathLink } from '@mptun/core';
-import { minRttScheduler } from '@mptun/scheduler';
+import { ccFactory, minRttScheduler, type PathLink } from '@mptun/core';
 import { describe, expect, it } from 'vitest';
 import { Driver } from '../src/driver.js';
 

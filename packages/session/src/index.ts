@@ -32,7 +32,7 @@ export {
 } from './messages.js';
 
 // The Noise IK handshake, cookies and the data channel.
-export { NOISE_PROTOCOL_NAME, NOISE_PROLOGUE } from './noise.js';
+export { NOISE_PROTOCOL_NAME, NOISE_PROLOGUE, concat } from './noise.js';
 export { TimestampClock, TIMESTAMP_BYTES } from './timestamp.js';
 export {
   HandshakeInitiator,

@@ -14,7 +14,17 @@ export {
   type ResolvedLinkOptions,
 } from './link-options.js';
 export { Packet, type DropCause } from './packet.js';
-export { Link, type LinkDropCounts, type LinkHost, type LinkInit, type LinkStats } from './link.js';
+export {
+  LinkModel,
+  LinkModelDriver,
+  type LinkDropCounts,
+  type LinkItem,
+  type LinkMode,
+  type LinkModelCounts,
+  type LinkModelInit,
+  type UniformRandom,
+} from './link-model.js';
+export { Link, type LinkHost, type LinkInit, type LinkStats, type LinkWake } from './link.js';
 export { Network, type NetworkOptions } from './network.js';
 export {
   DEFAULT_MAX_STEPS,

@@ -1,22 +1,19 @@
 import { SeededRandom } from '@mptun/core';
 import { SimError } from './errors.js';
 import { EventHeap } from './heap.js';
-import type { Link, LinkHost } from './link.js';
+import type { Link, LinkHost, LinkWake } from './link.js';
 import type { LinkChange } from './link-options.js';
-import { CHANGE_EVENT, Packet, type DropCause } from './packet.js';
-
-const CHANGE = CHANGE_EVENT;
+import { Packet, type DropCause } from './packet.js';
 
 /** A scripted link change waiting in the heap. */
 interface ChangeEvent {
-  readonly kind: typeof CHANGE_EVENT;
   time: number;
   seq: number;
   readonly link: Link;
   readonly change: LinkChange;
 }
 
-type NetEvent = Packet | ChangeEvent;
+type NetEvent = LinkWake | ChangeEvent;
 
 export interface NetworkOptions {
   /** Seeds every link that has no seed of its own. Default 1. */
@@ -24,8 +21,8 @@ export interface NetworkOptions {
 }
 
 /**
- * The event core: virtual time, one heap of pending events (ends of serialization,
- * arrivals, scripted link changes) and the links they belong to. It carries packets
+ * The event core: virtual time, one heap of pending events (a link's next wake-up:
+ * an end of serialization or an arrival; scripted link changes) and the links they belong to. It carries packets
  * along routes of links; what happens at the end of a route is the owner's business
  * (`onExit`). Mesh builds endpoints on top of it; tests can drive it directly.
  */
@@ -87,11 +84,8 @@ export class Network<T = unknown> implements LinkHost {
     for (let top = heap.peek(); top !== undefined && top.time <= now; top = heap.peek()) {
       heap.pop();
       fired++;
-      if (top.kind === CHANGE) {
-        top.link.applyChange(top.change);
-        continue;
-      }
-      top.route[top.hop]!.fire(top, now);
+      if ('change' in top) top.link.applyChange(top.change);
+      else top.link.fire(top, now);
     }
     return fired;
   }
@@ -116,15 +110,15 @@ export class Network<T = unknown> implements LinkHost {
   // ---- LinkHost ----
 
   /** @internal */
-  schedulePacket(packet: Packet): void {
-    packet.seq = this.nextSeq++;
-    this.heap.push(packet);
+  scheduleWake(wake: LinkWake): void {
+    wake.seq = this.nextSeq++;
+    this.heap.push(wake);
   }
 
   /** @internal */
   scheduleChange(link: Link, change: LinkChange): void {
     // A change scripted for the past applies at once (at the next processDue).
-    this.heap.push({ kind: CHANGE_EVENT, time: Math.max(change.at, this.time), seq: this.nextSeq++, link, change });
+    this.heap.push({ time: Math.max(change.at, this.time), seq: this.nextSeq++, link, change });
   }
 
   /** @internal */

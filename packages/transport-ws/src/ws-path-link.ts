@@ -1,6 +1,6 @@
 /**
  * One authenticated WebSocket path, after its key exchange: each segment travels sealed in
- * one binary message (DESIGN.md, Wire format). The WebSocket's TCP already retransmits and
+ * one binary message (docs/architecture.md, wire format). The WebSocket's TCP already retransmits and
  * controls congestion, so the link is `reliable` and only adds backpressure from the
  * socket's backlog, liveness from ping/pong, and key rotation.
  */

@@ -12,7 +12,7 @@
  *   await rig.emulator.down('wifi'); … await rig.close();
  */
 import type { ServerLimits } from '../../../apps/server/src/index.js';
-import type { LinkEmulatorConfig, PathPatch, PathStats, PathInfo } from '../../src/linkem/index.js';
+import type { LinkEmulatorConfig, PathPatch, PathStats, PathInfo } from '@mptun/linkem';
 import type { SubflowInfo } from '@mptun/node';
 import { Closers, newKeys, startClientChild, startServerChild } from './apps.js';
 import { RigChild, type ProcessSample } from './ipc.js';

@@ -1,5 +1,5 @@
 /** The rig's link emulator, in its own process so its timers do not share a core with the tunnel. */
-import { startLinkEmulator, type LinkEmulatorConfig, type PathPatch } from '../../src/linkem/index.js';
+import { startLinkEmulator, type LinkEmulatorConfig, type PathPatch } from '@mptun/linkem';
 import { childArg, processSample, serveParent } from './ipc.js';
 
 const emulator = await startLinkEmulator(childArg<LinkEmulatorConfig>());

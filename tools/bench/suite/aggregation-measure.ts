@@ -7,7 +7,7 @@
  */
 import type net from 'node:net';
 import { connectSocks, connectTcp, Sampler, SinkCommand, type Rig } from '../rig/index.js';
-import type { PathStats } from '../../src/linkem/index.js';
+import type { PathStats } from '@mptun/linkem';
 
 export type Direction = 'download' | 'upload';
 

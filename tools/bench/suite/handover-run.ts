@@ -3,7 +3,7 @@
  * cut and later restored, with the delivered bytes read every 50 ms and every path's
  * delivered bytes (server → client) every 100 ms.
  */
-import type { PathPatch } from '../../src/linkem/index.js';
+import type { PathPatch } from '@mptun/linkem';
 import { connectTcp, SinkCommand, type Rig } from '../rig/index.js';
 import type { HandoverTimes } from './handover-metrics.js';
 

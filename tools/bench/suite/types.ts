@@ -1,6 +1,7 @@
 /**
- * The benchmark suite's contract (`pnpm bench`): each section measures one thing through
- * the real apps and returns tables, plots and raw data; the runner writes them out as
+ * The benchmark suite's contract (`pnpm bench`): each section measures one thing (through
+ * the real apps, or for engine, schedulers and micro, the engine or a codec alone) and returns
+ * tables, plots and raw data; the runner writes them out as
  * markdown, JSON and SVG. Sections never assert on speed: they report.
  */
 

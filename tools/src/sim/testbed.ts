@@ -5,8 +5,7 @@
  * chosen routes, and workloads (applications) that act on those connections as virtual
  * time runs. Deterministic in the seed.
  */
-import { Endpoint, SeededRandom, ccFactory, type Connection, type EndpointConfig, type EndpointEvent } from '@mptun/core';
-import { schedulerFactory } from '@mptun/scheduler';
+import { Endpoint, SeededRandom, ccFactory, schedulerFactory, type Connection, type EndpointConfig, type EndpointEvent } from '@mptun/core';
 import { Link, Mesh, type LinkOptions, type PacketEvent } from '@mptun/sim';
 import { DataTracer } from './data-trace.js';
 

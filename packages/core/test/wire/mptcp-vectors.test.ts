@@ -1,7 +1,7 @@
 /**
  * Hand-built byte vectors for every form of every MPTCP option (RFC 8684 §3), decoded and
  * encoded both ways, and malformed inputs with the WireError code each must raise.
- * Keys, tokens, nonces and HMACs are the worked example of DESIGN.md (K_A, K_B, R_A, R_B).
+ * Keys, tokens, nonces and HMACs are the worked example of docs/architecture.md (K_A, K_B, R_A, R_B).
  */
 import { describe, expect, it } from 'vitest';
 import { WireError, type WireErrorCode } from '../../src/wire/error.js';

@@ -5,15 +5,14 @@
  * seeded byte stream, half-close, and hash what they read. Deterministic in the seed.
  */
 import { createHash } from 'node:crypto';
-import { ccFactory, Endpoint, SeededRandom, type Address, type Connection, type Driveable, type EndpointEvent, type Subflow, type Transmit } from '@mptun/core';
-import { schedulerFactory } from '@mptun/scheduler';
+import { ccFactory, schedulerFactory, Endpoint, SeededRandom, type Address, type Connection, type Driveable, type EndpointEvent, type Subflow, type Transmit } from '@mptun/core';
 import { Link, Mesh, type LinkOptions } from '@mptun/sim';
 import { AddressAnnouncer, type ServerAddress } from '../../src/announcer.js';
 import { applyInterfaceChanges } from '../../src/interface-sync.js';
 import { InterfaceWatcher } from '../../src/interface-watcher.js';
 import type { PathHost } from '../../src/host.js';
 import { PathManager, type PathAction } from '../../src/path-manager.js';
-import { StreamApp } from '../../../core/test/support/transfer.js';
+import { StreamApp } from '../../../sim/test/support/transfer.js';
 import type { PathPolicy } from '../../src/policy.js';
 
 export interface SimIface {
