@@ -46,7 +46,7 @@ export {
 } from './handshake.js';
 export { ReplayWindow, REPLAY_WINDOW_SIZE } from './replay-window.js';
 export { SecureChannel, DEFAULT_CHANNEL_LIMITS, type ChannelLimits, type ChannelOptions } from './channel.js';
-export { IndexTable } from './index-table.js';
+export { IndexTable, claimFrom } from './index-table.js';
 export { LoadMeter } from './load-meter.js';
 
 // The path session every transport drives (sans-IO), and the driver that gives it a clock and a timer.
