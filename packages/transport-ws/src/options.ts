@@ -2,7 +2,7 @@
  * Options of `wsTransport(init)`, their defaults, and the checks that turn bad values into a
  * typed error at construction rather than a confusing failure later.
  */
-import type { ChannelLimits, CryptoBackend, Keypair } from '@mptun/session';
+import type { ChannelLimits, CryptoBackend, Keypair, PathSessionTimers } from '@mptun/session';
 import { DATA_OVERHEAD_BYTES, INITIATION_BYTES } from '@mptun/session';
 import { WsTransportError } from './errors.js';
 
@@ -111,5 +111,19 @@ export function resolveOptions(init: WsTransportInit): ResolvedOptions {
     channelLimits: init.channelLimits ?? {},
     maintenanceIntervalMs: positiveInteger('maintenanceIntervalMs', init.maintenanceIntervalMs, 1_000, 10),
     clock: init.clock ?? Date.now,
+  };
+}
+
+/**
+ * The path session's timings on a WebSocket: one initiation (TCP loses nothing), and no
+ * sealed keepalives or idle timer of its own (ping/pong watches the peer, heartbeat.ts).
+ */
+export function sessionTimers(opts: ResolvedOptions): PathSessionTimers {
+  return {
+    handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    handshakeRetryMs: null,
+    keepaliveMs: null,
+    idleTimeoutMs: null,
+    channelLimits: opts.channelLimits,
   };
 }

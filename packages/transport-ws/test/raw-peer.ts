@@ -1,6 +1,6 @@
 /**
  * A hand-driven client for the tests that need to misbehave: a bare `ws` WebSocket that
- * runs the session's key exchange itself, then lets the test send whatever it likes
+ * runs the session's key exchange itself (and confirms the keys with an empty sealed message), then lets the test send whatever it likes
  * (text, oversized or forged messages), stop reading, or stop answering pings.
  */
 import {
@@ -55,7 +55,10 @@ export function openRawPeer(opts: RawPeerOptions): Promise<RawPeer> {
         ws.removeAllListeners('close');
         ws.removeAllListeners('error');
         ws.on('error', () => {});
-        resolve({ ws, channel: new SecureChannel(opts.crypto, keys, Date.now()) });
+        const channel = new SecureChannel(opts.crypto, keys, Date.now());
+        // Key confirmation, as a real client sends it: the server reports the path only now.
+        ws.send(channel.seal(new Uint8Array(0)));
+        resolve({ ws, channel });
       });
     });
   });
