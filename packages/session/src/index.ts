@@ -45,6 +45,7 @@ export {
   type TransportKeys,
 } from './handshake.js';
 export { ReplayWindow, REPLAY_WINDOW_SIZE } from './replay-window.js';
+export { ReplayRecord } from './replay-record.js';
 export { SecureChannel, DEFAULT_CHANNEL_LIMITS, type ChannelLimits, type ChannelOptions } from './channel.js';
 export { IndexTable, claimFrom } from './index-table.js';
 export { LoadMeter } from './load-meter.js';
