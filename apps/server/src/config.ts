@@ -35,6 +35,11 @@ export interface ServerConfig {
   /** Path of the private key file, or privateKey as base64. */
   keyFile?: string;
   privateKey?: string;
+  /**
+   * State file of the newest handshake timestamp per client key, so a restarted server
+   * refuses replayed initiations. Default: the key file's path + ".replay".
+   */
+  replayStateFile?: string;
   /** Client public keys (base64), and/or a file of them. */
   authorizedKeys?: string[];
   authorizedKeysFile?: string;
@@ -72,6 +77,7 @@ const fileSchema: Schema = {
     listen: { type: 'array', items: { type: 'string', pattern: /^(udp|udp-plain|ws|wss):\/\//, expected: 'a listen URL like "udp://0.0.0.0:4433" or "ws://0.0.0.0:8080/mptun"' } },
     key: { type: 'string' },
     privateKey: { type: 'string' },
+    replayState: { type: 'string' },
     authorizedKeys: { type: 'array', items: { type: 'string' } },
     authorizedKeysFile: { type: 'string' },
     allow: { type: 'array', items: { type: 'string' } },
@@ -116,6 +122,7 @@ interface FileShape {
   listen?: string[];
   key?: string;
   privateKey?: string;
+  replayState?: string;
   authorizedKeys?: string[];
   authorizedKeysFile?: string;
   allow?: string[];
@@ -203,6 +210,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     listen,
     ...(keyFile ? { keyFile } : {}),
     ...(f.privateKey ? { privateKey: f.privateKey } : {}),
+    ...(f.replayState || keyFile ? { replayStateFile: f.replayState ?? `${keyFile}.replay` } : {}),
     ...(f.authorizedKeys ? { authorizedKeys: f.authorizedKeys } : {}),
     ...(authorizedKeysFile ? { authorizedKeysFile } : {}),
     allow,

@@ -48,7 +48,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const targets = new Set<Socket>();
   const relays = new Set<Promise<void>>();
 
-  const server = new MptcpServer({ listen, keypair, authorizedKeys: authorized, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}) });
+  const server = new MptcpServer({ listen, keypair, authorizedKeys: authorized, crypto, ...(config.replayStateFile ? { replayStateFile: config.replayStateFile } : {}), ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}) });
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
     socket.on('error', (e) => log.debug('mptcp socket error', { error: e, conn: socket.connectionId }));

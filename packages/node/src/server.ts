@@ -4,11 +4,12 @@
  */
 import { EventEmitter } from 'node:events';
 import type { EndpointConfig, PathListener } from '@mptun/core';
-import { decodeKey, type CryptoBackend, type Keypair } from '@mptun/session';
+import { ReplayRecord, decodeKey, type CryptoBackend, type Keypair } from '@mptun/session';
 import { Driver } from './driver.js';
 import { MptunError } from './errors.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
 import { MptcpSocket } from './socket.js';
+import { openReplayFile } from './replay-file.js';
 import { openListener, type ListenSpec } from './transports.js';
 
 export interface ServerOptions {
@@ -18,6 +19,11 @@ export interface ServerOptions {
   authorizedKeys?: Array<Uint8Array | string>;
   isAllowed?: (publicKey: Uint8Array) => boolean;
   crypto?: CryptoBackend;
+  /**
+   * File that keeps the newest handshake timestamp per client key across restarts (written
+   * atomically, 0600). Without it the record lives in memory: still one for all listeners.
+   */
+  replayStateFile?: string;
   profile?: ProfileName;
   scheduler?: string;
   congestionControl?: string;
@@ -56,6 +62,10 @@ export class MptcpServer extends EventEmitter {
   /** Start every listener; resolves with their bound addresses. */
   async listen(): Promise<Array<{ transport: string; host: string; port: number }>> {
     const isAllowed = this.options.isAllowed ?? allowList(this.options.authorizedKeys);
+    // One replay record for the server key: what one listener accepted, none accepts again.
+    const replay = this.options.replayStateFile
+      ? openReplayFile(this.options.replayStateFile, (err) => this.emit('warning', new MptunError('ERR_MPTUN_BAD_OPTION', `cannot save the replay state: ${err.message}`)))
+      : new ReplayRecord();
     const opened: PathListener[] = [];
     try {
       for (const spec of this.options.listen) {
@@ -63,6 +73,7 @@ export class MptcpServer extends EventEmitter {
           ...(this.options.keypair ? { keypair: this.options.keypair } : {}),
           ...(isAllowed ? { isAllowed } : {}),
           ...(this.options.crypto ? { crypto: this.options.crypto } : {}),
+          replay,
         });
         l.onPath = (link) => {
           this.driver.addLink(link, { fixedLocalPort: false });

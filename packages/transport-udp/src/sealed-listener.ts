@@ -20,6 +20,7 @@ import {
   receiverIndex,
   type CryptoBackend,
   type InitiationResult,
+  type ReplayRecord,
 } from '@mptun/session';
 import { PathCloseCode } from './errors.js';
 import type { UdpListenerStats, UdpPathListener } from './listener-stats.js';
@@ -34,10 +35,15 @@ interface ServerSession {
   path: UdpPath;
 }
 
-export async function listenSealed(opts: ResolvedOptions, crypto: CryptoBackend, local: TransportAddress): Promise<UdpPathListener> {
+export async function listenSealed(
+  opts: ResolvedOptions,
+  crypto: CryptoBackend,
+  local: TransportAddress,
+  replay: ReplayRecord,
+): Promise<UdpPathListener> {
   const { keypair, isAllowed } = requireSealedServer(opts);
   const socket = await bindSocket(local.host, local.port, opts.socketBufferBytes);
-  return new SealedListener(opts, crypto, socket, new HandshakeResponder(crypto, { staticKeypair: keypair, isAllowed }));
+  return new SealedListener(opts, crypto, socket, new HandshakeResponder(crypto, { staticKeypair: keypair, isAllowed, replay }));
 }
 
 class SealedListener implements UdpPathListener {

@@ -2,7 +2,7 @@
  * Options of `wsTransport(init)`, their defaults, and the checks that turn bad values into a
  * typed error at construction rather than a confusing failure later.
  */
-import type { ChannelLimits, CryptoBackend, Keypair, PathSessionTimers } from '@mptun/session';
+import type { ChannelLimits, CryptoBackend, Keypair, PathSessionTimers, ReplayRecord } from '@mptun/session';
 import { DATA_OVERHEAD_BYTES, INITIATION_BYTES } from '@mptun/session';
 import { WsTransportError } from './errors.js';
 
@@ -25,6 +25,12 @@ export interface WsTransportInit {
   isAllowed?: (clientPublicKey: Uint8Array) => boolean;
   /** Crypto backend; default `loadCrypto()` (sodium-native when it loads). */
   crypto?: CryptoBackend;
+  /**
+   * Server: the replay record of the server key, shared with every other listener of that
+   * key (any transport) and persisted by the caller. Default: one record shared by this
+   * transport's listeners.
+   */
+  replay?: ReplayRecord;
   /** Client: certificate checks for wss:// URLs. */
   tls?: WsClientTlsOptions;
   /**

@@ -25,6 +25,8 @@ export interface RawPeerOptions {
   localAddress?: string;
   /** false: the peer never answers pings. */
   autoPong?: boolean;
+  /** false: the peer never confirms its keys (as a replayer of a captured initiation cannot). */
+  confirm?: boolean;
 }
 
 /** Opens a WebSocket and completes the key exchange; rejects if the server refuses it. */
@@ -57,7 +59,7 @@ export function openRawPeer(opts: RawPeerOptions): Promise<RawPeer> {
         ws.on('error', () => {});
         const channel = new SecureChannel(opts.crypto, keys, Date.now());
         // Key confirmation, as a real client sends it: the server reports the path only now.
-        ws.send(channel.seal(new Uint8Array(0)));
+        if (opts.confirm !== false) ws.send(channel.seal(new Uint8Array(0)));
         resolve({ ws, channel });
       });
     });
