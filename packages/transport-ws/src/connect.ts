@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
 import { WsCloseCode } from './close-codes.js';
 import { WsTransportError } from './errors.js';
-import { sessionTimers, type ResolvedOptions } from './options.js';
+import { linkTuning, sessionTimers, type ResolvedOptions } from './options.js';
 import type { SerialQueue } from './serial-queue.js';
 import { WsPathLink } from './ws-path-link.js';
 
@@ -158,12 +158,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
                 indexes: claimFrom(ctx.indexes),
                 now: opts.clock(),
               }),
-              maxSegment: opts.maxSegment,
-              highWaterMark: opts.highWaterMark,
-              lowWaterMark: opts.lowWaterMark,
-              pingIntervalMs: opts.pingIntervalMs,
-              maintenanceIntervalMs: opts.maintenanceIntervalMs,
-              clock: opts.clock,
+              ...linkTuning(opts),
               onUp: (up) => {
                 if (settled) return;
                 settled = true;

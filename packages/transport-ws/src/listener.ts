@@ -14,7 +14,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import { WsCloseCode } from './close-codes.js';
 import { WsTransportError } from './errors.js';
-import { sessionTimers, type ResolvedOptions } from './options.js';
+import { linkTuning, sessionTimers, type ResolvedOptions } from './options.js';
 import { WsPathLink } from './ws-path-link.js';
 
 /** What every listener of one server transport shares (one replay record per client key). */
@@ -225,12 +225,7 @@ export class WsPathListener implements PathListener {
           discard(rekey, this.ctx.indexes);
           return false;
         },
-        maxSegment: opts.maxSegment,
-        highWaterMark: opts.highWaterMark,
-        lowWaterMark: opts.lowWaterMark,
-        pingIntervalMs: opts.pingIntervalMs,
-        maintenanceIntervalMs: opts.maintenanceIntervalMs,
-        clock: opts.clock,
+        ...linkTuning(opts),
         onUp: (up) => {
           this.unauthenticated.delete(ws);
           this.pendingLinks.delete(up);

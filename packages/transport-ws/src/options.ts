@@ -5,6 +5,7 @@
 import type { ChannelLimits, CryptoBackend, Keypair, PathSessionTimers, ReplayRecord } from '@mptun/session';
 import { DATA_OVERHEAD_BYTES, INITIATION_BYTES } from '@mptun/session';
 import { WsTransportError } from './errors.js';
+import type { WsPathLinkOptions } from './ws-path-link.js';
 
 /** How a wss:// client checks the server's certificate (node:tls options). */
 export interface WsClientTlsOptions {
@@ -131,5 +132,19 @@ export function sessionTimers(opts: ResolvedOptions): PathSessionTimers {
     keepaliveMs: null,
     idleTimeoutMs: null,
     channelLimits: opts.channelLimits,
+  };
+}
+
+/** What every WsPathLink takes from the options, client or server. */
+export function linkTuning(
+  opts: ResolvedOptions,
+): Pick<WsPathLinkOptions, 'maxSegment' | 'highWaterMark' | 'lowWaterMark' | 'pingIntervalMs' | 'maintenanceIntervalMs' | 'clock'> {
+  return {
+    maxSegment: opts.maxSegment,
+    highWaterMark: opts.highWaterMark,
+    lowWaterMark: opts.lowWaterMark,
+    pingIntervalMs: opts.pingIntervalMs,
+    maintenanceIntervalMs: opts.maintenanceIntervalMs,
+    clock: opts.clock,
   };
 }
