@@ -41,6 +41,11 @@ export interface ServerConfig {
   /** Path of the private key file, or privateKey as base64. */
   keyFile?: string;
   privateKey?: string;
+  /**
+   * State file of the newest handshake timestamp per client key, so a restarted server
+   * refuses replayed initiations. Default: the key file's path + ".replay".
+   */
+  replayStateFile?: string;
   /** Client public keys (base64), and/or a file of them. */
   authorizedKeys?: string[];
   authorizedKeysFile?: string;
@@ -79,6 +84,7 @@ const fileSchema: Schema = {
     insecurePlainUdp: { type: 'boolean' },
     key: { type: 'string' },
     privateKey: { type: 'string' },
+    replayState: { type: 'string' },
     authorizedKeys: { type: 'array', items: { type: 'string' } },
     authorizedKeysFile: { type: 'string' },
     allow: { type: 'array', items: { type: 'string' } },
@@ -125,6 +131,7 @@ interface FileShape {
   insecurePlainUdp?: boolean;
   key?: string;
   privateKey?: string;
+  replayState?: string;
   authorizedKeys?: string[];
   authorizedKeysFile?: string;
   allow?: string[];
@@ -218,6 +225,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     ...(insecurePlainUdp ? { insecurePlainUdp } : {}),
     ...(keyFile ? { keyFile } : {}),
     ...(f.privateKey ? { privateKey: f.privateKey } : {}),
+    ...(f.replayState || keyFile ? { replayStateFile: f.replayState ?? `${keyFile}.replay` } : {}),
     ...(f.authorizedKeys ? { authorizedKeys: f.authorizedKeys } : {}),
     ...(authorizedKeysFile ? { authorizedKeysFile } : {}),
     allow,

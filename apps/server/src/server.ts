@@ -75,7 +75,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
 
   const capture = opts.pcap ? await PcapFile.open(opts.pcap) : null;
   if (capture) log.info('pcap: writing every segment', { file: capture.path });
-  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
+  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.replayStateFile ? { replayStateFile: config.replayStateFile } : {}), ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
+  server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
     subflows.track(socket);

@@ -33,6 +33,13 @@ describe('server config', () => {
     expect(loadServerConfig(write('sealed.json', base)).insecurePlainUdp).toBeUndefined();
   });
 
+  it('keeps the replay state next to the key unless told where (issue 14 item 6)', () => {
+    expect(loadServerConfig(write('replay-default.json', base)).replayStateFile).toBe('server.key.replay');
+    expect(loadServerConfig(write('replay-set.json', { ...base, replayState: '/var/lib/mptun/replay' })).replayStateFile).toBe('/var/lib/mptun/replay');
+    const inline = { ...base, key: undefined, privateKey: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' };
+    expect(loadServerConfig(write('replay-inline.json', inline)).replayStateFile).toBeUndefined();
+  });
+
   it('takes the sending side\'s scheduler and congestion control; unknown names list the valid ones', () => {
     const f = write('strategy.json', { ...base, scheduler: 'blest', cc: 'olia' });
     expect(loadServerConfig(f)).toMatchObject({ scheduler: 'blest', cc: 'olia' });

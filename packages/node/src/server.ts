@@ -3,13 +3,14 @@
  * authenticates them, and hands each new MPTCP connection to the application.
  */
 import type { EndpointConfig, PathListener } from '@mptun/core';
-import { decodeKey, type CryptoBackend, type Keypair } from '@mptun/session';
+import { ReplayRecord, decodeKey, type CryptoBackend, type Keypair } from '@mptun/session';
 import { Driver } from './driver.js';
 import { MptunError } from './errors.js';
 import { TypedEventEmitter } from './events.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
 import type { SegmentTap } from './segment-tap.js';
 import { MptcpSocket } from './socket.js';
+import { openReplayFile } from './replay-file.js';
 import { openListener, type ListenSpec } from './transports.js';
 
 /** What every server takes, whatever its listeners. */
@@ -18,6 +19,11 @@ export interface ServerCommonOptions {
   authorizedKeys?: Array<Uint8Array | string>;
   isAllowed?: (publicKey: Uint8Array) => boolean;
   crypto?: CryptoBackend;
+  /**
+   * File that keeps the newest handshake timestamp per client key across restarts (written
+   * atomically, 0600). Without it the record lives in memory: still one for all listeners.
+   */
+  replayStateFile?: string;
   profile?: ProfileName;
   scheduler?: string;
   congestionControl?: string;
@@ -44,6 +50,8 @@ export type ServerOptions = SealedServerOptions | PlainServerOptions;
 export interface MptcpServerEvents {
   /** A new MPTCP connection, already authenticated; its first bytes (if any) are readable. */
   connection: [socket: MptcpSocket];
+  /** Something went wrong that does not stop the server (e.g. the replay state could not be saved). */
+  warning: [error: MptunError];
 }
 
 export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
@@ -79,6 +87,10 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
   /** Start every listener; resolves with their bound addresses. */
   async listen(): Promise<Array<{ transport: string; host: string; port: number }>> {
     const isAllowed = this.options.isAllowed ?? allowList(this.options.authorizedKeys);
+    // One replay record for the server key: what one listener accepted, none accepts again.
+    const replay = this.options.replayStateFile
+      ? openReplayFile(this.options.replayStateFile, (err) => this.emit('warning', new MptunError('ERR_MPTUN_BAD_OPTION', `cannot save the replay state: ${err.message}`)))
+      : new ReplayRecord();
     const opened: PathListener[] = [];
     try {
       for (const spec of this.options.listen) {
@@ -86,6 +98,7 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
           ...(this.options.keypair ? { keypair: this.options.keypair } : {}),
           ...(isAllowed ? { isAllowed } : {}),
           ...(this.options.crypto ? { crypto: this.options.crypto } : {}),
+          replay,
         });
         l.onPath = (link) => {
           this.driver.addLink(link, { fixedLocalPort: false });

@@ -3,7 +3,7 @@
  * udpTransport and wsTransport. A path is identified by its local address.
  */
 import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
-import type { CryptoBackend, Keypair } from '@mptun/session';
+import type { CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
 import { udpTransport } from '@mptun/transport-udp';
 import { wsTransport } from '@mptun/transport-ws';
 import { MptunError } from './errors.js';
@@ -75,6 +75,8 @@ export interface ServerTransportOptions {
   keypair?: Keypair;
   isAllowed?: (publicKey: Uint8Array) => boolean;
   crypto?: CryptoBackend;
+  /** The server key's replay record, shared by every sealed listener (UDP and WS). */
+  replay?: ReplayRecord;
 }
 
 export async function openListener(spec: ListenSpec, o: ServerTransportOptions): Promise<PathListener> {
@@ -83,14 +85,14 @@ export async function openListener(spec: ListenSpec, o: ServerTransportOptions):
     case 'udp-plain': {
       const plain = spec.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.isAllowed)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a sealed UDP listener needs keypair and authorized client keys');
-      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, ...(o.crypto ? { crypto: o.crypto } : {}) });
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}) });
       return t.listen({ host: spec.host, port: spec.port });
     }
     case 'ws':
     case 'wss': {
       if (!o.keypair || !o.isAllowed) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a WebSocket listener needs keypair and authorized client keys');
       if (spec.transport === 'wss' && !spec.tls) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a wss listener needs tls.cert and tls.key');
-      const t = wsTransport({ keypair: o.keypair, isAllowed: o.isAllowed, ...(o.crypto ? { crypto: o.crypto } : {}) });
+      const t = wsTransport({ keypair: o.keypair, isAllowed: o.isAllowed, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}) });
       return t.listen({ host: spec.host, port: spec.port, path: spec.path ?? '/mptun', ...(spec.tls ? { tls: spec.tls } : {}) });
     }
     default:

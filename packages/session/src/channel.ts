@@ -185,8 +185,10 @@ export class SecureChannel {
   /**
    * Opens a data datagram: its plaintext (empty for a keepalive), or null to drop it
    * silently — malformed, unknown index, bad tag, replayed, or too old. Never throws.
+   * With `now`, keys this datagram demotes start their grace period at once; without it,
+   * at the next maintain().
    */
-  open(datagram: Uint8Array): Uint8Array | null {
+  open(datagram: Uint8Array, now?: number): Uint8Array | null {
     if (
       datagram.length < DATA_OVERHEAD_BYTES ||
       datagram[0] !== MessageType.Data ||
@@ -210,7 +212,7 @@ export class SecureChannel {
       set.keys.receiveKey,
     );
     if (!ok || !set.replay.accept(counter)) return null;
-    if (set === this.next) this.promoteNext();
+    if (set === this.next) this.promoteNext(now);
     else if (set === this.current) this.isConfirmed = true;
     return plaintext;
   }
@@ -227,6 +229,30 @@ export class SecureChannel {
       set.sendCounter >= this.limits.rekeyAfterMessages ||
       set.replay.highest >= this.limits.rekeyAfterMessages
     );
+  }
+
+  /**
+   * When the current keys become old enough for needsRekey (client only), or null. The
+   * message-count limits are not times: callers check needsRekey as they send.
+   */
+  rekeyDueAt(): number | null {
+    if (!this.isInitiator || this.current === null) return null;
+    return this.current.createdAt + this.limits.rekeyAfterMs;
+  }
+
+  /**
+   * The earliest time maintain() has work: a previous key set's grace ends, or any key
+   * set reaches rejectAfterMs. Null when no key set is held. A previous set not yet
+   * stamped (promoted by open() without `now`) counts as due now.
+   */
+  nextExpiry(): number | null {
+    let at = Infinity;
+    for (const set of [this.current, this.next]) if (set !== null) at = Math.min(at, set.createdAt + this.limits.rejectAfterMs);
+    const prev = this.previous;
+    if (prev !== null) {
+      at = Math.min(at, prev.createdAt + this.limits.rejectAfterMs, prev.demotedAt === null ? -Infinity : prev.demotedAt + this.limits.previousKeyGraceMs);
+    }
+    return at === Infinity ? null : at;
   }
 
   /**
@@ -274,10 +300,10 @@ export class SecureChannel {
   }
 
   /** Server side: the client sent under the rekeyed keys, so they become current. */
-  private promoteNext(): void {
+  private promoteNext(now: number | undefined): void {
     this.retire(this.previous);
     this.previous = this.current;
-    if (this.previous !== null) this.previous.demotedAt = null; // maintain() stamps it
+    if (this.previous !== null) this.previous.demotedAt = now ?? null; // else maintain() stamps it
     this.current = this.next;
     this.next = null;
     this.isConfirmed = true;

@@ -33,7 +33,7 @@ import {
   openCookieReply,
 } from './cookie.js';
 import { SessionError } from './errors.js';
-import { encodeKey, keysEqual, requireKeyBytes, type Keypair } from './keys.js';
+import { keysEqual, requireKeyBytes, type Keypair } from './keys.js';
 import {
   COOKIE_RECEIVER,
   INITIATION_BYTES,
@@ -59,7 +59,8 @@ import {
   writeU32,
 } from './messages.js';
 import { SymmetricState, prologueBytes } from './noise.js';
-import { TIMESTAMP_BYTES, TimestampClock, timestampAfter } from './timestamp.js';
+import { ReplayRecord } from './replay-record.js';
+import { TIMESTAMP_BYTES, TimestampClock } from './timestamp.js';
 
 /** What a completed handshake hands to a SecureChannel. */
 export interface TransportKeys {
@@ -325,6 +326,12 @@ export interface ResponderOptions {
   isAllowed: (publicKey: Uint8Array) => boolean;
   /** Source of ephemeral keys, cookie secrets and nonces. Default: the backend's CSPRNG. */
   random?: RandomSource;
+  /**
+   * Newest accepted timestamp per client key. Share one record between every responder
+   * of one server key (every listener), and persist it, so that no listener and no
+   * restart accepts a captured initiation. Default: a record of this responder's own.
+   */
+  replay?: ReplayRecord;
 }
 
 export interface InitiationContext {
@@ -353,15 +360,15 @@ export type InitiationResult =
       replacesIndex: number;
     };
 
-/** The server's side, one per listening endpoint. */
+/** The server's side, one per listening endpoint (the replay record may be shared). */
 export class HandshakeResponder {
   private readonly staticKeypair: Keypair;
   private readonly isAllowed: (publicKey: Uint8Array) => boolean;
   private readonly random: RandomSource;
   private readonly base: SymmetricState;
   private readonly cookies: CookieChecker;
-  /** Newest accepted timestamp per client static key (only keys that completed a handshake). */
-  private readonly lastTimestamp = new Map<string, Uint8Array>();
+  /** Newest accepted timestamp per client static key (only keys that proved themselves). */
+  private readonly replay: ReplayRecord;
 
   constructor(
     readonly crypto: CryptoBackend,
@@ -374,11 +381,12 @@ export class HandshakeResponder {
     this.random = opts.random ?? cryptoRandomSource(crypto);
     this.base = initialState(crypto, this.staticKeypair.publicKey);
     this.cookies = new CookieChecker(crypto, this.staticKeypair.publicKey, this.random);
+    this.replay = opts.replay ?? new ReplayRecord();
   }
 
   /** How many client keys have a recorded timestamp (bounded by the allowed set). */
   get knownClients(): number {
-    return this.lastTimestamp.size;
+    return this.replay.size;
   }
 
   /**
@@ -418,11 +426,7 @@ export class HandshakeResponder {
       if (payload === null) return { kind: 'drop', reason: 'decrypt' };
 
       // The sender proved it holds the static key; now refuse a replay of an old initiation.
-      const clientId = encodeKey(initiatorStatic);
-      const timestamp = payload.slice(0, TIMESTAMP_BYTES);
-      const last = this.lastTimestamp.get(clientId);
-      if (last !== undefined && !timestampAfter(timestamp, last)) return { kind: 'drop', reason: 'replay' };
-      this.lastTimestamp.set(clientId, timestamp);
+      if (!this.replay.accept(initiatorStatic, payload.subarray(0, TIMESTAMP_BYTES))) return { kind: 'drop', reason: 'replay' };
       const replacesIndex = readU32(payload, TIMESTAMP_BYTES);
 
       // Message 2.

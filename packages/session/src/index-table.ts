@@ -42,3 +42,15 @@ export class IndexTable<T> {
     return this.entries.values();
   }
 }
+
+/** A table that only records which indexes are taken, as the SessionIndexes a PathSession claims from. */
+export function claimFrom(table: IndexTable<true>): { claim(): number; release(index: number): void } {
+  return {
+    claim: () => {
+      const index = table.freshIndex();
+      table.set(index, true);
+      return index;
+    },
+    release: (index) => void table.delete(index),
+  };
+}

@@ -45,6 +45,20 @@ export {
   type TransportKeys,
 } from './handshake.js';
 export { ReplayWindow, REPLAY_WINDOW_SIZE } from './replay-window.js';
+export { ReplayRecord } from './replay-record.js';
 export { SecureChannel, DEFAULT_CHANNEL_LIMITS, type ChannelLimits, type ChannelOptions } from './channel.js';
-export { IndexTable } from './index-table.js';
+export { IndexTable, claimFrom } from './index-table.js';
 export { LoadMeter } from './load-meter.js';
+
+// The path session every transport drives (sans-IO), and the driver that gives it a clock and a timer.
+export {
+  PathSession,
+  type PathSessionOutput,
+  type PathSessionTimers,
+  type PathDownReason,
+  type SessionIndexes,
+  type InitiatorSessionOptions,
+  type ResponderSessionOptions,
+} from './path-session.js';
+
+export { SessionDriver, type SessionHost } from './session-driver.js';

@@ -1,5 +1,5 @@
 /** Options of udpTransport(init), their defaults and their checks. */
-import type { ChannelLimits, CryptoBackend, Keypair } from '@mptun/session';
+import type { ChannelLimits, CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
 import { DATA_OVERHEAD_BYTES, decodeKey } from '@mptun/session';
 import { TCP_IN_UDP_SAVING } from '@mptun/core';
 import { UdpTransportError } from './errors.js';
@@ -22,6 +22,12 @@ export interface UdpTransportInit {
   authorizedKeys?: Iterable<Uint8Array | string>;
   /** Crypto backend; default loadCrypto() (sodium-native if it loads). */
   crypto?: CryptoBackend;
+  /**
+   * Sealed server: the replay record of the server key, shared with every other listener
+   * of that key (any transport) and persisted by the caller. Default: one record shared by
+   * this transport's listeners.
+   */
+  replay?: ReplayRecord;
   /** Largest UDP payload we send, bytes. Default 1200 (fits any IPv6 path with room to spare). */
   maxSegment?: number;
   /** connect() gives up after this long without a handshake. Default 10 s. */
@@ -60,6 +66,7 @@ export interface ResolvedOptions {
   serverPublicKey: Uint8Array | undefined;
   isAllowed: ((publicKey: Uint8Array) => boolean) | undefined;
   crypto: CryptoBackend | undefined;
+  replay: ReplayRecord | undefined;
   /** Largest UDP payload. */
   maxPayload: number;
   handshakeTimeoutMs: number;
@@ -100,6 +107,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     serverPublicKey: init.serverPublicKey,
     isAllowed: init.isAllowed ?? allowList(init.authorizedKeys),
     crypto: init.crypto,
+    replay: init.replay,
     maxPayload,
     handshakeTimeoutMs: positive('handshakeTimeoutMs', init.handshakeTimeoutMs, d.handshakeTimeoutMs),
     handshakeRetryMs,

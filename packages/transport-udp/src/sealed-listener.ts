@@ -3,7 +3,8 @@
  * and the sessions filed by the index the server chose (not by source address, so a
  * client may roam). A datagram that does not authenticate is dropped and allocates
  * nothing; under a flood of initiations the listener answers with stateless cookies.
- * A path is reported (onPath) once the client proved its keys with a first datagram.
+ * Each session is a PathSession (@mptun/session) under a SessionDriver: a path is
+ * reported (onPath) once the client proved its keys with a first datagram.
  */
 import type dgram from 'node:dgram';
 import type { PathLink, TransportAddress } from '@mptun/core';
@@ -12,36 +13,37 @@ import {
   IndexTable,
   LoadMeter,
   MessageType,
-  SecureChannel,
+  PathSession,
+  SessionDriver,
   cryptoRandomSource,
-  keysEqual,
   messageType,
   receiverIndex,
   type CryptoBackend,
-  type TransportKeys,
+  type InitiationResult,
+  type ReplayRecord,
 } from '@mptun/session';
 import { PathCloseCode } from './errors.js';
 import type { UdpListenerStats, UdpPathListener } from './listener-stats.js';
 import { requireSealedServer, segmentLimit, type ResolvedOptions } from './options.js';
-import { UdpPath, sealOrNull } from './udp-path.js';
+import { closeCodeFor, sessionTimers, setTimer } from './session-timers.js';
+import { UdpPath } from './udp-path.js';
 import { bindSocket, closeSocket, localAddress } from './udp-socket.js';
-
-const EMPTY = new Uint8Array(0);
 
 /** One client path as the server holds it. */
 interface ServerSession {
-  channel: SecureChannel;
+  driver: SessionDriver;
   path: UdpPath;
-  createdAt: number;
-  lastReceived: number;
-  lastSent: number;
-  announced: boolean;
 }
 
-export async function listenSealed(opts: ResolvedOptions, crypto: CryptoBackend, local: TransportAddress): Promise<UdpPathListener> {
+export async function listenSealed(
+  opts: ResolvedOptions,
+  crypto: CryptoBackend,
+  local: TransportAddress,
+  replay: ReplayRecord,
+): Promise<UdpPathListener> {
   const { keypair, isAllowed } = requireSealedServer(opts);
   const socket = await bindSocket(local.host, local.port, opts.socketBufferBytes);
-  return new SealedListener(opts, crypto, socket, new HandshakeResponder(crypto, { staticKeypair: keypair, isAllowed }));
+  return new SealedListener(opts, crypto, socket, new HandshakeResponder(crypto, { staticKeypair: keypair, isAllowed, replay }));
 }
 
 class SealedListener implements UdpPathListener {
@@ -51,7 +53,6 @@ class SealedListener implements UdpPathListener {
   private readonly table: IndexTable<ServerSession>;
   private readonly sessions = new Set<ServerSession>();
   private readonly load: LoadMeter;
-  private readonly tick: NodeJS.Timeout;
   private closing: Promise<void> | null = null;
 
   constructor(
@@ -65,7 +66,6 @@ class SealedListener implements UdpPathListener {
     this.load = new LoadMeter(opts.cookieThreshold);
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onDatagram(msg, rinfo));
     socket.on('error', () => {}); // a failed send to one client is that client's problem
-    this.tick = setInterval(() => this.onTick(Date.now()), opts.tickMs);
   }
 
   get sessionCount(): number {
@@ -74,7 +74,6 @@ class SealedListener implements UdpPathListener {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      clearInterval(this.tick);
       for (const s of [...this.sessions]) {
         s.path.end({ code: PathCloseCode.ListenerClosed, message: 'the listener closed' });
       }
@@ -99,19 +98,14 @@ class SealedListener implements UdpPathListener {
 
   private onData(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const session = this.table.get(receiverIndex(msg)!);
-    const plaintext = session?.channel.open(msg) ?? null;
-    if (session === undefined || plaintext === null) {
+    const plaintext = session?.driver.receive(msg);
+    if (session === undefined || !(plaintext instanceof Uint8Array)) {
       this.stats.dropped++;
       return;
     }
-    session.lastReceived = Date.now();
     // Authenticated: answer wherever the client now is (roaming, NAT rebinding).
     const remote = session.path.remote;
     if (remote.port !== rinfo.port || remote.host !== rinfo.address) session.path.remote = { host: rinfo.address, port: rinfo.port };
-    if (!session.announced && session.channel.confirmed) {
-      session.announced = true;
-      this.onPath?.(session.path);
-    }
     if (plaintext.length > 0) session.path.deliver(plaintext);
   }
 
@@ -136,60 +130,47 @@ class SealedListener implements UdpPathListener {
       case 'accept': {
         this.stats.handshakes++;
         const replaced = result.replacesIndex === 0 ? undefined : this.table.get(result.replacesIndex);
-        if (replaced !== undefined && !replaced.path.isClosed && keysEqual(replaced.channel.peerPublicKey, result.keys.peerPublicKey)) {
+        if (replaced !== undefined && !replaced.path.isClosed && replaced.driver.session.acceptRekey(result, now)) {
           // A rekey of a live path: the new keys wait as `next` until the client uses them.
-          replaced.channel.install(result.keys, now);
           this.table.set(result.keys.localIndex, replaced);
+          replaced.driver.flush(); // sends the response
         } else {
-          this.addSession(result.keys, now, rinfo);
+          this.addSession(result, now, rinfo);
         }
-        this.socket.send(result.response, rinfo.port, rinfo.address);
         return;
       }
     }
   }
 
-  private addSession(keys: TransportKeys, now: number, rinfo: dgram.RemoteInfo): void {
-    const channel = new SecureChannel(this.crypto, keys, now, {
-      limits: this.opts.channelLimits,
+  private addSession(accepted: Extract<InitiationResult, { kind: 'accept' }>, now: number, rinfo: dgram.RemoteInfo): void {
+    const session = PathSession.responder({
+      ...sessionTimers(this.opts),
+      crypto: this.crypto,
+      accepted,
       onKeyRetired: (index) => this.table.delete(index),
+      now,
     });
-    // The path's hooks need the session and the session holds the path: tie the knot here.
-    let session: ServerSession;
-    const path = new UdpPath(this.local, { host: rinfo.address, port: rinfo.port }, segmentLimit('sealed', this.opts.maxPayload), {
-      transmit: (segment) => this.sendSealed(session, segment),
+    // The path's hooks need the driver and the driver's host needs the path: tie the knot here.
+    let path: UdpPath;
+    const driver = new SessionDriver(session, {
+      now: Date.now,
+      setTimer,
+      transmit: (message) => this.socket.send(message, path.remote.port, path.remote.host),
+      onUp: () => this.onPath?.(path),
+      // Unconfirmed sessions end here too, never having been reported.
+      onDown: (reason, message) => path.end({ code: closeCodeFor(reason), message }),
+    });
+    path = new UdpPath(this.local, { host: rinfo.address, port: rinfo.port }, segmentLimit('sealed', this.opts.maxPayload), {
+      transmit: (segment) => driver.send(segment),
       queuedBytes: () => this.socket.getSendQueueSize(),
       release: () => {
-        channel.destroy(); // unfiles every index through onKeyRetired
-        this.sessions.delete(session);
+        driver.close(); // zeroes the keys; unfiles every index through onKeyRetired
+        this.sessions.delete(entry);
       },
     });
-    session = { channel, path, createdAt: now, lastReceived: now, lastSent: now, announced: false };
-    this.table.set(keys.localIndex, session);
-    this.sessions.add(session);
-  }
-
-  private sendSealed(session: ServerSession, plaintext: Uint8Array): boolean {
-    const datagram = sealOrNull(session.channel, plaintext);
-    if (datagram === null) return false;
-    const remote = session.path.remote;
-    this.socket.send(datagram, remote.port, remote.host);
-    session.lastSent = Date.now();
-    return true;
-  }
-
-  private onTick(now: number): void {
-    for (const s of [...this.sessions]) {
-      if (!s.channel.maintain(now)) {
-        s.path.end({ code: PathCloseCode.KeysExpired, message: 'session keys expired without a rekey' });
-      } else if (!s.announced && now - s.createdAt >= this.opts.handshakeTimeoutMs) {
-        // Answered but never confirmed: forget it without ever having reported it.
-        s.path.end({ code: PathCloseCode.PeerGone, message: 'the client never confirmed the session' });
-      } else if (now - s.lastReceived >= this.opts.idleTimeoutMs) {
-        s.path.end({ code: PathCloseCode.PeerGone, message: `nothing from the client for ${this.opts.idleTimeoutMs} ms` });
-      } else if (s.announced && now - s.lastSent >= this.opts.keepaliveMs) {
-        this.sendSealed(s, EMPTY);
-      }
-    }
+    const entry: ServerSession = { driver, path };
+    this.table.set(accepted.keys.localIndex, entry);
+    this.sessions.add(entry);
+    driver.start(); // sends the response
   }
 }

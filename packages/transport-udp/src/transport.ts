@@ -4,7 +4,7 @@
  * address). It only moves segment bytes; it knows nothing of MPTCP.
  */
 import type { PathLink, TransportAddress } from '@mptun/core';
-import { TimestampClock, loadCrypto, type CryptoBackend } from '@mptun/session';
+import { ReplayRecord, TimestampClock, loadCrypto, type CryptoBackend } from '@mptun/session';
 import type { UdpPathListener } from './listener-stats.js';
 import { resolveOptions, type UdpTransportInit } from './options.js';
 import { connectPlain } from './plain-client.js';
@@ -25,6 +25,8 @@ export function udpTransport(init: UdpTransportInit = {}): UdpTransport {
   const getCrypto = (): Promise<CryptoBackend> => (crypto ??= loadCrypto());
   // Every path of this client shares one static key, so they share one timestamp clock.
   const clock = new TimestampClock();
+  // Every listener of this server key refuses what any of them accepted.
+  const replay = opts.replay ?? new ReplayRecord();
   return {
     async connect(localHost, remote) {
       if (opts.mode === 'plain') return connectPlain(opts, localHost, remote);
@@ -32,7 +34,7 @@ export function udpTransport(init: UdpTransportInit = {}): UdpTransport {
     },
     async listen(local) {
       if (opts.mode === 'plain') return listenPlain(opts, local);
-      return listenSealed(opts, await getCrypto(), local);
+      return listenSealed(opts, await getCrypto(), local, replay);
     },
   };
 }

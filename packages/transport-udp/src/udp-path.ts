@@ -4,22 +4,7 @@
  * for every arriving segment, onClose exactly once with a code.
  */
 import type { PathCloseInfo, PathLink, TransportAddress } from '@mptun/core';
-import { SessionError, type SecureChannel } from '@mptun/session';
 import { PathCloseCode } from './errors.js';
-
-/**
- * Seals for the wire, or null when the channel has no key that may send (expired, or
- * used up while a rekey is late): the segment is dropped like any lost datagram.
- */
-export function sealOrNull(channel: SecureChannel, plaintext: Uint8Array): Uint8Array | null {
-  if (!channel.usable) return null;
-  try {
-    return channel.seal(plaintext);
-  } catch (err) {
-    if (err instanceof SessionError) return null;
-    throw err;
-  }
-}
 
 export interface UdpPathHooks {
   /** Sends one segment; false when it could not (too big, malformed, no key). */

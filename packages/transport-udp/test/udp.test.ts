@@ -235,6 +235,39 @@ describe('udpTransport', async () => {
     expect(got).toEqual(['only once', 'and again']);
   });
 
+  it('completes a handshake when the round trip is three retry intervals long (issue 14 item 10)', async () => {
+    // A relay that holds every datagram 150 ms each way: RTT 300 ms against a 100 ms retry,
+    // the scaled-down shape of a 3 s satellite RTT against the default 1 s retry.
+    const { listener, paths } = await listen();
+    const relay = track(dgram.createSocket('udp4'));
+    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', r));
+    let clientAddr: dgram.RemoteInfo | null = null;
+    const held = new Set<NodeJS.Timeout>();
+    cleanups.push(() => held.forEach((t) => clearTimeout(t)));
+    const later = (fn: () => void): void => {
+      const t = setTimeout(() => {
+        held.delete(t);
+        fn();
+      }, 150);
+      held.add(t);
+    };
+    relay.on('message', (msg, rinfo) => {
+      if (rinfo.port === listener.local.port) {
+        later(() => clientAddr && relay.send(msg, clientAddr.port, clientAddr.address));
+      } else {
+        clientAddr = rinfo;
+        later(() => relay.send(msg, listener.local.port, SERVER));
+      }
+    });
+    const client = udpTransport(clientInit({ handshakeRetryMs: 100, handshakeTimeoutMs: 3000 }));
+    const path = track(await client.connect('127.0.0.2', { host: '127.0.0.1', port: relay.address().port }));
+    await waitFor(() => paths.length === 1, 'the server path');
+    const got = collect(paths[0]!);
+    path.send(text('over a long path'));
+    await waitFor(() => got.length === 1, 'the segment');
+    expect(got).toEqual(['over a long path']);
+  });
+
   it('a path roams: the server follows the client to its new address (sessions are found by index)', async () => {
     const { listener, paths } = await listen();
     // A NAT in the middle: the client talks to `front`; `front` forwards through an upstream socket we can swap.

@@ -1,23 +1,16 @@
 /**
  * The client side of a WebSocket path: TCP from a chosen local address, TLS for wss://,
- * the HTTP upgrade, then the Noise IK key exchange as the first two binary messages. Only
- * when the server's response authenticates does a PathLink exist.
+ * the HTTP upgrade, then a PathSession (@mptun/session) whose key exchange is the first
+ * two binary messages. connect() resolves only when the server's response authenticates.
  */
 import type { TransportAddress } from '@mptun/core';
-import {
-  HandshakeInitiator,
-  IndexTable,
-  SecureChannel,
-  type CryptoBackend,
-  type PendingInitiation,
-} from '@mptun/session';
+import { HandshakeInitiator, IndexTable, PathSession, claimFrom, type CryptoBackend } from '@mptun/session';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
 import { WsCloseCode } from './close-codes.js';
 import { WsTransportError } from './errors.js';
-import { InitiatorRotation } from './key-rotation.js';
-import type { ResolvedOptions } from './options.js';
+import { linkTuning, sessionTimers, type ResolvedOptions } from './options.js';
 import type { SerialQueue } from './serial-queue.js';
 import { WsPathLink } from './ws-path-link.js';
 
@@ -103,7 +96,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
     let settled = false;
     let local: TransportAddress = { host: localHost, port: 0 };
     let remote: TransportAddress = { host: target.hostname, port: Number(target.port) || 0 };
-    let pending: PendingInitiation | null = null;
+    let link: WsPathLink | null = null;
     let releaseHandshakeTurn: (() => void) | null = null;
 
     const deadline = setTimeout(() => {
@@ -114,7 +107,6 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
       clearTimeout(deadline);
       ws.off('upgrade', onUpgrade);
       ws.off('open', onOpen);
-      ws.off('message', onMessage);
       ws.off('close', onClose);
       ws.off('error', onError);
       releaseHandshakeTurn?.();
@@ -125,11 +117,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
       if (settled) return;
       settled = true;
       detach();
-      if (pending !== null) {
-        ctx.indexes.delete(pending.localIndex);
-        pending.destroy();
-        pending = null;
-      }
+      link?.close(); // zeroes the session; reports nothing, it was never up
       ws.terminate();
       reject(err);
     };
@@ -138,6 +126,14 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
       const socket = response.socket as Socket;
       local = addressOf(socket.localAddress, socket.localPort, localHost);
       remote = addressOf(socket.remoteAddress, socket.remotePort, target.hostname);
+    };
+
+    /** The link's session ended before it was up: say why as connect()'s error. */
+    const onEarlyEnd = (wsCode: number, reason: string, bySelf: boolean): void => {
+      if (!bySelf) fail(errorForEarlyClose(wsCode, reason));
+      else if (wsCode === WsCloseCode.HANDSHAKE_TIMEOUT) fail(new WsTransportError('ERR_MPTUN_HANDSHAKE_TIMEOUT', `no handshake response from ${target.href}`));
+      else if (wsCode === WsCloseCode.ABNORMAL) fail(new WsTransportError('ERR_MPTUN_WS_CONNECT', `the connection to ${target.href} failed: ${reason}`));
+      else fail(new WsTransportError('ERR_MPTUN_HANDSHAKE_REJECTED', `the server's answer did not authenticate against the pinned key (${reason})`));
     };
 
     const onOpen = (): void => {
@@ -149,47 +145,29 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
               release();
               return;
             }
-            const index = ctx.indexes.freshIndex();
-            ctx.indexes.set(index, true);
-            pending = ctx.initiator.initiate(opts.clock(), index);
-            ws.send(pending.message, { binary: true });
+            // From here the link watches the socket; this function only waits for the verdict.
+            ws.off('close', onClose);
+            ws.off('error', onError);
+            link = new WsPathLink({
+              ws,
+              local,
+              remote,
+              session: PathSession.initiator({
+                ...sessionTimers(opts),
+                initiator: ctx.initiator,
+                indexes: claimFrom(ctx.indexes),
+                now: opts.clock(),
+              }),
+              ...linkTuning(opts),
+              onUp: (up) => {
+                if (settled) return;
+                settled = true;
+                detach();
+                resolve(up);
+              },
+              onEarlyEnd,
+            });
           }),
-      );
-    };
-
-    const onMessage = (data: Buffer, isBinary: boolean): void => {
-      if (pending === null || !isBinary) {
-        ws.close(WsCloseCode.BAD_MESSAGE, 'unexpected message before the key exchange');
-        fail(new WsTransportError('ERR_MPTUN_HANDSHAKE_REJECTED', 'the server sent something other than a handshake response'));
-        return;
-      }
-      const keys = pending.consumeResponse(data);
-      if (keys === null) {
-        fail(new WsTransportError('ERR_MPTUN_HANDSHAKE_REJECTED', 'the server response did not authenticate against the pinned key'));
-        return;
-      }
-      pending = null; // its index now names the session's keys
-      settled = true;
-      detach();
-      const now = opts.clock();
-      const channel = new SecureChannel(ctx.crypto, keys, now, {
-        limits: opts.channelLimits,
-        onKeyRetired: (index) => ctx.indexes.delete(index),
-      });
-      resolve(
-        new WsPathLink({
-          ws,
-          local,
-          remote,
-          channel,
-          rotation: new InitiatorRotation(ctx.initiator, channel, ctx.indexes, opts.handshakeTimeoutMs),
-          maxSegment: opts.maxSegment,
-          highWaterMark: opts.highWaterMark,
-          lowWaterMark: opts.lowWaterMark,
-          pingIntervalMs: opts.pingIntervalMs,
-          maintenanceIntervalMs: opts.maintenanceIntervalMs,
-          clock: opts.clock,
-        }),
       );
     };
 
@@ -203,7 +181,6 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
 
     ws.on('upgrade', onUpgrade);
     ws.on('open', onOpen);
-    ws.on('message', onMessage);
     ws.on('close', onClose);
     ws.on('error', onError);
   });

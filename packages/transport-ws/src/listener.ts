@@ -1,19 +1,20 @@
 /**
  * The server side: an HTTP(S) server whose WebSocket upgrades on one URL path become
- * paths once the client completes the key exchange. Until then a socket owns nothing but
- * itself and one timer: no session, no link, no buffers beyond ws's bounded frame parser.
- * A socket that sends anything but a valid initiation, or nothing in time, is closed.
+ * paths once the client completes the key exchange. Until its initiation a socket owns
+ * nothing but itself and one timer: no session, no link, no buffers beyond ws's bounded
+ * frame parser. A socket that sends anything but a valid initiation, or nothing in time,
+ * is closed. An answered socket becomes a path (onPath) only when the client's first
+ * sealed message confirms the keys; until then it still counts as unauthenticated.
  */
 import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
-import { HandshakeResponder, IndexTable, SecureChannel, type CryptoBackend } from '@mptun/session';
+import { HandshakeResponder, IndexTable, PathSession, type CryptoBackend, type InitiationResult } from '@mptun/session';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import { WsCloseCode } from './close-codes.js';
 import { WsTransportError } from './errors.js';
-import { ResponderRotation } from './key-rotation.js';
-import type { ResolvedOptions } from './options.js';
+import { linkTuning, sessionTimers, type ResolvedOptions } from './options.js';
 import { WsPathLink } from './ws-path-link.js';
 
 /** What every listener of one server transport shares (one replay record per client key). */
@@ -38,6 +39,13 @@ type WsServerOptions = ServerOptions & { closeTimeout: number };
 
 const noop = (): void => {};
 
+/** Zeroes the keys of an accepted initiation that turned out not to be a proper rekey. */
+function discard(accepted: Extract<InitiationResult, { kind: 'accept' }>, indexes: IndexTable<true>): void {
+  accepted.keys.sendKey.fill(0);
+  accepted.keys.receiveKey.fill(0);
+  indexes.delete(accepted.keys.localIndex);
+}
+
 function normalizePath(path: string | undefined): string {
   const p = path ?? '/';
   if (!p.startsWith('/')) throw new WsTransportError('ERR_MPTUN_BAD_CONFIG', `path must start with '/', got ${JSON.stringify(p)}`);
@@ -56,6 +64,8 @@ export class WsPathListener implements PathListener {
 
   private readonly links = new Set<WsPathLink>();
   private readonly unauthenticated = new Set<WebSocket>();
+  /** Links answered but not yet confirmed by their client. */
+  private readonly pendingLinks = new Set<WsPathLink>();
   private closing: Promise<void> | null = null;
 
   private constructor(
@@ -120,6 +130,8 @@ export class WsPathListener implements PathListener {
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.server.off('upgrade', this.handleUpgrade);
+      for (const link of this.pendingLinks) link.close();
+      this.pendingLinks.clear();
       for (const ws of this.unauthenticated) ws.terminate();
       this.unauthenticated.clear();
       for (const link of this.links) link.close();
@@ -144,6 +156,22 @@ export class WsPathListener implements PathListener {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.admit(ws, socket));
   };
+
+  /** Runs an initiation through the responder this transport's listeners share. */
+  private answer(message: Uint8Array, now: number, source: string): InitiationResult {
+    return this.ctx.responder.consumeInitiation(message, {
+      now,
+      source,
+      // A WebSocket peer completed a TCP handshake: its address is not spoofed, which is
+      // all a cookie would prove. So no cookie round trip here.
+      underLoad: false,
+      allocateIndex: () => {
+        const index = this.ctx.indexes.freshIndex();
+        this.ctx.indexes.set(index, true);
+        return index;
+      },
+    });
+  }
 
   /** Waits for the initiation on a fresh WebSocket, then answers it or closes. */
   private admit(ws: WebSocket, socket: Socket): void {
@@ -170,48 +198,49 @@ export class WsPathListener implements PathListener {
       }
       const remote: TransportAddress = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
       const now = opts.clock();
-      const result = this.ctx.responder.consumeInitiation(data, {
-        now,
-        source: `${remote.host}:${remote.port}`,
-        // A WebSocket peer completed a TCP handshake: its address is not spoofed, which is
-        // all a cookie would prove. So no cookie round trip here.
-        underLoad: false,
-        allocateIndex: () => {
-          const index = this.ctx.indexes.freshIndex();
-          this.ctx.indexes.set(index, true);
-          return index;
-        },
-      });
+      const result = this.answer(data, now, `${remote.host}:${remote.port}`);
       if (result.kind !== 'accept') {
         reject(WsCloseCode.HANDSHAKE_FAILED, 'key exchange failed');
         return;
       }
-      leave();
-      ws.send(result.response, { binary: true });
-      const channel = new SecureChannel(this.ctx.crypto, result.keys, now, {
-        limits: opts.channelLimits,
-        onKeyRetired: (index) => this.ctx.indexes.delete(index),
-      });
+      // The link takes the socket from here; it stays unauthenticated until the client confirms.
+      clearTimeout(timer);
+      ws.off('message', onMessage);
+      ws.off('close', leave);
       const link = new WsPathLink({
         ws,
         local: { host: socket.localAddress ?? this.local.host, port: socket.localPort ?? this.local.port },
         remote,
-        channel,
-        rotation: new ResponderRotation(this.ctx.responder, channel, this.ctx.indexes, `${remote.host}:${remote.port}`),
-        maxSegment: opts.maxSegment,
-        highWaterMark: opts.highWaterMark,
-        lowWaterMark: opts.lowWaterMark,
-        pingIntervalMs: opts.pingIntervalMs,
-        maintenanceIntervalMs: opts.maintenanceIntervalMs,
-        clock: opts.clock,
+        session: PathSession.responder({
+          ...sessionTimers(opts),
+          crypto: this.ctx.crypto,
+          accepted: result,
+          onKeyRetired: (index) => this.ctx.indexes.delete(index),
+          now,
+        }),
+        rekey: (message, at, session) => {
+          const rekey = this.answer(message, at, `${remote.host}:${remote.port}`);
+          if (rekey.kind !== 'accept') return false;
+          if (session.acceptRekey(rekey, at)) return true;
+          discard(rekey, this.ctx.indexes);
+          return false;
+        },
+        ...linkTuning(opts),
+        onUp: (up) => {
+          this.unauthenticated.delete(ws);
+          this.pendingLinks.delete(up);
+          if (this.closing !== null || this.onPath === null) {
+            up.close(); // nobody takes paths: do not keep one open
+            return;
+          }
+          this.links.add(up);
+          ws.once('close', () => this.links.delete(up));
+          this.onPath(up);
+        },
+        onEarlyEnd: () => this.unauthenticated.delete(ws),
       });
-      this.links.add(link);
-      ws.once('close', () => this.links.delete(link));
-      if (this.onPath === null) {
-        link.close(); // nobody takes paths: do not keep one open
-        return;
-      }
-      this.onPath(link);
+      this.pendingLinks.add(link);
+      ws.once('close', () => this.pendingLinks.delete(link));
     };
     ws.on('message', onMessage);
     ws.on('close', leave);

@@ -2,9 +2,10 @@
  * Options of `wsTransport(init)`, their defaults, and the checks that turn bad values into a
  * typed error at construction rather than a confusing failure later.
  */
-import type { ChannelLimits, CryptoBackend, Keypair } from '@mptun/session';
+import type { ChannelLimits, CryptoBackend, Keypair, PathSessionTimers, ReplayRecord } from '@mptun/session';
 import { DATA_OVERHEAD_BYTES, INITIATION_BYTES } from '@mptun/session';
 import { WsTransportError } from './errors.js';
+import type { WsPathLinkOptions } from './ws-path-link.js';
 
 /** How a wss:// client checks the server's certificate (node:tls options). */
 export interface WsClientTlsOptions {
@@ -25,6 +26,12 @@ export interface WsTransportInit {
   isAllowed?: (clientPublicKey: Uint8Array) => boolean;
   /** Crypto backend; default `loadCrypto()` (sodium-native when it loads). */
   crypto?: CryptoBackend;
+  /**
+   * Server: the replay record of the server key, shared with every other listener of that
+   * key (any transport) and persisted by the caller. Default: one record shared by this
+   * transport's listeners.
+   */
+  replay?: ReplayRecord;
   /** Client: certificate checks for wss:// URLs. */
   tls?: WsClientTlsOptions;
   /**
@@ -111,5 +118,33 @@ export function resolveOptions(init: WsTransportInit): ResolvedOptions {
     channelLimits: init.channelLimits ?? {},
     maintenanceIntervalMs: positiveInteger('maintenanceIntervalMs', init.maintenanceIntervalMs, 1_000, 10),
     clock: init.clock ?? Date.now,
+  };
+}
+
+/**
+ * The path session's timings on a WebSocket: one initiation (TCP loses nothing), and no
+ * sealed keepalives or idle timer of its own (ping/pong watches the peer, heartbeat.ts).
+ */
+export function sessionTimers(opts: ResolvedOptions): PathSessionTimers {
+  return {
+    handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    handshakeRetryMs: null,
+    keepaliveMs: null,
+    idleTimeoutMs: null,
+    channelLimits: opts.channelLimits,
+  };
+}
+
+/** What every WsPathLink takes from the options, client or server. */
+export function linkTuning(
+  opts: ResolvedOptions,
+): Pick<WsPathLinkOptions, 'maxSegment' | 'highWaterMark' | 'lowWaterMark' | 'pingIntervalMs' | 'maintenanceIntervalMs' | 'clock'> {
+  return {
+    maxSegment: opts.maxSegment,
+    highWaterMark: opts.highWaterMark,
+    lowWaterMark: opts.lowWaterMark,
+    pingIntervalMs: opts.pingIntervalMs,
+    maintenanceIntervalMs: opts.maintenanceIntervalMs,
+    clock: opts.clock,
   };
 }

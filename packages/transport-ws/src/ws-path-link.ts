@@ -1,28 +1,55 @@
 /**
- * One authenticated WebSocket path, after its key exchange: each segment travels sealed in
- * one binary message (docs/architecture.md, wire format). The WebSocket's TCP already retransmits and
- * controls congestion, so the link is `reliable` and only adds backpressure from the
- * socket's backlog, liveness from ping/pong, and key rotation.
+ * One WebSocket path and its PathSession (@mptun/session): the session runs the key
+ * exchange, rekeys and key expiry; this class adapts the socket. Each segment travels
+ * sealed in one binary message (docs/architecture.md, wire format). The WebSocket's TCP already
+ * retransmits and controls congestion, so the link is `reliable` and only adds
+ * backpressure from the socket's backlog and liveness from ping/pong.
+ *
+ * A link exists from the first handshake message; it becomes a path (onUp) only when the
+ * session is up: on the client when the server's response authenticates, on the server
+ * when the client's first sealed message proves it holds the keys (key confirmation). A
+ * link that ends before that reports through onEarlyEnd, never onClose.
  */
 import type { PathCloseInfo, PathLink, TransportAddress } from '@mptun/core';
-import { MessageType, type SecureChannel } from '@mptun/session';
+import { MessageType, SessionDriver, type PathDownReason, type PathSession } from '@mptun/session';
 import type { WebSocket } from 'ws';
 import { WsCloseCode, closeInfoFromWs } from './close-codes.js';
 import { Heartbeat } from './heartbeat.js';
-import type { KeyRotation } from './key-rotation.js';
 
 export interface WsPathLinkOptions {
   readonly ws: WebSocket;
   readonly local: TransportAddress;
   readonly remote: TransportAddress;
-  readonly channel: SecureChannel;
-  readonly rotation: KeyRotation;
+  readonly session: PathSession;
+  /**
+   * Server: runs a rekey initiation that arrived on this path through the shared
+   * responder and hands it to `session.acceptRekey`; false when it is not a proper rekey.
+   * Absent on the client, which never receives initiations.
+   */
+  readonly rekey?: (message: Uint8Array, now: number, session: PathSession) => boolean;
   readonly maxSegment: number;
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
   readonly pingIntervalMs: number;
   readonly maintenanceIntervalMs: number;
   readonly clock: () => number;
+  /** The session is up: the link is now a path. */
+  readonly onUp: (link: WsPathLink) => void;
+  /** The link ended before it was up (wsCode: the close code sent or received). */
+  readonly onEarlyEnd: (wsCode: number, reason: string, bySelf: boolean) => void;
+}
+
+/** The WebSocket close code for each way a session ends by itself. */
+function wsCodeOfDown(reason: PathDownReason): number {
+  switch (reason) {
+    case 'handshake-timeout':
+    case 'unconfirmed':
+      return WsCloseCode.HANDSHAKE_TIMEOUT;
+    case 'keys-expired':
+      return WsCloseCode.KEYS_EXPIRED;
+    case 'peer-gone':
+      return WsCloseCode.PEER_GONE;
+  }
 }
 
 const BINARY = { binary: true } as const;
@@ -44,8 +71,11 @@ export class WsPathLink implements PathLink {
   onDrain: (() => void) | null = null;
 
   private readonly ws: WebSocket;
-  private readonly channel: SecureChannel;
-  private readonly rotation: KeyRotation;
+  private readonly session: PathSession;
+  private readonly driver: SessionDriver;
+  private readonly rekey: WsPathLinkOptions['rekey'];
+  private readonly onUp: WsPathLinkOptions['onUp'];
+  private readonly onEarlyEnd: WsPathLinkOptions['onEarlyEnd'];
   private readonly highWaterMark: number;
   private readonly lowWaterMark: number;
   private readonly clock: () => number;
@@ -54,6 +84,8 @@ export class WsPathLink implements PathLink {
   /** send() said false and onDrain has not fired since. */
   private blocked = false;
   private ended = false;
+  /** The session came up: the owner holds this link as a path. */
+  private wasUp = false;
   private closeInfo: PathCloseInfo | null = null;
   private segmentHandler: ((segment: Uint8Array) => void) | null = null;
   /** Segments that arrived before the owner set onSegment (right after the handshake). */
@@ -65,8 +97,10 @@ export class WsPathLink implements PathLink {
     this.ws = opts.ws;
     this.local = opts.local;
     this.remote = opts.remote;
-    this.channel = opts.channel;
-    this.rotation = opts.rotation;
+    this.session = opts.session;
+    this.rekey = opts.rekey;
+    this.onUp = opts.onUp;
+    this.onEarlyEnd = opts.onEarlyEnd;
     this.maxSegment = opts.maxSegment;
     this.highWaterMark = opts.highWaterMark;
     this.lowWaterMark = opts.lowWaterMark;
@@ -78,8 +112,23 @@ export class WsPathLink implements PathLink {
     this.heartbeat = new Heartbeat(this.ws, opts.pingIntervalMs, () =>
       this.end(WsCloseCode.PEER_GONE, 'no answer to ping', true),
     );
+    this.driver = new SessionDriver(this.session, {
+      now: this.clock,
+      setTimer: (delayMs, fire) => {
+        const timer = setTimeout(fire, delayMs);
+        timer.unref(); // the socket, not this timer, is what keeps a process alive
+        return () => clearTimeout(timer);
+      },
+      transmit: (message) => this.ws.send(message, BINARY, this.afterWrite),
+      onUp: () => {
+        this.wasUp = true;
+        this.onUp(this);
+      },
+      onDown: (reason, message) => this.end(wsCodeOfDown(reason), message, true),
+    });
     this.maintenanceTimer = setInterval(this.maintain, opts.maintenanceIntervalMs);
     this.maintenanceTimer.unref();
+    this.driver.start(); // the initiation (client) or the response (server)
   }
 
   /**
@@ -115,24 +164,20 @@ export class WsPathLink implements PathLink {
 
   /** Completed key rotations on this path. */
   get rekeyCount(): number {
-    return this.rotation.count;
+    return this.session.rekeyCount;
   }
 
   send(segment: Uint8Array): boolean {
-    if (this.ended || this.blocked || segment.length > this.maxSegment || segment.length === 0) return false;
+    if (this.ended || this.blocked || !this.session.isUp || segment.length > this.maxSegment || segment.length === 0) return false;
     if (this.ws.bufferedAmount >= this.highWaterMark) {
       this.blocked = true;
       return false;
     }
-    let message: Uint8Array;
-    try {
-      message = this.channel.seal(segment);
-    } catch {
-      // Only ERR_MPTUN_KEY_EXHAUSTED: every key aged out without a rekey.
+    if (!this.driver.send(segment)) {
+      // Up, yet no key may send: every key aged out without a rekey.
       this.end(WsCloseCode.KEYS_EXPIRED, 'session keys expired', true);
       return false;
     }
-    this.ws.send(message, BINARY, this.afterWrite);
     return true;
   }
 
@@ -154,22 +199,23 @@ export class WsPathLink implements PathLink {
       this.end(WsCloseCode.UNSUPPORTED_DATA, 'binary messages only', true);
       return;
     }
-    if (data[0] === MessageType.Data) {
-      const segment = this.channel.open(data);
-      // The stream is ordered and reliable: a message that fails to open was forged or damaged.
-      if (segment === null) {
-        this.end(WsCloseCode.BAD_MESSAGE, 'message failed authentication', true);
+    if (data[0] === MessageType.Initiation) {
+      // Only a server takes initiations here, and only as a rekey of this path's keys.
+      if (this.rekey === undefined || !this.session.isUp || !this.rekey(data, this.clock(), this.session)) {
+        this.end(WsCloseCode.BAD_MESSAGE, 'unexpected handshake message', true);
         return;
       }
-      if (segment.length > 0) this.deliver(segment); // empty: a keepalive
+      this.driver.flush(); // the response
       return;
     }
-    const reply = this.rotation.handle(data, this.clock());
-    if (reply === false) {
-      this.end(WsCloseCode.BAD_MESSAGE, 'unexpected handshake message', true);
+    const got = this.driver.receive(data);
+    // The stream is ordered and reliable: a message the session does not take was forged,
+    // damaged or out of place.
+    if (got === false) {
+      if (!this.ended) this.end(WsCloseCode.BAD_MESSAGE, 'message failed authentication', true);
       return;
     }
-    if (reply !== null) this.ws.send(reply, BINARY, this.afterWrite);
+    if (got instanceof Uint8Array && got.length > 0) this.deliver(got); // empty: a keepalive or confirmation
   };
 
   private deliver(segment: Uint8Array): void {
@@ -194,16 +240,14 @@ export class WsPathLink implements PathLink {
     this.end(wsCodeOfError(err), err.message, true);
   };
 
+  /**
+   * A periodic look at the session with the (possibly injected) clock, beside its own
+   * deadline timer, and a safety net for a backlog that drained with no write pending.
+   */
   private readonly maintain = (): void => {
     if (this.ended) return;
-    const now = this.clock();
-    if (!this.channel.maintain(now)) {
-      this.end(WsCloseCode.KEYS_EXPIRED, 'session keys expired', true);
-      return;
-    }
-    const initiation = this.rotation.poll(now);
-    if (initiation !== null) this.ws.send(initiation, BINARY, this.afterWrite);
-    this.afterWrite(); // a safety net: the backlog may have drained with no write of ours pending
+    this.driver.flush();
+    this.afterWrite();
   };
 
   /** Ends the path once: stops timers, zeroes keys, closes the socket, tells the owner. */
@@ -213,8 +257,7 @@ export class WsPathLink implements PathLink {
     this.heartbeat.stop();
     if (this.maintenanceTimer !== null) clearInterval(this.maintenanceTimer);
     this.maintenanceTimer = null;
-    this.rotation.destroy();
-    this.channel.destroy();
+    this.driver.close();
     this.ws.off('message', this.handleMessage);
     // The 'error' listener stays: ws may still report the socket's last error.
     if (bySelf && this.ws.readyState === this.ws.OPEN) {
@@ -223,6 +266,11 @@ export class WsPathLink implements PathLink {
       this.ws.close(wsCode, reason.slice(0, 123));
     }
     this.closeInfo = closeInfoFromWs(wsCode, reason, bySelf);
+    if (!this.wasUp) {
+      this.onClose = null;
+      this.onEarlyEnd(wsCode, reason, bySelf);
+      return;
+    }
     const onClose = this.onClose;
     this.segmentHandler = null;
     this.unread = [];

@@ -62,7 +62,7 @@ export function wsTransport(init: WsTransportInit): WsTransport {
       return {
         opts,
         crypto: c,
-        responder: new HandshakeResponder(c, { staticKeypair: opts.keypair, isAllowed: opts.isAllowed }),
+        responder: new HandshakeResponder(c, { staticKeypair: opts.keypair, isAllowed: opts.isAllowed, ...(init.replay ? { replay: init.replay } : {}) }),
         indexes: new IndexTable<true>(cryptoRandomSource(c)),
       };
     }));

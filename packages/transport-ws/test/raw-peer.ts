@@ -1,6 +1,6 @@
 /**
  * A hand-driven client for the tests that need to misbehave: a bare `ws` WebSocket that
- * runs the session's key exchange itself, then lets the test send whatever it likes
+ * runs the session's key exchange itself (and confirms the keys with an empty sealed message), then lets the test send whatever it likes
  * (text, oversized or forged messages), stop reading, or stop answering pings.
  */
 import {
@@ -25,6 +25,8 @@ export interface RawPeerOptions {
   localAddress?: string;
   /** false: the peer never answers pings. */
   autoPong?: boolean;
+  /** false: the peer never confirms its keys (as a replayer of a captured initiation cannot). */
+  confirm?: boolean;
 }
 
 /** Opens a WebSocket and completes the key exchange; rejects if the server refuses it. */
@@ -55,7 +57,10 @@ export function openRawPeer(opts: RawPeerOptions): Promise<RawPeer> {
         ws.removeAllListeners('close');
         ws.removeAllListeners('error');
         ws.on('error', () => {});
-        resolve({ ws, channel: new SecureChannel(opts.crypto, keys, Date.now()) });
+        const channel = new SecureChannel(opts.crypto, keys, Date.now());
+        // Key confirmation, as a real client sends it: the server reports the path only now.
+        if (opts.confirm !== false) ws.send(channel.seal(new Uint8Array(0)));
+        resolve({ ws, channel });
       });
     });
   });

@@ -18,7 +18,7 @@ const fx = new Fixture();
 beforeAll(() => fx.init());
 afterEach(() => fx.closeAll());
 
-async function rawPeer(url: string, opts: { autoPong?: boolean } = {}): Promise<RawPeer> {
+async function rawPeer(url: string, opts: { autoPong?: boolean; confirm?: boolean } = {}): Promise<RawPeer> {
   const peer = await openRawPeer({
     crypto: fx.crypto,
     keypair: fx.clientKeys,
@@ -125,6 +125,16 @@ describe('sockets that never authenticate', () => {
     expect(closes.map((c) => c.code)).toEqual([4001, 4001, 4001]);
     expect(server.listener.counts).toEqual({ paths: 0, unauthenticated: 0 });
     expect(server.paths.length).toBe(0);
+  });
+
+  it('an answered socket that never confirms its keys is never reported, and is closed with 4001', async () => {
+    const server = await fx.server({ handshakeTimeoutMs: 300, pingIntervalMs: 50 });
+    // The peer answers pings all along: liveness alone must not make it a path.
+    const peer = await rawPeer(server.url, { confirm: false });
+    expect(server.listener.counts).toEqual({ paths: 0, unauthenticated: 1 });
+    expect((await nextClose(peer.ws)).code).toBe(WsCloseCode.HANDSHAKE_TIMEOUT);
+    expect(server.paths.length).toBe(0);
+    expect(server.listener.counts).toEqual({ paths: 0, unauthenticated: 0 });
   });
 
   it('are closed with 4003 at once when the first message is not a valid initiation', async () => {
@@ -314,6 +324,12 @@ describe('key rotation', () => {
         n++;
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
+      // Let the client's key confirmation land before time jumps again (an 11 s jump in zero
+      // real time would outrun a real message): a segment sent after it arrives after it.
+      path.send(numberedSegment(n, 200));
+      serverPath.send(numberedSegment(n, 200));
+      n++;
+      await Promise.race([Promise.all([atServer.received(n), atClient.received(n)]), atServer.closed.then((c) => Promise.reject(new Error(c.message)))]);
     }
     // Well past every old key's lifetime: only the rotated keys can still work.
     now += 5_000;
