@@ -8,6 +8,7 @@ import { RttEstimator } from './rtt.js';
 import { seqLength, type SentSegment } from './sent-segment.js';
 import { SendQueue } from './send-queue.js';
 import { fromDssSubflowSeq, fromWire, toWire } from './seq.js';
+import { TimerTable } from '../timer.js';
 
 /** Tunables of one subflow; the connection passes its own. */
 export interface SubflowConfig {
@@ -85,6 +86,27 @@ export interface SubflowStats {
   lossEvents: number;
 }
 
+/** The subflow's timers; handleTimeout runs the expired ones in this order. */
+enum SubflowTimer {
+  /** SYN, SYN/ACK or MP_JOIN third ACK retransmission (RFC 6298 §5.5 backoff). */
+  Handshake,
+  /** Delayed ACK (RFC 9293 §3.8.6.3). */
+  DelayedAck,
+  /** RACK reordering window (RFC 8985 §6.2). */
+  Rack,
+  /** Tail loss probe (RFC 8985 §7). */
+  Tlp,
+  /** Retransmission timeout (RFC 6298). */
+  Rto,
+  /** A probe while the RTO is backed off beyond BACKOFF_PROBE_MS. */
+  BackoffProbe,
+  /** The pacing bucket refills: wake the driver to send. */
+  Pacing,
+  /** Keepalive (RFC 9293 §3.8.4), derived from the last activity. */
+  Keepalive,
+}
+const SUBFLOW_TIMER_KINDS = SubflowTimer.Keepalive + 1;
+
 const MAX_OPTION_BYTES = 40;
 const MAX_BACKOFF = 64;
 /**
@@ -149,18 +171,12 @@ export class Subflow {
   private sackEnabled = false;
   private ackPending = 0;
   private ackNow = false;
-  private delackDeadline = Infinity;
 
   // Timers and recovery.
-  private handshakeDeadline = Infinity;
+  private readonly timers = new TimerTable<SubflowTimer>(SUBFLOW_TIMER_KINDS);
   private handshakeTries = 0;
-  private rtoDeadline = Infinity;
   private backoff = 1;
   consecutiveRtos = 0;
-  private rackDeadline = Infinity;
-  private tlpDeadline = Infinity;
-  /** Next probe while the RTO is backed off beyond BACKOFF_PROBE_MS. */
-  private backoffProbeDeadline = Infinity;
   private tlpPending = false;
   private rackXmitTime = -1;
   private rackEndRel = -1;
@@ -170,7 +186,6 @@ export class Subflow {
   private recoveryPoint = 0;
   private paceTokens = 0;
   private paceLast = 0;
-  private paceDeadline = Infinity;
   /** True while the application had nothing for us: CC must not grow on this. */
   private appLimited = true;
   private finQueued = false;
@@ -202,6 +217,7 @@ export class Subflow {
     this.handshakeDue = isInitiator; // the passive side answers once onSyn() has run
     this.lastActivity = now;
     this.paceLast = now;
+    this.timers.derive(SubflowTimer.Keepalive, () => this.keepaliveDeadline());
   }
 
   // --- Views used by congestion control and schedulers -----------------------------------
@@ -352,7 +368,7 @@ export class Subflow {
       this.irs = seg.seq;
       this.receiver.rcvNxt = 0;
       if (this.handshakeTries === 1) this.rtt.sample(now - this.synSentAt);
-      this.handshakeDeadline = Infinity;
+      this.timers.clear(SubflowTimer.Handshake);
       this.processAck(now, ackRel, []);
       // Data that rode the SYN but was not acknowledged goes out again as ordinary data.
       const first = this.queue.first();
@@ -381,7 +397,7 @@ export class Subflow {
       if (ackRel < 0 || ackRel > this.sndNxt) return; // it may also cover data we sent early
       // The connection checked the MPTCP part of the third ACK before calling us.
       this.state = 'established';
-      this.handshakeDeadline = Infinity;
+      this.timers.clear(SubflowTimer.Handshake);
       if (this.synAckTries === 1) this.rtt.sample(now - this.synSentAt);
       this.owner.onEstablished(this, now);
       if (!this.isInitial) this.ackNow = true; // RFC 8684 §3.2: acknowledge the MP_JOIN ACK
@@ -392,7 +408,7 @@ export class Subflow {
       }
       if (f & TcpFlag.ACK) {
         this.state = 'established';
-        this.handshakeDeadline = Infinity;
+        this.timers.clear(SubflowTimer.Handshake);
         this.owner.onEstablished(this, now);
       }
     } else if (this.state === 'established') {
@@ -525,7 +541,7 @@ export class Subflow {
       if (outcome === 'in-order') {
         this.ackPending++;
         if (this.ackPending >= 2 || r.hasOutOfOrder) this.ackNow = true;
-        else if (this.delackDeadline === Infinity) this.delackDeadline = now + this.config.delayedAckMs;
+        else if (!this.timers.isArmed(SubflowTimer.DelayedAck)) this.timers.set(SubflowTimer.DelayedAck, now + this.config.delayedAckMs);
       } else {
         // Out of order, duplicate or dropped: tell the sender at once (RFC 5681 §4.2).
         this.ackNow = true;
@@ -572,7 +588,7 @@ export class Subflow {
       }
       this.consecutiveRtos = 0;
       this.backoff = 1;
-      this.backoffProbeDeadline = Infinity;
+      this.timers.clear(SubflowTimer.BackoffProbe);
     }
     for (const b of sack) {
       if (b.right <= this.sndUna || b.left >= this.sndNxt || b.right <= b.left) continue;
@@ -610,7 +626,7 @@ export class Subflow {
     }
     if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
     this.tlpPending = false;
-    this.tlpDeadline = Infinity;
+    this.timers.clear(SubflowTimer.Tlp);
     if (!this.config.reliableLink) this.detectLosses(now);
     this.rearmRto(now);
     if (acked.length > 0) this.owner.onAcked(this, acked, now);
@@ -653,7 +669,7 @@ export class Subflow {
       this.xmitOrder = order.slice(this.xmitHead);
       this.xmitHead = 0;
     }
-    this.rackDeadline = nextTimeout;
+    this.timers.set(SubflowTimer.Rack, nextTimeout);
     if (lostAny) this.enterRecovery(now, priorInFlight, lostRetransmission);
   }
 
@@ -688,37 +704,47 @@ export class Subflow {
 
   /** Earliest time this subflow needs handleTimeout, Infinity for none. */
   nextDeadline(): number {
-    return Math.min(
-      this.keepaliveDeadline(),
-      this.handshakeDeadline,
-      this.rtoDeadline,
-      this.rackDeadline,
-      this.tlpDeadline,
-      this.backoffProbeDeadline,
-      this.delackDeadline,
-      this.paceDeadline,
-    );
+    return this.timers.next();
   }
 
+  /** Every expired timer, in SubflowTimer order. */
   handleTimeout(now: number): void {
     if (this.state === 'closed') return;
-    if (now >= this.handshakeDeadline) this.onHandshakeTimer(now);
-    if (now >= this.delackDeadline) {
-      this.delackDeadline = Infinity;
-      if (this.ackPending > 0) this.ackNow = true;
+    let rtoFired = false;
+    for (let kind = 0 as SubflowTimer; kind < this.timers.kinds; kind++) {
+      if (!this.timers.isDue(kind, now)) continue;
+      switch (kind) {
+        case SubflowTimer.Handshake:
+          this.onHandshakeTimer(now);
+          break;
+        case SubflowTimer.DelayedAck:
+          this.timers.clear(SubflowTimer.DelayedAck);
+          if (this.ackPending > 0) this.ackNow = true;
+          break;
+        case SubflowTimer.Rack:
+          this.timers.clear(SubflowTimer.Rack);
+          this.detectLosses(now);
+          break;
+        case SubflowTimer.Tlp:
+          this.timers.clear(SubflowTimer.Tlp);
+          this.tlpPending = true; // RFC 8985 §7.3: send a probe at the next transmit opportunity
+          break;
+        case SubflowTimer.Rto:
+          rtoFired = true;
+          this.onRto(now);
+          break;
+        case SubflowTimer.BackoffProbe:
+          // An RTO that fired re-armed the probe; it sends the segment itself.
+          if (!rtoFired) this.onBackoffProbe(now);
+          break;
+        case SubflowTimer.Pacing:
+          this.timers.clear(SubflowTimer.Pacing); // only wakes the driver: poll() sends
+          break;
+        case SubflowTimer.Keepalive:
+          this.onKeepalive(now);
+          break;
+      }
     }
-    if (now >= this.rackDeadline) {
-      this.rackDeadline = Infinity;
-      this.detectLosses(now);
-    }
-    if (now >= this.tlpDeadline) {
-      this.tlpDeadline = Infinity;
-      this.tlpPending = true; // RFC 8985 §7.3: send a probe at the next transmit opportunity
-    }
-    if (now >= this.rtoDeadline) this.onRto(now);
-    else if (now >= this.backoffProbeDeadline) this.onBackoffProbe(now);
-    if (now >= this.paceDeadline) this.paceDeadline = Infinity;
-    if (now >= this.keepaliveDeadline()) this.onKeepalive(now);
   }
 
   private keepaliveProbes = 0;
@@ -744,7 +770,7 @@ export class Subflow {
 
   private onHandshakeTimer(now: number): void {
     if (this.state === 'established' || this.state === 'closed') {
-      this.handshakeDeadline = Infinity;
+      this.timers.clear(SubflowTimer.Handshake);
       return;
     }
     if (this.handshakeTries >= this.config.maxSynRetries) {
@@ -753,20 +779,20 @@ export class Subflow {
     }
     this.rtt.resetAfterSynLoss();
     this.handshakeDue = true;
-    this.handshakeDeadline = Infinity; // re-armed when the segment is built
+    this.timers.clear(SubflowTimer.Handshake); // re-armed when the segment is built
     this.owner.onHandshakeRetry(this, now);
   }
 
   /** RFC 6298 §5.5: each handshake retransmission waits twice as long. */
   private armHandshake(now: number): void {
     const wait = this.rtt.hasSample ? this.rtt.rto : this.config.initialRtoMs;
-    this.handshakeDeadline = now + wait * 2 ** (this.handshakeTries - 1);
+    this.timers.set(SubflowTimer.Handshake, now + wait * 2 ** (this.handshakeTries - 1));
   }
 
   private handshakeDue = false;
 
   private onRto(now: number): void {
-    this.rtoDeadline = Infinity;
+    this.timers.clear(SubflowTimer.Rto);
     if (this.queue.sentCount() === 0) return;
     this.stats.rtoCount++;
     this.consecutiveRtos++;
@@ -783,18 +809,18 @@ export class Subflow {
     this.recoveryPoint = this.sndNxt;
     this.tlpPending = false;
     this.owner.onRto(this, this.consecutiveRtos, now);
-    this.rtoDeadline = now + this.rtt.rto * this.backoff; // re-armed for the retransmission
+    this.timers.set(SubflowTimer.Rto, now + this.rtt.rto * this.backoff); // re-armed for the retransmission
     this.armBackoffProbe(now);
   }
 
   private armBackoffProbe(now: number): void {
     const every = Math.max(BACKOFF_PROBE_MS, this.rtt.rto);
-    this.backoffProbeDeadline = this.rtoDeadline - now > every ? now + every : Infinity;
+    this.timers.set(SubflowTimer.BackoffProbe, this.timers.get(SubflowTimer.Rto) - now > every ? now + every : Infinity);
   }
 
   /** Send the oldest unacknowledged segment again, outside the window, without counting an RTO. */
   private onBackoffProbe(now: number): void {
-    this.backoffProbeDeadline = Infinity;
+    this.timers.clear(SubflowTimer.BackoffProbe);
     let oldest: SentSegment | undefined;
     for (const s of this.queue.sent()) {
       if (!s.sacked) {
@@ -812,31 +838,25 @@ export class Subflow {
 
   private rearmRto(now: number): void {
     if (this.config.reliableLink) {
-      this.rtoDeadline = Infinity;
+      this.timers.clear(SubflowTimer.Rto);
       return;
     }
     if (this.queue.sentCount() === 0 || this.bytesInFlight === 0 && this.retransmitQueue.length === 0) {
-      this.rtoDeadline = Infinity;
-      this.tlpDeadline = Infinity;
+      this.timers.clear(SubflowTimer.Rto);
+      this.timers.clear(SubflowTimer.Tlp);
       return;
     }
-    this.rtoDeadline = now + this.rtt.rto * this.backoff;
+    this.timers.set(SubflowTimer.Rto, now + this.rtt.rto * this.backoff);
     // RFC 8985 §7.2: a tail loss probe ahead of the RTO when not recovering.
-    if (!this.inRecovery && this.rtt.hasSample && this.rackDeadline === Infinity) {
+    if (!this.inRecovery && this.rtt.hasSample && !this.timers.isArmed(SubflowTimer.Rack)) {
       let pto = 2 * this.rtt.srtt;
       if (this.bytesInFlight <= this.mss) pto += this.config.delayedAckMs;
-      this.tlpDeadline = Math.min(now + pto, this.rtoDeadline);
+      this.timers.set(SubflowTimer.Tlp, Math.min(now + pto, this.timers.get(SubflowTimer.Rto)));
     }
   }
 
   private clearTimers(): void {
-    this.handshakeDeadline = Infinity;
-    this.rtoDeadline = Infinity;
-    this.rackDeadline = Infinity;
-    this.tlpDeadline = Infinity;
-    this.backoffProbeDeadline = Infinity;
-    this.delackDeadline = Infinity;
-    this.paceDeadline = Infinity;
+    this.timers.clearAll();
   }
 
   // --- Output -----------------------------------------------------------------------------
@@ -909,7 +929,7 @@ export class Subflow {
     this.paceLast = now;
     // One byte of slack: float refills must not leave a deadline that rounds to `now`.
     if (this.paceTokens + 1 >= bytes) return true;
-    this.paceDeadline = now + Math.max(0.01, ((bytes - this.paceTokens) * 1000) / rate);
+    this.timers.set(SubflowTimer.Pacing, now + Math.max(0.01, ((bytes - this.paceTokens) * 1000) / rate));
     return false;
   }
 
@@ -958,9 +978,9 @@ export class Subflow {
     this.paceTokens -= s.data.length;
     this.cc.onSent(now, s.data.length);
     this.stats.bytesSent += s.data.length;
-    if (this.rtoDeadline === Infinity) this.rearmRto(now);
-    else if (this.tlpDeadline === Infinity && !this.inRecovery && this.rtt.hasSample && !this.config.reliableLink) {
-      this.tlpDeadline = Math.min(now + 2 * this.rtt.srtt, this.rtoDeadline);
+    if (!this.timers.isArmed(SubflowTimer.Rto)) this.rearmRto(now);
+    else if (!this.timers.isArmed(SubflowTimer.Tlp) && !this.inRecovery && this.rtt.hasSample && !this.config.reliableLink) {
+      this.timers.set(SubflowTimer.Tlp, Math.min(now + 2 * this.rtt.srtt, this.timers.get(SubflowTimer.Rto)));
     }
     let flags = TcpFlag.ACK;
     if (s.fin) flags |= TcpFlag.FIN;
@@ -1044,7 +1064,7 @@ export class Subflow {
     const seg = this.segment(flags, seqWire, ack, this.advertisedWindow(false), mptcp.length ? [...opts, ...mptcp] : opts, payload);
     this.ackPending = 0;
     this.ackNow = false;
-    this.delackDeadline = Infinity;
+    this.timers.clear(SubflowTimer.DelayedAck);
     this.stats.segmentsSent++;
     return seg;
   }
