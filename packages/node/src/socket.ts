@@ -4,7 +4,7 @@
  * its appendix A asks for (profile, scheduler, backup, subflow statistics and events).
  */
 import { Duplex } from 'node:stream';
-import type { Connection, EndpointEvent, Subflow } from '@mptun/core';
+import type { Connection, EndpointEvent, SubflowView } from '@mptun/core';
 import type { ConnectionHandler, Driver } from './driver.js';
 import { MptunError } from './errors.js';
 
@@ -304,7 +304,7 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
     return sf ? this.describe(sf) : { id };
   }
 
-  private describe(sf: Subflow): SubflowInfo {
+  private describe(sf: SubflowView): SubflowInfo {
     const p = this.driver.endpoint.pathInfo(sf.pathId);
     return {
       id: sf.id,

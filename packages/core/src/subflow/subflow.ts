@@ -75,6 +75,33 @@ export interface SubflowOwner {
   onClosed(sf: Subflow, reason: SubflowCloseReason, now: number): void;
 }
 
+/**
+ * What applications, path managers and tools may see of a subflow: read-only. Changes go
+ * through the connection's commands (setBackup, closeSubflow, ...).
+ */
+export interface SubflowView {
+  readonly id: number;
+  readonly pathId: number;
+  readonly localPort: number;
+  readonly remotePort: number;
+  readonly isInitiator: boolean;
+  readonly isInitial: boolean;
+  readonly state: SubflowState;
+  readonly isEstablished: boolean;
+  readonly backup: boolean;
+  readonly peerBackup: boolean;
+  readonly localAddressId: number;
+  readonly remoteAddressId: number;
+  readonly mss: number;
+  readonly srtt: number;
+  readonly minRtt: number;
+  readonly rttVar: number;
+  readonly cwnd: number;
+  readonly bytesInFlight: number;
+  readonly potentiallyFailed: boolean;
+  readonly stats: Readonly<SubflowStats>;
+}
+
 export interface SubflowStats {
   bytesSent: number;
   bytesRetransmitted: number;
@@ -125,8 +152,8 @@ const PACING_BURST_MS = 2;
  * timestamps RFC 7323, RTO RFC 6298, RACK-TLP RFC 8985, pluggable congestion control).
  * Sequence numbers are relative offsets inside (seq.ts); the wire sees u32 values.
  */
-export class Subflow {
-  state: SubflowState;
+export class Subflow implements SubflowView {
+  private current: SubflowState;
   readonly stats: SubflowStats = {
     bytesSent: 0,
     bytesRetransmitted: 0,
@@ -138,26 +165,26 @@ export class Subflow {
     lossEvents: 0,
   };
   /** Backup priority: ours (as sent in MP_JOIN/MP_PRIO) and the peer's request. */
-  backup = false;
-  peerBackup = false;
+  private backupFlag = false;
+  private peerBackupFlag = false;
   /** Address ids (RFC 8684 §3.2): ours and the peer's, for this subflow. */
-  localAddressId = 0;
-  remoteAddressId = 0;
+  private localId = 0;
+  private remoteId = 0;
 
   readonly rtt: RttEstimator;
-  cc!: CongestionController;
+  private controller!: CongestionController;
   readonly receiver: SubflowReceiver;
 
   // Send side.
   private readonly queue = new SendQueue();
   private readonly retransmitQueue: SentSegment[] = [];
   /** Lowest unacknowledged relative sequence. */
-  sndUna = 0;
+  private sndUna = 0;
   /** Next relative sequence to assign to new data. */
-  sndNxt = 0;
-  bytesInFlight = 0;
+  private sndNxt = 0;
+  private inFlight = 0;
   /** Sender MSS (the peer's announced MSS bounded by ours). */
-  mss: number;
+  private sendMss: number;
   /** Peer window scale shift; 0 until the handshake says otherwise. */
   private peerWindowScale = 0;
   private synDataLength = 0;
@@ -176,7 +203,7 @@ export class Subflow {
   private readonly timers = new TimerTable<SubflowTimer>(SUBFLOW_TIMER_KINDS);
   private handshakeTries = 0;
   private backoff = 1;
-  consecutiveRtos = 0;
+  private consecutiveRtos = 0;
   private tlpPending = false;
   private rackXmitTime = -1;
   private rackEndRel = -1;
@@ -191,7 +218,7 @@ export class Subflow {
   private finQueued = false;
   private peerFin = false;
   private finAcked = false;
-  lastActivity = 0;
+  private lastActivity = 0;
 
   constructor(
     readonly id: number,
@@ -209,18 +236,51 @@ export class Subflow {
     ccGroup: CcGroup,
     now: number,
   ) {
-    this.state = isInitiator ? 'syn-sent' : 'syn-received';
-    this.mss = config.mss;
+    this.current = isInitiator ? 'syn-sent' : 'syn-received';
+    this.sendMss = config.mss;
     this.rtt = new RttEstimator(config.initialRtoMs, config.minRtoMs, config.maxRtoMs);
     this.receiver = new SubflowReceiver(config.receiveLimit);
-    this.cc = ccFactory(this, ccGroup);
+    this.controller = ccFactory(this, ccGroup);
     this.handshakeDue = isInitiator; // the passive side answers once onSyn() has run
     this.lastActivity = now;
     this.paceLast = now;
     this.timers.derive(SubflowTimer.Keepalive, () => this.keepaliveDeadline());
   }
 
-  // --- Views used by congestion control and schedulers -----------------------------------
+  // --- Views used by congestion control, schedulers and applications ---------------------
+
+  get state(): SubflowState {
+    return this.current;
+  }
+
+  get backup(): boolean {
+    return this.backupFlag;
+  }
+
+  get peerBackup(): boolean {
+    return this.peerBackupFlag;
+  }
+
+  get localAddressId(): number {
+    return this.localId;
+  }
+
+  get remoteAddressId(): number {
+    return this.remoteId;
+  }
+
+  /** Sender MSS (the peer's announced MSS bounded by ours). */
+  get mss(): number {
+    return this.sendMss;
+  }
+
+  get bytesInFlight(): number {
+    return this.inFlight;
+  }
+
+  get cc(): CongestionController {
+    return this.controller;
+  }
 
   get srtt(): number {
     return this.rtt.srtt;
@@ -235,7 +295,7 @@ export class Subflow {
   }
 
   get cwnd(): number {
-    return this.config.reliableLink ? Infinity : this.cc.window();
+    return this.config.reliableLink ? Infinity : this.controller.window();
   }
 
   get isEstablished(): boolean {
@@ -259,8 +319,8 @@ export class Subflow {
   get sendable(): number {
     if (!this.mayCarryData || this.finQueued) return 0;
     const queued = this.queue.unsentBytes();
-    const room = this.cwnd - this.bytesInFlight - queued;
-    if (this.config.reliableLink) return Math.max(0, this.config.receiveLimit - this.bytesInFlight - queued);
+    const room = this.cwnd - this.inFlight - queued;
+    if (this.config.reliableLink) return Math.max(0, this.config.receiveLimit - this.inFlight - queued);
     return room > 0 ? room : 0;
   }
 
@@ -278,6 +338,22 @@ export class Subflow {
   }
 
   // --- Commands from the connection ------------------------------------------------------
+
+  /** Our backup flag, as MP_JOIN and MP_PRIO carry it (RFC 8684 §3.3.8). */
+  setBackup(backup: boolean): void {
+    this.backupFlag = backup;
+  }
+
+  /** The peer's backup request, from its MP_JOIN or MP_PRIO. */
+  setPeerBackup(backup: boolean): void {
+    this.peerBackupFlag = backup;
+  }
+
+  /** The address ids of both ends (RFC 8684 §3.2). */
+  setAddressIds(local: number, remote: number): void {
+    this.localId = local;
+    this.remoteId = remote;
+  }
 
   /**
    * Data to ride the SYN (0-RTT: RFC 8803's convert protocol puts the target there).
@@ -333,7 +409,7 @@ export class Subflow {
   /** Tear down without a handshake. */
   terminate(reason: SubflowCloseReason, now: number): void {
     if (this.state === 'closed') return;
-    this.state = 'closed';
+    this.current = 'closed';
     this.clearTimers();
     this.owner.onClosed(this, reason, now);
   }
@@ -374,12 +450,12 @@ export class Subflow {
       const first = this.queue.first();
       if (first && first.xmits > 0 && !first.fin && ackRel === 0 && first.data.length > 0) this.markLost(first);
       if (this.isInitial) {
-        this.state = 'established';
+        this.current = 'established';
         this.ackNow = true;
         this.thirdAckDue = true;
         this.owner.onEstablished(this, now);
       } else {
-        this.state = 'join-pending';
+        this.current = 'join-pending';
         this.handshakeTries = 0;
         this.handshakeDue = true; // the third ACK now, repeated until acknowledged
       }
@@ -396,7 +472,7 @@ export class Subflow {
       const ackRel = fromWire(this.iss, seg.ack, 0);
       if (ackRel < 0 || ackRel > this.sndNxt) return; // it may also cover data we sent early
       // The connection checked the MPTCP part of the third ACK before calling us.
-      this.state = 'established';
+      this.current = 'established';
       this.timers.clear(SubflowTimer.Handshake);
       if (this.synAckTries === 1) this.rtt.sample(now - this.synSentAt);
       this.owner.onEstablished(this, now);
@@ -407,7 +483,7 @@ export class Subflow {
         return;
       }
       if (f & TcpFlag.ACK) {
-        this.state = 'established';
+        this.current = 'established';
         this.timers.clear(SubflowTimer.Handshake);
         this.owner.onEstablished(this, now);
       }
@@ -460,7 +536,7 @@ export class Subflow {
     const r = this.receiver;
     const rel = fromWire(this.irs, seg.seq, r.rcvNxt);
     const len = seg.payload.length + ((seg.flags & TcpFlag.FIN) !== 0 ? 1 : 0);
-    const right = r.rcvNxt + Math.max(this.owner.receiveWindow(), this.mss);
+    const right = r.rcvNxt + Math.max(this.owner.receiveWindow(), this.sendMss);
     if (len === 0) return rel >= r.rcvNxt && rel <= right;
     return rel < right && rel + len > r.rcvNxt;
   }
@@ -480,7 +556,7 @@ export class Subflow {
     const rel = fromWire(this.irs, seg.seq, this.receiver.rcvNxt);
     if (rel === this.receiver.rcvNxt) {
       this.terminate('reset', now);
-    } else if (rel > this.receiver.rcvNxt && rel < this.receiver.rcvNxt + Math.max(this.owner.receiveWindow(), this.mss)) {
+    } else if (rel > this.receiver.rcvNxt && rel < this.receiver.rcvNxt + Math.max(this.owner.receiveWindow(), this.sendMss)) {
       this.ackNow = true; // challenge ACK
     }
   }
@@ -495,7 +571,7 @@ export class Subflow {
         if (isSyn) this.tsEnabled = true;
         if (this.tsEnabled) this.tsRecent = o.tsval;
       } else if (isSyn) {
-        if (o.kind === 'mss') this.mss = Math.max(64, Math.min(this.config.mss, o.mss));
+        if (o.kind === 'mss') this.sendMss = Math.max(64, Math.min(this.config.mss, o.mss));
         else if (o.kind === 'window-scale') {
           this.peerWindowScale = Math.min(o.shift, 14); // RFC 7323 §2.3
           this.wsEnabled = true;
@@ -573,13 +649,13 @@ export class Subflow {
     if (ackRel > this.sndNxt) return; // acknowledges what we never sent
     const acked: SentSegment[] = [];
     let newest: SentSegment | undefined;
-    const priorInFlight = this.bytesInFlight;
+    const priorInFlight = this.inFlight;
     let ackedBytes = 0;
     if (ackRel > this.sndUna) {
       this.queue.shiftAcked(ackRel, acked);
       this.sndUna = ackRel;
       for (const s of acked) {
-        if (s.inFlight) this.bytesInFlight -= s.data.length;
+        if (s.inFlight) this.inFlight -= s.data.length;
         if (!s.sacked) ackedBytes += s.data.length;
         s.inFlight = false;
         if (s.lost) s.lost = false;
@@ -600,7 +676,7 @@ export class Subflow {
         s.sacked = true;
         ackedBytes += s.data.length;
         if (s.inFlight) {
-          this.bytesInFlight -= s.data.length;
+          this.inFlight -= s.data.length;
           s.inFlight = false;
         }
         if (!newest || s.xmitTime > newest.xmitTime) newest = s;
@@ -622,7 +698,7 @@ export class Subflow {
       this.rackRtt = Math.max(0.001, rackRtt);
     }
     if (ackedBytes > 0) {
-      this.cc.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
+      this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
     }
     if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
     this.tlpPending = false;
@@ -639,7 +715,7 @@ export class Subflow {
    */
   private detectLosses(now: number): void {
     if (this.rackXmitTime < 0) return;
-    const priorInFlight = this.bytesInFlight;
+    const priorInFlight = this.inFlight;
     const reoWnd = this.rtt.minRtt > 0 ? Math.min(this.rtt.minRtt / 4, this.rtt.srtt) : 0;
     let nextTimeout = Infinity;
     let lostAny = false;
@@ -681,7 +757,7 @@ export class Subflow {
     if (s.lost) return;
     s.lost = true;
     if (s.inFlight) {
-      this.bytesInFlight -= s.data.length;
+      this.inFlight -= s.data.length;
       s.inFlight = false;
     }
     this.retransmitQueue.push(s);
@@ -697,7 +773,7 @@ export class Subflow {
     this.recoveryStartedAt = now;
     this.recoveryPoint = this.sndNxt;
     this.stats.lossEvents++;
-    this.cc.onCongestionEvent(now, { lostBytes: Math.max(this.mss, priorInFlight - this.bytesInFlight), priorInFlight });
+    this.controller.onCongestionEvent(now, { lostBytes: Math.max(this.sendMss, priorInFlight - this.inFlight), priorInFlight });
   }
 
   // --- Timers -----------------------------------------------------------------------------
@@ -802,7 +878,7 @@ export class Subflow {
     }
     // RFC 6298 §5.4–5.6: back off, and (RFC 8985 §6.3) everything outstanding is lost.
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
-    this.cc.onRtoExpired(now); // RFC 5681 §3.1 reads the flight size before it is written off
+    this.controller.onRtoExpired(now); // RFC 5681 §3.1 reads the flight size before it is written off
     for (const s of this.queue.sent()) if (!s.sacked) this.markLost(s);
     this.retransmitQueue.sort((a, b) => a.rel - b.rel);
     this.inRecovery = true;
@@ -841,7 +917,7 @@ export class Subflow {
       this.timers.clear(SubflowTimer.Rto);
       return;
     }
-    if (this.queue.sentCount() === 0 || this.bytesInFlight === 0 && this.retransmitQueue.length === 0) {
+    if (this.queue.sentCount() === 0 || this.inFlight === 0 && this.retransmitQueue.length === 0) {
       this.timers.clear(SubflowTimer.Rto);
       this.timers.clear(SubflowTimer.Tlp);
       return;
@@ -850,7 +926,7 @@ export class Subflow {
     // RFC 8985 §7.2: a tail loss probe ahead of the RTO when not recovering.
     if (!this.inRecovery && this.rtt.hasSample && !this.timers.isArmed(SubflowTimer.Rack)) {
       let pto = 2 * this.rtt.srtt;
-      if (this.bytesInFlight <= this.mss) pto += this.config.delayedAckMs;
+      if (this.inFlight <= this.sendMss) pto += this.config.delayedAckMs;
       this.timers.set(SubflowTimer.Tlp, Math.min(now + pto, this.timers.get(SubflowTimer.Rto)));
     }
   }
@@ -908,7 +984,7 @@ export class Subflow {
 
   private mayTransmit(now: number, bytes: number): boolean {
     if (this.config.reliableLink) return true;
-    if (this.bytesInFlight > 0 && this.bytesInFlight + bytes > this.cc.window()) return false;
+    if (this.inFlight > 0 && this.inFlight + bytes > this.controller.window()) return false;
     return this.paceAllows(now, bytes);
   }
 
@@ -918,8 +994,8 @@ export class Subflow {
    * milliseconds, so a smaller bucket would cap the rate at a few segments per tick.
    */
   private paceAllows(now: number, bytes: number): boolean {
-    const rate = this.cc.pacingRate(); // bytes per second
-    const burst = Math.max(10 * this.mss, (rate * PACING_BURST_MS) / 1000);
+    const rate = this.controller.pacingRate(); // bytes per second
+    const burst = Math.max(10 * this.sendMss, (rate * PACING_BURST_MS) / 1000);
     if (!isFinite(rate) || rate <= 0) {
       this.paceTokens = burst;
       this.paceLast = now;
@@ -973,10 +1049,10 @@ export class Subflow {
     if (!this.config.reliableLink) this.xmitOrder.push({ seg: s, time: now });
     if (!s.inFlight) {
       s.inFlight = true;
-      this.bytesInFlight += s.data.length;
+      this.inFlight += s.data.length;
     }
     this.paceTokens -= s.data.length;
-    this.cc.onSent(now, s.data.length);
+    this.controller.onSent(now, s.data.length);
     this.stats.bytesSent += s.data.length;
     if (!this.timers.isArmed(SubflowTimer.Rto)) this.rearmRto(now);
     else if (!this.timers.isArmed(SubflowTimer.Tlp) && !this.inRecovery && this.rtt.hasSample && !this.config.reliableLink) {
