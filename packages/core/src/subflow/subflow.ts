@@ -2,13 +2,17 @@ import type { CcGroup, CongestionController } from '../cc/controller.js';
 import type { CcFactory } from '../cc/controller.js';
 import type { SackBlock, TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
-import { mptcpOptionLength } from '../wire/mptcp/codec.js';
+import { tcpOptionsUnpaddedLength } from '../wire/tcp-options.js';
+import { TCP_OPTIONS_MAX_LENGTH } from '../wire/tcp-header.js';
 import { SubflowReceiver, type RxMapping } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { seqLength, type SentSegment } from './sent-segment.js';
 import { SendQueue } from './send-queue.js';
 import { fromDssSubflowSeq, fromWire, toWire } from './seq.js';
 import { TimerTable } from '../timer.js';
+import { Keepalive } from './keepalive.js';
+import { Pacer } from './pacer.js';
+import { Rack } from './rack.js';
 
 /** Tunables of one subflow; the connection passes its own. */
 export interface SubflowConfig {
@@ -134,7 +138,6 @@ enum SubflowTimer {
 }
 const SUBFLOW_TIMER_KINDS = SubflowTimer.Keepalive + 1;
 
-const MAX_OPTION_BYTES = 40;
 const MAX_BACKOFF = 64;
 /**
  * Longest wait between probes of a subflow in RTO backoff. The backed-off RTO still decides
@@ -145,7 +148,6 @@ const MAX_BACKOFF = 64;
  * to protect a congested path, and this path carries nothing else of ours meanwhile).
  */
 const BACKOFF_PROBE_MS = 1000;
-const PACING_BURST_MS = 2;
 
 /**
  * One subflow: a TCP connection of our own over one path (RFC 9293 with SACK RFC 2018,
@@ -201,24 +203,21 @@ export class Subflow implements SubflowView {
 
   // Timers and recovery.
   private readonly timers = new TimerTable<SubflowTimer>(SUBFLOW_TIMER_KINDS);
+  private readonly rack = new Rack();
+  private readonly pacer: Pacer;
+  private readonly keepalive: Keepalive;
   private handshakeTries = 0;
   private backoff = 1;
   private consecutiveRtos = 0;
   private tlpPending = false;
-  private rackXmitTime = -1;
-  private rackEndRel = -1;
-  private rackRtt = 0;
   private inRecovery = false;
   private recoveryStartedAt = -1;
   private recoveryPoint = 0;
-  private paceTokens = 0;
-  private paceLast = 0;
   /** True while the application had nothing for us: CC must not grow on this. */
   private appLimited = true;
   private finQueued = false;
   private peerFin = false;
   private finAcked = false;
-  private lastActivity = 0;
 
   constructor(
     readonly id: number,
@@ -242,9 +241,9 @@ export class Subflow implements SubflowView {
     this.receiver = new SubflowReceiver(config.receiveLimit);
     this.controller = ccFactory(this, ccGroup);
     this.handshakeDue = isInitiator; // the passive side answers once onSyn() has run
-    this.lastActivity = now;
-    this.paceLast = now;
-    this.timers.derive(SubflowTimer.Keepalive, () => this.keepaliveDeadline());
+    this.pacer = new Pacer(now);
+    this.keepalive = new Keepalive(config.keepaliveMs, config.maxRetries, now);
+    this.timers.derive(SubflowTimer.Keepalive, () => this.keepalive.deadline(this.current === 'established', this.rtt.rto));
   }
 
   // --- Views used by congestion control, schedulers and applications ---------------------
@@ -398,7 +397,7 @@ export class Subflow implements SubflowView {
    * ACK carrying its current window. Used while the peer's window is closed (RFC 9293 §3.8.6.1).
    */
   probe(): void {
-    if (this.state === 'established') this.keepaliveDue = true;
+    if (this.state === 'established') this.keepalive.request();
   }
 
   /** The application ran dry: congestion control should not count this as a limit. */
@@ -429,8 +428,7 @@ export class Subflow implements SubflowView {
    */
   onSegment(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
     this.stats.segmentsReceived++;
-    this.lastActivity = now;
-    this.keepaliveProbes = 0;
+    this.keepalive.heard(now);
     const f = seg.flags;
     if (f & TcpFlag.RST) {
       this.onReset(now, seg);
@@ -522,7 +520,7 @@ export class Subflow implements SubflowView {
       this.stats.bytesReceived += seg.payload.length;
     }
     this.handshakeDue = true;
-    this.lastActivity = now;
+    this.keepalive.heard(now);
   }
 
   /**
@@ -690,13 +688,7 @@ export class Subflow implements SubflowView {
       this.rtt.sample(rttSample);
     }
     // RFC 8985 §6.2: remember the most recently sent segment known delivered.
-    const rackRtt = now - newest.xmitTime;
-    const ambiguous = newest.xmits > 1 && rackRtt < this.rtt.minRtt; // RFC 8985 §6.2 step 2
-    if (!ambiguous && (newest.xmitTime > this.rackXmitTime || (newest.xmitTime === this.rackXmitTime && newest.rel > this.rackEndRel))) {
-      this.rackXmitTime = newest.xmitTime;
-      this.rackEndRel = newest.rel + seqLength(newest);
-      this.rackRtt = Math.max(0.001, rackRtt);
-    }
+    this.rack.onDelivered(newest, now, this.rtt.minRtt);
     if (ackedBytes > 0) {
       this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
     }
@@ -708,50 +700,15 @@ export class Subflow implements SubflowView {
     if (acked.length > 0) this.owner.onAcked(this, acked, now);
   }
 
-  /**
-   * RFC 8985 §6.2 step 5: a segment is lost once one sent after it was delivered and a
-   * reordering window has passed. Walks the transmissions in time order from the oldest
-   * still in flight, so each ACK costs what it resolves, not the whole scoreboard.
-   */
+  /** RFC 8985 §6.2 step 5: declare lost what RACK finds, and answer a loss once per episode. */
   private detectLosses(now: number): void {
-    if (this.rackXmitTime < 0) return;
     const priorInFlight = this.inFlight;
     const reoWnd = this.rtt.minRtt > 0 ? Math.min(this.rtt.minRtt / 4, this.rtt.srtt) : 0;
-    let nextTimeout = Infinity;
-    let lostAny = false;
-    let lostRetransmission = false;
-    const order = this.xmitOrder;
-    for (let i = this.xmitHead; i < order.length; i++) {
-      const e = order[i]!;
-      const s = e.seg;
-      if (!s.inFlight || s.xmitTime !== e.time) {
-        // Delivered, declared lost, or sent again since: this entry is spent.
-        if (i === this.xmitHead) this.xmitHead++;
-        continue;
-      }
-      if (e.time > this.rackXmitTime || (e.time === this.rackXmitTime && s.rel + seqLength(s) >= this.rackEndRel)) break;
-      const remaining = e.time + this.rackRtt + reoWnd - now;
-      if (remaining > 0) {
-        nextTimeout = now + remaining; // later entries expire later still
-        break;
-      }
-      // A retransmission sent during this recovery and lost again is a new congestion signal.
-      if (s.xmits > 1 && e.time >= this.recoveryStartedAt) lostRetransmission = true;
-      this.markLost(s);
-      lostAny = true;
-      if (i === this.xmitHead) this.xmitHead++;
-    }
-    if (this.xmitHead > 1024 && this.xmitHead * 2 > order.length) {
-      this.xmitOrder = order.slice(this.xmitHead);
-      this.xmitHead = 0;
-    }
-    this.timers.set(SubflowTimer.Rack, nextTimeout);
-    if (lostAny) this.enterRecovery(now, priorInFlight, lostRetransmission);
+    const verdict = this.rack.detect(now, reoWnd, this.recoveryStartedAt, (seg) => this.markLost(seg));
+    if (!verdict) return;
+    this.timers.set(SubflowTimer.Rack, verdict.nextTimeout);
+    if (verdict.lostAny) this.enterRecovery(now, priorInFlight, verdict.lostRetransmission);
   }
-
-  /** Every transmission in time order (RACK's view); spent entries are skipped lazily. */
-  private xmitOrder: Array<{ seg: SentSegment; time: number }> = [];
-  private xmitHead = 0;
 
   private markLost(s: SentSegment): void {
     if (s.lost) return;
@@ -823,25 +780,8 @@ export class Subflow implements SubflowView {
     }
   }
 
-  private keepaliveProbes = 0;
-  private keepaliveDue = false;
-  private lastProbeAt = -Infinity;
-
-  /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: probe a silent, idle subflow. */
-  private keepaliveDeadline(): number {
-    const k = this.config.keepaliveMs;
-    if (k <= 0 || this.state !== 'established') return Infinity;
-    return Math.max(this.lastActivity, this.lastProbeAt) + (this.keepaliveProbes === 0 ? k : Math.max(this.rtt.rto, k / 4));
-  }
-
   private onKeepalive(now: number): void {
-    if (this.keepaliveProbes >= this.config.maxRetries) {
-      this.terminate('timeout', now);
-      return;
-    }
-    this.keepaliveProbes++;
-    this.lastProbeAt = now;
-    this.keepaliveDue = true;
+    if (!this.keepalive.fire(now)) this.terminate('timeout', now);
   }
 
   private onHandshakeTimer(now: number): void {
@@ -940,7 +880,7 @@ export class Subflow implements SubflowView {
   /** Is there something to send right now (cheap check before building a segment)? */
   wantsToSend(now: number): boolean {
     if (this.state === 'closed') return false;
-    if (this.handshakeDue || this.thirdAckDue || this.ackNow || this.keepaliveDue) return true;
+    if (this.handshakeDue || this.thirdAckDue || this.ackNow || this.keepalive.pending) return true;
     if (this.controlDue && this.state !== 'syn-received') return true;
     if (!this.mayCarryData) return false;
     if (this.retransmitQueue.length > 0 || this.tlpPending) return true;
@@ -972,9 +912,8 @@ export class Subflow implements SubflowView {
       this.ackNow = false;
       return this.buildPure('ack', now);
     }
-    if (this.keepaliveDue) {
+    if (this.keepalive.take()) {
       // One sequence number below SND.NXT, so the peer must answer with an ACK.
-      this.keepaliveDue = false;
       const seg = this.buildPure('ack', now);
       seg.seq = (seg.seq - 1) >>> 0;
       return seg;
@@ -988,24 +927,10 @@ export class Subflow implements SubflowView {
     return this.paceAllows(now, bytes);
   }
 
-  /**
-   * Token-bucket pacing at the controller's rate. A burst may hold 10 segments or
-   * PACING_BURST_MS of data, whichever is more: a real driver's timers tick in whole
-   * milliseconds, so a smaller bucket would cap the rate at a few segments per tick.
-   */
   private paceAllows(now: number, bytes: number): boolean {
-    const rate = this.controller.pacingRate(); // bytes per second
-    const burst = Math.max(10 * this.sendMss, (rate * PACING_BURST_MS) / 1000);
-    if (!isFinite(rate) || rate <= 0) {
-      this.paceTokens = burst;
-      this.paceLast = now;
-      return true;
-    }
-    this.paceTokens = Math.min(burst, this.paceTokens + ((now - this.paceLast) * rate) / 1000);
-    this.paceLast = now;
-    // One byte of slack: float refills must not leave a deadline that rounds to `now`.
-    if (this.paceTokens + 1 >= bytes) return true;
-    this.timers.set(SubflowTimer.Pacing, now + Math.max(0.01, ((bytes - this.paceTokens) * 1000) / rate));
+    const wakeAt = this.pacer.delay(now, bytes, this.controller.pacingRate(), this.sendMss);
+    if (wakeAt === null) return true;
+    this.timers.set(SubflowTimer.Pacing, wakeAt);
     return false;
   }
 
@@ -1046,12 +971,12 @@ export class Subflow implements SubflowView {
   private transmit(now: number, s: SentSegment): TcpSegment {
     s.xmits++;
     s.xmitTime = now;
-    if (!this.config.reliableLink) this.xmitOrder.push({ seg: s, time: now });
+    if (!this.config.reliableLink) this.rack.onTransmit(s, now);
     if (!s.inFlight) {
       s.inFlight = true;
       this.inFlight += s.data.length;
     }
-    this.paceTokens -= s.data.length;
+    this.pacer.spend(s.data.length);
     this.controller.onSent(now, s.data.length);
     this.stats.bytesSent += s.data.length;
     if (!this.timers.isArmed(SubflowTimer.Rto)) this.rearmRto(now);
@@ -1062,7 +987,7 @@ export class Subflow implements SubflowView {
     if (s.fin) flags |= TcpFlag.FIN;
     if (s.data.length > 0 && this.queue.nextUnsent() === undefined) flags |= TcpFlag.PSH;
     const opts = this.baseOptions(now);
-    const room = MAX_OPTION_BYTES - optionBytes(opts);
+    const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
     const mptcp = this.owner.mptcpOptions(this, { kind: 'data', segment: s, room });
     return this.finish(now, flags, toWire(this.iss, s.rel), s.data, opts, mptcp);
   }
@@ -1078,7 +1003,7 @@ export class Subflow implements SubflowView {
         { kind: 'timestamps', tsval: tsNow(now), tsecr: 0 },
         { kind: 'window-scale', shift: this.config.windowScale },
       ];
-      const room = MAX_OPTION_BYTES - optionBytes(opts);
+      const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
       const mptcp = this.owner.mptcpOptions(this, { kind: 'syn', room });
       const first = this.queue.first();
       const payload = first && first.rel === 0 && first.data.length > 0 ? first.data : EMPTY;
@@ -1099,7 +1024,7 @@ export class Subflow implements SubflowView {
       if (this.sackEnabled) opts.push({ kind: 'sack-permitted' });
       if (this.tsEnabled) opts.push({ kind: 'timestamps', tsval: tsNow(now), tsecr: this.tsRecent });
       opts.push({ kind: 'window-scale', shift: this.config.windowScale });
-      const room = MAX_OPTION_BYTES - optionBytes(opts);
+      const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
       const mptcp = this.owner.mptcpOptions(this, { kind: 'syn-ack', room });
       const seg = this.segment(TcpFlag.SYN | TcpFlag.ACK, this.iss, toWire(this.irs, this.receiver.rcvNxt), this.advertisedWindow(true), [...opts, ...mptcp], EMPTY);
       this.stats.segmentsSent++;
@@ -1113,9 +1038,9 @@ export class Subflow implements SubflowView {
 
   private buildPure(kind: 'ack' | 'third-ack', now: number): TcpSegment {
     const opts = this.baseOptions(now);
-    let room = MAX_OPTION_BYTES - optionBytes(opts);
+    let room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
     const mptcp = this.owner.mptcpOptions(this, { kind, room });
-    room -= optionBytes(mptcp);
+    room -= tcpOptionsUnpaddedLength(mptcp);
     // SACK blocks take what room is left: 2 + 8n bytes (RFC 2018 §3).
     if (this.sackEnabled && this.receiver.hasOutOfOrder && room >= 10) {
       const blocks = this.receiver.sackBlocks(Math.min(4, Math.floor((room - 2) / 8)));
@@ -1190,35 +1115,3 @@ function newSegment(rel: number, data: Uint8Array, dataOffset: number, dataFin: 
 function tsNow(now: number): number {
   return Math.floor(now) >>> 0;
 }
-
-/** Bytes a list of options takes on the wire, unpadded. */
-export function optionBytes(opts: readonly TcpOption[]): number {
-  let n = 0;
-  for (const o of opts) {
-    switch (o.kind) {
-      case 'mss':
-        n += 4;
-        break;
-      case 'window-scale':
-        n += 3;
-        break;
-      case 'sack-permitted':
-        n += 2;
-        break;
-      case 'sack':
-        n += 2 + 8 * o.blocks.length;
-        break;
-      case 'timestamps':
-        n += 10;
-        break;
-      case 'mptcp':
-        n += mptcpOptionLength(o.option);
-        break;
-      case 'unknown':
-        n += 2 + o.data.length;
-        break;
-    }
-  }
-  return n;
-}
-
