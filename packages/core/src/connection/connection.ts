@@ -8,6 +8,7 @@ import type { RandomSource } from '../random.js';
 import type { SchedulerFactory } from '../sched/scheduler.js';
 import type { SentSegment } from '../subflow/sent-segment.js';
 import { offsetOfDsn } from '../subflow/seq.js';
+import { subflowConfig } from '../subflow/subflow-config.js';
 import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
 import { TimerTable } from '../timer.js';
 import { CapableFlag, TcpRstReason, type AddAddr, type Dss, type MpCapable } from '../wire/mptcp/option.js';
@@ -394,8 +395,6 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   private newSubflow(pathId: number, localPort: number, remotePort: number, initiator: boolean, initial: boolean, now: number): Subflow {
-    const cfg = this.host.config;
-    const path = this.host.pathAddresses(pathId);
     const sf = new Subflow(
       this.nextSubflowId++,
       pathId,
@@ -404,20 +403,7 @@ export class Connection implements SubflowOwner, CcGroup {
       randomU32(this.host.random),
       initiator,
       initial,
-      {
-        mss: path?.mss ?? cfg.mss,
-        initialRtoMs: cfg.initialRtoMs,
-        minRtoMs: cfg.minRtoMs,
-        maxRtoMs: cfg.maxRtoMs,
-        maxSynRetries: cfg.maxSynRetries,
-        maxRetries: cfg.maxRetries,
-        potentiallyFailedAfter: cfg.potentiallyFailedAfter,
-        delayedAckMs: cfg.delayedAckMs,
-        keepaliveMs: cfg.keepaliveMs,
-        windowScale: windowScaleFor(cfg.receiveBuffer),
-        receiveLimit: cfg.receiveBuffer,
-        reliableLink: path?.reliable ?? cfg.reliableLink,
-      },
+      subflowConfig(this.host.config, this.host.pathAddresses(pathId)),
       this,
       this.ccFactory,
       this,
@@ -856,11 +842,4 @@ function randomKey(r: RandomSource): bigint {
   const b = new Uint8Array(8);
   r.fill(b);
   return new DataView(b.buffer).getBigUint64(0);
-}
-
-/** Smallest shift that lets the window field express the whole buffer (RFC 7323 §2.3). */
-function windowScaleFor(buffer: number): number {
-  let shift = 0;
-  while (shift < 14 && buffer / 2 ** shift > 0xffff) shift++;
-  return shift;
 }

@@ -10,36 +10,10 @@ import { seqLength, type SentSegment } from './sent-segment.js';
 import { SendQueue } from './send-queue.js';
 import { fromDssSubflowSeq, fromWire, toWire } from './seq.js';
 import { TimerTable } from '../timer.js';
+import type { SubflowConfig } from './subflow-config.js';
 import { Keepalive } from './keepalive.js';
 import { Pacer } from './pacer.js';
 import { Rack } from './rack.js';
-
-/** Tunables of one subflow; the connection passes its own. */
-export interface SubflowConfig {
-  /** Largest payload per segment. */
-  mss: number;
-  initialRtoMs: number;
-  minRtoMs: number;
-  maxRtoMs: number;
-  /** SYN (or SYN/ACK) transmissions before the handshake is given up. */
-  maxSynRetries: number;
-  /** Consecutive RTOs without progress before the subflow is declared dead. */
-  maxRetries: number;
-  /** Consecutive RTOs after which the subflow counts as potentially failed (RFC 8684 §3.3.6). */
-  potentiallyFailedAfter: number;
-  delayedAckMs: number;
-  /** Our window scale shift (RFC 7323 §2). */
-  windowScale: number;
-  /** Probe an idle subflow after this long without hearing from the peer; 0 = never. */
-  keepaliveMs: number;
-  /** Bytes that may wait out of order or unmapped in the subflow. */
-  receiveLimit: number;
-  /**
-   * Reliable-link mode: the carrier (a WebSocket's TCP) already retransmits and controls
-   * congestion, so this subflow never retransmits and only measures RTT.
-   */
-  reliableLink: boolean;
-}
 
 export type SubflowState =
   | 'syn-sent'
