@@ -667,9 +667,9 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   deliver(_sf: Subflow, dataOffset: number, data: Uint8Array): void {
-    const { added, signal } = this.receive.deliver(dataOffset, data);
-    if (added > 0) this.armIdle(this.clock);
-    if (signal) this.host.emit({ type: 'readable', connection: this });
+    if (this.receive.deliver(dataOffset, data) <= 0) return;
+    this.armIdle(this.clock);
+    if (this.receive.signalReadable()) this.host.emit({ type: 'readable', connection: this });
   }
 
   onEstablished(sf: Subflow, now: number): void {

@@ -66,19 +66,21 @@ export class ReceivePath {
   }
 
   /**
-   * Mapped bytes from a subflow. `added`: new bytes (negative: beyond any window we offered,
-   * dropped); `signal`: the application should hear 'readable'.
+   * Mapped bytes from a subflow. Returns the new bytes; negative: beyond any window we
+   * offered, dropped (a broken or forged mapping, so one forged segment cannot end the
+   * connection).
    */
-  deliver(dataOffset: number, data: Uint8Array): { added: number; signal: boolean } {
+  deliver(dataOffset: number, data: Uint8Array): number {
     const added = this.reasm.insert(dataOffset, data);
-    if (added < 0) {
-      // A broken or forged mapping: dropped, so one forged segment cannot end the connection.
-      this.drops++;
-      return { added, signal: false };
-    }
-    const signal = added > 0 && !this.readableSignalled;
-    if (signal) this.readableSignalled = true;
-    return { added, signal };
+    if (added < 0) this.drops++;
+    return added;
+  }
+
+  /** New bytes arrived: true when the application should hear 'readable' (once until it reads all). */
+  signalReadable(): boolean {
+    if (this.readableSignalled) return false;
+    this.readableSignalled = true;
+    return true;
   }
 
   /** The peer's DATA_FIN takes the octet at `offset` (RFC 8684 §3.3.3). */

@@ -1,14 +1,5 @@
 import { seqLength, type SentSegment } from './sent-segment.js';
 
-/** What one pass of loss detection found. */
-export interface RackVerdict {
-  /** When the next entry's reordering window ends (Infinity: none waits). */
-  nextTimeout: number;
-  lostAny: boolean;
-  /** A retransmission sent during the current recovery was lost again. */
-  lostRetransmission: boolean;
-}
-
 /**
  * RACK loss detection (RFC 8985 §6): the most recently sent segment known delivered, and
  * every transmission in time order, so a segment sent before it and still missing after a
@@ -22,6 +13,9 @@ export class Rack {
   /** Every transmission in time order; spent entries are skipped lazily. */
   private order: Array<{ seg: SentSegment; time: number }> = [];
   private head = 0;
+  /** What the last detect() found: any loss, and a retransmission of this recovery lost again. */
+  lostAny = false;
+  lostRetransmission = false;
 
   /** `seg` was (re)sent at `now`. */
   onTransmit(seg: SentSegment, now: number): void {
@@ -41,13 +35,14 @@ export class Rack {
 
   /**
    * RFC 8985 §6.2 step 5: every segment sent before the delivered one whose reordering
-   * window `reoWnd` has passed goes to `markLost`. Null before anything was delivered.
+   * window `reoWnd` has passed goes to `markLost`. Returns when the next entry's window
+   * ends (Infinity: none waits), or -1 before anything was delivered (nothing checked).
    */
-  detect(now: number, reoWnd: number, recoveryStartedAt: number, markLost: (s: SentSegment) => void): RackVerdict | null {
-    if (this.xmitTime < 0) return null;
+  detect(now: number, reoWnd: number, recoveryStartedAt: number, markLost: (s: SentSegment) => void): number {
+    this.lostAny = false;
+    this.lostRetransmission = false;
+    if (this.xmitTime < 0) return -1;
     let nextTimeout = Infinity;
-    let lostAny = false;
-    let lostRetransmission = false;
     const order = this.order;
     for (let i = this.head; i < order.length; i++) {
       const e = order[i]!;
@@ -64,15 +59,15 @@ export class Rack {
         break;
       }
       // A retransmission sent during this recovery and lost again is a new congestion signal.
-      if (s.xmits > 1 && e.time >= recoveryStartedAt) lostRetransmission = true;
+      if (s.xmits > 1 && e.time >= recoveryStartedAt) this.lostRetransmission = true;
       markLost(s);
-      lostAny = true;
+      this.lostAny = true;
       if (i === this.head) this.head++;
     }
     if (this.head > 1024 && this.head * 2 > order.length) {
       this.order = order.slice(this.head);
       this.head = 0;
     }
-    return { nextTimeout, lostAny, lostRetransmission };
+    return nextTimeout;
   }
 }

@@ -178,6 +178,7 @@ export class Subflow implements SubflowView {
   // Timers and recovery.
   private readonly timers = new TimerTable<SubflowTimer>(SUBFLOW_TIMER_KINDS);
   private readonly rack = new Rack();
+  private readonly markLostFn = (s: SentSegment): void => this.markLost(s);
   private readonly pacer: Pacer;
   private readonly keepalive: Keepalive;
   private handshakeTries = 0;
@@ -678,10 +679,10 @@ export class Subflow implements SubflowView {
   private detectLosses(now: number): void {
     const priorInFlight = this.inFlight;
     const reoWnd = this.rtt.minRtt > 0 ? Math.min(this.rtt.minRtt / 4, this.rtt.srtt) : 0;
-    const verdict = this.rack.detect(now, reoWnd, this.recoveryStartedAt, (seg) => this.markLost(seg));
-    if (!verdict) return;
-    this.timers.set(SubflowTimer.Rack, verdict.nextTimeout);
-    if (verdict.lostAny) this.enterRecovery(now, priorInFlight, verdict.lostRetransmission);
+    const nextTimeout = this.rack.detect(now, reoWnd, this.recoveryStartedAt, this.markLostFn);
+    if (nextTimeout < 0) return;
+    this.timers.set(SubflowTimer.Rack, nextTimeout);
+    if (this.rack.lostAny) this.enterRecovery(now, priorInFlight, this.rack.lostRetransmission);
   }
 
   private markLost(s: SentSegment): void {
