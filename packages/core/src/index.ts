@@ -53,5 +53,5 @@ export * from './errors.js';
 export * from './events.js';
 export { Endpoint, type ConnectOptions, type EndpointStats, type PathOptions } from './endpoint.js';
 export { Connection, type Address, type ConnectionState } from './connection/connection.js';
-export { Subflow, type SubflowState, type SubflowStats, type SubflowCloseReason } from './subflow/subflow.js';
+export { Subflow, type SubflowState, type SubflowStats, type SubflowCloseReason, type SubflowView } from './subflow/subflow.js';
 export * from './ip.js';

@@ -4,7 +4,7 @@
  * its appendix A asks for (profile, scheduler, backup, subflow statistics and events).
  */
 import { Duplex, type Readable } from 'node:stream';
-import type { Connection, EndpointEvent, Subflow, SubflowCloseReason } from '@mptun/core';
+import type { Connection, EndpointEvent, SubflowCloseReason, SubflowView } from '@mptun/core';
 import type { ConnectionHandler, Driver } from './driver.js';
 import { MptunError } from './errors.js';
 import type { Listener } from './events.js';
@@ -349,7 +349,7 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
     return sf ? this.describe(sf) : undefined;
   }
 
-  private describe(sf: Subflow): SubflowInfo {
+  private describe(sf: SubflowView): SubflowInfo {
     const p = this.driver.endpoint.pathInfo(sf.pathId);
     return {
       id: sf.id,

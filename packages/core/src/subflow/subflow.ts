@@ -2,39 +2,18 @@ import type { CcGroup, CongestionController } from '../cc/controller.js';
 import type { CcFactory } from '../cc/controller.js';
 import type { SackBlock, TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
-import { mptcpOptionLength } from '../wire/mptcp/codec.js';
+import { tcpOptionsUnpaddedLength } from '../wire/tcp-options.js';
+import { TCP_OPTIONS_MAX_LENGTH } from '../wire/tcp-header.js';
 import { SubflowReceiver, type RxMapping } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { seqLength, type SentSegment } from './sent-segment.js';
 import { SendQueue } from './send-queue.js';
 import { fromDssSubflowSeq, fromWire, toWire } from './seq.js';
-
-/** Tunables of one subflow; the connection passes its own. */
-export interface SubflowConfig {
-  /** Largest payload per segment. */
-  mss: number;
-  initialRtoMs: number;
-  minRtoMs: number;
-  maxRtoMs: number;
-  /** SYN (or SYN/ACK) transmissions before the handshake is given up. */
-  maxSynRetries: number;
-  /** Consecutive RTOs without progress before the subflow is declared dead. */
-  maxRetries: number;
-  /** Consecutive RTOs after which the subflow counts as potentially failed (RFC 8684 §3.3.6). */
-  potentiallyFailedAfter: number;
-  delayedAckMs: number;
-  /** Our window scale shift (RFC 7323 §2). */
-  windowScale: number;
-  /** Probe an idle subflow after this long without hearing from the peer; 0 = never. */
-  keepaliveMs: number;
-  /** Bytes that may wait out of order or unmapped in the subflow. */
-  receiveLimit: number;
-  /**
-   * Reliable-link mode: the carrier (a WebSocket's TCP) already retransmits and controls
-   * congestion, so this subflow never retransmits and only measures RTT.
-   */
-  reliableLink: boolean;
-}
+import { TimerTable } from '../timer.js';
+import type { SubflowConfig } from './subflow-config.js';
+import { Keepalive } from './keepalive.js';
+import { Pacer } from './pacer.js';
+import { Rack } from './rack.js';
 
 export type SubflowState =
   | 'syn-sent'
@@ -74,6 +53,33 @@ export interface SubflowOwner {
   onClosed(sf: Subflow, reason: SubflowCloseReason, now: number): void;
 }
 
+/**
+ * What applications, path managers and tools may see of a subflow: read-only. Changes go
+ * through the connection's commands (setBackup, closeSubflow, ...).
+ */
+export interface SubflowView {
+  readonly id: number;
+  readonly pathId: number;
+  readonly localPort: number;
+  readonly remotePort: number;
+  readonly isInitiator: boolean;
+  readonly isInitial: boolean;
+  readonly state: SubflowState;
+  readonly isEstablished: boolean;
+  readonly backup: boolean;
+  readonly peerBackup: boolean;
+  readonly localAddressId: number;
+  readonly remoteAddressId: number;
+  readonly mss: number;
+  readonly srtt: number;
+  readonly minRtt: number;
+  readonly rttVar: number;
+  readonly cwnd: number;
+  readonly bytesInFlight: number;
+  readonly potentiallyFailed: boolean;
+  readonly stats: Readonly<SubflowStats>;
+}
+
 export interface SubflowStats {
   bytesSent: number;
   bytesRetransmitted: number;
@@ -85,7 +91,27 @@ export interface SubflowStats {
   lossEvents: number;
 }
 
-const MAX_OPTION_BYTES = 40;
+/** The subflow's timers; handleTimeout runs the expired ones in this order. */
+enum SubflowTimer {
+  /** SYN, SYN/ACK or MP_JOIN third ACK retransmission (RFC 6298 §5.5 backoff). */
+  Handshake,
+  /** Delayed ACK (RFC 9293 §3.8.6.3). */
+  DelayedAck,
+  /** RACK reordering window (RFC 8985 §6.2). */
+  Rack,
+  /** Tail loss probe (RFC 8985 §7). */
+  Tlp,
+  /** Retransmission timeout (RFC 6298). */
+  Rto,
+  /** A probe while the RTO is backed off beyond BACKOFF_PROBE_MS. */
+  BackoffProbe,
+  /** The pacing bucket refills: wake the driver to send. */
+  Pacing,
+  /** Keepalive (RFC 9293 §3.8.4), derived from the last activity. */
+  Keepalive,
+}
+const SUBFLOW_TIMER_KINDS = SubflowTimer.Keepalive + 1;
+
 const MAX_BACKOFF = 64;
 /**
  * Longest wait between probes of a subflow in RTO backoff. The backed-off RTO still decides
@@ -96,15 +122,14 @@ const MAX_BACKOFF = 64;
  * to protect a congested path, and this path carries nothing else of ours meanwhile).
  */
 const BACKOFF_PROBE_MS = 1000;
-const PACING_BURST_MS = 2;
 
 /**
  * One subflow: a TCP connection of our own over one path (RFC 9293 with SACK RFC 2018,
  * timestamps RFC 7323, RTO RFC 6298, RACK-TLP RFC 8985, pluggable congestion control).
  * Sequence numbers are relative offsets inside (seq.ts); the wire sees u32 values.
  */
-export class Subflow {
-  state: SubflowState;
+export class Subflow implements SubflowView {
+  private current: SubflowState;
   readonly stats: SubflowStats = {
     bytesSent: 0,
     bytesRetransmitted: 0,
@@ -116,26 +141,26 @@ export class Subflow {
     lossEvents: 0,
   };
   /** Backup priority: ours (as sent in MP_JOIN/MP_PRIO) and the peer's request. */
-  backup = false;
-  peerBackup = false;
+  private backupFlag = false;
+  private peerBackupFlag = false;
   /** Address ids (RFC 8684 §3.2): ours and the peer's, for this subflow. */
-  localAddressId = 0;
-  remoteAddressId = 0;
+  private localId = 0;
+  private remoteId = 0;
 
   readonly rtt: RttEstimator;
-  cc!: CongestionController;
+  private controller!: CongestionController;
   readonly receiver: SubflowReceiver;
 
   // Send side.
   private readonly queue = new SendQueue();
   private readonly retransmitQueue: SentSegment[] = [];
   /** Lowest unacknowledged relative sequence. */
-  sndUna = 0;
+  private sndUna = 0;
   /** Next relative sequence to assign to new data. */
-  sndNxt = 0;
-  bytesInFlight = 0;
+  private sndNxt = 0;
+  private inFlight = 0;
   /** Sender MSS (the peer's announced MSS bounded by ours). */
-  mss: number;
+  private sendMss: number;
   /** Peer window scale shift; 0 until the handshake says otherwise. */
   private peerWindowScale = 0;
   private synDataLength = 0;
@@ -149,34 +174,25 @@ export class Subflow {
   private sackEnabled = false;
   private ackPending = 0;
   private ackNow = false;
-  private delackDeadline = Infinity;
 
   // Timers and recovery.
-  private handshakeDeadline = Infinity;
+  private readonly timers = new TimerTable<SubflowTimer>(SUBFLOW_TIMER_KINDS);
+  private readonly rack = new Rack();
+  private readonly markLostFn = (s: SentSegment): void => this.markLost(s);
+  private readonly pacer: Pacer;
+  private readonly keepalive: Keepalive;
   private handshakeTries = 0;
-  private rtoDeadline = Infinity;
   private backoff = 1;
-  consecutiveRtos = 0;
-  private rackDeadline = Infinity;
-  private tlpDeadline = Infinity;
-  /** Next probe while the RTO is backed off beyond BACKOFF_PROBE_MS. */
-  private backoffProbeDeadline = Infinity;
+  private consecutiveRtos = 0;
   private tlpPending = false;
-  private rackXmitTime = -1;
-  private rackEndRel = -1;
-  private rackRtt = 0;
   private inRecovery = false;
   private recoveryStartedAt = -1;
   private recoveryPoint = 0;
-  private paceTokens = 0;
-  private paceLast = 0;
-  private paceDeadline = Infinity;
   /** True while the application had nothing for us: CC must not grow on this. */
   private appLimited = true;
   private finQueued = false;
   private peerFin = false;
   private finAcked = false;
-  lastActivity = 0;
 
   constructor(
     readonly id: number,
@@ -194,17 +210,51 @@ export class Subflow {
     ccGroup: CcGroup,
     now: number,
   ) {
-    this.state = isInitiator ? 'syn-sent' : 'syn-received';
-    this.mss = config.mss;
+    this.current = isInitiator ? 'syn-sent' : 'syn-received';
+    this.sendMss = config.mss;
     this.rtt = new RttEstimator(config.initialRtoMs, config.minRtoMs, config.maxRtoMs);
     this.receiver = new SubflowReceiver(config.receiveLimit);
-    this.cc = ccFactory(this, ccGroup);
+    this.controller = ccFactory(this, ccGroup);
     this.handshakeDue = isInitiator; // the passive side answers once onSyn() has run
-    this.lastActivity = now;
-    this.paceLast = now;
+    this.pacer = new Pacer(now);
+    this.keepalive = new Keepalive(config.keepaliveMs, config.maxRetries, now);
+    this.timers.derive(SubflowTimer.Keepalive, () => this.keepalive.deadline(this.current === 'established', this.rtt.rto));
   }
 
-  // --- Views used by congestion control and schedulers -----------------------------------
+  // --- Views used by congestion control, schedulers and applications ---------------------
+
+  get state(): SubflowState {
+    return this.current;
+  }
+
+  get backup(): boolean {
+    return this.backupFlag;
+  }
+
+  get peerBackup(): boolean {
+    return this.peerBackupFlag;
+  }
+
+  get localAddressId(): number {
+    return this.localId;
+  }
+
+  get remoteAddressId(): number {
+    return this.remoteId;
+  }
+
+  /** Sender MSS (the peer's announced MSS bounded by ours). */
+  get mss(): number {
+    return this.sendMss;
+  }
+
+  get bytesInFlight(): number {
+    return this.inFlight;
+  }
+
+  get cc(): CongestionController {
+    return this.controller;
+  }
 
   get srtt(): number {
     return this.rtt.srtt;
@@ -219,7 +269,7 @@ export class Subflow {
   }
 
   get cwnd(): number {
-    return this.config.reliableLink ? Infinity : this.cc.window();
+    return this.config.reliableLink ? Infinity : this.controller.window();
   }
 
   get isEstablished(): boolean {
@@ -243,8 +293,8 @@ export class Subflow {
   get sendable(): number {
     if (!this.mayCarryData || this.finQueued) return 0;
     const queued = this.queue.unsentBytes();
-    const room = this.cwnd - this.bytesInFlight - queued;
-    if (this.config.reliableLink) return Math.max(0, this.config.receiveLimit - this.bytesInFlight - queued);
+    const room = this.cwnd - this.inFlight - queued;
+    if (this.config.reliableLink) return Math.max(0, this.config.receiveLimit - this.inFlight - queued);
     return room > 0 ? room : 0;
   }
 
@@ -262,6 +312,22 @@ export class Subflow {
   }
 
   // --- Commands from the connection ------------------------------------------------------
+
+  /** Our backup flag, as MP_JOIN and MP_PRIO carry it (RFC 8684 §3.3.8). */
+  setBackup(backup: boolean): void {
+    this.backupFlag = backup;
+  }
+
+  /** The peer's backup request, from its MP_JOIN or MP_PRIO. */
+  setPeerBackup(backup: boolean): void {
+    this.peerBackupFlag = backup;
+  }
+
+  /** The address ids of both ends (RFC 8684 §3.2). */
+  setAddressIds(local: number, remote: number): void {
+    this.localId = local;
+    this.remoteId = remote;
+  }
 
   /**
    * Data to ride the SYN (0-RTT: RFC 8803's convert protocol puts the target there).
@@ -306,7 +372,7 @@ export class Subflow {
    * ACK carrying its current window. Used while the peer's window is closed (RFC 9293 §3.8.6.1).
    */
   probe(): void {
-    if (this.state === 'established') this.keepaliveDue = true;
+    if (this.state === 'established') this.keepalive.request();
   }
 
   /** The application ran dry: congestion control should not count this as a limit. */
@@ -317,7 +383,7 @@ export class Subflow {
   /** Tear down without a handshake. */
   terminate(reason: SubflowCloseReason, now: number): void {
     if (this.state === 'closed') return;
-    this.state = 'closed';
+    this.current = 'closed';
     this.clearTimers();
     this.owner.onClosed(this, reason, now);
   }
@@ -337,8 +403,7 @@ export class Subflow {
    */
   onSegment(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
     this.stats.segmentsReceived++;
-    this.lastActivity = now;
-    this.keepaliveProbes = 0;
+    this.keepalive.heard(now);
     const f = seg.flags;
     if (f & TcpFlag.RST) {
       this.onReset(now, seg);
@@ -352,18 +417,18 @@ export class Subflow {
       this.irs = seg.seq;
       this.receiver.rcvNxt = 0;
       if (this.handshakeTries === 1) this.rtt.sample(now - this.synSentAt);
-      this.handshakeDeadline = Infinity;
+      this.timers.clear(SubflowTimer.Handshake);
       this.processAck(now, ackRel, []);
       // Data that rode the SYN but was not acknowledged goes out again as ordinary data.
       const first = this.queue.first();
       if (first && first.xmits > 0 && !first.fin && ackRel === 0 && first.data.length > 0) this.markLost(first);
       if (this.isInitial) {
-        this.state = 'established';
+        this.current = 'established';
         this.ackNow = true;
         this.thirdAckDue = true;
         this.owner.onEstablished(this, now);
       } else {
-        this.state = 'join-pending';
+        this.current = 'join-pending';
         this.handshakeTries = 0;
         this.handshakeDue = true; // the third ACK now, repeated until acknowledged
       }
@@ -380,8 +445,8 @@ export class Subflow {
       const ackRel = fromWire(this.iss, seg.ack, 0);
       if (ackRel < 0 || ackRel > this.sndNxt) return; // it may also cover data we sent early
       // The connection checked the MPTCP part of the third ACK before calling us.
-      this.state = 'established';
-      this.handshakeDeadline = Infinity;
+      this.current = 'established';
+      this.timers.clear(SubflowTimer.Handshake);
       if (this.synAckTries === 1) this.rtt.sample(now - this.synSentAt);
       this.owner.onEstablished(this, now);
       if (!this.isInitial) this.ackNow = true; // RFC 8684 §3.2: acknowledge the MP_JOIN ACK
@@ -391,8 +456,8 @@ export class Subflow {
         return;
       }
       if (f & TcpFlag.ACK) {
-        this.state = 'established';
-        this.handshakeDeadline = Infinity;
+        this.current = 'established';
+        this.timers.clear(SubflowTimer.Handshake);
         this.owner.onEstablished(this, now);
       }
     } else if (this.state === 'established') {
@@ -430,7 +495,7 @@ export class Subflow {
       this.stats.bytesReceived += seg.payload.length;
     }
     this.handshakeDue = true;
-    this.lastActivity = now;
+    this.keepalive.heard(now);
   }
 
   /**
@@ -444,7 +509,7 @@ export class Subflow {
     const r = this.receiver;
     const rel = fromWire(this.irs, seg.seq, r.rcvNxt);
     const len = seg.payload.length + ((seg.flags & TcpFlag.FIN) !== 0 ? 1 : 0);
-    const right = r.rcvNxt + Math.max(this.owner.receiveWindow(), this.mss);
+    const right = r.rcvNxt + Math.max(this.owner.receiveWindow(), this.sendMss);
     if (len === 0) return rel >= r.rcvNxt && rel <= right;
     return rel < right && rel + len > r.rcvNxt;
   }
@@ -464,7 +529,7 @@ export class Subflow {
     const rel = fromWire(this.irs, seg.seq, this.receiver.rcvNxt);
     if (rel === this.receiver.rcvNxt) {
       this.terminate('reset', now);
-    } else if (rel > this.receiver.rcvNxt && rel < this.receiver.rcvNxt + Math.max(this.owner.receiveWindow(), this.mss)) {
+    } else if (rel > this.receiver.rcvNxt && rel < this.receiver.rcvNxt + Math.max(this.owner.receiveWindow(), this.sendMss)) {
       this.ackNow = true; // challenge ACK
     }
   }
@@ -479,7 +544,7 @@ export class Subflow {
         if (isSyn) this.tsEnabled = true;
         if (this.tsEnabled) this.tsRecent = o.tsval;
       } else if (isSyn) {
-        if (o.kind === 'mss') this.mss = Math.max(64, Math.min(this.config.mss, o.mss));
+        if (o.kind === 'mss') this.sendMss = Math.max(64, Math.min(this.config.mss, o.mss));
         else if (o.kind === 'window-scale') {
           this.peerWindowScale = Math.min(o.shift, 14); // RFC 7323 §2.3
           this.wsEnabled = true;
@@ -525,7 +590,7 @@ export class Subflow {
       if (outcome === 'in-order') {
         this.ackPending++;
         if (this.ackPending >= 2 || r.hasOutOfOrder) this.ackNow = true;
-        else if (this.delackDeadline === Infinity) this.delackDeadline = now + this.config.delayedAckMs;
+        else if (!this.timers.isArmed(SubflowTimer.DelayedAck)) this.timers.set(SubflowTimer.DelayedAck, now + this.config.delayedAckMs);
       } else {
         // Out of order, duplicate or dropped: tell the sender at once (RFC 5681 §4.2).
         this.ackNow = true;
@@ -557,13 +622,13 @@ export class Subflow {
     if (ackRel > this.sndNxt) return; // acknowledges what we never sent
     const acked: SentSegment[] = [];
     let newest: SentSegment | undefined;
-    const priorInFlight = this.bytesInFlight;
+    const priorInFlight = this.inFlight;
     let ackedBytes = 0;
     if (ackRel > this.sndUna) {
       this.queue.shiftAcked(ackRel, acked);
       this.sndUna = ackRel;
       for (const s of acked) {
-        if (s.inFlight) this.bytesInFlight -= s.data.length;
+        if (s.inFlight) this.inFlight -= s.data.length;
         if (!s.sacked) ackedBytes += s.data.length;
         s.inFlight = false;
         if (s.lost) s.lost = false;
@@ -572,7 +637,7 @@ export class Subflow {
       }
       this.consecutiveRtos = 0;
       this.backoff = 1;
-      this.backoffProbeDeadline = Infinity;
+      this.timers.clear(SubflowTimer.BackoffProbe);
     }
     for (const b of sack) {
       if (b.right <= this.sndUna || b.left >= this.sndNxt || b.right <= b.left) continue;
@@ -584,7 +649,7 @@ export class Subflow {
         s.sacked = true;
         ackedBytes += s.data.length;
         if (s.inFlight) {
-          this.bytesInFlight -= s.data.length;
+          this.inFlight -= s.data.length;
           s.inFlight = false;
         }
         if (!newest || s.xmitTime > newest.xmitTime) newest = s;
@@ -598,74 +663,33 @@ export class Subflow {
       this.rtt.sample(rttSample);
     }
     // RFC 8985 §6.2: remember the most recently sent segment known delivered.
-    const rackRtt = now - newest.xmitTime;
-    const ambiguous = newest.xmits > 1 && rackRtt < this.rtt.minRtt; // RFC 8985 §6.2 step 2
-    if (!ambiguous && (newest.xmitTime > this.rackXmitTime || (newest.xmitTime === this.rackXmitTime && newest.rel > this.rackEndRel))) {
-      this.rackXmitTime = newest.xmitTime;
-      this.rackEndRel = newest.rel + seqLength(newest);
-      this.rackRtt = Math.max(0.001, rackRtt);
-    }
+    this.rack.onDelivered(newest, now, this.rtt.minRtt);
     if (ackedBytes > 0) {
-      this.cc.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
+      this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
     }
     if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
     this.tlpPending = false;
-    this.tlpDeadline = Infinity;
+    this.timers.clear(SubflowTimer.Tlp);
     if (!this.config.reliableLink) this.detectLosses(now);
     this.rearmRto(now);
     if (acked.length > 0) this.owner.onAcked(this, acked, now);
   }
 
-  /**
-   * RFC 8985 §6.2 step 5: a segment is lost once one sent after it was delivered and a
-   * reordering window has passed. Walks the transmissions in time order from the oldest
-   * still in flight, so each ACK costs what it resolves, not the whole scoreboard.
-   */
+  /** RFC 8985 §6.2 step 5: declare lost what RACK finds, and answer a loss once per episode. */
   private detectLosses(now: number): void {
-    if (this.rackXmitTime < 0) return;
-    const priorInFlight = this.bytesInFlight;
+    const priorInFlight = this.inFlight;
     const reoWnd = this.rtt.minRtt > 0 ? Math.min(this.rtt.minRtt / 4, this.rtt.srtt) : 0;
-    let nextTimeout = Infinity;
-    let lostAny = false;
-    let lostRetransmission = false;
-    const order = this.xmitOrder;
-    for (let i = this.xmitHead; i < order.length; i++) {
-      const e = order[i]!;
-      const s = e.seg;
-      if (!s.inFlight || s.xmitTime !== e.time) {
-        // Delivered, declared lost, or sent again since: this entry is spent.
-        if (i === this.xmitHead) this.xmitHead++;
-        continue;
-      }
-      if (e.time > this.rackXmitTime || (e.time === this.rackXmitTime && s.rel + seqLength(s) >= this.rackEndRel)) break;
-      const remaining = e.time + this.rackRtt + reoWnd - now;
-      if (remaining > 0) {
-        nextTimeout = now + remaining; // later entries expire later still
-        break;
-      }
-      // A retransmission sent during this recovery and lost again is a new congestion signal.
-      if (s.xmits > 1 && e.time >= this.recoveryStartedAt) lostRetransmission = true;
-      this.markLost(s);
-      lostAny = true;
-      if (i === this.xmitHead) this.xmitHead++;
-    }
-    if (this.xmitHead > 1024 && this.xmitHead * 2 > order.length) {
-      this.xmitOrder = order.slice(this.xmitHead);
-      this.xmitHead = 0;
-    }
-    this.rackDeadline = nextTimeout;
-    if (lostAny) this.enterRecovery(now, priorInFlight, lostRetransmission);
+    const nextTimeout = this.rack.detect(now, reoWnd, this.recoveryStartedAt, this.markLostFn);
+    if (nextTimeout < 0) return;
+    this.timers.set(SubflowTimer.Rack, nextTimeout);
+    if (this.rack.lostAny) this.enterRecovery(now, priorInFlight, this.rack.lostRetransmission);
   }
-
-  /** Every transmission in time order (RACK's view); spent entries are skipped lazily. */
-  private xmitOrder: Array<{ seg: SentSegment; time: number }> = [];
-  private xmitHead = 0;
 
   private markLost(s: SentSegment): void {
     if (s.lost) return;
     s.lost = true;
     if (s.inFlight) {
-      this.bytesInFlight -= s.data.length;
+      this.inFlight -= s.data.length;
       s.inFlight = false;
     }
     this.retransmitQueue.push(s);
@@ -681,70 +705,63 @@ export class Subflow {
     this.recoveryStartedAt = now;
     this.recoveryPoint = this.sndNxt;
     this.stats.lossEvents++;
-    this.cc.onCongestionEvent(now, { lostBytes: Math.max(this.mss, priorInFlight - this.bytesInFlight), priorInFlight });
+    this.controller.onCongestionEvent(now, { lostBytes: Math.max(this.sendMss, priorInFlight - this.inFlight), priorInFlight });
   }
 
   // --- Timers -----------------------------------------------------------------------------
 
   /** Earliest time this subflow needs handleTimeout, Infinity for none. */
   nextDeadline(): number {
-    return Math.min(
-      this.keepaliveDeadline(),
-      this.handshakeDeadline,
-      this.rtoDeadline,
-      this.rackDeadline,
-      this.tlpDeadline,
-      this.backoffProbeDeadline,
-      this.delackDeadline,
-      this.paceDeadline,
-    );
+    return this.timers.next();
   }
 
+  /** Every expired timer, in SubflowTimer order. */
   handleTimeout(now: number): void {
     if (this.state === 'closed') return;
-    if (now >= this.handshakeDeadline) this.onHandshakeTimer(now);
-    if (now >= this.delackDeadline) {
-      this.delackDeadline = Infinity;
-      if (this.ackPending > 0) this.ackNow = true;
+    let rtoFired = false;
+    for (let kind = 0 as SubflowTimer; kind < this.timers.kinds; kind++) {
+      if (!this.timers.isDue(kind, now)) continue;
+      switch (kind) {
+        case SubflowTimer.Handshake:
+          this.onHandshakeTimer(now);
+          break;
+        case SubflowTimer.DelayedAck:
+          this.timers.clear(SubflowTimer.DelayedAck);
+          if (this.ackPending > 0) this.ackNow = true;
+          break;
+        case SubflowTimer.Rack:
+          this.timers.clear(SubflowTimer.Rack);
+          this.detectLosses(now);
+          break;
+        case SubflowTimer.Tlp:
+          this.timers.clear(SubflowTimer.Tlp);
+          this.tlpPending = true; // RFC 8985 §7.3: send a probe at the next transmit opportunity
+          break;
+        case SubflowTimer.Rto:
+          rtoFired = true;
+          this.onRto(now);
+          break;
+        case SubflowTimer.BackoffProbe:
+          // An RTO that fired re-armed the probe; it sends the segment itself.
+          if (!rtoFired) this.onBackoffProbe(now);
+          break;
+        case SubflowTimer.Pacing:
+          this.timers.clear(SubflowTimer.Pacing); // only wakes the driver: poll() sends
+          break;
+        case SubflowTimer.Keepalive:
+          this.onKeepalive(now);
+          break;
+      }
     }
-    if (now >= this.rackDeadline) {
-      this.rackDeadline = Infinity;
-      this.detectLosses(now);
-    }
-    if (now >= this.tlpDeadline) {
-      this.tlpDeadline = Infinity;
-      this.tlpPending = true; // RFC 8985 §7.3: send a probe at the next transmit opportunity
-    }
-    if (now >= this.rtoDeadline) this.onRto(now);
-    else if (now >= this.backoffProbeDeadline) this.onBackoffProbe(now);
-    if (now >= this.paceDeadline) this.paceDeadline = Infinity;
-    if (now >= this.keepaliveDeadline()) this.onKeepalive(now);
-  }
-
-  private keepaliveProbes = 0;
-  private keepaliveDue = false;
-  private lastProbeAt = -Infinity;
-
-  /** RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: probe a silent, idle subflow. */
-  private keepaliveDeadline(): number {
-    const k = this.config.keepaliveMs;
-    if (k <= 0 || this.state !== 'established') return Infinity;
-    return Math.max(this.lastActivity, this.lastProbeAt) + (this.keepaliveProbes === 0 ? k : Math.max(this.rtt.rto, k / 4));
   }
 
   private onKeepalive(now: number): void {
-    if (this.keepaliveProbes >= this.config.maxRetries) {
-      this.terminate('timeout', now);
-      return;
-    }
-    this.keepaliveProbes++;
-    this.lastProbeAt = now;
-    this.keepaliveDue = true;
+    if (!this.keepalive.fire(now)) this.terminate('timeout', now);
   }
 
   private onHandshakeTimer(now: number): void {
     if (this.state === 'established' || this.state === 'closed') {
-      this.handshakeDeadline = Infinity;
+      this.timers.clear(SubflowTimer.Handshake);
       return;
     }
     if (this.handshakeTries >= this.config.maxSynRetries) {
@@ -753,20 +770,20 @@ export class Subflow {
     }
     this.rtt.resetAfterSynLoss();
     this.handshakeDue = true;
-    this.handshakeDeadline = Infinity; // re-armed when the segment is built
+    this.timers.clear(SubflowTimer.Handshake); // re-armed when the segment is built
     this.owner.onHandshakeRetry(this, now);
   }
 
   /** RFC 6298 §5.5: each handshake retransmission waits twice as long. */
   private armHandshake(now: number): void {
     const wait = this.rtt.hasSample ? this.rtt.rto : this.config.initialRtoMs;
-    this.handshakeDeadline = now + wait * 2 ** (this.handshakeTries - 1);
+    this.timers.set(SubflowTimer.Handshake, now + wait * 2 ** (this.handshakeTries - 1));
   }
 
   private handshakeDue = false;
 
   private onRto(now: number): void {
-    this.rtoDeadline = Infinity;
+    this.timers.clear(SubflowTimer.Rto);
     if (this.queue.sentCount() === 0) return;
     this.stats.rtoCount++;
     this.consecutiveRtos++;
@@ -776,25 +793,25 @@ export class Subflow {
     }
     // RFC 6298 §5.4–5.6: back off, and (RFC 8985 §6.3) everything outstanding is lost.
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
-    this.cc.onRtoExpired(now); // RFC 5681 §3.1 reads the flight size before it is written off
+    this.controller.onRtoExpired(now); // RFC 5681 §3.1 reads the flight size before it is written off
     for (const s of this.queue.sent()) if (!s.sacked) this.markLost(s);
     this.retransmitQueue.sort((a, b) => a.rel - b.rel);
     this.inRecovery = true;
     this.recoveryPoint = this.sndNxt;
     this.tlpPending = false;
     this.owner.onRto(this, this.consecutiveRtos, now);
-    this.rtoDeadline = now + this.rtt.rto * this.backoff; // re-armed for the retransmission
+    this.timers.set(SubflowTimer.Rto, now + this.rtt.rto * this.backoff); // re-armed for the retransmission
     this.armBackoffProbe(now);
   }
 
   private armBackoffProbe(now: number): void {
     const every = Math.max(BACKOFF_PROBE_MS, this.rtt.rto);
-    this.backoffProbeDeadline = this.rtoDeadline - now > every ? now + every : Infinity;
+    this.timers.set(SubflowTimer.BackoffProbe, this.timers.get(SubflowTimer.Rto) - now > every ? now + every : Infinity);
   }
 
   /** Send the oldest unacknowledged segment again, outside the window, without counting an RTO. */
   private onBackoffProbe(now: number): void {
-    this.backoffProbeDeadline = Infinity;
+    this.timers.clear(SubflowTimer.BackoffProbe);
     let oldest: SentSegment | undefined;
     for (const s of this.queue.sent()) {
       if (!s.sacked) {
@@ -812,31 +829,25 @@ export class Subflow {
 
   private rearmRto(now: number): void {
     if (this.config.reliableLink) {
-      this.rtoDeadline = Infinity;
+      this.timers.clear(SubflowTimer.Rto);
       return;
     }
-    if (this.queue.sentCount() === 0 || this.bytesInFlight === 0 && this.retransmitQueue.length === 0) {
-      this.rtoDeadline = Infinity;
-      this.tlpDeadline = Infinity;
+    if (this.queue.sentCount() === 0 || this.inFlight === 0 && this.retransmitQueue.length === 0) {
+      this.timers.clear(SubflowTimer.Rto);
+      this.timers.clear(SubflowTimer.Tlp);
       return;
     }
-    this.rtoDeadline = now + this.rtt.rto * this.backoff;
+    this.timers.set(SubflowTimer.Rto, now + this.rtt.rto * this.backoff);
     // RFC 8985 §7.2: a tail loss probe ahead of the RTO when not recovering.
-    if (!this.inRecovery && this.rtt.hasSample && this.rackDeadline === Infinity) {
+    if (!this.inRecovery && this.rtt.hasSample && !this.timers.isArmed(SubflowTimer.Rack)) {
       let pto = 2 * this.rtt.srtt;
-      if (this.bytesInFlight <= this.mss) pto += this.config.delayedAckMs;
-      this.tlpDeadline = Math.min(now + pto, this.rtoDeadline);
+      if (this.inFlight <= this.sendMss) pto += this.config.delayedAckMs;
+      this.timers.set(SubflowTimer.Tlp, Math.min(now + pto, this.timers.get(SubflowTimer.Rto)));
     }
   }
 
   private clearTimers(): void {
-    this.handshakeDeadline = Infinity;
-    this.rtoDeadline = Infinity;
-    this.rackDeadline = Infinity;
-    this.tlpDeadline = Infinity;
-    this.backoffProbeDeadline = Infinity;
-    this.delackDeadline = Infinity;
-    this.paceDeadline = Infinity;
+    this.timers.clearAll();
   }
 
   // --- Output -----------------------------------------------------------------------------
@@ -844,7 +855,7 @@ export class Subflow {
   /** Is there something to send right now (cheap check before building a segment)? */
   wantsToSend(now: number): boolean {
     if (this.state === 'closed') return false;
-    if (this.handshakeDue || this.thirdAckDue || this.ackNow || this.keepaliveDue) return true;
+    if (this.handshakeDue || this.thirdAckDue || this.ackNow || this.keepalive.pending) return true;
     if (this.controlDue && this.state !== 'syn-received') return true;
     if (!this.mayCarryData) return false;
     if (this.retransmitQueue.length > 0 || this.tlpPending) return true;
@@ -876,9 +887,8 @@ export class Subflow {
       this.ackNow = false;
       return this.buildPure('ack', now);
     }
-    if (this.keepaliveDue) {
+    if (this.keepalive.take()) {
       // One sequence number below SND.NXT, so the peer must answer with an ACK.
-      this.keepaliveDue = false;
       const seg = this.buildPure('ack', now);
       seg.seq = (seg.seq - 1) >>> 0;
       return seg;
@@ -888,28 +898,14 @@ export class Subflow {
 
   private mayTransmit(now: number, bytes: number): boolean {
     if (this.config.reliableLink) return true;
-    if (this.bytesInFlight > 0 && this.bytesInFlight + bytes > this.cc.window()) return false;
+    if (this.inFlight > 0 && this.inFlight + bytes > this.controller.window()) return false;
     return this.paceAllows(now, bytes);
   }
 
-  /**
-   * Token-bucket pacing at the controller's rate. A burst may hold 10 segments or
-   * PACING_BURST_MS of data, whichever is more: a real driver's timers tick in whole
-   * milliseconds, so a smaller bucket would cap the rate at a few segments per tick.
-   */
   private paceAllows(now: number, bytes: number): boolean {
-    const rate = this.cc.pacingRate(); // bytes per second
-    const burst = Math.max(10 * this.mss, (rate * PACING_BURST_MS) / 1000);
-    if (!isFinite(rate) || rate <= 0) {
-      this.paceTokens = burst;
-      this.paceLast = now;
-      return true;
-    }
-    this.paceTokens = Math.min(burst, this.paceTokens + ((now - this.paceLast) * rate) / 1000);
-    this.paceLast = now;
-    // One byte of slack: float refills must not leave a deadline that rounds to `now`.
-    if (this.paceTokens + 1 >= bytes) return true;
-    this.paceDeadline = now + Math.max(0.01, ((bytes - this.paceTokens) * 1000) / rate);
+    const wakeAt = this.pacer.delay(now, bytes, this.controller.pacingRate(), this.sendMss);
+    if (wakeAt === null) return true;
+    this.timers.set(SubflowTimer.Pacing, wakeAt);
     return false;
   }
 
@@ -950,23 +946,23 @@ export class Subflow {
   private transmit(now: number, s: SentSegment): TcpSegment {
     s.xmits++;
     s.xmitTime = now;
-    if (!this.config.reliableLink) this.xmitOrder.push({ seg: s, time: now });
+    if (!this.config.reliableLink) this.rack.onTransmit(s, now);
     if (!s.inFlight) {
       s.inFlight = true;
-      this.bytesInFlight += s.data.length;
+      this.inFlight += s.data.length;
     }
-    this.paceTokens -= s.data.length;
-    this.cc.onSent(now, s.data.length);
+    this.pacer.spend(s.data.length);
+    this.controller.onSent(now, s.data.length);
     this.stats.bytesSent += s.data.length;
-    if (this.rtoDeadline === Infinity) this.rearmRto(now);
-    else if (this.tlpDeadline === Infinity && !this.inRecovery && this.rtt.hasSample && !this.config.reliableLink) {
-      this.tlpDeadline = Math.min(now + 2 * this.rtt.srtt, this.rtoDeadline);
+    if (!this.timers.isArmed(SubflowTimer.Rto)) this.rearmRto(now);
+    else if (!this.timers.isArmed(SubflowTimer.Tlp) && !this.inRecovery && this.rtt.hasSample && !this.config.reliableLink) {
+      this.timers.set(SubflowTimer.Tlp, Math.min(now + 2 * this.rtt.srtt, this.timers.get(SubflowTimer.Rto)));
     }
     let flags = TcpFlag.ACK;
     if (s.fin) flags |= TcpFlag.FIN;
     if (s.data.length > 0 && this.queue.nextUnsent() === undefined) flags |= TcpFlag.PSH;
     const opts = this.baseOptions(now);
-    const room = MAX_OPTION_BYTES - optionBytes(opts);
+    const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
     const mptcp = this.owner.mptcpOptions(this, { kind: 'data', segment: s, room });
     return this.finish(now, flags, toWire(this.iss, s.rel), s.data, opts, mptcp);
   }
@@ -982,7 +978,7 @@ export class Subflow {
         { kind: 'timestamps', tsval: tsNow(now), tsecr: 0 },
         { kind: 'window-scale', shift: this.config.windowScale },
       ];
-      const room = MAX_OPTION_BYTES - optionBytes(opts);
+      const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
       const mptcp = this.owner.mptcpOptions(this, { kind: 'syn', room });
       const first = this.queue.first();
       const payload = first && first.rel === 0 && first.data.length > 0 ? first.data : EMPTY;
@@ -1003,7 +999,7 @@ export class Subflow {
       if (this.sackEnabled) opts.push({ kind: 'sack-permitted' });
       if (this.tsEnabled) opts.push({ kind: 'timestamps', tsval: tsNow(now), tsecr: this.tsRecent });
       opts.push({ kind: 'window-scale', shift: this.config.windowScale });
-      const room = MAX_OPTION_BYTES - optionBytes(opts);
+      const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
       const mptcp = this.owner.mptcpOptions(this, { kind: 'syn-ack', room });
       const seg = this.segment(TcpFlag.SYN | TcpFlag.ACK, this.iss, toWire(this.irs, this.receiver.rcvNxt), this.advertisedWindow(true), [...opts, ...mptcp], EMPTY);
       this.stats.segmentsSent++;
@@ -1017,9 +1013,9 @@ export class Subflow {
 
   private buildPure(kind: 'ack' | 'third-ack', now: number): TcpSegment {
     const opts = this.baseOptions(now);
-    let room = MAX_OPTION_BYTES - optionBytes(opts);
+    let room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
     const mptcp = this.owner.mptcpOptions(this, { kind, room });
-    room -= optionBytes(mptcp);
+    room -= tcpOptionsUnpaddedLength(mptcp);
     // SACK blocks take what room is left: 2 + 8n bytes (RFC 2018 §3).
     if (this.sackEnabled && this.receiver.hasOutOfOrder && room >= 10) {
       const blocks = this.receiver.sackBlocks(Math.min(4, Math.floor((room - 2) / 8)));
@@ -1044,7 +1040,7 @@ export class Subflow {
     const seg = this.segment(flags, seqWire, ack, this.advertisedWindow(false), mptcp.length ? [...opts, ...mptcp] : opts, payload);
     this.ackPending = 0;
     this.ackNow = false;
-    this.delackDeadline = Infinity;
+    this.timers.clear(SubflowTimer.DelayedAck);
     this.stats.segmentsSent++;
     return seg;
   }
@@ -1094,35 +1090,3 @@ function newSegment(rel: number, data: Uint8Array, dataOffset: number, dataFin: 
 function tsNow(now: number): number {
   return Math.floor(now) >>> 0;
 }
-
-/** Bytes a list of options takes on the wire, unpadded. */
-export function optionBytes(opts: readonly TcpOption[]): number {
-  let n = 0;
-  for (const o of opts) {
-    switch (o.kind) {
-      case 'mss':
-        n += 4;
-        break;
-      case 'window-scale':
-        n += 3;
-        break;
-      case 'sack-permitted':
-        n += 2;
-        break;
-      case 'sack':
-        n += 2 + 8 * o.blocks.length;
-        break;
-      case 'timestamps':
-        n += 10;
-        break;
-      case 'mptcp':
-        n += mptcpOptionLength(o.option);
-        break;
-      case 'unknown':
-        n += 2 + o.data.length;
-        break;
-    }
-  }
-  return n;
-}
-

@@ -115,9 +115,14 @@ function readU32(b: Uint8Array, at: number): number {
  * limit, so callers can ask whether a set would fit.
  */
 export function tcpOptionsLength(opts: readonly TcpOption[]): number {
+  return (tcpOptionsUnpaddedLength(opts) + 3) & ~3;
+}
+
+/** The bytes `opts` take before padding: what counts when fitting more options into 40 bytes. */
+export function tcpOptionsUnpaddedLength(opts: readonly TcpOption[]): number {
   let total = 0;
   for (let k = 0; k < opts.length; k++) total += optionLength(opts[k]!);
-  return (total + 3) & ~3;
+  return total;
 }
 
 /**

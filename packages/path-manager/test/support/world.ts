@@ -5,7 +5,7 @@
  * seeded byte stream, half-close, and hash what they read. Deterministic in the seed.
  */
 import { createHash } from 'node:crypto';
-import { ccFactory, schedulerFactory, Endpoint, SeededRandom, type Address, type Connection, type Driveable, type EndpointEvent, type Subflow, type Transmit } from '@mptun/core';
+import { ccFactory, schedulerFactory, Endpoint, SeededRandom, type Address, type Connection, type Driveable, type EndpointEvent, type SubflowView, type Transmit } from '@mptun/core';
 import { Link, Mesh, type LinkOptions } from '@mptun/sim';
 import { AddressAnnouncer, type ServerAddress } from '../../src/announcer.js';
 import { applyInterfaceChanges } from '../../src/interface-sync.js';
@@ -229,7 +229,7 @@ export class World {
   }
 
   /** Client subflows whose path runs from this interface. */
-  subflowsOn(name: string): Subflow[] {
+  subflowsOn(name: string): SubflowView[] {
     if (!this.conn) return [];
     return this.conn.subflows().filter((sf) => sf.state !== 'closed' && this.host.meshPaths.some((p) => p.clientPathId === sf.pathId && p.iface.name === name));
   }

@@ -1,0 +1,17 @@
+/** A connection's timers (one TimerTable); handleTimeout runs the expired ones in this order. */
+export enum ConnectionTimer {
+  /** No data acknowledged or delivered for idleTimeoutMs: abort. */
+  Idle,
+  /** Both DATA_FINs are acknowledged; the subflow FIN exchange gets this long. */
+  Linger,
+  /** Derived: the earliest deadline of any subflow. */
+  Subflows,
+  /** Window probe while the peer's window is closed (RFC 9293 §3.8.6.1, RFC 8684 §3.3.4). */
+  Persist,
+  /** Derived: an unechoed ADD_ADDR is due again (RFC 8684 §3.4.1). */
+  AddAddr,
+  /** A bare DATA_FIN was not acknowledged: the next poll sends it again (RFC 8684 §3.3.3). */
+  BareFin,
+}
+
+export const CONNECTION_TIMER_KINDS = ConnectionTimer.BareFin + 1;
