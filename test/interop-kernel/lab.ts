@@ -138,6 +138,11 @@ export class Lab {
     await this.ip('mptcp', 'limits', 'set', 'subflow', '4', 'add_addr_accepted', '4');
   }
 
+  /** `sysctl -w name=value` inside the namespace. */
+  async sysctl(setting: string): Promise<void> {
+    await run({ file: 'sysctl', args: ['-q', '-w', setting], netns: this.ns });
+  }
+
   /** `ip -n <ns> ...` */
   ip(...args: string[]): Promise<string> {
     return run({ file: 'ip', args: ['-n', this.ns, ...args] });
@@ -204,7 +209,6 @@ export class Lab {
       await this.bridge.proc.exit(10_000);
     }
     const out = await run({ file: 'tshark', args: ['-r', this.pcap, '-o', 'mptcp.analyze_mptcp:TRUE', '-o', 'mptcp.analyze_mappings:TRUE', '-q', '-z', 'expert'] }, 60_000);
-    if (process.env.MPTUN_INTEROP_DEBUG) console.log(out);
     return parseExpert(out);
   }
 
@@ -215,7 +219,9 @@ export class Lab {
     this.bridge = null;
     if (this.nsCreated) await run({ file: 'ip', args: ['netns', 'del', this.ns] }).catch(() => {});
     this.nsCreated = false;
-    await rm(this.dir, { recursive: true, force: true });
+    // MPTUN_INTEROP_KEEP=1 keeps each case's capture for a look in Wireshark.
+    if (process.env.MPTUN_INTEROP_KEEP === '1') console.log(`  capture kept: ${this.pcap}`);
+    else await rm(this.dir, { recursive: true, force: true });
   }
 }
 

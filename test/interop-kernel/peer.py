@@ -10,6 +10,8 @@ Commands on stdin, one a line:
   abort     close at once with SO_LINGER 0: the kernel sends MP_FASTCLOSE (RFC 8684 §3.5)
   shutdown  send the FIN now
   info      print the connection's MPTCP_INFO
+  stats     print the bytes received and sent so far
+  pause     stop reading (the receive window fills and closes); resume: read again
   close     close normally
 Output is JSON lines; an error on the socket is reported as {"event": "error", ...}.
 """
@@ -67,6 +69,7 @@ class Flow:
         self.shut = False
         self.eof = False
         self.closed = False
+        self.paused = False
 
     def shutdown(self):
         if not self.shut:
@@ -123,7 +126,7 @@ def run(sock, args):
             sock.close()
             flow.closed = True
             break
-        r = [stdin_fd] + ([] if flow.eof else [sock])
+        r = [stdin_fd] + ([] if flow.eof or flow.paused else [sock])
         w = [sock] if flow.wants_write() else []
         try:
             readable, writable, _ = select.select(r, w, [], 1.0)
@@ -152,6 +155,11 @@ def run(sock, args):
                     break
                 elif cmd == "shutdown":
                     flow.shutdown()
+                elif cmd in ("pause", "resume"):
+                    flow.paused = cmd == "pause"
+                    emit({"event": cmd + "d", "rx": flow.rx})
+                elif cmd == "stats":
+                    emit({"event": "stats", "rx": flow.rx, "tx": flow.tx})
                 elif cmd == "info":
                     emit({"event": "info", "info": mptcp_info(sock)})
                 elif cmd == "close":

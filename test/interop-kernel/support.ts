@@ -109,6 +109,8 @@ export const TROUBLE_COUNTERS = [
 export interface CounterExpectation {
   /** Counters that must have reached at least this value. */
   atLeast?: Record<string, number>;
+  /** Counters that must have exactly this value (names without the MPTcpExt prefix). */
+  exactly?: Record<string, number>;
   /** Trouble counters this case may raise, up to the value given. */
   allow?: Partial<Record<(typeof TROUBLE_COUNTERS)[number], number>>;
 }
@@ -127,9 +129,19 @@ export async function judge(lab: Lab, name: string, want: CounterExpectation): P
     expect(mib[c] ?? 0, `${c} in ${name}`).toBeLessThanOrEqual(allowed);
   }
   for (const [c, min] of Object.entries(want.atLeast ?? {})) expect(mib[`MPTcpExt${c}`] ?? 0, `${c} in ${name}`).toBeGreaterThanOrEqual(min);
+  for (const [c, v] of Object.entries(want.exactly ?? {})) expect(mib[`MPTcpExt${c}`] ?? 0, `${c} in ${name}`).toBe(v);
   expect(bridge.bad_checksum, 'TCP checksum errors on packets the kernel sent').toBe(0);
   expect(expert.mptcpErrors, 'tshark MPTCP expert errors').toEqual([]);
   return { mib, expert };
+}
+
+/** Waits for `cond` (polled every 20 ms); fails naming `what` after timeoutMs. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Resolves when `sock` has closed, or rejects after timeoutMs. */
