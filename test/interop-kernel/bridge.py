@@ -12,14 +12,19 @@ last octet: <loop>.H on loopback is <inner>.H inside the namespace, ports are un
   TCP  <inner>.A:pa -> <inner>.B:pb on the TUN becomes UDP <loop>.A:pa -> <loop>.B:pb
 
 A datagram can only be received where a socket is bound, so a kernel listener's loopback
-twin is bound on request (the "bind" command or --bind H:PORT at start), and a socket for <loop>.A:pa is bound
-the first time the kernel sends from <inner>.A:pa. The tcp-in-udp layout is the one of
-packages/core/src/wire/tcp-in-udp.ts: the UDP payload is TCP bytes 12..15, then 4..7,
-then 8..11, then options and data; checksum and urgent pointer do not travel.
+twin is bound on request ("bind" below, or --bind H:PORT at start), and a socket for
+<loop>.A:pa is bound the first time the kernel sends from <inner>.A:pa. The tcp-in-udp
+layout is the one of packages/core/src/wire/tcp-in-udp.ts: the UDP payload is TCP bytes
+12..15, then 4..7, then 8..11, then options and data; checksum and urgent pointer do not
+travel, so the bridge computes the TCP checksum (RFC 9293 §3.1) of what it writes and
+checks that of what it reads.
 
 Every IPv4 packet written to or read from the TUN goes into FILE (pcap, raw IP). Commands
-on stdin, one a line: "bind H PORT" binds <loop>.H:PORT (answers "bound"), "down H" drops every packet from or to host H, "up H" restores it,
-"stats" prints counters. Output is JSON lines. The bridge ends when stdin closes.
+on stdin, one a line:
+  bind H PORT  bind <loop>.H:PORT (answers "bound")
+  down H       drop every packet from or to host H (a lost path); up H lets them through
+  stats        print counters
+Output is JSON lines. The bridge ends when stdin closes (or on SIGTERM), capture complete.
 """
 import argparse
 import ctypes
@@ -32,6 +37,8 @@ import socket
 import struct
 import sys
 import time
+
+from stdin_lines import LineReader
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -227,25 +234,19 @@ class Bridge:
             emit({"event": "error", "message": "unknown command: " + " ".join(words)[:80]})
 
     def run(self):
-        stdin_fd = sys.stdin.fileno()
-        os.set_blocking(stdin_fd, False)
-        self.poller.register(stdin_fd, select.POLLIN)
-        pending = b""
+        stdin = LineReader(sys.stdin.fileno())
+        self.poller.register(stdin.fd, select.POLLIN)
         emit({"event": "ready"})
         while True:
             for fd, _ in self.poller.poll(500):
                 if fd == self.tun:
                     self.from_tun()
-                elif fd == stdin_fd:
-                    chunk = os.read(stdin_fd, 4096)
-                    if not chunk:
+                elif fd == stdin.fd:
+                    lines = stdin.read()
+                    if lines is None:
                         return
-                    pending += chunk
-                    while b"\n" in pending:
-                        line, pending = pending.split(b"\n", 1)
-                        self.command(line.decode(errors="replace").split())
-                    if len(pending) > 4096:
-                        pending = b""
+                    for line in lines:
+                        self.command(line.split())
                 else:
                     entry = self.by_fd.get(fd)
                     if entry:

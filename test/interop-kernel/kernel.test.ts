@@ -7,9 +7,9 @@
  * Cases that wait for an engine fix (issue 12, findings 3–11) are held back from the
  * default run; MPTUN_INTEROP_KNOWN_FAILING=1 runs them.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MptcpClient, createServer, type MptcpServer, type MptcpSocket } from '../../packages/node/src/index.js';
-import { Lab, type LabOptions, type Scripted } from './lab.js';
+import { Lab, removeStaleLabs, type LabOptions, type Scripted } from './lab.js';
 import { TEN_MB, casePort, closed, interopSkipReason, judge, receiveAll, sendRandom, until, type Digest } from './support.js';
 
 const skipReason = await interopSkipReason();
@@ -44,6 +44,10 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     await Promise.allSettled([...labs].map((l) => l.destroy()));
     labs.clear();
   }
+  beforeAll(async () => {
+    const stale = await removeStaleLabs();
+    if (stale.length > 0) console.log(`removed namespaces left by earlier runs: ${stale.join(', ')}`);
+  });
   afterEach(cleanUp);
   afterAll(async () => {
     await cleanUp();
@@ -151,18 +155,18 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
 
   it('B: the kernel joins from a second address (subflow endpoint) and both subflows carry data', async () => {
     const l = await lab();
-    await l.addKernelAddress(5);
-    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'subflow');
+    await l.kernelEndpoint(5, 'subflow');
     const port = casePort();
     const { first } = await mptunServer(l, port);
     const kernel = l.kernelClient(2, port, { send: 4_000_000 });
     const sock = await first;
     await established(sock, 2);
     await bothWays(kernel, sock, 4_000_000);
-    const got = Object.fromEntries(sock.subflows().map((f) => [f.remoteAddress, f.bytesReceived]));
+    // By id: once the connection is over, the server's paths (and their addresses) are gone.
+    const got = sock.subflows().map((f) => f.bytesReceived);
     console.log('  B join, bytes mptun received per subflow:', got);
-    expect(got[l.host(1)]).toBeGreaterThan(0);
-    expect(got[l.host(5)]).toBeGreaterThan(0);
+    expect(got).toHaveLength(2);
+    expect(Math.min(...got), 'each subflow carried data').toBeGreaterThan(0);
     await judge(l, 'B join', { atLeast: { MPJoinSynTx: 1, MPJoinSynAckRx: 1 }, exactly: NO_RESETS });
   });
 
@@ -185,7 +189,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     await kernel.event('connected');
     await until(() => got === kernelFirst, "the kernel's first bytes");
     // An endpoint added while the connection is open is announced to it at once.
-    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'signal');
+    await l.kernelEndpoint(5, 'signal');
     expect(await added).toMatchObject({ addressId: 5, host: l.inner(5) });
     await until(async () => ((await l.mib()).MPTcpExtEchoAdd ?? 0) >= 1, 'the kernel to receive the echo');
     await l.ip('mptcp', 'endpoint', 'delete', 'id', '5');
@@ -258,8 +262,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
 
   it('B: the kernel marks its subflow backup (MP_PRIO) and mptun stops sending on it', async () => {
     const l = await lab();
-    await l.addKernelAddress(5);
-    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'subflow');
+    await l.kernelEndpoint(5, 'subflow');
     const port = casePort();
     const { first } = await mptunServer(l, port);
     const kernel = l.kernelClient(2, port, { noFin: true });
@@ -359,8 +362,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
 
   it('B: the kernel withdraws the address of its joined subflow (REMOVE_ADDR) and the connection carries on', async () => {
     const l = await lab();
-    await l.addKernelAddress(5);
-    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'subflow');
+    await l.kernelEndpoint(5, 'subflow');
     const port = casePort();
     const { first } = await mptunServer(l, port);
     const kernel = l.kernelClient(2, port, { send: 2_000_000 });
@@ -389,8 +391,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
 
   it('B: the kernel loses its first address mid-transfer and finishes over its joined subflow', async () => {
     const l = await lab();
-    await l.addKernelAddress(5);
-    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'subflow');
+    await l.kernelEndpoint(5, 'subflow');
     const port = casePort();
     const { first } = await mptunServer(l, port);
     const kernel = l.kernelClient(2, port, { send: 8_000_000 });

@@ -24,6 +24,8 @@ import socket
 import struct
 import sys
 
+from stdin_lines import LineReader
+
 IPPROTO_MPTCP = getattr(socket, "IPPROTO_MPTCP", 262)
 SOL_MPTCP = 284
 MPTCP_INFO = 1
@@ -111,13 +113,36 @@ class Flow:
         return not self.closed and (self.tx < self.to_send or bool(self.pending))
 
 
+def command(flow, cmd):
+    """Carries out one stdin command; True when it closed the socket."""
+    sock = flow.sock
+    if cmd == "abort":
+        emit({"event": "aborting", "rx": flow.rx, "tx": flow.tx})
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        flow.closed = True
+    elif cmd == "close":
+        sock.close()
+        flow.closed = True
+    elif cmd == "shutdown":
+        flow.shutdown()
+    elif cmd in ("pause", "resume"):
+        flow.paused = cmd == "pause"
+        emit({"event": cmd + "d", "rx": flow.rx})
+    elif cmd == "stats":
+        emit({"event": "stats", "rx": flow.rx, "tx": flow.tx})
+    elif cmd == "info":
+        emit({"event": "info", "info": mptcp_info(sock)})
+    elif cmd:
+        emit({"event": "error", "message": "unknown command: " + cmd[:80]})
+    return flow.closed
+
+
 def run(sock, args):
     sock.setblocking(False)
     emit({"event": "connected", "mptcp": mptcp_info(sock) is not None, "info": mptcp_info(sock)})
     flow = Flow(sock, args.send, not args.no_fin)
-    stdin_fd = sys.stdin.fileno()
-    os.set_blocking(stdin_fd, False)
-    pending = b""
+    stdin = LineReader(sys.stdin.fileno())
     if flow.to_send == 0 and flow.fin:
         flow.shutdown()
     while not flow.closed:
@@ -126,7 +151,7 @@ def run(sock, args):
             sock.close()
             flow.closed = True
             break
-        r = [stdin_fd] + ([] if flow.eof or flow.paused else [sock])
+        r = [stdin.fd] + ([] if flow.eof or flow.paused else [sock])
         w = [sock] if flow.wants_write() else []
         try:
             readable, writable, _ = select.select(r, w, [], 1.0)
@@ -139,35 +164,13 @@ def run(sock, args):
             flow.closed = True
             sock.close()
             break
-        if stdin_fd in readable:
-            chunk = os.read(stdin_fd, 4096)
-            if not chunk:
+        if stdin.fd in readable:
+            lines = stdin.read()
+            if lines is None:
                 break
-            pending += chunk
-            while b"\n" in pending:
-                line, pending = pending.split(b"\n", 1)
-                cmd = line.decode(errors="replace").strip()
-                if cmd == "abort":
-                    emit({"event": "aborting", "rx": flow.rx, "tx": flow.tx})
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    sock.close()
-                    flow.closed = True
+            for cmd in lines:
+                if command(flow, cmd):
                     break
-                elif cmd == "shutdown":
-                    flow.shutdown()
-                elif cmd in ("pause", "resume"):
-                    flow.paused = cmd == "pause"
-                    emit({"event": cmd + "d", "rx": flow.rx})
-                elif cmd == "stats":
-                    emit({"event": "stats", "rx": flow.rx, "tx": flow.tx})
-                elif cmd == "info":
-                    emit({"event": "info", "info": mptcp_info(sock)})
-                elif cmd == "close":
-                    sock.close()
-                    flow.closed = True
-                    break
-                elif cmd:
-                    emit({"event": "error", "message": "unknown command: " + cmd[:80]})
     emit({"event": "closed", "rx": flow.rx, "tx": flow.tx})
 
 
