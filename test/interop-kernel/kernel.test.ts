@@ -376,6 +376,22 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     await judge(l, 'B REMOVE_ADDR from the kernel', { atLeast: { RmAddrTx: 1, RmSubflow: 1 }, exactly: { MPFastcloseTx: 0, MPFastcloseRx: 0 } });
   });
 
+  it('B: the kernel resets its joined subflow (RST with MP_TCPRST) and the connection carries on', async () => {
+    const l = await lab();
+    await l.kernelEndpoint(5, 'subflow');
+    const port = casePort();
+    const { first } = await mptunServer(l, port);
+    const kernel = l.kernelClient(2, port, { send: 1_000_000 });
+    const sock = await first;
+    await established(sock, 2);
+    // SOCK_DESTROY on the subflow socket: the kernel aborts it, and every RST of an MPTCP
+    // subflow carries MP_TCPRST (RFC 8684 §3.6).
+    await l.ss('-K', 'src', l.inner(5));
+    await until(() => sock.subflows().filter((f) => f.state === 'established').length === 1, 'the reset subflow to close');
+    await bothWays(kernel, sock, 1_000_000);
+    await judge(l, 'B MP_TCPRST from the kernel', { atLeast: { MPRstTx: 1 }, exactly: { MPFastcloseTx: 0, MPFastcloseRx: 0 } });
+  });
+
   // --- A path lost mid-transfer ----------------------------------------------------------------
 
   it('A: mptun loses its first path mid-transfer and finishes over the second', async () => {

@@ -154,6 +154,11 @@ export class Lab {
     await run({ file: 'sysctl', args: ['-q', '-w', setting], netns: this.ns });
   }
 
+  /** `ss ...` inside the namespace (e.g. -K to destroy sockets). */
+  ss(...args: string[]): Promise<string> {
+    return run({ file: 'ss', args, netns: this.ns });
+  }
+
   /** `ip -n <ns> ...` */
   ip(...args: string[]): Promise<string> {
     return run({ file: 'ip', args: ['-n', this.ns, ...args] });
