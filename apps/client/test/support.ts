@@ -23,12 +23,13 @@ export interface TunnelWorld {
 /** Hosts the relay refuses (as a server policy would): answered NOT_ALLOWED. */
 export const DENIED_HOST = 'denied.invalid';
 
-export async function startTunnelWorld(): Promise<TunnelWorld> {
+/** A tunnel server on 127.0.0.1 over sealed UDP (the default) or plain tcp-in-udp. */
+export async function startTunnelWorld(transport: 'udp' | 'udp-plain' = 'udp'): Promise<TunnelWorld> {
   const crypto = await loadCrypto();
   const serverKeys = generateKeypair(crypto);
   const clientKeys = generateKeypair(crypto);
   const server = new MptcpServer({
-    listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }],
+    listen: [{ transport, host: '127.0.0.1', port: 0 }],
     keypair: serverKeys,
     authorizedKeys: [clientKeys.publicKey],
     crypto,
