@@ -11,6 +11,8 @@ import { expect } from 'vitest';
 import { succeeds } from '../../tools/bench/suite/kernel/exec.js';
 import type { ExpertReport, Lab } from './lab.js';
 
+export { until } from '../../packages/node/test/support.js';
+
 export const TEN_MB = 10 * 1024 * 1024;
 
 /** Why the suite cannot run here, or undefined when it can. */
@@ -133,15 +135,6 @@ export async function judge(lab: Lab, name: string, want: CounterExpectation): P
   expect(bridge.bad_checksum, 'TCP checksum errors on packets the kernel sent').toBe(0);
   expect(expert.mptcpErrors, 'tshark MPTCP expert errors').toEqual([]);
   return { mib, expert };
-}
-
-/** Waits for `cond` (polled every 20 ms); fails naming `what` after timeoutMs. */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!(await cond())) {
-    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Resolves when `sock` has closed, or rejects after timeoutMs. */

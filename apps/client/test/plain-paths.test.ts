@@ -5,27 +5,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@mptun/cli';
-import type { MptcpServer, MptcpSocket } from '@mptun/node';
+import type { MptcpSocket } from '@mptun/node';
 import { startClient, type RunningClient } from '../src/client-app.js';
-import { connectTcp, pattern, startEcho, startTunnelWorld, type TunnelWorld } from './support.js';
+import { blackHole, connectTcp, pattern, startEcho, startTunnelWorld, until, type TunnelWorld } from './support.js';
 
 const silentLogger = createLogger({ level: 'silent' });
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-type PathLink = NonNullable<ReturnType<MptcpServer['driver']['linkOf']>>;
-
-/** Nothing leaves by `link` and nothing it receives is delivered. */
-function blackHole(link: PathLink): void {
-  link.send = () => true;
-  link.onSegment = () => {};
-}
 
 describe('mptun-client over udp-plain with two paths', () => {
   let world: TunnelWorld | null = null;

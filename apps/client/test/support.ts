@@ -7,7 +7,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { decodeTunnelRequest, encodeTunnelReply, TunnelStatus } from '@mptun/cli';
 import { MptcpServer, type MptcpSocket } from '@mptun/node';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
-export { pattern } from '../../../packages/node/test/support.js';
+export { blackHole, pattern, until } from '../../../packages/node/test/support.js';
 
 export interface TunnelWorld {
   crypto: CryptoBackend;

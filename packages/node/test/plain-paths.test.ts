@@ -5,25 +5,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MptcpClient, MptcpSocket } from '../src/index.js';
-import { newClient, pattern, readAll, serveBulk, sha256, startWorld, writeAll, type World } from './support.js';
-
-/** Waits for `cond`, polling; fails with `what` after timeoutMs. */
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { blackHole, newClient, pattern, readAll, serveBulk, sha256, startWorld, until, writeAll, type World } from './support.js';
 
 /** Makes the client's path from `host` a black hole both ways, as a cut link would. */
 function cutPath(client: MptcpClient, sock: MptcpSocket, host: string): void {
   const sf = sock.connection.subflows().find((f) => client.driver.endpoint.pathInfo(f.pathId)?.local.host === host);
   const link = sf ? client.driver.linkOf(sf.pathId) : undefined;
   if (!link) throw new Error(`no path from ${host}`);
-  link.send = () => true;
-  const deliver = link.onSegment;
-  link.onSegment = deliver ? () => {} : null;
+  blackHole(link);
 }
 
 describe('plain paths', () => {

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
+import type { PathLink } from '@mptun/core';
 import { MptcpClient, MptcpServer, type ClientOptions, type MptcpSocket, type TransportKind } from '../src/index.js';
 import { makeSelfSignedCertificate } from '../../transport-ws/test/self-signed.js';
 
@@ -129,4 +130,19 @@ export function serveBulk(world: World, reply: (socket: MptcpSocket) => Buffer):
     writeAll(s, reply(s));
   });
   return results;
+}
+
+/** Waits for `cond` (polled every 20 ms); fails naming `what` after timeoutMs. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A dead link: nothing leaves by `link` and nothing it receives is delivered. */
+export function blackHole(link: PathLink): void {
+  link.send = () => true;
+  link.onSegment = () => {};
 }
