@@ -9,7 +9,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MptcpClient, createServer, type MptcpServer, type MptcpSocket } from '../../packages/node/src/index.js';
-import { Lab, removeStaleLabs, type LabOptions, type Scripted } from './lab.js';
+import { Lab, removeStaleLabs, type LabOptions, type PeerOptions, type Scripted } from './lab.js';
 import { TEN_MB, casePort, closed, interopSkipReason, judge, receiveAll, sendRandom, until, type Digest } from './support.js';
 
 const skipReason = await interopSkipReason();
@@ -111,6 +111,18 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     await until(() => sock.isBound && sock.subflows().filter((f) => f.state === 'established').length >= n, `${n} established subflows`);
   }
 
+  /** Role B with a second kernel address: the kernel connects to mptun and joins from host 5 (a subflow endpoint). */
+  async function kernelJoined(peer: PeerOptions): Promise<{ l: Lab; kernel: Scripted; sock: MptcpSocket }> {
+    const l = await lab();
+    await l.kernelEndpoint(5, 'subflow');
+    const port = casePort();
+    const { first } = await mptunServer(l, port);
+    const kernel = l.kernelClient(2, port, peer);
+    const sock = await first;
+    await established(sock, 2);
+    return { l, kernel, sock };
+  }
+
   // --- Handshake, bulk, checksums, DATA_FIN --------------------------------------------------
 
   for (const checksums of [false, true]) {
@@ -154,13 +166,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   });
 
   it('B: the kernel joins from a second address (subflow endpoint) and both subflows carry data', async () => {
-    const l = await lab();
-    await l.kernelEndpoint(5, 'subflow');
-    const port = casePort();
-    const { first } = await mptunServer(l, port);
-    const kernel = l.kernelClient(2, port, { send: 4_000_000 });
-    const sock = await first;
-    await established(sock, 2);
+    const { l, kernel, sock } = await kernelJoined({ send: 4_000_000 });
     await bothWays(kernel, sock, 4_000_000);
     // By id: once the connection is over, the server's paths (and their addresses) are gone.
     const got = sock.subflows().map((f) => f.bytesReceived);
@@ -261,13 +267,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   });
 
   it('B: the kernel marks its subflow backup (MP_PRIO) and mptun stops sending on it', async () => {
-    const l = await lab();
-    await l.kernelEndpoint(5, 'subflow');
-    const port = casePort();
-    const { first } = await mptunServer(l, port);
-    const kernel = l.kernelClient(2, port, { noFin: true });
-    const sock = await first;
-    await established(sock, 2);
+    const { l, kernel, sock } = await kernelJoined({ noFin: true });
     const sending = sendRandom(sock, 8_000_000);
     await until(() => sock.bytesAcknowledged > 500_000, 'data acknowledged');
     await l.ip('mptcp', 'endpoint', 'change', 'id', '5', 'backup');
@@ -290,7 +290,11 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   // --- MP_FASTCLOSE and MP_TCPRST ----------------------------------------------------------------
 
   for (const role of ['A', 'B'] as const) {
-    /** A connection in `role` over which mptun has sent 1000 bytes, nothing ended. */
+    /**
+     * A connection in `role` over which mptun has sent 1000 bytes, nothing ended. The mptun
+     * server writes once the kernel's third ACK has reached it (see the held-back case on
+     * early server writes below).
+     */
     async function openQuiet(l: Lab): Promise<{ kernel: Scripted; sock: MptcpSocket }> {
       const port = casePort();
       let kernel: Scripted;
@@ -302,6 +306,8 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
         const { first } = await mptunServer(l, port);
         kernel = l.kernelClient(2, port, { noFin: true });
         sock = await first;
+        const s = sock;
+        await until(() => s.connection.state === 'established', "the kernel's third ACK at mptun");
       }
       sock.on('error', () => {});
       sock.write(Buffer.alloc(1000, 7));
@@ -361,14 +367,8 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     mptunResetsSubflow(true, 'A MP_TCPRST from mptun, kernel busy'));
 
   it('B: the kernel withdraws the address of its joined subflow (REMOVE_ADDR) and the connection carries on', async () => {
-    const l = await lab();
-    await l.kernelEndpoint(5, 'subflow');
-    const port = casePort();
-    const { first } = await mptunServer(l, port);
-    const kernel = l.kernelClient(2, port, { send: 2_000_000 });
-    const sock = await first;
+    const { l, kernel, sock } = await kernelJoined({ send: 2_000_000 });
     const removed = new Promise<{ addressIds: number[] }>((r) => sock.once('address-removed', r));
-    await established(sock, 2);
     await l.ip('mptcp', 'endpoint', 'delete', 'id', '5');
     expect((await removed).addressIds).toEqual([5]);
     await until(() => subflowAt(l, sock, 5, 'remote') === undefined, 'the subflow from the removed address to close');
@@ -377,13 +377,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   });
 
   it('B: the kernel resets its joined subflow (RST with MP_TCPRST) and the connection carries on', async () => {
-    const l = await lab();
-    await l.kernelEndpoint(5, 'subflow');
-    const port = casePort();
-    const { first } = await mptunServer(l, port);
-    const kernel = l.kernelClient(2, port, { send: 1_000_000 });
-    const sock = await first;
-    await established(sock, 2);
+    const { l, kernel, sock } = await kernelJoined({ send: 1_000_000 });
     // SOCK_DESTROY on the subflow socket: the kernel aborts it, and every RST of an MPTCP
     // subflow carries MP_TCPRST (RFC 8684 §3.6).
     await l.ss('-K', 'src', l.inner(5));
@@ -406,18 +400,31 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   });
 
   it('B: the kernel loses its first address mid-transfer and finishes over its joined subflow', async () => {
-    const l = await lab();
-    await l.kernelEndpoint(5, 'subflow');
-    const port = casePort();
-    const { first } = await mptunServer(l, port);
-    const kernel = l.kernelClient(2, port, { send: 8_000_000 });
-    const sock = await first;
-    await established(sock, 2);
+    const { l, kernel, sock } = await kernelJoined({ send: 8_000_000 });
     await bothWays(kernel, sock, 8_000_000, () => l.setHost(1, 'down'));
     await judge(l, 'B path lost', { atLeast: { MPJoinSynAckRx: 1 }, allow: { MPTcpExtDuplicateData: 1000 } });
   });
 
   // --- Held back: cases that wait for engine findings --------------------------------------------
+
+  // Seen once in five runs under load: the server wrote on 'connection' (which comes with the
+  // SYN), before the kernel's third ACK arrived, and the kernel fell back to TCP
+  // (MPCapableDataFallback=1).
+  knownFailing('B: the mptun server writes as soon as the connection appears and the kernel stays on MPTCP', 'new finding: early server data makes the kernel fall back', async () => {
+    for (let i = 0; i < 5; i++) {
+      const l = await lab();
+      const port = casePort();
+      const { first } = await mptunServer(l, port);
+      const kernel = l.kernelClient(2, port, { noFin: true });
+      const sock = await first;
+      sock.write(Buffer.alloc(1000, 7));
+      await until(async () => (await kernel.ask('stats', (e) => e.event === 'stats')).rx === 1000, "mptun's first bytes at the kernel");
+      expect((await kernel.ask('info', (e) => e.event === 'info')).info, 'the kernel still runs MPTCP').not.toBeNull();
+      sock.destroy();
+      await judge(l, `B early server write, run ${i + 1}`, { atLeast: { MPCapableSYNACKRX: 1 } });
+      await cleanUp();
+    }
+  });
 
   knownFailing("B: the kernel client's first bytes ride its MP_CAPABLE third ACK (data-level length) and reach mptun", 'finding 7', async () => {
     const l = await lab();
