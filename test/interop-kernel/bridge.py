@@ -23,6 +23,7 @@ Every IPv4 packet written to or read from the TUN goes into FILE (pcap, raw IP).
 on stdin, one a line:
   bind H PORT  bind <loop>.H:PORT (answers "bound")
   down H       drop every packet from or to host H (a lost path); up H lets them through
+  strip H      blank the MPTCP options (kind 30) of what host H sends, as a middlebox might
   stats        print counters
 Output is JSON lines. The bridge ends when stdin closes (or on SIGTERM), capture complete.
 """
@@ -103,6 +104,27 @@ def ipv4_packet(src, dst, segment, ident):
     return bytes(header) + bytes(seg)
 
 
+def strip_mptcp(seg):
+    """The segment with each MPTCP option (kind 30) overwritten by NOPs, lengths unchanged."""
+    out = bytearray(seg)
+    end = min((seg[12] >> 4) * 4, len(seg))
+    i = 20
+    while i < end:
+        kind = out[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end or out[i + 1] < 2:
+            break
+        length = out[i + 1]
+        if kind == 30:
+            out[i:i + length] = b"\x01" * min(length, end - i)
+        i += length
+    return bytes(out)
+
+
 def segment_to_payload(seg):
     """TCP segment -> tcp-in-udp UDP payload (packages/core/src/wire/tcp-in-udp.ts)."""
     return seg[12:16] + seg[4:8] + seg[8:12] + seg[20:]
@@ -140,6 +162,7 @@ class Bridge:
         self.socks = {}  # (host octet, port) -> socket
         self.by_fd = {}
         self.down = set()
+        self.stripped = set()
         self.ident = 0
         self.counts = {"to_tun": 0, "from_tun": 0, "dropped_down": 0, "bad_checksum": 0, "not_tcp": 0, "bad_datagram": 0, "send_errors": 0}
         for spec in args.bind:
@@ -207,6 +230,8 @@ class Bridge:
             if shost in self.down or dhost in self.down:
                 self.counts["dropped_down"] += 1
                 continue
+            if shost in self.stripped:
+                seg = strip_mptcp(seg)
             sport, dport = struct.unpack("!HH", seg[0:4])
             if (seg[12] >> 4) * 4 < 20 or seg[13] & 0x20:
                 self.counts["not_tcp"] += 1  # tcp-in-udp carries no URG
@@ -225,6 +250,9 @@ class Bridge:
             else:
                 self.down.discard(h)
             emit({"event": words[0], "host": h})
+        elif len(words) == 2 and words[0] == "strip" and words[1].isdigit():
+            self.stripped.add(int(words[1]))
+            emit({"event": "strip", "host": int(words[1])})
         elif len(words) == 3 and words[0] == "bind" and words[1].isdigit() and words[2].isdigit():
             self.socket_for(int(words[1]), int(words[2]))
             emit({"event": "bound", "host": int(words[1]), "port": int(words[2])})

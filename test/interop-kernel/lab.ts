@@ -114,6 +114,8 @@ export class Lab {
   private bridge: Scripted | null = null;
   private readonly peers: Scripted[] = [];
   private nsCreated = false;
+  /** Set once judge() has read and printed this lab's counters. */
+  judged = false;
 
   private constructor(
     private readonly dir: string,
@@ -216,6 +218,11 @@ export class Lab {
   /** Drops everything from or to host `h` (a path lost) or lets it through again. */
   async setHost(h: number, state: 'down' | 'up'): Promise<void> {
     await this.bridge!.ask(`${state} ${h}`, (e) => e.event === state && e.host === h);
+  }
+
+  /** From now on the MPTCP options of what kernel host `h` sends are blanked (a middlebox stripping them). */
+  async stripOptionsFrom(h: number): Promise<void> {
+    await this.bridge!.ask(`strip ${h}`, (e) => e.event === 'strip' && e.host === h);
   }
 
   async bridgeStats(): Promise<Record<string, number>> {

@@ -82,6 +82,11 @@ export function receiveAll(sock: Duplex): Promise<Digest> {
   });
 }
 
+/** The non-zero MIB counters, short names, for printing. */
+export function formatMib(mib: Record<string, number>): string {
+  return Object.entries(mib).filter(([, v]) => v > 0).map(([k, v]) => `${k.replace('MPTcpExt', '')}=${v}`).join(' ') || '(all zero)';
+}
+
 /** Counters that mean something went wrong unless a case expects them (RFC 8684 §3.7, §3.3.1, §3.2, §3.3.2). */
 export const TROUBLE_COUNTERS = [
   'MPTcpExtMPCapableFallbackACK',
@@ -119,11 +124,11 @@ export interface CounterExpectation {
 
 /** Reads the case's MIB counters and tshark's findings, prints them, and checks them. */
 export async function judge(lab: Lab, name: string, want: CounterExpectation): Promise<{ mib: Record<string, number>; expert: ExpertReport }> {
+  lab.judged = true;
   const mib = await lab.mib();
   const bridge = await lab.bridgeStats();
   const expert = await lab.expert();
-  const nonZero = Object.entries(mib).filter(([, v]) => v > 0).map(([k, v]) => `${k.replace('MPTcpExt', '')}=${v}`);
-  console.log(`[interop] ${name}\n  kernel MIB: ${nonZero.join(' ') || '(all zero)'}\n  bridge: ${JSON.stringify(bridge)}`);
+  console.log(`[interop] ${name}\n  kernel MIB: ${formatMib(mib)}\n  bridge: ${JSON.stringify(bridge)}`);
   const expertLines = expert.entries.filter((e) => /mptcp/i.test(e.protocol)).map((e) => `${e.severity} ${e.count}× ${e.summary}`);
   if (expertLines.length > 0) console.log(`  tshark MPTCP expert: ${expertLines.join('; ')}`);
   for (const c of TROUBLE_COUNTERS) {
