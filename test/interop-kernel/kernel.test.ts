@@ -29,6 +29,13 @@ function knownFailing(name: string, finding: string, fn: () => Promise<void>): v
 
 const NO_RESETS = { MPFastcloseTx: 0, MPFastcloseRx: 0, MPRstTx: 0, MPRstRx: 0 };
 
+/**
+ * With two subflows, data sent again on the other one (reinjection, RFC 8684 §3.3.6) after
+ * an RTO, or moved off a subflow that became backup, reaches the kernel twice when the first
+ * copy lands too; a loaded machine makes such RTOs spurious. Counted, printed, bounded.
+ */
+const REINJECTED = { MPTcpExtDuplicateData: 500 };
+
 describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   const labs = new Set<Lab>();
   const cleanups: Array<() => Promise<void>> = [];
@@ -164,7 +171,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     console.log('  A join, bytes mptun sent per subflow:', sent);
     expect(sent[l.host(2)]).toBeGreaterThan(0);
     expect(sent[l.host(3)]).toBeGreaterThan(0);
-    await judge(l, 'A join', { atLeast: { MPJoinSynRx: 1, MPJoinAckRx: 1 }, exactly: NO_RESETS });
+    await judge(l, 'A join', { atLeast: { MPJoinSynRx: 1, MPJoinAckRx: 1 }, exactly: NO_RESETS, allow: REINJECTED });
   });
 
   it('B: the kernel joins from a second address (subflow endpoint) and both subflows carry data', async () => {
@@ -175,7 +182,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     console.log('  B join, bytes mptun received per subflow:', got);
     expect(got).toHaveLength(2);
     expect(Math.min(...got), 'each subflow carried data').toBeGreaterThan(0);
-    await judge(l, 'B join', { atLeast: { MPJoinSynTx: 1, MPJoinSynAckRx: 1 }, exactly: NO_RESETS });
+    await judge(l, 'B join', { atLeast: { MPJoinSynTx: 1, MPJoinSynAckRx: 1 }, exactly: NO_RESETS, allow: REINJECTED });
   });
 
   // --- ADD_ADDR and REMOVE_ADDR -----------------------------------------------------------------
@@ -265,7 +272,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     expect(totalAfter - totalBefore).toBeGreaterThan(1_000_000);
     expect(after - before, 'bytes on the backup subflow after MP_PRIO').toBeLessThan((totalAfter - totalBefore) / 20);
     await closed(sock);
-    await judge(l, 'A MP_PRIO from mptun', { atLeast: { MPPrioRx: 1 }, exactly: NO_RESETS });
+    await judge(l, 'A MP_PRIO from mptun', { atLeast: { MPPrioRx: 1 }, exactly: NO_RESETS, allow: REINJECTED });
   });
 
   it('B: the kernel marks its subflow backup (MP_PRIO) and mptun stops sending on it', async () => {
@@ -286,7 +293,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     kernel.send('shutdown');
     sock.resume();
     await closed(sock);
-    await judge(l, 'B MP_PRIO from the kernel', { atLeast: { MPPrioTx: 1 }, exactly: NO_RESETS });
+    await judge(l, 'B MP_PRIO from the kernel', { atLeast: { MPPrioTx: 1 }, exactly: NO_RESETS, allow: REINJECTED });
   });
 
   // --- MP_FASTCLOSE and MP_TCPRST ----------------------------------------------------------------
