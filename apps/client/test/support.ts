@@ -7,7 +7,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { decodeTunnelRequest, encodeTunnelReply, TunnelStatus } from '@mptun/tunnel-common';
 import { MptcpServer, type MptcpSocket } from '@mptun/node';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
-export { pattern } from '../../../packages/node/test/support.js';
+export { blackHole, pattern, until } from '../../../packages/node/test/support.js';
 
 export interface TunnelWorld {
   crypto: CryptoBackend;
@@ -23,12 +23,13 @@ export interface TunnelWorld {
 /** Hosts the relay refuses (as a server policy would): answered NOT_ALLOWED. */
 export const DENIED_HOST = 'denied.invalid';
 
-export async function startTunnelWorld(): Promise<TunnelWorld> {
+/** A tunnel server on 127.0.0.1 over sealed UDP (the default) or plain tcp-in-udp. */
+export async function startTunnelWorld(transport: 'udp' | 'udp-plain' = 'udp'): Promise<TunnelWorld> {
   const crypto = await loadCrypto();
   const serverKeys = generateKeypair(crypto);
   const clientKeys = generateKeypair(crypto);
   const server = new MptcpServer({
-    listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }],
+    listen: [{ transport, host: '127.0.0.1', port: 0 }],
     keypair: serverKeys,
     authorizedKeys: [clientKeys.publicKey],
     crypto,

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
+import type { PathLink } from '@mptun/core';
 import { MptcpClient, MptcpServer, type ClientOptions, type MptcpSocket, type SegmentTap, type TransportKind } from '../src/index.js';
 import { makeSelfSignedCertificate } from '../../transport-ws/test/self-signed.js';
 
@@ -65,7 +66,7 @@ export function newClient(world: World, kind: TransportKind, extra: Partial<Clie
     keypair: world.clientKeys,
     serverPublicKey: world.serverKeys.publicKey,
     crypto: world.crypto,
-    localAddresses: kind === 'udp-plain' ? ['127.0.0.2'] : ['127.0.0.2', '127.0.0.3'],
+    localAddresses: ['127.0.0.2', '127.0.0.3'],
     ...(kind === 'wss' && world.tlsCert ? { tlsCa: world.tlsCert } : {}),
     connectTimeoutMs: 5000,
     ...extra,
@@ -130,4 +131,19 @@ export function serveBulk(world: World, reply: (socket: MptcpSocket) => Buffer):
     writeAll(s, reply(s));
   });
   return results;
+}
+
+/** Waits for `cond` (polled every 20 ms); fails naming `what` after timeoutMs. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A dead link: nothing leaves by `link` and nothing it receives is delivered. */
+export function blackHole(link: PathLink): void {
+  link.send = () => true;
+  link.onSegment = () => {};
 }

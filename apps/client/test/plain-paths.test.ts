@@ -1,0 +1,62 @@
+/**
+ * mptun-client over plain tcp-in-udp paths (--transport udp-plain) with two --path
+ * addresses: a forward's connection joins over both, and keeps working when either
+ * path goes dead mid-stream.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '@mptun/cli';
+import type { MptcpSocket } from '@mptun/node';
+import { startClient, type RunningClient } from '../src/client-app.js';
+import { blackHole, connectTcp, pattern, startEcho, startTunnelWorld, until, type TunnelWorld } from './support.js';
+
+const silentLogger = createLogger({ level: 'silent' });
+
+describe('mptun-client over udp-plain with two paths', () => {
+  let world: TunnelWorld | null = null;
+  let echo: Awaited<ReturnType<typeof startEcho>> | null = null;
+  let app: RunningClient | null = null;
+  afterEach(async () => {
+    await app?.close();
+    await echo?.close();
+    await world?.close();
+    app = echo = world = null;
+  });
+
+  for (const lost of ['127.0.0.2', '127.0.0.3']) {
+    it(`a forward's connection uses both paths and survives losing ${lost}`, async () => {
+      world = await startTunnelWorld('udp-plain');
+      echo = await startEcho();
+      app = await startClient(
+        { server: `127.0.0.1:${world.udpPort}`, transport: 'udp-plain', paths: ['127.0.0.2', '127.0.0.3'], socks: null, forwards: [`127.0.0.1:0:127.0.0.1:${echo.port}`], connectTimeoutMs: 5000 },
+        { logger: silentLogger },
+      );
+      const f = app.forwards[0]!;
+      const c = await connectTcp(f.bind.port, f.bind.host);
+      const first = pattern(41, 256 * 1024);
+      c.socket.write(first);
+      expect((await c.reader.read(first.length))?.equals(first)).toBe(true);
+      const server = world.server;
+      const conn = (): MptcpSocket => server.connections()[0]!;
+      await until(() => server.connectionCount === 1 && conn().subflows().filter((s) => s.state === 'established').length === 2, 'two subflows at the server');
+      expect(conn().subflows().map((s) => s.remoteAddress).sort()).toEqual(['127.0.0.2', '127.0.0.3']);
+      // A dead link: neither end hears the other on the lost path any more.
+      for (const s of conn().subflows()) {
+        if (s.remoteAddress !== lost) continue;
+        const sf = conn().connection.subflows().find((x) => x.id === s.id)!;
+        blackHole(server.driver.linkOf(sf.pathId)!);
+      }
+      const mine = app.client.openSockets()[0]!;
+      for (const sf of mine.connection.subflows()) {
+        if (app.client.driver.endpoint.pathInfo(sf.pathId)?.local.host === lost) blackHole(app.client.driver.linkOf(sf.pathId)!);
+      }
+      // Losing the joined path (127.0.0.3) currently takes about 50 s to get over: the data
+      // the server had sent on it moves to the other subflow only when that subflow is given
+      // up after its last retry (reported with issue 12's interop work), hence the timeout.
+      const second = pattern(42, 2 * 1024 * 1024);
+      c.socket.write(second);
+      expect((await c.reader.read(second.length))?.equals(second)).toBe(true);
+      c.socket.end();
+      await c.reader.closed();
+    }, 120_000);
+  }
+});
