@@ -31,7 +31,7 @@ const NO_RESETS = { MPFastcloseTx: 0, MPFastcloseRx: 0, MPRstTx: 0, MPRstRx: 0 }
 
 /**
  * With two subflows, data sent again on the other one (reinjection, RFC 8684 §3.3.6) after
- * an RTO, or moved off a subflow that became backup, reaches the kernel twice when the first
+ * an RTO, or moved off a subflow that became backup or was reset, reaches the kernel twice when the first
  * copy lands too; a loaded machine makes such RTOs spurious. Counted, printed, bounded.
  */
 const REINJECTED = { MPTcpExtDuplicateData: 500 };
@@ -254,7 +254,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   it('A: mptun marks a subflow backup (MP_PRIO) and the kernel stops sending on it', async () => {
     const l = await lab();
     const port = casePort();
-    const kernel = await l.kernelServer(port, { send: 8_000_000 });
+    const kernel = await l.kernelServer(port, { send: 24_000_000 });
     const sock = mptunClient(l, port, [2, 3]).connect();
     await established(sock, 2);
     const got = receiveAll(sock);
@@ -269,7 +269,8 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     const after = subflowAt(l, sock, 3, 'local')?.bytesReceived ?? before;
     const totalAfter = sock.subflows().reduce((n, f) => n + f.bytesReceived, 0);
     console.log(`  A MP_PRIO: backup subflow got ${after - before} of the last ${totalAfter - totalBefore} bytes`);
-    expect(totalAfter - totalBefore).toBeGreaterThan(1_000_000);
+    // Enough left to judge by (how much depends on the machine's speed, so the bar is low).
+    expect(totalAfter - totalBefore).toBeGreaterThan(200_000);
     expect(after - before, 'bytes on the backup subflow after MP_PRIO').toBeLessThan((totalAfter - totalBefore) / 20);
     await closed(sock);
     await judge(l, 'A MP_PRIO from mptun', { atLeast: { MPPrioRx: 1 }, exactly: NO_RESETS, allow: REINJECTED });
@@ -364,7 +365,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     if (!kernelBusy) kernel.send('shutdown');
     await got;
     await closed(sock);
-    await judge(l, name, { atLeast: { MPRstRx: 1, MPJoinAckRx: 1 }, exactly: { MPFastcloseTx: 0, MPFastcloseRx: 0 } });
+    await judge(l, name, { atLeast: { MPRstRx: 1, MPJoinAckRx: 1 }, exactly: { MPFastcloseTx: 0, MPFastcloseRx: 0 }, allow: REINJECTED });
   }
 
   it('A: mptun resets one subflow (MP_TCPRST) and the connection carries on over the other', () => mptunResetsSubflow(false, 'A MP_TCPRST from mptun'));

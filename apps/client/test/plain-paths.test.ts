@@ -4,7 +4,7 @@
  * path goes dead mid-stream.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '@mptun/cli';
+import { createLogger } from '@mptun/tunnel-common';
 import type { MptcpSocket } from '@mptun/node';
 import { startClient, type RunningClient } from '../src/client-app.js';
 import { blackHole, connectTcp, pattern, startEcho, startTunnelWorld, until, type TunnelWorld } from './support.js';
