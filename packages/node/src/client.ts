@@ -53,6 +53,8 @@ interface PathEntry {
   host: string;
   opener: PathOpener;
   backup: boolean;
+  /** Plain mode: the one connection this path carries a subflow of; null for shared paths. */
+  owner: MptcpSocket | null;
   pathId: number | null;
   link: PathLink | null;
   opening: Promise<number> | null;
@@ -76,7 +78,11 @@ export class MptcpClient extends EventEmitter implements PathOwner {
   private readonly server: TransportAddress;
   private readonly paths = new Map<string, PathEntry>();
   private readonly sockets = new Set<MptcpSocket>();
-  /** Plain mode: each socket's own paths (its subflow's ports are its sockets' ports). */
+  /**
+   * Plain mode: each connection's own paths, one per local address. tcp-in-udp has no room
+   * for ports, so a plain path (a UDP socket) carries one subflow; a connection joins over
+   * every one of its own paths, as it does over shared ones.
+   */
   private readonly ownPaths = new Map<MptcpSocket, PathEntry[]>();
   private closed = false;
 
@@ -88,14 +94,14 @@ export class MptcpClient extends EventEmitter implements PathOwner {
     this.driver = new Driver({ scheduler: strategy.schedulerFactory, congestionControl: strategy.ccFactory, ...options.engine });
     this.driver.onPathClosed = (pathId) => this.pathClosed(pathId);
     const locals = options.localAddresses?.length || options.paths?.length ? options.localAddresses ?? [] : ['0.0.0.0'];
-    for (const host of locals) this.paths.set(host, newEntry(host, false, this.opener));
-    for (const host of options.backupAddresses ?? []) this.paths.set(host, newEntry(host, true, this.opener));
+    for (const host of locals) this.paths.set(host, newEntry(host, false, this.opener, null));
+    for (const host of options.backupAddresses ?? []) this.paths.set(host, newEntry(host, true, this.opener, null));
     for (const p of options.paths ?? []) {
       const opener = p.transport || p.server
         ? pathOpener({ ...options, transport: p.transport ?? options.transport, server: parseHostPort(p.server ?? options.server) })
         : this.opener;
       if (!opener.shared) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'per-path transports must be shared ones (udp, ws, wss)');
-      this.paths.set(`${p.local}|${opener.kind}`, newEntry(p.local, p.backup ?? false, opener));
+      this.paths.set(`${p.local}|${opener.kind}`, newEntry(p.local, p.backup ?? false, opener, null));
     }
   }
 
@@ -111,7 +117,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
       multipath,
     }, opts.highWaterMark === undefined ? {} : { highWaterMark: opts.highWaterMark });
     this.sockets.add(socket);
-    const entries = this.opener.shared ? [...this.paths.values()] : [...this.paths.values()].map((e) => newEntry(e.host, e.backup, e.opener));
+    const entries = this.opener.shared ? [...this.paths.values()] : [...this.paths.values()].map((e) => newEntry(e.host, e.backup, e.opener, socket));
     if (!this.opener.shared) this.ownPaths.set(socket, entries);
     const start = (first: number): void => {
       if (socket.destroyed || this.closed) return;
@@ -123,7 +129,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
         .sort((a, b) => this.driver.lastHeard(b) - this.driver.lastHeard(a) || 0); // NaN when neither was heard
       const conn = this.driver.endpoint.connect(this.driver.now(), {
         path: first,
-        extraPaths: multipath && this.opener.shared ? others : [],
+        extraPaths: multipath ? others : [],
         scheduler: strategy.schedulerFactory,
         congestionControl: strategy.ccFactory,
         ...(opts.data ? { data: opts.data } : {}),
@@ -142,8 +148,10 @@ export class MptcpClient extends EventEmitter implements PathOwner {
       if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} came up in time`));
     }, this.options.connectTimeoutMs ?? 10_000);
     const primaries = entries.filter((e) => !e.backup);
-    // Plain UDP carries one subflow per path, so a plain connection opens just one.
-    const candidates = this.opener.shared ? (primaries.length > 0 ? primaries : entries) : entries.slice(0, 1);
+    // Shared paths serve other connections too; a plain connection that may not use several
+    // paths opens just one of its own.
+    const openAll = this.opener.shared || multipath;
+    const candidates = openAll ? (primaries.length > 0 ? primaries : entries) : entries.slice(0, 1);
     Promise.any(candidates.map((e) => this.openPath(e))).then(
       (pathId) => {
         clearTimeout(timer);
@@ -155,7 +163,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
       },
     );
     // Paths beyond the first join as they come up.
-    if (this.opener.shared) for (const e of entries) this.openPath(e).catch(() => {});
+    if (openAll) for (const e of entries) this.openPath(e).catch(() => {});
     return socket;
   }
 
@@ -174,11 +182,16 @@ export class MptcpClient extends EventEmitter implements PathOwner {
           link.close();
           throw new MptunError('ERR_MPTUN_CLOSED', 'the client is closed');
         }
+        if (e.owner && !this.ownPaths.has(e.owner)) {
+          link.close(); // its connection ended while the path was opening
+          throw new MptunError('ERR_MPTUN_CLOSED', 'the connection is closed');
+        }
         e.link = link;
         e.pathId = this.driver.addLink(link, { fixedLocalPort: !this.opener.shared });
         e.retryMs = 500;
         this.emit('path-up', { localAddress: e.host, backup: e.backup });
-        if (this.opener.shared) this.joinEverywhere(e);
+        if (e.owner) this.joinOne(e.owner, e);
+        else this.joinEverywhere(e);
         this.driver.schedulePump();
         return e.pathId;
       },
@@ -193,12 +206,14 @@ export class MptcpClient extends EventEmitter implements PathOwner {
   }
 
   private joinEverywhere(e: PathEntry): void {
-    const now = this.driver.now();
-    for (const s of this.sockets) {
-      if (!s.info.multipath || !s.isBound || s.connection.state === 'closed') continue;
-      if (s.connection.subflows().some((sf) => sf.pathId === e.pathId && sf.state !== 'closed')) continue;
-      s.connection.join(now, e.pathId!, e.backup);
-    }
+    for (const s of this.sockets) this.joinOne(s, e);
+  }
+
+  /** RFC 8684 §3.2: a subflow of `s` over the path of `e` (MP_JOIN), unless it has one there. */
+  private joinOne(s: MptcpSocket, e: PathEntry): void {
+    if (e.pathId === null || !s.info.multipath || !s.isBound || s.connection.state === 'closed') return;
+    if (s.connection.subflows().some((sf) => sf.pathId === e.pathId && sf.state !== 'closed')) return;
+    s.connection.join(this.driver.now(), e.pathId, e.backup);
   }
 
   private pathClosed(pathId: number): void {
@@ -230,17 +245,31 @@ export class MptcpClient extends EventEmitter implements PathOwner {
   // --- PathOwner ----------------------------------------------------------------------------
 
   async addLocalAddress(socket: MptcpSocket, host: string, backup: boolean): Promise<void> {
-    if (!this.opener.shared) throw new MptunError('ERR_MPTUN_UNSUPPORTED', 'plain UDP paths carry one subflow each: no joins');
+    const e = this.opener.shared ? this.sharedEntry(host, backup) : this.ownEntry(socket, host, backup);
+    await this.openPath(e);
+    this.joinOne(socket, e);
+    this.driver.schedulePump();
+  }
+
+  private sharedEntry(host: string, backup: boolean): PathEntry {
     let e = this.paths.get(host);
     if (!e) {
-      e = newEntry(host, backup, this.opener);
+      e = newEntry(host, backup, this.opener, null);
       this.paths.set(host, e);
     }
-    const pathId = await this.openPath(e);
-    if (!socket.connection.subflows().some((sf) => sf.pathId === pathId && sf.state !== 'closed')) {
-      socket.connection.join(this.driver.now(), pathId, backup);
-      this.driver.schedulePump();
+    return e;
+  }
+
+  /** Plain mode: the socket's own path from `host`, opened anew if it has none (or lost it). */
+  private ownEntry(socket: MptcpSocket, host: string, backup: boolean): PathEntry {
+    const own = this.ownPaths.get(socket) ?? [];
+    this.ownPaths.set(socket, own);
+    let e = own.find((x) => x.host === host && (x.pathId !== null || x.opening !== null));
+    if (!e) {
+      e = newEntry(host, backup, this.opener, socket);
+      own.push(e);
     }
+    return e;
   }
 
   removeLocalAddress(socket: MptcpSocket, host: string): void {
@@ -284,8 +313,8 @@ export class MptcpClient extends EventEmitter implements PathOwner {
   }
 }
 
-function newEntry(host: string, backup: boolean, opener: PathOpener): PathEntry {
-  return { host, opener, backup, pathId: null, link: null, opening: null, retryMs: 500, retryTimer: null };
+function newEntry(host: string, backup: boolean, opener: PathOpener, owner: MptcpSocket | null): PathEntry {
+  return { host, opener, backup, owner, pathId: null, link: null, opening: null, retryMs: 500, retryTimer: null };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

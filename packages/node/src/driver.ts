@@ -81,15 +81,27 @@ export class Driver {
     return this.links.get(pathId)?.lastHeard ?? -Infinity;
   }
 
-  /** Close a path's link; its subflows end and their data moves to other paths. */
+  /**
+   * Close a path's link; its subflows end and their data moves to other paths. What the
+   * engine has queued leaves first (an abort's RST with MP_FASTCLOSE, RFC 8684 §3.5, would
+   * otherwise die with the link), and the link closes once this turn's sends are done.
+   */
   removeLink(pathId: number): void {
     const state = this.links.get(pathId);
     if (!state) return;
+    const now = this.now();
+    this.transmitQueued(now);
     this.links.delete(pathId);
-    this.endpoint.closePath(this.now(), pathId);
+    this.endpoint.closePath(now, pathId);
+    state.link.onSegment = null;
     state.link.onClose = null;
-    state.link.close();
+    setImmediate(() => state.link.close());
     this.schedulePump();
+  }
+
+  /** Hands every segment the engine has ready to its link, now. */
+  private transmitQueued(now: number): void {
+    for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) this.send(t.pathId, t.bytes);
   }
 
   linkOf(pathId: number): PathLink | undefined {
@@ -202,7 +214,7 @@ export class Driver {
     const now = this.now();
     for (const conn of [...this.endpoint.connections()]) conn.abort(now);
     // Let the aborts' resets out before the links go.
-    for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) this.send(t.pathId, t.bytes);
+    this.transmitQueued(now);
     for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) this.dispatch(ev);
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);

@@ -64,7 +64,7 @@ export function newClient(world: World, kind: TransportKind, extra: Partial<Clie
     keypair: world.clientKeys,
     serverPublicKey: world.serverKeys.publicKey,
     crypto: world.crypto,
-    localAddresses: kind === 'udp-plain' ? ['127.0.0.2'] : ['127.0.0.2', '127.0.0.3'],
+    localAddresses: ['127.0.0.2', '127.0.0.3'],
     ...(kind === 'wss' && world.tlsCert ? { tlsCa: world.tlsCert } : {}),
     connectTimeoutMs: 5000,
     ...extra,

@@ -4,6 +4,7 @@
  * script's own and killing it by that pid ends it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const COMMAND_TIMEOUT_MS = 10_000;
@@ -46,8 +47,9 @@ export async function succeeds(c: Command): Promise<boolean> {
   }
 }
 
-/** Path of a script next to this module. */
+/** Path of a script next to this module, or `name` itself when it is an absolute path. */
 export function scriptPath(name: string): string {
+  if (isAbsolute(name)) return name;
   return fileURLToPath(new URL(`./${name}`, import.meta.url));
 }
 
@@ -66,12 +68,13 @@ export class PythonChild {
 
   constructor(
     readonly label: string,
-    netns: string,
+    /** Namespace to run in; undefined runs it in the host's. */
+    netns: string | undefined,
     script: string,
     args: string[],
     private readonly onLine: (obj: Record<string, unknown>) => void,
   ) {
-    const [file, ...argv] = commandArgv({ file: 'python3', args: ['-u', scriptPath(script), ...args], netns });
+    const [file, ...argv] = commandArgv({ file: 'python3', args: ['-u', scriptPath(script), ...args], ...(netns === undefined ? {} : { netns }) });
     this.child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (d: string) => this.feed(d));

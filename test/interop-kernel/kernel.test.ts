@@ -1,0 +1,449 @@
+/**
+ * mptun against the Linux kernel's MPTCP (RFC 8684), both roles, over the tcp-in-udp bridge
+ * (see lab.ts): A = mptun client → kernel server, B = kernel client → mptun server. Each
+ * case runs in a namespace of its own; afterwards the kernel's MIB counters and tshark's
+ * MPTCP analysis of the TUN capture judge it (support.ts judge()).
+ *
+ * Cases that wait for an engine fix (issue 12, findings 3–11) are held back from the
+ * default run; MPTUN_INTEROP_KNOWN_FAILING=1 runs them.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { MptcpClient, createServer, type MptcpServer, type MptcpSocket } from '../../packages/node/src/index.js';
+import { Lab, type LabOptions, type Scripted } from './lab.js';
+import { TEN_MB, casePort, closed, interopSkipReason, judge, receiveAll, sendRandom, until, type Digest } from './support.js';
+
+const skipReason = await interopSkipReason();
+if (skipReason) console.log(`kernel MPTCP interop suite skipped: ${skipReason}`);
+const runKnownFailing = process.env.MPTUN_INTEROP_KNOWN_FAILING === '1';
+const heldBack: string[] = [];
+
+/** A case that fails until an engine finding is fixed: run only with MPTUN_INTEROP_KNOWN_FAILING=1. */
+function knownFailing(name: string, finding: string, fn: () => Promise<void>): void {
+  const label = `${name} [waits for ${finding}]`;
+  if (runKnownFailing) it(label, fn);
+  else {
+    heldBack.push(label);
+    it.skip(`${label} (held back: set MPTUN_INTEROP_KNOWN_FAILING=1 to run it)`, fn);
+  }
+}
+
+const NO_RESETS = { MPFastcloseTx: 0, MPFastcloseRx: 0, MPRstTx: 0, MPRstRx: 0 };
+
+describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
+  const labs = new Set<Lab>();
+  const cleanups: Array<() => Promise<void>> = [];
+
+  async function lab(opts: LabOptions = {}): Promise<Lab> {
+    const l = await Lab.create(opts);
+    labs.add(l);
+    return l;
+  }
+
+  async function cleanUp(): Promise<void> {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+    await Promise.allSettled([...labs].map((l) => l.destroy()));
+    labs.clear();
+  }
+  afterEach(cleanUp);
+  afterAll(async () => {
+    await cleanUp();
+    if (heldBack.length > 0) console.log(`kernel interop cases held back (MPTUN_INTEROP_KNOWN_FAILING=1 runs them):\n  ${heldBack.join('\n  ')}`);
+  });
+
+  /** An mptun client over udp-plain from loopback hosts `from` to the lab's kernel at host 1. */
+  function mptunClient(l: Lab, port: number, from: number[], opts: { checksums?: boolean } = {}): MptcpClient {
+    const client = new MptcpClient({
+      transport: 'udp-plain',
+      server: `${l.host(1)}:${port}`,
+      localAddresses: from.map((h) => l.host(h)),
+      engine: { checksums: opts.checksums ?? false },
+    });
+    cleanups.push(() => client.close());
+    return client;
+  }
+
+  /** An mptun server with udp-plain listeners on loopback hosts `on` (default host 2); resolves its first connection. */
+  async function mptunServer(l: Lab, port: number, opts: { checksums?: boolean; on?: number[] } = {}): Promise<{ server: MptcpServer; first: Promise<MptcpSocket> }> {
+    let resolve!: (s: MptcpSocket) => void;
+    const first = new Promise<MptcpSocket>((r) => (resolve = r));
+    const listen = (opts.on ?? [2]).map((h) => ({ transport: 'udp-plain' as const, host: l.host(h), port }));
+    const server = createServer({ listen, engine: { checksums: opts.checksums ?? false } }, (s) => resolve(s));
+    cleanups.push(() => server.close());
+    await server.listen();
+    return { server, first };
+  }
+
+  /**
+   * Both ends send `bytes` at once and end; checks both arrive hash-exact, that the kernel
+   * still runs MPTCP, and that the connection closes cleanly (DATA_FIN both ways).
+   * `during` runs while data flows (after 1 MB of ours is acknowledged).
+   */
+  async function bothWays(kernel: Scripted, sock: MptcpSocket, bytes: number, during?: () => Promise<void>): Promise<{ kernelInfo: Record<string, number> }> {
+    const got = receiveAll(sock);
+    const sending = sendRandom(sock, bytes);
+    if (during) {
+      await until(() => sock.bytesAcknowledged > 1_000_000, 'a first megabyte acknowledged', 30_000);
+      await during();
+    }
+    const [mine, sent] = (await Promise.all([got, sending])) as [Digest, Digest];
+    const connected = await kernel.event('connected');
+    const kernelSent = await kernel.event('sent', 60_000);
+    const kernelGot = await kernel.event('eof', 60_000);
+    expect(connected.mptcp, 'the kernel socket runs MPTCP').toBe(true);
+    expect(sock.multipath, 'mptun did not fall back').toBe(true);
+    expect(mine).toEqual({ bytes, sha256: kernelSent.sha256 });
+    expect({ bytes: kernelGot.bytes, sha256: kernelGot.sha256 }).toEqual(sent);
+    await closed(sock);
+    await kernel.event('closed');
+    return { kernelInfo: kernelGot.info as Record<string, number> };
+  }
+
+  /** The subflow of `sock` whose mptun-side address is loopback host `h`. */
+  function subflowAt(l: Lab, sock: MptcpSocket, h: number, side: 'local' | 'remote') {
+    return sock.subflows().find((f) => (side === 'local' ? f.localAddress : f.remoteAddress) === l.host(h) && f.state === 'established');
+  }
+
+  async function established(sock: MptcpSocket, n: number): Promise<void> {
+    await until(() => sock.isBound && sock.subflows().filter((f) => f.state === 'established').length >= n, `${n} established subflows`);
+  }
+
+  // --- Handshake, bulk, checksums, DATA_FIN --------------------------------------------------
+
+  for (const checksums of [false, true]) {
+    const tag = checksums ? ' with DSS checksums' : '';
+
+    it(`A: mptun client → kernel server: MPTCP without fallback, 10 MB each way hash-exact, clean DATA_FIN${tag}`, async () => {
+      const l = await lab({ checksums });
+      const port = casePort();
+      const kernel = await l.kernelServer(port, { send: TEN_MB });
+      const sock = mptunClient(l, port, [2], { checksums }).connect();
+      const { kernelInfo } = await bothWays(kernel, sock, TEN_MB);
+      if (checksums) expect(kernelInfo.csumEnabled, 'the kernel runs DSS checksums').toBe(1);
+      await judge(l, `A bulk${tag}`, { atLeast: { MPCapableSYNRX: 1, MPCapableACKRX: 1 }, exactly: NO_RESETS });
+    });
+
+    it(`B: kernel client → mptun server: MPTCP without fallback, 10 MB each way hash-exact, clean DATA_FIN${tag}`, async () => {
+      const l = await lab({ checksums });
+      const port = casePort();
+      const { first } = await mptunServer(l, port, { checksums });
+      const kernel = l.kernelClient(2, port, { send: TEN_MB });
+      const { kernelInfo } = await bothWays(kernel, await first, TEN_MB);
+      if (checksums) expect(kernelInfo.csumEnabled, 'the kernel runs DSS checksums').toBe(1);
+      await judge(l, `B bulk${tag}`, { atLeast: { MPCapableSYNTX: 1, MPCapableSYNACKRX: 1 }, exactly: NO_RESETS });
+    });
+  }
+
+  // --- MP_JOIN on a second address ---------------------------------------------------------------
+
+  it('A: mptun joins from a second address and both subflows carry data', async () => {
+    const l = await lab();
+    const port = casePort();
+    const kernel = await l.kernelServer(port, { send: 4_000_000 });
+    const sock = mptunClient(l, port, [2, 3]).connect();
+    await established(sock, 2);
+    await bothWays(kernel, sock, 4_000_000);
+    const sent = Object.fromEntries(sock.subflows().map((f) => [f.localAddress, f.bytesSent]));
+    console.log('  A join, bytes mptun sent per subflow:', sent);
+    expect(sent[l.host(2)]).toBeGreaterThan(0);
+    expect(sent[l.host(3)]).toBeGreaterThan(0);
+    await judge(l, 'A join', { atLeast: { MPJoinSynRx: 1, MPJoinAckRx: 1 }, exactly: NO_RESETS });
+  });
+
+  it('B: the kernel joins from a second address (subflow endpoint) and both subflows carry data', async () => {
+    const l = await lab();
+    await l.addKernelAddress(5);
+    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'subflow');
+    const port = casePort();
+    const { first } = await mptunServer(l, port);
+    const kernel = l.kernelClient(2, port, { send: 4_000_000 });
+    const sock = await first;
+    await established(sock, 2);
+    await bothWays(kernel, sock, 4_000_000);
+    const got = Object.fromEntries(sock.subflows().map((f) => [f.remoteAddress, f.bytesReceived]));
+    console.log('  B join, bytes mptun received per subflow:', got);
+    expect(got[l.host(1)]).toBeGreaterThan(0);
+    expect(got[l.host(5)]).toBeGreaterThan(0);
+    await judge(l, 'B join', { atLeast: { MPJoinSynTx: 1, MPJoinSynAckRx: 1 }, exactly: NO_RESETS });
+  });
+
+  // --- ADD_ADDR and REMOVE_ADDR -----------------------------------------------------------------
+
+  /**
+   * The kernel announces host 5 (ADD_ADDR) and withdraws it (REMOVE_ADDR); mptun must echo the
+   * announcement and report both. `kernelFirst` bytes from the kernel come before it.
+   */
+  async function kernelAnnounces(kernelFirst: number, name: string): Promise<void> {
+    const l = await lab();
+    await l.addKernelAddress(5);
+    const port = casePort();
+    const kernel = await l.kernelServer(port, { send: kernelFirst, noFin: true });
+    const sock = mptunClient(l, port, [2]).connect();
+    const added = new Promise<{ addressId: number; host: string }>((r) => sock.once('address-added', r));
+    const removed = new Promise<{ addressIds: number[] }>((r) => sock.once('address-removed', r));
+    let got = 0;
+    sock.on('data', (d: Buffer) => (got += d.length));
+    await kernel.event('connected');
+    await until(() => got === kernelFirst, "the kernel's first bytes");
+    // An endpoint added while the connection is open is announced to it at once.
+    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'signal');
+    expect(await added).toMatchObject({ addressId: 5, host: l.inner(5) });
+    await until(async () => ((await l.mib()).MPTcpExtEchoAdd ?? 0) >= 1, 'the kernel to receive the echo');
+    await l.ip('mptcp', 'endpoint', 'delete', 'id', '5');
+    expect((await removed).addressIds).toEqual([5]);
+    sock.end();
+    kernel.send('shutdown');
+    await closed(sock);
+    await judge(l, name, { atLeast: { AddAddrTx: 1, EchoAdd: 1, RmAddrTx: 1 }, exactly: NO_RESETS });
+  }
+
+  it('A: the kernel announces an address (ADD_ADDR) and withdraws it (REMOVE_ADDR); mptun echoes and reports both', () =>
+    kernelAnnounces(1000, 'A ADD_ADDR/REMOVE_ADDR from the kernel'));
+
+  // The kernel's ADD_ADDR rides a pure ACK without DSS; until a DSS arrives mptun repeats the
+  // MP_CAPABLE third ACK on every ACK (RFC 8684 §3.1) and that option leaves no room for the
+  // echo, although the announcement's HMAC already proves the server holds both keys.
+  knownFailing('A: a server that has sent nothing announces an address and mptun echoes it', 'new finding: ADD_ADDR echo crowded out by the repeated MP_CAPABLE ACK', () =>
+    kernelAnnounces(0, 'A ADD_ADDR from a quiet kernel'));
+
+  it('B: mptun announces an address (ADD_ADDR), the kernel echoes and joins it, then mptun withdraws it (REMOVE_ADDR)', async () => {
+    const l = await lab();
+    const port = casePort();
+    const { server, first } = await mptunServer(l, port, { on: [2, 3] });
+    const kernel = l.kernelClient(2, port, { noFin: true });
+    const sock = await first;
+    sock.resume();
+    await until(() => sock.connection.state === 'established', 'the third ACK to reach mptun');
+    // The kernel sees its own side of the bridge: announce host 3 as the namespace knows it.
+    expect(sock.connection.announceAddress(3, l.inner(3))).toBe(true);
+    server.driver.schedulePump(); // the engine was called directly, not through the socket
+    await established(sock, 2);
+    expect(subflowAt(l, sock, 1, 'remote')).toBeDefined();
+    sock.connection.withdrawAddresses([3]);
+    server.driver.schedulePump();
+    await until(async () => ((await l.mib()).MPTcpExtRmAddr ?? 0) >= 1, 'the kernel to receive REMOVE_ADDR');
+    // The kernel would now close subflows to address id 3, but mptun gave the joined subflow
+    // id 4: its address ids are keyed by its own view of the address (127.77.L.3), not by the
+    // namespace's 10.77.0.3 announced here, a difference only the bridge creates.
+    kernel.send('shutdown');
+    sock.end();
+    await closed(sock);
+    await judge(l, 'B ADD_ADDR/REMOVE_ADDR from mptun', { atLeast: { AddAddr: 1, EchoAddTx: 1, MPJoinSynTx: 1, RmAddr: 1 }, exactly: NO_RESETS });
+  });
+
+  // --- MP_PRIO ---------------------------------------------------------------------------------
+
+  it('A: mptun marks a subflow backup (MP_PRIO) and the kernel stops sending on it', async () => {
+    const l = await lab();
+    const port = casePort();
+    const kernel = await l.kernelServer(port, { send: 8_000_000 });
+    const sock = mptunClient(l, port, [2, 3]).connect();
+    await established(sock, 2);
+    const got = receiveAll(sock);
+    await until(() => (sock.subflows().reduce((n, f) => n + f.bytesReceived, 0)) > 500_000, 'data from the kernel');
+    sock.setBackup(l.host(3), true);
+    await until(async () => ((await l.mib()).MPTcpExtMPPrioRx ?? 0) >= 1, 'the kernel to receive MP_PRIO');
+    await new Promise((r) => setTimeout(r, 300)); // what was in flight lands
+    const before = subflowAt(l, sock, 3, 'local')!.bytesReceived;
+    const totalBefore = sock.subflows().reduce((n, f) => n + f.bytesReceived, 0);
+    sock.end();
+    await got;
+    const after = subflowAt(l, sock, 3, 'local')?.bytesReceived ?? before;
+    const totalAfter = sock.subflows().reduce((n, f) => n + f.bytesReceived, 0);
+    console.log(`  A MP_PRIO: backup subflow got ${after - before} of the last ${totalAfter - totalBefore} bytes`);
+    expect(totalAfter - totalBefore).toBeGreaterThan(1_000_000);
+    expect(after - before, 'bytes on the backup subflow after MP_PRIO').toBeLessThan((totalAfter - totalBefore) / 20);
+    await closed(sock);
+    await judge(l, 'A MP_PRIO from mptun', { atLeast: { MPPrioRx: 1 }, exactly: NO_RESETS });
+  });
+
+  it('B: the kernel marks its subflow backup (MP_PRIO) and mptun stops sending on it', async () => {
+    const l = await lab();
+    await l.addKernelAddress(5);
+    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'subflow');
+    const port = casePort();
+    const { first } = await mptunServer(l, port);
+    const kernel = l.kernelClient(2, port, { noFin: true });
+    const sock = await first;
+    await established(sock, 2);
+    const sending = sendRandom(sock, 8_000_000);
+    await until(() => sock.bytesAcknowledged > 500_000, 'data acknowledged');
+    await l.ip('mptcp', 'endpoint', 'change', 'id', '5', 'backup');
+    await until(() => subflowAt(l, sock, 5, 'remote')?.peerBackup === true, 'mptun to see the MP_PRIO');
+    await new Promise((r) => setTimeout(r, 300));
+    const before = subflowAt(l, sock, 5, 'remote')!.bytesSent;
+    const ackedBefore = sock.bytesAcknowledged;
+    await sending;
+    await kernel.event('eof', 60_000);
+    const after = subflowAt(l, sock, 5, 'remote')?.bytesSent ?? before;
+    console.log(`  B MP_PRIO: backup subflow carried ${after - before} of the last ${8_000_000 - ackedBefore} bytes`);
+    expect(8_000_000 - ackedBefore).toBeGreaterThan(1_000_000);
+    expect(after - before, 'bytes mptun sent on the backup subflow after MP_PRIO').toBeLessThan((8_000_000 - ackedBefore) / 20);
+    kernel.send('shutdown');
+    sock.resume();
+    await closed(sock);
+    await judge(l, 'B MP_PRIO from the kernel', { atLeast: { MPPrioTx: 1 }, exactly: NO_RESETS });
+  });
+
+  // --- MP_FASTCLOSE and MP_TCPRST ----------------------------------------------------------------
+
+  for (const role of ['A', 'B'] as const) {
+    /** A connection in `role` over which mptun has sent 1000 bytes, nothing ended. */
+    async function openQuiet(l: Lab): Promise<{ kernel: Scripted; sock: MptcpSocket }> {
+      const port = casePort();
+      let kernel: Scripted;
+      let sock: MptcpSocket;
+      if (role === 'A') {
+        kernel = await l.kernelServer(port, { noFin: true });
+        sock = mptunClient(l, port, [2]).connect();
+      } else {
+        const { first } = await mptunServer(l, port);
+        kernel = l.kernelClient(2, port, { noFin: true });
+        sock = await first;
+      }
+      sock.on('error', () => {});
+      sock.write(Buffer.alloc(1000, 7));
+      await kernel.event('connected');
+      await until(async () => (await kernel.ask('stats', (e) => e.event === 'stats')).rx === 1000, "mptun's first bytes at the kernel");
+      return { kernel, sock };
+    }
+
+    it(`${role}: mptun aborts (MP_FASTCLOSE) and the kernel's connection is reset`, async () => {
+      const l = await lab();
+      const { kernel, sock } = await openQuiet(l);
+      sock.destroy();
+      const e = await kernel.event('error');
+      expect(e.errno, 'the kernel socket saw ECONNRESET').toBe(104);
+      await judge(l, `${role} MP_FASTCLOSE from mptun`, { atLeast: { MPFastcloseRx: 1 } });
+    });
+
+    it(`${role}: the kernel aborts (MP_FASTCLOSE) and mptun reports a reset`, async () => {
+      const l = await lab();
+      const { kernel, sock } = await openQuiet(l);
+      const err = new Promise<string>((r) => sock.once('error', (e: Error & { code?: string }) => r(e.code ?? 'error')));
+      kernel.send('abort');
+      expect(await err).toBe('ERR_MPTUN_RESET');
+      await judge(l, `${role} MP_FASTCLOSE from the kernel`, { atLeast: { MPFastcloseTx: 1 } });
+    });
+  }
+
+  /**
+   * mptun resets its subflow from host 3 (RST with MP_TCPRST, RFC 8684 §3.6) and then moves
+   * 1 MB over the other. With `kernelBusy` the kernel is sending on that subflow meanwhile.
+   */
+  async function mptunResetsSubflow(kernelBusy: boolean, name: string): Promise<void> {
+    const l = await lab();
+    const port = casePort();
+    // A few bytes from the kernel show mptun that it holds our key, which joins wait for.
+    const kernel = await l.kernelServer(port, { send: kernelBusy ? 2_000_000 : 1000, noFin: !kernelBusy });
+    const sock = mptunClient(l, port, [2, 3]).connect();
+    const got = receiveAll(sock);
+    await established(sock, 2);
+    sock.removeLocalAddress(l.host(3));
+    await until(async () => ((await l.mib()).MPTcpExtMPRstRx ?? 0) >= 1, 'the kernel to receive MP_TCPRST');
+    const sent = await sendRandom(sock, 1_000_000);
+    const kernelGot = await kernel.event('eof', 30_000);
+    expect({ bytes: kernelGot.bytes, sha256: kernelGot.sha256 }).toEqual(sent);
+    if (!kernelBusy) kernel.send('shutdown');
+    await got;
+    await closed(sock);
+    await judge(l, name, { atLeast: { MPRstRx: 1, MPJoinAckRx: 1 }, exactly: { MPFastcloseTx: 0, MPFastcloseRx: 0 } });
+  }
+
+  it('A: mptun resets one subflow (MP_TCPRST) and the connection carries on over the other', () => mptunResetsSubflow(false, 'A MP_TCPRST from mptun'));
+
+  // Segments the kernel still sends on the subflow reach mptun before its RST leaves; mptun
+  // answers them with bare RSTs, queued ahead of the RST carrying MP_TCPRST, so the kernel
+  // has reset the subflow before MP_TCPRST arrives (MPRstRx stays 0).
+  knownFailing('A: mptun resets a subflow the kernel is sending on, and the kernel sees MP_TCPRST', 'new finding: bare RSTs overtake the MP_TCPRST of closeSubflow', () =>
+    mptunResetsSubflow(true, 'A MP_TCPRST from mptun, kernel busy'));
+
+  it('B: the kernel withdraws the address of its joined subflow (REMOVE_ADDR) and the connection carries on', async () => {
+    const l = await lab();
+    await l.addKernelAddress(5);
+    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'subflow');
+    const port = casePort();
+    const { first } = await mptunServer(l, port);
+    const kernel = l.kernelClient(2, port, { send: 2_000_000 });
+    const sock = await first;
+    const removed = new Promise<{ addressIds: number[] }>((r) => sock.once('address-removed', r));
+    await established(sock, 2);
+    await l.ip('mptcp', 'endpoint', 'delete', 'id', '5');
+    expect((await removed).addressIds).toEqual([5]);
+    await until(() => subflowAt(l, sock, 5, 'remote') === undefined, 'the subflow from the removed address to close');
+    await bothWays(kernel, sock, 2_000_000);
+    await judge(l, 'B REMOVE_ADDR from the kernel', { atLeast: { RmAddrTx: 1, RmSubflow: 1 }, exactly: { MPFastcloseTx: 0, MPFastcloseRx: 0 } });
+  });
+
+  // --- A path lost mid-transfer ----------------------------------------------------------------
+
+  it('A: mptun loses its first path mid-transfer and finishes over the second', async () => {
+    const l = await lab();
+    const port = casePort();
+    const kernel = await l.kernelServer(port, { send: 8_000_000 });
+    const sock = mptunClient(l, port, [2, 3]).connect();
+    await established(sock, 2);
+    await bothWays(kernel, sock, 8_000_000, () => l.setHost(2, 'down'));
+    // The kernel's data on the lost subflow is sent again on the other: it may see some twice.
+    await judge(l, 'A path lost', { atLeast: { MPJoinAckRx: 1 }, allow: { MPTcpExtDuplicateData: 1000 } });
+  });
+
+  it('B: the kernel loses its first address mid-transfer and finishes over its joined subflow', async () => {
+    const l = await lab();
+    await l.addKernelAddress(5);
+    await l.ip('mptcp', 'endpoint', 'add', l.inner(5), 'id', '5', 'dev', 'mpt0', 'subflow');
+    const port = casePort();
+    const { first } = await mptunServer(l, port);
+    const kernel = l.kernelClient(2, port, { send: 8_000_000 });
+    const sock = await first;
+    await established(sock, 2);
+    await bothWays(kernel, sock, 8_000_000, () => l.setHost(1, 'down'));
+    await judge(l, 'B path lost', { atLeast: { MPJoinSynAckRx: 1 }, allow: { MPTcpExtDuplicateData: 1000 } });
+  });
+
+  // --- Held back: cases that wait for engine findings --------------------------------------------
+
+  knownFailing("B: the kernel client's first bytes ride its MP_CAPABLE third ACK (data-level length) and reach mptun", 'finding 7', async () => {
+    const l = await lab();
+    const port = casePort();
+    const { first } = await mptunServer(l, port);
+    const kernel = l.kernelClient(2, port, { send: 1000, noFin: true });
+    const sock = await first;
+    let got = 0;
+    sock.on('data', (d: Buffer) => (got += d.length));
+    await kernel.event('connected');
+    await until(() => got === 1000, "the kernel's first bytes", 5000);
+    sock.end();
+    kernel.send('shutdown');
+    await closed(sock);
+    await judge(l, 'B first bytes on the third ACK', { atLeast: { MPCapableSYNACKRX: 1 }, exactly: NO_RESETS });
+  });
+
+  knownFailing('A: the kernel sets the C bit (no joins to its first address) and mptun honours it', 'finding 5', async () => {
+    const l = await lab();
+    await l.sysctl('net.mptcp.allow_join_initial_addr_port=0');
+    const port = casePort();
+    const kernel = await l.kernelServer(port, { send: 1_000_000 });
+    const sock = mptunClient(l, port, [2, 3]).connect();
+    await bothWays(kernel, sock, 1_000_000);
+    // RFC 8684 §3.1: with C set, the client sends no MP_JOIN to the address of the initial subflow.
+    await judge(l, 'A C bit', { atLeast: { MPCapableACKRX: 1 }, exactly: { MPJoinSynRx: 0, MPJoinRejected: 0 } });
+  });
+
+  knownFailing('A: the kernel stops reading (zero window) and mptun neither floods nor resends what it holds', 'finding 10', async () => {
+    const l = await lab();
+    const port = casePort();
+    const kernel = await l.kernelServer(port, { noFin: true });
+    const sock = mptunClient(l, port, [2]).connect();
+    await kernel.event('connected');
+    kernel.send('pause');
+    const sending = sendRandom(sock, 8_000_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    kernel.send('resume');
+    await sending;
+    await kernel.event('eof', 60_000);
+    kernel.send('shutdown');
+    sock.resume();
+    await closed(sock);
+    await judge(l, 'A zero window', { atLeast: { MPCapableACKRX: 1 } });
+  });
+});
