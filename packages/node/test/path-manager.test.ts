@@ -1,0 +1,102 @@
+/**
+ * MptcpClient and MptcpServer run @mptun/path-manager: the server announces its second
+ * address (ADD_ADDR), the client joins it; ndiffports opens its siblings from their own UDP
+ * source ports; a local address removed mid-transfer is withdrawn (REMOVE_ADDR) with its
+ * subflows closed, and the transfer ends hash-exact.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateKeypair } from '@mptun/session';
+import { MptcpClient, MptcpServer, type MptcpSocket } from '../src/index.js';
+import { pattern, readAll, sha256, testCrypto, writeAll } from './support.js';
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const x of open.splice(0).reverse()) await x.close();
+});
+
+/** A sealed-UDP server on each of `hosts` (own ephemeral ports) and a client of it. */
+async function world(hosts: string[], client: Partial<ConstructorParameters<typeof MptcpClient>[0]> = {}) {
+  const crypto = await testCrypto();
+  const serverKeys = generateKeypair(crypto);
+  const clientKeys = generateKeypair(crypto);
+  const server = new MptcpServer({ listen: hosts.map((host) => ({ transport: 'udp' as const, host, port: 0 })), keypair: serverKeys, authorizedKeys: [clientKeys.publicKey], crypto });
+  const bound = await server.listen();
+  open.push(server);
+  const c = new MptcpClient({ transport: 'udp', server: { host: bound[0]!.host, port: bound[0]!.port }, keypair: clientKeys, serverPublicKey: serverKeys.publicKey, crypto, connectTimeoutMs: 5000, ...client });
+  open.push(c);
+  return { server, bound, client: c };
+}
+
+function exchange(server: MptcpServer, sock: MptcpSocket, size: number) {
+  const down = pattern(3, size);
+  const up = pattern(4, size);
+  const serverSide = new Promise<{ bytes: number; hash: string }>((resolve) =>
+    server.once('connection', (s: MptcpSocket) => {
+      readAll(s).then(resolve, () => {});
+      writeAll(s, down);
+    }),
+  );
+  const got = readAll(sock);
+  writeAll(sock, up);
+  return { got, serverSide, down, up };
+}
+
+describe('path manager in MptcpClient / MptcpServer', () => {
+  it('the server announces its second listen address (ADD_ADDR); the client, told only the first, joins it and the download uses both', async () => {
+    const w = await world(['127.0.0.1', '127.0.0.4']);
+    expect(w.server.announcedAddresses().map((a) => a.host)).toEqual(['127.0.0.1', '127.0.0.4']);
+    const sock = w.client.connect();
+    const x = exchange(w.server, sock, 20_000_000);
+    await until(() => sock.isBound && sock.connection.peerAddressList().some((a) => a.host === '127.0.0.4'), 'ADD_ADDR of 127.0.0.4');
+    expect(await x.got).toEqual({ bytes: x.down.length, hash: sha256(x.down) });
+    expect(await x.serverSide).toEqual({ bytes: x.up.length, hash: sha256(x.up) });
+    const byRemote = new Map<string, number>();
+    for (const f of sock.subflows()) byRemote.set(f.remoteAddress, (byRemote.get(f.remoteAddress) ?? 0) + f.bytesReceived);
+    console.log('bytes received per server address', Object.fromEntries(byRemote));
+    expect([...byRemote.keys()].sort()).toEqual(['127.0.0.1', '127.0.0.4']);
+    expect(byRemote.get('127.0.0.4')!).toBeGreaterThan(1_000_000);
+    expect(byRemote.get('127.0.0.1')!).toBeGreaterThan(1_000_000);
+  }, 60_000);
+
+  it('ndiffports:4 puts four subflows on four distinct UDP source ports', async () => {
+    const w = await world(['127.0.0.1'], { localAddresses: ['127.0.0.2'], pathManager: 'ndiffports:4' });
+    const sock = w.client.connect();
+    const x = exchange(w.server, sock, 4_000_000);
+    await until(() => sock.isBound && sock.subflows().filter((f) => f.state === 'established').length === 4, 'four established subflows');
+    const ports = new Set(sock.subflows().map((f) => w.client.driver.linkOf(sock.connection.subflows().find((s) => s.id === f.id)!.pathId)?.local.port));
+    console.log('UDP source ports', [...ports]);
+    expect(ports.size).toBe(4);
+    expect(await x.got).toEqual({ bytes: x.down.length, hash: sha256(x.down) });
+  }, 60_000);
+
+  it('removeLocal mid-transfer: REMOVE_ADDR reaches the server, the subflow closes, the transfer ends hash-exact', async () => {
+    const w = await world(['127.0.0.1'], { localAddresses: ['127.0.0.2', '127.0.0.3'] });
+    const sock = w.client.connect();
+    const serverSock = new Promise<MptcpSocket>((resolve) => w.server.once('connection', resolve));
+    const x = exchange(w.server, sock, 20_000_000);
+    await until(() => sock.isBound && sock.subflows().filter((f) => f.state === 'established').length === 2, 'two established subflows');
+    const peer = await serverSock;
+    const removed = new Promise<number[]>((resolve) => {
+      const tap = w.server.driver.onEvent;
+      w.server.driver.onEvent = (ev) => {
+        tap?.(ev);
+        if (ev.type === 'address-removed' && ev.connection === peer.connection) resolve(ev.addressIds);
+      };
+    });
+    await until(() => sock.bytesAcknowledged > 2_000_000, 'two megabytes acknowledged');
+    w.client.removeLocal('127.0.0.3');
+    expect(sock.subflows().filter((f) => f.localAddress === '127.0.0.3' && f.state !== 'closed')).toEqual([]);
+    expect((await removed).length).toBeGreaterThan(0);
+    expect(await x.got).toEqual({ bytes: x.down.length, hash: sha256(x.down) });
+    expect(await x.serverSide).toEqual({ bytes: x.up.length, hash: sha256(x.up) });
+    await until(() => peer.subflows().every((f) => f.localAddress !== '127.0.0.1' || f.remoteAddress !== '127.0.0.3' || f.state === 'closed'), 'the server closed the subflow from 127.0.0.3');
+  }, 60_000);
+});
