@@ -51,7 +51,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const targets = new Set<Socket>();
   const relays = new Set<Promise<void>>();
 
-  const server = new MptcpServer({ listen, keypair, authorizedKeys: authorized, crypto, ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}) });
+  const server = new MptcpServer({ listen, keypair, authorizedKeys: authorized, crypto, ...(config.announce ? { announce: config.announce } : {}), ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}) });
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
     socket.on('error', (e) => log.debug('mptcp socket error', { error: e, conn: socket.connectionId }));
@@ -90,6 +90,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw new MptunError('ERR_MPTUN_LISTEN', `cannot listen on ${where}: ${err.message}`);
   }
   for (const a of addresses) log.info('listening', { transport: a.transport, address: `${a.host}:${a.port}` });
+  for (const a of server.announcedAddresses()) log.info('announcing address', { addressId: a.addressId, address: `${a.host.includes(':') ? new URL(`http://[${a.host}]/`).hostname : a.host}:${a.port}` });
 
   let metricsServer: HttpServer | null = null;
   let metricsUrl: string | undefined;

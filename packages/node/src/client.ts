@@ -31,7 +31,7 @@ export interface ClientOptions extends Omit<ClientTransportOptions, 'server'> {
   server: string | TransportAddress;
   /** Paths with their own transport or server address (e.g. one over UDP, one over WebSocket). */
   paths?: PathSpec[];
-  /** Local addresses to open paths from. Default: the wildcard address of the server's family. */
+  /** Local addresses to open paths from. Default: 0.0.0.0 and :: (the OS picks the source). */
   localAddresses?: string[];
   /** Local addresses whose paths are backups (RFC 8684 §3.3.8): used only when the others fail. */
   backupAddresses?: string[];
@@ -88,12 +88,16 @@ export class MptcpClient extends EventEmitter implements PathOwner {
   /** Per-path transport or server, by local host. */
   private readonly specs = new Map<string, PathOpener>();
   private readonly openers = new Map<string, PathOpener>();
+  /** Server addresses paths of their own dial ("host|port"): announcing one adds nothing new. */
+  private readonly dialled = new Set<string>();
   private readonly table: ClientPaths;
   private readonly sockets = new Set<MptcpSocket>();
   private readonly managed = new Map<MptcpSocket, Managed>();
   private tickQueued = false;
   private tickTimer: NodeJS.Timeout | null = null;
   private watch: InterfaceWatch | null = null;
+  /** The wildcard addresses used until the interface watcher finds an address. */
+  private fallback: string[] = [];
   private closed = false;
 
   constructor(private readonly options: ClientOptions) {
@@ -124,6 +128,10 @@ export class MptcpClient extends EventEmitter implements PathOwner {
         : this.opener;
       if (!opener.shared) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'per-path transports must be shared ones (udp, ws, wss)');
       this.specs.set(localHost(p.local), opener);
+      if (p.server) {
+        const a = parseHostPort(p.server);
+        this.dialled.add(`${canonicalHost(a.host) ?? a.host}|${a.port}`);
+      }
       this.locals.set(localHost(p.local), { backup: p.backup ?? false });
     }
     for (const host of options.localAddresses ?? []) this.locals.set(localHost(host), { backup: false });
@@ -132,10 +140,17 @@ export class MptcpClient extends EventEmitter implements PathOwner {
       this.watch = watchLocalAddresses(options.watchInterfaces, (change) => {
         if (change.type === 'added') this.addLocal(change.address);
         else this.removeLocal(change.address);
+        // The wildcards stood in while no interface was known: real addresses replace them.
+        if (change.type === 'added') for (const w of this.fallback.splice(0)) this.removeLocal(w);
         this.emit('interface', change);
       });
     }
-    if (this.locals.size === 0 && !this.watch) this.locals.set(wildcardFor(this.server.host), { backup: false });
+    if (this.locals.size === 0) {
+      // No address given (or no interface up yet): the OS picks the source address, in
+      // either family, so the server's addresses of the other family (ADD_ADDR) are joined too.
+      this.fallback = this.watch ? [...WILDCARDS] : [];
+      for (const w of WILDCARDS) this.locals.set(w, { backup: false });
+    }
   }
 
   /** How interface changes are learned ("ip-monitor" or "poll"), when interfaces are watched. */
@@ -181,7 +196,7 @@ export class MptcpClient extends EventEmitter implements PathOwner {
       socket.bind(conn);
       // RFC 6897 TCP_MULTIPATH_ENABLE off: one subflow, nothing to manage.
       if (multipath) {
-        const view = managedConnection(conn);
+        const view = managedConnection(conn, (a) => this.dialled.has(`${canonicalHost(a.host) ?? a.host}|${a.port ?? this.server.port}`));
         pm.attach(view);
         this.managed.set(socket, { socket, pm, view });
         this.scheduleTick();
@@ -353,17 +368,16 @@ function localHost(host: string): string {
   return canonicalHost(host) ?? host;
 }
 
-/** The any-address of the server's family: the OS picks the source address. */
-function wildcardFor(server: string): string {
-  return canonicalHost(server)?.includes(':') ? '::' : '0.0.0.0';
-}
+/** The any-addresses: the OS picks the source address. */
+const WILDCARDS = ['0.0.0.0', '::'] as const;
 
 /**
  * The engine's Connection as the path manager drives it. An MP_JOIN asked for before the
  * server has shown it holds our key is queued by the engine (RFC 8684 §3.2) and returns null;
  * asking again for the same path before that queued join starts would queue a second one.
+ * Announced addresses that paths of their own already dial are left out (the same server).
  */
-function managedConnection(conn: Connection): ManagedConnection {
+function managedConnection(conn: Connection, dialled: (a: { host: string; port: number | undefined }) => boolean): ManagedConnection {
   const queued = new Map<number, number>();
   const onPath = (pathId: number): number => conn.subflows().filter((sf) => sf.pathId === pathId).length;
   return {
@@ -385,7 +399,7 @@ function managedConnection(conn: Connection): ManagedConnection {
     closeSubflow: (now, id, reason) => conn.closeSubflow(now, id, reason),
     setBackup: (id, backup) => conn.setBackup(id, backup),
     withdrawAddresses: (ids) => conn.withdrawAddresses(ids),
-    peerAddressList: () => conn.peerAddressList(),
+    peerAddressList: () => conn.peerAddressList().filter((a) => !dialled(a)),
   };
 }
 

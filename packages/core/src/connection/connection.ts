@@ -830,6 +830,9 @@ export class Connection implements SubflowOwner, CcGroup {
             addr.due = false;
             if (addr.option.echo) this.addrOut.splice(this.addrOut.indexOf(addr), 1);
             else addr.deadline = this.clock + Math.max(this.host.config.minRtoMs, sf.rtt.rto) * 2;
+            // One announcement per ACK: the next one asks for the next ACK, or it would wait
+            // for a pure ACK a subflow busy sending data may not send for a long time.
+            if (this.addrOut.some((a) => a.due)) sf.requestAck();
           }
         }
         if (this.removeOut.length > 0 && room >= 4) {
