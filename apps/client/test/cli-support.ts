@@ -25,8 +25,10 @@ export interface AppProcess {
 const started = new Set<AppProcess>();
 
 /** Start `mptun-<app> ...args` from source. */
-export function startApp(app: 'client' | 'server', args: string[], opts: { stdin?: 'ignore' | 'pipe' } = {}): AppProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`, ...args], {
+export function startApp(app: 'client' | 'server', args: string[], opts: { stdin?: 'ignore' | 'pipe'; prefix?: string[] } = {}): AppProcess {
+  // `prefix` runs it through another command first (e.g. `ip netns exec NS`).
+  const argv = [...(opts.prefix ?? []), process.execPath, '--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO,
     stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
   });

@@ -55,6 +55,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
     socket.on('error', (e) => log.debug('mptcp socket error', { error: e, conn: socket.connectionId }));
+    // RFC 8684 §3.4.2: the client withdrew addresses (an interface of its went away).
+    socket.on('subflow-up', (f: { remoteAddress?: string; remotePort?: number }) => log.info('client path up', { conn: socket.connectionId, address: f.remoteAddress, port: f.remotePort }));
+    socket.on('address-removed', (e: { addressIds: number[] }) => log.info('client withdrew addresses', { conn: socket.connectionId, addressIds: e.addressIds }));
     // Per-client accounting: the socket does not expose the peer's static key, so a
     // client is identified by the address of its first path.
     const client = socket.remoteAddress ?? 'unknown';
