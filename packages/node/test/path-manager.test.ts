@@ -4,7 +4,12 @@
  * source ports; a local address removed mid-transfer is withdrawn (REMOVE_ADDR) with its
  * subflows closed, and the transfer ends hash-exact.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PcapWriter } from '../../../tools/src/pcap.js';
 import { generateKeypair } from '@mptun/session';
 import { MptcpClient, MptcpServer, type MptcpSocket } from '../src/index.js';
 import { pattern, readAll, sha256, testCrypto, writeAll } from './support.js';
@@ -49,7 +54,63 @@ function exchange(server: MptcpServer, sock: MptcpSocket, size: number) {
   return { got, serverSide, down, up };
 }
 
+const hasTshark = (() => {
+  try {
+    execFileSync('tshark', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!hasTshark) console.log('path-manager.test.ts: the tshark check is skipped: no tshark on this machine');
+
+/** Records every segment the client's engine sends and receives, with its path's addresses. */
+function capture(client: MptcpClient): PcapWriter {
+  const pcap = new PcapWriter();
+  const ep = client.driver.endpoint;
+  const t0 = performance.now();
+  const inbound = ep.handleSegment.bind(ep);
+  ep.handleSegment = (now, pathId, segment) => {
+    const p = ep.pathInfo(pathId);
+    if (p) pcap.add(performance.now() - t0, p.remote.host, p.local.host, segment);
+    return inbound(now, pathId, segment);
+  };
+  const outbound = ep.pollTransmit.bind(ep);
+  ep.pollTransmit = (now) => {
+    const t = outbound(now);
+    const p = t ? ep.pathInfo(t.pathId) : undefined;
+    if (t && p) pcap.add(performance.now() - t0, p.local.host, p.remote.host, t.bytes);
+    return t;
+  };
+  return pcap;
+}
+
 describe('path manager in MptcpClient / MptcpServer', () => {
+  it.skipIf(!hasTshark)('tshark reads the ADD_ADDR of the second server address and the MP_JOIN to it in a capture of the engine\'s segments', async () => {
+    const w = await world(['127.0.0.1', '127.0.0.4'], { localAddresses: ['127.0.0.2'] });
+    const pcap = capture(w.client);
+    const sock = w.client.connect();
+    const x = exchange(w.server, sock, 2_000_000);
+    expect(await x.got).toEqual({ bytes: x.down.length, hash: sha256(x.down) });
+    const dir = mkdtempSync(join(tmpdir(), 'mptun-pm-pcap-'));
+    try {
+      const file = join(dir, 'paths.pcap');
+      writeFileSync(file, pcap.bytes());
+      const fields = (filter: string, ...f: string[]): string[] =>
+        execFileSync('tshark', ['-r', file, '-Y', filter, '-T', 'fields', ...f.flatMap((x) => ['-e', x])], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      // RFC 8684 §3.4.1 ADD_ADDR (subtype 3) from the server, not echoed, naming 127.0.0.4.
+      const addAddr = fields('tcp.options.mptcp.subtype == 3 && tcp.options.mptcp.echo == 0', 'ip.src', 'tcp.options.mptcp.addrid', 'tcp.options.mptcp.ipv4', 'tcp.options.mptcp.port');
+      console.log('ADD_ADDR seen by tshark (src, id, address, port):', addAddr);
+      expect(addAddr.some((l) => l.startsWith('127.0.0.1\t') && l.includes('\t127.0.0.4\t'))).toBe(true);
+      // RFC 8684 §3.2 MP_JOIN SYN (subtype 1, SYN without ACK) toward 127.0.0.4.
+      const joins = fields('tcp.options.mptcp.subtype == 1 && tcp.flags.syn == 1 && tcp.flags.ack == 0', 'ip.src', 'ip.dst');
+      console.log('MP_JOIN SYNs seen by tshark (src, dst):', joins);
+      expect(joins).toContain('127.0.0.2\t127.0.0.4');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('the server announces its second listen address (ADD_ADDR); the client, told only the first, joins it and the download uses both', async () => {
     const w = await world(['127.0.0.1', '127.0.0.4']);
     expect(w.server.announcedAddresses().map((a) => a.host)).toEqual(['127.0.0.1', '127.0.0.4']);
