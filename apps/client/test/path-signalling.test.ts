@@ -4,13 +4,27 @@
  * SOCKS proxy with curl spreads over them, IPv4 and IPv6 paths in one connection; the
  * client's close line gives the bytes per path.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startApp, startClientApp, stopAll, writeKeyFiles, type KeyFiles } from './cli-support.js';
+import { REPO, runApp, startApp, startClientApp, stopAll, writeKeyFiles, type KeyFiles } from './cli-support.js';
 
-afterEach(stopAll);
+const relays: ChildProcess[] = [];
+afterEach(async () => {
+  await stopAll();
+  for (const r of relays.splice(0)) r.kill('SIGKILL');
+});
+
+/** A UDP port of `host` that was free a moment ago. */
+async function freeUdpPort(host: string): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, host, r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 const SIZE = 24_000_000;
 
@@ -116,4 +130,70 @@ describe('address signalling through the apps', () => {
       }
     });
   }, 90_000);
+
+  it('--announce: the server announces an address in front of it (a UDP relay standing in for NAT); the client joins through it and the download uses it', async () => {
+    await withKeys(async (keys) => {
+      const data = body();
+      const http = await httpServer(data);
+      try {
+        const front = await freeUdpPort('127.0.0.5');
+        const server = startApp('server', [
+          'run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json',
+          '--announce', `127.0.0.5:${front}`,
+        ]);
+        const first = String((await server.waitForLog((l) => l['msg'] === 'listening'))['address']);
+        await server.waitForLog((l) => l['msg'] === 'server started');
+        expect(server.logs().filter((l) => l['msg'] === 'announcing address').map((l) => l['address'])).toEqual([first, `127.0.0.5:${front}`]);
+        // The relay forwards 127.0.0.5:front to the server: the server never listens there.
+        const relay = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'tools/src/linkem/main.ts', '--udp', `127.0.0.5:${front}=${first}`, '--no-control'], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
+        relays.push(relay);
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          relay.stdout!.setEncoding('utf8').on('data', (d: string) => {
+            out += d;
+            if (out.includes('running;')) resolve();
+          });
+          relay.once('exit', () => reject(new Error(`the relay exited: ${out}`)));
+        });
+        const client = await startClientApp(keys, first, ['127.0.0.2']);
+        const got = await curl(client.socks, `http://127.0.0.1:${http.port}/file`);
+        expect(sha(got)).toBe(sha(data));
+        const closed = await client.app.waitForLog((l) => l['msg'] === 'connection closed');
+        const paths = closed['paths'] as PathBytes[];
+        console.log('bytes down per path', paths.map((p) => `${p.local} -> ${p.remote}: ${p.bytesDown}`));
+        expect(paths.find((p) => p.remote === '127.0.0.5')?.bytesDown, 'the announced address').toBeGreaterThan(100_000);
+        expect(paths.find((p) => p.remote === '127.0.0.1')?.bytesDown, 'the address the client was given').toBeGreaterThan(100_000);
+      } finally {
+        http.server.close();
+      }
+    });
+  }, 90_000);
+
+  it('--path-manager ndiffports:4: four subflows from one address, each from its own UDP source port (the server logs each)', async () => {
+    await withKeys(async (keys) => {
+      const data = body();
+      const http = await httpServer(data);
+      try {
+        const server = startApp('server', ['run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json']);
+        const first = String((await server.waitForLog((l) => l['msg'] === 'listening'))['address']);
+        const client = await startClientApp(keys, first, ['127.0.0.2'], ['--path-manager', 'ndiffports:4']);
+        const got = await curl(client.socks, `http://127.0.0.1:${http.port}/file`);
+        expect(sha(got)).toBe(sha(data));
+        const ups = server.logs().filter((l) => l['msg'] === 'client path up' && l['address'] === '127.0.0.2');
+        const ports = new Set(ups.map((l) => l['port']));
+        console.log('UDP source ports of the subflows, as the server saw them:', [...ports]);
+        expect(ports.size).toBe(4);
+      } finally {
+        http.server.close();
+      }
+    });
+  }, 90_000);
+
+  it('--path-manager with an unknown policy is a usage error naming the valid ones', async () => {
+    await withKeys(async (keys) => {
+      const r = await runApp('client', ['run', '--server', '127.0.0.1:9', '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path-manager', 'meshfull']);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(/fullmesh.*ndiffports/);
+    });
+  });
 });
