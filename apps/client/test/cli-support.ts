@@ -111,6 +111,16 @@ export async function writeKeyFiles(): Promise<KeyFiles> {
   return { dir, serverKey, serverPublic: encodeKey(server.publicKey), clientKey, authorizedKeys, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Run `fn` with fresh key files, removed afterwards. */
+export async function withKeys<T>(fn: (keys: KeyFiles) => Promise<T>): Promise<T> {
+  const keys = await writeKeyFiles();
+  try {
+    return await fn(keys);
+  } finally {
+    keys.cleanup();
+  }
+}
+
 /** mptun-server on a free UDP port of 127.0.0.1, JSON logs; resolves once it listens. */
 export async function startServerApp(keys: KeyFiles, extra: string[] = []): Promise<{ app: AppProcess; address: string }> {
   const app = startApp('server', ['run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json', ...extra]);

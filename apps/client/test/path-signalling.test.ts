@@ -9,7 +9,7 @@ import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO, runApp, startApp, startClientApp, stopAll, writeKeyFiles, type KeyFiles } from './cli-support.js';
+import { REPO, runApp, startApp, startClientApp, stopAll, withKeys, type AppProcess, type KeyFiles } from './cli-support.js';
 
 const relays: ChildProcess[] = [];
 afterEach(async () => {
@@ -56,136 +56,104 @@ function curl(socks: string, url: string): Promise<Buffer> {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function withKeys<T>(fn: (keys: KeyFiles) => Promise<T>): Promise<T> {
-  const keys = await writeKeyFiles();
-  try {
-    return await fn(keys);
-  } finally {
-    keys.cleanup();
-  }
+type PathBytes = { local: string; remote: string; bytesUp: number; bytesDown: number };
+
+/** Key files, a file to download and an HTTP server of it on 127.0.0.1, for `fn`. */
+async function withDownload(fn: (keys: KeyFiles, http: { port: number }, data: Buffer) => Promise<void>): Promise<void> {
+  await withKeys(async (keys) => {
+    const data = body();
+    const http = await httpServer(data);
+    try {
+      await fn(keys, http, data);
+    } finally {
+      http.server.close();
+    }
+  });
 }
 
-type PathBytes = { local: string; remote: string; bytesUp: number; bytesDown: number };
+/** mptun-server on the given UDP listen addresses (JSON logs), once started, with the addresses it listens on. */
+async function serverApp(keys: KeyFiles, listen: string[], extra: string[] = []): Promise<{ app: AppProcess; listening: string[] }> {
+  const app = startApp('server', [
+    'run', ...listen.flatMap((l) => ['--listen', `udp://${l}`]),
+    '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json', ...extra,
+  ]);
+  await app.waitForLog((l) => l['msg'] === 'server started');
+  return { app, listening: app.logs().filter((l) => l['msg'] === 'listening').map((l) => String(l['address'])) };
+}
+
+/** curl the file through the client's SOCKS proxy, check it, and return the client's bytes per path. */
+async function download(client: { app: AppProcess; socks: string }, httpPort: number, data: Buffer): Promise<PathBytes[]> {
+  const got = await curl(client.socks, `http://127.0.0.1:${httpPort}/file`);
+  expect(got.length).toBe(SIZE);
+  expect(sha(got)).toBe(sha(data));
+  const closed = await client.app.waitForLog((l) => l['msg'] === 'connection closed');
+  const paths = closed['paths'] as PathBytes[];
+  console.log('bytes down per path', paths.map((p) => `${p.local} -> ${p.remote}: ${p.bytesDown}`));
+  expect(paths.reduce((a, p) => a + p.bytesDown, 0), 'every byte is on some path').toBeGreaterThanOrEqual(SIZE);
+  return paths;
+}
 
 describe('address signalling through the apps', () => {
   it('server on 127.0.0.1, 127.0.0.4 and ::1; client told only the first: subflows to all three, the curl download spread over them', async () => {
-    await withKeys(async (keys) => {
-      const data = body();
-      const http = await httpServer(data);
-      try {
-        const server = startApp('server', [
-          'run', '--listen', 'udp://127.0.0.1:0', '--listen', 'udp://127.0.0.4:0', '--listen', 'udp://[::1]:0',
-          '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json',
-        ]);
-        await server.waitForLog((l) => l['msg'] === 'server started');
-        const listening = server.logs().filter((l) => l['msg'] === 'listening').map((l) => String(l['address']));
-        const announced = server.logs().filter((l) => l['msg'] === 'announcing address').map((l) => String(l['address']));
-        expect(announced).toHaveLength(3);
-        expect(announced.some((a) => a.startsWith('127.0.0.4:'))).toBe(true);
-        expect(announced.some((a) => a.startsWith('[::1]:'))).toBe(true);
-        const first = listening[0]!;
-        expect(first.startsWith('127.0.0.1:')).toBe(true);
+    await withDownload(async (keys, http, data) => {
+      const server = await serverApp(keys, ['127.0.0.1:0', '127.0.0.4:0', '[::1]:0']);
+      const announced = server.app.logs().filter((l) => l['msg'] === 'announcing address').map((l) => String(l['address']));
+      expect(announced).toHaveLength(3);
+      expect(announced.some((a) => a.startsWith('127.0.0.4:'))).toBe(true);
+      expect(announced.some((a) => a.startsWith('[::1]:'))).toBe(true);
+      const first = server.listening[0]!;
+      expect(first.startsWith('127.0.0.1:')).toBe(true);
 
-        const client = await startClientApp(keys, first, []);
-        const got = await curl(client.socks, `http://127.0.0.1:${http.port}/file`);
-        expect(got.length).toBe(SIZE);
-        expect(sha(got)).toBe(sha(data));
-        const closed = await client.app.waitForLog((l) => l['msg'] === 'connection closed');
-        const paths = closed['paths'] as PathBytes[];
-        console.log('bytes down per path', paths.map((p) => `${p.local} -> ${p.remote}: ${p.bytesDown}`));
-        expect(paths.reduce((a, p) => a + p.bytesDown, 0), 'every byte is on some path').toBeGreaterThanOrEqual(SIZE);
-        const down = (remote: string): number => paths.filter((p) => p.remote === remote).reduce((a, p) => a + p.bytesDown, 0);
-        expect(down('127.0.0.1'), 'the first server address carried part of the download').toBeGreaterThan(100_000);
-        expect(down('127.0.0.4'), 'the announced IPv4 address carried part of the download').toBeGreaterThan(100_000);
-        expect(down('::1'), 'the announced IPv6 address carried part of the download').toBeGreaterThan(100_000);
-      } finally {
-        http.server.close();
-      }
+      const paths = await download(await startClientApp(keys, first, []), http.port, data);
+      const down = (remote: string): number => paths.filter((p) => p.remote === remote).reduce((a, p) => a + p.bytesDown, 0);
+      expect(down('127.0.0.1'), 'the first server address carried part of the download').toBeGreaterThan(100_000);
+      expect(down('127.0.0.4'), 'the announced IPv4 address carried part of the download').toBeGreaterThan(100_000);
+      expect(down('::1'), 'the announced IPv6 address carried part of the download').toBeGreaterThan(100_000);
     });
   }, 90_000);
 
   it('--path 127.0.0.2 --path ::1 with the server on 127.0.0.1 and [::1]: curl through SOCKS carries bytes on the IPv4 and the IPv6 path', async () => {
-    await withKeys(async (keys) => {
-      const data = body();
-      const http = await httpServer(data);
-      try {
-        const server = startApp('server', [
-          'run', '--listen', 'udp://127.0.0.1:0', '--listen', 'udp://[::1]:0',
-          '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json',
-        ]);
-        const first = String((await server.waitForLog((l) => l['msg'] === 'listening'))['address']);
-        await server.waitForLog((l) => l['msg'] === 'server started');
-        const client = await startClientApp(keys, first, ['127.0.0.2', '::1']);
-        const got = await curl(client.socks, `http://127.0.0.1:${http.port}/file`);
-        expect(sha(got)).toBe(sha(data));
-        const closed = await client.app.waitForLog((l) => l['msg'] === 'connection closed');
-        const paths = closed['paths'] as PathBytes[];
-        console.log('bytes down per path', paths.map((p) => `${p.local} -> ${p.remote}: ${p.bytesDown}`));
-        const v4 = paths.find((p) => p.local === '127.0.0.2' && p.remote === '127.0.0.1');
-        const v6 = paths.find((p) => p.local === '::1' && p.remote === '::1');
-        expect(v4?.bytesDown, 'IPv4 path').toBeGreaterThan(100_000);
-        expect(v6?.bytesDown, 'IPv6 path').toBeGreaterThan(100_000);
-      } finally {
-        http.server.close();
-      }
+    await withDownload(async (keys, http, data) => {
+      const server = await serverApp(keys, ['127.0.0.1:0', '[::1]:0']);
+      const paths = await download(await startClientApp(keys, server.listening[0]!, ['127.0.0.2', '::1']), http.port, data);
+      const v4 = paths.find((p) => p.local === '127.0.0.2' && p.remote === '127.0.0.1');
+      const v6 = paths.find((p) => p.local === '::1' && p.remote === '::1');
+      expect(v4?.bytesDown, 'IPv4 path').toBeGreaterThan(100_000);
+      expect(v6?.bytesDown, 'IPv6 path').toBeGreaterThan(100_000);
     });
   }, 90_000);
 
   it('--announce: the server announces an address in front of it (a UDP relay standing in for NAT); the client joins through it and the download uses it', async () => {
-    await withKeys(async (keys) => {
-      const data = body();
-      const http = await httpServer(data);
-      try {
-        const front = await freeUdpPort('127.0.0.5');
-        const server = startApp('server', [
-          'run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json',
-          '--announce', `127.0.0.5:${front}`,
-        ]);
-        const first = String((await server.waitForLog((l) => l['msg'] === 'listening'))['address']);
-        await server.waitForLog((l) => l['msg'] === 'server started');
-        expect(server.logs().filter((l) => l['msg'] === 'announcing address').map((l) => l['address'])).toEqual([first, `127.0.0.5:${front}`]);
-        // The relay forwards 127.0.0.5:front to the server: the server never listens there.
-        const relay = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'tools/src/linkem/main.ts', '--udp', `127.0.0.5:${front}=${first}`, '--no-control'], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
-        relays.push(relay);
-        await new Promise<void>((resolve, reject) => {
-          let out = '';
-          relay.stdout!.setEncoding('utf8').on('data', (d: string) => {
-            out += d;
-            if (out.includes('running;')) resolve();
-          });
-          relay.once('exit', () => reject(new Error(`the relay exited: ${out}`)));
+    await withDownload(async (keys, http, data) => {
+      const front = await freeUdpPort('127.0.0.5');
+      const server = await serverApp(keys, ['127.0.0.1:0'], ['--announce', `127.0.0.5:${front}`]);
+      const first = server.listening[0]!;
+      expect(server.app.logs().filter((l) => l['msg'] === 'announcing address').map((l) => l['address'])).toEqual([first, `127.0.0.5:${front}`]);
+      // The relay forwards 127.0.0.5:front to the server: the server never listens there.
+      const relay = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'tools/src/linkem/main.ts', '--udp', `127.0.0.5:${front}=${first}`, '--no-control'], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
+      relays.push(relay);
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        relay.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          if (out.includes('running;')) resolve();
         });
-        const client = await startClientApp(keys, first, ['127.0.0.2']);
-        const got = await curl(client.socks, `http://127.0.0.1:${http.port}/file`);
-        expect(sha(got)).toBe(sha(data));
-        const closed = await client.app.waitForLog((l) => l['msg'] === 'connection closed');
-        const paths = closed['paths'] as PathBytes[];
-        console.log('bytes down per path', paths.map((p) => `${p.local} -> ${p.remote}: ${p.bytesDown}`));
-        expect(paths.find((p) => p.remote === '127.0.0.5')?.bytesDown, 'the announced address').toBeGreaterThan(100_000);
-        expect(paths.find((p) => p.remote === '127.0.0.1')?.bytesDown, 'the address the client was given').toBeGreaterThan(100_000);
-      } finally {
-        http.server.close();
-      }
+        relay.once('exit', () => reject(new Error(`the relay exited: ${out}`)));
+    });
+    const paths = await download(await startClientApp(keys, first, ['127.0.0.2']), http.port, data);
+    expect(paths.find((p) => p.remote === '127.0.0.5')?.bytesDown, 'the announced address').toBeGreaterThan(100_000);
+    expect(paths.find((p) => p.remote === '127.0.0.1')?.bytesDown, 'the address the client was given').toBeGreaterThan(100_000);
     });
   }, 90_000);
 
   it('--path-manager ndiffports:4: four subflows from one address, each from its own UDP source port (the server logs each)', async () => {
-    await withKeys(async (keys) => {
-      const data = body();
-      const http = await httpServer(data);
-      try {
-        const server = startApp('server', ['run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json']);
-        const first = String((await server.waitForLog((l) => l['msg'] === 'listening'))['address']);
-        const client = await startClientApp(keys, first, ['127.0.0.2'], ['--path-manager', 'ndiffports:4']);
-        const got = await curl(client.socks, `http://127.0.0.1:${http.port}/file`);
-        expect(sha(got)).toBe(sha(data));
-        const ups = server.logs().filter((l) => l['msg'] === 'client path up' && l['address'] === '127.0.0.2');
-        const ports = new Set(ups.map((l) => l['port']));
-        console.log('UDP source ports of the subflows, as the server saw them:', [...ports]);
-        expect(ports.size).toBe(4);
-      } finally {
-        http.server.close();
-      }
+    await withDownload(async (keys, http, data) => {
+      const server = await serverApp(keys, ['127.0.0.1:0']);
+      await download(await startClientApp(keys, server.listening[0]!, ['127.0.0.2'], ['--path-manager', 'ndiffports:4']), http.port, data);
+      const ups = server.app.logs().filter((l) => l['msg'] === 'client path up' && l['address'] === '127.0.0.2');
+      const ports = new Set(ups.map((l) => l['port']));
+      console.log('UDP source ports of the subflows, as the server saw them:', [...ports]);
+      expect(ports.size).toBe(4);
     });
   }, 90_000);
 
