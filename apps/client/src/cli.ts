@@ -67,6 +67,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--server-key <base64>', "the server's public key. e.g. --server-key 3q2+7w...=")
     .option('--key <file>', "file with this client's private key (from keygen). e.g. --key client.key")
     .option('--path <addr|ifname|auto>', 'a local address or interface to open a path from; repeat for more; "auto" follows every up interface. e.g. --path 192.168.1.20 --path wwan0', collect)
+    .option('--path-manager <policy>', 'which subflows each connection gets: fullmesh (every local path x every server address, announced ones included) or ndiffports[:N] (N subflows over the first path, each on its own UDP source port). e.g. --path-manager ndiffports:4')
     .option('--backup <addr|ifname>', 'a path used only when the others fail (RFC 8684 MP_PRIO backup). e.g. --backup wwan0', collect)
     .addOption(new Option('--transport <kind>', 'how paths reach the server; auto races UDP and WebSocket per path. e.g. --transport auto').choices([...clientTransports]))
     .option('--ws-url <url>', 'WebSocket endpoint for ws/wss/auto (default: ws://<server host>:<server port>/mptun). e.g. --ws-url wss://vpn.example.net/mptun')
@@ -117,6 +118,7 @@ interface RunFlags {
   key?: string;
   path?: string[];
   backup?: string[];
+  pathManager?: string;
   transport?: ClientConfig['transport'];
   wsUrl?: string;
   tlsInsecure?: boolean;
@@ -144,6 +146,7 @@ export function flagsToConfig(f: RunFlags): ClientConfig {
     key: f.key,
     paths: f.path,
     backup: f.backup,
+    pathManager: f.pathManager,
     transport: f.transport,
     wsUrl: f.wsUrl,
     tlsInsecure: f.tlsInsecure,

@@ -4,13 +4,13 @@
  * interface watching for `--path auto`, and the status server when asked for.
  */
 import { isIP } from 'node:net';
-import { MptcpClient, MptunError, checkClientOptions, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind } from '@mptun/node';
+import { MptcpClient, MptunError, checkClientOptions, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind, type WatchOptions } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import { PcapFile } from '@mptun/pcap';
 import type { ClientConfig } from './config.js';
 import { parseForward, startForward, type RunningForward } from './forward.js';
 import { createLogger, keyFileModeWarning, readPrivateKeyFile, type Logger } from '@mptun/tunnel-common';
-import { checkLocalAddress, resolvePathAddress, watchInterfaces, type AutoPathsOptions } from './paths.js';
+import { checkLocalAddress, resolvePathAddress } from './paths.js';
 import { startSocksServer, type SocksServer } from './socks-server.js';
 import { raceTransports } from './transport-race.js';
 import { openTunnel, type TunnelOpener } from './tunnel.js';
@@ -37,7 +37,7 @@ export interface RunningClient {
 export interface StartClientExtras {
   logger?: Logger;
   /** `--path auto` only: the interface source and timing (tests inject these). */
-  interfaces?: Omit<AutoPathsOptions, 'onChange'>;
+  interfaces?: WatchOptions;
 }
 
 export const DEFAULT_SOCKS = '127.0.0.1:1080';
@@ -85,31 +85,11 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
   };
 
   try {
-    // Paths: addresses, interface names, or "auto" (watched for changes).
-    const live = new Set<MptcpSocket>();
-    const watched = new Set<string>();
+    // Paths: addresses, interface names, or "auto": the client's interface watcher follows
+    // the machine's interfaces and its path managers add and withdraw their addresses.
     const wantsAuto = (config.paths ?? []).includes('auto');
     if (wantsAuto && config.paths!.length > 1) throw new MptunError('ERR_MPTUN_CONFIG', '"auto" as a path must be the only path');
-    let locals: string[];
-    if (wantsAuto) {
-      const watcher = watchInterfaces({
-        ...extras.interfaces,
-        onChange: (change) => {
-          if (change.type === 'added') {
-            log.info('interface appeared', { interface: change.name, address: change.address });
-            watched.add(change.address);
-            for (const s of live) s.addLocalAddress(change.address).catch((err: unknown) => log.warn('path could not join a connection', { path: change.address, error: err }));
-          } else {
-            log.warn('interface went away', { interface: change.name, address: change.address });
-            watched.delete(change.address);
-            for (const s of live) if (s.isBound) s.removeLocalAddress(change.address);
-          }
-        },
-      });
-      stops.push(() => watcher.stop());
-      locals = watcher.initial;
-      if (locals.length === 0) log.warn('path auto: no usable interface yet; using the default route until one appears');
-    } else locals = (config.paths ?? []).map((p) => resolvePathAddress(p));
+    const locals = wantsAuto ? [] : (config.paths ?? []).map((p) => resolvePathAddress(p));
     const backups = (config.backup ?? []).map((p) => resolvePathAddress(p));
     // A path address this machine does not have fails now, naming it, not at debug level later.
     if (!wantsAuto) await Promise.all([...locals, ...backups].map((a) => checkLocalAddress(a)));
@@ -129,6 +109,8 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       ...(config.scheduler ? { scheduler: config.scheduler } : {}),
       ...(config.cc ? { congestionControl: config.cc } : {}),
       ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+      ...(config.pathManager ? { pathManager: config.pathManager } : {}),
+      ...(wantsAuto ? { watchInterfaces: { includeInternal: false, ...extras.interfaces } } : {}),
     };
     let options: UncheckedClientOptions;
     if (transport === 'auto' && config.pathServers && Object.keys(config.pathServers).length > 0) {
@@ -166,6 +148,11 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     client.on('path-up', (p: { localAddress: string }) => log.info('path up', { path: p.localAddress }));
     client.on('path-down', (p: { localAddress: string }) => log.warn('path down', { path: p.localAddress }));
     client.on('path-error', (p: { localAddress: string; error: unknown }) => log.warn('path could not be opened', { path: p.localAddress, error: p.error }));
+    client.on('interface', (c: { type: string; name: string; address: string }) => {
+      if (c.type === 'added') log.info('interface appeared', { interface: c.name, address: c.address });
+      else log.warn('interface went away', { interface: c.name, address: c.address });
+    });
+    if (wantsAuto) log.info('following interfaces', { source: client.interfaceSource });
     if (transport !== 'udp-plain') void client.start();
 
     const metrics = config.metrics ? new ClientMetrics(client) : null;
@@ -174,15 +161,6 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       openTunnel(client, target, {
         replyTimeoutMs: (config.connectTimeoutMs ?? 10_000) + 5_000,
         ...(plainSeal ? { seal: plainSeal } : {}),
-        onSocket: (s) => {
-          live.add(s);
-          s.once('close', () => live.delete(s));
-          // Interfaces found after the client was built join each new connection too.
-          const known = new Set(client.pathList().map((p) => p.localAddress));
-          for (const a of watched) {
-            if (!known.has(a)) s.addLocalAddress(a).catch((err: unknown) => log.warn('path could not join a connection', { path: a, error: err }));
-          }
-        },
       });
     const open = metrics ? metrics.count(openTunnelOf) : openTunnelOf;
 

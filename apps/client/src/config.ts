@@ -25,6 +25,8 @@ export interface ClientConfig {
   /** Addresses or interface names, or ["auto"]. */
   paths?: string[];
   backup?: string[];
+  /** Which subflows each connection gets: "fullmesh" (default) or "ndiffports[:N]". */
+  pathManager?: string;
   scheduler?: string;
   cc?: string;
   profile?: string;
@@ -75,6 +77,7 @@ export const clientConfigSchema: Schema = {
     tlsInsecure: { type: 'boolean' },
     paths: names,
     backup: names,
+    pathManager: { type: 'string', pattern: /^(fullmesh|ndiffports(:\d{1,2})?)$/, expected: '"fullmesh" or "ndiffports[:N]"' },
     scheduler: name,
     cc: name,
     profile: name,

@@ -23,6 +23,27 @@ export function formatTarget(t: { host: string; port: number }): string {
   return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
 }
 
+/** Payload bytes each way per local → server address pair, over the connection's subflows. */
+export function perPath(socket: MptcpSocket): Array<{ local: string; remote: string; bytesUp: number; bytesDown: number }> {
+  const out = new Map<string, { local: string; remote: string; bytesUp: number; bytesDown: number }>();
+  const subflows = socket.isBound ? socket.subflowHistory() : [];
+  for (const f of subflows) {
+    const local = compactHost(f.localAddress);
+    const remote = compactHost(f.remoteAddress);
+    const key = `${local}|${remote}`;
+    const p = out.get(key) ?? { local, remote, bytesUp: 0, bytesDown: 0 };
+    p.bytesUp += f.bytesSent - f.bytesRetransmitted;
+    p.bytesDown += f.bytesReceived;
+    out.set(key, p);
+  }
+  return [...out.values()];
+}
+
+/** An IPv6 address in its short form ("::1", not "0:0:0:0:0:0:0:1"); others unchanged. */
+export function compactHost(host: string): string {
+  return host.includes(':') ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host;
+}
+
 export class ConnectionRegistry {
   private readonly live = new Map<MptcpSocket, LiveConnection & { up(): number; down(): number }>();
   /** Bytes of connections that have closed. */
@@ -69,6 +90,7 @@ export class ConnectionRegistry {
         bytesDown: down(),
         durationMs: Math.max(0, this.now() - entry.since),
         reason: reason ?? firstEnd ?? 'closed',
+        paths: perPath(remote),
       };
       if (reason) this.log.warn('connection closed', fields);
       else this.log.info('connection closed', fields);

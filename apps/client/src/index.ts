@@ -4,6 +4,6 @@ export { startSocksServer, type SocksServer, type SocksServerOptions } from './s
 export * from './socks5.js';
 export { parseForward, startForward, type ForwardSpec, type RunningForward } from './forward.js';
 export { openTunnel, splice, type TunnelOpener, type TunnelResult } from './tunnel.js';
-export { resolvePathAddress, watchInterfaces, type AutoPathsOptions } from './paths.js';
+export { resolvePathAddress } from './paths.js';
 export { raceTransport, raceTransports, type RaceOptions, type RaceResult } from './transport-race.js';
 export { buildProgram } from './cli.js';

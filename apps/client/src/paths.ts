@@ -1,12 +1,10 @@
 /**
  * Which local addresses carry paths: `--path` values (an address or an interface name)
- * resolved through os.networkInterfaces(), and `--path auto`, which follows the machine's
- * interfaces as they come and go.
+ * resolved through os.networkInterfaces(). `--path auto` is MptcpClient's interface watcher.
  */
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { InterfaceWatcher, nodeInterfaces, type InterfaceChange, type InterfaceEntry } from '@mptun/path-manager';
 import { MptunError } from '@mptun/node';
 
 export type InterfaceTable = Record<string, Array<{ address: string; family: string | number; internal: boolean }> | undefined>;
@@ -40,44 +38,4 @@ export function checkLocalAddress(address: string): Promise<void> {
     });
     sock.bind({ address, port: 0, exclusive: true }, () => sock.close(() => resolve()));
   });
-}
-
-export interface AutoPathsOptions {
-  source?: () => readonly InterfaceEntry[];
-  pollIntervalMs?: number;
-  debounceMs?: number;
-  /** Take loopback addresses too (tests). */
-  includeInternal?: boolean;
-  onChange: (change: InterfaceChange) => void;
-}
-
-/**
- * `--path auto`: every up, non-internal interface address. The first sample is taken at
- * once (returned as `initial`); later changes are reported after the watcher's debounce.
- */
-export function watchInterfaces(opts: AutoPathsOptions): { initial: string[]; stop(): void } {
-  const watcher = new InterfaceWatcher({
-    source: opts.source ?? nodeInterfaces,
-    pollIntervalMs: opts.pollIntervalMs ?? 1000,
-    debounceMs: opts.debounceMs ?? 2000,
-    includeInternal: opts.includeInternal ?? false,
-  });
-  const initial = watcher.poll(performance.now()).map((c) => c.address);
-  let timer: NodeJS.Timeout | null = null;
-  const arm = (): void => {
-    const wait = Math.max(0, watcher.nextTimeout() - performance.now());
-    timer = setTimeout(() => {
-      for (const change of watcher.poll(performance.now())) opts.onChange(change);
-      arm();
-    }, wait);
-    timer.unref();
-  };
-  arm();
-  return {
-    initial,
-    stop() {
-      if (timer) clearTimeout(timer);
-      timer = null;
-    },
-  };
 }

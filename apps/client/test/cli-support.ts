@@ -25,8 +25,10 @@ export interface AppProcess {
 const started = new Set<AppProcess>();
 
 /** Start `mptun-<app> ...args` from source. */
-export function startApp(app: 'client' | 'server', args: string[], opts: { stdin?: 'ignore' | 'pipe' } = {}): AppProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`, ...args], {
+export function startApp(app: 'client' | 'server', args: string[], opts: { stdin?: 'ignore' | 'pipe'; prefix?: string[] } = {}): AppProcess {
+  // `prefix` runs it through another command first (e.g. `ip netns exec NS`).
+  const argv = [...(opts.prefix ?? []), process.execPath, '--conditions=source', '--import', 'tsx', `apps/${app}/src/main.ts`, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO,
     stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
@@ -107,6 +109,16 @@ export async function writeKeyFiles(): Promise<KeyFiles> {
   writeFileSync(clientKey, encodeKey(client.privateKey) + '\n', { mode: 0o600 });
   writeFileSync(authorizedKeys, `${encodeKey(client.publicKey)} test-client\n`);
   return { dir, serverKey, serverPublic: encodeKey(server.publicKey), clientKey, authorizedKeys, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Run `fn` with fresh key files, removed afterwards. */
+export async function withKeys<T>(fn: (keys: KeyFiles) => Promise<T>): Promise<T> {
+  const keys = await writeKeyFiles();
+  try {
+    return await fn(keys);
+  } finally {
+    keys.cleanup();
+  }
 }
 
 /** mptun-server on a free UDP port of 127.0.0.1, JSON logs; resolves once it listens. */

@@ -9,21 +9,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeKey } from '@mptun/session';
-import { REPO, runApp, startApp, startClientApp, startServerApp, stopAll, writeKeyFiles, type KeyFiles } from './cli-support.js';
+import { REPO, runApp, startApp, startClientApp, startServerApp, stopAll, withKeys } from './cli-support.js';
 import { connectRequest, connectTcp } from './support.js';
 
 afterEach(stopAll);
 
 const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
-
-async function withKeys<T>(fn: (keys: KeyFiles) => Promise<T>): Promise<T> {
-  const keys = await writeKeyFiles();
-  try {
-    return await fn(keys);
-  } finally {
-    keys.cleanup();
-  }
-}
 
 /** A TCP server that answers each connection with `reply` and then closes it. */
 async function startReplySink(reply: Buffer): Promise<{ port: number; server: Server }> {

@@ -57,6 +57,8 @@ export interface ServerConfig {
   limits: ServerLimits;
   /** How long SIGINT/SIGTERM lets connections drain, ms. */
   drainMs: number;
+  /** Addresses announced to clients besides the UDP listen ones (ADD_ADDR): public ones behind NAT. */
+  announce?: Array<{ host: string; port: number }>;
   /** Packet scheduler and congestion control of the server's sending side (downloads). */
   scheduler?: string;
   cc?: string;
@@ -102,6 +104,7 @@ const fileSchema: Schema = {
       },
     },
     drain: { type: 'duration', max: 3_600_000 },
+    announce: { type: 'array', items: { type: 'string', pattern: /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, expected: 'an "IP:port" to announce, e.g. "203.0.113.7:4433" or "[2001:db8::7]:4433"' } },
     scheduler: nameSchema,
     cc: nameSchema,
     logLevel: logLevelSchema,
@@ -120,6 +123,7 @@ export interface ServerOverrides {
   tlsKey?: string;
   metrics?: string;
   drain?: string;
+  announce?: string[];
   scheduler?: string;
   cc?: string;
   logLevel?: string;
@@ -139,6 +143,7 @@ interface FileShape {
   metrics?: string;
   limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number };
   drain?: number;
+  announce?: string[];
   scheduler?: string;
   cc?: string;
   logLevel?: LogLevel;
@@ -155,6 +160,15 @@ export function parseListenUrl(text: string): ListenAddress {
   if (m[4] && (transport === 'udp' || transport === 'udp-plain')) throw new Error(`a UDP listener has no path: ${text}`);
   const host = m[2]!.replace(/^\[|\]$/g, '');
   return { transport, host, port, ...(m[4] ? { path: m[4] } : transport.startsWith('ws') ? { path: '/mptun' } : {}) };
+}
+
+/** "203.0.113.7:4433", "[2001:db8::7]:4433" → an address to announce (literal IP, port 1..65535). */
+export function parseAnnounceAddress(text: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d{1,5})$/.exec(text);
+  const host = m?.[1]?.replace(/^\[|\]$/g, '') ?? '';
+  const port = Number(m?.[2]);
+  if (!m || isIP(host) === 0 || port < 1 || port > 65535) throw new Error(`expected an IP address and port like "203.0.113.7:4433" or "[2001:db8::7]:4433", got ${JSON.stringify(text)}`);
+  return { host, port };
 }
 
 /** "127.0.0.1:9090" → loopback host and port; anything not loopback is refused. */
@@ -219,6 +233,10 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
   if (!authorizedKeysFile && !f.authorizedKeys?.length) {
     throw new ConfigError(source, 'authorizedKeys', 'client public keys', 'no client is admitted: give "authorizedKeys", "authorizedKeysFile" or --authorized-keys');
   }
+  const announceFromFlag = overrides.announce !== undefined && overrides.announce.length > 0;
+  const announce = (announceFromFlag ? overrides.announce! : (f.announce ?? [])).map((t, i) =>
+    check(at(announceFromFlag), announceFromFlag ? '--announce' : `announce[${i}]`, () => parseAnnounceAddress(t)),
+  );
   const l = f.limits ?? {};
   return {
     listen,
@@ -240,6 +258,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
       maxBufferedBytes: l.maxBufferedBytes ?? defaultLimits.maxBufferedBytes,
     },
     drainMs: (drain as number | undefined) ?? 10_000,
+    ...(announce.length > 0 ? { announce } : {}),
     ...(scheduler ? { scheduler } : {}),
     ...(cc ? { cc } : {}),
     logLevel: (logLevel as LogLevel | undefined) ?? 'info',

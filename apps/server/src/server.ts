@@ -75,12 +75,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
 
   const capture = opts.pcap ? await PcapFile.open(opts.pcap) : null;
   if (capture) log.info('pcap: writing every segment', { file: capture.path });
-  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.replayStateFile ? { replayStateFile: config.replayStateFile } : {}), ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
+  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.replayStateFile ? { replayStateFile: config.replayStateFile } : {}), ...(config.announce ? { announce: config.announce } : {}), ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
   server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
     subflows.track(socket);
     socket.on('error', (e) => log.debug('mptcp socket error', { error: e, conn: socket.connectionId }));
+    // RFC 8684 §3.4.2: the client withdrew addresses (an interface of its went away).
+    socket.on('subflow-up', (f: { remoteAddress?: string; remotePort?: number }) => log.info('client path up', { conn: socket.connectionId, address: f.remoteAddress, port: f.remotePort }));
+    socket.on('address-removed', (e: { addressIds: number[] }) => log.info('client withdrew addresses', { conn: socket.connectionId, addressIds: e.addressIds }));
     // Per-client accounting: the socket does not expose the peer's static key, so a
     // client is identified by the address of its first path.
     const client = socket.remoteAddress ?? 'unknown';
@@ -133,6 +136,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     log.info('listening', { transport: a.transport, address: `${a.host}:${a.port}` });
     if (a.transport === 'udp-plain') log.warn('udp-plain listener: no encryption or integrity; clients prove their key in the tunnel request, but anyone on the path can read and take over their connections', { address: `${a.host}:${a.port}` });
   }
+  for (const a of server.announcedAddresses()) log.info('announcing address', { addressId: a.addressId, address: `${a.host.includes(':') ? new URL(`http://[${a.host}]/`).hostname : a.host}:${a.port}` });
 
   let metrics: MetricsEndpoint | null = null;
   if (config.metrics) {

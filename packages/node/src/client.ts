@@ -1,13 +1,19 @@
 /**
- * MptcpClient: the connecting side. It keeps one path per local address to the server
- * (one authenticated session each), shared by every connection it opens, reopens paths
- * that fail (with backoff), and joins each connection over every path (fullmesh).
+ * MptcpClient: the connecting side. Paths (one authenticated session each) live in a table
+ * shared by the client's connections (client-paths.ts); which subflows each connection has is
+ * decided by its own path manager (@mptun/path-manager): fullmesh or ndiffports over the
+ * client's local addresses and the server's addresses (its own plus those it announces with
+ * ADD_ADDR), retries with backoff, REMOVE_ADDR and MP_PRIO. Local addresses come from the
+ * options, addLocal()/removeLocal(), or the interface watcher.
  */
-import type { EndpointConfig, PathLink, TransportAddress } from '@mptun/core';
-import { Driver } from './driver.js';
+import type { Connection, EndpointConfig, EndpointEvent, PathLink, TransportAddress } from '@mptun/core';
+import { canonicalHost, familiesMatch, fullmesh, parsePathPolicy, PathManager, type InterfaceChange, type ManagedConnection, type PathPolicy, type RetryPolicy } from '@mptun/path-manager';
+import { ClientPaths, type PathEntry } from './client-paths.js';
+import { Driver, osRandom } from './driver.js';
 import { MptunError } from './errors.js';
 import { TypedEventEmitter } from './events.js';
 import { chooseFirstPath } from './first-path.js';
+import { watchLocalAddresses, type InterfaceWatch, type WatchOptions } from './interfaces.js';
 import { resolveStrategy, type ProfileName } from './profiles.js';
 import { MptcpSocket, type PathOwner } from './socket.js';
 import type { SegmentTap } from './segment-tap.js';
@@ -28,10 +34,16 @@ export interface ClientCommonOptions extends Omit<ClientTransportOptions, 'serve
   server: string | TransportAddress;
   /** Paths with their own transport or server address (e.g. one over UDP, one over WebSocket). */
   paths?: PathSpec[];
-  /** Local addresses to open paths from (one path each). Default: one path from 0.0.0.0. */
+  /** Local addresses to open paths from. Default: 0.0.0.0 and :: (the OS picks the source). */
   localAddresses?: string[];
   /** Local addresses whose paths are backups (RFC 8684 §3.3.8): used only when the others fail. */
   backupAddresses?: string[];
+  /** Follow the machine's interfaces: their addresses come and go as local addresses. */
+  watchInterfaces?: WatchOptions;
+  /** Which subflows a connection gets: a policy or its name ("fullmesh", "ndiffports:4"). Default fullmesh. */
+  pathManager?: PathPolicy | string;
+  /** Retry schedule of subflows that failed (backoff with jitter). */
+  retry?: Partial<RetryPolicy>;
   profile?: ProfileName;
   scheduler?: string;
   congestionControl?: string;
@@ -86,19 +98,6 @@ export interface ConnectOptions {
   highWaterMark?: number;
 }
 
-interface PathEntry {
-  host: string;
-  opener: PathOpener;
-  backup: boolean;
-  /** Plain mode: the one connection this path carries a subflow of; null for shared paths. */
-  owner: MptcpSocket | null;
-  pathId: number | null;
-  link: PathLink | null;
-  opening: Promise<number> | null;
-  retryMs: number;
-  retryTimer: NodeJS.Timeout | null;
-}
-
 export function parseHostPort(s: string | TransportAddress): TransportAddress {
   if (typeof s !== 'string') return s;
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(s);
@@ -108,47 +107,110 @@ export function parseHostPort(s: string | TransportAddress): TransportAddress {
   return { host: m[1]!, port };
 }
 
+/** A path as the client's events report it: local address, server address ("host:port"), and its index among the paths of that pair. */
+export interface PathEventInfo {
+  localAddress: string;
+  remoteAddress: string;
+  index: number;
+}
+
 /** MptcpClient's events: its paths to the server coming and going. */
 export interface MptcpClientEvents {
-  'path-up': [path: { localAddress: string; backup: boolean }];
-  'path-down': [path: { localAddress: string }];
+  'path-up': [path: PathEventInfo];
+  'path-down': [path: PathEventInfo];
   /** A path could not be opened (it is retried with backoff). */
-  'path-error': [path: { localAddress: string; error: unknown }];
+  'path-error': [path: PathEventInfo & { error: unknown }];
+  /** A local address came or went (with `watchInterfaces`). */
+  interface: [change: InterfaceChange];
+}
+
+/** One connection under path management. */
+interface Managed {
+  socket: MptcpSocket;
+  pm: PathManager;
+  /** The connection as the path manager sees it. */
+  view: ManagedConnection;
 }
 
 export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements PathOwner {
   readonly driver: Driver;
-  /** The default transport's opener; paths may have their own. */
+  readonly policy: PathPolicy;
   private readonly opener: PathOpener;
   private readonly server: TransportAddress;
-  private readonly paths = new Map<string, PathEntry>();
+  /** Client-wide local addresses, by canonical host. */
+  private readonly locals = new Map<string, { backup: boolean }>();
+  /** Per-path transport or server, by local host. */
+  private readonly specs = new Map<string, PathOpener>();
+  private readonly openers = new Map<string, PathOpener>();
+  /** Server addresses paths of their own dial ("host|port"): announcing one adds nothing new. */
+  private readonly dialled = new Set<string>();
+  private readonly table: ClientPaths;
   private readonly sockets = new Set<MptcpSocket>();
-  /**
-   * Plain mode: each connection's own paths, one per local address. tcp-in-udp has no room
-   * for ports, so a plain path (a UDP socket) carries one subflow; a connection joins over
-   * every one of its own paths, as it does over shared ones.
-   */
-  private readonly ownPaths = new Map<MptcpSocket, PathEntry[]>();
+  private readonly managed = new Map<MptcpSocket, Managed>();
+  private tickQueued = false;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private watch: InterfaceWatch | null = null;
+  /** The wildcard addresses used until the interface watcher finds an address. */
+  private fallback: string[] = [];
   private closed = false;
 
   constructor(private readonly options: ClientOptions) {
     super();
-    this.server = parseHostPort(options.server);
+    const server = parseHostPort(options.server);
+    // Canonical, so it compares equal to the address the path managers hand back.
+    this.server = { host: canonicalHost(server.host) ?? server.host, port: server.port };
     this.opener = pathOpener({ ...options, server: this.server });
+    this.policy = typeof options.pathManager === 'string' ? parsePathPolicy(options.pathManager) : (options.pathManager ?? fullmesh());
     const strategy = resolveStrategy(options);
     this.driver = new Driver({ scheduler: strategy.schedulerFactory, congestionControl: strategy.ccFactory, ...options.engine });
-    this.driver.onPathClosed = (pathId) => this.pathClosed(pathId);
+    this.table = new ClientPaths(
+      this.driver,
+      (local, remote) => this.openerFor(local, remote),
+      {
+        up: (e) => this.emit('path-up', pathEvent(e)),
+        down: (e) => this.emit('path-down', pathEvent(e)),
+        error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
+        settled: () => this.scheduleTick(),
+      },
+      (e) => e.index === 0 && this.locals.has(e.local) && this.isServer(e.remote),
+    );
+    this.driver.onPathClosed = (pathId) => this.table.linkClosed(pathId);
+    this.driver.onEvent = (ev) => this.onEngineEvent(ev);
     this.driver.onSegment = options.onSegment ?? null;
-    const locals = options.localAddresses?.length || options.paths?.length ? options.localAddresses ?? [] : ['0.0.0.0'];
-    for (const host of locals) this.paths.set(host, newEntry(host, false, this.opener, null));
-    for (const host of options.backupAddresses ?? []) this.paths.set(host, newEntry(host, true, this.opener, null));
     for (const p of options.paths ?? []) {
       const opener = p.transport || p.server
         ? pathOpener({ ...options, transport: p.transport ?? options.transport, server: parseHostPort(p.server ?? options.server) })
         : this.opener;
       if (!opener.shared) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'per-path transports must be shared ones (udp, ws, wss)');
-      this.paths.set(`${p.local}|${opener.kind}`, newEntry(p.local, p.backup ?? false, opener, null));
+      this.specs.set(localHost(p.local), opener);
+      if (p.server) {
+        const a = parseHostPort(p.server);
+        this.dialled.add(`${canonicalHost(a.host) ?? a.host}|${a.port}`);
+      }
+      this.locals.set(localHost(p.local), { backup: p.backup ?? false });
     }
+    for (const host of options.localAddresses ?? []) this.locals.set(localHost(host), { backup: false });
+    for (const host of options.backupAddresses ?? []) this.locals.set(localHost(host), { backup: true });
+    if (options.watchInterfaces) {
+      this.watch = watchLocalAddresses(options.watchInterfaces, (change) => {
+        if (change.type === 'added') this.addLocal(change.address);
+        else this.removeLocal(change.address);
+        // The wildcards stood in while no interface was known: real addresses replace them.
+        if (change.type === 'added') for (const w of this.fallback.splice(0)) this.removeLocal(w);
+        this.emit('interface', change);
+      });
+    }
+    if (this.locals.size === 0) {
+      // No address given (or no interface up yet): the OS picks the source address, in
+      // either family, so the server's addresses of the other family (ADD_ADDR) are joined too.
+      this.fallback = this.watch ? [...WILDCARDS] : [];
+      for (const w of WILDCARDS) this.locals.set(w, { backup: false });
+    }
+  }
+
+  /** How interface changes are learned ("ip-monitor" or "poll"), when interfaces are watched. */
+  get interfaceSource(): string | null {
+    return this.watch?.source ?? null;
   }
 
   /** Open a connection; its first bytes may be passed now (0-RTT). */
@@ -163,14 +225,19 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       multipath,
     }, opts.highWaterMark === undefined ? {} : { highWaterMark: opts.highWaterMark });
     this.sockets.add(socket);
-    const entries = this.opener.shared ? [...this.paths.values()] : [...this.paths.values()].map((e) => newEntry(e.host, e.backup, e.opener, socket));
-    if (!this.opener.shared) this.ownPaths.set(socket, entries);
+    const owner = this.opener.shared ? null : socket;
+    const pm = new PathManager({ host: this.table.hostFor(socket, owner), server: this.server, random: osRandom, policy: this.policy, ...(this.options.retry ? { retry: this.options.retry } : {}) });
+    for (const [host, l] of this.locals) pm.addLocal({ id: host, host, backup: l.backup });
+    // The first subflow leaves from a regular address of the server's family, toward the server.
+    const usable = [...this.locals].filter(([host]) => familiesMatch(host, this.server.host));
+    const primaries = usable.filter(([, l]) => !l.backup);
+    const entries = (primaries.length > 0 ? primaries : usable).map(([host]) => this.table.entry(owner, host, this.server, 0));
     const start = (first: number): void => {
       if (socket.destroyed || this.closed) return;
       // The freshest path first: if the first SYN goes unanswered, the engine races the next
       // MP_CAPABLE SYN on others[0] (raceHandshake).
       const others = entries
-        .filter((e) => e.pathId !== null && e.pathId !== first && !e.backup)
+        .filter((e) => e.pathId !== null && e.pathId !== first)
         .map((e) => e.pathId!)
         .sort((a, b) => this.driver.lastHeard(b) - this.driver.lastHeard(a) || 0); // NaN when neither was heard
       const conn = this.driver.endpoint.connect(this.driver.now(), {
@@ -180,10 +247,18 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         congestionControl: strategy.ccFactory,
         ...(opts.data ? { data: opts.data } : {}),
       });
+      for (const e of entries) e.users.add(socket);
       socket.bind(conn);
+      // RFC 6897 TCP_MULTIPATH_ENABLE off: one subflow, nothing to manage.
+      if (multipath) {
+        const view = managedConnection(conn, (a) => this.dialled.has(`${canonicalHost(a.host) ?? a.host}|${a.port ?? this.server.port}`));
+        pm.attach(view);
+        this.managed.set(socket, { socket, pm, view });
+        this.scheduleTick();
+      }
       this.driver.schedulePump();
     };
-    const upIds = entries.filter((e) => e.pathId !== null && !e.backup).map((e) => e.pathId!);
+    const upIds = entries.filter((e) => e.pathId !== null).map((e) => e.pathId!);
     const first = chooseFirstPath(upIds, (id) => this.driver.lastHeard(id));
     if (first !== undefined) {
       start(first);
@@ -193,12 +268,14 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     const timer = setTimeout(() => {
       if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} came up in time`));
     }, this.options.connectTimeoutMs ?? 10_000);
-    const primaries = entries.filter((e) => !e.backup);
-    // Shared paths serve other connections too; a plain connection that may not use several
-    // paths opens just one of its own.
-    const openAll = this.opener.shared || multipath;
-    const candidates = openAll ? (primaries.length > 0 ? primaries : entries) : entries.slice(0, 1);
-    Promise.any(candidates.map((e) => this.openPath(e))).then(
+    // A plain connection that may not use several paths opens just one of its own.
+    const candidates = this.opener.shared || multipath ? entries : entries.slice(0, 1);
+    if (candidates.length === 0) {
+      clearTimeout(timer);
+      queueMicrotask(() => socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no local address of ${this.server.host}'s address family to reach it from`)));
+      return socket;
+    }
+    Promise.any(candidates.map((e) => this.table.open(e))).then(
       (pathId) => {
         clearTimeout(timer);
         if (!socket.isBound) start(pathId);
@@ -208,136 +285,113 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} could be opened`));
       },
     );
-    // Paths beyond the first join as they come up.
-    if (openAll) for (const e of entries) this.openPath(e).catch(() => {});
     return socket;
   }
 
-  /** Open every configured path now rather than at the first connect. */
+  /** Open the path of every configured address toward the server now rather than at the first connect. */
   async start(): Promise<void> {
-    await Promise.allSettled([...this.paths.values()].map((e) => this.openPath(e)));
+    if (!this.opener.shared) return;
+    await Promise.allSettled([...this.locals.keys()].filter((h) => familiesMatch(h, this.server.host)).map((h) => this.table.open(this.table.entry(null, h, this.server, 0))));
   }
 
-  private openPath(e: PathEntry): Promise<number> {
-    if (e.pathId !== null) return Promise.resolve(e.pathId);
-    if (e.opening) return e.opening;
-    e.opening = e.opener.open(e.host).then(
-      (link) => {
-        e.opening = null;
-        if (this.closed) {
-          link.close();
-          throw new MptunError('ERR_MPTUN_CLOSED', 'the client is closed');
-        }
-        if (e.owner && !this.ownPaths.has(e.owner)) {
-          link.close(); // its connection ended while the path was opening
-          throw new MptunError('ERR_MPTUN_CLOSED', 'the connection is closed');
-        }
-        e.link = link;
-        e.pathId = this.driver.addLink(link, { fixedLocalPort: !this.opener.shared });
-        e.retryMs = 500;
-        this.emit('path-up', { localAddress: e.host, backup: e.backup });
-        if (e.owner) this.joinOne(e.owner, e);
-        else this.joinEverywhere(e);
-        this.driver.schedulePump();
-        return e.pathId;
-      },
-      (err: unknown) => {
-        e.opening = null;
-        this.emit('path-error', { localAddress: e.host, error: err });
-        this.scheduleRetry(e);
-        throw err;
-      },
-    );
-    return e.opening;
+  /** A local address exists now (an interface came up): every connection may use it. */
+  addLocal(host: string, opts: { backup?: boolean } = {}): void {
+    const h = localHost(host);
+    this.locals.set(h, { backup: opts.backup ?? this.locals.get(h)?.backup ?? false });
+    for (const m of this.managed.values()) m.pm.addLocal({ id: h, host: h, backup: this.locals.get(h)!.backup, allowed: true });
+    this.tickNow();
   }
 
-  private joinEverywhere(e: PathEntry): void {
-    for (const s of this.sockets) this.joinOne(s, e);
+  /** A local address is gone: its subflows close and the peer is told (REMOVE_ADDR, RFC 8684 §3.4.2). */
+  removeLocal(host: string): void {
+    const h = localHost(host);
+    this.locals.delete(h);
+    for (const m of this.managed.values()) m.pm.removeLocal(h);
+    this.tickNow();
+    this.table.sweep();
   }
 
-  /** RFC 8684 §3.2: a subflow of `s` over the path of `e` (MP_JOIN), unless it has one there. */
-  private joinOne(s: MptcpSocket, e: PathEntry): void {
-    if (e.pathId === null || !s.info.multipath || !s.isBound || s.connection.state === 'closed') return;
-    if (s.connection.subflows().some((sf) => sf.pathId === e.pathId && sf.state !== 'closed')) return;
-    s.connection.join(this.driver.now(), e.pathId, e.backup);
+  // --- Path management ------------------------------------------------------------------------
+
+  private openerFor(local: string, remote: TransportAddress): PathOpener {
+    const own = this.specs.get(local);
+    if (this.isServer(remote)) return own ?? this.opener;
+    // An address the server announced: the path's transport, dialled at that address.
+    const kind = own?.kind ?? this.opener.kind;
+    const key = `${kind}|${remote.host}|${remote.port}`;
+    let o = this.openers.get(key);
+    if (!o) this.openers.set(key, (o = pathOpener({ ...this.options, transport: kind, server: remote })));
+    return o;
   }
 
-  private pathClosed(pathId: number): void {
-    for (const e of this.allEntries()) {
-      if (e.pathId !== pathId) continue;
-      e.pathId = null;
-      e.link = null;
-      this.emit('path-down', { localAddress: e.host });
-      if (this.opener.shared) this.scheduleRetry(e);
+  private isServer(a: TransportAddress): boolean {
+    return a.host === this.server.host && a.port === this.server.port;
+  }
+
+  private onEngineEvent(ev: EndpointEvent): void {
+    for (const m of this.managed.values()) {
+      if (m.socket.isBound && m.socket.connection === ev.connection && m.pm.handleEvent(this.driver.now(), { ...ev, connection: m.view })) this.scheduleTick();
     }
   }
 
-  /** Reopen a failed shared path later, doubling the wait up to 30 s. */
-  private scheduleRetry(e: PathEntry): void {
-    if (this.closed || !this.opener.shared || e.retryTimer || !this.paths.has(e.host)) return;
-    e.retryTimer = setTimeout(() => {
-      e.retryTimer = null;
-      this.openPath(e).catch(() => {});
-    }, e.retryMs);
-    e.retryTimer.unref();
-    e.retryMs = Math.min(e.retryMs * 2, 30_000);
+  private scheduleTick(): void {
+    if (this.tickQueued || this.closed) return;
+    this.tickQueued = true;
+    setImmediate(() => this.tickNow());
   }
 
-  private *allEntries(): IterableIterator<PathEntry> {
-    yield* this.paths.values();
-    for (const list of this.ownPaths.values()) yield* list;
+  /** Let every path manager act, then wake at the earliest retry or release. */
+  private tickNow(): void {
+    this.tickQueued = false;
+    if (this.closed) return;
+    const now = this.driver.now();
+    let next = Infinity;
+    for (const [socket, m] of [...this.managed]) {
+      m.pm.tick(now);
+      if (m.pm.connection?.state === 'closed') this.managed.delete(socket);
+      else next = Math.min(next, m.pm.nextTimeout() ?? Infinity);
+    }
+    this.driver.schedulePump();
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickTimer = null;
+    if (next === Infinity) return;
+    this.tickTimer = setTimeout(() => this.tickNow(), Math.max(1, Math.ceil(next - now)));
+    this.tickTimer.unref();
   }
 
-  // --- PathOwner ----------------------------------------------------------------------------
+  // --- PathOwner (RFC 6897 §5.3.3, per connection) -----------------------------------------
 
   async addLocalAddress(socket: MptcpSocket, host: string, backup: boolean): Promise<void> {
-    const e = this.opener.shared ? this.sharedEntry(host, backup) : this.ownEntry(socket, host, backup);
-    await this.openPath(e);
-    this.joinOne(socket, e);
-    this.driver.schedulePump();
-  }
-
-  private sharedEntry(host: string, backup: boolean): PathEntry {
-    let e = this.paths.get(host);
-    if (!e) {
-      e = newEntry(host, backup, this.opener, null);
-      this.paths.set(host, e);
-    }
-    return e;
-  }
-
-  /** Plain mode: the socket's own path from `host`, opened anew if it has none (or lost it). */
-  private ownEntry(socket: MptcpSocket, host: string, backup: boolean): PathEntry {
-    const own = this.ownPaths.get(socket) ?? [];
-    this.ownPaths.set(socket, own);
-    let e = own.find((x) => x.host === host && (x.pathId !== null || x.opening !== null));
-    if (!e) {
-      e = newEntry(host, backup, this.opener, socket);
-      own.push(e);
-    }
-    return e;
+    const m = this.managed.get(socket);
+    if (!m) throw new MptunError('ERR_MPTUN_NOT_CONNECTED', 'the connection is not multipath or not started yet');
+    const h = localHost(host);
+    m.pm.addLocal({ id: h, host: h, backup, allowed: true });
+    this.tickNow();
   }
 
   removeLocalAddress(socket: MptcpSocket, host: string): void {
-    const now = this.driver.now();
-    for (const sf of socket.connection.subflows()) {
-      if (this.driver.endpoint.pathInfo(sf.pathId)?.local.host === host) socket.connection.closeSubflow(now, sf.id);
-    }
-    this.driver.schedulePump();
+    const m = this.managed.get(socket);
+    if (!m) return;
+    m.pm.setAllowed(localHost(host), false);
+    this.tickNow();
   }
 
   released(socket: MptcpSocket): void {
     this.sockets.delete(socket);
-    const own = this.ownPaths.get(socket);
-    if (own) {
-      this.ownPaths.delete(socket);
-      for (const e of own) if (e.pathId !== null) this.driver.removeLink(e.pathId);
-    }
+    this.managed.delete(socket);
+    this.table.release(socket);
   }
 
-  /** Paths and their state, for status displays. */
-  pathList(): Array<{ localAddress: string; transport: TransportKind; backup: boolean; up: boolean; link: PathLink | null }> {
-    return [...this.paths.values()].map((e) => ({ localAddress: e.host, transport: e.opener.kind, backup: e.backup, up: e.pathId !== null, link: e.link }));
+  /** Shared paths and their state, for status displays. */
+  pathList(): Array<{ localAddress: string; remoteAddress: string; transport: TransportKind; backup: boolean; up: boolean; link: PathLink | null }> {
+    return this.table.shared().map((e) => ({
+      localAddress: e.local,
+      remoteAddress: `${e.remote.host}:${e.remote.port}`,
+      transport: e.opener.kind,
+      backup: this.locals.get(e.local)?.backup ?? false,
+      up: e.pathId !== null,
+      link: e.link,
+    }));
   }
 
   get connectionCount(): number {
@@ -353,14 +407,55 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    for (const e of this.allEntries()) if (e.retryTimer) clearTimeout(e.retryTimer);
+    this.watch?.stop();
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.table.close();
     for (const s of [...this.sockets]) s.destroy();
     return this.driver.close();
   }
 }
 
-function newEntry(host: string, backup: boolean, opener: PathOpener, owner: MptcpSocket | null): PathEntry {
-  return { host, opener, backup, owner, pathId: null, link: null, opening: null, retryMs: 500, retryTimer: null };
+function pathEvent(e: PathEntry): PathEventInfo {
+  return { localAddress: e.local, remoteAddress: `${e.remote.host}:${e.remote.port}`, index: e.index };
+}
+
+function localHost(host: string): string {
+  return canonicalHost(host) ?? host;
+}
+
+/** The any-addresses: the OS picks the source address. */
+const WILDCARDS = ['0.0.0.0', '::'] as const;
+
+/**
+ * The engine's Connection as the path manager drives it. An MP_JOIN asked for before the
+ * server has shown it holds our key is queued by the engine (RFC 8684 §3.2) and returns null;
+ * asking again for the same path before that queued join starts would queue a second one.
+ * Announced addresses that paths of their own already dial are left out (the same server).
+ */
+function managedConnection(conn: Connection, dialled: (a: { host: string; port: number | undefined }) => boolean): ManagedConnection {
+  const queued = new Map<number, number>();
+  const onPath = (pathId: number): number => conn.subflows().filter((sf) => sf.pathId === pathId).length;
+  return {
+    get state() {
+      return conn.state;
+    },
+    get fallback() {
+      return conn.fallback;
+    },
+    subflows: () => conn.subflows(),
+    join(now, pathId, backup) {
+      const count = onPath(pathId);
+      if (queued.get(pathId) === count) return null;
+      const sf = conn.join(now, pathId, backup);
+      if (sf) queued.delete(pathId);
+      else queued.set(pathId, count);
+      return sf;
+    },
+    closeSubflow: (now, id, reason) => conn.closeSubflow(now, id, reason),
+    setBackup: (id, backup) => conn.setBackup(id, backup),
+    withdrawAddresses: (ids) => conn.withdrawAddresses(ids),
+    peerAddressList: () => conn.peerAddressList().filter((a) => !dialled(a)),
+  };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

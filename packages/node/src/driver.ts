@@ -38,6 +38,8 @@ export class Driver {
   private closed = false;
   /** A listener's new connection. */
   onIncoming: ((conn: Connection) => ConnectionHandler | null) | null = null;
+  /** Sees every engine event before its connection's handler (path managers, address announcers). */
+  onEvent: ((ev: EndpointEvent) => void) | null = null;
   /** A path went away (its link closed). */
   onPathClosed: ((pathId: number, link: PathLink) => void) | null = null;
   /** Sees every segment sent and received (packet captures). */
@@ -179,6 +181,7 @@ export class Driver {
   }
 
   private dispatch(ev: EndpointEvent): void {
+    this.onEvent?.(ev);
     let handler = this.handlers.get(ev.connection);
     if (!handler && ev.type === 'incoming') {
       handler = this.onIncoming?.(ev.connection) ?? undefined;

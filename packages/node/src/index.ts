@@ -14,6 +14,7 @@ export {
 } from './client.js';
 export { MptcpServer, type ServerOptions, type ServerCommonOptions, type SealedServerOptions, type PlainServerOptions, type MptcpServerEvents } from './server.js';
 export type { EventMap, Listener, TypedEmitter } from './events.js';
+export { watchLocalAddresses, type InterfaceWatch, type WatchOptions } from './interfaces.js';
 export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';

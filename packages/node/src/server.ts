@@ -1,8 +1,11 @@
 /**
  * MptcpServer: accepts paths on any mix of transports and addresses (several at once),
- * authenticates them, and hands each new MPTCP connection to the application.
+ * authenticates them, and hands each new MPTCP connection to the application. Its UDP
+ * addresses (and those given as `announce`) are announced to every connection that came in
+ * over UDP (ADD_ADDR, RFC 8684 §3.4.1), so clients join subflows to them.
  */
-import type { EndpointConfig, PathListener } from '@mptun/core';
+import type { Connection, EndpointConfig, PathListener, TransportAddress } from '@mptun/core';
+import { AddressAnnouncer, canonicalHost, type ServerAddress } from '@mptun/path-manager';
 import { ReplayRecord, decodeKey, type CryptoBackend, type Keypair } from '@mptun/session';
 import { Driver } from './driver.js';
 import { MptunError } from './errors.js';
@@ -30,6 +33,13 @@ export interface ServerCommonOptions {
   engine?: Partial<Omit<EndpointConfig, 'random' | 'scheduler' | 'congestionControl'>>;
   /** Sees every segment sent and received on every path (e.g. to write a pcap). */
   onSegment?: SegmentTap;
+  /**
+   * Addresses announced besides the UDP listen addresses: public ones of a server behind NAT.
+   * Each is dialled by clients over the transport their connection came in on.
+   */
+  announce?: TransportAddress[];
+  /** Announce the UDP listen addresses (not wildcard ones). Default true. */
+  announceListenAddresses?: boolean;
 }
 
 /** Listeners of any transport; sealed ones (udp, ws, wss) authenticate with the server's key pair. */
@@ -60,6 +70,11 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
   private readonly sockets = new Set<MptcpSocket>();
   private readonly strategy;
   private accepting = false;
+  private readonly announcer = new AddressAnnouncer();
+  /** Paths that came in over a UDP listener: their connections are announced to. */
+  private readonly udpPaths = new Set<number>();
+  /** Connections announced to (their first path was a UDP one). */
+  private readonly announced = new WeakSet<Connection>();
 
   constructor(private readonly options: ServerOptions, onConnection?: (socket: MptcpSocket) => void) {
     super();
@@ -67,6 +82,14 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
     this.driver = new Driver({ scheduler: this.strategy.schedulerFactory, congestionControl: this.strategy.ccFactory, ...options.engine });
     this.driver.endpoint.listen();
     this.driver.onSegment = options.onSegment ?? null;
+    this.driver.onEvent = (ev) => {
+      if (ev.type === 'incoming') {
+        const first = ev.connection.subflows()[0];
+        if (first && this.udpPaths.has(first.pathId)) this.announced.add(ev.connection);
+      }
+      if (this.announced.has(ev.connection)) this.announcer.handleEvent(ev);
+    };
+    this.driver.onPathClosed = (pathId) => this.udpPaths.delete(pathId);
     if (onConnection) this.on('connection', onConnection);
     this.driver.onIncoming = (conn) => {
       if (!this.accepting) return null;
@@ -100,8 +123,10 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
           ...(this.options.crypto ? { crypto: this.options.crypto } : {}),
           replay,
         });
+        const udp = spec.transport === 'udp' || spec.transport === 'udp-plain';
         l.onPath = (link) => {
-          this.driver.addLink(link, { fixedLocalPort: false });
+          const pathId = this.driver.addLink(link, { fixedLocalPort: false });
+          if (udp) this.udpPaths.add(pathId);
           this.driver.schedulePump();
         };
         opened.push(l);
@@ -111,8 +136,15 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
       throw e;
     }
     this.pathListeners = opened;
+    const bound = opened.map((l, i) => ({ transport: this.options.listen[i]!.transport, host: l.local.host, port: l.local.port }));
+    for (const a of announcedAddresses(bound, this.options)) this.announcer.add(a);
     this.accepting = true;
-    return opened.map((l, i) => ({ transport: this.options.listen[i]!.transport, host: l.local.host, port: l.local.port }));
+    return bound;
+  }
+
+  /** The addresses announced to each connection (ADD_ADDR), with their ids. */
+  announcedAddresses(): ServerAddress[] {
+    return this.announcer.addresses();
   }
 
   get connectionCount(): number {
@@ -136,6 +168,27 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
     await Promise.allSettled(this.pathListeners.map((l) => l.close()));
     this.pathListeners = [];
   }
+}
+
+/**
+ * RFC 8684 §3.4.1: ids 1..255 for the UDP listen addresses that name one address (a wildcard
+ * one says nothing a client can dial) and the configured public ones, each once.
+ */
+function announcedAddresses(bound: Array<{ transport: string; host: string; port: number }>, o: ServerOptions): ServerAddress[] {
+  const out: ServerAddress[] = [];
+  const seen = new Set<string>();
+  const add = (host: string, port: number): void => {
+    const h = canonicalHost(host);
+    if (h === null || h === '0.0.0.0' || h === '::' || seen.has(`${h}|${port}`) || out.length >= 255) return;
+    seen.add(`${h}|${port}`);
+    out.push({ addressId: out.length + 1, host: h, port });
+  };
+  if (o.announceListenAddresses !== false) for (const b of bound) if (b.transport === 'udp' || b.transport === 'udp-plain') add(b.host, b.port);
+  for (const a of o.announce ?? []) {
+    if (canonicalHost(a.host) === null) throw new MptunError('ERR_MPTUN_BAD_OPTION', `announce: "${a.host}" is not a literal IPv4 or IPv6 address`);
+    add(a.host, a.port);
+  }
+  return out;
 }
 
 function allowList(keys: Array<Uint8Array | string> | undefined): ((pk: Uint8Array) => boolean) | undefined {

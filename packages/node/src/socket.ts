@@ -97,6 +97,7 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
   private established = false;
   private finalPending: ((err?: Error | null) => void) | null = null;
   private conn: Connection | null = null;
+  private readonly history = new Map<SubflowView, { local: string; remote: string }>();
 
   /**
    * A socket may exist before its connection (a client waiting for its first path): writes
@@ -216,6 +217,7 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
   // --- Engine events ----------------------------------------------------------------------
 
   onEngineEvent(ev: EndpointEvent): void {
+    this.remember();
     switch (ev.type) {
       case 'connected':
         this.established = true;
@@ -291,6 +293,25 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
   removeLocalAddress(host: string): void {
     if (!this.owner) throw new MptunError('ERR_MPTUN_UNSUPPORTED', 'only the connecting side can remove local addresses');
     this.owner.removeLocalAddress(this, host);
+  }
+
+  /**
+   * Every subflow the connection has had, closed ones included (the engine forgets those),
+   * with its counters as they ended: what each path carried over the connection's life.
+   */
+  subflowHistory(): SubflowInfo[] {
+    this.remember();
+    return [...this.history].map(([sf, ends]) => ({ ...this.describe(sf), localAddress: ends.local, remoteAddress: ends.remote }));
+  }
+
+  /** Note the subflows live now, with their addresses (their paths may be gone later). */
+  private remember(): void {
+    if (!this.conn) return;
+    for (const sf of this.conn.subflows()) {
+      if (this.history.has(sf)) continue;
+      const p = this.driver.endpoint.pathInfo(sf.pathId);
+      if (p) this.history.set(sf, { local: p.local.host, remote: p.remote.host });
+    }
   }
 
   /** TCP_MULTIPATH_SUBFLOWS (RFC 6897 §5.3.3): the established subflows' address pairs and statistics. */

@@ -42,8 +42,10 @@ export interface PathHost {
    * `index` tells sibling subflows over one address pair apart (ndiffports): a transport
    * whose path carries one subflow at a time (tcp-in-udp with a fixed port) opens a path
    * per index; one whose paths carry many may return the same path for every index.
+   * 'pending': the path is being opened (a handshake in flight); the subflow waits without
+   * counting a failure, and the host ticks the manager again once the path is up or failed.
    */
-  ensurePath(localHost: string, remote: Address, index: number): number | null;
+  ensurePath(localHost: string, remote: Address, index: number): number | null | 'pending';
   /** The path manager no longer needs this path: no subflow of its connection uses it. */
   releasePath(pathId: number): void;
   /** The addresses of a path (Endpoint.pathInfo fits), or undefined for one that is gone. */

@@ -221,7 +221,8 @@ export class PathManager {
   initialPath(): number | null {
     const usable = this.usableLocals().sort(byPreference);
     const pick = [...usable.filter((l) => !l.backup), ...usable.filter((l) => l.backup)].find((l) => familiesMatch(l.host, this.server.host));
-    return pick ? this.pathFor(pick.host, this.server, 0) : null;
+    const pathId = pick ? this.pathFor(pick.host, this.server, 0) : null;
+    return pathId === 'pending' ? null : pathId;
   }
 
   /** Manage this connection from now on. */
@@ -553,12 +554,17 @@ export class PathManager {
     return out.sort((a, b) => a - b);
   }
 
-  private pathFor(localHost: string, remote: { host: string; port: number }, index: number): number | null {
+  private pathFor(localHost: string, remote: { host: string; port: number }, index: number): number | null | 'pending' {
     const key = pathKey(localHost, remote, index);
     const known = this.paths.get(key);
-    if (known !== undefined) return known.pathId;
+    if (known !== undefined && this.host.pathInfo(known.pathId) !== undefined) return known.pathId;
+    // A path the host lost (its link closed) is opened again.
+    if (known !== undefined) {
+      this.paths.delete(key);
+      this.idleSince.delete(known.pathId);
+    }
     const pathId = this.host.ensurePath(localHost, { host: remote.host, port: remote.port }, index);
-    if (pathId !== null) this.paths.set(key, { pathId, localHost });
+    if (typeof pathId === 'number') this.paths.set(key, { pathId, localHost });
     return pathId;
   }
 
@@ -575,6 +581,7 @@ export class PathManager {
         const s = this.slots.get(a.slot);
         if (!s) break;
         const pathId = this.pathFor(a.localHost, a.remote, s.spec.index);
+        if (pathId === 'pending') break; // asked again at the next tick; the host ticks when the path is ready
         const sf = pathId === null ? null : joinOrNull(conn, now, pathId, a.backup);
         if (sf) {
           s.subflowId = sf.id;

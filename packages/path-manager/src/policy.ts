@@ -88,3 +88,18 @@ export function desiredSlots(
   }
   return out.slice(0, MAX_SUBFLOWS);
 }
+
+/** The policy names the CLI and the API take. */
+export const POLICY_NAMES = ['fullmesh', 'ndiffports[:N]'] as const;
+
+/**
+ * A policy by name: "fullmesh", "ndiffports" (2 subflows) or "ndiffports:N". Unknown names
+ * and bad counts are a typed error naming what is valid.
+ */
+export function parsePathPolicy(name: string): PathPolicy {
+  const m = /^(fullmesh|ndiffports)(?::(\d+))?$/.exec(name.trim());
+  if (!m || (m[1] === 'fullmesh' && m[2] !== undefined)) {
+    throw new PathManagerError('ERR_PM_BAD_OPTION', `unknown path manager "${name}"; valid: ${POLICY_NAMES.join(', ')}`);
+  }
+  return m[1] === 'fullmesh' ? fullmesh() : ndiffports(m[2] === undefined ? 2 : Number(m[2]));
+}

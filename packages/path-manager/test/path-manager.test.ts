@@ -437,3 +437,36 @@ describe('PathManager: connection states and input checks', () => {
     expect(pm.removeLocal('nope')).toBe(false);
   });
 });
+
+describe('PathManager: a host still opening a path', () => {
+  it("'pending' counts no failure: the join waits and goes out at the first tick after the path is up", () => {
+    const { pm, conn, host } = setup([WIFI]);
+    host.opening.add(LTE.host);
+    pm.addLocal(LTE);
+    for (let t = 0; t < 5000; t += 100) expect(joinsOf(pm.tick(t)).every((j) => j.localHost === LTE.host)).toBe(true);
+    expect(conn.joins).toBe(0);
+    const lte = pm.status().find((s) => s.localId === LTE.id)!;
+    expect(lte).toMatchObject({ subflowId: null, failures: 0, exhausted: false });
+    expect(pm.nextTimeout()).toBeNull(); // no retry timer: the host ticks when the path is ready
+    host.opening.delete(LTE.host);
+    pm.tick(5000);
+    expect(conn.joins).toBe(1);
+    expect(host.hostOf(conn.list.at(-1)!.pathId)).toBe(LTE.host);
+  });
+
+  it('a path the host lost is asked for again rather than joined on', () => {
+    const { pm, conn, host } = setup([WIFI, LTE]);
+    pm.tick(0);
+    conn.establishAll();
+    pm.tick(10);
+    const lteSf = conn.list.find((s) => host.hostOf(s.pathId) === LTE.host)!;
+    const lost = lteSf.pathId;
+    host.open.delete(lost); // the link closed under it
+    conn.list.splice(conn.list.indexOf(lteSf), 1);
+    const calls = host.ensureCalls;
+    for (let t = 20; t < 60_000 && conn.joins < 2; t += 100) pm.tick(t);
+    expect(host.ensureCalls).toBeGreaterThan(calls);
+    const again = conn.list.find((s) => host.hostOf(s.pathId) === LTE.host)!;
+    expect(again.pathId).not.toBe(lost);
+  });
+});

@@ -119,6 +119,9 @@ export class OptionBuilder {
         out.push(mptcp(addr.option));
         room -= len;
         this.addresses.sent(addr, this.retryAt(sf, now));
+        // One announcement per ACK: the next one asks for the next ACK, or it would wait for a
+        // pure ACK that a subflow busy sending data may not send for a long time.
+        if (this.addresses.dueAnnouncement()) sf.requestAck();
       }
     }
     const ids = this.addresses.takeRemovals(room - REMOVE_ADDR_HEADER);

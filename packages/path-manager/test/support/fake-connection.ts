@@ -24,12 +24,15 @@ export class FakeHost implements PathHost {
   ensureCalls = 0;
   /** Open a path per sibling index (a transport whose path carries one subflow). */
   perIndex = false;
+  /** Local hosts whose paths are still opening: ensurePath answers 'pending'. */
+  readonly opening = new Set<string>();
   private readonly indexOf = new Map<number, number>();
   private nextId = 1;
 
-  ensurePath(localHost: string, remote: Address, index: number): number | null {
+  ensurePath(localHost: string, remote: Address, index: number): number | null | 'pending' {
     this.ensureCalls++;
     if (this.refuse.has(localHost)) return null;
+    if (this.opening.has(localHost)) return 'pending';
     for (const [id, p] of this.open) {
       const same = p.local.host === localHost && p.remote.host === remote.host && p.remote.port === remote.port;
       if (same && (!this.perIndex || this.indexOf.get(id) === index)) return id;

@@ -1,0 +1,179 @@
+/**
+ * The client's path table: one path per (local address, server address, index), opened on
+ * demand for the path managers of its connections (the PathHost they see). Sealed UDP and
+ * WebSocket paths are shared by every connection of the client; plain tcp-in-udp paths carry
+ * one subflow each, so each connection has its own. Each index is its own path, so siblings
+ * over one address pair (ndiffports) leave from their own UDP source port / WS connection.
+ */
+import type { PathLink, TransportAddress } from '@mptun/core';
+import { canonicalHost, type PathHost } from '@mptun/path-manager';
+import type { Driver } from './driver.js';
+import type { PathOpener, TransportKind } from './transports.js';
+
+export interface PathEntry {
+  readonly local: string;
+  /** The server address as the path manager knows it (the opener may dial another, per path). */
+  readonly remote: TransportAddress;
+  readonly index: number;
+  /** The connection that owns this path (plain mode), or null for a shared one. */
+  readonly owner: object | null;
+  readonly opener: PathOpener;
+  pathId: number | null;
+  link: PathLink | null;
+  opening: Promise<number> | null;
+  /** The last open failed: the next ensurePath reports it once (the manager backs off). */
+  failed: boolean;
+  /** The path managers (connections) holding it. */
+  readonly users: Set<object>;
+}
+
+export interface PathEvents {
+  up(e: PathEntry): void;
+  down(e: PathEntry): void;
+  error(e: PathEntry, err: unknown): void;
+  /** A path finished opening (or failed to): managers waiting on it may act. */
+  settled(): void;
+}
+
+export class ClientPaths {
+  private readonly entries = new Map<string, PathEntry>();
+  private readonly byPathId = new Map<number, PathEntry>();
+  private readonly owners = new WeakMap<object, number>();
+  private nextOwner = 1;
+  private closed = false;
+
+  constructor(
+    private readonly driver: Driver,
+    private readonly openerFor: (local: string, remote: TransportAddress) => PathOpener,
+    private readonly events: PathEvents,
+    /** A shared path that stays open with no connection on it (a configured address toward the server). */
+    private readonly standing: (e: PathEntry) => boolean,
+  ) {}
+
+  /** The entry for a path, created (not opened) if need be. */
+  entry(owner: object | null, local: string, remote: TransportAddress, index: number): PathEntry {
+    const host = canonicalHost(local) ?? local;
+    const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}`;
+    let e = this.entries.get(key);
+    if (!e) {
+      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, opening: null, failed: false, users: new Set() };
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+
+  open(e: PathEntry): Promise<number> {
+    if (e.pathId !== null) return Promise.resolve(e.pathId);
+    if (e.opening) return e.opening;
+    e.opening = e.opener.open(e.local).then(
+      (link) => {
+        e.opening = null;
+        if (this.closed || !this.isKept(e)) {
+          link.close();
+          throw new Error('the path is no longer wanted');
+        }
+        e.link = link;
+        e.failed = false;
+        e.pathId = this.driver.addLink(link, { fixedLocalPort: !e.opener.shared });
+        this.byPathId.set(e.pathId, e);
+        this.events.up(e);
+        this.events.settled();
+        this.driver.schedulePump();
+        return e.pathId;
+      },
+      (err: unknown) => {
+        e.opening = null;
+        e.failed = true;
+        if (!this.closed) {
+          this.events.error(e, err);
+          this.events.settled();
+        }
+        throw err;
+      },
+    );
+    return e.opening;
+  }
+
+  /** The PathHost a connection's path manager uses (RFC 8684 §3.2 joins go over these paths). */
+  hostFor(user: object, owner: object | null): PathHost {
+    return {
+      ensurePath: (localHost, remote, index) => {
+        const e = this.entry(owner, localHost, remote, index);
+        e.users.add(user);
+        if (e.pathId !== null) return e.pathId;
+        if (e.failed && !e.opening) {
+          e.failed = false;
+          return null;
+        }
+        this.open(e).catch(() => {});
+        return 'pending';
+      },
+      releasePath: (pathId) => {
+        const e = this.byPathId.get(pathId);
+        if (!e) return;
+        e.users.delete(user);
+        if (e.users.size === 0 && !this.standing(e)) this.drop(e);
+      },
+      pathInfo: (pathId) => {
+        const e = this.byPathId.get(pathId);
+        if (!e || !e.link) return undefined;
+        return { local: { host: e.local, port: e.link.local.port }, remote: e.remote };
+      },
+    };
+  }
+
+  /** A connection is gone: it holds no path any more; its own paths (plain mode) close. */
+  release(user: object): void {
+    for (const e of [...this.entries.values()]) {
+      if (!e.users.delete(user) && e.owner !== user) continue;
+      if (e.owner === user || (e.users.size === 0 && !this.standing(e))) this.drop(e);
+    }
+  }
+
+  /** Close the shared paths nothing holds or stands for (after a local address went away). */
+  sweep(): void {
+    for (const e of [...this.entries.values()]) if (e.owner === null && e.users.size === 0 && !this.standing(e)) this.drop(e);
+  }
+
+  /** The driver closed a path's link (the peer or the network ended it). */
+  linkClosed(pathId: number): void {
+    const e = this.byPathId.get(pathId);
+    if (!e) return;
+    this.byPathId.delete(pathId);
+    e.pathId = null;
+    e.link = null;
+    this.events.down(e);
+    this.events.settled();
+  }
+
+  shared(): PathEntry[] {
+    return [...this.entries.values()].filter((e) => e.owner === null);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private drop(e: PathEntry): void {
+    for (const [key, x] of this.entries) if (x === e) this.entries.delete(key);
+    if (e.pathId !== null) {
+      this.byPathId.delete(e.pathId);
+      this.driver.removeLink(e.pathId);
+      e.pathId = null;
+      e.link = null;
+    }
+  }
+
+  private isKept(e: PathEntry): boolean {
+    for (const x of this.entries.values()) if (x === e) return true;
+    return false;
+  }
+
+  private ownerId(owner: object): number {
+    let id = this.owners.get(owner);
+    if (id === undefined) this.owners.set(owner, (id = this.nextOwner++));
+    return id;
+  }
+}
+
+export type { TransportKind };
