@@ -64,6 +64,9 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
     const server = await startServer(
       {
         listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }],
+        // Clients reach the server only through the emulated links: a join straight to the
+        // listen address would bypass them.
+        announceListen: false,
         privateKey: encodeKey(serverKeys.privateKey),
         authorizedKeys: [encodeKey(clientKeys.publicKey)],
         allow: opts.allow ?? ['127.0.0.0/8'],

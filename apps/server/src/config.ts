@@ -59,6 +59,12 @@ export interface ServerConfig {
   drainMs: number;
   /** Addresses announced to clients besides the UDP listen ones (ADD_ADDR): public ones behind NAT. */
   announce?: Array<{ host: string; port: number }>;
+  /**
+   * Announce the UDP listen addresses (default true). Off where clients must not reach them
+   * directly: behind NAT, or behind the link emulator in a testbed, where a join to the listen
+   * address would bypass the emulated links.
+   */
+  announceListen?: boolean;
   /** Packet scheduler and congestion control of the server's sending side (downloads). */
   scheduler?: string;
   cc?: string;
@@ -104,6 +110,7 @@ const fileSchema: Schema = {
       },
     },
     drain: { type: 'duration', max: 3_600_000 },
+    announceListen: { type: 'boolean' },
     announce: { type: 'array', items: { type: 'string', pattern: /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, expected: 'an "IP:port" to announce, e.g. "203.0.113.7:4433" or "[2001:db8::7]:4433"' } },
     scheduler: nameSchema,
     cc: nameSchema,
@@ -124,6 +131,7 @@ export interface ServerOverrides {
   metrics?: string;
   drain?: string;
   announce?: string[];
+  announceListen?: boolean;
   scheduler?: string;
   cc?: string;
   logLevel?: string;
@@ -144,6 +152,7 @@ interface FileShape {
   limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number };
   drain?: number;
   announce?: string[];
+  announceListen?: boolean;
   scheduler?: string;
   cc?: string;
   logLevel?: LogLevel;
@@ -259,6 +268,8 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     },
     drainMs: (drain as number | undefined) ?? 10_000,
     ...(announce.length > 0 ? { announce } : {}),
+    // commander sets the flag true unless --no-announce-listen is given: only false counts.
+    ...(overrides.announceListen === false || f.announceListen === false ? { announceListen: false } : {}),
     ...(scheduler ? { scheduler } : {}),
     ...(cc ? { cc } : {}),
     logLevel: (logLevel as LogLevel | undefined) ?? 'info',

@@ -38,6 +38,7 @@ program
   .option('--allow <rule>', 'allowed target: host, *.suffix, IP or CIDR, optional :ports (repeatable)', collect)
   .option('--tls-cert <file>', 'certificate (PEM) for wss')
   .option('--tls-key <file>', 'certificate key (PEM) for wss')
+  .option('--no-announce-listen', 'do not announce the UDP listen addresses (behind NAT or a link emulator, where clients must not reach them directly)')
   .option('--announce <ip:port>', 'also announce this address to clients (ADD_ADDR), e.g. a public one in front of NAT; the UDP listen addresses are announced anyway (repeatable)', collect)
   .option('--metrics <host:port>', 'Prometheus endpoint on a loopback address')
   .option('--scheduler <name>', 'packet scheduler for what the server sends: minrtt, roundrobin, redundant, backup, overflow, blest, ecf')

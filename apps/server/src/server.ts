@@ -75,7 +75,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
 
   const capture = opts.pcap ? await PcapFile.open(opts.pcap) : null;
   if (capture) log.info('pcap: writing every segment', { file: capture.path });
-  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.replayStateFile ? { replayStateFile: config.replayStateFile } : {}), ...(config.announce ? { announce: config.announce } : {}), ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
+  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.replayStateFile ? { replayStateFile: config.replayStateFile } : {}), ...(config.announce ? { announce: config.announce } : {}), ...(config.announceListen === false ? { announceListenAddresses: false } : {}), ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
   server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;

@@ -33,6 +33,14 @@ describe('server config', () => {
     expect(loadServerConfig(write('sealed.json', base)).insecurePlainUdp).toBeUndefined();
   });
 
+  it('announces the UDP listen addresses unless announceListen is false (file) or --no-announce-listen (flag)', () => {
+    expect(loadServerConfig(write('announce-default.json', base)).announceListen).toBeUndefined();
+    expect(loadServerConfig(write('announce-off.json', { ...base, announceListen: false })).announceListen).toBe(false);
+    // commander's default for a --no- flag is true: it must not undo the file's false.
+    expect(loadServerConfig(write('announce-off2.json', { ...base, announceListen: false }), { announceListen: true }).announceListen).toBe(false);
+    expect(loadServerConfig(write('announce-flag.json', base), { announceListen: false }).announceListen).toBe(false);
+  });
+
   it('keeps the replay state next to the key unless told where (issue 14 item 6)', () => {
     expect(loadServerConfig(write('replay-default.json', base)).replayStateFile).toBe('server.key.replay');
     expect(loadServerConfig(write('replay-set.json', { ...base, replayState: '/var/lib/mptun/replay' })).replayStateFile).toBe('/var/lib/mptun/replay');
