@@ -3,11 +3,9 @@
  * way the other CLI tests run them), keys on disk, and a raw SOCKS5 CONNECT.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
+import { writeKeyFiles } from '../../client/test/cli-support.js';
 
 export const REPO = join(import.meta.dirname, '../../..');
 
@@ -20,18 +18,10 @@ export interface KeyFiles {
   remove(): void;
 }
 
+/** The key files of cli-support.ts (a server key, a client key, authorized keys), named as these tests use them. */
 export async function writeKeys(): Promise<KeyFiles> {
-  const crypto = await loadCrypto();
-  const dir = mkdtempSync(join(tmpdir(), 'mptun-cli-'));
-  const server = generateKeypair(crypto);
-  const client = generateKeypair(crypto);
-  const serverKey = join(dir, 'server.key');
-  const clientKey = join(dir, 'client.key');
-  const authorized = join(dir, 'clients');
-  writeFileSync(serverKey, encodeKey(server.privateKey) + '\n', { mode: 0o600 });
-  writeFileSync(clientKey, encodeKey(client.privateKey) + '\n', { mode: 0o600 });
-  writeFileSync(authorized, encodeKey(client.publicKey) + '\n');
-  return { dir, serverKey, serverPublic: encodeKey(server.publicKey), clientKey, authorized, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const k = await writeKeyFiles();
+  return { dir: k.dir, serverKey: k.serverKey, serverPublic: k.serverPublic, clientKey: k.clientKey, authorized: k.authorizedKeys, remove: k.cleanup };
 }
 
 /** A running CLI: its output so far, a wait for a line, and a stop that waits for the exit. */
