@@ -280,9 +280,12 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         clearTimeout(timer);
         if (!socket.isBound) start(pathId);
       },
-      () => {
+      (err: unknown) => {
         clearTimeout(timer);
-        if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} could be opened`));
+        // Say why (e.g. "server unreachable: ..."): the reason of the first path that failed.
+        const first = err instanceof AggregateError ? (err.errors[0] as unknown) : err;
+        const why = first instanceof Error ? `: ${first.message}` : '';
+        if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} could be opened${why}`));
       },
     );
     return socket;

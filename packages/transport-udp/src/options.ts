@@ -34,9 +34,16 @@ export interface UdpTransportInit {
   handshakeTimeoutMs?: number;
   /** A new initiation goes out this often until one is answered. Default 1 s. */
   handshakeRetryMs?: number;
-  /** Each side sends a keepalive after this long without sending anything. Default 15 s. */
+  /**
+   * Sealed mode: each side sends a keepalive after this long without sending anything.
+   * Default 500 ms, so the peer's idle timeout can be short.
+   */
   keepaliveMs?: number;
-  /** A path with nothing authenticated received for this long is closed. Default 60 s. */
+  /**
+   * A path with nothing received for this long is closed. Default 2.5 s sealed (a dead
+   * server is noticed within 3 s; five keepalives fit in it, so two or three lost ones do
+   * not end a live path), 60 s plain (plain paths send no keepalives).
+   */
   idleTimeoutMs?: number;
   /** Above this many initiations per second the server answers with cookies first. Default 100. */
   cookieThreshold?: number;
@@ -53,8 +60,9 @@ export const DEFAULT_UDP_OPTIONS = {
   maxSegment: 1200,
   handshakeTimeoutMs: 10_000,
   handshakeRetryMs: 1_000,
-  keepaliveMs: 15_000,
-  idleTimeoutMs: 60_000,
+  keepaliveMs: 500,
+  idleTimeoutMs: 2_500,
+  plainIdleTimeoutMs: 60_000,
   cookieThreshold: 100,
   maxPlainPaths: 1024,
   socketBufferBytes: 4 * 1024 * 1024,
@@ -99,7 +107,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', `maxSegment must be an integer in ${DATA_OVERHEAD_BYTES + 21}..${MAX_UDP_PAYLOAD}`);
   }
   const keepaliveMs = positive('keepaliveMs', init.keepaliveMs, d.keepaliveMs);
-  const idleTimeoutMs = positive('idleTimeoutMs', init.idleTimeoutMs, d.idleTimeoutMs);
+  const idleTimeoutMs = positive('idleTimeoutMs', init.idleTimeoutMs, mode === 'plain' ? d.plainIdleTimeoutMs : d.idleTimeoutMs);
   const handshakeRetryMs = positive('handshakeRetryMs', init.handshakeRetryMs, d.handshakeRetryMs);
   return {
     mode,
