@@ -1,5 +1,6 @@
 /** Options of udpTransport(init), their defaults and their checks. */
-import type { ChannelLimits, CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
+import type { ChannelLimits, CryptoBackend, InitiationResult, Keypair, ReplayRecord } from '@mptun/session';
+import type { TransportAddress } from '@mptun/core';
 import { DATA_OVERHEAD_BYTES, decodeKey } from '@mptun/session';
 import { TCP_IN_UDP_SAVING } from '@mptun/core';
 import { UdpTransportError } from './errors.js';
@@ -9,6 +10,12 @@ import { UdpTransportError } from './errors.js';
  * session. 'plain': no crypto, the tcp-in-udp layout, one subflow per path (see plain-path.ts).
  */
 export type UdpMode = 'sealed' | 'plain';
+
+/**
+ * Why a sealed listener dropped an initiation: 'mac1' or 'decrypt' (made for another server
+ * key), 'not-allowed' (a client key not on the list), 'replay', 'malformed', 'bad-key'.
+ */
+export type HandshakeDropReason = Extract<InitiationResult, { kind: 'drop' }>['reason'];
 
 export interface UdpTransportInit {
   mode?: UdpMode;
@@ -28,6 +35,11 @@ export interface UdpTransportInit {
    * this transport's listeners.
    */
   replay?: ReplayRecord;
+  /**
+   * Sealed server: told of every initiation dropped, with the reason and the sender. Nothing
+   * is answered to such a datagram; this is for counting and logging only.
+   */
+  onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
   /** Largest UDP payload we send, bytes. Default 1200 (fits any IPv6 path with room to spare). */
   maxSegment?: number;
   /** connect() gives up after this long without a handshake. Default 10 s. */
@@ -75,6 +87,7 @@ export interface ResolvedOptions {
   isAllowed: ((publicKey: Uint8Array) => boolean) | undefined;
   crypto: CryptoBackend | undefined;
   replay: ReplayRecord | undefined;
+  onHandshakeFailure: ((reason: HandshakeDropReason, source: TransportAddress) => void) | undefined;
   /** Largest UDP payload. */
   maxPayload: number;
   handshakeTimeoutMs: number;
@@ -116,6 +129,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     isAllowed: init.isAllowed ?? allowList(init.authorizedKeys),
     crypto: init.crypto,
     replay: init.replay,
+    onHandshakeFailure: init.onHandshakeFailure,
     maxPayload,
     handshakeTimeoutMs: positive('handshakeTimeoutMs', init.handshakeTimeoutMs, d.handshakeTimeoutMs),
     handshakeRetryMs,

@@ -69,7 +69,14 @@ export async function connectSealed(
         }
         socket.removeAllListeners('message');
         void closeSocket(socket);
-        reject(new UdpTransportError('ERR_MPTUN_HANDSHAKE_TIMEOUT', `no handshake within ${opts.handshakeTimeoutMs} ms: ${message}`));
+        // The server answers nothing it cannot authenticate (a wrong server key, a client key
+        // it does not list): silence is all the client learns, so name every likely cause.
+        reject(
+          new UdpTransportError(
+            'ERR_MPTUN_HANDSHAKE_TIMEOUT',
+            `no answer from the server at ${remote.host}:${remote.port} within ${opts.handshakeTimeoutMs} ms (${message}): wrong --server-key, this client's key not in the server's authorized keys, or UDP filtered on the way`,
+          ),
+        );
       },
     });
     socket.on('message', (msg: Buffer) => {
