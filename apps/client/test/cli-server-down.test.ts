@@ -4,6 +4,7 @@
  * restarted on the same port and key is used again within about a second.
  */
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, startClientApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from './cli-support.js';
 import { connectRequest, connectTcp, startEcho } from './support.js';
@@ -17,8 +18,34 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-async function startServerOn(keys: KeyFiles, port: number): Promise<AppProcess> {
-  const app = startApp('server', ['run', '--listen', `udp://127.0.0.1:${port}`, '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json']);
+type Transport = 'udp' | 'ws';
+
+function listenUrl(transport: Transport, port: number): string {
+  return transport === 'udp' ? `udp://127.0.0.1:${port}` : `ws://127.0.0.1:${port}/mptun`;
+}
+
+/** A free port of 127.0.0.1 for the transport (UDP or TCP). */
+async function freePort(transport: Transport): Promise<number> {
+  if (transport === 'udp') return freeUdpPort();
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** How each transport reports a server port nobody listens on. */
+const UNREACHABLE: Record<Transport, RegExp> = {
+  udp: /server unreachable: nothing listens on UDP 127\.0\.0\.1:\d+/,
+  ws: /cannot open ws:\/\/127\.0\.0\.1:\d+\/mptun from 127\.0\.0\.1: connect ECONNREFUSED/,
+};
+
+function clientArgs(transport: Transport, port: number): string[] {
+  return transport === 'udp' ? [] : ['--transport', 'ws', '--ws-url', listenUrl('ws', port)];
+}
+
+async function startServerOn(keys: KeyFiles, transport: Transport, port: number): Promise<AppProcess> {
+  const app = startApp('server', ['run', '--listen', listenUrl(transport, port), '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json']);
   await app.waitForLog((l) => l['msg'] === 'listening');
   return app;
 }
@@ -64,10 +91,10 @@ describe('mptun-client when the server dies and comes back', () => {
     keys.cleanup();
   });
 
-  it('notices a killed server within 3 s, fails requests fast, and uses the restarted server within about 1 s', async () => {
-    const port = await freeUdpPort();
-    const server = await startServerOn(keys, port);
-    const { app: client, socks, statusUrl } = await startClientApp(keys, `127.0.0.1:${port}`, ['127.0.0.1']);
+  it.each(['udp', 'ws'] as const)('%s: notices a killed server within 3 s, fails requests fast, and uses the restarted server within about 1 s', async (transport) => {
+    const port = await freePort(transport);
+    const server = await startServerOn(keys, transport, port);
+    const { app: client, socks, statusUrl } = await startClientApp(keys, `127.0.0.1:${port}`, ['127.0.0.1'], clientArgs(transport, port));
     await client.waitForLog((l) => l['msg'] === 'path up');
     expect((await socksRequest(socks, echo.port)).reply).toBe(0);
     await new Promise((r) => setTimeout(r, 1000)); // idle: only keepalives flow
@@ -77,25 +104,27 @@ describe('mptun-client when the server dies and comes back', () => {
     await server.exited;
     await client.waitForLog((l) => l['msg'] === 'path down', 10_000);
     const noticedMs = Date.now() - killedAt;
-    console.log(`server killed: client logged the path down after ${noticedMs} ms`);
+    console.log(`${transport}: server killed: client logged the path down after ${noticedMs} ms`);
     expect(noticedMs).toBeLessThan(3000);
     const down = await pathsUp(statusUrl);
     expect(down.every((p) => !p.up)).toBe(true);
-    expect(down[0]!.downReason).toMatch(/server unreachable|stopped answering/);
+    expect(down[0]!.downReason).toMatch(new RegExp(`${UNREACHABLE[transport].source}|stopped answering`));
 
     // Meanwhile a request is refused at once, with the reason logged, not after 15 s.
     const refused = await socksRequest(socks, echo.port);
-    console.log(`SOCKS request while the server is down: reply ${refused.reply} after ${refused.ms} ms`);
+    console.log(`${transport}: SOCKS request while the server is down: reply ${refused.reply} after ${refused.ms} ms`);
     expect(refused.reply).not.toBe(0);
     expect(refused.ms).toBeLessThan(3000);
-    expect(client.stderr(), client.stderr()).toMatch(/"msg":"path could not be opened".*server unreachable/);
+    const failed = client.logs().filter((l) => l['msg'] === 'path could not be opened');
+    expect(failed.length, client.stderr()).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(failed[0]!['error'])).toMatch(UNREACHABLE[transport]);
 
-    const restarted = await startServerOn(keys, port);
+    const restarted = await startServerOn(keys, transport, port);
     const listeningAt = Date.now();
     await waitForSecondPathUp(client);
     const backMs = Date.now() - listeningAt;
     const ok = await socksRequest(socks, echo.port);
-    console.log(`server restarted: path up ${backMs} ms after it listened; SOCKS request then took ${ok.ms} ms`);
+    console.log(`${transport}: server restarted: path up ${backMs} ms after it listened; SOCKS request then took ${ok.ms} ms`);
     expect(ok.reply).toBe(0);
     // The goal is 1 s (retries are at most 1 s apart); the bound leaves room for a loaded machine.
     expect(backMs).toBeLessThan(2500);
@@ -103,10 +132,10 @@ describe('mptun-client when the server dies and comes back', () => {
     restarted.child.kill('SIGTERM');
   }, 60_000);
 
-  it('notices a server that stops answering (no ICMP: the process is frozen) through the idle timeout', async () => {
-    const port = await freeUdpPort();
-    const server = await startServerOn(keys, port);
-    const { app: client } = await startClientApp(keys, `127.0.0.1:${port}`, ['127.0.0.1']);
+  it.each(['udp', 'ws'] as const)('%s: notices a server that stops answering (the process is frozen: no ICMP, no TCP reset) through keepalives', async (transport) => {
+    const port = await freePort(transport);
+    const server = await startServerOn(keys, transport, port);
+    const { app: client } = await startClientApp(keys, `127.0.0.1:${port}`, ['127.0.0.1'], clientArgs(transport, port));
     await client.waitForLog((l) => l['msg'] === 'path up');
     await new Promise((r) => setTimeout(r, 1000));
 
@@ -115,8 +144,8 @@ describe('mptun-client when the server dies and comes back', () => {
     try {
       await client.waitForLog((l) => l['msg'] === 'path down', 10_000);
       const noticedMs = Date.now() - stoppedAt;
-      console.log(`server frozen: client logged the path down after ${noticedMs} ms (idle timeout 2.5 s)`);
-      // Goal under 3 s (idle 2.5 s plus one timer tick); 5 s leaves room for a loaded machine.
+      console.log(`${transport}: server frozen: client logged the path down after ${noticedMs} ms (udp: idle timeout 2.5 s; ws: two 1 s ping intervals)`);
+      // Goal under 3 s (udp: idle 2.5 s plus a timer tick; ws: 2 s); 5 s leaves room for a loaded machine.
       expect(noticedMs).toBeLessThan(5000);
     } finally {
       server.child.kill('SIGCONT');
