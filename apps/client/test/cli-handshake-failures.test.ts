@@ -2,21 +2,12 @@
  * Issue 15 item 3 through the real CLIs: each way a path handshake fails gives its own
  * message, and the server logs and counts refusals by reason.
  */
-import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, startServerApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from './cli-support.js';
-
-/** A UDP port of 127.0.0.1 that nothing listens on (bound, then let go). */
-async function deadUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
-}
+import { freeUdpPort } from './support.js';
 
 /** A client with one path to `server`, a forward only (no SOCKS port needed), JSON logs. */
 function startClient(server: string, serverKey: string, clientKey: string, extra: string[] = []): AppProcess {
@@ -43,7 +34,7 @@ describe('handshake failures, as the user sees them', () => {
 
   it('wrong port: the client says the server is unreachable, at once', async () => {
     const started = Date.now();
-    const client = startClient(`127.0.0.1:${await deadUdpPort()}`, keys.serverPublic, keys.clientKey);
+    const client = startClient(`127.0.0.1:${await freeUdpPort()}`, keys.serverPublic, keys.clientKey);
     const line = await client.waitForLog((l) => l['msg'] === 'path could not be opened', 10_000);
     console.log(`wrong port: reported after ${Date.now() - started} ms: ${JSON.stringify(line['error'])}`);
     expect(JSON.stringify(line['error'])).toMatch(/server unreachable: nothing listens on UDP 127\.0\.0\.1:\d+/);

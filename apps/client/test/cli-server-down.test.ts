@@ -3,20 +3,10 @@
  * line and status API), SOCKS requests meanwhile fail at once with a reason, and a server
  * restarted on the same port and key is used again within about a second.
  */
-import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, startClientApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from './cli-support.js';
-import { connectRequest, connectTcp, startEcho } from './support.js';
-
-/** A free UDP port of 127.0.0.1 (bound, then let go), so the server can come back on it. */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
-}
+import { connectRequest, connectTcp, freeUdpPort, startEcho } from './support.js';
 
 type Transport = 'udp' | 'ws';
 
