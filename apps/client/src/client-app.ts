@@ -152,7 +152,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       lastFailure.delete(p.localAddress);
       log.info('path up', { path: p.localAddress });
     });
-    client.on('path-down', (p: { localAddress: string; remoteAddress: string }) => log.warn('path down', { path: p.localAddress, server: p.remoteAddress }));
+    client.on('path-down', (p) => log.warn('path down', { path: p.localAddress, server: p.remoteAddress, reason: p.reason }));
     client.on('path-error', (p: { localAddress: string; remoteAddress: string; error: unknown }) => {
       const why = p.error instanceof Error ? p.error.message : String(p.error);
       if (lastFailure.get(p.localAddress) === why) return;

@@ -34,11 +34,17 @@ describe('handshake failures, as the user sees them', () => {
 
   it('wrong port: the client says the server is unreachable, at once', async () => {
     const started = Date.now();
-    const client = startClient(`127.0.0.1:${await freeUdpPort()}`, keys.serverPublic, keys.clientKey);
+    const client = startClient(`127.0.0.1:${await freeUdpPort()}`, keys.serverPublic, keys.clientKey, ['--metrics', '127.0.0.1:0']);
+    const metricsUrl = String((await client.waitForLog((l) => l['msg'] === 'metrics listening'))['url']);
     const line = await client.waitForLog((l) => l['msg'] === 'path could not be opened', 10_000);
     console.log(`wrong port: reported after ${Date.now() - started} ms: ${JSON.stringify(line['error'])}`);
     expect(JSON.stringify(line['error'])).toMatch(/server unreachable: nothing listens on UDP 127\.0\.0\.1:\d+/);
     expect(line['level']).toBe('warn');
+    // Retried about every second: each failure counted, the line logged once.
+    await new Promise((r) => setTimeout(r, 2000));
+    const text = await (await fetch(metricsUrl)).text();
+    expect(Number(/^mptun_path_open_failures_total\{reason="server_unreachable"\} (\d+)/m.exec(text)?.[1] ?? 0)).toBeGreaterThanOrEqual(2);
+    expect(client.logs().filter((l) => l['msg'] === 'path could not be opened')).toHaveLength(1);
   }, 30_000);
 
   it('wrong server key: the server logs and counts it; the client names the likely causes', async () => {

@@ -28,6 +28,8 @@ export interface PathEntry {
   /** Standing paths: failed reopen attempts in a row, and the timer of the next one. */
   retries: number;
   retryTimer: ReturnType<typeof setTimeout> | null;
+  /** Why it is down: the last open failure or close, null while up or never tried. */
+  lastError: string | null;
 }
 
 /**
@@ -67,7 +69,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null };
+      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null };
       this.entries.set(key, e);
     }
     return e;
@@ -86,6 +88,7 @@ export class ClientPaths {
         e.link = link;
         e.failed = false;
         e.retries = 0;
+        e.lastError = null;
         e.pathId = this.driver.addLink(link, { fixedLocalPort: !e.opener.shared });
         this.byPathId.set(e.pathId, e);
         this.events.up(e);
@@ -96,6 +99,7 @@ export class ClientPaths {
       (err: unknown) => {
         e.opening = null;
         e.failed = true;
+        e.lastError = err instanceof Error ? err.message : String(err);
         if (!this.closed) {
           this.events.error(e, err);
           this.events.settled();
@@ -148,16 +152,25 @@ export class ClientPaths {
     for (const e of [...this.entries.values()]) if (e.owner === null && e.users.size === 0 && !this.standing(e)) this.drop(e);
   }
 
-  /** The driver closed a path's link (the peer or the network ended it). */
-  linkClosed(pathId: number): void {
+  /** The driver closed a path's link (the peer or the network ended it), for `why`. */
+  linkClosed(pathId: number, why: string): void {
     const e = this.byPathId.get(pathId);
     if (!e) return;
     this.byPathId.delete(pathId);
     e.pathId = null;
     e.link = null;
+    e.lastError = why;
     this.events.down(e);
     this.events.settled();
     this.reopenLater(e);
+  }
+
+  /**
+   * Every entry is a standing path known to be down (it went down or failed, and is being
+   * retried): a new connection has nothing to wait for but the retries, so it fails now.
+   */
+  allKnownDown(entries: PathEntry[]): boolean {
+    return entries.length > 0 && entries.every((e) => e.pathId === null && e.retries > 0 && this.standing(e));
   }
 
   shared(): PathEntry[] {
