@@ -145,9 +145,20 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       stops.unshift(() => capture.close()); // after the client: its last segments are in the file
       log.info('pcap: writing every segment', { file: capture.path });
     }
-    client.on('path-up', (p: { localAddress: string }) => log.info('path up', { path: p.localAddress }));
-    client.on('path-down', (p: { localAddress: string }) => log.warn('path down', { path: p.localAddress }));
-    client.on('path-error', (p: { localAddress: string; error: unknown }) => log.warn('path could not be opened', { path: p.localAddress, error: p.error }));
+    // A path toward a server that is down is retried about every second: its failure is
+    // logged once per outage (and again if the reason changes), not at every retry.
+    const lastFailure = new Map<string, string>();
+    client.on('path-up', (p: { localAddress: string }) => {
+      lastFailure.delete(p.localAddress);
+      log.info('path up', { path: p.localAddress });
+    });
+    client.on('path-down', (p) => log.warn('path down', { path: p.localAddress, server: p.remoteAddress, reason: p.reason }));
+    client.on('path-error', (p: { localAddress: string; remoteAddress: string; error: unknown }) => {
+      const why = p.error instanceof Error ? p.error.message : String(p.error);
+      if (lastFailure.get(p.localAddress) === why) return;
+      lastFailure.set(p.localAddress, why);
+      log.warn('path could not be opened', { path: p.localAddress, server: p.remoteAddress, error: p.error });
+    });
     client.on('interface', (c: { type: string; name: string; address: string }) => {
       if (c.type === 'added') log.info('interface appeared', { interface: c.name, address: c.address });
       else log.warn('interface went away', { interface: c.name, address: c.address });

@@ -2,24 +2,14 @@
  * `pathServers` (programmatic only): each listed path reaches the server at its own address,
  * as the demo needs when every path goes through its own link-emulator relay.
  */
-import { createSocket } from 'node:dgram';
 import { createLogger } from '@mptun/tunnel-common';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pathServerSpecs, startClient, type RunningClient } from '../src/client-app.js';
 import { loadClientConfig } from '../src/config.js';
-import { connectRequest, connectTcp, pattern, startEcho, startTunnelWorld, type TunnelWorld } from './support.js';
+import { connectRequest, connectTcp, freeUdpPort, pattern, startEcho, startTunnelWorld, type TunnelWorld } from './support.js';
 
 const silent = createLogger({ level: 'silent' });
-
-/** A UDP port on 127.0.0.1 that nothing listens on (bound, then let go). */
-async function deadUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
-}
 
 describe('pathServerSpecs', () => {
   it('gives each listed path its own server and keeps backups backups', () => {
@@ -60,7 +50,7 @@ describe('startClient with pathServers', () => {
     const real = `127.0.0.1:${world.udpPort}`;
     app = await startClient(
       {
-        server: `127.0.0.1:${await deadUdpPort()}`,
+        server: `127.0.0.1:${await freeUdpPort()}`,
         serverKey: encodeKey(world.serverKeys.publicKey),
         keypair: world.clientKeys,
         crypto: world.crypto,

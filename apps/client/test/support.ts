@@ -3,6 +3,7 @@
  * apps/server does, reduced to the header and a TCP connect), an echo server, and a raw
  * SOCKS5 client that reads exact byte counts.
  */
+import { createSocket } from 'node:dgram';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { decodeTunnelRequest, encodeTunnelReply, TunnelStatus } from '@mptun/tunnel-common';
 import { MptcpServer, type MptcpSocket } from '@mptun/node';
@@ -173,4 +174,16 @@ export function connectRequest(host: string, port: number, command = 0x01): Buff
   if (host === '::1') return Buffer.from([5, command, 0, 4, ...new Array<number>(15).fill(0), 1, ...p]);
   const name = Buffer.from(host);
   return Buffer.concat([Buffer.from([5, command, 0, 3, name.length]), name, Buffer.from(p)]);
+}
+
+/**
+ * A port of 127.0.0.1 that nothing listens on now (bound, then let go): a "wrong port" for a
+ * client to try, or one a server can be started on again and again.
+ */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(r));
+  return port;
 }

@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createLogger, keyFileModeWarning, readAuthorizedKeysFile, readPrivateKeyFile, TunnelStatus, type Logger } from '@mptun/tunnel-common';
-import { MptcpServer, MptunError, PlainProofVerifier, type ListenSpec, type MptcpSocket } from '@mptun/node';
+import { MptcpServer, MptunError, PlainProofVerifier, type HandshakeDropReason, type ListenSpec, type MptcpSocket } from '@mptun/node';
 import { PcapFile } from '@mptun/pcap';
 import { decodeKey, encodeKey, keypairFromPrivateKey, loadCrypto, type CryptoBackend } from '@mptun/session';
 import type { ServerConfig } from './config.js';
@@ -11,6 +11,7 @@ import { TargetPolicy, type Lookup } from './policy.js';
 import { refuse, relay, type RelayContext } from './relay.js';
 import { createAppRegistry, packageVersion, startMetricsEndpoint, SubflowCounters, type MetricsEndpoint } from '@mptun/local-http';
 import { emptyStats, registerServerMetrics, type ServerStats } from './stats.js';
+import { HandshakeFailures } from './handshake-failures.js';
 
 export interface RunningServer {
   addresses: Array<{ transport: string; host: string; port: number }>;
@@ -57,16 +58,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const stats = emptyStats();
   const subflows = new SubflowCounters();
   const authorizedHex = new Set(authorized.map((k) => Buffer.from(decodeKey(k)).toString('hex')));
-  // The transports ask this for each path handshake; a refusal is counted (the one handshake
-  // failure the server can tell apart today) and logged at debug, where a scan does no harm.
+  // The transports ask this for each path handshake; a refusal is counted and logged naming
+  // the key (rate-limited), so an operator can add it. Other refusals come from the listeners.
+  const failures = new HandshakeFailures(stats, log);
   const listed = (publicKey: Uint8Array): boolean => authorizedHex.has(Buffer.from(publicKey).toString('hex'));
   const isAllowed = (publicKey: Uint8Array): boolean => {
     const ok = listed(publicKey);
-    if (!ok) {
-      stats.handshakeFailures.unauthorized_key = (stats.handshakeFailures.unauthorized_key ?? 0) + 1;
-      log.debug('path handshake refused: client key not authorized', { clientKey: encodeKey(publicKey) });
-    }
+    if (!ok) failures.record('not-allowed', { clientKey: encodeKey(publicKey) });
     return ok;
+  };
+  // 'not-allowed' was recorded by isAllowed above, with the key.
+  const onHandshakeFailure = (reason: HandshakeDropReason, source: { host: string; port: number }): void => {
+    if (reason !== 'not-allowed') failures.record(reason, { source: `${source.host}:${source.port}` });
   };
   const ctx: RelayContext = { limits: config.limits, policy, stats, log };
   const perClient = new Map<string, number>();
@@ -75,7 +78,19 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
 
   const capture = opts.pcap ? await PcapFile.open(opts.pcap) : null;
   if (capture) log.info('pcap: writing every segment', { file: capture.path });
-  const server = new MptcpServer({ listen, keypair, isAllowed, crypto, ...(config.replayStateFile ? { replayStateFile: config.replayStateFile } : {}), ...(config.announce ? { announce: config.announce } : {}), ...(config.announceListen === false ? { announceListenAddresses: false } : {}), ...(config.scheduler ? { scheduler: config.scheduler } : {}), ...(config.cc ? { congestionControl: config.cc } : {}), ...(capture ? { onSegment: (s) => capture.add(s) } : {}) });
+  const server = new MptcpServer({
+    listen,
+    keypair,
+    isAllowed,
+    onHandshakeFailure,
+    crypto,
+    ...(config.replayStateFile ? { replayStateFile: config.replayStateFile } : {}),
+    ...(config.announce ? { announce: config.announce } : {}),
+    ...(config.announceListen === false ? { announceListenAddresses: false } : {}),
+    ...(config.scheduler ? { scheduler: config.scheduler } : {}),
+    ...(config.cc ? { congestionControl: config.cc } : {}),
+    ...(capture ? { onSegment: (s) => capture.add(s) } : {}),
+  });
   server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;

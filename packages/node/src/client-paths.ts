@@ -6,8 +6,8 @@
  * over one address pair (ndiffports) leave from their own UDP source port / WS connection.
  */
 import type { PathLink, TransportAddress } from '@mptun/core';
-import { canonicalHost, type PathHost } from '@mptun/path-manager';
-import type { Driver } from './driver.js';
+import { backoffDelay, canonicalHost, type PathHost, type RetryPolicy } from '@mptun/path-manager';
+import { osRandom, type Driver } from './driver.js';
 import type { PathOpener, TransportKind } from './transports.js';
 
 export interface PathEntry {
@@ -25,7 +25,20 @@ export interface PathEntry {
   failed: boolean;
   /** The path managers (connections) holding it. */
   readonly users: Set<object>;
+  /** Standing paths: failed reopen attempts in a row, and the timer of the next one. */
+  retries: number;
+  retryTimer: ReturnType<typeof setTimeout> | null;
+  /** Why it is down: the last open failure or close, null while up or never tried. */
+  lastError: string | null;
 }
+
+/**
+ * How soon a standing path that went down (or failed to open) is tried again: quickly and
+ * never more than 1 s apart, so a restarted server is used again within 1 s; the jitter
+ * spreads the retries of many clients that lost the same server. A reopen is one
+ * handshake attempt, a few hundred bytes, so retrying this often for ever costs little.
+ */
+export const STANDING_RETRY: RetryPolicy = { baseMs: 100, factor: 2, maxMs: 1_000, jitter: 0.5, maxAttempts: Infinity };
 
 export interface PathEvents {
   up(e: PathEntry): void;
@@ -56,7 +69,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, opening: null, failed: false, users: new Set() };
+      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null };
       this.entries.set(key, e);
     }
     return e;
@@ -74,6 +87,8 @@ export class ClientPaths {
         }
         e.link = link;
         e.failed = false;
+        e.retries = 0;
+        e.lastError = null;
         e.pathId = this.driver.addLink(link, { fixedLocalPort: !e.opener.shared });
         this.byPathId.set(e.pathId, e);
         this.events.up(e);
@@ -84,9 +99,11 @@ export class ClientPaths {
       (err: unknown) => {
         e.opening = null;
         e.failed = true;
+        e.lastError = err instanceof Error ? err.message : String(err);
         if (!this.closed) {
           this.events.error(e, err);
           this.events.settled();
+          this.reopenLater(e);
         }
         throw err;
       },
@@ -135,15 +152,25 @@ export class ClientPaths {
     for (const e of [...this.entries.values()]) if (e.owner === null && e.users.size === 0 && !this.standing(e)) this.drop(e);
   }
 
-  /** The driver closed a path's link (the peer or the network ended it). */
-  linkClosed(pathId: number): void {
+  /** The driver closed a path's link (the peer or the network ended it), for `why`. */
+  linkClosed(pathId: number, why: string): void {
     const e = this.byPathId.get(pathId);
     if (!e) return;
     this.byPathId.delete(pathId);
     e.pathId = null;
     e.link = null;
+    e.lastError = why;
     this.events.down(e);
     this.events.settled();
+    this.reopenLater(e);
+  }
+
+  /**
+   * Every entry is a standing path known to be down (it went down or failed, and is being
+   * retried): a new connection has nothing to wait for but the retries, so it fails now.
+   */
+  allKnownDown(entries: PathEntry[]): boolean {
+    return entries.length > 0 && entries.every((e) => e.pathId === null && e.retries > 0 && this.standing(e));
   }
 
   shared(): PathEntry[] {
@@ -152,10 +179,29 @@ export class ClientPaths {
 
   close(): void {
     this.closed = true;
+    for (const e of this.entries.values()) this.cancelRetry(e);
+  }
+
+  /** A standing path is down: open it again after a short jittered wait (STANDING_RETRY). */
+  private reopenLater(e: PathEntry): void {
+    if (this.closed || e.retryTimer !== null || !this.standing(e) || !this.isKept(e)) return;
+    e.retries += 1;
+    e.retryTimer = setTimeout(() => {
+      e.retryTimer = null;
+      if (this.closed || e.pathId !== null || !this.standing(e) || !this.isKept(e)) return;
+      this.open(e).catch(() => {}); // a failure schedules the next attempt
+    }, backoffDelay(e.retries, STANDING_RETRY, osRandom));
+    e.retryTimer.unref();
+  }
+
+  private cancelRetry(e: PathEntry): void {
+    if (e.retryTimer !== null) clearTimeout(e.retryTimer);
+    e.retryTimer = null;
   }
 
   private drop(e: PathEntry): void {
     for (const [key, x] of this.entries) if (x === e) this.entries.delete(key);
+    this.cancelRetry(e);
     if (e.pathId !== null) {
       this.byPathId.delete(e.pathId);
       this.driver.removeLink(e.pathId);

@@ -117,7 +117,8 @@ export interface PathEventInfo {
 /** MptcpClient's events: its paths to the server coming and going. */
 export interface MptcpClientEvents {
   'path-up': [path: PathEventInfo];
-  'path-down': [path: PathEventInfo];
+  /** `reason`: why the path ended (e.g. the idle timeout, ICMP port unreachable). */
+  'path-down': [path: PathEventInfo & { reason: string }];
   /** A path could not be opened (it is retried with backoff). */
   'path-error': [path: PathEventInfo & { error: unknown }];
   /** A local address came or went (with `watchInterfaces`). */
@@ -168,13 +169,13 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       (local, remote) => this.openerFor(local, remote),
       {
         up: (e) => this.emit('path-up', pathEvent(e)),
-        down: (e) => this.emit('path-down', pathEvent(e)),
+        down: (e) => this.emit('path-down', { ...pathEvent(e), reason: e.lastError ?? 'closed' }),
         error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
         settled: () => this.scheduleTick(),
       },
       (e) => e.index === 0 && this.locals.has(e.local) && this.isServer(e.remote),
     );
-    this.driver.onPathClosed = (pathId) => this.table.linkClosed(pathId);
+    this.driver.onPathClosed = (pathId, _link, info) => this.table.linkClosed(pathId, info.message);
     this.driver.onEvent = (ev) => this.onEngineEvent(ev);
     this.driver.onSegment = options.onSegment ?? null;
     for (const p of options.paths ?? []) {
@@ -264,6 +265,13 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       start(first);
       return socket;
     }
+    // Every path is down and being retried (the server stopped answering): fail now with the
+    // reason rather than wait out connectTimeoutMs; the retries bring the paths back.
+    if (this.table.allKnownDown(entries)) {
+      const why = entries.find((e) => e.lastError !== null)?.lastError ?? 'the server stopped answering';
+      queueMicrotask(() => socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} is up (retrying): ${why}`)));
+      return socket;
+    }
     // No path yet: the socket exists at once, the connection starts with the first path up.
     const timer = setTimeout(() => {
       if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} came up in time`));
@@ -280,9 +288,12 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         clearTimeout(timer);
         if (!socket.isBound) start(pathId);
       },
-      () => {
+      (err: unknown) => {
         clearTimeout(timer);
-        if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} could be opened`));
+        // Say why (e.g. "server unreachable: ..."): the reason of the first path that failed.
+        const first = err instanceof AggregateError ? (err.errors[0] as unknown) : err;
+        const why = first instanceof Error ? `: ${first.message}` : '';
+        if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} could be opened${why}`));
       },
     );
     return socket;

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomFillSync } from 'node:crypto';
-import { Endpoint, type Connection, type EndpointConfig, type EndpointEvent, type PathLink, type RandomSource } from '@mptun/core';
+import { Endpoint, type Connection, type EndpointConfig, type EndpointEvent, type PathCloseInfo, type PathLink, type RandomSource } from '@mptun/core';
 import { tapped, type SegmentTap } from './segment-tap.js';
 
 /** Receives the engine's events for one connection. */
@@ -41,7 +41,7 @@ export class Driver {
   /** Sees every engine event before its connection's handler (path managers, address announcers). */
   onEvent: ((ev: EndpointEvent) => void) | null = null;
   /** A path went away (its link closed). */
-  onPathClosed: ((pathId: number, link: PathLink) => void) | null = null;
+  onPathClosed: ((pathId: number, link: PathLink, info: PathCloseInfo) => void) | null = null;
   /** Sees every segment sent and received (packet captures). */
   onSegment: SegmentTap | null = null;
 
@@ -77,11 +77,11 @@ export class Driver {
       this.flushBacklog(state);
       this.schedulePump();
     };
-    link.onClose = () => {
+    link.onClose = (info) => {
       if (!this.links.has(pathId)) return;
       this.links.delete(pathId);
       this.endpoint.closePath(this.now(), pathId);
-      this.onPathClosed?.(pathId, link);
+      this.onPathClosed?.(pathId, link, info);
       this.schedulePump();
     };
     return pathId;

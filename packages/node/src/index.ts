@@ -18,6 +18,7 @@ export { watchLocalAddresses, type InterfaceWatch, type WatchOptions } from './i
 export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
+export type { HandshakeDropReason } from '@mptun/transport-udp';
 export { transportKinds, type TransportKind, type SealedTransportKind, type ListenSpec } from './transports.js';
 export { connect, createServer } from './api.js';
 export type { SegmentTap, TappedSegment } from './segment-tap.js';

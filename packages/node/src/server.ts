@@ -15,6 +15,7 @@ import type { SegmentTap } from './segment-tap.js';
 import { MptcpSocket } from './socket.js';
 import { openReplayFile } from './replay-file.js';
 import { openListener, type ListenSpec } from './transports.js';
+import type { HandshakeDropReason } from '@mptun/transport-udp';
 
 /** What every server takes, whatever its listeners. */
 export interface ServerCommonOptions {
@@ -33,6 +34,11 @@ export interface ServerCommonOptions {
   engine?: Partial<Omit<EndpointConfig, 'random' | 'scheduler' | 'congestionControl'>>;
   /** Sees every segment sent and received on every path (e.g. to write a pcap). */
   onSegment?: SegmentTap;
+  /**
+   * Sealed UDP listeners: told of every path initiation dropped unanswered, with the reason
+   * ('mac1'/'decrypt': made for another server key; 'not-allowed': client key not listed).
+   */
+  onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
   /**
    * Addresses announced besides the UDP listen addresses: public ones of a server behind NAT.
    * Each is dialled by clients over the transport their connection came in on.
@@ -122,6 +128,7 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
           ...(isAllowed ? { isAllowed } : {}),
           ...(this.options.crypto ? { crypto: this.options.crypto } : {}),
           replay,
+          ...(this.options.onHandshakeFailure ? { onHandshakeFailure: this.options.onHandshakeFailure } : {}),
         });
         const udp = spec.transport === 'udp' || spec.transport === 'udp-plain';
         l.onPath = (link) => {

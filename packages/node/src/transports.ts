@@ -4,7 +4,7 @@
  */
 import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
 import type { CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
-import { udpTransport } from '@mptun/transport-udp';
+import { udpTransport, type HandshakeDropReason } from '@mptun/transport-udp';
 import { wsTransport } from '@mptun/transport-ws';
 import { MptunError } from './errors.js';
 
@@ -77,6 +77,8 @@ export interface ServerTransportOptions {
   crypto?: CryptoBackend;
   /** The server key's replay record, shared by every sealed listener (UDP and WS). */
   replay?: ReplayRecord;
+  /** Sealed UDP listeners: every initiation dropped, with why and from where. */
+  onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
 }
 
 export async function openListener(spec: ListenSpec, o: ServerTransportOptions): Promise<PathListener> {
@@ -85,7 +87,7 @@ export async function openListener(spec: ListenSpec, o: ServerTransportOptions):
     case 'udp-plain': {
       const plain = spec.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.isAllowed)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a sealed UDP listener needs keypair and authorized client keys');
-      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}) });
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}), ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}) });
       return t.listen({ host: spec.host, port: spec.port });
     }
     case 'ws':

@@ -3,6 +3,7 @@ export type UdpTransportErrorCode =
   | 'ERR_MPTUN_BAD_CONFIG' // a required key or option is missing or out of range
   | 'ERR_MPTUN_BIND' // the socket could not bind to the requested local address
   | 'ERR_MPTUN_HANDSHAKE_TIMEOUT' // no authenticated answer from the server in time
+  | 'ERR_MPTUN_SERVER_UNREACHABLE' // ICMP port unreachable: nothing listens at the server's address
   | 'ERR_MPTUN_PATH_CLOSED'; // connect() was abandoned because the transport closed it
 
 export class UdpTransportError extends Error {
@@ -24,6 +25,8 @@ export const PathCloseCode = {
   PeerGone: 'ERR_MPTUN_PEER_GONE',
   /** The keys expired before a rekey handshake succeeded. */
   KeysExpired: 'ERR_MPTUN_KEYS_EXPIRED',
+  /** ICMP port unreachable on the connected socket: the server process is gone. */
+  ServerUnreachable: 'ERR_MPTUN_SERVER_UNREACHABLE',
   /** The listener that carried this path was closed. */
   ListenerClosed: 'ERR_MPTUN_LISTENER_CLOSED',
 } as const;

@@ -1,5 +1,6 @@
 /** Options of udpTransport(init), their defaults and their checks. */
-import type { ChannelLimits, CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
+import type { ChannelLimits, CryptoBackend, InitiationResult, Keypair, ReplayRecord } from '@mptun/session';
+import type { TransportAddress } from '@mptun/core';
 import { DATA_OVERHEAD_BYTES, decodeKey } from '@mptun/session';
 import { TCP_IN_UDP_SAVING } from '@mptun/core';
 import { UdpTransportError } from './errors.js';
@@ -9,6 +10,12 @@ import { UdpTransportError } from './errors.js';
  * session. 'plain': no crypto, the tcp-in-udp layout, one subflow per path (see plain-path.ts).
  */
 export type UdpMode = 'sealed' | 'plain';
+
+/**
+ * Why a sealed listener dropped an initiation: 'mac1' or 'decrypt' (made for another server
+ * key), 'not-allowed' (a client key not on the list), 'replay', 'malformed', 'bad-key'.
+ */
+export type HandshakeDropReason = Extract<InitiationResult, { kind: 'drop' }>['reason'];
 
 export interface UdpTransportInit {
   mode?: UdpMode;
@@ -28,15 +35,27 @@ export interface UdpTransportInit {
    * this transport's listeners.
    */
   replay?: ReplayRecord;
+  /**
+   * Sealed server: told of every initiation dropped, with the reason and the sender. Nothing
+   * is answered to such a datagram; this is for counting and logging only.
+   */
+  onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
   /** Largest UDP payload we send, bytes. Default 1200 (fits any IPv6 path with room to spare). */
   maxSegment?: number;
   /** connect() gives up after this long without a handshake. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** A new initiation goes out this often until one is answered. Default 1 s. */
   handshakeRetryMs?: number;
-  /** Each side sends a keepalive after this long without sending anything. Default 15 s. */
+  /**
+   * Sealed mode: each side sends a keepalive after this long without sending anything.
+   * Default 500 ms, so the peer's idle timeout can be short.
+   */
   keepaliveMs?: number;
-  /** A path with nothing authenticated received for this long is closed. Default 60 s. */
+  /**
+   * A path with nothing received for this long is closed. Default 2.5 s sealed (a dead
+   * server is noticed within 3 s; five keepalives fit in it, so two or three lost ones do
+   * not end a live path), 60 s plain (plain paths send no keepalives).
+   */
   idleTimeoutMs?: number;
   /** Above this many initiations per second the server answers with cookies first. Default 100. */
   cookieThreshold?: number;
@@ -53,8 +72,9 @@ export const DEFAULT_UDP_OPTIONS = {
   maxSegment: 1200,
   handshakeTimeoutMs: 10_000,
   handshakeRetryMs: 1_000,
-  keepaliveMs: 15_000,
-  idleTimeoutMs: 60_000,
+  keepaliveMs: 500,
+  idleTimeoutMs: 2_500,
+  plainIdleTimeoutMs: 60_000,
   cookieThreshold: 100,
   maxPlainPaths: 1024,
   socketBufferBytes: 4 * 1024 * 1024,
@@ -67,6 +87,7 @@ export interface ResolvedOptions {
   isAllowed: ((publicKey: Uint8Array) => boolean) | undefined;
   crypto: CryptoBackend | undefined;
   replay: ReplayRecord | undefined;
+  onHandshakeFailure: ((reason: HandshakeDropReason, source: TransportAddress) => void) | undefined;
   /** Largest UDP payload. */
   maxPayload: number;
   handshakeTimeoutMs: number;
@@ -99,7 +120,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', `maxSegment must be an integer in ${DATA_OVERHEAD_BYTES + 21}..${MAX_UDP_PAYLOAD}`);
   }
   const keepaliveMs = positive('keepaliveMs', init.keepaliveMs, d.keepaliveMs);
-  const idleTimeoutMs = positive('idleTimeoutMs', init.idleTimeoutMs, d.idleTimeoutMs);
+  const idleTimeoutMs = positive('idleTimeoutMs', init.idleTimeoutMs, mode === 'plain' ? d.plainIdleTimeoutMs : d.idleTimeoutMs);
   const handshakeRetryMs = positive('handshakeRetryMs', init.handshakeRetryMs, d.handshakeRetryMs);
   return {
     mode,
@@ -108,6 +129,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     isAllowed: init.isAllowed ?? allowList(init.authorizedKeys),
     crypto: init.crypto,
     replay: init.replay,
+    onHandshakeFailure: init.onHandshakeFailure,
     maxPayload,
     handshakeTimeoutMs: positive('handshakeTimeoutMs', init.handshakeTimeoutMs, d.handshakeTimeoutMs),
     handshakeRetryMs,

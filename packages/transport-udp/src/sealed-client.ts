@@ -15,7 +15,7 @@ import {
   type CryptoBackend,
   type TimestampClock,
 } from '@mptun/session';
-import { UdpTransportError } from './errors.js';
+import { PathCloseCode, UdpTransportError } from './errors.js';
 import { requireSealedClient, segmentLimit, type ResolvedOptions } from './options.js';
 import { closeCodeFor, sessionTimers, setTimer } from './session-timers.js';
 import { UdpPath } from './udp-path.js';
@@ -69,15 +69,36 @@ export async function connectSealed(
         }
         socket.removeAllListeners('message');
         void closeSocket(socket);
-        reject(new UdpTransportError('ERR_MPTUN_HANDSHAKE_TIMEOUT', `no handshake within ${opts.handshakeTimeoutMs} ms: ${message}`));
+        // The server answers nothing it cannot authenticate (a wrong server key, a client key
+        // it does not list): silence is all the client learns, so name every likely cause.
+        reject(
+          new UdpTransportError(
+            'ERR_MPTUN_HANDSHAKE_TIMEOUT',
+            `no answer from the server at ${remote.host}:${remote.port} within ${opts.handshakeTimeoutMs} ms (${message}): wrong --server-key, this client's key not in the server's authorized keys, or UDP filtered on the way`,
+          ),
+        );
       },
     });
     socket.on('message', (msg: Buffer) => {
       const got = driver.receive(msg);
       if (got instanceof Uint8Array && got.length > 0) path?.deliver(got);
     });
-    // ICMP errors (server not up yet, path gone) change nothing: the session's timers decide.
-    socket.on('error', () => {});
+    // ICMP port unreachable arrives on a connected socket as ECONNREFUSED: nothing listens
+    // at the server's address (the process is gone), so the path ends now rather than after
+    // the idle timeout, and connect() fails at once. Other ICMP errors (host or net
+    // unreachable) may be transient: the session's timers decide.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNREFUSED') return;
+      const message = `server unreachable: nothing listens on UDP ${remote.host}:${remote.port} (ICMP port unreachable)`;
+      if (path !== null) {
+        path.end({ code: PathCloseCode.ServerUnreachable, message });
+        return;
+      }
+      driver.close();
+      socket.removeAllListeners('message');
+      void closeSocket(socket);
+      reject(new UdpTransportError('ERR_MPTUN_SERVER_UNREACHABLE', message, { cause: err }));
+    });
     driver.start();
   });
 }

@@ -122,6 +122,7 @@ class SealedListener implements UdpPathListener {
     switch (result.kind) {
       case 'drop':
         this.stats.dropped++;
+        this.opts.onHandshakeFailure?.(result.reason, { host: rinfo.address, port: rinfo.port });
         return;
       case 'cookie':
         this.stats.cookieReplies++;

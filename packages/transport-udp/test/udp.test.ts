@@ -180,9 +180,13 @@ describe('udpTransport', async () => {
   });
 
   it('a client pinning the wrong server key gets no path and the server allocates nothing', async () => {
-    const { listener, paths } = await listen();
+    const drops: string[] = [];
+    const { listener, paths } = await listen({ onHandshakeFailure: (reason, source) => drops.push(`${reason} ${source.host}`) });
     const wrong = udpTransport(clientInit({ serverPublicKey: generateKeypair(crypto).publicKey, handshakeTimeoutMs: 400, handshakeRetryMs: 100 }));
-    await expect(wrong.connect('127.0.0.2', listener.local)).rejects.toMatchObject({ code: 'ERR_MPTUN_HANDSHAKE_TIMEOUT' });
+    await expect(wrong.connect('127.0.0.2', listener.local)).rejects.toMatchObject({ code: 'ERR_MPTUN_HANDSHAKE_TIMEOUT', message: expect.stringMatching(/wrong --server-key/) });
+    // Each initiation is reported, as made for another key (its mac1 fails), with its source.
+    expect(drops.length).toBe(listener.stats.initiations);
+    expect(new Set(drops)).toEqual(new Set(['mac1 127.0.0.2']));
     expect(listener.stats.initiations).toBeGreaterThan(0);
     expect(listener.stats.handshakes).toBe(0);
     expect(listener.sessionCount).toBe(0);
@@ -190,13 +194,36 @@ describe('udpTransport', async () => {
   });
 
   it('a client that is not allowed gets no path and the server allocates nothing', async () => {
-    const { listener, paths } = await listen();
+    const drops: string[] = [];
+    const { listener, paths } = await listen({ onHandshakeFailure: (reason) => drops.push(reason) });
     const stranger = udpTransport({ crypto, keypair: generateKeypair(crypto), serverPublicKey: serverKeys.publicKey, handshakeTimeoutMs: 400, handshakeRetryMs: 100 });
     await expect(stranger.connect('127.0.0.2', listener.local)).rejects.toMatchObject({ code: 'ERR_MPTUN_HANDSHAKE_TIMEOUT' });
+    expect(drops.length).toBeGreaterThan(0);
+    expect(new Set(drops)).toEqual(new Set(['not-allowed']));
     expect(listener.stats.initiations).toBeGreaterThan(0);
     expect(listener.stats.handshakes).toBe(0);
     expect(listener.sessionCount).toBe(0);
     expect(paths).toHaveLength(0);
+  });
+
+  it('ICMP port unreachable: connect() to a closed port fails at once; a live path ends when its server goes away', async () => {
+    // A port nobody listens on: the first initiation draws ICMP port unreachable.
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, SERVER, r));
+    const closedPort = probe.address().port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const started = Date.now();
+    await expect(udpTransport(clientInit()).connect('127.0.0.2', { host: SERVER, port: closedPort })).rejects.toMatchObject({
+      code: 'ERR_MPTUN_SERVER_UNREACHABLE',
+      message: expect.stringMatching(/nothing listens on UDP 127\.0\.0\.1:\d+/),
+    });
+    expect(Date.now() - started).toBeLessThan(2000); // not the 10 s handshake timeout
+
+    const { listener } = await listen();
+    const path = track(await udpTransport(clientInit({ keepaliveMs: 50 })).connect('127.0.0.2', listener.local));
+    const closed = new Promise<PathCloseInfo>((r) => (path.onClose = r));
+    await listener.close();
+    expect((await closed).code).toBe('ERR_MPTUN_SERVER_UNREACHABLE');
   });
 
   it('a replayed datagram is refused: data is not delivered twice, an initiation makes no session', async () => {

@@ -39,7 +39,10 @@ export interface WsTransportInit {
    * DATA_OVERHEAD_BYTES). Both ends should agree; a larger message closes the path.
    */
   maxSegment?: number;
-  /** Interval of liveness pings; a peer silent for a whole interval after a ping is gone. */
+  /**
+   * Interval of liveness pings; a peer silent for a whole interval after a ping is gone, so
+   * a dead peer is noticed within two intervals. Default 1 s: within 2 s.
+   */
   pingIntervalMs?: number;
   /**
    * Time allowed for TCP, TLS, the HTTP upgrade and the key exchange together (client), or
@@ -94,6 +97,9 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   return v;
 }
 
+/** How often a WebSocket path pings its peer: a dead server is noticed within 2 s. */
+export const DEFAULT_PING_INTERVAL_MS = 1_000;
+
 export function resolveOptions(init: WsTransportInit): ResolvedOptions {
   if (init === null || typeof init !== 'object' || init.keypair === undefined) {
     throw new WsTransportError('ERR_MPTUN_BAD_CONFIG', 'wsTransport needs a keypair');
@@ -101,7 +107,7 @@ export function resolveOptions(init: WsTransportInit): ResolvedOptions {
   const maxSegment = positiveInteger('maxSegment', init.maxSegment, DEFAULT_MAX_SEGMENT, MIN_MAX_SEGMENT, MAX_MAX_SEGMENT);
   const highWaterMark = positiveInteger('highWaterMark', init.highWaterMark, Math.max(512 * 1024, 8 * maxSegment));
   const lowWaterMark = positiveInteger('lowWaterMark', init.lowWaterMark, highWaterMark >>> 2, 0, highWaterMark - 1);
-  const pingIntervalMs = positiveInteger('pingIntervalMs', init.pingIntervalMs, 15_000, 10);
+  const pingIntervalMs = positiveInteger('pingIntervalMs', init.pingIntervalMs, DEFAULT_PING_INTERVAL_MS, 10);
   return {
     keypair: init.keypair,
     serverPublicKey: init.serverPublicKey,

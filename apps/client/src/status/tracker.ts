@@ -24,6 +24,8 @@ export interface TrackedConnection {
 export interface PathEvent {
   localAddress: string;
   error?: unknown;
+  /** 'path-down': why the path ended. */
+  reason?: string;
 }
 
 /**
@@ -121,7 +123,8 @@ export class StatusTracker {
     this.downReasons.delete(e.localAddress);
   };
   private readonly onPathDown = (e: PathEvent): void => {
-    if (!this.downReasons.has(e.localAddress)) this.downReasons.set(e.localAddress, 'the server stopped answering on this path');
+    if (e.reason !== undefined) this.downReasons.set(e.localAddress, e.reason);
+    else if (!this.downReasons.has(e.localAddress)) this.downReasons.set(e.localAddress, 'the server stopped answering on this path');
   };
   private readonly onPathError = (e: PathEvent): void => {
     this.downReasons.set(e.localAddress, e.error instanceof Error ? e.error.message : String(e.error));
