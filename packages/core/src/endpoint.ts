@@ -49,6 +49,12 @@ export interface PathOptions {
    * TCP ports): the path then carries one subflow at a time.
    */
   fixedLocalPort?: number;
+  /**
+   * The carrier authenticated the peer (default true). On an unauthenticated path the source
+   * of a SYN may be spoofed: data riding it waits for the handshake (RFC 9293 §3.10.7.2, no
+   * TFO cookie here), and the application hears of the connection only once it is up.
+   */
+  authenticated?: boolean;
 }
 
 interface PathEntry {
@@ -58,6 +64,7 @@ interface PathEntry {
   mss: number;
   reliable: boolean;
   fixedLocalPort: number | undefined;
+  authenticated: boolean;
 }
 
 const MAX_PENDING_RAW = 256;
@@ -127,6 +134,7 @@ export class Endpoint implements Driveable {
       mss: opts.mss ?? this.config.mss,
       reliable: opts.reliable ?? this.config.reliableLink,
       fixedLocalPort: opts.fixedLocalPort,
+      authenticated: opts.authenticated ?? true,
     });
     return id;
   }

@@ -63,6 +63,7 @@ export class Driver {
     const pathId = this.endpoint.openPath(link.local, link.remote, {
       mss: Math.max(256, link.maxSegment - MAX_TCP_HEADER),
       reliable: link.reliable,
+      authenticated: link.authenticated,
       ...(opts.fixedLocalPort ? { fixedLocalPort: link.local.port } : {}),
     });
     const state: LinkState = { link, backlog: [], lastHeard: -Infinity };

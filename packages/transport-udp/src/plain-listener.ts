@@ -71,7 +71,7 @@ class PlainListener implements UdpPathListener {
         transmit: (s) => sendPlain(this.socket, s, this.local, remote, false),
         queuedBytes: () => this.socket.getSendQueueSize(),
         release: () => this.sessions.delete(key),
-      });
+      }, false);
       session = { path, lastReceived: 0 };
       this.sessions.set(key, session);
       this.onPath?.(path);
