@@ -36,6 +36,8 @@ export interface EndpointStats {
   joinsRefused: number;
   /** SYNs dropped because the half-open limit was reached. */
   synsDropped: number;
+  /** Segments not sent to an unverified source because they exceeded what it had sent us. */
+  repliesWithheld: number;
 }
 
 /** Per-path settings that differ by transport. */
@@ -77,7 +79,7 @@ const MAX_PENDING_RAW = 256;
 export class Endpoint implements Driveable {
   readonly config: ResolvedConfig;
   readonly random: RandomSource;
-  readonly stats: EndpointStats = { malformed: 0, unmatched: 0, resetsSent: 0, joinsRefused: 0, synsDropped: 0 };
+  readonly stats: EndpointStats = { malformed: 0, unmatched: 0, resetsSent: 0, joinsRefused: 0, synsDropped: 0, repliesWithheld: 0 };
   private readonly paths = new Map<number, PathEntry>();
   private nextPathId = 1;
   private nextConnId = 1;
@@ -87,6 +89,12 @@ export class Endpoint implements Driveable {
   private readonly byToken = new Map<number, Connection>();
   private readonly conns = new Set<Connection>();
   private readonly halfOpen = new Set<Connection>();
+  /**
+   * Half-open connections from unauthenticated paths, with the bytes their source has sent
+   * and we have not yet spent on replies. Until the third ACK proves the source real, we send
+   * it no more than it sent us (anti-amplification, as RFC 9000 §8.1 bounds QUIC servers).
+   */
+  private readonly replyCredit = new Map<Connection, number>();
   private active: Connection[] = [];
   private readonly activeSet = new Set<Connection>();
   private readonly rawOut: Transmit[] = [];
@@ -224,14 +232,16 @@ export class Endpoint implements Driveable {
     }
     const entry = this.demux.get(this.key(pathId, seg.dstPort, seg.srcPort));
     if (entry) {
+      const credit = this.replyCredit.get(entry.conn);
+      if (credit !== undefined) this.replyCredit.set(entry.conn, credit + bytes.length);
       entry.conn.onSegment(now, entry.sf, seg);
       return;
     }
-    this.unmatched(now, pathId, seg);
+    this.unmatched(now, pathId, seg, bytes.length);
   }
 
   /** A segment for no known subflow: a new SYN, an MP_JOIN, or something to reset. */
-  private unmatched(now: number, pathId: number, seg: TcpSegment): void {
+  private unmatched(now: number, pathId: number, seg: TcpSegment, length: number): void {
     const f = seg.flags;
     if (f & TcpFlag.RST) return;
     if ((f & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) {
@@ -264,6 +274,7 @@ export class Endpoint implements Driveable {
         }
         const conn = this.newConnection(false, now);
         this.halfOpen.add(conn);
+        if (!this.paths.get(pathId)!.authenticated) this.replyCredit.set(conn, length);
         conn.acceptSyn(now, pathId, seg, capable);
         return;
       }
@@ -315,7 +326,16 @@ export class Endpoint implements Driveable {
         continue;
       }
       this.active.push(conn);
-      return { pathId: out.sf.pathId, bytes: emitSegment(out.seg) };
+      const bytes = emitSegment(out.seg);
+      const credit = this.replyCredit.get(conn);
+      if (credit !== undefined) {
+        if (bytes.length > credit) {
+          this.stats.repliesWithheld++; // as if lost: the source's next SYN earns the retransmission
+          continue;
+        }
+        this.replyCredit.set(conn, credit - bytes.length);
+      }
+      return { pathId: out.sf.pathId, bytes };
     }
     return null;
   }
@@ -348,6 +368,7 @@ export class Endpoint implements Driveable {
   }
 
   private emit(ev: EndpointEvent): void {
+    if (ev.type === 'subflow-up') this.replyCredit.delete(ev.connection);
     if (ev.type === 'subflow-up' || ev.type === 'closed') this.halfOpen.delete(ev.connection);
     this.events.push(ev);
   }
@@ -361,6 +382,7 @@ export class Endpoint implements Driveable {
 
   private forget(conn: Connection): void {
     this.conns.delete(conn);
+    this.replyCredit.delete(conn);
     this.deadlines.delete(conn);
     this.touched.delete(conn);
     if (this.byToken.get(conn.localToken) === conn) this.byToken.delete(conn.localToken);

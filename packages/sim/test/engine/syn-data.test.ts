@@ -5,22 +5,11 @@
  * path the first bytes are readable at once (0-RTT).
  */
 import { describe, expect, it } from 'vitest';
-import { ccFactory, emitSegment, Endpoint, minRttScheduler, parseSegment, SeededRandom, TcpFlag, type EndpointEvent } from '@mptun/core';
+import { emitSegment, parseSegment, SeededRandom, TcpFlag, type EndpointEvent } from '@mptun/core';
+import { bareEndpoint as endpoint, clientAddress as client, drainEvents as drain, serverAddress as server, shuttle } from '../support/bare-endpoints.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 14;
-const client = { host: '127.0.0.2', port: 40000 };
-const server = { host: '127.0.0.1', port: 443 };
 const request = new TextEncoder().encode('CONNECT example.test:80');
-
-function endpoint(random: SeededRandom): Endpoint {
-  return new Endpoint({ random, scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
-}
-
-function drain(ep: Endpoint): EndpointEvent[] {
-  const out: EndpointEvent[] = [];
-  for (let ev = ep.pollEvent(); ev; ev = ep.pollEvent()) out.push(ev);
-  return out;
-}
 
 /** The MP_CAPABLE SYN an honest client sends with `request` riding it. */
 function capturedSyn(random: SeededRandom): Uint8Array {
@@ -81,23 +70,13 @@ describe('SYN data on an unauthenticated path', () => {
     c.connect(0, { path: cPath, data: request });
     const order: string[] = [];
     let got: Uint8Array | null = null;
-    let now = 0;
-    // One-way delay 10 ms, no loss: each turn moves everything in flight across.
-    for (let turn = 0; turn < 50 && !got; turn++, now += 10) {
-      c.handleTimeout(now);
-      s.handleTimeout(now);
-      const toServer: Uint8Array[] = [];
-      const toClient: Uint8Array[] = [];
-      for (let t = c.pollTransmit(now); t; t = c.pollTransmit(now)) toServer.push(t.bytes);
-      for (let t = s.pollTransmit(now); t; t = s.pollTransmit(now)) toClient.push(t.bytes);
-      for (const b of toServer) s.handleSegment(now + 10, sPath, b);
-      for (const b of toClient) c.handleSegment(now + 10, cPath, b);
-      drain(c);
-      for (const ev of drain(s)) {
+    const now = shuttle({ ep: c, path: cPath }, { ep: s, path: sPath }, (events) => {
+      for (const ev of events) {
         order.push(ev.type);
         if (ev.type === 'readable') got = ev.connection.read();
       }
-    }
+      return got !== null;
+    });
     console.log('server events', order.join(','), 'request read at', now, 'ms');
     expect(got).toEqual(request);
     expect(order.indexOf('incoming')).toBeGreaterThanOrEqual(0);
