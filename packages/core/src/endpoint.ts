@@ -1,6 +1,7 @@
 import { resolveConfig, type EndpointConfig, type ResolvedConfig } from './config.js';
 import { Connection, type Address, type ConnectionHost } from './connection/connection.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { HalfOpenTable } from './half-open-table.js';
 import type { Driveable, Transmit } from './driveable.js';
 import type { EndpointEvent } from './events.js';
 import type { RandomSource } from './random.js';
@@ -57,6 +58,11 @@ export interface PathOptions {
    * TFO cookie here), and the application hears of the connection only once it is up.
    */
   authenticated?: boolean;
+  /**
+   * The listener the path came in on: half-open handshakes are budgeted per listener and per
+   * source address within it (EndpointConfig.maxHalfOpen, maxHalfOpenPerSource).
+   */
+  listener?: string;
 }
 
 interface PathEntry {
@@ -67,6 +73,7 @@ interface PathEntry {
   reliable: boolean;
   fixedLocalPort: number | undefined;
   authenticated: boolean;
+  listener: string;
 }
 
 const MAX_PENDING_RAW = 256;
@@ -88,7 +95,7 @@ export class Endpoint implements Driveable {
   private readonly demux = new Map<number, { conn: Connection; sf: Subflow }>();
   private readonly byToken = new Map<number, Connection>();
   private readonly conns = new Set<Connection>();
-  private readonly halfOpen = new Set<Connection>();
+  private readonly halfOpen = new HalfOpenTable<Connection>();
   /**
    * Half-open connections from unauthenticated paths, with the bytes their source has sent
    * and we have not yet spent on replies. Until the third ACK proves the source real, we send
@@ -143,6 +150,7 @@ export class Endpoint implements Driveable {
       reliable: opts.reliable ?? this.config.reliableLink,
       fixedLocalPort: opts.fixedLocalPort,
       authenticated: opts.authenticated ?? true,
+      listener: opts.listener ?? '',
     });
     return id;
   }
@@ -268,13 +276,15 @@ export class Endpoint implements Driveable {
           this.reset(pathId, seg);
           return;
         }
-        if (this.halfOpen.size >= this.config.maxHalfOpen || this.conns.size >= this.config.maxConnections) {
+        const path = this.paths.get(pathId)!;
+        const budget = { listener: path.listener, source: path.remote.host };
+        if (!this.halfOpen.hasRoom(budget, this.config) || this.conns.size >= this.config.maxConnections) {
           this.stats.synsDropped++;
           return;
         }
         const conn = this.newConnection(false, now);
-        this.halfOpen.add(conn);
-        if (!this.paths.get(pathId)!.authenticated) this.replyCredit.set(conn, length);
+        this.halfOpen.add(conn, budget);
+        if (!path.authenticated) this.replyCredit.set(conn, length);
         conn.acceptSyn(now, pathId, seg, capable);
         return;
       }

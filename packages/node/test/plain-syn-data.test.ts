@@ -4,54 +4,15 @@
  * give the application no connection at all (nothing would be dialled); an honest plain
  * client's first bytes still arrive.
  */
-import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ccFactory, emitSegment, Endpoint, minRttScheduler, parseSegment, SeededRandom, segmentToUdpPayload, TcpFlag, udpPayloadToSegment } from '@mptun/core';
 import type { MptcpSocket } from '../src/index.js';
+import { clientSyn, synFlood } from './plain-flood.js';
 import { newClient, startWorld, until, type World } from './support.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 14;
+/** 20 hosts × 50 source ports: within the per-source budgets, so every SYN is answered. */
+const hosts = Array.from({ length: 20 }, (_, i) => `127.0.0.${100 + i}`);
 const request = new TextEncoder().encode('CONNECT 127.0.0.1:9 and more of a tunnel request');
-
-/** An honest client's MP_CAPABLE SYN with `request` riding it. */
-function synWithData(serverPort: number): Uint8Array {
-  const ep = new Endpoint({ random: new SeededRandom(seed), scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
-  const path = ep.openPath({ host: '127.0.0.2', port: 1 }, { host: '127.0.0.1', port: serverPort });
-  ep.connect(0, { path, data: request });
-  return ep.pollTransmit(0)!.bytes;
-}
-
-/** Sends the SYN from `count` fresh sockets on 127.0.0.5, batch by batch; resolves with how many got a SYN/ACK. */
-async function spoofFlood(serverPort: number, count: number): Promise<number> {
-  const template = parseSegment(synWithData(serverPort));
-  let answered = 0;
-  for (let done = 0; done < count; ) {
-    const batch = Math.min(100, count - done);
-    const sockets = await Promise.all(
-      Array.from({ length: batch }, () => new Promise<dgram.Socket>((resolve) => {
-        const s = dgram.createSocket('udp4');
-        s.bind(0, '127.0.0.5', () => resolve(s));
-      })),
-    );
-    const replies = sockets.map((s) => new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(false), 3_000);
-      s.on('message', (msg, rinfo) => {
-        const seg = parseSegment(udpPayloadToSegment(msg, rinfo.port, s.address().port));
-        if ((seg.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) {
-          clearTimeout(t);
-          resolve(true);
-        }
-      });
-    }));
-    for (const s of sockets) {
-      s.send(segmentToUdpPayload(emitSegment({ ...template, srcPort: s.address().port, dstPort: serverPort })), serverPort, '127.0.0.1');
-    }
-    answered += (await Promise.all(replies)).filter(Boolean).length;
-    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    done += batch;
-  }
-  return answered;
-}
 
 describe('SYN data on udp-plain waits for the handshake', () => {
   let world: World | null = null;
@@ -65,7 +26,8 @@ describe('SYN data on udp-plain waits for the handshake', () => {
     world = await startWorld(['udp-plain']);
     const connections: MptcpSocket[] = [];
     world.server.on('connection', (s) => connections.push(s));
-    const answered = await spoofFlood(world.ports['udp-plain']!, 1000);
+    const port = world.ports['udp-plain']!;
+    const answered = await synFlood(hosts, port, clientSyn(seed, port, request), 1000);
     console.log(`spoofed SYNs answered with SYN/ACK: ${answered} of 1000; connections the server reported: ${connections.length}`);
     expect(answered, 'the server processed the SYNs').toBeGreaterThan(900);
     expect(connections).toHaveLength(0);

@@ -26,6 +26,8 @@ class PlainListener implements UdpPathListener {
   onPath: ((path: PathLink) => void) | null = null;
   readonly stats: UdpListenerStats = { initiations: 0, cookieReplies: 0, handshakes: 0, dropped: 0 };
   private readonly sessions = new Map<string, PlainSession>();
+  /** Paths per remote address: one host's source ports cannot fill the table. */
+  private readonly perSource = new Map<string, number>();
   private readonly tick: NodeJS.Timeout;
   private closing: Promise<void> | null = null;
 
@@ -62,15 +64,22 @@ class PlainListener implements UdpPathListener {
     const key = `${rinfo.address}|${rinfo.port}`;
     let session = this.sessions.get(key);
     if (session === undefined) {
-      if (this.sessions.size >= this.opts.maxPlainPaths) {
+      const fromSource = this.perSource.get(rinfo.address) ?? 0;
+      if (this.sessions.size >= this.opts.maxPlainPaths || fromSource >= this.opts.maxPlainPathsPerSource) {
         this.stats.dropped++;
         return;
       }
+      this.perSource.set(rinfo.address, fromSource + 1);
       const remote = { host: rinfo.address, port: rinfo.port };
       const path = new UdpPath(this.local, remote, segmentLimit('plain', this.opts.maxPayload), {
         transmit: (s) => sendPlain(this.socket, s, this.local, remote, false),
         queuedBytes: () => this.socket.getSendQueueSize(),
-        release: () => this.sessions.delete(key),
+        release: () => {
+          this.sessions.delete(key);
+          const n = (this.perSource.get(remote.host) ?? 1) - 1;
+          if (n > 0) this.perSource.set(remote.host, n);
+          else this.perSource.delete(remote.host);
+        },
       }, false);
       session = { path, lastReceived: 0 };
       this.sessions.set(key, session);
