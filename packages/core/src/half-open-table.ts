@@ -4,6 +4,7 @@
  * take the room every other listener and host needs (SYN flood bound, RFC 4987 §3.2).
  */
 import type { ResolvedConfig } from './config.js';
+import { TallySet } from './tally-set.js';
 
 export interface HalfOpenBudget {
   /** The listener the SYN came in on. */
@@ -12,38 +13,23 @@ export interface HalfOpenBudget {
   source: string;
 }
 
-export class HalfOpenTable<K = unknown> {
-  private readonly entries = new Map<K, { listenerKey: string; sourceKey: string }>();
-  private readonly counts = new Map<string, number>();
+export class HalfOpenTable<K> {
+  private readonly set = new TallySet<K>();
 
   get size(): number {
-    return this.entries.size;
+    return this.set.size;
   }
 
   hasRoom(b: HalfOpenBudget, cfg: Pick<ResolvedConfig, 'maxHalfOpen' | 'maxHalfOpenPerSource'>): boolean {
-    return (this.counts.get(listenerKey(b)) ?? 0) < cfg.maxHalfOpen && (this.counts.get(sourceKey(b)) ?? 0) < cfg.maxHalfOpenPerSource;
+    return this.set.count(listenerKey(b)) < cfg.maxHalfOpen && this.set.count(sourceKey(b)) < cfg.maxHalfOpenPerSource;
   }
 
   add(item: K, b: HalfOpenBudget): void {
-    if (this.entries.has(item)) return;
-    const e = { listenerKey: listenerKey(b), sourceKey: sourceKey(b) };
-    this.entries.set(item, e);
-    this.bump(e.listenerKey, 1);
-    this.bump(e.sourceKey, 1);
+    this.set.add(item, [listenerKey(b), sourceKey(b)]);
   }
 
   delete(item: K): void {
-    const e = this.entries.get(item);
-    if (!e) return;
-    this.entries.delete(item);
-    this.bump(e.listenerKey, -1);
-    this.bump(e.sourceKey, -1);
-  }
-
-  private bump(key: string, by: number): void {
-    const n = (this.counts.get(key) ?? 0) + by;
-    if (n <= 0) this.counts.delete(key);
-    else this.counts.set(key, n);
+    this.set.delete(item);
   }
 }
 

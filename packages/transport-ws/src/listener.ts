@@ -6,7 +6,7 @@
  * is closed. An answered socket becomes a path (onPath) only when the client's first
  * sealed message confirms the keys; until then it still counts as unauthenticated.
  */
-import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
+import { TallySet, type PathLink, type PathListener, type TransportAddress } from '@mptun/core';
 import { HandshakeResponder, IndexTable, PathSession, type CryptoBackend, type InitiationResult } from '@mptun/session';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -63,7 +63,8 @@ export class WsPathListener implements PathListener {
   readonly local: TransportAddress;
 
   private readonly links = new Set<WsPathLink>();
-  private readonly unauthenticated = new Set<WebSocket>();
+  /** Sockets still in their key exchange, filed by the client's address (budget per host). */
+  private readonly unauthenticated = new TallySet<WebSocket>();
   /** Links answered but not yet confirmed by their client. */
   private readonly pendingLinks = new Set<WsPathLink>();
   private closing: Promise<void> | null = null;
@@ -132,7 +133,7 @@ export class WsPathListener implements PathListener {
       this.server.off('upgrade', this.handleUpgrade);
       for (const link of this.pendingLinks) link.close();
       this.pendingLinks.clear();
-      for (const ws of this.unauthenticated) ws.terminate();
+      for (const ws of this.unauthenticated.values()) ws.terminate();
       this.unauthenticated.clear();
       for (const link of this.links) link.close();
       this.links.clear();
@@ -150,11 +151,13 @@ export class WsPathListener implements PathListener {
       refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    if (this.unauthenticated.size >= this.ctx.opts.maxPendingHandshakes) {
+    // One host holding upgrades open must not lock out the others: each has its own share.
+    const source = socket.remoteAddress ?? '';
+    if (this.unauthenticated.size >= this.ctx.opts.maxPendingHandshakes || this.unauthenticated.count(source) >= this.ctx.opts.maxPendingHandshakesPerSource) {
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.admit(ws, socket));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.admit(ws, socket, source));
   };
 
   /** Runs an initiation through the responder this transport's listeners share. */
@@ -174,9 +177,9 @@ export class WsPathListener implements PathListener {
   }
 
   /** Waits for the initiation on a fresh WebSocket, then answers it or closes. */
-  private admit(ws: WebSocket, socket: Socket): void {
+  private admit(ws: WebSocket, socket: Socket, source: string): void {
     const { opts } = this.ctx;
-    this.unauthenticated.add(ws);
+    this.unauthenticated.add(ws, [source]);
     ws.binaryType = 'nodebuffer';
     ws.on('error', noop);
     const timer = setTimeout(() => reject(WsCloseCode.HANDSHAKE_TIMEOUT, 'key exchange timed out'), opts.handshakeTimeoutMs);
