@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { emitSegment, parseSegment, SeededRandom, TcpFlag } from '@mptun/core';
-import { bareEndpoint, clientAddress, drainEvents, serverAddress, shuttle } from '../support/bare-endpoints.js';
+import { bareClientServer, bareEndpoint, clientAddress, drainEvents, serverAddress, shuttle } from '../support/bare-endpoints.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 14;
 
@@ -58,16 +58,11 @@ describe('reflection from an unauthenticated path', () => {
 
   it('an honest client pads its SYN on a plain path and completes in one round trip', () => {
     console.log('seed', seed);
-    const random = new SeededRandom(seed);
-    const c = bareEndpoint(random);
-    const s = bareEndpoint(random);
-    s.listen();
-    const cPath = c.openPath(clientAddress, serverAddress, { authenticated: false });
-    const sPath = s.openPath(serverAddress, clientAddress, { authenticated: false });
-    c.connect(0, { path: cPath });
+    const { c, s } = bareClientServer(new SeededRandom(seed), { client: false, server: false });
+    c.ep.connect(0, { path: c.path });
     let synLength = 0;
     let synAckLength = 0;
-    const at = shuttle({ ep: c, path: cPath }, { ep: s, path: sPath }, (events) => events.some((e) => e.type === 'subflow-up'), {
+    const at = shuttle(c, s, (events) => events.some((e) => e.type === 'subflow-up'), {
       drop: (bytes, toServer) => {
         const f = parseSegment(bytes).flags;
         if (toServer && f & TcpFlag.SYN) synLength = bytes.length;
@@ -75,25 +70,21 @@ describe('reflection from an unauthenticated path', () => {
         return false;
       },
     });
-    console.log(`padded SYN ${synLength} B, SYN/ACK ${synAckLength} B, server up at ${at} ms; withheld ${s.stats.repliesWithheld}`);
+    console.log(`padded SYN ${synLength} B, SYN/ACK ${synAckLength} B, server up at ${at} ms; withheld ${s.ep.stats.repliesWithheld}`);
     expect(synAckLength).toBeGreaterThan(0);
     expect(synLength).toBeGreaterThanOrEqual(synAckLength);
     expect(at).toBeLessThanOrEqual(20);
-    expect(s.stats.repliesWithheld).toBe(0);
+    expect(s.ep.stats.repliesWithheld).toBe(0);
   });
 
   it('a client that does not pad gets its SYN/ACK once it repeats the SYN', () => {
     console.log('seed', seed);
-    const random = new SeededRandom(seed);
-    const c = bareEndpoint(random);
-    const s = bareEndpoint(random);
-    s.listen();
-    const cPath = c.openPath(clientAddress, serverAddress); // no padding: like a kernel peer
-    const sPath = s.openPath(serverAddress, clientAddress, { authenticated: false });
-    c.connect(0, { path: cPath });
-    const at = shuttle({ ep: c, path: cPath }, { ep: s, path: sPath }, (events) => events.some((e) => e.type === 'subflow-up'), { maxMs: 5_000 });
-    console.log(`unpadded client: server up at ${at} ms; SYN/ACKs withheld ${s.stats.repliesWithheld}`);
-    expect(s.stats.repliesWithheld).toBe(1);
+    // The client's path counts as authenticated, so it does not pad: like a kernel peer.
+    const { c, s } = bareClientServer(new SeededRandom(seed), { client: true, server: false });
+    c.ep.connect(0, { path: c.path });
+    const at = shuttle(c, s, (events) => events.some((e) => e.type === 'subflow-up'), { maxMs: 5_000 });
+    console.log(`unpadded client: server up at ${at} ms; SYN/ACKs withheld ${s.ep.stats.repliesWithheld}`);
+    expect(s.ep.stats.repliesWithheld).toBe(1);
     expect(at).toBeLessThan(2_000); // the client's first SYN retransmission (1 s RTO) earns it
   });
 

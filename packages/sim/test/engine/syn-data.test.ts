@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { emitSegment, parseSegment, SeededRandom, TcpFlag, type EndpointEvent } from '@mptun/core';
-import { bareEndpoint as endpoint, clientAddress as client, drainEvents as drain, serverAddress as server, shuttle } from '../support/bare-endpoints.js';
+import { bareClientServer, bareEndpoint as endpoint, clientAddress as client, drainEvents as drain, serverAddress as server, shuttle } from '../support/bare-endpoints.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 14;
 const request = new TextEncoder().encode('CONNECT example.test:80');
@@ -21,16 +21,17 @@ function capturedSyn(random: SeededRandom): Uint8Array {
   return t.bytes;
 }
 
-/** Feeds `count` copies of the SYN from distinct (spoofed) source ports; returns the server's events and replies. */
+/** Feeds `count` copies of the SYN from distinct (spoofed) sources; returns the server's events and replies. */
 function spoof(authenticated: boolean, count: number): { events: EndpointEvent[]; replies: Uint8Array[] } {
   const random = new SeededRandom(seed);
   const syn = parseSegment(capturedSyn(random));
   expect(syn.payload.length).toBe(request.length);
   const s = endpoint(random);
   s.listen();
-  const path = s.openPath(server, client, { authenticated });
   const replies: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
+    // Each from its own (spoofed) address, so no per-source budget stops them first.
+    const path = s.openPath(server, { host: `10.0.${i >> 8}.${i & 255}`, port: client.port }, { authenticated });
     s.handleSegment(i, path, emitSegment({ ...syn, srcPort: 1024 + i }));
     for (let t = s.pollTransmit(i); t; t = s.pollTransmit(i)) replies.push(t.bytes);
   }
@@ -61,16 +62,11 @@ describe('SYN data on an unauthenticated path', () => {
 
   it('an honest client on the plain path gets its request through once the handshake completes', () => {
     console.log('seed', seed);
-    const random = new SeededRandom(seed);
-    const c = endpoint(random);
-    const s = endpoint(random);
-    s.listen();
-    const cPath = c.openPath(client, server, { authenticated: false });
-    const sPath = s.openPath(server, client, { authenticated: false });
-    c.connect(0, { path: cPath, data: request });
+    const { c, s } = bareClientServer(new SeededRandom(seed), { client: false, server: false });
+    c.ep.connect(0, { path: c.path, data: request });
     const order: string[] = [];
     let got: Uint8Array | null = null;
-    const now = shuttle({ ep: c, path: cPath }, { ep: s, path: sPath }, (events) => {
+    const now = shuttle(c, s, (events) => {
       for (const ev of events) {
         order.push(ev.type);
         if (ev.type === 'readable') got = ev.connection.read();

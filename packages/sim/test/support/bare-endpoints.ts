@@ -17,13 +17,29 @@ export function drainEvents(ep: Endpoint): EndpointEvent[] {
   return out;
 }
 
+export interface Side {
+  ep: Endpoint;
+  path: number;
+}
+
+/** A client and a listening server engine, each with one path to the other. */
+export function bareClientServer(random: RandomSource, auth: { client: boolean; server: boolean }): { c: Side; s: Side } {
+  const c = bareEndpoint(random);
+  const s = bareEndpoint(random);
+  s.listen();
+  return {
+    c: { ep: c, path: c.openPath(clientAddress, serverAddress, { authenticated: auth.client }) },
+    s: { ep: s, path: s.openPath(serverAddress, clientAddress, { authenticated: auth.server }) },
+  };
+}
+
 /**
  * Runs both engines in 10 ms turns (the one-way delay) until `done` says so or `maxMs`
  * passes; `drop` may discard a segment in flight. Returns the virtual time reached.
  */
 export function shuttle(
-  c: { ep: Endpoint; path: number },
-  s: { ep: Endpoint; path: number },
+  c: Side,
+  s: Side,
   done: (serverEvents: EndpointEvent[], now: number) => boolean,
   opts: { maxMs?: number; drop?: (bytes: Uint8Array, toServer: boolean) => boolean } = {},
 ): number {
