@@ -63,8 +63,12 @@ export class WsPathListener implements PathListener {
   readonly local: TransportAddress;
 
   private readonly links = new Set<WsPathLink>();
-  /** Sockets still in their key exchange, filed by the client's address (budget per host). */
-  private readonly unauthenticated = new TallySet<WebSocket>();
+  /**
+   * Sockets from the upgrade request until key confirmation, filed by the client's address
+   * (a budget per host). Counted from the request on, so a burst cannot pass the check
+   * while earlier upgrades are still being answered.
+   */
+  private readonly unauthenticated = new TallySet<Socket>();
   /** Links answered but not yet confirmed by their client. */
   private readonly pendingLinks = new Set<WsPathLink>();
   private closing: Promise<void> | null = null;
@@ -133,7 +137,7 @@ export class WsPathListener implements PathListener {
       this.server.off('upgrade', this.handleUpgrade);
       for (const link of this.pendingLinks) link.close();
       this.pendingLinks.clear();
-      for (const ws of this.unauthenticated.values()) ws.terminate();
+      for (const socket of this.unauthenticated.values()) socket.destroy();
       this.unauthenticated.clear();
       for (const link of this.links) link.close();
       this.links.clear();
@@ -157,7 +161,9 @@ export class WsPathListener implements PathListener {
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.admit(ws, socket, source));
+    this.unauthenticated.add(socket, [source]);
+    socket.once('close', () => this.unauthenticated.delete(socket));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.admit(ws, socket));
   };
 
   /** Runs an initiation through the responder this transport's listeners share. */
@@ -177,16 +183,15 @@ export class WsPathListener implements PathListener {
   }
 
   /** Waits for the initiation on a fresh WebSocket, then answers it or closes. */
-  private admit(ws: WebSocket, socket: Socket, source: string): void {
+  private admit(ws: WebSocket, socket: Socket): void {
     const { opts } = this.ctx;
-    this.unauthenticated.add(ws, [source]);
     ws.binaryType = 'nodebuffer';
     ws.on('error', noop);
     const timer = setTimeout(() => reject(WsCloseCode.HANDSHAKE_TIMEOUT, 'key exchange timed out'), opts.handshakeTimeoutMs);
 
     const leave = (): void => {
       clearTimeout(timer);
-      this.unauthenticated.delete(ws);
+      this.unauthenticated.delete(socket);
       ws.off('message', onMessage);
       ws.off('close', leave);
     };
@@ -230,7 +235,7 @@ export class WsPathListener implements PathListener {
         },
         ...linkTuning(opts),
         onUp: (up) => {
-          this.unauthenticated.delete(ws);
+          this.unauthenticated.delete(socket);
           this.pendingLinks.delete(up);
           if (this.closing !== null || this.onPath === null) {
             up.close(); // nobody takes paths: do not keep one open
@@ -240,7 +245,7 @@ export class WsPathListener implements PathListener {
           ws.once('close', () => this.links.delete(up));
           this.onPath(up);
         },
-        onEarlyEnd: () => this.unauthenticated.delete(ws),
+        onEarlyEnd: () => this.unauthenticated.delete(socket),
       });
       this.pendingLinks.add(link);
       ws.once('close', () => this.pendingLinks.delete(link));
