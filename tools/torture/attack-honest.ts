@@ -44,3 +44,11 @@ export class HonestStream {
     this.socket.destroy();
   }
 }
+
+/** Bits per second by which `bytes()` grows over the next `seconds`. */
+export async function goodputOver(seconds: number, bytes: () => number): Promise<number> {
+  const b0 = bytes();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return ((bytes() - b0) * 8) / ((performance.now() - t0) / 1000);
+}

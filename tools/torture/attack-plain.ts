@@ -29,6 +29,7 @@ import {
 } from '@mptun/core';
 import { connect, MptcpServer, type MptcpSocket } from '@mptun/node';
 import { fillPattern, patternMismatch, type HostPort } from '../bench/rig/index.js';
+import { goodputOver } from './attack-honest.js';
 
 export interface PlainAttackPlan {
   /** Honest goodput windows (baseline, then with the attacks), s. */
@@ -233,12 +234,7 @@ export async function runPlainAttacks(plan: PlainAttackPlan): Promise<PlainAttac
     if (serverSocket === null || got === 0) throw new Error('the honest plain-UDP connection did not start');
     await sleep(plan.warmupSeconds * 1000); // past slow start
     const conn = (serverSocket as MptcpSocket).connection;
-    const window = async (): Promise<number> => {
-      const b0 = got;
-      const t0 = performance.now();
-      await sleep(plan.windowSeconds * 1000);
-      return ((got - b0) * 8) / ((performance.now() - t0) / 1000);
-    };
+    const window = (): Promise<number> => goodputOver(plan.windowSeconds, () => got);
     const baselineBps = await window();
     log(`plain: honest baseline ${(baselineBps / 1e6).toFixed(1)} Mbit/s; token 0x${conn.token.toString(16)} (stolen), keys unknown to the attacker`);
 

@@ -15,6 +15,7 @@ import { handshakeFlood } from './attack-flood.js';
 import { forgeDatagrams } from './attack-forge.js';
 import { HonestStream } from './attack-honest.js';
 import { runPlainAttacks } from './attack-plain.js';
+import { runListenerFloods } from './attack-listener-floods.js';
 import { nonReadingTunnels, slowSocks } from './attack-socks.js';
 import { formatMiB, liveBytes, MiB } from './soak-memory.js';
 
@@ -247,6 +248,24 @@ export async function runAttacks(opts: TortureOptions, size: AttackSize): Promis
   if (!p.addAddr.goodHmacTaken) failures.push('the control ADD_ADDR (right HMAC) was not taken: the injection did not reach the server, so the bad-HMAC result means nothing');
   if (p.joinFlood.halfOpenHeld > 32) failures.push(`the connection holds ${p.joinFlood.halfOpenHeld} half-open joins`);
   if (p.duringBps < COLLAPSE * p.baselineBps) failures.push(`plain: honest goodput collapsed to ${mbit(p.duringBps)} from ${mbit(p.baselineBps)}`);
+
+  // Listener floods (issue 14 items 2–5): also in this process, against plain, sealed and WS listeners at once.
+  const lf = await runListenerFloods({ windowSeconds: size.quietSeconds, seed: rng.nextU32(), log });
+  const pct = (bps: number): string => `${((bps / lf.baselineBps) * 100).toFixed(0)}%`;
+  const reflection = lf.plainFlood.bytesBack / lf.plainFlood.bytesSent;
+  const floodLine =
+    `listener floods: honest sealed goodput ${mbit(lf.baselineBps)} quiet; ` +
+    `${lf.plainFlood.syns} plain SYNs with data from one host: ${mbit(lf.plainFlood.bps)} (${pct(lf.plainFlood.bps)}), ${lf.plainFlood.connections} connections reported, reflection ${reflection.toFixed(2)}x in the window; ` +
+    `WS upgrade hoarding (${lf.wsHoard.held} held, ${lf.wsHoard.refused} refused): ${mbit(lf.wsHoard.bps)} (${pct(lf.wsHoard.bps)}), honest WS clients ${lf.wsHoard.honestOk}/${lf.wsHoard.honestTried}`;
+  log(floodLine);
+  lines.push(floodLine);
+  results.push({ attack: 'listener floods', ...lf, reflection });
+  if (lf.plainFlood.connections > 0) failures.push(`${lf.plainFlood.connections} never-completed plain SYNs reached the application`);
+  if (reflection > 1) failures.push(`a plain SYN flood drew ${reflection.toFixed(2)}x its bytes back`);
+  if (lf.wsHoard.honestOk < lf.wsHoard.honestTried) failures.push(`only ${lf.wsHoard.honestOk} of ${lf.wsHoard.honestTried} honest WS clients got in past a hoarding host`);
+  for (const [what, bps] of [['plain SYN flood', lf.plainFlood.bps], ['WS upgrade hoarding', lf.wsHoard.bps]] as const) {
+    if (bps < COLLAPSE * lf.baselineBps) failures.push(`${what}: honest goodput collapsed to ${mbit(bps)} from ${mbit(lf.baselineBps)}`);
+  }
 
   const rig = await startAttackRig({ seed, link: HONEST_LINK });
   let honest: HonestStream | null = null;

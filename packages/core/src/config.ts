@@ -37,8 +37,13 @@ export interface EndpointConfig {
   keepaliveMs?: number;
   /** Close a connection that moved no data either way for this long; 0 = never. */
   idleTimeoutMs?: number;
-  /** Half-open connections a listener keeps at once (SYN flood bound). */
+  /**
+   * Half-open connections kept at once per listener (PathOptions.listener), so a SYN flood on
+   * one listener cannot take the room another needs.
+   */
   maxHalfOpen?: number;
+  /** Half-open connections kept at once per source address and listener. */
+  maxHalfOpenPerSource?: number;
   /** Connections an endpoint keeps at once. */
   maxConnections?: number;
   /** Every subflow runs in reliable-link mode (a WebSocket carries it). */
@@ -66,6 +71,7 @@ export function resolveConfig(c: EndpointConfig): ResolvedConfig {
     keepaliveMs: 0,
     idleTimeoutMs: 0,
     maxHalfOpen: 1024,
+    maxHalfOpenPerSource: 64,
     maxConnections: 65536,
     reliableLink: false,
     ...c,

@@ -1,6 +1,7 @@
 import { resolveConfig, type EndpointConfig, type ResolvedConfig } from './config.js';
 import { Connection, type Address, type ConnectionHost } from './connection/connection.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { HalfOpenTable } from './half-open-table.js';
 import type { Driveable, Transmit } from './driveable.js';
 import type { EndpointEvent } from './events.js';
 import type { RandomSource } from './random.js';
@@ -36,6 +37,8 @@ export interface EndpointStats {
   joinsRefused: number;
   /** SYNs dropped because the half-open limit was reached. */
   synsDropped: number;
+  /** Segments not sent to an unverified source because they exceeded what it had sent us. */
+  repliesWithheld: number;
 }
 
 /** Per-path settings that differ by transport. */
@@ -49,6 +52,17 @@ export interface PathOptions {
    * TCP ports): the path then carries one subflow at a time.
    */
   fixedLocalPort?: number;
+  /**
+   * The carrier authenticated the peer (default true). On an unauthenticated path the source
+   * of a SYN may be spoofed: data riding it waits for the handshake (RFC 9293 §3.10.7.2, no
+   * TFO cookie here), and the application hears of the connection only once it is up.
+   */
+  authenticated?: boolean;
+  /**
+   * The listener the path came in on: half-open handshakes are budgeted per listener and per
+   * source address within it (EndpointConfig.maxHalfOpen, maxHalfOpenPerSource).
+   */
+  listener?: string;
 }
 
 interface PathEntry {
@@ -58,6 +72,8 @@ interface PathEntry {
   mss: number;
   reliable: boolean;
   fixedLocalPort: number | undefined;
+  authenticated: boolean;
+  listener: string;
 }
 
 const MAX_PENDING_RAW = 256;
@@ -70,7 +86,7 @@ const MAX_PENDING_RAW = 256;
 export class Endpoint implements Driveable {
   readonly config: ResolvedConfig;
   readonly random: RandomSource;
-  readonly stats: EndpointStats = { malformed: 0, unmatched: 0, resetsSent: 0, joinsRefused: 0, synsDropped: 0 };
+  readonly stats: EndpointStats = { malformed: 0, unmatched: 0, resetsSent: 0, joinsRefused: 0, synsDropped: 0, repliesWithheld: 0 };
   private readonly paths = new Map<number, PathEntry>();
   private nextPathId = 1;
   private nextConnId = 1;
@@ -79,7 +95,13 @@ export class Endpoint implements Driveable {
   private readonly demux = new Map<number, { conn: Connection; sf: Subflow }>();
   private readonly byToken = new Map<number, Connection>();
   private readonly conns = new Set<Connection>();
-  private readonly halfOpen = new Set<Connection>();
+  private readonly halfOpen = new HalfOpenTable<Connection>();
+  /**
+   * Half-open connections from unauthenticated paths, with the bytes their source has sent
+   * and we have not yet spent on replies. Until the third ACK proves the source real, we send
+   * it no more than it sent us (anti-amplification, as RFC 9000 §8.1 bounds QUIC servers).
+   */
+  private readonly replyCredit = new Map<Connection, number>();
   private active: Connection[] = [];
   private readonly activeSet = new Set<Connection>();
   private readonly rawOut: Transmit[] = [];
@@ -127,6 +149,8 @@ export class Endpoint implements Driveable {
       mss: opts.mss ?? this.config.mss,
       reliable: opts.reliable ?? this.config.reliableLink,
       fixedLocalPort: opts.fixedLocalPort,
+      authenticated: opts.authenticated ?? true,
+      listener: opts.listener ?? '',
     });
     return id;
   }
@@ -216,14 +240,16 @@ export class Endpoint implements Driveable {
     }
     const entry = this.demux.get(this.key(pathId, seg.dstPort, seg.srcPort));
     if (entry) {
+      const credit = this.replyCredit.get(entry.conn);
+      if (credit !== undefined) this.replyCredit.set(entry.conn, credit + bytes.length);
       entry.conn.onSegment(now, entry.sf, seg);
       return;
     }
-    this.unmatched(now, pathId, seg);
+    this.unmatched(now, pathId, seg, bytes.length);
   }
 
   /** A segment for no known subflow: a new SYN, an MP_JOIN, or something to reset. */
-  private unmatched(now: number, pathId: number, seg: TcpSegment): void {
+  private unmatched(now: number, pathId: number, seg: TcpSegment, length: number): void {
     const f = seg.flags;
     if (f & TcpFlag.RST) return;
     if ((f & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) {
@@ -250,12 +276,15 @@ export class Endpoint implements Driveable {
           this.reset(pathId, seg);
           return;
         }
-        if (this.halfOpen.size >= this.config.maxHalfOpen || this.conns.size >= this.config.maxConnections) {
+        const path = this.paths.get(pathId)!;
+        const budget = { listener: path.listener, source: path.remote.host };
+        if (!this.halfOpen.hasRoom(budget, this.config) || this.conns.size >= this.config.maxConnections) {
           this.stats.synsDropped++;
           return;
         }
         const conn = this.newConnection(false, now);
-        this.halfOpen.add(conn);
+        this.halfOpen.add(conn, budget);
+        if (!path.authenticated) this.replyCredit.set(conn, length);
         conn.acceptSyn(now, pathId, seg, capable);
         return;
       }
@@ -307,7 +336,16 @@ export class Endpoint implements Driveable {
         continue;
       }
       this.active.push(conn);
-      return { pathId: out.sf.pathId, bytes: emitSegment(out.seg) };
+      const bytes = emitSegment(out.seg);
+      const credit = this.replyCredit.get(conn);
+      if (credit !== undefined) {
+        if (bytes.length > credit) {
+          this.stats.repliesWithheld++; // as if lost: the source's next SYN earns the retransmission
+          continue;
+        }
+        this.replyCredit.set(conn, credit - bytes.length);
+      }
+      return { pathId: out.sf.pathId, bytes };
     }
     return null;
   }
@@ -340,6 +378,7 @@ export class Endpoint implements Driveable {
   }
 
   private emit(ev: EndpointEvent): void {
+    if (ev.type === 'subflow-up') this.replyCredit.delete(ev.connection);
     if (ev.type === 'subflow-up' || ev.type === 'closed') this.halfOpen.delete(ev.connection);
     this.events.push(ev);
   }
@@ -353,6 +392,7 @@ export class Endpoint implements Driveable {
 
   private forget(conn: Connection): void {
     this.conns.delete(conn);
+    this.replyCredit.delete(conn);
     this.deadlines.delete(conn);
     this.touched.delete(conn);
     if (this.byToken.get(conn.localToken) === conn) this.byToken.delete(conn.localToken);

@@ -30,6 +30,11 @@ export interface PathLink {
    * subflows of this path in reliable-link mode.
    */
   readonly reliable: boolean;
+  /**
+   * True when the path's session proved who the peer is (sealed UDP, WebSocket): data in a
+   * SYN may then be acted on at once. False on plain paths, where the source may be spoofed.
+   */
+  readonly authenticated: boolean;
   /** Send one segment. Returns false when the segment was dropped (backpressure, closed). */
   send(segment: Uint8Array): boolean;
   /** Bytes queued locally and not yet handed to the network (0 for UDP). */

@@ -59,10 +59,12 @@ export class Driver {
   }
 
   /** Carry segments of a path over `link`; returns the engine's pathId. */
-  addLink(link: PathLink, opts: { fixedLocalPort?: boolean } = {}): number {
+  addLink(link: PathLink, opts: { fixedLocalPort?: boolean; listener?: string } = {}): number {
     const pathId = this.endpoint.openPath(link.local, link.remote, {
       mss: Math.max(256, link.maxSegment - MAX_TCP_HEADER),
       reliable: link.reliable,
+      authenticated: link.authenticated,
+      ...(opts.listener !== undefined ? { listener: opts.listener } : {}),
       ...(opts.fixedLocalPort ? { fixedLocalPort: link.local.port } : {}),
     });
     const state: LinkState = { link, backlog: [], lastHeard: -Infinity };

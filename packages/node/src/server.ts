@@ -131,8 +131,10 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
           ...(this.options.onHandshakeFailure ? { onHandshakeFailure: this.options.onHandshakeFailure } : {}),
         });
         const udp = spec.transport === 'udp' || spec.transport === 'udp-plain';
+        // Half-open handshakes are budgeted per listener: a flood on one leaves the others room.
+        const listener = `${spec.transport} ${l.local.host}:${l.local.port}`;
         l.onPath = (link) => {
-          const pathId = this.driver.addLink(link, { fixedLocalPort: false });
+          const pathId = this.driver.addLink(link, { fixedLocalPort: false, listener });
           if (udp) this.udpPaths.add(pathId);
           this.driver.schedulePump();
         };

@@ -23,6 +23,7 @@ function blackHole(): PathLink & { sent: number } {
     remote: { host: '127.0.0.1', port: 2 },
     maxSegment: 1400,
     reliable: false,
+    authenticated: true,
     bufferedAmount: 0,
     sent: 0,
     send() {

@@ -63,6 +63,8 @@ export interface UdpTransportInit {
   channelLimits?: Partial<ChannelLimits>;
   /** Plain mode: at most this many remote addresses per listener. Default 1024. */
   maxPlainPaths?: number;
+  /** Plain mode: at most this many paths (source ports) per remote IP address. Default 64. */
+  maxPlainPathsPerSource?: number;
   /** Socket send and receive buffers asked of the kernel (it may cap them). Default 4 MiB. */
   socketBufferBytes?: number;
 }
@@ -77,6 +79,7 @@ export const DEFAULT_UDP_OPTIONS = {
   plainIdleTimeoutMs: 60_000,
   cookieThreshold: 100,
   maxPlainPaths: 1024,
+  maxPlainPathsPerSource: 64,
   socketBufferBytes: 4 * 1024 * 1024,
 };
 
@@ -97,6 +100,7 @@ export interface ResolvedOptions {
   cookieThreshold: number;
   channelLimits: Partial<ChannelLimits>;
   maxPlainPaths: number;
+  maxPlainPathsPerSource: number;
   socketBufferBytes: number;
   /** How often a path or listener checks its timers. */
   tickMs: number;
@@ -138,6 +142,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     cookieThreshold: positive('cookieThreshold', init.cookieThreshold, d.cookieThreshold),
     channelLimits: init.channelLimits ?? {},
     maxPlainPaths: positive('maxPlainPaths', init.maxPlainPaths, d.maxPlainPaths),
+    maxPlainPathsPerSource: positive('maxPlainPathsPerSource', init.maxPlainPathsPerSource, d.maxPlainPathsPerSource),
     socketBufferBytes: positive('socketBufferBytes', init.socketBufferBytes, d.socketBufferBytes),
     tickMs: Math.max(5, Math.min(1000, keepaliveMs / 2, idleTimeoutMs / 4, handshakeRetryMs)),
   };

@@ -22,7 +22,7 @@ export async function connectPlain(opts: ResolvedOptions, localHost: string, rem
       socket.removeAllListeners('message');
       void closeSocket(socket);
     },
-  });
+  }, false);
   socket.on('message', (msg: Buffer) => {
     const segment = receivePlain(msg, peer.port, local.port);
     if (segment !== null) path.deliver(segment);

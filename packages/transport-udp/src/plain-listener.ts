@@ -4,7 +4,7 @@
  * number, and closed after idleTimeoutMs of silence. Nothing is authenticated here.
  */
 import type dgram from 'node:dgram';
-import type { PathLink, TransportAddress } from '@mptun/core';
+import { TallySet, type PathLink, type TransportAddress } from '@mptun/core';
 import { PathCloseCode } from './errors.js';
 import type { UdpListenerStats, UdpPathListener } from './listener-stats.js';
 import { segmentLimit, type ResolvedOptions } from './options.js';
@@ -26,6 +26,8 @@ class PlainListener implements UdpPathListener {
   onPath: ((path: PathLink) => void) | null = null;
   readonly stats: UdpListenerStats = { initiations: 0, cookieReplies: 0, handshakes: 0, dropped: 0 };
   private readonly sessions = new Map<string, PlainSession>();
+  /** Paths filed by remote address: one host's source ports cannot fill the table. */
+  private readonly bySource = new TallySet<string>();
   private readonly tick: NodeJS.Timeout;
   private closing: Promise<void> | null = null;
 
@@ -62,16 +64,20 @@ class PlainListener implements UdpPathListener {
     const key = `${rinfo.address}|${rinfo.port}`;
     let session = this.sessions.get(key);
     if (session === undefined) {
-      if (this.sessions.size >= this.opts.maxPlainPaths) {
+      if (this.sessions.size >= this.opts.maxPlainPaths || this.bySource.count(rinfo.address) >= this.opts.maxPlainPathsPerSource) {
         this.stats.dropped++;
         return;
       }
+      this.bySource.add(key, [rinfo.address]);
       const remote = { host: rinfo.address, port: rinfo.port };
       const path = new UdpPath(this.local, remote, segmentLimit('plain', this.opts.maxPayload), {
         transmit: (s) => sendPlain(this.socket, s, this.local, remote, false),
         queuedBytes: () => this.socket.getSendQueueSize(),
-        release: () => this.sessions.delete(key),
-      });
+        release: () => {
+          this.sessions.delete(key);
+          this.bySource.delete(key);
+        },
+      }, false);
       session = { path, lastReceived: 0 };
       this.sessions.set(key, session);
       this.onPath?.(path);

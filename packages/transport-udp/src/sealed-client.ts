@@ -59,7 +59,7 @@ export async function connectSealed(
             socket.removeAllListeners('message');
             void closeSocket(socket);
           },
-        });
+        }, true);
         resolve(path);
       },
       onDown: (reason, message) => {

@@ -168,7 +168,7 @@ class SealedListener implements UdpPathListener {
         driver.close(); // zeroes the keys; unfiles every index through onKeyRetired
         this.sessions.delete(entry);
       },
-    });
+    }, true);
     const entry: ServerSession = { driver, path };
     this.table.set(accepted.keys.localIndex, entry);
     this.sessions.add(entry);

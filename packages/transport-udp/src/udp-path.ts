@@ -32,6 +32,8 @@ export class UdpPath implements PathLink {
     public remote: TransportAddress,
     readonly maxSegment: number,
     private readonly hooks: UdpPathHooks,
+    /** Sealed paths proved the peer's key; plain ones did not (the source may be spoofed). */
+    readonly authenticated: boolean,
   ) {}
 
   /** What waits in the socket's user-space queue for the kernel. */

@@ -6,7 +6,7 @@
  * is closed. An answered socket becomes a path (onPath) only when the client's first
  * sealed message confirms the keys; until then it still counts as unauthenticated.
  */
-import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
+import { TallySet, type PathLink, type PathListener, type TransportAddress } from '@mptun/core';
 import { HandshakeResponder, IndexTable, PathSession, type CryptoBackend, type InitiationResult } from '@mptun/session';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -63,7 +63,12 @@ export class WsPathListener implements PathListener {
   readonly local: TransportAddress;
 
   private readonly links = new Set<WsPathLink>();
-  private readonly unauthenticated = new Set<WebSocket>();
+  /**
+   * Sockets from the upgrade request until key confirmation, filed by the client's address
+   * (a budget per host). Counted from the request on, so a burst cannot pass the check
+   * while earlier upgrades are still being answered.
+   */
+  private readonly unauthenticated = new TallySet<Socket>();
   /** Links answered but not yet confirmed by their client. */
   private readonly pendingLinks = new Set<WsPathLink>();
   private closing: Promise<void> | null = null;
@@ -132,7 +137,7 @@ export class WsPathListener implements PathListener {
       this.server.off('upgrade', this.handleUpgrade);
       for (const link of this.pendingLinks) link.close();
       this.pendingLinks.clear();
-      for (const ws of this.unauthenticated) ws.terminate();
+      for (const socket of this.unauthenticated.values()) socket.destroy();
       this.unauthenticated.clear();
       for (const link of this.links) link.close();
       this.links.clear();
@@ -150,10 +155,14 @@ export class WsPathListener implements PathListener {
       refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    if (this.unauthenticated.size >= this.ctx.opts.maxPendingHandshakes) {
+    // One host holding upgrades open must not lock out the others: each has its own share.
+    const source = socket.remoteAddress ?? '';
+    if (this.unauthenticated.size >= this.ctx.opts.maxPendingHandshakes || this.unauthenticated.count(source) >= this.ctx.opts.maxPendingHandshakesPerSource) {
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
+    this.unauthenticated.add(socket, [source]);
+    socket.once('close', () => this.unauthenticated.delete(socket));
     this.wss.handleUpgrade(req, socket, head, (ws) => this.admit(ws, socket));
   };
 
@@ -176,14 +185,13 @@ export class WsPathListener implements PathListener {
   /** Waits for the initiation on a fresh WebSocket, then answers it or closes. */
   private admit(ws: WebSocket, socket: Socket): void {
     const { opts } = this.ctx;
-    this.unauthenticated.add(ws);
     ws.binaryType = 'nodebuffer';
     ws.on('error', noop);
     const timer = setTimeout(() => reject(WsCloseCode.HANDSHAKE_TIMEOUT, 'key exchange timed out'), opts.handshakeTimeoutMs);
 
     const leave = (): void => {
       clearTimeout(timer);
-      this.unauthenticated.delete(ws);
+      this.unauthenticated.delete(socket);
       ws.off('message', onMessage);
       ws.off('close', leave);
     };
@@ -227,7 +235,7 @@ export class WsPathListener implements PathListener {
         },
         ...linkTuning(opts),
         onUp: (up) => {
-          this.unauthenticated.delete(ws);
+          this.unauthenticated.delete(socket);
           this.pendingLinks.delete(up);
           if (this.closing !== null || this.onPath === null) {
             up.close(); // nobody takes paths: do not keep one open
@@ -237,7 +245,7 @@ export class WsPathListener implements PathListener {
           ws.once('close', () => this.links.delete(up));
           this.onPath(up);
         },
-        onEarlyEnd: () => this.unauthenticated.delete(ws),
+        onEarlyEnd: () => this.unauthenticated.delete(socket),
       });
       this.pendingLinks.add(link);
       ws.once('close', () => this.pendingLinks.delete(link));

@@ -57,6 +57,8 @@ export interface WsTransportInit {
   closeTimeoutMs?: number;
   /** Server: upgraded sockets allowed to be mid-handshake at once; more are refused (503). */
   maxPendingHandshakes?: number;
+  /** Server: of those, at most this many from one client address (default 32); more are refused (503). */
+  maxPendingHandshakesPerSource?: number;
   /** Key lifetimes of each path's SecureChannel (the client rekeys inside the WebSocket). */
   channelLimits?: Partial<ChannelLimits>;
   /** How often each path checks its keys and its backlog. */
@@ -84,6 +86,7 @@ export interface ResolvedOptions {
   readonly lowWaterMark: number;
   readonly closeTimeoutMs: number;
   readonly maxPendingHandshakes: number;
+  readonly maxPendingHandshakesPerSource: number;
   readonly channelLimits: Partial<ChannelLimits>;
   readonly maintenanceIntervalMs: number;
   readonly clock: () => number;
@@ -121,6 +124,7 @@ export function resolveOptions(init: WsTransportInit): ResolvedOptions {
     lowWaterMark,
     closeTimeoutMs: positiveInteger('closeTimeoutMs', init.closeTimeoutMs, 2_000, 10),
     maxPendingHandshakes: positiveInteger('maxPendingHandshakes', init.maxPendingHandshakes, 1024),
+    maxPendingHandshakesPerSource: positiveInteger('maxPendingHandshakesPerSource', init.maxPendingHandshakesPerSource, 32),
     channelLimits: init.channelLimits ?? {},
     maintenanceIntervalMs: positiveInteger('maintenanceIntervalMs', init.maintenanceIntervalMs, 1_000, 10),
     clock: init.clock ?? Date.now,

@@ -64,6 +64,8 @@ function wsCodeOfError(err: Error & { code?: string }): number {
 export class WsPathLink implements PathLink {
   readonly kind = 'ws' as const;
   readonly reliable = true;
+  /** The path session (Noise IK) proved the peer's key before any segment is handed on. */
+  readonly authenticated = true;
   readonly local: TransportAddress;
   readonly remote: TransportAddress;
   readonly maxSegment: number;

@@ -38,7 +38,7 @@ export interface ConnectionHost {
   unregisterSubflow(conn: Connection, sf: SubflowView): void;
   /** A fresh local port for a new subflow on a path. */
   allocatePort(pathId: number): number;
-  pathAddresses(pathId: number): { local: Address; remote: Address; mss: number; reliable: boolean } | undefined;
+  pathAddresses(pathId: number): { local: Address; remote: Address; mss: number; reliable: boolean; authenticated: boolean } | undefined;
   connectionClosed(conn: Connection): void;
   /** The connection has segments to send. */
   wake(conn: Connection): void;
@@ -68,6 +68,8 @@ const CLOSE_LINGER_MS = 3000;
  */
 export class Connection implements SubflowOwner, CcGroup {
   private current: ConnectionState = 'connecting';
+  /** Server, unauthenticated path: the application hears of this connection once it is up. */
+  private incomingDeferred = false;
   private readonly handshake: Handshake;
   private readonly addresses = new Addresses();
   private readonly fallbackPart: Fallback;
@@ -371,9 +373,17 @@ export class Connection implements SubflowOwner, CcGroup {
       this.fallbackPart.enableChecksums();
     }
     this.send.setPeerWindow(seg.window); // RFC 7323 §2.2: never scaled on a SYN
-    // Announced now, not at establishment, so data that rode the SYN is usable at once (0-RTT).
-    this.host.emit({ type: 'incoming', connection: this });
-    sf.onSyn(now, seg, this.host.config.synData ? 0 : null);
+    const authenticated = this.host.pathAddresses(pathId)?.authenticated ?? false;
+    if (authenticated) {
+      // Announced now, not at establishment, so data that rode the SYN is usable at once (0-RTT).
+      this.host.emit({ type: 'incoming', connection: this });
+    } else {
+      // A spoofable source: nothing reaches the application before the third ACK proves the
+      // peer saw our SYN/ACK (and, with MPTCP, echoed our key). SYN data is left unacknowledged,
+      // so the client sends it again right after the handshake (RFC 7413 §4.2 without a cookie).
+      this.incomingDeferred = true;
+    }
+    sf.onSyn(now, seg, this.host.config.synData && authenticated ? 0 : null);
     this.host.wake(this);
   }
 
@@ -673,6 +683,10 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   onEstablished(sf: Subflow, now: number): void {
+    if (this.incomingDeferred && sf.isInitial) {
+      this.incomingDeferred = false;
+      this.host.emit({ type: 'incoming', connection: this });
+    }
     this.refreshMembers();
     // The listener now has the client's key: a DSS data ACK right away tells the client so
     // (it stops repeating its key, RFC 8684 §3.1) even if we have nothing left to send.

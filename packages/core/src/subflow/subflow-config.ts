@@ -25,10 +25,15 @@ export interface SubflowConfig {
    * congestion, so this subflow never retransmits and only measures RTT.
    */
   reliableLink: boolean;
+  /**
+   * The path does not authenticate the peer: our SYN is padded to the largest TCP header, so
+   * it is never smaller than the SYN/ACK a server may send back to an unverified source.
+   */
+  padSyn: boolean;
 }
 
 /** The tunables of a subflow on a path with this MSS and carrier, from the endpoint's configuration. */
-export function subflowConfig(cfg: ResolvedConfig, path: { mss: number; reliable: boolean } | undefined): SubflowConfig {
+export function subflowConfig(cfg: ResolvedConfig, path: { mss: number; reliable: boolean; authenticated?: boolean } | undefined): SubflowConfig {
   return {
     mss: path?.mss ?? cfg.mss,
     initialRtoMs: cfg.initialRtoMs,
@@ -42,6 +47,7 @@ export function subflowConfig(cfg: ResolvedConfig, path: { mss: number; reliable
     windowScale: windowScaleFor(cfg.receiveBuffer),
     receiveLimit: cfg.receiveBuffer,
     reliableLink: path?.reliable ?? cfg.reliableLink,
+    padSyn: path?.authenticated === false,
   };
 }
 

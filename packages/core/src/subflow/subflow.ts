@@ -980,13 +980,14 @@ export class Subflow implements SubflowView {
       ];
       const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
       const mptcp = this.owner.mptcpOptions(this, { kind: 'syn', room });
+      const pad = this.config.padSyn ? synPadding(room - tcpOptionsUnpaddedLength(mptcp)) : [];
       const first = this.queue.first();
       const payload = first && first.rel === 0 && first.data.length > 0 ? first.data : EMPTY;
       if (payload.length > 0 && first) {
         first.xmits++;
         first.xmitTime = now;
       }
-      const seg = this.segment(TcpFlag.SYN, this.iss, 0, this.advertisedWindow(true), [...opts, ...mptcp], payload);
+      const seg = this.segment(TcpFlag.SYN, this.iss, 0, this.advertisedWindow(true), [...opts, ...mptcp, ...pad], payload);
       this.stats.segmentsSent++;
       return seg;
     }
@@ -1089,4 +1090,13 @@ function newSegment(rel: number, data: Uint8Array, dataOffset: number, dataFin: 
 /** Timestamp clock: 1 ms ticks (RFC 7323 §5.4 allows 1 ms to 1 s). */
 function tsNow(now: number): number {
   return Math.floor(now) >>> 0;
+}
+
+/**
+ * Fills `room` option bytes with one option of the experimental kind 253 (RFC 4727 §7.2),
+ * which receivers skip as unknown (RFC 9293 §3.1). A server that sends no more to an
+ * unverified source than it received can then answer our SYN with its larger SYN/ACK.
+ */
+function synPadding(room: number): TcpOption[] {
+  return room >= 2 ? [{ kind: 'unknown', type: 253, data: new Uint8Array(room - 2) }] : [];
 }
