@@ -64,22 +64,41 @@ export class CliChild {
 
 const MAINS = { server: 'apps/server/src/main.ts', client: 'apps/client/src/main.ts', linkem: 'packages/linkem/src/main.ts' };
 
+/** Every child still running; a test that failed before stopping its own leaves none behind. */
+const running = new Set<ChildProcessWithoutNullStreams>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 export function runCli(app: keyof typeof MAINS, args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
   const main = MAINS[app];
-  return new CliChild(spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }));
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return new CliChild(child);
+}
+
+/** `cli`'s first match of `re`; the child is stopped when it never comes. */
+async function startedWith(cli: CliChild, re: RegExp): Promise<RegExpMatchArray> {
+  try {
+    return await cli.waitFor(re);
+  } catch (err) {
+    await cli.stop();
+    throw err;
+  }
 }
 
 /** Start mptun-server on 127.0.0.1 (sealed UDP, port picked by the OS); resolves with its UDP port. */
 export async function startServerCli(keys: KeyFiles, extra: string[]): Promise<{ cli: CliChild; port: number }> {
   const cli = runCli('server', ['run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorized, '--drain', '0s', '--log-format', 'json', ...extra]);
-  const m = await cli.waitFor(/"msg":"listening".*?"address":"127\.0\.0\.1:(\d+)"/);
+  const m = await startedWith(cli, /"msg":"listening".*?"address":"127\.0\.0\.1:(\d+)"/);
   return { cli, port: Number(m[1]) };
 }
 
 /** Start mptun-client against that server with a SOCKS port picked by the OS. */
 export async function startClientCli(keys: KeyFiles, serverPort: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliChild; socksPort: number }> {
   const cli = runCli('client', ['run', '--server', `127.0.0.1:${serverPort}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', '127.0.0.2', '--socks', '127.0.0.1:0', ...extra], env);
-  const m = await cli.waitFor(/SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/);
+  const m = await startedWith(cli, /SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/);
   return { cli, socksPort: Number(m[1]) };
 }
 
