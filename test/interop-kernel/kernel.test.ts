@@ -278,7 +278,8 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
 
   it('B: the kernel marks its subflow backup (MP_PRIO) and mptun stops sending on it', async () => {
     const { l, kernel, sock } = await kernelJoined({ noFin: true });
-    const sending = sendRandom(sock, 8_000_000);
+    const total = 24_000_000;
+    const sending = sendRandom(sock, total);
     await until(() => sock.bytesAcknowledged > 500_000, 'data acknowledged');
     await l.ip('mptcp', 'endpoint', 'change', 'id', '5', 'backup');
     await until(() => subflowAt(l, sock, 5, 'remote')?.peerBackup === true, 'mptun to see the MP_PRIO');
@@ -288,9 +289,10 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     await sending;
     await kernel.event('eof', 60_000);
     const after = subflowAt(l, sock, 5, 'remote')?.bytesSent ?? before;
-    console.log(`  B MP_PRIO: backup subflow carried ${after - before} of the last ${8_000_000 - ackedBefore} bytes`);
-    expect(8_000_000 - ackedBefore).toBeGreaterThan(1_000_000);
-    expect(after - before, 'bytes mptun sent on the backup subflow after MP_PRIO').toBeLessThan((8_000_000 - ackedBefore) / 20);
+    console.log(`  B MP_PRIO: backup subflow carried ${after - before} of the last ${total - ackedBefore} bytes`);
+    // Enough left to judge by (how much depends on the machine's speed, so the bar is low).
+    expect(total - ackedBefore).toBeGreaterThan(200_000);
+    expect(after - before, 'bytes mptun sent on the backup subflow after MP_PRIO').toBeLessThan((total - ackedBefore) / 20);
     kernel.send('shutdown');
     sock.resume();
     await closed(sock);
