@@ -38,8 +38,21 @@ function body(): Buffer {
   return b;
 }
 
-async function httpServer(data: Buffer): Promise<{ port: number; server: Server }> {
-  const server = createServer((_req, res) => res.writeHead(200, { 'content-length': data.length }).end(data));
+/**
+ * An HTTP server of `data`. With `gate`, it sends the first MiB, waits for the gate, then the
+ * rest: on loopback a download can finish before a late join is up, so a test that judges how
+ * the bytes spread first waits for the joins.
+ */
+async function httpServer(data: Buffer, gate?: () => Promise<unknown>): Promise<{ port: number; server: Server }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': data.length });
+    if (!gate) return void res.end(data);
+    res.write(data.subarray(0, 1 << 20));
+    gate().then(
+      () => res.end(data.subarray(1 << 20)),
+      (err: unknown) => res.destroy(err as Error),
+    );
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as { port: number }).port, server };
 }
@@ -59,10 +72,11 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 type PathBytes = { local: string; remote: string; bytesUp: number; bytesDown: number };
 
 /** Key files, a file to download and an HTTP server of it on 127.0.0.1, for `fn`. */
-async function withDownload(fn: (keys: KeyFiles, http: { port: number }, data: Buffer) => Promise<void>): Promise<void> {
+async function withDownload(fn: (keys: KeyFiles, http: { port: number; gate: (g: () => Promise<unknown>) => void }, data: Buffer) => Promise<void>): Promise<void> {
   await withKeys(async (keys) => {
     const data = body();
-    const http = await httpServer(data);
+    let gate: (() => Promise<unknown>) | undefined;
+    const http = { ...(await httpServer(data, () => (gate ? gate() : Promise.resolve()))), gate: (g: () => Promise<unknown>) => void (gate = g) };
     try {
       await fn(keys, http, data);
     } finally {
@@ -104,6 +118,12 @@ describe('address signalling through the apps', () => {
       const first = server.listening[0]!;
       expect(first.startsWith('127.0.0.1:')).toBe(true);
 
+      // The bulk waits until the server has seen all three subflows, one of them from ::1.
+      const joined = (): boolean => {
+        const up = server.app.logs().filter((l) => l['msg'] === 'client path up');
+        return up.length >= 3 && up.some((l) => l['address'] === '::1');
+      };
+      http.gate(() => server.app.waitForLog(() => joined(), 20_000));
       const paths = await download(await startClientApp(keys, first, []), http.port, data);
       const down = (remote: string): number => paths.filter((p) => p.remote === remote).reduce((a, p) => a + p.bytesDown, 0);
       expect(down('127.0.0.1'), 'the first server address carried part of the download').toBeGreaterThan(100_000);
