@@ -42,6 +42,7 @@ describe('torture smoke runs', () => {
     const r = await runAttacks({ long: false, seed, log }, size);
     const data = r.data as { attacks: Array<{ attack: string }>; plain: { stolenJoin: { established: number }; joinFlood: { halfOpenHeld: number } } };
     expect(data.attacks.map((a) => a.attack)).toEqual([
+      'listener floods',
       'handshake flood (blind)',
       'handshake flood (answering cookies)',
       'replayed datagrams',
