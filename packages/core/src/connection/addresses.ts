@@ -79,14 +79,16 @@ export class Addresses {
   }
 
   /**
-   * An ADD_ADDR from the peer. An echo of ours stops its repeats; an announcement with a
-   * valid HMAC is echoed (`echo`), and reported (`added`) unless it repeats a known one.
+   * An ADD_ADDR from the peer. An echo of ours stops its repeats (`echo` then says another
+   * announcement is ready to go); an announcement with a valid HMAC is echoed (`echo`), and
+   * reported (`added`) unless it repeats a known one.
    */
   onAddAddr(m: AddAddr, localKey: bigint, remoteKey: bigint): { echo: boolean; added?: PeerAddress } {
     if (m.echo) {
       const i = this.addrOut.findIndex((a) => !a.option.echo && a.option.addressId === m.addressId);
       if (i >= 0) this.addrOut.splice(i, 1);
-      return { echo: false };
+      // The next announcement, held back until this echo (see dueAnnouncement), may now go.
+      return { echo: this.dueAnnouncement() !== undefined };
     }
     // RFC 8684 §3.4.1: only the holder of both keys can announce; anything else is dropped.
     if (!m.hmac || !hmacEqual(m.hmac, addAddrHmac(remoteKey, localKey, m.addressId, m.address, m.port))) return { echo: false };
@@ -105,9 +107,15 @@ export class Addresses {
     return ids.filter((id) => this.peer.delete(id) || inUse(id));
   }
 
-  /** The first ADD_ADDR due for sending, if any. */
+  /**
+   * The first ADD_ADDR due for sending, if any. Our announcements go one at a time: the next
+   * waits for the echo (or the give-up) of the one before. RFC 8684 §3.4.1 leaves the pacing
+   * to us; Linux's path manager holds one received announcement at a time and drops (counts
+   * `AddAddrDrop`) another that arrives before it has handled the first. Echoes are not held.
+   */
   dueAnnouncement(): AddAddrOut | undefined {
-    return this.addrOut.find((a) => a.due);
+    const awaitingEcho = this.addrOut.some((a) => !a.option.echo && !a.due && a.deadline !== Infinity);
+    return this.addrOut.find((a) => a.due && (a.option.echo || !awaitingEcho));
   }
 
   /** `a` went out: an echo is done; an announcement waits for its echo until `retryAt`. */

@@ -365,6 +365,38 @@ describe('address signalling (RFC 8684 §3.4)', () => {
     expect(r.ctx.clientConn.peerAddressList().map((a) => a.addressId)).toEqual([8]);
   });
 
+  it('announcements go one at a time: the second ADD_ADDR waits for the echo of the first', () => {
+    console.log('seed', seed);
+    // What crossed the paths, in order: `ann N` from the server, `echo N` from the client.
+    const seen: string[] = [];
+    const watch = (echo: boolean) => (bytes: Uint8Array): Uint8Array => {
+      for (const o of parseSegment(bytes).options) {
+        if (o.kind === 'mptcp' && o.option.type === 'add-addr' && o.option.echo === echo) seen.push(`${echo ? 'echo' : 'ann'} ${o.option.addressId}`);
+      }
+      return bytes;
+    };
+    let announced = false;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: { ...wifi, transforms: [watch(true)] }, backward: { ...wifi, transforms: [watch(false)] } }],
+      upload: 300_000,
+      download: 300_000,
+      onTick: (ctx) => {
+        const s = ctx.serverConn;
+        if (announced || s?.state !== 'established') return;
+        announced = s.announceAddress(7, '10.9.9.10') && s.announceAddress(8, '10.9.9.11');
+      },
+    });
+    console.log(describeResult(r), seen.join(', '));
+    expect(r.ok).toBe(true);
+    expect(announced).toBe(true);
+    // Linux's path manager drops an announcement that comes before it handled the last one.
+    expect(seen.indexOf('ann 8')).toBeGreaterThan(seen.indexOf('echo 7'));
+    expect(seen.indexOf('echo 7')).toBeGreaterThan(seen.indexOf('ann 7'));
+    expect(seen).toContain('echo 8');
+    expect(r.ctx.clientConn.peerAddressList().map((a) => a.addressId)).toEqual([7, 8]);
+  });
+
   for (const shift of [0, 0x40000000]) {
     it(`a REMOVE_ADDR ${shift === 0 ? 'in the receive window acts' : 'outside the receive window (a blind injection) is ignored'}`, () => {
       console.log('seed', seed);
