@@ -108,7 +108,15 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       // Emitted after the engine's event is handled, so 'data' listeners see the 0-RTT bytes.
-      queueMicrotask(() => this.emit('connection', socket));
+      // The peer may reset the connection in the same turn, before the application could
+      // listen for 'error': such a socket is not handed out, and its error is not thrown.
+      const beforeHandedOut = (): void => {};
+      socket.on('error', beforeHandedOut);
+      queueMicrotask(() => {
+        if (socket.destroyed) return;
+        socket.off('error', beforeHandedOut);
+        this.emit('connection', socket);
+      });
       return socket;
     };
   }

@@ -3,6 +3,8 @@
  * client, link emulator) each serve a few named commands; the parent awaits replies by id.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface Request {
@@ -72,6 +74,14 @@ export class RigChild<R = unknown> {
     child.stderr!.on('data', (d: Buffer) => {
       tail = (tail + d.toString()).slice(-4000);
     });
+    // Beside the debug logs (child-log.ts): a child's stderr whole, with how it exited.
+    const logDir = process.env.MPTUN_RIG_LOG_DIR;
+    if (logDir) {
+      mkdirSync(logDir, { recursive: true });
+      const file = path.join(logDir, `${name}.stderr`);
+      child.stderr!.on('data', (d: Buffer) => appendFileSync(file, d));
+      child.once('exit', (code, signal) => appendFileSync(file, `[rig] ${name} exited: ${signal ?? code}\n`));
+    }
     const ready = await new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
