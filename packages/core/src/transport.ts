@@ -45,6 +45,12 @@ export interface PathLink {
   onClose: ((info: PathCloseInfo) => void) | null;
   /** Called when bufferedAmount fell after send() returned false. */
   onDrain: ((() => void) | null);
+  /**
+   * Optional: called when the peer went quiet (`silent` true, with why) while the path stays
+   * open and tries to reach it again, and when it is heard again (false). A path that
+   * reports this keeps what rides on it through an outage; onClose still ends it.
+   */
+  onSilence?: ((silent: boolean, reason: string) => void) | null;
   close(): void;
 }
 

@@ -30,6 +30,16 @@ export interface PathEntry {
   retryTimer: ReturnType<typeof setTimeout> | null;
   /** Why it is down: the last open failure or close, null while up or never tried. */
   lastError: string | null;
+  /**
+   * The server went quiet on the open path (PathLink.onSilence): it counts as down, and
+   * the link stays and tries to reach the server again, so subflows on it outlive an outage.
+   */
+  silent: boolean;
+}
+
+/** The path is open and its server answers: connections may start on it and join it. */
+export function pathUsable(e: PathEntry): boolean {
+  return e.pathId !== null && !e.silent;
 }
 
 /**
@@ -69,7 +79,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null };
+      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false };
       this.entries.set(key, e);
     }
     return e;
@@ -91,6 +101,7 @@ export class ClientPaths {
         e.lastError = null;
         e.pathId = this.driver.addLink(link, { fixedLocalPort: !e.opener.shared });
         this.byPathId.set(e.pathId, e);
+        link.onSilence = (silent, why) => this.silence(e, link, silent, why);
         this.events.up(e);
         this.events.settled();
         this.driver.schedulePump();
@@ -117,7 +128,7 @@ export class ClientPaths {
       ensurePath: (localHost, remote, index) => {
         const e = this.entry(owner, localHost, remote, index);
         e.users.add(user);
-        if (e.pathId !== null) return e.pathId;
+        if (e.pathId !== null) return e.silent ? 'pending' : e.pathId;
         if (e.failed && !e.opening) {
           e.failed = false;
           return null;
@@ -160,17 +171,31 @@ export class ClientPaths {
     e.pathId = null;
     e.link = null;
     e.lastError = why;
-    this.events.down(e);
+    const saidDown = e.silent;
+    e.silent = false;
+    if (!saidDown) this.events.down(e);
     this.events.settled();
     this.reopenLater(e);
   }
 
   /**
    * Every entry is a standing path known to be down (it went down or failed, and is being
-   * retried): a new connection has nothing to wait for but the retries, so it fails now.
+   * retried, or its server went quiet): a new connection has nothing to wait for but the
+   * retries, so it fails now.
    */
   allKnownDown(entries: PathEntry[]): boolean {
-    return entries.length > 0 && entries.every((e) => e.pathId === null && e.retries > 0 && this.standing(e));
+    return entries.length > 0 && entries.every((e) => ((e.pathId === null && e.retries > 0) || e.silent) && this.standing(e));
+  }
+
+  /** The server went quiet on `e`'s open path, or was heard there again. */
+  private silence(e: PathEntry, link: PathLink, silent: boolean, why: string): void {
+    if (e.link !== link || e.silent === silent) return;
+    e.silent = silent;
+    e.lastError = silent ? why : null;
+    if (silent) this.events.down(e);
+    else this.events.up(e);
+    this.events.settled();
+    this.driver.schedulePump();
   }
 
   shared(): PathEntry[] {

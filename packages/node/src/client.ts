@@ -8,7 +8,7 @@
  */
 import type { Connection, EndpointConfig, EndpointEvent, PathLink, TransportAddress } from '@mptun/core';
 import { canonicalHost, familiesMatch, fullmesh, parsePathPolicy, PathManager, type InterfaceChange, type ManagedConnection, type PathPolicy, type RetryPolicy } from '@mptun/path-manager';
-import { ClientPaths, type PathEntry } from './client-paths.js';
+import { ClientPaths, pathUsable, type PathEntry } from './client-paths.js';
 import { Driver, osRandom } from './driver.js';
 import { MptunError } from './errors.js';
 import { TypedEventEmitter } from './events.js';
@@ -238,7 +238,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       // The freshest path first: if the first SYN goes unanswered, the engine races the next
       // MP_CAPABLE SYN on others[0] (raceHandshake).
       const others = entries
-        .filter((e) => e.pathId !== null && e.pathId !== first)
+        .filter((e) => pathUsable(e) && e.pathId !== first)
         .map((e) => e.pathId!)
         .sort((a, b) => this.driver.lastHeard(b) - this.driver.lastHeard(a) || 0); // NaN when neither was heard
       const conn = this.driver.endpoint.connect(this.driver.now(), {
@@ -259,7 +259,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       }
       this.driver.schedulePump();
     };
-    const upIds = entries.filter((e) => e.pathId !== null).map((e) => e.pathId!);
+    const upIds = entries.filter(pathUsable).map((e) => e.pathId!);
     const first = chooseFirstPath(upIds, (id) => this.driver.lastHeard(id));
     if (first !== undefined) {
       start(first);
@@ -400,7 +400,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       remoteAddress: `${e.remote.host}:${e.remote.port}`,
       transport: e.opener.kind,
       backup: this.locals.get(e.local)?.backup ?? false,
-      up: e.pathId !== null,
+      up: pathUsable(e),
       link: e.link,
     }));
   }

@@ -6,7 +6,8 @@
  *   handle(message, now)  a message that arrived (handshake or data)
  *   seal(plaintext, now)  a segment to send, sealed (null: no key may send)
  *   poll(now)             runs due timers, then the next output: a message to transmit,
- *                         'up' once, or 'down' once with a typed reason; null when none
+ *                         'up' once, 'silent'/'heard' as the peer goes quiet and comes
+ *                         back, or 'down' once with a typed reason; null when none
  *   nextDeadline()        when poll() should next be called, or null
  *
  * Initiator (client): sends an initiation, another every retryMs until one is answered
@@ -15,6 +16,11 @@
  * session: on a path whose round trip is longer than the retry interval, the answer is
  * always to an older initiation (issue 14, item 10). 'up' comes with the response; the
  * first thing sent is an empty sealed message that confirms the keys to the server.
+ * When nothing authenticated has come for silenceMs, the initiator reports 'silent' and
+ * handshakes again on the same path, naming its keys: a live server that was cut off takes
+ * it as a rekey of the same path (what rides the path survives the outage), a restarted
+ * one as a new session. 'heard' follows the first authenticated message; idleTimeoutMs
+ * still ends the session.
  *
  * Responder (server): made from an accepted initiation (the listener runs the shared
  * HandshakeResponder, which keeps the replay record). Its first output is the response;
@@ -47,6 +53,8 @@ export type PathDownReason =
 export type PathSessionOutput =
   | { kind: 'transmit'; message: Uint8Array }
   | { kind: 'up' }
+  | { kind: 'silent'; message: string }
+  | { kind: 'heard' }
   | { kind: 'down'; reason: PathDownReason; message: string };
 
 export interface PathSessionTimers {
@@ -62,6 +70,11 @@ export interface PathSessionTimers {
   keepaliveMs: number | null;
   /** End the session after this long without an authenticated message; null: the carrier watches. */
   idleTimeoutMs: number | null;
+  /**
+   * Initiator: after this long without an authenticated message, report 'silent' and
+   * handshake again (every handshakeRetryMs) until the peer is heard; null: never.
+   */
+  silenceMs?: number | null;
   channelLimits?: Partial<ChannelLimits>;
 }
 
@@ -101,6 +114,8 @@ export class PathSession {
   private lastSent: number;
   private lastReceived: number;
   private rekeys = 0;
+  /** 'silent' was reported and no authenticated message came since. */
+  private silent = false;
 
   private constructor(
     private readonly timers: PathSessionTimers,
@@ -246,6 +261,8 @@ export class PathSession {
     if (t.idleTimeoutMs !== null) at = Math.min(at, this.lastReceived + t.idleTimeoutMs);
     if (this.state === 'up') {
       if (t.keepaliveMs !== null) at = Math.min(at, this.lastSent + t.keepaliveMs);
+      const silenceMs = this.initiator !== null ? (t.silenceMs ?? null) : null;
+      if (silenceMs !== null) at = Math.min(at, this.silent ? this.lastInitiationAt + this.rekeyRetryMs() : this.lastReceived + silenceMs);
       if (this.initiator !== null) {
         const due = channel.rekeyDueAt();
         if (due !== null) at = Math.min(at, this.pending.length === 0 ? due : Math.max(due, this.lastInitiationAt + this.rekeyRetryMs()));
@@ -267,7 +284,7 @@ export class PathSession {
     if (channel === null) return false;
     const plaintext = channel.open(message, now);
     if (plaintext === null) return false;
-    this.lastReceived = now;
+    this.heardAt(now);
     // RFC-style key confirmation: the server trusts the path once the client used the keys.
     if (this.state === 'answered' && channel.confirmed) this.goUp();
     return plaintext;
@@ -278,12 +295,19 @@ export class PathSession {
     if (entry === null) return false;
     const keys = entry.consumeResponse(message);
     if (keys === null) return false;
-    this.pending = this.pending.filter((p) => p !== entry);
-    // The answered initiation's index lives on as the keys' index; drop the others' state.
-    this.dropPending();
-    this.lastReceived = now;
-    if (this.state === 'handshake') this.establish(keys, now);
-    else {
+    const answered = this.pending.indexOf(entry);
+    this.pending.splice(answered, 1);
+    this.heardAt(now);
+    if (this.state === 'handshake') {
+      // The answered initiation's index lives on as the keys' index; drop the others' state
+      // (the server made a session of each, and forgets those we never confirm).
+      this.dropPending();
+      this.establish(keys, now);
+    } else {
+      // A rekey: the server keeps only the newest one it accepted. Initiations sent after
+      // this one may still be answered (they queued behind a frozen or slow path): their
+      // keys then replace these, so only the older ones are given up.
+      for (let i = 0; i < answered; i++) this.dropOldestPending();
       this.channel!.install(keys, now);
       this.rekeys++;
     }
@@ -314,6 +338,14 @@ export class PathSession {
       onKeyRetired: (index) => indexes.release(index),
     });
     this.goUp();
+  }
+
+  /** An authenticated message arrived: the idle and silence clocks start over. */
+  private heardAt(now: number): void {
+    this.lastReceived = now;
+    if (!this.silent) return;
+    this.silent = false;
+    this.outputs.push({ kind: 'heard' });
   }
 
   private goUp(): void {
@@ -347,6 +379,15 @@ export class PathSession {
       return;
     }
     if (this.state !== 'up') return;
+    if (this.initiator !== null && t.silenceMs != null && now - this.lastReceived >= t.silenceMs) {
+      if (!this.silent) {
+        this.silent = true;
+        this.outputs.push({ kind: 'silent', message: `nothing authenticated from the peer for ${now - this.lastReceived} ms` });
+        this.initiate(now, this.channel!.remoteIndex);
+      } else if (now - this.lastInitiationAt >= this.rekeyRetryMs()) {
+        this.initiate(now, this.channel!.remoteIndex);
+      }
+    }
     if (
       this.initiator !== null &&
       channel.needsRekey(now) &&

@@ -1,6 +1,6 @@
 /**
  * Runs one PathSession against a real carrier: the carrier's adapter hands in messages and
- * segments, the driver feeds the session, sends what it outputs, reports up/down, and keeps
+ * segments, the driver feeds the session, sends what it outputs, reports up/down/silence, and keeps
  * one one-shot timer at the session's next deadline. The clock and the timer are injected
  * (the transports pass Date.now and setTimeout), so this file reads neither itself.
  */
@@ -17,6 +17,8 @@ export interface SessionHost {
   onUp(): void;
   /** The session ended by itself; it is released already. */
   onDown(reason: PathDownReason, message: string): void;
+  /** The peer went quiet (`silent`, with why) or was heard again (the session keeps going). */
+  onSilence?(silent: boolean, message: string): void;
 }
 
 export class SessionDriver {
@@ -66,6 +68,12 @@ export class SessionDriver {
           break;
         case 'up':
           this.host.onUp();
+          break;
+        case 'silent':
+          this.host.onSilence?.(true, out.message);
+          break;
+        case 'heard':
+          this.host.onSilence?.(false, 'heard from the peer again');
           break;
         case 'down':
           this.stop();

@@ -108,7 +108,7 @@ async function world(opts: { oneWayMs: number; timers?: Partial<PathSessionTimer
 
   // Client.
   const clientIndexes = new IndexTable<true>(new SeededRandom(SEED + 6));
-  const client = { log: newLog(), claimed: 0 };
+  const client = { log: newLog(), claimed: 0, silence: [] as Array<{ silent: boolean; at: number }> };
   const clientSession = PathSession.initiator({
     ...DEFAULTS,
     ...opts.timers,
@@ -133,6 +133,7 @@ async function world(opts: { oneWayMs: number; timers?: Partial<PathSessionTimer
     },
     onUp: () => client.log.up.push(time.now),
     onDown: (reason) => client.log.down.push({ reason, at: time.now }),
+    onSilence: (silent) => client.silence.push({ silent, at: time.now }),
   });
   const originalReceive = clientDriver.receive.bind(clientDriver);
   clientDriver.receive = (m) => {
@@ -212,6 +213,73 @@ describe(`PathSession (seed ${SEED})`, () => {
     expect(w.server.log.down.map((d) => d.reason)).toEqual(['peer-gone']);
     // Both sides give up within one idle timeout (+ the last message's flight) of the cut.
     for (const d of [...w.client.log.down, ...w.server.log.down]) expect(d.at - cut).toBeLessThanOrEqual(5_000);
+  });
+
+  it('a cut-off path: the client reports silence, handshakes again, and the same path carries on when the link returns', async () => {
+    const w = await world({ oneWayMs: 20, timers: { keepaliveMs: 500, idleTimeoutMs: 30_000, silenceMs: 2_500 } });
+    w.time.runUntil(START + 5_000);
+    const serverDriver = w.server.drivers[0]!;
+    w.link.up = false;
+    const cut = w.time.now;
+    w.time.runUntil(cut + 6_000);
+    // Silent within silenceMs of the last message heard; no side ended its session.
+    expect(w.client.silence.map((e) => e.silent)).toEqual([true]);
+    expect(w.client.silence[0]!.at - cut).toBeLessThanOrEqual(2_500);
+    const tries = w.link.toServer.filter((m, i) => i > 0 && messageType(m) === MessageType.Initiation).length;
+    expect(tries, 'handshakes again every retry while silent').toBeGreaterThanOrEqual(3);
+    w.link.up = true;
+    w.time.runUntil(cut + 8_000);
+    expect(w.client.silence.map((e) => e.silent)).toEqual([true, false]);
+    // The live server took the handshake as a rekey of the same session: one server session.
+    expect(w.server.drivers).toHaveLength(1);
+    expect(serverDriver.session.isUp).toBe(true);
+    expect(w.clientDriver.send(text('after the outage'))).toBe(true);
+    w.time.runUntil(cut + 8_100);
+    expect(w.server.log.got).toEqual(['after the outage']);
+    expect([...w.client.log.down, ...w.server.log.down]).toEqual([]);
+  });
+
+  it('a frozen server that wakes to every retry queued: the client settles on the keys the server kept', async () => {
+    const w = await world({ oneWayMs: 20, timers: { keepaliveMs: 500, idleTimeoutMs: 30_000, silenceMs: 2_500 } });
+    w.time.runUntil(START + 2_000);
+    w.link.up = false;
+    const frozenFrom = w.link.toServer.length;
+    w.time.runUntil(START + 7_000);
+    const queued = w.link.toServer.slice(frozenFrom);
+    expect(queued.filter((m) => messageType(m) === MessageType.Initiation).length, 'retries queued').toBeGreaterThanOrEqual(2);
+    // The server wakes and reads its socket's queue in one go; the link works again.
+    w.link.up = true;
+    for (const m of queued) w.serverReceive(m);
+    w.time.runUntil(START + 7_500);
+    expect(w.client.silence.map((e) => e.silent)).toEqual([true, false]);
+    expect(w.server.drivers).toHaveLength(1);
+    expect(w.clientDriver.send(text('after the thaw'))).toBe(true);
+    w.time.runUntil(START + 7_600);
+    expect(w.server.log.got).toEqual(['after the thaw']);
+    // And still, well past the grace of the keys it replaced.
+    w.time.runUntil(START + 30_000);
+    expect(w.clientDriver.send(text('much later'))).toBe(true);
+    w.time.runUntil(START + 30_100);
+    expect(w.server.log.got).toEqual(['after the thaw', 'much later']);
+    expect([...w.client.log.down, ...w.server.log.down]).toEqual([]);
+  });
+
+  it('a restarted server answers the silent client as a new session', async () => {
+    const w = await world({ oneWayMs: 20, timers: { keepaliveMs: 500, idleTimeoutMs: 30_000, silenceMs: 2_500 } });
+    w.time.runUntil(START + 2_000);
+    // The server forgets everything (a restart): its sessions and their indexes are gone.
+    for (const d of w.server.drivers.splice(0)) {
+      for (const i of d.session.localIndexes) w.table.delete(i);
+      d.close();
+    }
+    w.time.runUntil(START + 7_000);
+    expect(w.client.silence.map((e) => e.silent)).toEqual([true, false]);
+    expect(w.server.drivers).toHaveLength(1);
+    expect(w.server.log.up).toHaveLength(2);
+    expect(w.clientDriver.send(text('to the new server'))).toBe(true);
+    w.time.runUntil(START + 7_100);
+    expect(w.server.log.got).toEqual(['to the new server']);
+    expect(w.client.log.down).toEqual([]);
   });
 
   it('rekeys on time while segments flow, both ways, losing none', async () => {

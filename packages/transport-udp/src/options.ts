@@ -52,11 +52,20 @@ export interface UdpTransportInit {
    */
   keepaliveMs?: number;
   /**
-   * A path with nothing received for this long is closed. Default 2.5 s sealed (a dead
-   * server is noticed within 3 s; five keepalives fit in it, so two or three lost ones do
-   * not end a live path), 60 s plain (plain paths send no keepalives).
+   * A path with nothing received for this long is closed, and the subflows on it end.
+   * Default 30 s sealed, 60 s plain (plain paths send no keepalives).
    */
   idleTimeoutMs?: number;
+  /**
+   * Sealed client: after this long with nothing received the path reports the server quiet
+   * (PathLink.onSilence: the client shows the path down and starts no connection on it)
+   * and handshakes again on the same socket every handshakeRetryMs, without closing it:
+   * when a cut-off path comes back the server takes that as a rekey and the subflows on the
+   * path go on; a restarted server answers it as a new session. Default 2.5 s (a dead
+   * server is noticed within 3 s; five keepalives fit in it, so two or three lost ones
+   * say nothing).
+   */
+  silenceMs?: number;
   /** Above this many initiations per second the server answers with cookies first. Default 100. */
   cookieThreshold?: number;
   /** Rekey and key-expiry limits of the data channel. */
@@ -75,7 +84,8 @@ export const DEFAULT_UDP_OPTIONS = {
   handshakeTimeoutMs: 10_000,
   handshakeRetryMs: 1_000,
   keepaliveMs: 500,
-  idleTimeoutMs: 2_500,
+  idleTimeoutMs: 30_000,
+  silenceMs: 2_500,
   plainIdleTimeoutMs: 60_000,
   cookieThreshold: 100,
   maxPlainPaths: 1024,
@@ -97,6 +107,7 @@ export interface ResolvedOptions {
   handshakeRetryMs: number;
   keepaliveMs: number;
   idleTimeoutMs: number;
+  silenceMs: number;
   cookieThreshold: number;
   channelLimits: Partial<ChannelLimits>;
   maxPlainPaths: number;
@@ -126,6 +137,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
   const keepaliveMs = positive('keepaliveMs', init.keepaliveMs, d.keepaliveMs);
   const idleTimeoutMs = positive('idleTimeoutMs', init.idleTimeoutMs, mode === 'plain' ? d.plainIdleTimeoutMs : d.idleTimeoutMs);
   const handshakeRetryMs = positive('handshakeRetryMs', init.handshakeRetryMs, d.handshakeRetryMs);
+  const silenceMs = positive('silenceMs', init.silenceMs, d.silenceMs);
   return {
     mode,
     keypair: init.keypair,
@@ -139,12 +151,13 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     handshakeRetryMs,
     keepaliveMs,
     idleTimeoutMs,
+    silenceMs,
     cookieThreshold: positive('cookieThreshold', init.cookieThreshold, d.cookieThreshold),
     channelLimits: init.channelLimits ?? {},
     maxPlainPaths: positive('maxPlainPaths', init.maxPlainPaths, d.maxPlainPaths),
     maxPlainPathsPerSource: positive('maxPlainPathsPerSource', init.maxPlainPathsPerSource, d.maxPlainPathsPerSource),
     socketBufferBytes: positive('socketBufferBytes', init.socketBufferBytes, d.socketBufferBytes),
-    tickMs: Math.max(5, Math.min(1000, keepaliveMs / 2, idleTimeoutMs / 4, handshakeRetryMs)),
+    tickMs: Math.max(5, Math.min(1000, keepaliveMs / 2, idleTimeoutMs / 4, silenceMs / 4, handshakeRetryMs)),
   };
 }
 

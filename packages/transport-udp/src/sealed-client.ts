@@ -62,6 +62,7 @@ export async function connectSealed(
         }, true);
         resolve(path);
       },
+      onSilence: (silent, message) => path?.silence(silent, message),
       onDown: (reason, message) => {
         if (path !== null) {
           path.end({ code: closeCodeFor(reason), message });

@@ -12,6 +12,7 @@ export function sessionTimers(opts: ResolvedOptions): PathSessionTimers {
     handshakeRetryMs: opts.handshakeRetryMs,
     keepaliveMs: opts.keepaliveMs,
     idleTimeoutMs: opts.idleTimeoutMs,
+    silenceMs: opts.silenceMs,
     channelLimits: opts.channelLimits,
   };
 }

@@ -24,6 +24,7 @@ export class UdpPath implements PathLink {
   onSegment: ((segment: Uint8Array) => void) | null = null;
   onClose: ((info: PathCloseInfo) => void) | null = null;
   onDrain: (() => void) | null = null;
+  onSilence: ((silent: boolean, reason: string) => void) | null = null;
   private closed = false;
 
   constructor(
@@ -59,6 +60,11 @@ export class UdpPath implements PathLink {
   /** Hands an arriving segment to the user of the path. */
   deliver(segment: Uint8Array): void {
     if (!this.closed) this.onSegment?.(segment);
+  }
+
+  /** The session's peer went quiet or was heard again (see PathLink.onSilence). */
+  silence(silent: boolean, reason: string): void {
+    if (!this.closed) this.onSilence?.(silent, reason);
   }
 
   close(): void {
