@@ -27,7 +27,7 @@ async function freePort(transport: Transport): Promise<number> {
 /** How each transport reports a server port nobody listens on. */
 const UNREACHABLE: Record<Transport, RegExp> = {
   udp: /server unreachable: nothing listens on UDP 127\.0\.0\.1:\d+/,
-  ws: /cannot open ws:\/\/127\.0\.0\.1:\d+\/mptun from 127\.0\.0\.1: connect ECONNREFUSED/,
+  ws: /cannot open ws:\/\/127\.0\.0\.1:\d+\/mptun from 127\.0\.0\.1: connection refused \(ECONNREFUSED\): nothing listens on TCP 127\.0\.0\.1:\d+/,
 };
 
 function clientArgs(transport: Transport, port: number): string[] {
