@@ -14,6 +14,8 @@ import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 export const REPO = join(import.meta.dirname, '../../..');
 
 const MAINS = { client: 'apps/client/src/main.ts', server: 'apps/server/src/main.ts', linkem: 'packages/linkem/src/main.ts' };
+/** The commands a user runs (they run the build when there is one, else the sources). */
+const BINS = { client: 'apps/client/bin/mptun-client.js', server: 'apps/server/bin/mptun-server.js', linkem: 'packages/linkem/bin/mptun-linkem.js' };
 export type AppName = keyof typeof MAINS;
 
 export interface AppProcess {
@@ -40,6 +42,8 @@ export interface StartOptions {
   prefix?: string[];
   /** Extra environment variables. */
   env?: NodeJS.ProcessEnv;
+  /** Run the installed command (bin/, the build) instead of the sources through tsx. */
+  bin?: boolean;
 }
 
 const started = new Set<AppProcess>();
@@ -61,7 +65,8 @@ async function pollUntil<T>(app: AppName, proc: { done: boolean; output(): strin
 
 /** Start `mptun-<app> ...args` from source. */
 export function startApp(app: AppName, args: string[], opts: StartOptions = {}): AppProcess {
-  const argv = [...(opts.prefix ?? []), process.execPath, '--conditions=source', '--import', 'tsx', MAINS[app], ...args];
+  const entry = opts.bin ? [BINS[app]] : ['--conditions=source', '--import', 'tsx', MAINS[app]];
+  const argv = [...(opts.prefix ?? []), process.execPath, ...entry, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO,
     env: { ...process.env, ...opts.env },
@@ -103,8 +108,8 @@ export function startApp(app: AppName, args: string[], opts: StartOptions = {}):
 }
 
 /** Run an app command to its end (killed after timeoutMs). */
-export async function runApp(app: AppName, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = startApp(app, args);
+export async function runApp(app: AppName, args: string[], timeoutMs = 30_000, opts: StartOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = startApp(app, args, opts);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
   const { code } = await p.exited;
   clearTimeout(timer);
@@ -151,19 +156,19 @@ export async function withKeys<T>(fn: (keys: KeyFiles) => Promise<T>): Promise<T
 }
 
 /** mptun-server on a free UDP port of 127.0.0.1, JSON logs; resolves once it listens. */
-export async function startServerApp(keys: KeyFiles, extra: string[] = []): Promise<{ app: AppProcess; address: string }> {
-  const app = startApp('server', ['run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json', ...extra]);
+export async function startServerApp(keys: KeyFiles, extra: string[] = [], opts: StartOptions = {}): Promise<{ app: AppProcess; address: string }> {
+  const app = startApp('server', ['run', '--listen', 'udp://127.0.0.1:0', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json', ...extra], opts);
   const line = await app.waitForLog((l) => l['msg'] === 'listening');
   return { app, address: String(line['address']) };
 }
 
 /** mptun-client with SOCKS and the status page on free ports; resolves once both listen. */
-export async function startClientApp(keys: KeyFiles, server: string, paths: string[], extra: string[] = []): Promise<{ app: AppProcess; socks: string; statusUrl: string }> {
+export async function startClientApp(keys: KeyFiles, server: string, paths: string[], extra: string[] = [], opts: StartOptions = {}): Promise<{ app: AppProcess; socks: string; statusUrl: string }> {
   const app = startApp('client', [
     'run', '--server', server, '--server-key', keys.serverPublic, '--key', keys.clientKey,
     ...paths.flatMap((p) => ['--path', p]),
     '--socks', '127.0.0.1:0', '--status', '127.0.0.1:0', '--log-format', 'json', ...extra,
-  ]);
+  ], opts);
   const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
   const statusUrl = String((await app.waitForLog((l) => l['msg'] === 'status page listening'))['url']);
   return { app, socks, statusUrl };
