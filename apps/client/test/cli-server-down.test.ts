@@ -3,10 +3,9 @@
  * line and status API), SOCKS requests meanwhile fail at once with a reason, and a server
  * restarted on the same port and key is used again within about a second.
  */
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, startClientApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from './cli-support.js';
-import { connectRequest, connectTcp, freeUdpPort, startEcho } from './support.js';
+import { connectRequest, connectTcp, freeTcpPort, freeUdpPort, startEcho } from './support.js';
 
 type Transport = 'udp' | 'ws';
 
@@ -16,12 +15,7 @@ function listenUrl(transport: Transport, port: number): string {
 
 /** A free port of 127.0.0.1 for the transport (UDP or TCP). */
 async function freePort(transport: Transport): Promise<number> {
-  if (transport === 'udp') return freeUdpPort();
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  return transport === 'udp' ? freeUdpPort() : freeTcpPort();
 }
 
 /** How each transport reports a server port nobody listens on. */

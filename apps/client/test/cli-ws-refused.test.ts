@@ -5,22 +5,13 @@
  * not speak it, a certificate nobody vouches for).
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeSelfSignedCertificate } from '../../../packages/transport-ws/test/self-signed.js';
 import { startApp, stopAll, withKeys, type AppProcess, type KeyFiles } from './cli-support.js';
+import { freeTcpPort } from './support.js';
 
 afterEach(stopAll);
-
-/** A TCP port of 127.0.0.1 nothing listens on now. */
-async function freeTcpPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** mptun-server with one WebSocket listener; resolves with its port once it listens. */
 async function wsServer(keys: KeyFiles, scheme: 'ws' | 'wss'): Promise<number> {

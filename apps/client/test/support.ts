@@ -11,6 +11,8 @@ import { MptcpServer, type MptcpSocket } from '@mptun/node';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
 import type { RunningClient } from '../src/client-app.js';
 export { blackHole, pattern, until } from '../../../packages/node/test/support.js';
+/** A TCP port of 127.0.0.1 that nothing listens on now (bound, then let go). */
+export { closedPort as freeTcpPort } from '../../server/test/support.js';
 
 /** What one test of the client app starts: a tunnel server, an echo target and the client. */
 export interface ClientTestBed {
