@@ -1,13 +1,13 @@
 /** The link emulator's control API refuses rebound Host names and cross-origin POSTs (real CLI). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliChild } from '../../apps/server/test/cli-apps.js';
+import { startApp, type AppProcess } from '../../apps/server/test/cli-apps.js';
 import { httpRequest } from '../../packages/local-http/test/http-request.js';
 
 describe('mptun-linkem control endpoint guard', () => {
-  let cli: CliChild;
+  let cli: AppProcess;
   let control: string;
   beforeAll(async () => {
-    cli = runCli('linkem', ['--udp', 'u@127.0.0.2:0=127.0.0.1:9', '--control', '127.0.0.1:0', '--seed', '3']);
+    cli = startApp('linkem', ['--udp', 'u@127.0.0.2:0=127.0.0.1:9', '--control', '127.0.0.1:0', '--seed', '3']);
     control = (await cli.waitFor(/control (http:\/\/\S+)\/paths/))[1]!;
   }, 30_000);
   afterAll(() => cli.stop());

@@ -4,10 +4,9 @@
  * restarted on the same port and key is used again within about a second; a server cut off
  * for a few seconds (frozen) does not take the connections on its path with it.
  */
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, startClientApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from './cli-support.js';
-import { connectRequest, connectTcp, freeUdpPort, startEcho } from './support.js';
+import { connectRequest, connectTcp, freeTcpPort, freeUdpPort, startEcho } from './support.js';
 
 type Transport = 'udp' | 'ws';
 
@@ -17,18 +16,13 @@ function listenUrl(transport: Transport, port: number): string {
 
 /** A free port of 127.0.0.1 for the transport (UDP or TCP). */
 async function freePort(transport: Transport): Promise<number> {
-  if (transport === 'udp') return freeUdpPort();
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  return transport === 'udp' ? freeUdpPort() : freeTcpPort();
 }
 
 /** How each transport reports a server port nobody listens on. */
 const UNREACHABLE: Record<Transport, RegExp> = {
   udp: /server unreachable: nothing listens on UDP 127\.0\.0\.1:\d+/,
-  ws: /cannot open ws:\/\/127\.0\.0\.1:\d+\/mptun from 127\.0\.0\.1: connect ECONNREFUSED/,
+  ws: /cannot open ws:\/\/127\.0\.0\.1:\d+\/mptun from 127\.0\.0\.1: connection refused \(ECONNREFUSED\): nothing listens on TCP 127\.0\.0\.1:\d+/,
 };
 
 function clientArgs(transport: Transport, port: number): string[] {

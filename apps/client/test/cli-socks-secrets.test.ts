@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startClientCli, startServerCli, writeKeys, type CliChild, type KeyFiles } from '../../server/test/cli-apps.js';
+import { startApp, startClientCli, startServerCli, writeKeyFiles, type AppProcess, type KeyFiles } from '../../server/test/cli-apps.js';
 
 /** RFC 1929 username/password sub-negotiation; resolves with its status (0 = accepted). */
 function socksLogin(port: number, user: string, pass: string): Promise<number> {
@@ -34,19 +34,19 @@ function socksLogin(port: number, user: string, pass: string): Promise<number> {
 
 describe('mptun-client SOCKS secrets', () => {
   let keys: KeyFiles;
-  let server: CliChild;
+  let server: AppProcess;
   // A real server, so that each client's paths come up and it shuts down at once; the SOCKS
   // handshakes tested here are local to the client.
   let SERVER_PORT: number;
   beforeAll(async () => {
-    keys = await writeKeys();
+    keys = await writeKeyFiles();
     const s = await startServerCli(keys, ['--allow', '127.0.0.1/32:9']);
     server = s.cli;
     SERVER_PORT = s.port;
   }, 30_000);
   afterAll(async () => {
     await server.stop();
-    keys.remove();
+    keys.cleanup();
   });
 
   /** Start the client with `flags` and `env`, try each password as `user`, stop it; the RFC 1929 statuses. */
@@ -62,11 +62,11 @@ describe('mptun-client SOCKS secrets', () => {
   };
 
   it('refuses --socks-pass on the command line and says how to give it', async () => {
-    const cli = runCli('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks-user', 'alice', '--socks-pass', 'hunter2']);
-    expect(await cli.exited).toBe(64); // a usage error (exit-code scheme)
-    expect(cli.out).toContain('visible to every local user');
-    expect(cli.out).toContain('--socks-pass-file');
-    expect(cli.out).toContain('MPTUN_SOCKS_PASS');
+    const cli = startApp('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks-user', 'alice', '--socks-pass', 'hunter2']);
+    expect((await cli.exited).code).toBe(64); // a usage error (exit-code scheme)
+    expect(cli.output()).toContain('visible to every local user');
+    expect(cli.output()).toContain('--socks-pass-file');
+    expect(cli.output()).toContain('MPTUN_SOCKS_PASS');
   }, 30_000);
 
   it('takes the password from MPTUN_SOCKS_PASS', async () => {
@@ -84,17 +84,17 @@ describe('mptun-client SOCKS secrets', () => {
   }, 30_000);
 
   it('warns when the proxy listens beyond loopback without credentials, and only then', async () => {
-    const open = runCli('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks', '0.0.0.0:0']);
+    const open = startApp('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks', '0.0.0.0:0']);
     try {
       await open.waitFor(/SOCKS5 proxy listening" address=0\.0\.0\.0:\d+/);
-      expect(open.out).toMatch(/SOCKS5 proxy without credentials beyond loopback: anyone who can reach this address can use the tunnel" address=0\.0\.0\.0/);
+      expect(open.output()).toMatch(/SOCKS5 proxy without credentials beyond loopback: anyone who can reach this address can use the tunnel" address=0\.0\.0\.0/);
     } finally {
       await open.stop();
     }
-    const guarded = runCli('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks', '0.0.0.0:0', '--socks-user', 'alice'], { MPTUN_SOCKS_PASS: 'x' });
+    const guarded = startApp('client', ['run', '--server', `127.0.0.1:${SERVER_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--socks', '0.0.0.0:0', '--socks-user', 'alice'], { env: { MPTUN_SOCKS_PASS: 'x' } });
     try {
       await guarded.waitFor(/SOCKS5 proxy listening" address=0\.0\.0\.0:\d+/);
-      expect(guarded.out).not.toContain('without credentials');
+      expect(guarded.output()).not.toContain('without credentials');
     } finally {
       await guarded.stop();
     }

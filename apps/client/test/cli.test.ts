@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeKey } from '@mptun/session';
 import { REPO, runApp, startApp, startClientApp, startServerApp, stopAll, withKeys } from './cli-support.js';
-import { connectRequest, connectTcp } from './support.js';
+import { connectRequest, connectTcp, freeTcpPort } from './support.js';
 
 afterEach(stopAll);
 
@@ -24,15 +24,6 @@ async function startReplySink(reply: Buffer): Promise<{ port: number; server: Se
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as { port: number }).port, server };
-}
-
-/** A TCP port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe('mptun-client command', () => {
@@ -170,7 +161,7 @@ describe('mptun-client command', () => {
   it('status -c FILE reads the running client at the file\'s status address; status | head ends quietly', async () => {
     await withKeys(async (keys) => {
       const server = await startServerApp(keys);
-      const statusPort = await freePort();
+      const statusPort = await freeTcpPort();
       const config = join(keys.dir, 'client.json');
       writeFileSync(config, JSON.stringify({ server: server.address, serverKey: keys.serverPublic, key: keys.clientKey, paths: ['127.0.0.2'], socks: '127.0.0.1:0', status: `127.0.0.1:${statusPort}`, logFormat: 'json' }));
       const client = startApp('client', ['run', '-c', config]);

@@ -4,10 +4,10 @@
  */
 import { createLogger } from '@mptun/tunnel-common';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
-import { afterEach, describe, expect, it } from 'vitest';
-import { pathServerSpecs, startClient, type RunningClient } from '../src/client-app.js';
+import { describe, expect, it } from 'vitest';
+import { pathServerSpecs, startClient } from '../src/client-app.js';
 import { loadClientConfig } from '../src/config.js';
-import { connectRequest, connectTcp, freeUdpPort, pattern, startEcho, startTunnelWorld, type TunnelWorld } from './support.js';
+import { clientTestBed, connectRequest, connectTcp, freeUdpPort, pattern, startEcho, startTunnelWorld } from './support.js';
 
 const silent = createLogger({ level: 'silent' });
 
@@ -33,22 +33,13 @@ describe('pathServerSpecs', () => {
 });
 
 describe('startClient with pathServers', () => {
-  let world: TunnelWorld | null = null;
-  let echo: Awaited<ReturnType<typeof startEcho>> | null = null;
-  let app: RunningClient | null = null;
-
-  afterEach(async () => {
-    await app?.close();
-    await echo?.close();
-    await world?.close();
-    app = echo = world = null;
-  });
+  const bed = clientTestBed();
 
   it('opens every path to its own server even when `server` answers nothing', async () => {
-    world = await startTunnelWorld();
-    echo = await startEcho();
+    const world = (bed.world = await startTunnelWorld());
+    const echo = (bed.echo = await startEcho());
     const real = `127.0.0.1:${world.udpPort}`;
-    app = await startClient(
+    const app = (bed.app = await startClient(
       {
         server: `127.0.0.1:${await freeUdpPort()}`,
         serverKey: encodeKey(world.serverKeys.publicKey),
@@ -60,7 +51,7 @@ describe('startClient with pathServers', () => {
         connectTimeoutMs: 5000,
       },
       { logger: silent },
-    );
+    ));
     const c = await connectTcp(app.socks!.port);
     c.socket.write(Buffer.concat([Buffer.from([5, 1, 0]), connectRequest('127.0.0.1', echo.port)]));
     expect(await c.reader.read(2)).toEqual(Buffer.from([5, 0]));

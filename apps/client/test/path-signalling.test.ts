@@ -7,6 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO, runApp, startApp, startClientApp, stopAll, withKeys, type AppProcess, type KeyFiles } from './cli-support.js';
@@ -174,6 +175,30 @@ describe('address signalling through the apps', () => {
       const ports = new Set(ups.map((l) => l['port']));
       console.log('UDP source ports of the subflows, as the server saw them:', [...ports]);
       expect(ports.size).toBe(4);
+    });
+  }, 90_000);
+
+  it('--path-manager ndiffports:4 over WebSocket: four subflows from one address, each on its own WebSocket connection (ss counts them), and the download hash-exact', async () => {
+    await withDownload(async (keys, http, data) => {
+      const server = startApp('server', ['run', '--listen', 'ws://127.0.0.1:0/mptun', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '127.0.0.1', '--log-format', 'json']);
+      const wsPort = Number(String((await server.waitForLog((l) => l['msg'] === 'listening'))['address']).split(':').pop());
+      // The peers of the server's established WebSocket connections, as the kernel lists them.
+      const peers = async (): Promise<string[]> => {
+        const { stdout } = await promisify(execFile)('ss', ['-Htn', 'state', 'established', `( sport = :${wsPort} )`]);
+        return stdout.split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '').filter((p) => p.startsWith('127.0.0.2:'));
+      };
+      let seen: string[] = [];
+      // The bulk of the download waits until the four connections are up (loopback is fast).
+      http.gate(async () => {
+        const deadline = Date.now() + 20_000;
+        while ((seen = await peers()).length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      });
+      const client = await startClientApp(keys, `127.0.0.1:${wsPort}`, ['127.0.0.2'], ['--transport', 'ws', '--ws-url', `ws://127.0.0.1:${wsPort}/mptun`, '--path-manager', 'ndiffports:4']);
+      await download(client, http.port, data);
+      console.log('WebSocket connections from 127.0.0.2 during the download:', seen);
+      expect(new Set(seen).size).toBe(4);
+      const ups = server.logs().filter((l) => l['msg'] === 'client path up' && l['address'] === '127.0.0.2');
+      expect(ups.length).toBeGreaterThanOrEqual(4);
     });
   }, 90_000);
 

@@ -3,33 +3,25 @@
  * addresses: a forward's connection joins over both, and keeps working when either
  * path goes dead mid-stream.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '@mptun/tunnel-common';
 import type { MptcpSocket } from '@mptun/node';
-import { startClient, type RunningClient } from '../src/client-app.js';
-import { blackHole, connectTcp, pattern, startEcho, startTunnelWorld, until, type TunnelWorld } from './support.js';
+import { startClient } from '../src/client-app.js';
+import { blackHole, clientTestBed, connectTcp, pattern, startEcho, startTunnelWorld, until } from './support.js';
 
 const silentLogger = createLogger({ level: 'silent' });
 
 describe('mptun-client over udp-plain with two paths', () => {
-  let world: TunnelWorld | null = null;
-  let echo: Awaited<ReturnType<typeof startEcho>> | null = null;
-  let app: RunningClient | null = null;
-  afterEach(async () => {
-    await app?.close();
-    await echo?.close();
-    await world?.close();
-    app = echo = world = null;
-  });
+  const bed = clientTestBed();
 
   for (const lost of ['127.0.0.2', '127.0.0.3']) {
     it(`a forward's connection uses both paths and survives losing ${lost}`, async () => {
-      world = await startTunnelWorld('udp-plain');
-      echo = await startEcho();
-      app = await startClient(
+      const world = (bed.world = await startTunnelWorld('udp-plain'));
+      const echo = (bed.echo = await startEcho());
+      const app = (bed.app = await startClient(
         { server: `127.0.0.1:${world.udpPort}`, transport: 'udp-plain', paths: ['127.0.0.2', '127.0.0.3'], socks: null, forwards: [`127.0.0.1:0:127.0.0.1:${echo.port}`], connectTimeoutMs: 5000 },
         { logger: silentLogger },
-      );
+      ));
       const f = app.forwards[0]!;
       const c = await connectTcp(f.bind.port, f.bind.host);
       const first = pattern(41, 256 * 1024);

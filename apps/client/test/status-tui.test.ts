@@ -118,7 +118,7 @@ describe('mptun-client status (terminal view)', () => {
     const text = renderStatusTable(
       {
         time: 0,
-        paths: [{ name: 'eth0', localAddress: '10.0.0.1', transport: 'udp', up: false, downReason: 'bind failed\x1b[2J', backup: false, rttMs: 5, upBps: 0, downBps: 0, lossRate: 0, bytesUp: 0, bytesDown: 0, retransmissions: 0 }],
+        paths: [{ name: 'eth0', localAddress: '10.0.0.1', transport: 'udp', state: 'down', up: false, downReason: 'bind failed\x1b[2J', backup: false, rttMs: 5, upBps: 0, downBps: 0, lossRate: 0, bytesUp: 0, bytesDown: 0, retransmissions: 0 }],
         connections: [{ id: 1, target: 'evil\x1b[2Jhost:1', bytesUp: 0, bytesDown: 0, subflows: 0, ageMs: 3_725_000 }],
       },
       { color: true },

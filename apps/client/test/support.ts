@@ -4,11 +4,34 @@
  * SOCKS5 client that reads exact byte counts.
  */
 import { createSocket } from 'node:dgram';
+import { afterEach } from 'vitest';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { decodeTunnelRequest, encodeTunnelReply, TunnelStatus } from '@mptun/tunnel-common';
 import { MptcpServer, type MptcpSocket } from '@mptun/node';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
+import type { RunningClient } from '../src/client-app.js';
 export { blackHole, pattern, until } from '../../../packages/node/test/support.js';
+/** A TCP port of 127.0.0.1 that nothing listens on now (bound, then let go). */
+export { closedPort as freeTcpPort } from '../../server/test/support.js';
+
+/** What one test of the client app starts: a tunnel server, an echo target and the client. */
+export interface ClientTestBed {
+  world: TunnelWorld | null;
+  echo: Awaited<ReturnType<typeof startEcho>> | null;
+  app: RunningClient | null;
+}
+
+/** A test bed whose pieces are closed after each test (client first, server last). */
+export function clientTestBed(): ClientTestBed {
+  const bed: ClientTestBed = { world: null, echo: null, app: null };
+  afterEach(async () => {
+    await bed.app?.close();
+    await bed.echo?.close();
+    await bed.world?.close();
+    bed.app = bed.echo = bed.world = null;
+  });
+  return bed;
+}
 
 export interface TunnelWorld {
   crypto: CryptoBackend;

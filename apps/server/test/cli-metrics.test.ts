@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { httpRequest } from '../../../packages/local-http/test/http-request.js';
 import { parsePrometheusText, sampleValue, type Family } from '../../../packages/local-http/test/prom-text.js';
-import { runCli, socksConnect, startClientCli, startServerCli, writeKeys, type CliChild, type KeyFiles } from './cli-apps.js';
+import { startApp, socksConnect, startClientCli, startServerCli, writeKeyFiles, type AppProcess, type KeyFiles } from './cli-apps.js';
 import { startEcho } from './support.js';
 
 const PAYLOAD = 'x'.repeat(256 * 1024);
@@ -41,13 +41,13 @@ function expectConventions(families: Map<string, Family>, app: string): void {
 describe('metrics of the real apps', () => {
   let keys: KeyFiles;
   let echo: Awaited<ReturnType<typeof startEcho>>;
-  const running: CliChild[] = [];
+  const running: AppProcess[] = [];
   let serverMetrics: string;
   let clientMetrics: string;
   let clientStatus: string;
 
   beforeAll(async () => {
-    keys = await writeKeys();
+    keys = await writeKeyFiles();
     echo = await startEcho();
     const server = await startServerCli(keys, ['--allow', `127.0.0.1/32:${echo.port}`, '--metrics', '127.0.0.1:0']);
     running.push(server.cli);
@@ -65,14 +65,14 @@ describe('metrics of the real apps', () => {
     const crypto = await loadCrypto();
     const strangerKey = join(keys.dir, 'stranger.key');
     writeFileSync(strangerKey, encodeKey(generateKeypair(crypto).privateKey) + '\n', { mode: 0o600 });
-    const stranger = runCli('client', ['run', '--server', `127.0.0.1:${server.port}`, '--server-key', keys.serverPublic, '--key', strangerKey, '--path', '127.0.0.3', '--no-socks', '-L', '127.0.0.1:0:127.0.0.1:1']);
+    const stranger = startApp('client', ['run', '--server', `127.0.0.1:${server.port}`, '--server-key', keys.serverPublic, '--key', strangerKey, '--path', '127.0.0.3', '--no-socks', '-L', '127.0.0.1:0:127.0.0.1:1']);
     running.push(stranger);
     const deadline = Date.now() + 20_000;
     for (;;) {
       const f = await scrape(serverMetrics);
       const refused = f.get('mptun_handshake_failures_total')?.samples.find((s) => s.labels.reason === 'unauthorized_key');
       if (refused && refused.value >= 1) break;
-      if (Date.now() > deadline) throw new Error(`no unauthorized_key handshake failure counted; stranger output:\n${stranger.out}`);
+      if (Date.now() > deadline) throw new Error(`no unauthorized_key handshake failure counted; stranger output:\n${stranger.output()}`);
       await new Promise((res) => setTimeout(res, 200));
     }
   }, 90_000);
@@ -80,7 +80,7 @@ describe('metrics of the real apps', () => {
   afterAll(async () => {
     await Promise.all(running.map((c) => c.stop()));
     await echo.close();
-    keys.remove();
+    keys.cleanup();
   }, 60_000);
 
   it('the server: conventions, relayed bytes, handshake failures, no client address in labels', async () => {

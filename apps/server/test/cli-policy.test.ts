@@ -3,7 +3,7 @@
  * starts them, a SOCKS5 CONNECT to the server's loopback.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { socksConnect, startClientCli, startServerCli, writeKeys, type CliChild, type KeyFiles } from './cli-apps.js';
+import { socksConnect, startClientCli, startServerCli, writeKeyFiles, type AppProcess, type KeyFiles } from './cli-apps.js';
 import { startEcho } from './support.js';
 
 const NOT_ALLOWED = 0x02; // RFC 1928 §6: connection not allowed by ruleset
@@ -11,15 +11,15 @@ const NOT_ALLOWED = 0x02; // RFC 1928 §6: connection not allowed by ruleset
 describe('mptun-server allow rules through the real CLIs', () => {
   let keys: KeyFiles;
   let echo: Awaited<ReturnType<typeof startEcho>>;
-  const running: CliChild[] = [];
+  const running: AppProcess[] = [];
   beforeAll(async () => {
-    keys = await writeKeys();
+    keys = await writeKeyFiles();
     echo = await startEcho();
   });
   afterAll(async () => {
     await Promise.all(running.map((c) => c.stop()));
     await echo.close();
-    keys.remove();
+    keys.cleanup();
   });
 
   const run = async (allow: string): Promise<{ reply: number; echoed?: string; serverLog: string }> => {
@@ -30,7 +30,7 @@ describe('mptun-server allow rules through the real CLIs', () => {
     const r = await socksConnect(client.socksPort, '127.0.0.1', echo.port);
     await client.cli.stop();
     await server.cli.stop();
-    return { ...r, serverLog: server.cli.out };
+    return { ...r, serverLog: server.cli.output() };
   };
 
   it('a broad rule covering the port does not reach the server loopback', async () => {

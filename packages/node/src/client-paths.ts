@@ -20,6 +20,8 @@ export interface PathEntry {
   readonly opener: PathOpener;
   pathId: number | null;
   link: PathLink | null;
+  /** The server has answered on this path (at open for sealed and WS paths, its first segment for plain ones). */
+  answered: boolean;
   opening: Promise<number> | null;
   /** The last open failed: the next ensurePath reports it once (the manager backs off). */
   failed: boolean;
@@ -50,7 +52,22 @@ export function pathUsable(e: PathEntry): boolean {
  */
 export const STANDING_RETRY: RetryPolicy = { baseMs: 100, factor: 2, maxMs: 1_000, jitter: 0.5, maxAttempts: Infinity };
 
+/**
+ * A path as a status display shows it: up once the server answered on it, connecting while
+ * it is open but unanswered, down after a failure or close, idle when a plain path's address
+ * has no connection on it now (plain paths open per connection).
+ */
+export type PathState = 'up' | 'connecting' | 'down' | 'idle';
+
+/** The state of one entry (idle is the client's, for addresses without an entry). */
+export function pathState(e: PathEntry): Exclude<PathState, 'idle'> {
+  if (e.pathId !== null && e.answered && !e.silent) return 'up';
+  if (e.lastError !== null) return 'down';
+  return 'connecting';
+}
+
 export interface PathEvents {
+  /** The server answered on the path. */
   up(e: PathEntry): void;
   down(e: PathEntry): void;
   error(e: PathEntry, err: unknown): void;
@@ -79,7 +96,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false };
+      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false };
       this.entries.set(key, e);
     }
     return e;
@@ -99,10 +116,12 @@ export class ClientPaths {
         e.failed = false;
         e.retries = 0;
         e.lastError = null;
+        e.answered = e.opener.answeredAtOpen;
         e.pathId = this.driver.addLink(link, { fixedLocalPort: !e.opener.shared });
         this.byPathId.set(e.pathId, e);
         link.onSilence = (silent, why) => this.silence(e, link, silent, why);
-        this.events.up(e);
+        // A plain path is up only once the server's first segment arrives (heard()).
+        if (e.answered) this.events.up(e);
         this.events.settled();
         this.driver.schedulePump();
         return e.pathId;
@@ -163,6 +182,14 @@ export class ClientPaths {
     for (const e of [...this.entries.values()]) if (e.owner === null && e.users.size === 0 && !this.standing(e)) this.drop(e);
   }
 
+  /** The first segment from the server arrived on `pathId`: a plain path is up now. */
+  heard(pathId: number): void {
+    const e = this.byPathId.get(pathId);
+    if (!e || e.answered) return;
+    e.answered = true;
+    this.events.up(e);
+  }
+
   /** The driver closed a path's link (the peer or the network ended it), for `why`. */
   linkClosed(pathId: number, why: string): void {
     const e = this.byPathId.get(pathId);
@@ -170,6 +197,7 @@ export class ClientPaths {
     this.byPathId.delete(pathId);
     e.pathId = null;
     e.link = null;
+    e.answered = false;
     e.lastError = why;
     const saidDown = e.silent;
     e.silent = false;
@@ -198,8 +226,9 @@ export class ClientPaths {
     this.driver.schedulePump();
   }
 
-  shared(): PathEntry[] {
-    return [...this.entries.values()].filter((e) => e.owner === null);
+  /** Every path, shared ones and those of single connections (plain mode). */
+  all(): PathEntry[] {
+    return [...this.entries.values()];
   }
 
   close(): void {
@@ -228,10 +257,16 @@ export class ClientPaths {
     for (const [key, x] of this.entries) if (x === e) this.entries.delete(key);
     this.cancelRetry(e);
     if (e.pathId !== null) {
+      const unanswered = !e.answered;
       this.byPathId.delete(e.pathId);
       this.driver.removeLink(e.pathId);
       e.pathId = null;
       e.link = null;
+      // A plain path dropped with its connection before the server ever answered on it.
+      if (unanswered && !this.closed) {
+        e.lastError = `no answer from the server at ${e.remote.host}:${e.remote.port} on this path`;
+        this.events.down(e);
+      }
     }
   }
 

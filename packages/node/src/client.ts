@@ -8,7 +8,7 @@
  */
 import type { Connection, EndpointConfig, EndpointEvent, PathLink, TransportAddress } from '@mptun/core';
 import { canonicalHost, familiesMatch, fullmesh, parsePathPolicy, PathManager, type InterfaceChange, type ManagedConnection, type PathPolicy, type RetryPolicy } from '@mptun/path-manager';
-import { ClientPaths, pathUsable, type PathEntry } from './client-paths.js';
+import { ClientPaths, pathState, pathUsable, type PathEntry, type PathState } from './client-paths.js';
 import { Driver, osRandom } from './driver.js';
 import { MptunError } from './errors.js';
 import { TypedEventEmitter } from './events.js';
@@ -173,9 +173,11 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
         settled: () => this.scheduleTick(),
       },
-      (e) => e.index === 0 && this.locals.has(e.local) && this.isServer(e.remote),
+      // Only shared paths stand: a plain path belongs to its connection and ends with it.
+      (e) => e.owner === null && e.index === 0 && this.locals.has(e.local) && this.isServer(e.remote),
     );
     this.driver.onPathClosed = (pathId, _link, info) => this.table.linkClosed(pathId, info.message);
+    this.driver.onFirstHeard = (pathId) => this.table.heard(pathId);
     this.driver.onEvent = (ev) => this.onEngineEvent(ev);
     this.driver.onSegment = options.onSegment ?? null;
     for (const p of options.paths ?? []) {
@@ -393,16 +395,30 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     this.table.release(socket);
   }
 
-  /** Shared paths and their state, for status displays. */
-  pathList(): Array<{ localAddress: string; remoteAddress: string; transport: TransportKind; backup: boolean; up: boolean; link: PathLink | null }> {
-    return this.table.shared().map((e) => ({
-      localAddress: e.local,
-      remoteAddress: `${e.remote.host}:${e.remote.port}`,
-      transport: e.opener.kind,
-      backup: this.locals.get(e.local)?.backup ?? false,
-      up: pathUsable(e),
-      link: e.link,
-    }));
+  /**
+   * The paths and their state, for status displays: one row per local address, server
+   * address and transport (siblings of ndiffports and the per-connection paths of plain
+   * mode are one row, in the best state any of them is in). In plain mode a configured
+   * address with no connection on it now is listed as idle.
+   */
+  pathList(): PathListEntry[] {
+    const rows = new Map<string, PathListEntry>();
+    for (const e of this.table.all()) {
+      const remoteAddress = `${e.remote.host}:${e.remote.port}`;
+      const state = pathState(e);
+      const row: PathListEntry = { localAddress: e.local, remoteAddress, transport: e.opener.kind, backup: this.locals.get(e.local)?.backup ?? false, state, up: state === 'up', reason: state === 'down' ? e.lastError : null, link: e.link };
+      const key = `${e.local}|${remoteAddress}|${e.opener.kind}`;
+      const seen = rows.get(key);
+      if (!seen || STATE_RANK[state] > STATE_RANK[seen.state]) rows.set(key, row);
+    }
+    if (!this.opener.shared) {
+      const remoteAddress = `${this.server.host}:${this.server.port}`;
+      for (const [host, l] of this.locals) {
+        if (!familiesMatch(host, this.server.host) || rows.has(`${host}|${remoteAddress}|${this.opener.kind}`)) continue;
+        rows.set(host, { localAddress: host, remoteAddress, transport: this.opener.kind, backup: l.backup, state: 'idle', up: false, reason: null, link: null });
+      }
+    }
+    return [...rows.values()];
   }
 
   get connectionCount(): number {
@@ -425,6 +441,23 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     return this.driver.close();
   }
 }
+
+/** One row of MptcpClient.pathList(). */
+export interface PathListEntry {
+  localAddress: string;
+  remoteAddress: string;
+  transport: TransportKind;
+  backup: boolean;
+  state: PathState;
+  /** state === 'up'. */
+  up: boolean;
+  /** Why it is down (the last open failure or close); null unless down. */
+  reason: string | null;
+  link: PathLink | null;
+}
+
+/** Which state wins when several paths make one row. */
+const STATE_RANK: Record<PathState, number> = { idle: 0, down: 1, connecting: 2, up: 3 };
 
 function pathEvent(e: PathEntry): PathEventInfo {
   return { localAddress: e.local, remoteAddress: `${e.remote.host}:${e.remote.port}`, index: e.index };

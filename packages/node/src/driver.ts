@@ -44,6 +44,8 @@ export class Driver {
   onPathClosed: ((pathId: number, link: PathLink, info: PathCloseInfo) => void) | null = null;
   /** Sees every segment sent and received (packet captures). */
   onSegment: SegmentTap | null = null;
+  /** The first segment arrived on a path: the peer answered on it. */
+  onFirstHeard: ((pathId: number) => void) | null = null;
 
   constructor(config: Omit<EndpointConfig, 'random'> & { random?: RandomSource }) {
     this.endpoint = new Endpoint({ ...config, random: config.random ?? osRandom });
@@ -70,9 +72,11 @@ export class Driver {
     const state: LinkState = { link, backlog: [], lastHeard: -Infinity };
     this.links.set(pathId, state);
     link.onSegment = (segment) => {
+      const first = state.lastHeard === -Infinity;
       state.lastHeard = this.now();
       this.onSegment?.(tapped(this.wallClock(state.lastHeard), 'received', pathId, link, segment));
       this.endpoint.handleSegment(state.lastHeard, pathId, segment);
+      if (first) this.onFirstHeard?.(pathId);
       this.schedulePump();
     };
     link.onDrain = () => {

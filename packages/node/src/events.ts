@@ -26,9 +26,17 @@ export interface TypedEmitter<E extends EventMap<E>> {
 type EventMethod = keyof TypedEmitter<Record<string, unknown[]>>;
 
 /**
- * node:events' EventEmitter typed by an event map, to extend: `class X extends
- * TypedEventEmitter<XEvents>`. (An interface merged with a class cannot extend
- * TypedEmitter: its methods clash with the base class's; they must be declared in the
- * interface itself, as MptcpSocket, a Duplex, does.)
+ * An emitter class (EventEmitter, or a stream class) whose event methods take only the names
+ * of an event map, to extend: `const Base = typedEvents(Duplex)`, then `class X extends
+ * Base<XEvents>`. The same class at run time. `Overridden` names the base methods the
+ * subclass implements (a stream's _write, _read, …): the typed base leaves them out, since
+ * it lists the others as properties, which a method may not override.
  */
-export const TypedEventEmitter = EventEmitter as unknown as new <E extends EventMap<E>>() => Omit<EventEmitter, EventMethod> & TypedEmitter<E>;
+export function typedEvents<C extends new (...args: never[]) => EventEmitter, Overridden extends keyof InstanceType<C> = never>(
+  base: C,
+): new <E extends EventMap<E>>(...args: ConstructorParameters<C>) => Omit<InstanceType<C>, EventMethod | Overridden> & TypedEmitter<E> {
+  return base as never;
+}
+
+/** node:events' EventEmitter typed by an event map: `class X extends TypedEventEmitter<XEvents>`. */
+export const TypedEventEmitter: new <E extends EventMap<E>>() => Omit<EventEmitter, EventMethod> & TypedEmitter<E> = typedEvents(EventEmitter);

@@ -11,7 +11,9 @@ export {
   type ConnectOptions,
   type PathSpec,
   type MptcpClientEvents,
+  type PathListEntry,
 } from './client.js';
+export type { PathState } from './client-paths.js';
 export { MptcpServer, type ServerOptions, type ServerCommonOptions, type SealedServerOptions, type PlainServerOptions, type MptcpServerEvents } from './server.js';
 export type { EventMap, Listener, TypedEmitter } from './events.js';
 export { watchLocalAddresses, type InterfaceWatch, type WatchOptions } from './interfaces.js';

@@ -7,7 +7,7 @@ import { Duplex, type Readable } from 'node:stream';
 import type { Connection, EndpointEvent, SubflowCloseReason, SubflowView } from '@mptun/core';
 import type { ConnectionHandler, Driver } from './driver.js';
 import { MptunError } from './errors.js';
-import type { Listener } from './events.js';
+import { typedEvents } from './events.js';
 
 /** What the socket needs from whoever owns the paths (a client agent or a server). */
 export interface PathOwner {
@@ -74,21 +74,10 @@ export interface MptcpSocketEvents {
   'address-removed': [removed: { addressIds: number[] }];
 }
 
-type E = MptcpSocketEvents;
+/** Duplex with event methods that take only MptcpSocketEvents' names (not Duplex's catch-all); the stream hooks are MptcpSocket's. */
+const TypedDuplex = typedEvents<typeof Duplex, '_write' | '_read' | '_final' | '_destroy'>(Duplex);
 
-/** Only MptcpSocketEvents' names compile (the typed methods replace Duplex's catch-all overloads). */
-export interface MptcpSocket {
-  on<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  once<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  off<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  addListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  removeListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  prependListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  prependOnceListener<K extends keyof E>(event: K, listener: Listener<E, K>): this;
-  emit<K extends keyof E>(event: K, ...args: E[K]): boolean;
-}
-
-export class MptcpSocket extends Duplex implements ConnectionHandler {
+export class MptcpSocket extends TypedDuplex<MptcpSocketEvents> implements ConnectionHandler {
   private pendingWrite: Uint8Array | null = null;
   private pendingCallback: ((err?: Error | null) => void) | null = null;
   private readWanted = false;
@@ -140,7 +129,7 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
 
   // --- Duplex ---------------------------------------------------------------------------
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+  _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.pendingWrite = chunk;
     this.pendingCallback = callback;
     this.flushWrite();
@@ -169,7 +158,7 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
     this.driver.schedulePump();
   }
 
-  override _read(): void {
+  _read(): void {
     this.readWanted = true;
     this.pullData();
   }
@@ -190,7 +179,7 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
     if (took) this.driver.schedulePump(); // the window opened: let the peer know
   }
 
-  override _final(callback: (err?: Error | null) => void): void {
+  _final(callback: (err?: Error | null) => void): void {
     if (!this.conn) {
       this.finalPending = callback;
       return;
@@ -202,7 +191,7 @@ export class MptcpSocket extends Duplex implements ConnectionHandler {
     callback();
   }
 
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+  _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     // Both directions ended: the engine finishes the DATA_FIN exchange on its own and
     // reports 'closed' later. Anything else is an abort: MP_FASTCLOSE, as TCP would RST.
     const graceful = !err && this.writableFinished && this.readableEnded;

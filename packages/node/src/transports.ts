@@ -35,6 +35,11 @@ export interface PathOpener {
   readonly kind: TransportKind;
   /** Paths are shared by all connections of a client (false in plain mode: one subflow per path). */
   readonly shared: boolean;
+  /**
+   * open() resolves only once the server has answered (sealed UDP and WebSocket finish a
+   * handshake first); false for plain paths, whose open binds a socket and sends nothing.
+   */
+  readonly answeredAtOpen: boolean;
   open(localHost: string): Promise<PathLink>;
 }
 
@@ -45,7 +50,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const plain = o.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.serverPublicKey)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'sealed UDP needs keypair and serverPublicKey');
       const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, ...(o.crypto ? { crypto: o.crypto } : {}) });
-      return { kind: o.transport, shared: !plain, open: (localHost) => t.connect(localHost, o.server) };
+      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost) => t.connect(localHost, o.server) };
     }
     case 'ws':
     case 'wss': {
@@ -54,7 +59,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const t = wsTransport({ keypair: o.keypair, serverPublicKey: o.serverPublicKey, ...(o.crypto ? { crypto: o.crypto } : {}), ...(tls ? { tls } : {}) });
       const host = o.server.host.includes(':') ? `[${o.server.host}]` : o.server.host;
       const url = `${o.transport}://${host}:${o.server.port}${o.wsPath ?? '/mptun'}`;
-      return { kind: o.transport, shared: true, open: (localHost) => t.connect(localHost, url) };
+      return { kind: o.transport, shared: true, answeredAtOpen: true, open: (localHost) => t.connect(localHost, url) };
     }
     default:
       throw new MptunError('ERR_MPTUN_BAD_OPTION', `unknown transport "${String(o.transport)}"; valid: ${transportKinds.join(', ')}`);

@@ -30,3 +30,8 @@ export const PathCloseCode = {
   /** The listener that carried this path was closed. */
   ListenerClosed: 'ERR_MPTUN_LISTENER_CLOSED',
 } as const;
+
+/** Why a path ended on ICMP port unreachable from `remote` (arriving as ECONNREFUSED). */
+export function serverUnreachableMessage(remote: { host: string; port: number }): string {
+  return `server unreachable: nothing listens on UDP ${remote.host}:${remote.port} (ICMP port unreachable)`;
+}

@@ -1,5 +1,6 @@
 /** The client side of a plain (tcp-in-udp) path: see plain-path.ts for what it carries. */
 import type { TransportAddress } from '@mptun/core';
+import { PathCloseCode, serverUnreachableMessage } from './errors.js';
 import { segmentLimit, type ResolvedOptions } from './options.js';
 import { receivePlain, sendPlain } from './plain-path.js';
 import { UdpPath } from './udp-path.js';
@@ -23,10 +24,19 @@ export async function connectPlain(opts: ResolvedOptions, localHost: string, rem
       void closeSocket(socket);
     },
   }, false);
+  let answered = false;
   socket.on('message', (msg: Buffer) => {
     const segment = receivePlain(msg, peer.port, local.port);
-    if (segment !== null) path.deliver(segment);
+    if (segment === null) return;
+    answered = true;
+    path.deliver(segment);
   });
-  socket.on('error', () => {}); // ICMP errors: TCP's own timers notice a dead peer
+  // ICMP port unreachable before the server ever answered: nothing listens there, so the
+  // path ends now with that reason instead of the SYN being retried into silence. Once the
+  // server has answered, ICMP errors are left to TCP's own timers (they may be transient).
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (answered || err.code !== 'ECONNREFUSED') return;
+    path.end({ code: PathCloseCode.ServerUnreachable, message: serverUnreachableMessage(remote) });
+  });
   return path;
 }

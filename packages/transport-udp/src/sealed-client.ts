@@ -15,7 +15,7 @@ import {
   type CryptoBackend,
   type TimestampClock,
 } from '@mptun/session';
-import { PathCloseCode, UdpTransportError } from './errors.js';
+import { PathCloseCode, serverUnreachableMessage, UdpTransportError } from './errors.js';
 import { requireSealedClient, segmentLimit, type ResolvedOptions } from './options.js';
 import { closeCodeFor, sessionTimers, setTimer } from './session-timers.js';
 import { UdpPath } from './udp-path.js';
@@ -90,7 +90,7 @@ export async function connectSealed(
     // unreachable) may be transient: the session's timers decide.
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ECONNREFUSED') return;
-      const message = `server unreachable: nothing listens on UDP ${remote.host}:${remote.port} (ICMP port unreachable)`;
+      const message = serverUnreachableMessage(remote);
       if (path !== null) {
         path.end({ code: PathCloseCode.ServerUnreachable, message });
         return;

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
 import { WsCloseCode } from './close-codes.js';
+import { describeConnectFailure } from './connect-errors.js';
 import { WsTransportError } from './errors.js';
 import { linkTuning, sessionTimers, type ResolvedOptions } from './options.js';
 import type { SerialQueue } from './serial-queue.js';
@@ -176,7 +177,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
     };
 
     const onError = (err: Error): void => {
-      fail(new WsTransportError('ERR_MPTUN_WS_CONNECT', `cannot open ${target.href} from ${localHost}: ${err.message}`, { cause: err }));
+      fail(new WsTransportError('ERR_MPTUN_WS_CONNECT', `cannot open ${target.href} from ${localHost}: ${describeConnectFailure(err, target)}`, { cause: err }));
     };
 
     ws.on('upgrade', onUpgrade);

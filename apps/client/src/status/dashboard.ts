@@ -25,7 +25,7 @@ table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nu
 th, td { text-align: right; padding: 4px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 th { color: var(--muted); font-weight: 600; }
-.up { color: #2f9e44; } .down { color: #d9473c; }
+.up { color: #2f9e44; } .down { color: #d9473c; } .connecting { color: #c77c02; } .idle { color: var(--muted); }
 .empty { color: var(--muted); text-align: left; }
 dl { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 4px 16px; margin: 0; }
 dt { color: var(--muted); } dd { margin: 0; font-variant-numeric: tabular-nums; }
@@ -90,9 +90,9 @@ function renderStatus(s) {
     name.appendChild(sw);
     name.appendChild(document.createTextNode(p.name === p.localAddress ? p.name : p.name + ' (' + p.localAddress + ')'));
     cell(tr, p.transport);
-    const state = cell(tr, p.up ? 'up' : 'down', p.up ? 'up' : 'down');
+    const state = cell(tr, p.state, p.state);
     state.dataset.field = 'state';
-    if (!p.up && p.downReason) state.title = p.downReason;
+    if (p.downReason) state.title = p.downReason;
     cell(tr, p.backup ? 'backup' : 'active');
     cell(tr, ms(p.rttMs)).dataset.field = 'rtt';
     cell(tr, bits(p.upBps)).dataset.field = 'upRate';

@@ -2,7 +2,7 @@
  * The terminal view of a status snapshot: two aligned tables (paths, connections) as plain
  * text, with ANSI colour for the state column when asked. Pure: the snapshot in, lines out.
  */
-import type { StatusSnapshot } from './types.js';
+import type { PathStatus, StatusSnapshot } from './types.js';
 
 export interface TableOptions {
   color?: boolean;
@@ -14,7 +14,10 @@ const GREEN = '\x1b[32m';
 const RED = '\x1b[31m';
 const BOLD = '\x1b[1m';
 const DIM = '\x1b[2m';
+const YELLOW = '\x1b[33m';
 const RESET = '\x1b[0m';
+
+const STATE_STYLE: Record<PathStatus['state'], string> = { up: GREEN, connecting: YELLOW, down: RED, idle: DIM };
 
 export function formatBitRate(bytesPerSecond: number): string {
   const b = bytesPerSecond * 8;
@@ -99,7 +102,7 @@ export function renderStatusTable(s: StatusSnapshot, opts: TableOptions = {}): s
     const rows = s.paths.map((p): Cell[] => [
       { text: printable(p.name === p.localAddress ? p.name : `${p.name} (${p.localAddress})`) },
       { text: printable(p.transport) },
-      { text: p.up ? 'up' : 'down', style: p.up ? GREEN : RED },
+      { text: p.state, style: STATE_STYLE[p.state] },
       { text: p.backup ? 'backup' : 'active' },
       { text: formatRtt(p.rttMs) },
       { text: formatBitRate(p.upBps) },

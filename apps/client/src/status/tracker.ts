@@ -8,7 +8,7 @@
  * included; a connection's counts leave retransmissions out. Rates (upBps, downBps) are in
  * bytes per second; displays convert to bit/s.
  */
-import type { SubflowInfo } from '@mptun/node';
+import type { PathState, SubflowInfo } from '@mptun/node';
 import type { ClientSummary, PathStatus, ConnectionStatus, StatusSnapshot, StatusHistory, PathSeries } from './types.js';
 
 /** A connection the app opened, as its registry lists it. */
@@ -34,7 +34,8 @@ export interface PathEvent {
  * there, path events give the reason a path is down.
  */
 export interface TrackedClient {
-  pathList(): Array<{ localAddress: string; transport: string; backup: boolean; up: boolean }>;
+  /** `state` says more than `up` (connecting, idle) where the client knows it; else up or down. */
+  pathList(): Array<{ localAddress: string; transport: string; backup: boolean; up: boolean; state?: PathState; reason?: string | null }>;
   connections?(): Iterable<TrackedConnection>;
   on?(event: 'path-up' | 'path-down' | 'path-error', listener: (e: PathEvent) => void): unknown;
   off?(event: 'path-up' | 'path-down' | 'path-error', listener: (e: PathEvent) => void): unknown;
@@ -71,7 +72,7 @@ interface CounterSample {
   retransmissions: number;
 }
 
-interface PathState {
+interface PathRecord {
   localAddress: string;
   totals: Omit<CounterSample, 't'>;
   /** Recent cumulative samples, enough to cover the rate window. */
@@ -97,7 +98,7 @@ export class StatusTracker {
   private readonly historyLength: number;
   private readonly names: Record<string, string>;
   private readonly clock: () => number;
-  private readonly paths = new Map<string, PathState>();
+  private readonly paths = new Map<string, PathRecord>();
   private readonly connections = new Set<ConnectionState>();
   /** Sockets already followed, so a registry's list can be read at every sample. */
   private readonly followed = new WeakSet<TrackedSocket>();
@@ -216,16 +217,18 @@ export class StatusTracker {
   /** The apps-common status JSON, as of the last sample. */
   snapshot(): StatusSnapshot {
     const now = this.lastSampleAt ?? this.clock();
-    const listed = new Map<string, { transports: string[]; backup: boolean; up: boolean }>();
+    const listed = new Map<string, { transports: string[]; backup: boolean; state: PathState; reason: string | null }>();
     for (const p of this.client.pathList()) {
+      const state = p.state ?? (p.up ? 'up' : 'down');
       // Paths sharing a local address (one per transport) are one row: subflows name only the address.
       const seen = listed.get(p.localAddress);
       if (seen) {
         if (!seen.transports.includes(p.transport)) seen.transports.push(p.transport);
         seen.backup &&= p.backup;
-        seen.up ||= p.up;
+        if (STATE_RANK[state] > STATE_RANK[seen.state]) seen.state = state;
+        seen.reason ??= p.reason ?? null;
       } else {
-        listed.set(p.localAddress, { transports: [p.transport], backup: p.backup, up: p.up });
+        listed.set(p.localAddress, { transports: [p.transport], backup: p.backup, state, reason: p.reason ?? null });
       }
     }
     const paths: PathStatus[] = [];
@@ -234,13 +237,17 @@ export class StatusTracker {
       const state = this.paths.get(address);
       const info = listed.get(address);
       const rates = state ? this.rates(state) : { upBps: 0, downBps: 0, lossRate: 0 };
+      // A path not in the client's list (added to one socket only) is up while it carries subflows.
+      let shown: PathState = info ? info.state : this.hasLiveSubflow(address) ? 'up' : 'idle';
+      // A plain path with no connection now whose last attempt went unanswered stays down.
+      if (shown === 'idle' && this.downReasons.has(address)) shown = 'down';
       paths.push({
         name: this.names[address] ?? address,
         localAddress: address,
         transport: info ? info.transports.join('+') : 'unknown',
-        // A path not in the client's list (added to one socket only) is up while it carries subflows.
-        up: info ? info.up : this.hasLiveSubflow(address),
-        downReason: info && !info.up ? (this.downReasons.get(address) ?? 'not connected yet') : null,
+        state: shown,
+        up: shown === 'up',
+        downReason: shown === 'down' ? (this.downReasons.get(address) ?? info?.reason ?? 'not connected yet') : null,
         backup: info ? info.backup : false,
         rttMs: state?.rttMs ?? null,
         ...rates,
@@ -281,7 +288,7 @@ export class StatusTracker {
     return { intervalMs: this.intervalMs, historyMs: this.historyLength * this.intervalMs, paths };
   }
 
-  private pathState(localAddress: string): PathState {
+  private pathState(localAddress: string): PathRecord {
     let p = this.paths.get(localAddress);
     if (!p) {
       p = {
@@ -297,7 +304,7 @@ export class StatusTracker {
   }
 
   /** Rates between the newest sample and the one at (or just before) the window's start. */
-  private rates(path: PathState): { upBps: number; downBps: number; lossRate: number } {
+  private rates(path: PathRecord): { upBps: number; downBps: number; lossRate: number } {
     const last = path.recent[path.recent.length - 1];
     const first = path.recent[0];
     if (!last || !first || last.t <= first.t) return { upBps: 0, downBps: 0, lossRate: 0 };
@@ -318,6 +325,9 @@ export class StatusTracker {
     return false;
   }
 }
+
+/** Which state a row shows when several paths share its local address. */
+const STATE_RANK: Record<PathState, number> = { idle: 0, down: 1, connecting: 2, up: 3 };
 
 const zeroCounters: SubflowCounters = { bytesSent: 0, bytesReceived: 0, bytesRetransmitted: 0, segmentsSent: 0, retransmissions: 0 };
 

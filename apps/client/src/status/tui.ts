@@ -62,7 +62,7 @@ function isSnapshot(v: unknown): v is StatusSnapshot {
     paths.every((p: Record<string, unknown> | null) =>
       typeof p === 'object' && p !== null &&
       typeof p['name'] === 'string' && typeof p['localAddress'] === 'string' && typeof p['transport'] === 'string' &&
-      typeof p['up'] === 'boolean' && typeof p['backup'] === 'boolean' && (p['rttMs'] === null || num(p['rttMs'])) &&
+      typeof p['up'] === 'boolean' && PATH_STATES.includes(p['state'] as string) && typeof p['backup'] === 'boolean' && (p['rttMs'] === null || num(p['rttMs'])) &&
       ['upBps', 'downBps', 'lossRate', 'bytesUp', 'bytesDown', 'retransmissions'].every((k) => num(p[k]))) &&
     Array.isArray(connections) &&
     connections.every((c: Record<string, unknown> | null) =>
@@ -70,6 +70,8 @@ function isSnapshot(v: unknown): v is StatusSnapshot {
       ['bytesUp', 'bytesDown', 'subflows', 'ageMs'].every((k) => num(c[k])))
   );
 }
+
+const PATH_STATES = ['up', 'connecting', 'down', 'idle'];
 
 const CLEAR = '\x1b[H\x1b[2J';
 const HIDE_CURSOR = '\x1b[?25l';

@@ -2,6 +2,7 @@
  * The shapes the status API serves (GET /api/status and GET /api/history) and the terminal
  * view and dashboard read. Rates are bytes per second; times are milliseconds.
  */
+import type { PathState } from '@mptun/node';
 
 export interface PathStatus {
   /** Display name: an interface name if one was given, else the local address. */
@@ -9,8 +10,14 @@ export interface PathStatus {
   localAddress: string;
   /** The path's transport(s), e.g. "udp" or "udp+ws" when one address has several. */
   transport: string;
+  /**
+   * up: the server answered on it; connecting: open, no answer yet; down: failed or closed
+   * (downReason says why); idle: a plain path with no connection on it now.
+   */
+  state: PathState;
+  /** state === 'up'. */
   up: boolean;
-  /** Why the path is down (the last error opening it, or that the server went quiet); null when up. */
+  /** Why the path is down (the last error opening it, or that the server went quiet); null unless down. */
   downReason: string | null;
   backup: boolean;
   /** Mean smoothed RTT of the path's live subflows; null when none has a sample. */
