@@ -8,10 +8,10 @@
  * packages/sim/test/engine/lossy-both-ways.test.ts. This one shows the apps end to end.
  */
 import { createHash } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freeUdpPort } from '../../client/test/support.js';
-import { runCli, startServerCli, writeKeys, type CliChild, type KeyFiles } from './cli-apps.js';
+import { runCli, socksOpen, startServerCli, writeKeys, type CliChild, type KeyFiles } from './cli-apps.js';
 
 const BYTES = 6_000_000;
 const LOSS = '5%';
@@ -74,33 +74,6 @@ class Arrivals {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/** SOCKS5 CONNECT (RFC 1928 §4) to 127.0.0.1:port; resolves with the socket once the tunnel is up. */
-function socksTunnel(socksPort: number, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(socksPort, '127.0.0.1');
-    sockets.push(s);
-    let buf = Buffer.alloc(0);
-    let stage: 'method' | 'reply' = 'method';
-    const onData = (d: Buffer): void => {
-      buf = Buffer.concat([buf, d]);
-      if (stage === 'method' && buf.length >= 2) {
-        buf = buf.subarray(2);
-        stage = 'reply';
-        s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]));
-      }
-      if (stage === 'reply' && buf.length >= 10) {
-        s.off('data', onData);
-        if (buf[1] !== 0) reject(new Error(`SOCKS reply ${buf[1]}`));
-        else if (buf.length > 10) reject(new Error('target bytes before the test wrote'));
-        else resolve(s);
-      }
-    };
-    s.on('error', reject);
-    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
-    s.on('data', onData);
-  });
-}
-
 describe('bulk both ways through mptun-linkem with loss (issue 14 item 9)', () => {
   it(`${BYTES / 1e6} MB each way at once, ${LOSS} loss each way: hash-exact both ways, longest gap ≤ ${MAX_GAP_MS} ms`, async () => {
     keys = await writeKeys();
@@ -137,8 +110,11 @@ describe('bulk both ways through mptun-linkem with loss (issue 14 item 9)', () =
     const socksPort = Number((await client.waitFor(/SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/))[1]);
 
     const started = performance.now();
-    const tunnel = await socksTunnel(socksPort, targetPort);
+    const { reply, socket: tunnel } = await socksOpen(socksPort, targetPort);
+    sockets.push(tunnel);
+    expect(reply, 'SOCKS reply').toBe(0);
     tunnel.on('data', (d: Buffer) => downArrivals.add(d));
+    tunnel.resume();
     tunnel.write(up);
     const limit = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(
       `not done within 150 s: up ${upArrivals.bytes}/${BYTES} (longest gap ${upArrivals.longestGapMs.toFixed(0)} ms), ` +

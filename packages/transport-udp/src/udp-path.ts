@@ -24,6 +24,8 @@ export class UdpPath implements PathLink {
   onSegment: ((segment: Uint8Array) => void) | null = null;
   onClose: ((info: PathCloseInfo) => void) | null = null;
   onDrain: (() => void) | null = null;
+  /** The client's static key on a server's sealed path (set by the listener); null otherwise. */
+  peerKey: Uint8Array | null = null;
   private closed = false;
 
   constructor(
