@@ -34,6 +34,11 @@ export interface ServerLimits {
    * direction in the engine when its reader stops (RFC 8684 §3.3.4 window; the peer waits).
    */
   connectionBufferBytes: number;
+  /**
+   * Bytes all connections together may hold in their engine buffers; as it fills, every
+   * connection's receive window and send room shrink (a server-wide memory budget).
+   */
+  bufferBudgetBytes: number;
 }
 
 export interface ServerConfig {
@@ -85,6 +90,7 @@ export const defaultLimits: ServerLimits = {
   headerTimeoutMs: 10_000,
   maxBufferedBytes: 256 * 1024,
   connectionBufferBytes: 1024 * 1024,
+  bufferBudgetBytes: 256 * 1024 * 1024,
 };
 
 const logLevelSchema: Schema = { type: 'string', enum: ['debug', 'info', 'warn', 'error', 'silent'] };
@@ -114,6 +120,7 @@ const fileSchema: Schema = {
         headerTimeout: { type: 'duration', min: 100 },
         maxBufferedBytes: { type: 'bytes', min: 1024, max: 1024 ** 3 },
         connectionBuffer: { type: 'bytes', min: 64 * 1024, max: 1024 ** 3 },
+        bufferBudget: { type: 'bytes', min: 1024 * 1024, max: 1024 ** 4 },
       },
     },
     drain: { type: 'duration', max: 3_600_000 },
@@ -156,7 +163,7 @@ interface FileShape {
   allow?: string[];
   tls?: { cert: string; key: string };
   metrics?: string;
-  limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number; connectionBuffer?: number };
+  limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number; connectionBuffer?: number; bufferBudget?: number };
   drain?: number;
   announce?: string[];
   announceListen?: boolean;
@@ -273,6 +280,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
       headerTimeoutMs: l.headerTimeout ?? defaultLimits.headerTimeoutMs,
       maxBufferedBytes: l.maxBufferedBytes ?? defaultLimits.maxBufferedBytes,
       connectionBufferBytes: l.connectionBuffer ?? defaultLimits.connectionBufferBytes,
+      bufferBudgetBytes: l.bufferBudget ?? defaultLimits.bufferBudgetBytes,
     },
     drainMs: (drain as number | undefined) ?? 10_000,
     ...(announce.length > 0 ? { announce } : {}),

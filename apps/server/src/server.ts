@@ -95,8 +95,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(config.announceListen === false ? { announceListenAddresses: false } : {}),
     ...(config.scheduler ? { scheduler: config.scheduler } : {}),
     ...(config.cc ? { congestionControl: config.cc } : {}),
-    // A tunnel whose reader stops holds at most this much per direction in the engine.
-    engine: { receiveBuffer: config.limits.connectionBufferBytes, sendBuffer: config.limits.connectionBufferBytes },
+    // A tunnel whose reader stops holds at most connectionBuffer per direction in the engine,
+    // and all of them together about bufferBudget.
+    engine: { receiveBuffer: config.limits.connectionBufferBytes, sendBuffer: config.limits.connectionBufferBytes, bufferBudget: config.limits.bufferBudgetBytes },
     ...(capture ? { onSegment: (s) => capture.add(s) } : {}),
   });
   server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));

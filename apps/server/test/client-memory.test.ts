@@ -16,6 +16,7 @@ import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { httpRequest } from '../../../packages/local-http/test/http-request.js';
 import { parsePrometheusText } from '../../../packages/local-http/test/prom-text.js';
 import { runCli, socksOpen, writeKeys, type CliChild, type KeyFiles } from './cli-apps.js';
+import { startEcho } from './support.js';
 
 let keys: KeyFiles | null = null;
 const clis: CliChild[] = [];
@@ -57,13 +58,13 @@ async function startTarget(flood: boolean): Promise<number> {
   return (target.address() as { port: number }).port;
 }
 
-/** mptun-server with a config file of `limits`, metrics on; resolves with its UDP port and metrics URL. */
-async function startServer(k: KeyFiles, targetPort: number, limits: Record<string, unknown>): Promise<{ cli: CliChild; port: number; metrics: string }> {
+/** mptun-server with a config file of `limits`, metrics on, allowed to reach `targetPorts` of 127.0.0.1; resolves with its UDP port and metrics URL. */
+async function startServer(k: KeyFiles, targetPorts: number | number[], limits: Record<string, unknown>): Promise<{ cli: CliChild; port: number; metrics: string }> {
   const config = join(k.dir, 'server.json');
   writeFileSync(config, JSON.stringify({ limits }));
   const cli = runCli('server', [
     'run', '--config', config, '--listen', 'udp://127.0.0.1:0', '--key', k.serverKey, '--authorized-keys', k.authorized,
-    '--allow', `127.0.0.1/32:${targetPort}`, '--metrics', '127.0.0.1:0', '--drain', '0s', '--log-format', 'json',
+    '--allow', `127.0.0.1/32:${[targetPorts].flat().join(',')}`, '--metrics', '127.0.0.1:0', '--drain', '0s', '--log-format', 'json',
   ]);
   clis.push(cli);
   const port = Number((await cli.waitFor(/"msg":"listening".*?"address":"127\.0\.0\.1:(\d+)"/))[1]);
@@ -187,5 +188,51 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
     expect(perTunnel, 'bytes one stalled tunnel holds').toBeLessThanOrEqual(connectionBuffer + streamBuffer + 64 * 1024);
     expect(after.open).toBe(0);
     expect(after.send + after.receive + after.stream).toBe(0);
+  }, 120_000);
+
+  it('bufferBudget: tunnels that never read hold about the budget all together, and a new tunnel still gets through', async () => {
+    const TUNNELS = 12;
+    const budget = 4 * MiB;
+    const floor = 64 * 1024; // what every connection may hold whatever the budget (core BUDGET_FLOOR)
+    keys = await writeKeys();
+    const floodPort = await startTarget(true);
+    const echo = await startEcho();
+    try {
+      const server = await startServer(keys, [floodPort, echo.port], { connectionBuffer: '1MiB', bufferBudget: '4MiB' });
+      const socks = await startClient(keys, server.port, keys.clientKey, '127.0.0.2');
+      for (let i = 0; i < TUNNELS; i++) expect(await openTunnel(socks, floodPort), `tunnel ${i}`).toBe(0);
+      let held = await bufferedBytes(server.metrics);
+      let last = -1;
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        await sleep(1000);
+        held = await bufferedBytes(server.metrics);
+        if (held.send === last || Date.now() > deadline) break;
+        last = held.send;
+      }
+      // A new tunnel, with the budget full: its request and reply fit in its floor.
+      const { reply, socket } = await socksOpen(socks, echo.port);
+      sockets.push(socket);
+      expect(reply, 'a new tunnel with the budget full').toBe(0);
+      socket.resume();
+      const echoed = new Promise<string>((resolve) => {
+        let got = '';
+        socket.on('data', (d: Buffer) => {
+          got += d.toString();
+          if (got.length >= 4) resolve(got);
+        });
+      });
+      socket.write('ping');
+      expect(await echoed).toBe('ping');
+      const engine = held.send + held.receive;
+      console.log(
+        `${TUNNELS} stalled tunnels, bufferBudget 4 MiB, connectionBuffer 1 MiB: the engines hold ${(engine / MiB).toFixed(2)} MiB in all ` +
+        `(send ${(held.send / MiB).toFixed(2)}, receive ${(held.receive / MiB).toFixed(2)}; ${TUNNELS} MiB without the budget); a new tunnel echoed "ping"`,
+      );
+      expect(engine, 'what the stalled tunnels hold together').toBeLessThanOrEqual(budget + (TUNNELS + 1) * floor);
+      expect(held.send, 'the budget filled').toBeGreaterThan(budget * 0.9);
+    } finally {
+      await echo.close();
+    }
   }, 120_000);
 });
