@@ -3,7 +3,7 @@
  * way the other CLI tests run them), keys on disk, and a raw SOCKS5 CONNECT.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { writeKeyFiles } from '../../client/test/cli-support.js';
 
@@ -178,4 +178,22 @@ export function socksOpen(socksPort: number, port: number): Promise<{ reply: num
     s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
     s.on('data', onData);
   });
+}
+
+/** What a CLI test started: key files, children, sockets, a TCP server; release() frees them all. */
+export class TestResources {
+  keys: KeyFiles | null = null;
+  readonly clis: CliChild[] = [];
+  readonly sockets: Socket[] = [];
+  server: Server | null = null;
+
+  async release(): Promise<void> {
+    for (const s of this.sockets.splice(0)) s.destroy();
+    await Promise.all(this.clis.splice(0).map((c) => c.stop()));
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+    this.keys?.remove();
+    this.keys = null;
+  }
 }

@@ -15,22 +15,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
 import { httpRequest } from '../../../packages/local-http/test/http-request.js';
 import { parsePrometheusText } from '../../../packages/local-http/test/prom-text.js';
-import { runCli, socksOpen, writeKeys, type CliChild, type KeyFiles } from './cli-apps.js';
+import { runCli, socksOpen, TestResources, writeKeys, type CliChild, type KeyFiles } from './cli-apps.js';
 import { startEcho } from './support.js';
 
-let keys: KeyFiles | null = null;
-const clis: CliChild[] = [];
-const sockets: Socket[] = [];
-let target: Server | null = null;
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await Promise.all(clis.splice(0).map((c) => c.stop()));
-  if (target) await new Promise<void>((r) => target!.close(() => r()));
-  target = null;
-  keys?.remove();
-  keys = null;
-});
+const res = new TestResources();
+afterEach(() => res.release());
 
 /** A second authorized client key, written beside the others; returns its key file. */
 async function addClientKey(k: KeyFiles, name: string): Promise<string> {
@@ -44,8 +33,8 @@ async function addClientKey(k: KeyFiles, name: string): Promise<string> {
 /** A TCP target on 127.0.0.1: `flood` writes without end (backpressure respected), else it holds the connection. */
 async function startTarget(flood: boolean): Promise<number> {
   const chunk = Buffer.alloc(64 * 1024, 0x5a);
-  target = createServer((sock) => {
-    sockets.push(sock);
+  const target = (res.server = createServer((sock) => {
+    res.sockets.push(sock);
     sock.on('error', () => {});
     if (!flood) return;
     const pump = (): void => {
@@ -53,8 +42,8 @@ async function startTarget(flood: boolean): Promise<number> {
     };
     sock.on('drain', pump);
     pump();
-  });
-  await new Promise<void>((r) => target!.listen(0, '127.0.0.1', r));
+  }));
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
   return (target.address() as { port: number }).port;
 }
 
@@ -66,7 +55,7 @@ async function startServer(k: KeyFiles, targetPorts: number | number[], limits: 
     'run', '--config', config, '--listen', 'udp://127.0.0.1:0', '--key', k.serverKey, '--authorized-keys', k.authorized,
     '--allow', `127.0.0.1/32:${[targetPorts].flat().join(',')}`, '--metrics', '127.0.0.1:0', '--drain', '0s', '--log-format', 'json',
   ]);
-  clis.push(cli);
+  res.clis.push(cli);
   const port = Number((await cli.waitFor(/"msg":"listening".*?"address":"127\.0\.0\.1:(\d+)"/))[1]);
   const metrics = (await cli.waitFor(/"msg":"metrics","url":"(http:[^"]+)"/))[1]!;
   return { cli, port, metrics };
@@ -75,7 +64,7 @@ async function startServer(k: KeyFiles, targetPorts: number | number[], limits: 
 /** mptun-client with `keyFile`, its one path from `local`; resolves with its SOCKS port. */
 async function startClient(k: KeyFiles, serverPort: number, keyFile: string, local: string): Promise<number> {
   const cli = runCli('client', ['run', '--server', `127.0.0.1:${serverPort}`, '--server-key', k.serverPublic, '--key', keyFile, '--path', local, '--socks', '127.0.0.1:0']);
-  clis.push(cli);
+  res.clis.push(cli);
   return Number((await cli.waitFor(/SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/))[1]);
 }
 
@@ -83,7 +72,7 @@ async function startClient(k: KeyFiles, serverPort: number, keyFile: string, loc
 async function openTunnel(socksPort: number, targetPort: number): Promise<number> {
   const { reply, socket } = await socksOpen(socksPort, targetPort);
   socket.on('error', () => {});
-  sockets.push(socket);
+  res.sockets.push(socket);
   return reply;
 }
 
@@ -107,6 +96,19 @@ async function bufferedBytes(metrics: string): Promise<Held> {
   };
 }
 
+/** The server's buffered bytes once they stopped changing for a second (or after 30 s). */
+async function heldOnceSteady(metrics: string): Promise<Held> {
+  const deadline = Date.now() + 30_000;
+  let last = -1;
+  for (;;) {
+    await sleep(1000);
+    const held = await bufferedBytes(metrics);
+    const total = held.send + held.receive + held.stream;
+    if (total === last || Date.now() > deadline) return held;
+    last = total;
+  }
+}
+
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
@@ -117,7 +119,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
   it('maxConnectionsPerClient counts per client key: the same key from another address is refused, another key from the same address is not', async () => {
-    keys = await writeKeys();
+    const keys = (res.keys = await writeKeys());
     const keyB = await addClientKey(keys, 'client-b');
     const targetPort = await startTarget(false);
     const server = await startServer(keys, targetPort, { maxConnectionsPerClient: 2 });
@@ -141,7 +143,7 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
     const TUNNELS = 12;
     const connectionBuffer = MiB;
     const streamBuffer = 256 * 1024;
-    keys = await writeKeys();
+    const keys = (res.keys = await writeKeys());
     const targetPort = await startTarget(true);
     const server = await startServer(keys, targetPort, { connectionBuffer: '1MiB', maxBufferedBytes: '256KiB' });
     const pid = server.cli.child.pid!;
@@ -152,21 +154,12 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
 
     for (let i = 0; i < TUNNELS; i++) expect(await openTunnel(socks, targetPort), `tunnel ${i}`).toBe(0);
     // Wait until the server's buffers stop growing (the client's window and ours are full).
-    let held = await bufferedBytes(server.metrics);
-    let last = -1;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      await sleep(1000);
-      held = await bufferedBytes(server.metrics);
-      const total = held.send + held.receive + held.stream;
-      if (total === last || Date.now() > deadline) break;
-      last = total;
-    }
+    const held = await heldOnceSteady(server.metrics);
     const rssStalled = rssBytes(pid);
     const total = held.send + held.receive + held.stream;
     const perTunnel = total / TUNNELS;
 
-    for (const s of sockets.splice(0)) s.destroy();
+    for (const s of res.sockets.splice(0)) s.destroy();
     const closeDeadline = Date.now() + 20_000;
     while ((await bufferedBytes(server.metrics)).open > 0 && Date.now() < closeDeadline) await sleep(250);
     await sleep(1000);
@@ -194,25 +187,17 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
     const TUNNELS = 12;
     const budget = 4 * MiB;
     const floor = 64 * 1024; // what every connection may hold whatever the budget (core BUDGET_FLOOR)
-    keys = await writeKeys();
+    const keys = (res.keys = await writeKeys());
     const floodPort = await startTarget(true);
     const echo = await startEcho();
     try {
       const server = await startServer(keys, [floodPort, echo.port], { connectionBuffer: '1MiB', bufferBudget: '4MiB' });
       const socks = await startClient(keys, server.port, keys.clientKey, '127.0.0.2');
       for (let i = 0; i < TUNNELS; i++) expect(await openTunnel(socks, floodPort), `tunnel ${i}`).toBe(0);
-      let held = await bufferedBytes(server.metrics);
-      let last = -1;
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        await sleep(1000);
-        held = await bufferedBytes(server.metrics);
-        if (held.send === last || Date.now() > deadline) break;
-        last = held.send;
-      }
+      const held = await heldOnceSteady(server.metrics);
       // A new tunnel, with the budget full: its request and reply fit in its floor.
       const { reply, socket } = await socksOpen(socks, echo.port);
-      sockets.push(socket);
+      res.sockets.push(socket);
       expect(reply, 'a new tunnel with the budget full').toBe(0);
       socket.resume();
       const echoed = new Promise<string>((resolve) => {

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freeUdpPort } from '../../client/test/support.js';
-import { runCli, socksOpen, startServerCli, writeKeys, type CliChild, type KeyFiles } from './cli-apps.js';
+import { runCli, socksOpen, startServerCli, TestResources, writeKeys } from './cli-apps.js';
 
 const BYTES = 6_000_000;
 const LOSS = '5%';
@@ -19,19 +19,8 @@ const LOSS = '5%';
 const MAX_GAP_MS = 2000;
 const SEED = Number(process.env.MPTUN_SEED ?? 14);
 
-let keys: KeyFiles | null = null;
-const clis: CliChild[] = [];
-const sockets: Socket[] = [];
-let target: Server | null = null;
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await Promise.all(clis.splice(0).map((c) => c.stop()));
-  if (target) await new Promise<void>((r) => target!.close(() => r()));
-  target = null;
-  keys?.remove();
-  keys = null;
-});
+const res = new TestResources();
+afterEach(() => res.release());
 
 /** A deterministic byte stream. */
 function streamOf(seed: number, length: number): Buffer {
@@ -76,42 +65,42 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('bulk both ways through mptun-linkem with loss (issue 14 item 9)', () => {
   it(`${BYTES / 1e6} MB each way at once, ${LOSS} loss each way: hash-exact both ways, longest gap ≤ ${MAX_GAP_MS} ms`, async () => {
-    keys = await writeKeys();
+    const keys = (res.keys = await writeKeys());
     const up = streamOf(SEED * 2 + 1, BYTES);
     const down = streamOf(SEED * 2 + 2, BYTES);
     const upArrivals = new Arrivals(BYTES);
     const downArrivals = new Arrivals(BYTES);
 
     // The target: reads the upload, writes the download, both at once.
-    target = createServer((sock) => {
-      sockets.push(sock);
+    const target = (res.server = createServer((sock) => {
+      res.sockets.push(sock);
       sock.on('data', (d: Buffer) => upArrivals.add(d));
       sock.on('error', () => {});
       sock.write(down);
-    });
-    await new Promise<void>((r) => target!.listen(0, '127.0.0.1', r));
+    }));
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
     const targetPort = (target.address() as { port: number }).port;
 
     // --no-announce-listen: the client must not find a way around the emulator.
     const server = await startServerCli(keys, ['--allow', '127.0.0.1', '--no-announce-listen']);
-    clis.push(server.cli);
+    res.clis.push(server.cli);
     const front = await freeUdpPort();
     const linkem = runCli('linkem', [
       '--udp', `lossy@127.0.0.3:${front}=127.0.0.1:${server.port}`,
       '--rate', '50mbit', '--delay', '5ms', '--queue', '50ms', '--loss', LOSS, '--seed', String(SEED), '--no-control',
     ]);
-    clis.push(linkem);
+    res.clis.push(linkem);
     await linkem.waitFor(/running;/);
     const client = runCli('client', [
       'run', '--server', `127.0.0.3:${front}`, '--server-key', keys.serverPublic, '--key', keys.clientKey,
       '--path', '127.0.0.2', '--socks', '127.0.0.1:0',
     ]);
-    clis.push(client);
+    res.clis.push(client);
     const socksPort = Number((await client.waitFor(/SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/))[1]);
 
     const started = performance.now();
     const { reply, socket: tunnel } = await socksOpen(socksPort, targetPort);
-    sockets.push(tunnel);
+    res.sockets.push(tunnel);
     expect(reply, 'SOCKS reply').toBe(0);
     tunnel.on('data', (d: Buffer) => downArrivals.add(d));
     tunnel.resume();

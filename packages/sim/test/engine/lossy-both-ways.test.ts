@@ -11,24 +11,14 @@
  * A failing seed reproduces alone with MPTUN_SEED=<seed>.
  */
 import { describe, expect, it } from 'vitest';
-import type { LinkOptions } from '../../src/index.js';
-import { describeResult, runTransfer, type PathSpec } from '../support/transfer.js';
+import { describeResult, lteLink as lte, runTransfer, wifiLink as wifi, type PathSpec } from '../support/transfer.js';
 
 const only = process.env.MPTUN_SEED ? [Number(process.env.MPTUN_SEED)] : null;
 
 const MAX_GAP_MS = 2000;
 
-const wifi: LinkOptions = { rateBps: 50e6, delayMs: 10, queue: { ms: 50 } };
-const lte: LinkOptions = { rateBps: 20e6, delayMs: 30, jitterMs: 2, queue: { ms: 80 } };
-
-interface Case {
-  name: string;
-  paths: PathSpec[];
-  bytes: number;
-  seeds: number[];
-}
-
-const cases: Case[] = [
+/** Each case: its links, the bytes each way, and the seeds that stalled before the fix. */
+const cases: Array<{ name: string; paths: PathSpec[]; bytes: number; seeds: number[] }> = [
   // Stalled before the fix: seed 3 (upload stopped at 4.44 of 5 MB), seed 5 (download at 3.27 MB).
   { name: 'two paths, 10% loss each way', paths: [{ forward: { ...wifi, loss: 0.1 } }, { forward: { ...lte, loss: 0.1 } }], bytes: 5_000_000, seeds: [3, 5] },
   // Stalled before the fix: seeds 3 and 9 (the download stopped).

@@ -79,6 +79,10 @@ export interface TransferResult {
   peakReceiveBuffer: number;
 }
 
+/** Link presets the engine's transfer tests share. */
+export const wifiLink: LinkOptions = { rateBps: 50e6, delayMs: 10, queue: { ms: 50 } };
+export const lteLink: LinkOptions = { rateBps: 20e6, delayMs: 30, jitterMs: 2, queue: { ms: 80 } };
+
 /** A deterministic byte stream: the same seed gives the same bytes. */
 export function streamBytes(seed: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
