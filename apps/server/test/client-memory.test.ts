@@ -48,22 +48,24 @@ async function startTarget(flood: boolean): Promise<number> {
 }
 
 /** mptun-server with a config file of `limits`, metrics on, allowed to reach `targetPorts` of 127.0.0.1; resolves with its UDP port and metrics URL. */
-async function startServer(k: KeyFiles, targetPorts: number | number[], limits: Record<string, unknown>): Promise<{ cli: CliChild; port: number; metrics: string }> {
+async function startServer(k: KeyFiles, targetPorts: number | number[], limits: Record<string, unknown>): Promise<{ cli: CliChild; port: number; wsPort: number; metrics: string }> {
   const config = join(k.dir, 'server.json');
   writeFileSync(config, JSON.stringify({ limits }));
   const cli = runCli('server', [
-    'run', '--config', config, '--listen', 'udp://127.0.0.1:0', '--key', k.serverKey, '--authorized-keys', k.authorized,
+    'run', '--config', config, '--listen', 'udp://127.0.0.1:0', '--listen', 'ws://127.0.0.1:0/mptun', '--key', k.serverKey, '--authorized-keys', k.authorized,
     '--allow', `127.0.0.1/32:${[targetPorts].flat().join(',')}`, '--metrics', '127.0.0.1:0', '--drain', '0s', '--log-format', 'json',
   ]);
   res.clis.push(cli);
-  const port = Number((await cli.waitFor(/"msg":"listening".*?"address":"127\.0\.0\.1:(\d+)"/))[1]);
+  const port = Number((await cli.waitFor(/"msg":"listening","transport":"udp","address":"127\.0\.0\.1:(\d+)"/))[1]);
+  const wsPort = Number((await cli.waitFor(/"msg":"listening","transport":"ws","address":"127\.0\.0\.1:(\d+)"/))[1]);
   const metrics = (await cli.waitFor(/"msg":"metrics","url":"(http:[^"]+)"/))[1]!;
-  return { cli, port, metrics };
+  return { cli, port, wsPort, metrics };
 }
 
-/** mptun-client with `keyFile`, its one path from `local`; resolves with its SOCKS port. */
-async function startClient(k: KeyFiles, serverPort: number, keyFile: string, local: string): Promise<number> {
-  const cli = runCli('client', ['run', '--server', `127.0.0.1:${serverPort}`, '--server-key', k.serverPublic, '--key', keyFile, '--path', local, '--socks', '127.0.0.1:0']);
+/** mptun-client with `keyFile`, its one path from `local` (over WebSocket when `wsPort` is given); resolves with its SOCKS port. */
+async function startClient(k: KeyFiles, serverPort: number, keyFile: string, local: string, wsPort?: number): Promise<number> {
+  const ws = wsPort === undefined ? [] : ['--transport', 'ws', '--ws-url', `ws://127.0.0.1:${wsPort}/mptun`];
+  const cli = runCli('client', ['run', '--server', `127.0.0.1:${serverPort}`, '--server-key', k.serverPublic, '--key', keyFile, '--path', local, '--socks', '127.0.0.1:0', ...ws]);
   res.clis.push(cli);
   return Number((await cli.waitFor(/SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/))[1]);
 }
@@ -118,26 +120,29 @@ const MiB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
-  it('maxConnectionsPerClient counts per client key: the same key from another address is refused, another key from the same address is not', async () => {
-    const keys = (res.keys = await writeKeys());
-    const keyB = await addClientKey(keys, 'client-b');
-    const targetPort = await startTarget(false);
-    const server = await startServer(keys, targetPort, { maxConnectionsPerClient: 2 });
-    const a1 = await startClient(keys, server.port, keys.clientKey, '127.0.0.2');
-    expect(await openTunnel(a1, targetPort), 'key A, tunnel 1').toBe(0);
-    expect(await openTunnel(a1, targetPort), 'key A, tunnel 2').toBe(0);
-    expect(await openTunnel(a1, targetPort), 'key A, tunnel 3: over the limit').not.toBe(0);
-    // Key A again, from another address: still the same client, still at its limit.
-    const a2 = await startClient(keys, server.port, keys.clientKey, '127.0.0.3');
-    expect(await openTunnel(a2, targetPort), 'key A from 127.0.0.3').not.toBe(0);
-    // Key B from key A's first address: a client of its own.
-    const b = await startClient(keys, server.port, keyB, '127.0.0.2');
-    expect(await openTunnel(b, targetPort), 'key B from 127.0.0.2, tunnel 1').toBe(0);
-    expect(await openTunnel(b, targetPort), 'key B from 127.0.0.2, tunnel 2').toBe(0);
-    const refusals = server.cli.out.split('\n').filter((l) => l.includes('per-client connection limit reached')).length;
-    console.log(`limit 2 per client: key A got 2 tunnels and ${refusals} refusals (one from 127.0.0.2, one from 127.0.0.3); key B from 127.0.0.2 got 2`);
-    expect(refusals).toBe(2);
-  }, 90_000);
+  for (const transport of ['udp', 'ws'] as const) {
+    it(`maxConnectionsPerClient counts per client key (${transport}): the same key from another address is refused, another key from the same address is not`, async () => {
+      const keys = (res.keys = await writeKeys());
+      const keyB = await addClientKey(keys, 'client-b');
+      const targetPort = await startTarget(false);
+      const server = await startServer(keys, targetPort, { maxConnectionsPerClient: 2 });
+      const ws = transport === 'ws' ? server.wsPort : undefined;
+      const a1 = await startClient(keys, server.port, keys.clientKey, '127.0.0.2', ws);
+      expect(await openTunnel(a1, targetPort), 'key A, tunnel 1').toBe(0);
+      expect(await openTunnel(a1, targetPort), 'key A, tunnel 2').toBe(0);
+      expect(await openTunnel(a1, targetPort), 'key A, tunnel 3: over the limit').not.toBe(0);
+      // Key A again, from another address: still the same client, still at its limit.
+      const a2 = await startClient(keys, server.port, keys.clientKey, '127.0.0.3', ws);
+      expect(await openTunnel(a2, targetPort), 'key A from 127.0.0.3').not.toBe(0);
+      // Key B from key A's first address: a client of its own.
+      const b = await startClient(keys, server.port, keyB, '127.0.0.2', ws);
+      expect(await openTunnel(b, targetPort), 'key B from 127.0.0.2, tunnel 1').toBe(0);
+      expect(await openTunnel(b, targetPort), 'key B from 127.0.0.2, tunnel 2').toBe(0);
+      const refusals = server.cli.out.split('\n').filter((l) => l.includes('per-client connection limit reached')).length;
+      console.log(`${transport}, limit 2 per client: key A got 2 tunnels and ${refusals} refusals (one from 127.0.0.2, one from 127.0.0.3); key B from 127.0.0.2 got 2`);
+      expect(refusals).toBe(2);
+    }, 90_000);
+  }
 
   it('tunnels whose client never reads: each holds at most its connection buffer plus the stream buffers; figures before, during and after', async () => {
     const TUNNELS = 12;
