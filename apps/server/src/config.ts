@@ -19,7 +19,7 @@ export interface ListenAddress {
 export interface ServerLimits {
   /** Open relayed connections, all clients together. */
   maxConnections: number;
-  /** Open relayed connections of one client (identified by its first path's address). */
+  /** Open relayed connections of one client (its key; on plain paths, its first path's address). */
   maxConnectionsPerClient: number;
   /** No bytes either way for this long closes a relay, ms. */
   idleTimeoutMs: number;
@@ -29,6 +29,16 @@ export interface ServerLimits {
   headerTimeoutMs: number;
   /** Stream buffer each way per relay (backpressure beyond it), bytes. */
   maxBufferedBytes: number;
+  /**
+   * Each MPTCP connection's send buffer and receive window, bytes: what one tunnel holds per
+   * direction in the engine when its reader stops (RFC 8684 §3.3.4 window; the peer waits).
+   */
+  connectionBufferBytes: number;
+  /**
+   * Bytes all connections together may hold in their engine buffers; as it fills, every
+   * connection's receive window and send room shrink (a server-wide memory budget).
+   */
+  bufferBudgetBytes: number;
 }
 
 export interface ServerConfig {
@@ -79,6 +89,8 @@ export const defaultLimits: ServerLimits = {
   connectTimeoutMs: 10_000,
   headerTimeoutMs: 10_000,
   maxBufferedBytes: 256 * 1024,
+  connectionBufferBytes: 1024 * 1024,
+  bufferBudgetBytes: 256 * 1024 * 1024,
 };
 
 const logLevelSchema: Schema = { type: 'string', enum: ['debug', 'info', 'warn', 'error', 'silent'] };
@@ -107,6 +119,8 @@ const fileSchema: Schema = {
         connectTimeout: { type: 'duration', min: 100 },
         headerTimeout: { type: 'duration', min: 100 },
         maxBufferedBytes: { type: 'bytes', min: 1024, max: 1024 ** 3 },
+        connectionBuffer: { type: 'bytes', min: 64 * 1024, max: 1024 ** 3 },
+        bufferBudget: { type: 'bytes', min: 1024 * 1024, max: 1024 ** 4 },
       },
     },
     drain: { type: 'duration', max: 3_600_000 },
@@ -149,7 +163,7 @@ interface FileShape {
   allow?: string[];
   tls?: { cert: string; key: string };
   metrics?: string;
-  limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number };
+  limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number; connectionBuffer?: number; bufferBudget?: number };
   drain?: number;
   announce?: string[];
   announceListen?: boolean;
@@ -265,6 +279,8 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
       connectTimeoutMs: l.connectTimeout ?? defaultLimits.connectTimeoutMs,
       headerTimeoutMs: l.headerTimeout ?? defaultLimits.headerTimeoutMs,
       maxBufferedBytes: l.maxBufferedBytes ?? defaultLimits.maxBufferedBytes,
+      connectionBufferBytes: l.connectionBuffer ?? defaultLimits.connectionBufferBytes,
+      bufferBudgetBytes: l.bufferBudget ?? defaultLimits.bufferBudgetBytes,
     },
     drainMs: (drain as number | undefined) ?? 10_000,
     ...(announce.length > 0 ? { announce } : {}),

@@ -31,6 +31,12 @@ export interface StartOptions {
   pcap?: string;
 }
 
+/** Who a connection belongs to for the per-client limits: its proven key, else its address. */
+function clientId(socket: MptcpSocket): string {
+  const key = socket.peerKey;
+  return key ? `key ${encodeKey(key)}` : `address ${socket.remoteAddress ?? 'unknown'}`;
+}
+
 const defaultLookup: Lookup = async (host) => {
   const r = await dnsLookup(host);
   return { address: r.address, family: r.family === 6 ? 6 : 4 };
@@ -89,6 +95,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(config.announceListen === false ? { announceListenAddresses: false } : {}),
     ...(config.scheduler ? { scheduler: config.scheduler } : {}),
     ...(config.cc ? { congestionControl: config.cc } : {}),
+    // A tunnel whose reader stops holds at most connectionBuffer per direction in the engine,
+    // and all of them together about bufferBudget.
+    engine: { receiveBuffer: config.limits.connectionBufferBytes, sendBuffer: config.limits.connectionBufferBytes, bufferBudget: config.limits.bufferBudgetBytes },
     ...(capture ? { onSegment: (s) => capture.add(s) } : {}),
   });
   server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));
@@ -99,9 +108,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // RFC 8684 §3.4.2: the client withdrew addresses (an interface of its went away).
     socket.on('subflow-up', (f: { remoteAddress?: string; remotePort?: number }) => log.info('client path up', { conn: socket.connectionId, address: f.remoteAddress, port: f.remotePort }));
     socket.on('address-removed', (e: { addressIds: number[] }) => log.info('client withdrew addresses', { conn: socket.connectionId, addressIds: e.addressIds }));
-    // Per-client accounting: the socket does not expose the peer's static key, so a
-    // client is identified by the address of its first path.
-    const client = socket.remoteAddress ?? 'unknown';
+    // Per-client accounting by the client's key, as its path session proved it: one key
+    // over many addresses is one client, and clients behind one address are not lumped
+    // together. A plain path proves no key at this point, so there the address stands in.
+    const client = clientId(socket);
     if (stats.open >= config.limits.maxConnections) return refuse(ctx, socket, TunnelStatus.BUSY, 'server connection limit reached');
     if ((perClient.get(client) ?? 0) >= config.limits.maxConnectionsPerClient) return refuse(ctx, socket, TunnelStatus.BUSY, 'per-client connection limit reached');
     stats.open++;

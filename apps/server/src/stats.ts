@@ -24,6 +24,17 @@ export function emptyStats(): ServerStats {
   return { open: 0, total: 0, refused: {}, bytesUp: 0, bytesDown: 0, headerFailures: {}, handshakeFailures: {} };
 }
 
+/** What the open connections buffer, by where it waits. */
+export function bufferedBytes(sockets: readonly MptcpSocket[]): { send: number; receive: number; stream: number } {
+  const out = { send: 0, receive: 0, stream: 0 };
+  for (const s of sockets) {
+    out.send += s.connection.bufferedBytes;
+    out.receive += s.connection.readableBytes;
+    out.stream += s.writableLength + s.readableLength;
+  }
+  return out;
+}
+
 /** The server's metrics on `registry`; `sockets` lists the open MPTCP connections. */
 export function registerServerMetrics(registry: Registry, stats: ServerStats, sockets: () => MptcpSocket[], subflows: SubflowCounters): void {
   gaugeOf(registry, 'mptun_connections_open', 'Relayed connections open now.', () => stats.open);
@@ -32,5 +43,6 @@ export function registerServerMetrics(registry: Registry, stats: ServerStats, so
   counterOf(registry, 'mptun_tunnel_request_failures_total', 'Tunnel requests malformed, cut short or not received in time, by reason.', () => byLabel('reason', stats.headerFailures), ['reason']);
   counterOf(registry, 'mptun_handshake_failures_total', 'Path handshakes and plain-path key proofs refused, by reason.', () => byLabel('reason', stats.handshakeFailures), ['reason']);
   counterOf(registry, 'mptun_relayed_bytes_total', 'Bytes relayed between clients and targets; up = client to target.', () => byLabel('direction', { up: stats.bytesUp, down: stats.bytesDown }), ['direction']);
+  gaugeOf(registry, 'mptun_buffered_bytes', 'Bytes the open connections hold now: engine send buffers (send), data received and not yet read (receive), stream buffers (stream).', () => byLabel('where', bufferedBytes(sockets())), ['where']);
   registerSubflowMetrics(registry, sockets, subflows, 'listener', (f) => `${f.localAddress}:${f.localPort}`);
 }

@@ -2,7 +2,7 @@
  * Server-side helpers over the one CLI runner (apps/client/test/cli-support.ts): mptun-server
  * and mptun-client started the way these tests use them, and a raw SOCKS5 CONNECT.
  */
-import { connect } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { startApp, type AppProcess, type KeyFiles } from '../../client/test/cli-support.js';
 
 export { startApp, writeKeyFiles, type AppProcess, type KeyFiles } from '../../client/test/cli-support.js';
@@ -72,4 +72,57 @@ export function socksConnect(socksPort: number, host: string, port: number, payl
     });
     s.on('close', () => reject(new Error(`SOCKS connection closed in stage ${stage}`)));
   });
+}
+
+/**
+ * SOCKS5 CONNECT (RFC 1928 §4) to 127.0.0.1:port that leaves the tunnel open: resolves with
+ * the reply code and the socket (destroyed when the reply is a refusal). Bytes the target
+ * sent with the reply are put back for the caller's first read.
+ */
+export function socksOpen(socksPort: number, port: number): Promise<{ reply: number; socket: Socket }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socksPort, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    let stage: 'method' | 'reply' = 'method';
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      if (stage === 'method' && buf.length >= 2) {
+        buf = buf.subarray(2);
+        stage = 'reply';
+        s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff]));
+      }
+      if (stage === 'reply' && buf.length >= 10) {
+        s.off('data', onData);
+        s.off('close', onClose);
+        s.pause();
+        const reply = buf[1]!;
+        if (reply !== 0) s.destroy();
+        else if (buf.length > 10) s.unshift(buf.subarray(10));
+        resolve({ reply, socket: s });
+      }
+    };
+    const onClose = (): void => reject(new Error(`SOCKS connection closed in stage ${stage}`));
+    s.on('error', reject);
+    s.on('close', onClose);
+    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
+    s.on('data', onData);
+  });
+}
+
+/** What a CLI test started: key files, children, sockets, a TCP server; release() frees them all. */
+export class TestResources {
+  keys: KeyFiles | null = null;
+  readonly clis: AppProcess[] = [];
+  readonly sockets: Socket[] = [];
+  server: Server | null = null;
+
+  async release(): Promise<void> {
+    for (const s of this.sockets.splice(0)) s.destroy();
+    await Promise.all(this.clis.splice(0).map((c) => c.stop()));
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+    this.keys?.cleanup();
+    this.keys = null;
+  }
 }

@@ -14,6 +14,11 @@ export interface EndpointConfig {
   receiveBuffer?: number;
   /** Bytes the application may have written and not yet had acknowledged. */
   sendBuffer?: number;
+  /**
+   * Bytes all connections together may hold in send and receive buffers (Infinity: no
+   * limit). As it fills, receive windows and what write() takes shrink toward zero.
+   */
+  bufferBudget?: number;
   /** Ask for DSS checksums (RFC 8684 §3.3.1); used when either side asks. */
   checksums?: boolean;
   /** Accept peers that do not speak MPTCP, as plain TCP (RFC 8684 §3.7). */
@@ -57,6 +62,7 @@ export function resolveConfig(c: EndpointConfig): ResolvedConfig {
     mss: 1200,
     receiveBuffer: 4 * 1024 * 1024,
     sendBuffer: 4 * 1024 * 1024,
+    bufferBudget: Infinity,
     checksums: false,
     allowFallback: true,
     synData: true,

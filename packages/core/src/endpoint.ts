@@ -1,5 +1,6 @@
 import { resolveConfig, type EndpointConfig, type ResolvedConfig } from './config.js';
 import { Connection, type Address, type ConnectionHost } from './connection/connection.js';
+import { BufferBudget } from './buffer-budget.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { HalfOpenTable } from './half-open-table.js';
 import type { Driveable, Transmit } from './driveable.js';
@@ -108,6 +109,8 @@ export class Endpoint implements Driveable {
   private readonly events: EndpointEvent[] = [];
   private eventHead = 0;
   private readonly host: ConnectionHost;
+  /** Bytes all connections hold in their buffers, against config.bufferBudget. */
+  readonly budget: BufferBudget;
   /** Each connection's next deadline, so a step does not visit every idle connection. */
   private readonly deadlines = new DeadlineHeap<Connection>();
   /** Connections whose deadline may have moved since it was last read into `deadlines`. */
@@ -117,9 +120,11 @@ export class Endpoint implements Driveable {
     this.config = resolveConfig(config);
     this.random = config.random;
     const self = this;
+    this.budget = new BufferBudget(this.config.bufferBudget);
     this.host = {
       config: this.config,
       random: this.random,
+      budget: this.budget,
       emit: (ev) => self.emit(ev),
       registerSubflow: (conn, sf) => self.demux.set(self.key(sf.pathId, sf.localPort, sf.remotePort), { conn, sf }),
       unregisterSubflow: (_conn, sf) => {

@@ -52,6 +52,7 @@ export * from './config.js';
 export * from './errors.js';
 export * from './events.js';
 export { TallySet } from './tally-set.js';
+export { BufferBudget } from './buffer-budget.js';
 export { Endpoint, type ConnectOptions, type EndpointStats, type PathOptions } from './endpoint.js';
 export { Connection, type Address, type ConnectionState } from './connection/connection.js';
 export { Subflow, type SubflowState, type SubflowStats, type SubflowCloseReason, type SubflowView } from './subflow/subflow.js';

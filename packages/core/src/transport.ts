@@ -35,6 +35,11 @@ export interface PathLink {
    * SYN may then be acted on at once. False on plain paths, where the source may be spoofed.
    */
   readonly authenticated: boolean;
+  /**
+   * The peer's static public key as the path session proved it (a server's sealed UDP and
+   * WebSocket paths: the client's key); null or absent where no session proved one (plain).
+   */
+  readonly peerKey?: Uint8Array | null;
   /** Send one segment. Returns false when the segment was dropped (backpressure, closed). */
   send(segment: Uint8Array): boolean;
   /** Bytes queued locally and not yet handed to the network (0 for UDP). */

@@ -325,6 +325,22 @@ export class MptcpSocket extends TypedDuplex<MptcpSocketEvents> implements Conne
     return this.firstPath()?.remote.port;
   }
 
+  /**
+   * The peer's static public key, as the session of the connection's first path proved it
+   * (on a server: the client's key over sealed UDP or WebSocket); undefined on plain paths.
+   * Kept once known, so it stays the same when that first subflow later ends.
+   */
+  get peerKey(): Uint8Array | undefined {
+    if (this.provenKey === undefined) {
+      const sf = this.conn?.subflows()[0];
+      const key = sf ? this.driver.linkOf(sf.pathId)?.peerKey : null;
+      if (key) this.provenKey = key;
+    }
+    return this.provenKey;
+  }
+
+  private provenKey: Uint8Array | undefined;
+
   // --- RFC 6897 appendix A ----------------------------------------------------------------
 
   /** Mark the subflows leaving from `localHost` backup (MP_PRIO) or not. */

@@ -169,6 +169,7 @@ class SealedListener implements UdpPathListener {
         this.sessions.delete(entry);
       },
     }, true);
+    path.peerKey = accepted.keys.peerPublicKey.slice();
     const entry: ServerSession = { driver, path };
     this.table.set(accepted.keys.localIndex, entry);
     this.sessions.add(entry);

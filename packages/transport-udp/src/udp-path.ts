@@ -25,6 +25,8 @@ export class UdpPath implements PathLink {
   onClose: ((info: PathCloseInfo) => void) | null = null;
   onDrain: (() => void) | null = null;
   onSilence: ((silent: boolean, reason: string) => void) | null = null;
+  /** The client's static key on a server's sealed path (set by the listener); null otherwise. */
+  peerKey: Uint8Array | null = null;
   private closed = false;
 
   constructor(

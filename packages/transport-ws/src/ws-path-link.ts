@@ -95,6 +95,11 @@ export class WsPathLink implements PathLink {
   private unreadBytes = 0;
   private readonly maxUnreadBytes: number;
 
+  /** The peer's static key, proved by the path session (null before the handshake). */
+  get peerKey(): Uint8Array | null {
+    return this.session.peerPublicKey;
+  }
+
   constructor(opts: WsPathLinkOptions) {
     this.ws = opts.ws;
     this.local = opts.local;

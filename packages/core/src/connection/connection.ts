@@ -1,3 +1,4 @@
+import type { BufferBudget } from '../buffer-budget.js';
 import type { CcFactory, CcGroup, CcMember } from '../cc/controller.js';
 import type { ResolvedConfig } from '../config.js';
 import { dssChecksum } from '../crypto/checksum.js';
@@ -32,6 +33,8 @@ export interface Address {
 export interface ConnectionHost {
   readonly config: ResolvedConfig;
   readonly random: RandomSource;
+  /** The endpoint-wide budget of buffered bytes every connection reports to. */
+  readonly budget: BufferBudget;
   emit(ev: EndpointEvent): void;
   /** A subflow came into being or went away: keep the demultiplexing table in step. */
   registerSubflow(conn: Connection, sf: Subflow): void;
@@ -55,6 +58,11 @@ const MAX_SUBFLOWS = 32;
  * at once; a new one pushes out the oldest, and an honest join still gets through a flood.
  */
 const MAX_PENDING_JOINS = 4;
+/**
+ * Bytes each connection may hold each way whatever the endpoint's buffer budget says, so a
+ * new connection (a tunnel's request and reply) is never locked out by stalled ones.
+ */
+const BUDGET_FLOOR = 64 * 1024;
 /** How long closed-at-data-level connections wait for the subflow FIN exchange. */
 const CLOSE_LINGER_MS = 3000;
 
@@ -82,6 +90,18 @@ export class Connection implements SubflowOwner, CcGroup {
   private readonly ccFactory: CcFactory;
   private ccMembers: CcMember[] = [];
   private closeError: EngineError | undefined;
+  /** Bytes reported to the endpoint's buffer budget as held: send buffer plus receive buffer. */
+  private budgeted = 0;
+  /** Bytes reported as offered: what receive windows already given still let the peer send. */
+  private budgetOffered = 0;
+  /** Highest connection offset a receive window we offered reached (RFC 8684 §3.3.4). */
+  private offeredRight = 0;
+  /** Counted among the budget's members (from establishment until closed). */
+  private budgetMember = false;
+  /** Wakes a writer that the budget held back. */
+  private readonly budgetWake = (): void => {
+    if (this.current !== 'closed') this.host.emit({ type: 'writable', connection: this });
+  };
   /** Latest time seen from the driver. */
   private clock: number;
   private pendingResets: Array<{ sf: Subflow; options: TcpOption[] }> = [];
@@ -201,7 +221,12 @@ export class Connection implements SubflowOwner, CcGroup {
   write(data: Uint8Array): number {
     this.host.touch(this);
     if (this.current === 'closed') return 0;
-    const n = this.send.write(data);
+    // A full endpoint budget takes no more than the connection's floor; 'writable' follows
+    // once bytes are given back.
+    const room = Math.max(this.host.budget.room, BUDGET_FLOOR - this.send.bufferedBytes);
+    const n = this.send.write(room < data.length ? data.subarray(0, room) : data);
+    if (n < data.length && room < data.length) this.host.budget.waitForRoom(this.budgetWake);
+    this.reportBuffered();
     if (n > 0) this.host.wake(this);
     return n;
   }
@@ -210,6 +235,7 @@ export class Connection implements SubflowOwner, CcGroup {
   read(max?: number): Uint8Array | null {
     this.host.touch(this);
     const { data, windowOpened } = this.receive.read(max);
+    this.reportBuffered();
     // RFC 8684 §3.3.4: announce a window that opened by a good share.
     if (windowOpened) this.requestAck();
     return data;
@@ -618,6 +644,7 @@ export class Connection implements SubflowOwner, CcGroup {
   private onDataAck(now: number, ack: number): void {
     this.armIdle(now);
     if (this.send.acknowledge(ack)) this.host.emit({ type: 'writable', connection: this });
+    this.reportBuffered();
     this.maybeFinishClose(now);
   }
 
@@ -672,12 +699,25 @@ export class Connection implements SubflowOwner, CcGroup {
     return this.options.build(sf, ctx, this.clock);
   }
 
+  /**
+   * Our free buffer, but no more than the window already offered plus this connection's
+   * share of the budget's room (or its floor): windows offered together stay within the budget.
+   */
   receiveWindow(): number {
-    return this.receive.window();
+    const rcvNxt = this.receive.rcvNxt;
+    const offered = Math.max(0, this.offeredRight - rcvNxt);
+    const window = Math.min(this.receive.window(), Math.max(offered + this.host.budget.share, BUDGET_FLOOR - this.receive.bufferedBytes));
+    if (rcvNxt + window > this.offeredRight) {
+      this.offeredRight = rcvNxt + window;
+      this.reportBuffered();
+    }
+    return window;
   }
 
   deliver(_sf: Subflow, dataOffset: number, data: Uint8Array): void {
-    if (this.receive.deliver(dataOffset, data) <= 0) return;
+    const added = this.receive.deliver(dataOffset, data);
+    this.reportBuffered();
+    if (added <= 0) return;
     this.armIdle(this.clock);
     if (this.receive.signalReadable()) this.host.emit({ type: 'readable', connection: this });
   }
@@ -693,6 +733,10 @@ export class Connection implements SubflowOwner, CcGroup {
     if (!this.isClient && sf.isInitial) sf.requestAck();
     if (this.current === 'connecting') {
       this.current = 'established';
+      // Only established connections share the budget's room: half-open ones (spoofed SYNs)
+      // must not thin everyone's window.
+      this.host.budget.join();
+      this.budgetMember = true;
       if (this.isClient) {
         this.host.emit({ type: 'connected', connection: this });
         this.startPendingJoins(now);
@@ -835,6 +879,11 @@ export class Connection implements SubflowOwner, CcGroup {
   private finish(now: number, error?: EngineError): void {
     if (this.current === 'closed') return;
     this.current = 'closed';
+    if (this.budgetMember) this.host.budget.leave(this.budgeted, this.budgetOffered, this.budgetWake);
+    else this.host.budget.change(-this.budgeted, -this.budgetOffered);
+    this.budgeted = 0;
+    this.budgetOffered = 0;
+    this.budgetMember = false;
     const err = error ?? this.closeError;
     this.closeError = err;
     for (const sf of [...this.subflowList]) {
@@ -844,6 +893,17 @@ export class Connection implements SubflowOwner, CcGroup {
     }
     this.host.emit(err ? { type: 'closed', connection: this, error: err } : { type: 'closed', connection: this });
     this.host.connectionClosed(this);
+  }
+
+  /** Tell the budget what this connection holds now (nothing once closed). */
+  private reportBuffered(): void {
+    if (this.current === 'closed') return;
+    const offered = Math.max(0, this.offeredRight - this.receive.rcvNxt);
+    const held = this.send.bufferedBytes + this.receive.bufferedBytes;
+    if (held === this.budgeted && offered === this.budgetOffered) return;
+    this.host.budget.change(held - this.budgeted, offered - this.budgetOffered);
+    this.budgeted = held;
+    this.budgetOffered = offered;
   }
 
   private armIdle(now: number): void {

@@ -27,6 +27,11 @@ export class ReceivePath {
     return this.reasm.readableBytes;
   }
 
+  /** Bytes held: in order and not yet read, and out of order. */
+  get bufferedBytes(): number {
+    return this.reasm.bufferedBytes;
+  }
+
   get peakBuffered(): number {
     return this.reasm.peakBuffered;
   }

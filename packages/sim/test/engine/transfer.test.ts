@@ -4,16 +4,12 @@
  * both sides close gracefully. A failing seed reproduces with MPTUN_SEED=<seed>.
  */
 import { describe, expect, it } from 'vitest';
-import type { LinkOptions } from '../../src/index.js';
-import { describeResult, runTransfer, type PathSpec } from '../support/transfer.js';
+import { describeResult, lteLink as lte, runTransfer, wifiLink as wifi, type PathSpec } from '../support/transfer.js';
 
 const only = process.env.MPTUN_SEED ? [Number(process.env.MPTUN_SEED)] : null;
 function seeds(n: number, base: number): number[] {
   return only ?? Array.from({ length: n }, (_, i) => base + i);
 }
-
-const wifi: LinkOptions = { rateBps: 50e6, delayMs: 10, queue: { ms: 50 } };
-const lte: LinkOptions = { rateBps: 20e6, delayMs: 30, jitterMs: 2, queue: { ms: 80 } };
 
 interface Case {
   name: string;

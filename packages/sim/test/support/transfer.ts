@@ -70,11 +70,18 @@ export interface TransferResult {
   /** Virtual time when each direction's last byte was read. */
   uploadDoneMs: number;
   downloadDoneMs: number;
+  /** Longest stretch without new bytes for the reader, per direction (StreamApp.longestGapMs). */
+  uploadLongestGapMs: number;
+  downloadLongestGapMs: number;
   ctx: TransferContext;
   /** Bytes the server received per client path index. */
   bytesPerPath: number[];
   peakReceiveBuffer: number;
 }
+
+/** Link presets the engine's transfer tests share. */
+export const wifiLink: LinkOptions = { rateBps: 50e6, delayMs: 10, queue: { ms: 50 } };
+export const lteLink: LinkOptions = { rateBps: 20e6, delayMs: 30, jitterMs: 2, queue: { ms: 80 } };
 
 /** A deterministic byte stream: the same seed gives the same bytes. */
 export function streamBytes(seed: number, length: number): Uint8Array {
@@ -108,6 +115,9 @@ export class StreamApp {
   private readonly hash = createHash('sha256');
   received = 0;
   doneAt = -1;
+  /** Longest wait between two reads that brought new bytes, from the first byte to the last. */
+  longestGapMs = 0;
+  private lastReadAt = -1;
   closed = false;
   error: string | undefined;
   constructor(
@@ -131,6 +141,8 @@ export class StreamApp {
     for (let d = mayRead ? conn.read() : null; d; d = conn.read()) {
       this.hash.update(d);
       this.received += d.length;
+      if (this.lastReadAt >= 0) this.longestGapMs = Math.max(this.longestGapMs, now - this.lastReadAt);
+      this.lastReadAt = now;
       if (this.received >= this.expectIn && this.doneAt < 0) this.doneAt = now;
     }
   }
@@ -250,6 +262,8 @@ export function runTransfer(spec: TransferSpec): TransferResult {
     timeMs: finishedAt >= 0 ? finishedAt : pair.now,
     uploadDoneMs: serverApp.doneAt,
     downloadDoneMs: clientApp.doneAt,
+    uploadLongestGapMs: serverApp.longestGapMs,
+    downloadLongestGapMs: clientApp.longestGapMs,
     ctx,
     bytesPerPath,
     peakReceiveBuffer: ctx.serverConn ? ctx.serverConn.peakReceiveBuffered : 0,
