@@ -647,6 +647,8 @@ export class Subflow implements SubflowView {
         if (!s || s.xmits === 0 || s.rel >= b.right) break;
         if (s.rel < b.left || s.rel + seqLength(s) > b.right || s.sacked) continue;
         s.sacked = true;
+        // Delivered: no longer waiting in the retransmit queue (its entry is skipped there).
+        s.lost = false;
         ackedBytes += s.data.length;
         if (s.inFlight) {
           this.inFlight -= s.data.length;
@@ -686,7 +688,7 @@ export class Subflow implements SubflowView {
   }
 
   private markLost(s: SentSegment): void {
-    if (s.lost) return;
+    if (s.lost || s.sacked) return;
     s.lost = true;
     if (s.inFlight) {
       this.inFlight -= s.data.length;
@@ -913,7 +915,9 @@ export class Subflow implements SubflowView {
     // Lost segments first (RFC 6675 §5 order), still within the window.
     while (this.retransmitQueue.length > 0) {
       const s = this.retransmitQueue[0]!;
-      if (!s.lost || s.rel < this.sndUna) {
+      // A SACKed segment is never sent again: once in flight it would stay counted there,
+      // since later SACKs and the RTO pass over segments already SACKed.
+      if (!s.lost || s.sacked || s.rel < this.sndUna) {
         this.retransmitQueue.shift();
         continue;
       }
