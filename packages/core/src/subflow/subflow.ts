@@ -14,6 +14,7 @@ import type { SubflowConfig } from './subflow-config.js';
 import { Keepalive } from './keepalive.js';
 import { Pacer } from './pacer.js';
 import { Rack } from './rack.js';
+import { CarrierWindow } from './carrier-window.js';
 
 export type SubflowState =
   | 'syn-sent'
@@ -181,6 +182,8 @@ export class Subflow implements SubflowView {
   private readonly markLostFn = (s: SentSegment): void => this.markLost(s);
   private readonly pacer: Pacer;
   private readonly keepalive: Keepalive;
+  /** Reliable-link mode only: the window sized from the carrier's delivery rate. */
+  private readonly carrier: CarrierWindow | null;
   private handshakeTries = 0;
   private backoff = 1;
   private consecutiveRtos = 0;
@@ -217,6 +220,7 @@ export class Subflow implements SubflowView {
     this.controller = ccFactory(this, ccGroup);
     this.handshakeDue = isInitiator; // the passive side answers once onSyn() has run
     this.pacer = new Pacer(now);
+    this.carrier = config.reliableLink ? new CarrierWindow() : null;
     this.keepalive = new Keepalive(config.keepaliveMs, config.maxRetries, now);
     this.timers.derive(SubflowTimer.Keepalive, () => this.keepalive.deadline(this.current === 'established', this.rtt.rto));
   }
@@ -269,7 +273,16 @@ export class Subflow implements SubflowView {
   }
 
   get cwnd(): number {
-    return this.config.reliableLink ? Infinity : this.controller.window();
+    return this.carrier ? this.carrier.window(this.rtt.minRtt, this.sendMss) : this.controller.window();
+  }
+
+  /**
+   * Bytes per ms this subflow delivers lately: the carrier's measured rate in reliable-link
+   * mode, else the congestion window over the smoothed RTT; 0 before an RTT sample.
+   */
+  get deliveryRate(): number {
+    if (this.carrier) return this.carrier.deliveryRate;
+    return this.rtt.hasSample ? this.controller.window() / this.rtt.srtt : 0;
   }
 
   get isEstablished(): boolean {
@@ -293,8 +306,8 @@ export class Subflow implements SubflowView {
   get sendable(): number {
     if (!this.mayCarryData || this.finQueued) return 0;
     const queued = this.queue.unsentBytes();
-    const room = this.cwnd - this.inFlight - queued;
-    if (this.config.reliableLink) return Math.max(0, this.config.receiveLimit - this.inFlight - queued);
+    const window = this.carrier ? Math.min(this.cwnd, this.config.receiveLimit) : this.cwnd;
+    const room = window - this.inFlight - queued;
     return room > 0 ? room : 0;
   }
 
@@ -647,8 +660,6 @@ export class Subflow implements SubflowView {
         if (!s || s.xmits === 0 || s.rel >= b.right) break;
         if (s.rel < b.left || s.rel + seqLength(s) > b.right || s.sacked) continue;
         s.sacked = true;
-        // Delivered: no longer waiting in the retransmit queue (its entry is skipped there).
-        s.lost = false;
         ackedBytes += s.data.length;
         if (s.inFlight) {
           this.inFlight -= s.data.length;
@@ -668,6 +679,10 @@ export class Subflow implements SubflowView {
     this.rack.onDelivered(newest, now, this.rtt.minRtt);
     if (ackedBytes > 0) {
       this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
+      if (this.carrier) {
+        if (this.appLimited) this.carrier.markAppLimited(this.inFlight);
+        this.carrier.onAck(now, ackedBytes, rttSample);
+      }
     }
     if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
     this.tlpPending = false;
@@ -688,7 +703,7 @@ export class Subflow implements SubflowView {
   }
 
   private markLost(s: SentSegment): void {
-    if (s.lost || s.sacked) return;
+    if (s.lost) return;
     s.lost = true;
     if (s.inFlight) {
       this.inFlight -= s.data.length;
@@ -915,9 +930,7 @@ export class Subflow implements SubflowView {
     // Lost segments first (RFC 6675 §5 order), still within the window.
     while (this.retransmitQueue.length > 0) {
       const s = this.retransmitQueue[0]!;
-      // A SACKed segment is never sent again: once in flight it would stay counted there,
-      // since later SACKs and the RTO pass over segments already SACKed.
-      if (!s.lost || s.sacked || s.rel < this.sndUna) {
+      if (!s.lost || s.rel < this.sndUna) {
         this.retransmitQueue.shift();
         continue;
       }
@@ -951,6 +964,7 @@ export class Subflow implements SubflowView {
     s.xmits++;
     s.xmitTime = now;
     if (!this.config.reliableLink) this.rack.onTransmit(s, now);
+    this.carrier?.onSent(now, this.inFlight);
     if (!s.inFlight) {
       s.inFlight = true;
       this.inFlight += s.data.length;
