@@ -14,7 +14,8 @@ import type { SubflowConfig } from './subflow-config.js';
 import { Keepalive } from './keepalive.js';
 import { Pacer } from './pacer.js';
 import { Rack } from './rack.js';
-import { CarrierWindow } from './carrier-window.js';
+import { carrierWindow } from './carrier-window.js';
+import { DeliveryRate } from './delivery-rate.js';
 
 export type SubflowState =
   | 'syn-sent'
@@ -182,8 +183,8 @@ export class Subflow implements SubflowView {
   private readonly markLostFn = (s: SentSegment): void => this.markLost(s);
   private readonly pacer: Pacer;
   private readonly keepalive: Keepalive;
-  /** Reliable-link mode only: the window sized from the carrier's delivery rate. */
-  private readonly carrier: CarrierWindow | null;
+  /** What the path delivers: sizes the send buffer, and the window in reliable-link mode. */
+  private readonly rate = new DeliveryRate();
   private handshakeTries = 0;
   private backoff = 1;
   private consecutiveRtos = 0;
@@ -220,7 +221,6 @@ export class Subflow implements SubflowView {
     this.controller = ccFactory(this, ccGroup);
     this.handshakeDue = isInitiator; // the passive side answers once onSyn() has run
     this.pacer = new Pacer(now);
-    this.carrier = config.reliableLink ? new CarrierWindow() : null;
     this.keepalive = new Keepalive(config.keepaliveMs, config.maxRetries, now);
     this.timers.derive(SubflowTimer.Keepalive, () => this.keepalive.deadline(this.current === 'established', this.rtt.rto));
   }
@@ -273,16 +273,12 @@ export class Subflow implements SubflowView {
   }
 
   get cwnd(): number {
-    return this.carrier ? this.carrier.window(this.rtt.minRtt, this.sendMss) : this.controller.window();
+    return this.config.reliableLink ? carrierWindow(this.rate.bytesPerMs, this.rtt.minRtt, this.sendMss) : this.controller.window();
   }
 
-  /**
-   * Bytes per ms this subflow delivers lately: the carrier's measured rate in reliable-link
-   * mode, else the congestion window over the smoothed RTT; 0 before an RTT sample.
-   */
+  /** Bytes per ms this subflow delivered at best lately (max-filtered samples); 0 before the first. */
   get deliveryRate(): number {
-    if (this.carrier) return this.carrier.deliveryRate;
-    return this.rtt.hasSample ? this.controller.window() / this.rtt.srtt : 0;
+    return this.rate.bytesPerMs;
   }
 
   get isEstablished(): boolean {
@@ -306,7 +302,7 @@ export class Subflow implements SubflowView {
   get sendable(): number {
     if (!this.mayCarryData || this.finQueued) return 0;
     const queued = this.queue.unsentBytes();
-    const window = this.carrier ? Math.min(this.cwnd, this.config.receiveLimit) : this.cwnd;
+    const window = this.config.reliableLink ? Math.min(this.cwnd, this.config.receiveLimit) : this.cwnd;
     const room = window - this.inFlight - queued;
     return room > 0 ? room : 0;
   }
@@ -679,10 +675,8 @@ export class Subflow implements SubflowView {
     this.rack.onDelivered(newest, now, this.rtt.minRtt);
     if (ackedBytes > 0) {
       this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
-      if (this.carrier) {
-        if (this.appLimited) this.carrier.markAppLimited(this.inFlight);
-        this.carrier.onAck(now, ackedBytes, rttSample);
-      }
+      if (this.appLimited) this.rate.markAppLimited(this.inFlight);
+      this.rate.onAck(now, ackedBytes, rttSample);
     }
     if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
     this.tlpPending = false;
@@ -964,7 +958,7 @@ export class Subflow implements SubflowView {
     s.xmits++;
     s.xmitTime = now;
     if (!this.config.reliableLink) this.rack.onTransmit(s, now);
-    this.carrier?.onSent(now, this.inFlight);
+    this.rate.onSent(now, this.inFlight);
     if (!s.inFlight) {
       s.inFlight = true;
       this.inFlight += s.data.length;
