@@ -78,21 +78,27 @@ export class SendPath {
   }
 
   /**
-   * The send buffer's size now, auto-tuned from what the paths measure (as Linux sizes a
-   * socket's send buffer from its congestion window): twice the sum of the subflows' delivery
-   * rates times the longest of their lowest RTTs, the bytes all paths together can have in
-   * flight while the slowest one's data is still unacknowledged (the multipath buffer of
-   * Raiciu et al., NSDI 2012 §4). Bounded by MIN_SEND_BUFFER and the configured sendBuffer.
+   * The send buffer's size now, auto-tuned from what the paths measure. Twice the sum of the
+   * subflows' delivery rates times the longest of their lowest RTTs: the bytes all paths
+   * together have in flight while the slowest one's data is still unacknowledged, and as much
+   * again for the skew between them (the multipath buffer of Raiciu et al., NSDI 2012 §4).
+   * Never less than the congestion windows plus one such product, so the buffer is not what
+   * keeps a window from filling: a controller that keeps a standing queue, or event loops
+   * that stretch the round trip, still get their window's worth (Linux likewise sizes a
+   * socket's send buffer from the window). Bounded by MIN_SEND_BUFFER and sendBuffer.
    */
   get sendLimit(): number {
     let rate = 0;
+    let windows = 0;
     let rttMax = 0;
     for (const sf of this.subflows) {
       if (sf.state !== 'established' || sf.potentiallyFailed) continue;
       rate += sf.deliveryRate;
+      windows += sf.cwnd;
       if (sf.minRtt > rttMax) rttMax = sf.minRtt;
     }
-    return Math.min(this.config.sendBuffer, Math.max(MIN_SEND_BUFFER, Math.ceil(2 * rate * rttMax)));
+    const bdp = rate * rttMax;
+    return Math.min(this.config.sendBuffer, Math.max(MIN_SEND_BUFFER, Math.ceil(Math.max(2 * bdp, windows + bdp))));
   }
 
   // --- The application's side ----------------------------------------------------------
