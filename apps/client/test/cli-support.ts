@@ -66,6 +66,23 @@ export function startApp(app: 'client' | 'server', args: string[], opts: { stdin
   return proc;
 }
 
+/**
+ * mptun-linkem from source with `args`; `onStart` gets the child at once (to kill it later,
+ * whatever happens), and the promise resolves once the emulator runs.
+ */
+export function startLinkem(args: string[], onStart: (child: ChildProcess) => void): Promise<void> {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/linkem/src/main.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
+  onStart(child);
+  return new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('running;')) resolve();
+    });
+    child.once('exit', () => reject(new Error(`the link emulator exited: ${out}`)));
+  });
+}
+
 /** Run an app command to its end (killed after timeoutMs). */
 export async function runApp(app: 'client' | 'server', args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = startApp(app, args);

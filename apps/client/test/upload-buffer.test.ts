@@ -9,10 +9,10 @@
  * two stream buffers add at most 128 KiB; once the upload is done the tunnel holds at most
  * 32 KiB.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO, startApp, startServerApp, stopAll, withKeys } from './cli-support.js';
+import { startApp, startLinkem, startServerApp, stopAll, withKeys } from './cli-support.js';
 import { freeUdpPort } from './support.js';
 
 const RATE_BPS = 20e6;
@@ -36,16 +36,7 @@ afterEach(async () => {
 /** mptun-linkem relaying `listen` to `target` over one emulated UDP link; resolves once it runs. */
 function linkem(listen: string, target: string): Promise<void> {
   const args = ['--udp', `${listen}=${target}`, '--rate', '20mbit', '--delay', `${ONE_WAY_MS}ms`, '--queue', '50ms', '--seed', String(SEED), '--no-control'];
-  const relay = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/linkem/src/main.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
-  children.push(relay);
-  return new Promise<void>((resolve, reject) => {
-    let out = '';
-    relay.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('running;')) resolve();
-    });
-    relay.once('exit', () => reject(new Error(`the link emulator exited: ${out}`)));
-  });
+  return startLinkem(args, (child) => children.push(child));
 }
 
 /** A TCP sink on 127.0.0.1 that reads everything; `received()` counts it. */
