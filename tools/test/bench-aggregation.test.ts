@@ -162,9 +162,10 @@ describe('aggregation report helpers', () => {
 
   it('plans the quick and full runs as the issue asks', () => {
     // Every scheduler with CUBIC; minrtt (and in full mode ecf) also with the loss-tolerant bbr.
-    expect(aggregationPlan(true).schedulers).toEqual(['minrtt', 'roundrobin', 'blest', 'ecf', 'redundant', 'minrtt+bbr']);
-    expect(aggregationPlan(false).schedulers).toEqual(expect.arrayContaining(['overflow', 'backup', 'minrtt', 'roundrobin', 'redundant', 'blest', 'ecf', 'minrtt+bbr', 'ecf+bbr']));
-    expect(aggregationPlan(false).schedulers).toHaveLength(9);
+    // minrtt also with both paths over WebSocket (issue 16: both paths must carry their share there).
+    expect(aggregationPlan(true).schedulers).toEqual(['minrtt', 'roundrobin', 'blest', 'ecf', 'redundant', 'minrtt+bbr', 'minrtt@ws']);
+    expect(aggregationPlan(false).schedulers).toEqual(expect.arrayContaining(['overflow', 'backup', 'minrtt', 'roundrobin', 'redundant', 'blest', 'ecf', 'minrtt+bbr', 'ecf+bbr', 'minrtt@ws']));
+    expect(aggregationPlan(false).schedulers).toHaveLength(10);
     expect(rttRatioPlan(true).schedulers).toEqual(['minrtt', 'roundrobin', 'redundant', 'blest', 'ecf']);
     expect([rttRatioPlan(true).tcpReference, rttRatioPlan(false).tcpReference]).toEqual([false, true]);
     expect([aggregationSection.id, aggregationSection.title, rttSection.id, rttSection.title]).toEqual(['aggregation', '1. Aggregation', 'rtt-ratio', '2. Very different RTTs']);

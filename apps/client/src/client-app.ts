@@ -223,7 +223,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
         names,
         summary: () => {
           const t = connections.totals();
-          return { version: CLIENT_VERSION, server: config.server!, transport, listeners, uptimeMs: Date.now() - startedAt, connectionsTotal: t.connections, bytesUp: t.bytesUp, bytesDown: t.bytesDown };
+          return { version: CLIENT_VERSION, server: config.server!, transport, listeners, uptimeMs: Date.now() - startedAt, connectionsTotal: t.connections, bytesUp: t.bytesUp, bytesDown: t.bytesDown, bufferedUpBytes: t.bufferedUpBytes, unacknowledgedUpBytes: t.unacknowledgedUpBytes };
         },
       });
       const status = await startStatusServer(source, { ...parseListenAddress(config.status, 'status'), tracker });

@@ -17,6 +17,10 @@ export interface ConnectionTotals {
   connections: number;
   bytesUp: number;
   bytesDown: number;
+  /** Upload bytes held now: read from applications and not yet acknowledged by the server. */
+  bufferedUpBytes: number;
+  /** Of those, the bytes the tunnel connections took and the server has not acknowledged (their send buffers). */
+  unacknowledgedUpBytes: number;
 }
 
 export function formatTarget(t: { host: string; port: number }): string {
@@ -45,7 +49,7 @@ export function compactHost(host: string): string {
 }
 
 export class ConnectionRegistry {
-  private readonly live = new Map<MptcpSocket, LiveConnection & { up(): number; down(): number }>();
+  private readonly live = new Map<MptcpSocket, LiveConnection & { local: Socket; up(): number; down(): number }>();
   /** Bytes of connections that have closed. */
   private readonly closed = { bytesUp: 0, bytesDown: 0 };
   private opened = 0;
@@ -106,10 +110,15 @@ export class ConnectionRegistry {
   totals(): ConnectionTotals {
     let bytesUp = this.closed.bytesUp;
     let bytesDown = this.closed.bytesDown;
+    let bufferedUpBytes = 0;
+    let unacknowledgedUpBytes = 0;
     for (const c of this.live.values()) {
       bytesUp += c.up();
       bytesDown += c.down();
+      // Read from the application's socket and not yet written on, plus what the tunnel holds.
+      bufferedUpBytes += c.local.readableLength + c.socket.uploadBuffered;
+      unacknowledgedUpBytes += c.socket.isBound ? c.socket.connection.bufferedBytes : 0;
     }
-    return { connections: this.opened, bytesUp, bytesDown };
+    return { connections: this.opened, bytesUp, bytesDown, bufferedUpBytes, unacknowledgedUpBytes };
   }
 }

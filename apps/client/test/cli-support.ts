@@ -107,6 +107,23 @@ export function startApp(app: AppName, args: string[], opts: StartOptions = {}):
   return proc;
 }
 
+/**
+ * mptun-linkem from source with `args`; `onStart` gets the child at once (to kill it later,
+ * whatever happens), and the promise resolves once the emulator runs.
+ */
+export function startLinkem(args: string[], onStart: (child: ChildProcess) => void): Promise<void> {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/linkem/src/main.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
+  onStart(child);
+  return new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('running;')) resolve();
+    });
+    child.once('exit', () => reject(new Error(`the link emulator exited: ${out}`)));
+  });
+}
+
 /** Run an app command to its end (killed after timeoutMs). */
 export async function runApp(app: AppName, args: string[], timeoutMs = 30_000, opts: StartOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = startApp(app, args, opts);

@@ -4,13 +4,13 @@
  * SOCKS proxy with curl spreads over them, IPv4 and IPv6 paths in one connection; the
  * client's close line gives the bytes per path.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO, runApp, startApp, startClientApp, stopAll, withKeys, type AppProcess, type KeyFiles } from './cli-support.js';
+import { runApp, startApp, startClientApp, startLinkem, stopAll, withKeys, type AppProcess, type KeyFiles } from './cli-support.js';
 
 const relays: ChildProcess[] = [];
 afterEach(async () => {
@@ -151,16 +151,7 @@ describe('address signalling through the apps', () => {
       const first = server.listening[0]!;
       expect(server.app.logs().filter((l) => l['msg'] === 'announcing address').map((l) => l['address'])).toEqual([first, `127.0.0.5:${front}`]);
       // The relay forwards 127.0.0.5:front to the server: the server never listens there.
-      const relay = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/linkem/src/main.ts', '--udp', `127.0.0.5:${front}=${first}`, '--no-control'], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
-      relays.push(relay);
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        relay.stdout!.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          if (out.includes('running;')) resolve();
-        });
-        relay.once('exit', () => reject(new Error(`the relay exited: ${out}`)));
-    });
+      await startLinkem(['--udp', `127.0.0.5:${front}=${first}`, '--no-control'], (relay) => relays.push(relay));
     const paths = await download(await startClientApp(keys, first, ['127.0.0.2']), http.port, data);
     expect(paths.find((p) => p.remote === '127.0.0.5')?.bytesDown, 'the announced address').toBeGreaterThan(100_000);
     expect(paths.find((p) => p.remote === '127.0.0.1')?.bytesDown, 'the address the client was given').toBeGreaterThan(100_000);

@@ -175,7 +175,7 @@ describe('StatusTracker', () => {
   });
 
   it('adds the app summary to the snapshot', () => {
-    const summary = { version: '1.2.3', server: 'vpn:4433', transport: 'udp', listeners: ['socks 127.0.0.1:1080'], uptimeMs: 5, connectionsTotal: 2, bytesUp: 10, bytesDown: 20 };
+    const summary = { version: '1.2.3', server: 'vpn:4433', transport: 'udp', listeners: ['socks 127.0.0.1:1080'], uptimeMs: 5, connectionsTotal: 2, bytesUp: 10, bytesDown: 20, bufferedUpBytes: 0, unacknowledgedUpBytes: 0 };
     const t = new StatusTracker(twoPaths(), { now: () => 0, summary: () => summary });
     t.sample(0);
     expect(t.snapshot().client).toEqual(summary);

@@ -80,6 +80,8 @@ const TypedDuplex = typedEvents<typeof Duplex, '_write' | '_read' | '_final' | '
 export class MptcpSocket extends TypedDuplex<MptcpSocketEvents> implements ConnectionHandler {
   private pendingWrite: Uint8Array | null = null;
   private pendingCallback: ((err?: Error | null) => void) | null = null;
+  /** Length of the chunk _write is working on (the stream counts all of it until its callback). */
+  private pendingChunkLength = 0;
   private readWanted = false;
   private peerEnded = false;
   private ended = false;
@@ -113,6 +115,15 @@ export class MptcpSocket extends TypedDuplex<MptcpSocketEvents> implements Conne
     return this.conn !== null;
   }
 
+  /**
+   * Bytes written to this socket that the peer has not acknowledged yet (DATA_ACK, RFC 8684
+   * §3.3.2): those still in the stream's buffer, and those the connection holds.
+   */
+  get uploadBuffered(): number {
+    const taken = this.pendingCallback ? this.pendingChunkLength - (this.pendingWrite?.length ?? 0) : 0;
+    return this.writableLength - taken + (this.conn?.bufferedBytes ?? 0);
+  }
+
   /** Bytes of ours the peer has acknowledged at the data level (DATA_ACK, RFC 8684 §3.3.2); 0 before the connection starts. */
   get bytesAcknowledged(): number {
     return this.conn?.sndUna ?? 0;
@@ -131,6 +142,7 @@ export class MptcpSocket extends TypedDuplex<MptcpSocketEvents> implements Conne
 
   _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.pendingWrite = chunk;
+    this.pendingChunkLength = chunk.length;
     this.pendingCallback = callback;
     this.flushWrite();
   }

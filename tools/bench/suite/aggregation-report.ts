@@ -130,6 +130,7 @@ export function aggregationTables(d: AggregationData): Table[] {
       ? `"sum after headers": the sum × ${(d.wireEfficiency * 100).toFixed(1)}%, the payload share of the datagram bytes the link carried in the loss-free single-path download (TCP header and options, DSS, seal).`
       : '"sum after headers" could not be measured in this run.',
     'backup and overflow are not aggregation schedulers: they keep a path idle by design (full mode only).',
+    '"@ws": both paths over WebSocket (the emulator relays TCP with the same rate, delay, jitter and queue, without random loss: a byte stream cannot drop packets).',
     'Figures are measured on a shared 2-core machine; they are reported, not asserted.',
   ];
   if (single?.error) notes.push(`single-path references: failed: ${single.error}`);

@@ -20,11 +20,15 @@ export interface AggregationPlan {
   warmupSeconds: number;
 }
 
-/** Quick: the five aggregating schedulers, short windows. Full: all seven, long windows. */
+/**
+ * Quick: the five aggregating schedulers, short windows. Full: all seven, long windows. Both
+ * add minRTT with both paths over WebSocket ("minrtt@ws"), where the subflows' windows come
+ * from the carrier rather than from congestion control of their own.
+ */
 export function aggregationPlan(quick: boolean): AggregationPlan {
   return quick
-    ? { schedulers: ['minrtt', 'roundrobin', 'blest', 'ecf', 'redundant', 'minrtt+bbr'], seconds: 3, warmupSeconds: 1 }
-    : { schedulers: ['minrtt', 'roundrobin', 'redundant', 'blest', 'ecf', 'overflow', 'backup', 'minrtt+bbr', 'ecf+bbr'], seconds: 10, warmupSeconds: 2 };
+    ? { schedulers: ['minrtt', 'roundrobin', 'blest', 'ecf', 'redundant', 'minrtt+bbr', 'minrtt@ws'], seconds: 3, warmupSeconds: 1 }
+    : { schedulers: ['minrtt', 'roundrobin', 'redundant', 'blest', 'ecf', 'overflow', 'backup', 'minrtt+bbr', 'ecf+bbr', 'minrtt@ws'], seconds: 10, warmupSeconds: 2 };
 }
 
 export interface AggregationOptions {

@@ -55,6 +55,10 @@ export interface ClientSummary {
   connectionsTotal: number;
   bytesUp: number;
   bytesDown: number;
+  /** Upload bytes the client holds now: read from applications, not yet acknowledged by the server. */
+  bufferedUpBytes: number;
+  /** Of those, the bytes in the tunnel connections' send buffers (sent or about to be, not yet acknowledged). */
+  unacknowledgedUpBytes: number;
 }
 
 export interface StatusSnapshot {

@@ -191,6 +191,11 @@ export class Connection implements SubflowOwner, CcGroup {
     return this.send.bufferedBytes;
   }
 
+  /** What bufferedBytes may reach now: the send buffer, auto-tuned from the paths' rates and RTTs. */
+  get sendBufferLimit(): number {
+    return this.send.sendLimit;
+  }
+
   get peakReceiveBuffered(): number {
     return this.receive.peakBuffered;
   }

@@ -10,6 +10,8 @@ import { SendBuffer } from './send-buffer.js';
 
 /** Longest wait between window probes. */
 const PERSIST_MAX_MS = 60_000;
+/** The send buffer never shrinks below this, so a new or slow connection still fills a few windows. */
+export const MIN_SEND_BUFFER = 64 * 1024;
 
 /** A chunk of connection data to (re)send: [start, end). */
 interface Range {
@@ -75,12 +77,36 @@ export class SendPath {
     return this.opportunistic;
   }
 
+  /**
+   * The send buffer's size now, auto-tuned from what the paths measure. Twice the sum of the
+   * subflows' delivery rates times the longest of their lowest RTTs: the bytes all paths
+   * together have in flight while the slowest one's data is still unacknowledged, and as much
+   * again for the skew between them (the multipath buffer of Raiciu et al., NSDI 2012 §4).
+   * Never less than the congestion windows plus one such product, so the buffer is not what
+   * keeps a window from filling: a controller that keeps a standing queue, or event loops
+   * that stretch the round trip, still get their window's worth (Linux likewise sizes a
+   * socket's send buffer from the window). Bounded by MIN_SEND_BUFFER and sendBuffer.
+   */
+  get sendLimit(): number {
+    let rate = 0;
+    let windows = 0;
+    let rttMax = 0;
+    for (const sf of this.subflows) {
+      if (sf.state !== 'established' || sf.potentiallyFailed) continue;
+      rate += sf.deliveryRate;
+      windows += sf.cwnd;
+      if (sf.minRtt > rttMax) rttMax = sf.minRtt;
+    }
+    const bdp = rate * rttMax;
+    return Math.min(this.config.sendBuffer, Math.max(MIN_SEND_BUFFER, Math.ceil(Math.max(2 * bdp, windows + bdp))));
+  }
+
   // --- The application's side ----------------------------------------------------------
 
   /** Take what fits of `data`; the rest waits for 'writable'. */
   write(data: Uint8Array): number {
     if (this.fin >= 0) return 0;
-    const room = this.config.sendBuffer - this.sendBuf.length;
+    const room = Math.max(0, this.sendLimit - this.sendBuf.length); // the limit may have shrunk below what is held
     const n = Math.min(room, data.length);
     if (n > 0) this.sendBuf.append(n === data.length ? data : data.subarray(0, n));
     if (n < data.length) this.writeBlocked = true;
@@ -125,7 +151,7 @@ export class SendPath {
     this.una = ack;
     this.sendBuf.release(dataEnd);
     if (this.fin >= 0 && ack > this.fin) this.timers.clear(ConnectionTimer.BareFin);
-    if (this.writeBlocked && this.sendBuf.length < this.config.sendBuffer) {
+    if (this.writeBlocked && this.sendBuf.length < this.sendLimit) {
       this.writeBlocked = false;
       return true;
     }

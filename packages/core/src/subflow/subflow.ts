@@ -14,6 +14,8 @@ import type { SubflowConfig } from './subflow-config.js';
 import { Keepalive } from './keepalive.js';
 import { Pacer } from './pacer.js';
 import { Rack } from './rack.js';
+import { carrierWindow } from './carrier-window.js';
+import { DeliveryRate } from './delivery-rate.js';
 
 export type SubflowState =
   | 'syn-sent'
@@ -181,6 +183,8 @@ export class Subflow implements SubflowView {
   private readonly markLostFn = (s: SentSegment): void => this.markLost(s);
   private readonly pacer: Pacer;
   private readonly keepalive: Keepalive;
+  /** What the path delivers: sizes the send buffer, and the window in reliable-link mode. */
+  private readonly rate = new DeliveryRate();
   private handshakeTries = 0;
   private backoff = 1;
   private consecutiveRtos = 0;
@@ -269,7 +273,12 @@ export class Subflow implements SubflowView {
   }
 
   get cwnd(): number {
-    return this.config.reliableLink ? Infinity : this.controller.window();
+    return this.config.reliableLink ? carrierWindow(this.rate.bytesPerMs, this.rtt.minRtt, this.sendMss) : this.controller.window();
+  }
+
+  /** Bytes per ms this subflow delivered at best lately (max-filtered samples); 0 before the first. */
+  get deliveryRate(): number {
+    return this.rate.bytesPerMs;
   }
 
   get isEstablished(): boolean {
@@ -293,8 +302,8 @@ export class Subflow implements SubflowView {
   get sendable(): number {
     if (!this.mayCarryData || this.finQueued) return 0;
     const queued = this.queue.unsentBytes();
-    const room = this.cwnd - this.inFlight - queued;
-    if (this.config.reliableLink) return Math.max(0, this.config.receiveLimit - this.inFlight - queued);
+    const window = this.config.reliableLink ? Math.min(this.cwnd, this.config.receiveLimit) : this.cwnd;
+    const room = window - this.inFlight - queued;
     return room > 0 ? room : 0;
   }
 
@@ -668,6 +677,8 @@ export class Subflow implements SubflowView {
     this.rack.onDelivered(newest, now, this.rtt.minRtt);
     if (ackedBytes > 0) {
       this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
+      if (this.appLimited) this.rate.markAppLimited(this.inFlight);
+      this.rate.onAck(now, ackedBytes, rttSample);
     }
     if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
     this.tlpPending = false;
@@ -951,6 +962,7 @@ export class Subflow implements SubflowView {
     s.xmits++;
     s.xmitTime = now;
     if (!this.config.reliableLink) this.rack.onTransmit(s, now);
+    this.rate.onSent(now, this.inFlight);
     if (!s.inFlight) {
       s.inFlight = true;
       this.inFlight += s.data.length;
