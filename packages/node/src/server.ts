@@ -46,6 +46,12 @@ export interface ServerCommonOptions {
   announce?: TransportAddress[];
   /** Announce the UDP listen addresses (not wildcard ones). Default true. */
   announceListenAddresses?: boolean;
+  /**
+   * Clients reach this server through a load balancer's shared address: every connection's
+   * MP_CAPABLE carries the C bit (RFC 8684 §3.1), so clients open further paths only to the
+   * announced addresses (give the server's own in `announce`), never to the shared one.
+   */
+  behindBalancer?: boolean;
 }
 
 /** Listeners of any transport; sealed ones (udp, ws, wss) authenticate with the server's key pair. */
@@ -85,7 +91,12 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
   constructor(private readonly options: ServerOptions, onConnection?: (socket: MptcpSocket) => void) {
     super();
     this.strategy = resolveStrategy(options);
-    this.driver = new Driver({ scheduler: this.strategy.schedulerFactory, congestionControl: this.strategy.ccFactory, ...options.engine });
+    this.driver = new Driver({
+      scheduler: this.strategy.schedulerFactory,
+      congestionControl: this.strategy.ccFactory,
+      ...options.engine,
+      ...(options.behindBalancer ? { refuseJoinsToInitialAddress: true } : {}),
+    });
     this.driver.endpoint.listen();
     this.driver.onSegment = options.onSegment ?? null;
     this.driver.onEvent = (ev) => {
