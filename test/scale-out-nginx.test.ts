@@ -1,7 +1,8 @@
 /**
- * Several mptun-servers behind a stock load balancer (issue 17): Debian's nginx with its
- * stream module balances sealed UDP over three real mptun-server processes with
- * `hash $remote_addr consistent` (deploy/nginx/mptun-udp.conf, used as it is). Each server runs
+ * Several mptun-servers behind a stock load balancer (issue 17): Debian's nginx balances
+ * three real mptun-server processes with `hash $remote_addr consistent`, as a UDP `stream`
+ * balancer for sealed UDP (deploy/nginx/mptun-udp.conf) and as an HTTP reverse proxy for
+ * WebSocket (deploy/nginx/mptun-ws.conf), each file used as it is. Each server runs
  * --behind-balancer --announce <its own address>. Real mptun-clients with two paths each
  * reach the shared address; every connection's subflows must sit on one server (each
  * server's /metrics), the load must spread over all three, every transfer must be
@@ -10,8 +11,9 @@
  * Everything is on loopback: 127.0.0.100 is the balancer's shared address, 127.0.0.11-13 the
  * servers', 127.0.0.2x and 127.0.0.3x each client's two paths (all of 127/8 is loopback on
  * Linux). Skipped, with the reason printed, where nginx or its stream module is missing (not
- * in CI). The capture of what reaches the balancer needs root (tshark on lo); elsewhere it is
- * left out with a printed note.
+ * in CI); the WebSocket case also where not root (nginx's HTTP temp directories are root's).
+ * The capture of what reaches the balancer needs root (tshark on lo); elsewhere it is left
+ * out with a printed note.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -24,16 +26,12 @@ import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from
 import { startEcho } from '../apps/client/test/support.js';
 
 const REPO = join(import.meta.dirname, '..');
-const NGINX_CONF = join(REPO, 'deploy/nginx/mptun-udp.conf');
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 /** Debian puts nginx in /usr/sbin, which a user's PATH may leave out. */
 const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
-const SHARED = '127.0.0.100:4433';
 const SERVERS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
-/** Each client's two paths: the first reaches the balancer, the second only its server. */
-const CLIENTS = [1, 2, 3, 4, 5].map((i) => ({ first: `127.0.0.${20 + i}`, second: `127.0.0.${30 + i}` }));
-const CONNECTIONS_PER_CLIENT = 4;
-const BYTES = 1_000_000;
+/** Client `i`'s two paths: the first reaches the balancer, the second only its server. */
+const twoPaths = (i: number): { first: string; second: string } => ({ first: `127.0.0.${20 + i}`, second: `127.0.0.${40 + i}` });
 
 function skipReason(): string | undefined {
   const v = spawnSync(NGINX, ['-v'], { stdio: 'ignore' });
@@ -45,19 +43,69 @@ function skipReason(): string | undefined {
 const reason = process.env.CI ? undefined : skipReason();
 if (reason) console.log(`scale-out behind nginx skipped: ${reason}`);
 
+/** One way of balancing: the deploy file, the shared address, and how servers and clients are started. */
+interface Balancer {
+  name: string;
+  conf: string;
+  /** The proto of the shared address in `ss` and tshark (udp or tcp). */
+  proto: 'udp' | 'tcp';
+  shared: string;
+  /**
+   * The clients' addresses, chosen so that the hash puts at least one on each server (the
+   * hash depends on the upstream names, so each balancer has its own set; nginx's choice is
+   * deterministic).
+   */
+  clients: Array<{ first: string; second: string }>;
+  connectionsPerClient: number;
+  /** Echoed both ways on each connection. */
+  bytes: number;
+  listen(host: string): string[];
+  announce(host: string): string;
+  clientArgs: string[];
+}
+
+const BALANCERS: Balancer[] = [
+  {
+    name: 'sealed UDP behind a UDP stream balancer',
+    conf: join(REPO, 'deploy/nginx/mptun-udp.conf'),
+    proto: 'udp',
+    shared: '127.0.0.100:4433',
+    clients: [1, 2, 3, 4, 5].map(twoPaths),
+    connectionsPerClient: 4,
+    bytes: 1_000_000,
+    listen: (host) => ['--listen', `udp://${host}:4433`],
+    announce: (host) => `${host}:4433`,
+    clientArgs: ['--server', '127.0.0.100:4433'],
+  },
+  {
+    name: 'WebSocket behind an HTTP reverse proxy',
+    conf: join(REPO, 'deploy/nginx/mptun-ws.conf'),
+    proto: 'tcp',
+    shared: '127.0.0.100:8080',
+    clients: [1, 2, 9, 4, 5].map(twoPaths),
+    // Less than over UDP: a WebSocket path that hears nothing for a second is given up
+    // (heartbeat.ts), which a loaded two-core machine running eleven processes can cause.
+    connectionsPerClient: 2,
+    bytes: 500_000,
+    listen: (host) => ['--listen', `ws://${host}:8080/mptun`],
+    announce: (host) => `${host}:8080`,
+    clientArgs: ['--server', '127.0.0.100:8080', '--transport', 'ws', '--ws-url', 'ws://127.0.0.100:8080/mptun'],
+  },
+];
+
 /** nginx in the foreground with the deploy file included, its pid and logs in `dir`. */
-async function startNginx(dir: string): Promise<{ child: ChildProcess; errors: () => string }> {
+async function startNginx(dir: string, b: Balancer): Promise<{ child: ChildProcess; errors: () => string }> {
   const main = join(dir, 'nginx.conf');
   writeFileSync(
     main,
     [
-      `load_module ${STREAM_MODULE};`,
+      ...(b.proto === 'udp' ? [`load_module ${STREAM_MODULE};`] : []),
       'daemon off;',
       'worker_processes 1;',
       `pid ${join(dir, 'nginx.pid')};`,
       `error_log ${join(dir, 'error.log')} notice;`,
       'events { worker_connections 1024; }',
-      `include ${NGINX_CONF};`,
+      `include ${b.conf};`,
       '',
     ].join('\n'),
   );
@@ -69,26 +117,27 @@ async function startNginx(dir: string): Promise<{ child: ChildProcess; errors: (
   // Ready once the shared address is bound: a UDP probe gets no answer, so watch the socket table.
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const ss = spawnSync('ss', ['-uanH', 'src', SHARED], { encoding: 'utf8' });
-    if (ss.stdout.includes(SHARED)) break;
+    const ss = spawnSync('ss', [b.proto === 'udp' ? '-uanH' : '-tlnH', 'src', b.shared], { encoding: 'utf8' });
+    if (ss.stdout.includes(b.shared)) break;
     if (child.exitCode !== null) throw new Error(`nginx exited: ${errors}`);
-    if (Date.now() > deadline) throw new Error(`nginx did not bind ${SHARED}: ${errors}`);
+    if (Date.now() > deadline) throw new Error(`nginx did not bind ${b.shared}: ${errors}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return { child, errors: () => errors };
 }
 
 /**
- * UDP payload bytes sent to the balancer's shared address, by source address, captured on
- * loopback with tshark (which needs root); null, with the reason printed, where it cannot run.
+ * UDP or TCP payload bytes sent to the balancer's shared address, by source address, captured
+ * on loopback with tshark (which needs root); null, with the reason printed, where it cannot run.
  */
-async function watchBalancer(): Promise<{ stop(): Promise<Map<string, number>> } | null> {
+async function watchBalancer(b: Balancer): Promise<{ stop(): Promise<Map<string, number>> } | null> {
   if (process.getuid?.() !== 0) {
     console.log('not root: the capture of what reaches the balancer is left out (the servers\' view is still checked)');
     return null;
   }
-  const [host, port] = SHARED.split(':');
-  const child = spawn('tshark', ['-i', 'lo', '-l', '-n', '-f', `udp and dst host ${host} and dst port ${port}`, '-T', 'fields', '-e', 'ip.src', '-e', 'udp.length'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [host, port] = b.shared.split(':');
+  const length = b.proto === 'udp' ? 'udp.length' : 'tcp.len';
+  const child = spawn('tshark', ['-i', 'lo', '-l', '-n', '-f', `${b.proto} and dst host ${host} and dst port ${port}`, '-T', 'fields', '-e', 'ip.src', '-e', length], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -109,7 +158,7 @@ async function watchBalancer(): Promise<{ stop(): Promise<Map<string, number>> }
       const bytes = new Map<string, number>();
       for (const line of out.split('\n')) {
         const [src, len] = line.trim().split('\t');
-        if (src && len) bytes.set(src, (bytes.get(src) ?? 0) + Number(len) - 8);
+        if (src && len) bytes.set(src, (bytes.get(src) ?? 0) + Number(len) - (b.proto === 'udp' ? 8 : 0));
       }
       return bytes;
     },
@@ -170,7 +219,14 @@ function echoThroughSocks(socks: string, targetPort: number, bytes: number): Pro
   });
 }
 
-describe.skipIf(reason !== undefined)('three mptun-servers behind nginx (UDP, hash on the source address)', () => {
+const notRoot = process.getuid?.() !== 0 ? 'not root: nginx as an HTTP proxy wants its temp directories under /var/lib/nginx' : undefined;
+if (!reason && notRoot) console.log(`scale-out with WebSocket behind nginx skipped: ${notRoot}`);
+
+describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behind nginx, hash on the source address: $name', (b) => {
+  if (b.proto === 'tcp' && notRoot) {
+    it.skip(`skipped: ${notRoot}`, () => {});
+    return;
+  }
   let dir = '';
   let keys: KeyFiles;
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
@@ -183,21 +239,21 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind nginx (UDP, ha
     dir = mkdtempSync(join(tmpdir(), 'mptun-nginx-'));
     keys = await writeKeyFiles();
     echo = await startEcho();
-    nginx = await startNginx(dir);
+    nginx = await startNginx(dir, b);
     // The servers share the key the clients pin: any of them may answer the shared address.
     for (const host of SERVERS) {
       const app = startApp('server', [
-        'run', '--listen', `udp://${host}:4433`, '--behind-balancer', '--announce', `${host}:4433`,
+        'run', ...b.listen(host), '--behind-balancer', '--announce', b.announce(host),
         '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', `127.0.0.1:${echo.port}`,
         '--metrics', `${host}:0`, '--drain', '0s', '--log-format', 'json',
       ]);
       const metrics = String((await app.waitForLog((l) => l['msg'] === 'metrics'))['url']);
       servers.push({ host, app, metrics });
     }
-    capture = await watchBalancer();
-    for (const c of CLIENTS) {
+    capture = await watchBalancer(b);
+    for (const c of b.clients) {
       const app = startApp('client', [
-        'run', '--server', SHARED, '--server-key', keys.serverPublic, '--key', keys.clientKey,
+        'run', ...b.clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey,
         '--path', c.first, '--path', c.second, '--socks', '127.0.0.1:0', '--log-format', 'json',
       ]);
       const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
@@ -218,9 +274,16 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind nginx (UDP, ha
   });
 
   it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths skip the balancer", async () => {
-    const open = await Promise.all(clients.flatMap((c) => Array.from({ length: CONNECTIONS_PER_CLIENT }, () => echoThroughSocks(c.socks, echo!.port, BYTES))));
+    const open = await Promise.all(clients.flatMap((c) => Array.from({ length: b.connectionsPerClient }, () => echoThroughSocks(c.socks, echo!.port, b.bytes)))).catch((e: unknown) => {
+      // What each process said last, to tell a balancer problem from an mptun one.
+      for (const p of [...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]) {
+        console.log(`--- ${p.who}\n${p.app.stderr().split('\n').slice(-12).join('\n')}`);
+      }
+      console.log(`--- nginx\n${nginx!.errors()}`);
+      throw e;
+    });
     for (const o of open) expect(o.got).toBe(o.sent);
-    const total = clients.length * CONNECTIONS_PER_CLIENT;
+    const total = clients.length * b.connectionsPerClient;
 
     // With every connection still open: each should have three subflows on its server (the
     // first through nginx, one from each client address straight to the announced one).
@@ -248,8 +311,8 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind nginx (UDP, ha
     // Where each server saw its paths come from: nginx's own address for the first path, the
     // clients' addresses for the rest. A client's connections all sit on the server its first
     // address hashes to, and both of its addresses reach that server directly.
-    const clientHosts = new Set(CLIENTS.flatMap((c) => [c.first, c.second]));
-    for (const c of CLIENTS) {
+    const clientHosts = new Set(b.clients.flatMap((c) => [c.first, c.second]));
+    for (const c of b.clients) {
       const direct = servers.filter((s) => s.app.logs().some((l) => l['msg'] === 'client path up' && (l['address'] === c.first || l['address'] === c.second)));
       expect(direct.map((s) => s.host), `servers ${c.first}/${c.second} reached directly`).toHaveLength(1);
       const byConn = new Map<unknown, Set<string>>();
@@ -260,7 +323,7 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind nginx (UDP, ha
         byConn.set(l['conn'], set);
       }
       const mine = [...byConn.values()].filter((set) => set.has(c.first) || set.has(c.second));
-      expect(mine).toHaveLength(CONNECTIONS_PER_CLIENT);
+      expect(mine).toHaveLength(b.connectionsPerClient);
       for (const set of mine) {
         expect(set.has(c.first) && set.has(c.second), `paths of a connection of ${c.first}: ${[...set].join(' ')}`).toBe(true);
         const viaBalancer = [...set].filter((a) => !clientHosts.has(a));
@@ -277,9 +340,9 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind nginx (UDP, ha
       const sent = await capture.stop();
       capture = null;
       console.log('bytes sent to the balancer, by source:', [...sent].map(([a, n]) => `${a} ${n}`).sort().join(', '));
-      for (const c of CLIENTS) {
-        expect(sent.get(c.first) ?? 0, `${c.first} through the balancer`).toBeGreaterThan(CONNECTIONS_PER_CLIENT * 1000);
-        expect(sent.get(c.second) ?? 0, `${c.second} through the balancer`).toBeLessThan(64 * 1024); // a subflow's share of 1 MB each way would be far more
+      for (const c of b.clients) {
+        expect(sent.get(c.first) ?? 0, `${c.first} through the balancer`).toBeGreaterThan(b.connectionsPerClient * 1000);
+        expect(sent.get(c.second) ?? 0, `${c.second} through the balancer`).toBeLessThan(64 * 1024); // a subflow's share of the echoed data would be far more
       }
     }
   }, 180_000);
