@@ -9,7 +9,7 @@
  * hash-exact, and the further paths must reach the server straight, not through nginx.
  *
  * Everything is on loopback: 127.0.0.100 is the balancer's shared address, 127.0.0.11-13 the
- * servers', 127.0.0.2x and 127.0.0.3x each client's two paths (all of 127/8 is loopback on
+ * servers', 127.0.0.2x and 127.0.0.4x each client's two paths (all of 127/8 is loopback on
  * Linux). Skipped, with the reason printed, where nginx or its stream module is missing (not
  * in CI); the WebSocket case also where not root (nginx's HTTP temp directories are root's).
  * The capture of what reaches the balancer needs root (tshark on lo); elsewhere it is left
@@ -82,11 +82,11 @@ const BALANCERS: Balancer[] = [
     conf: join(REPO, 'deploy/nginx/mptun-ws.conf'),
     proto: 'tcp',
     shared: '127.0.0.100:8080',
-    clients: [1, 2, 9, 4, 5].map(twoPaths),
+    clients: [1, 2, 9].map(twoPaths),
     // Less than over UDP: a WebSocket path that hears nothing for a second is given up
-    // (heartbeat.ts), which a loaded two-core machine running eleven processes can cause.
+    // (transport-ws heartbeat.ts), which a loaded two-core machine can cause.
     connectionsPerClient: 2,
-    bytes: 500_000,
+    bytes: 300_000,
     listen: (host) => ['--listen', `ws://${host}:8080/mptun`],
     announce: (host) => `${host}:8080`,
     clientArgs: ['--server', '127.0.0.100:8080', '--transport', 'ws', '--ws-url', 'ws://127.0.0.100:8080/mptun'],
@@ -274,7 +274,10 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
   });
 
   it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths skip the balancer", async () => {
-    const open = await Promise.all(clients.flatMap((c) => Array.from({ length: b.connectionsPerClient }, () => echoThroughSocks(c.socks, echo!.port, b.bytes)))).catch((e: unknown) => {
+    let watchdog: NodeJS.Timeout | undefined;
+    const overdue = new Promise<never>((_, reject) => (watchdog = setTimeout(() => reject(new Error('the echoes did not finish within 120 s')), 120_000)));
+    const echoes = Promise.all(clients.flatMap((c) => Array.from({ length: b.connectionsPerClient }, () => echoThroughSocks(c.socks, echo!.port, b.bytes))));
+    const open = await Promise.race([echoes, overdue]).finally(() => clearTimeout(watchdog)).catch((e: unknown) => {
       // What each process said last, to tell a balancer problem from an mptun one.
       for (const p of [...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]) {
         console.log(`--- ${p.who}\n${p.app.stderr().split('\n').slice(-12).join('\n')}`);
@@ -302,7 +305,9 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     }
     console.log('per server (connections open, subflows):', seen.map((f) => `${f.host} ${f.open} ${f.subflows}`).join(', '));
     expect(seen.reduce((n, f) => n + f.open, 0)).toBe(total);
-    expect(seen.reduce((n, f) => n + f.connections, 0)).toBe(total);
+    // Accepted may be more than opened: on a slow first handshake the client races another
+    // MP_CAPABLE SYN over its second address (through the balancer), and the loser is reset.
+    expect(seen.reduce((n, f) => n + f.connections, 0)).toBeGreaterThanOrEqual(total);
     for (const f of seen) {
       expect(f.open, `${f.host} carries connections`).toBeGreaterThan(0);
       expect(f.subflows, `${f.host}: three subflows per connection`).toBe(3 * f.open);

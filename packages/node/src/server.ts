@@ -124,8 +124,15 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
       });
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
+      // A reset handled in the same pump as the SYN (a client's raced handshake it gave up)
+      // errors the socket before the application has it: that error must not go unheard.
+      const beforeApplication = (): void => {};
+      socket.on('error', beforeApplication);
       // Emitted after the engine's event is handled, so 'data' listeners see the 0-RTT bytes.
-      queueMicrotask(() => this.emit('connection', socket));
+      queueMicrotask(() => {
+        socket.off('error', beforeApplication);
+        if (!socket.errored) this.emit('connection', socket);
+      });
       return socket;
     };
   }
