@@ -313,42 +313,49 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
       expect(f.subflows, `${f.host}: three subflows per connection`).toBe(3 * f.open);
     }
 
-    // Where each server saw its paths come from: nginx's own address for the first path, the
-    // clients' addresses for the rest. A client's connections all sit on the server its first
-    // address hashes to, and both of its addresses reach that server directly.
-    const clientHosts = new Set(b.clients.flatMap((c) => [c.first, c.second]));
-    for (const c of b.clients) {
-      const direct = servers.filter((s) => s.app.logs().some((l) => l['msg'] === 'client path up' && (l['address'] === c.first || l['address'] === c.second)));
-      expect(direct.map((s) => s.host), `servers ${c.first}/${c.second} reached directly`).toHaveLength(1);
+    // Where each server saw its paths come from: nginx's own address for the path that came
+    // through it, the clients' addresses for the rest. Every connection has both addresses of
+    // one client straight to its server and at most one path through the balancer (its first).
+    // Normally a client's first address opens the connection; on a slow handshake the client
+    // may race its second address through the balancer instead, and the C bit holds just as well.
+    const owner = new Map(b.clients.flatMap((c) => [[c.first, c], [c.second, c]] as const));
+    let connections = 0;
+    for (const s of servers) {
       const byConn = new Map<unknown, Set<string>>();
-      for (const l of direct[0]!.app.logs()) {
+      for (const l of s.app.logs()) {
         if (l['msg'] !== 'client path up') continue;
         const set = byConn.get(l['conn']) ?? new Set<string>();
         set.add(String(l['address']));
         byConn.set(l['conn'], set);
       }
-      const mine = [...byConn.values()].filter((set) => set.has(c.first) || set.has(c.second));
-      expect(mine).toHaveLength(b.connectionsPerClient);
-      for (const set of mine) {
-        expect(set.has(c.first) && set.has(c.second), `paths of a connection of ${c.first}: ${[...set].join(' ')}`).toBe(true);
-        const viaBalancer = [...set].filter((a) => !clientHosts.has(a));
-        expect(viaBalancer.length, `paths through nginx of a connection of ${c.first}: ${[...set].join(' ')}`).toBeLessThanOrEqual(1);
+      for (const set of byConn.values()) {
+        const paths = `${s.host}: ${[...set].join(' ')}`;
+        const clientsOf = new Set([...set].filter((a) => owner.has(a)).map((a) => owner.get(a)));
+        expect(clientsOf.size, `the paths of one connection come from one client (${paths})`).toBe(1);
+        const [c] = [...clientsOf];
+        expect(set.has(c!.first) && set.has(c!.second), `both of its addresses reach the server straight (${paths})`).toBe(true);
+        expect([...set].filter((a) => !owner.has(a)).length, `paths through nginx (${paths})`).toBeLessThanOrEqual(1);
+        connections++;
       }
     }
+    expect(connections).toBe(total);
     for (const o of open) o.socket.destroy();
     expect(nginx!.errors()).toBe('');
 
     // The balancer's side: the first paths carried their share of the data through it; from
-    // a second address it saw only the client's standing path session (its handshake and
-    // keepalives, opened before any connection knew of the C bit), never a subflow's data.
+    // a second address it saw the client's standing path session (its handshake and
+    // keepalives, opened before any connection knew of the C bit), no join's data. Were joins
+    // sent to the shared address, the second addresses would carry about as much as the first.
+    // A handshake the client raced over its second address (see above) may put one
+    // connection's first path there: hence a ratio, not zero.
     if (capture) {
       const sent = await capture.stop();
       capture = null;
       console.log('bytes sent to the balancer, by source:', [...sent].map(([a, n]) => `${a} ${n}`).sort().join(', '));
-      for (const c of b.clients) {
-        expect(sent.get(c.first) ?? 0, `${c.first} through the balancer`).toBeGreaterThan(b.connectionsPerClient * 1000);
-        expect(sent.get(c.second) ?? 0, `${c.second} through the balancer`).toBeLessThan(64 * 1024); // a subflow's share of the echoed data would be far more
-      }
+      const firsts = b.clients.reduce((n, c) => n + (sent.get(c.first) ?? 0), 0);
+      const seconds = b.clients.reduce((n, c) => n + (sent.get(c.second) ?? 0), 0);
+      expect(firsts, 'bytes from the first addresses through the balancer').toBeGreaterThan(total * 10_000);
+      expect(seconds * 10, `bytes from the second addresses through the balancer (${seconds}) are under a tenth of the first (${firsts})`).toBeLessThan(firsts);
     }
   }, 180_000);
 });
