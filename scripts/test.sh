@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # System tools the tests use as outside judges and real clients: tshark reads our pcaps,
 # curl and iperf3 run through the tunnel, chromium loads the status dashboard, openssl makes
-# throwaway certificates for wss.
+# throwaway certificates for wss, nginx balances UDP over several servers.
 missing=()
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
@@ -17,6 +17,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # The benchmark's kernel-MPTCP reference builds network namespaces with ip and tc.
 command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+# The scale-out test balances three servers with Debian's nginx and its stream (UDP) module.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -4,7 +4,7 @@
  * case runs in a namespace of its own; afterwards the kernel's MIB counters and tshark's
  * MPTCP analysis of the TUN capture judge it (support.ts judge()).
  *
- * Cases that wait for an engine fix (issue 12, findings 3–11) are held back from the
+ * Cases that wait for an engine fix (issue 12, findings 3–4 and 6–11) are held back from the
  * default run; MPTUN_INTEROP_KNOWN_FAILING=1 runs them.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -76,11 +76,11 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   }
 
   /** An mptun server with udp-plain listeners on loopback hosts `on` (default host 2); resolves its first connection. */
-  async function mptunServer(l: Lab, port: number, opts: { checksums?: boolean; on?: number[] } = {}): Promise<{ server: MptcpServer; first: Promise<MptcpSocket> }> {
+  async function mptunServer(l: Lab, port: number, opts: { checksums?: boolean; on?: number[]; behindBalancer?: boolean } = {}): Promise<{ server: MptcpServer; first: Promise<MptcpSocket> }> {
     let resolve!: (s: MptcpSocket) => void;
     const first = new Promise<MptcpSocket>((r) => (resolve = r));
     const listen = (opts.on ?? [2]).map((h) => ({ transport: 'udp-plain' as const, host: l.host(h), port }));
-    const server = createServer({ listen, engine: { checksums: opts.checksums ?? false } }, (s) => resolve(s));
+    const server = createServer({ listen, engine: { checksums: opts.checksums ?? false }, ...(opts.behindBalancer ? { behindBalancer: true, announceListenAddresses: false } : {}) }, (s) => resolve(s));
     cleanups.push(() => server.close());
     await server.listen();
     return { server, first };
@@ -183,6 +183,25 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     expect(got).toHaveLength(2);
     expect(Math.min(...got), 'each subflow carried data').toBeGreaterThan(0);
     await judge(l, 'B join', { atLeast: { MPJoinSynTx: 1, MPJoinSynAckRx: 1 }, exactly: NO_RESETS, allow: REINJECTED });
+  });
+
+  it('B: mptun sets the C bit (behind a balancer) and the kernel opens no subflow to its first address', async () => {
+    const l = await lab();
+    await l.kernelEndpoint(5, 'subflow'); // without the C bit the kernel joins from here (the case above)
+    const port = casePort();
+    const { first } = await mptunServer(l, port, { behindBalancer: true });
+    const kernel = l.kernelClient(2, port, { send: 1_000_000 });
+    const sock = await first;
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, sock.subflows().length)), 20);
+    try {
+      await bothWays(kernel, sock, 1_000_000);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(most, 'subflows mptun ever had').toBe(1);
+    // RFC 8684 §3.1: the kernel keeps the C bit as "deny join to id 0" and sends no MP_JOIN there.
+    await judge(l, 'B C bit', { atLeast: { MPCapableSYNACKRX: 1 }, exactly: { MPJoinSynTx: 0, ...NO_RESETS } });
   });
 
   // --- ADD_ADDR and REMOVE_ADDR -----------------------------------------------------------------
@@ -475,7 +494,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     expect(within).not.toBe('stalled');
   });
 
-  knownFailing('A: the kernel sets the C bit (no joins to its first address) and mptun honours it', 'finding 5', async () => {
+  it('A: the kernel sets the C bit (no joins to its first address) and mptun honours it', async () => {
     const l = await lab();
     await l.sysctl('net.mptcp.allow_join_initial_addr_port=0');
     const port = casePort();

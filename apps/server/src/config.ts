@@ -75,6 +75,12 @@ export interface ServerConfig {
    * address would bypass the emulated links.
    */
   announceListen?: boolean;
+  /**
+   * Reached through a load balancer's shared address: connections get the C bit (RFC 8684
+   * §3.1), so clients open further paths only to the announced addresses, never to the
+   * shared one (where a join may land on another server).
+   */
+  behindBalancer?: boolean;
   /** Packet scheduler and congestion control of the server's sending side (downloads). */
   scheduler?: string;
   cc?: string;
@@ -125,6 +131,7 @@ const fileSchema: Schema = {
     },
     drain: { type: 'duration', max: 3_600_000 },
     announceListen: { type: 'boolean' },
+    behindBalancer: { type: 'boolean' },
     announce: { type: 'array', items: { type: 'string', pattern: /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, expected: 'an "IP:port" to announce, e.g. "203.0.113.7:4433" or "[2001:db8::7]:4433"' } },
     scheduler: nameSchema,
     cc: nameSchema,
@@ -146,6 +153,7 @@ export interface ServerOverrides {
   drain?: string;
   announce?: string[];
   announceListen?: boolean;
+  behindBalancer?: boolean;
   scheduler?: string;
   cc?: string;
   logLevel?: string;
@@ -167,6 +175,7 @@ interface FileShape {
   drain?: number;
   announce?: string[];
   announceListen?: boolean;
+  behindBalancer?: boolean;
   scheduler?: string;
   cc?: string;
   logLevel?: LogLevel;
@@ -260,6 +269,11 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
   const announce = (announceFromFlag ? overrides.announce! : (f.announce ?? [])).map((t, i) =>
     check(at(announceFromFlag), announceFromFlag ? '--announce' : `announce[${i}]`, () => parseAnnounceAddress(t)),
   );
+  const behindBalancer = overrides.behindBalancer === true || f.behindBalancer === true;
+  if (behindBalancer && announce.length === 0) {
+    throw new ConfigError(at(overrides.behindBalancer === true), overrides.behindBalancer === true ? '--behind-balancer' : 'behindBalancer', 'an address of its own to announce',
+      'behind a balancer clients may open further paths only to an address of this server\'s own: give it with --announce IP:PORT (or "announce")');
+  }
   const l = f.limits ?? {};
   return {
     listen,
@@ -286,6 +300,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     ...(announce.length > 0 ? { announce } : {}),
     // commander sets the flag true unless --no-announce-listen is given: only false counts.
     ...(overrides.announceListen === false || f.announceListen === false ? { announceListen: false } : {}),
+    ...(behindBalancer ? { behindBalancer } : {}),
     ...(scheduler ? { scheduler } : {}),
     ...(cc ? { cc } : {}),
     logLevel: (logLevel as LogLevel | undefined) ?? 'info',

@@ -41,6 +41,16 @@ describe('server config', () => {
     expect(loadServerConfig(write('announce-flag.json', base), { announceListen: false }).announceListen).toBe(false);
   });
 
+  it('behind a balancer (file or --behind-balancer) it needs an address of its own to announce', () => {
+    expect(loadServerConfig(write('lb-none.json', base)).behindBalancer).toBeUndefined();
+    expect(() => loadServerConfig(write('lb-no-announce.json', base), { behindBalancer: true })).toThrow(/command line: --behind-balancer: .*--announce IP:PORT/);
+    expect(() => loadServerConfig(write('lb-file-no-announce.json', { ...base, behindBalancer: true }))).toThrow(/behindBalancer: .*--announce/);
+    const c = loadServerConfig(write('lb-ok.json', base), { behindBalancer: true, announce: ['127.0.0.11:4433'] });
+    expect(c.behindBalancer).toBe(true);
+    expect(c.announce).toEqual([{ host: '127.0.0.11', port: 4433 }]);
+    expect(loadServerConfig(write('lb-file.json', { ...base, behindBalancer: true, announce: ['10.0.0.11:4433'] })).behindBalancer).toBe(true);
+  });
+
   it('keeps the replay state next to the key unless told where (issue 14 item 6)', () => {
     expect(loadServerConfig(write('replay-default.json', base)).replayStateFile).toBe('server.key.replay');
     expect(loadServerConfig(write('replay-set.json', { ...base, replayState: '/var/lib/mptun/replay' })).replayStateFile).toBe('/var/lib/mptun/replay');

@@ -53,6 +53,12 @@ export interface EndpointConfig {
   maxConnections?: number;
   /** Every subflow runs in reliable-link mode (a WebSocket carries it). */
   reliableLink?: boolean;
+  /**
+   * Our MP_CAPABLE carries the C bit (RFC 8684 §3.1): the peer must not open subflows to the
+   * address its first subflow reached, only to addresses we announce. Set by a server reached
+   * through a load balancer's shared address, where a join there may land on another server.
+   */
+  refuseJoinsToInitialAddress?: boolean;
 }
 
 export type ResolvedConfig = Required<EndpointConfig>;
@@ -80,6 +86,7 @@ export function resolveConfig(c: EndpointConfig): ResolvedConfig {
     maxHalfOpenPerSource: 64,
     maxConnections: 65536,
     reliableLink: false,
+    refuseJoinsToInitialAddress: false,
     ...c,
   };
 }

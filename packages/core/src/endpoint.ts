@@ -11,6 +11,7 @@ import type { CcFactory } from './cc/controller.js';
 import type { SchedulerFactory } from './sched/scheduler.js';
 import type { Subflow } from './subflow/subflow.js';
 import { WireError } from './wire/error.js';
+import { capableFlagsUsable } from './wire/mptcp/capable.js';
 import { TcpRstReason, type MpCapable, type MpJoinSyn } from './wire/mptcp/option.js';
 import { TcpFlag, emitSegment, parseSegment, type TcpSegment } from './wire/tcp-segment.js';
 
@@ -263,7 +264,7 @@ export class Endpoint implements Driveable {
       for (const o of seg.options) {
         if (o.kind !== 'mptcp') continue;
         if (o.option.type === 'mp-join-syn') join = o.option;
-        else if (o.option.type === 'mp-capable' && o.option.senderKey === undefined) capable = o.option;
+        else if (o.option.type === 'mp-capable' && o.option.senderKey === undefined && capableFlagsUsable(o.option.flags)) capable = o.option; // RFC 8684 §3.1: H clear or B set is plain TCP
       }
       if (join) {
         const conn = this.byToken.get(join.token);

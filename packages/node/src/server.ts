@@ -2,7 +2,9 @@
  * MptcpServer: accepts paths on any mix of transports and addresses (several at once),
  * authenticates them, and hands each new MPTCP connection to the application. Its UDP
  * addresses (and those given as `announce`) are announced to every connection that came in
- * over UDP (ADD_ADDR, RFC 8684 §3.4.1), so clients join subflows to them.
+ * over UDP (ADD_ADDR, RFC 8684 §3.4.1), so clients join subflows to them. Behind a balancer,
+ * connections that came in over WebSocket are told the `announce` addresses, which clients
+ * dial over WebSocket at the same URL path.
  */
 import type { Connection, EndpointConfig, PathListener, TransportAddress } from '@mptun/core';
 import { AddressAnnouncer, canonicalHost, type ServerAddress } from '@mptun/path-manager';
@@ -46,6 +48,12 @@ export interface ServerCommonOptions {
   announce?: TransportAddress[];
   /** Announce the UDP listen addresses (not wildcard ones). Default true. */
   announceListenAddresses?: boolean;
+  /**
+   * Clients reach this server through a load balancer's shared address: every connection's
+   * MP_CAPABLE carries the C bit (RFC 8684 §3.1), so clients open further paths only to the
+   * announced addresses (give the server's own in `announce`), never to the shared one.
+   */
+  behindBalancer?: boolean;
 }
 
 /** Listeners of any transport; sealed ones (udp, ws, wss) authenticate with the server's key pair. */
@@ -76,26 +84,35 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
   private readonly sockets = new Set<MptcpSocket>();
   private readonly strategy;
   private accepting = false;
+  /** What connections that came in over UDP are told; over WebSocket (behind a balancer only). */
   private readonly announcer = new AddressAnnouncer();
-  /** Paths that came in over a UDP listener: their connections are announced to. */
-  private readonly udpPaths = new Set<number>();
-  /** Connections announced to (their first path was a UDP one). */
-  private readonly announced = new WeakSet<Connection>();
+  private readonly wsAnnouncer = new AddressAnnouncer();
+  /** The transport of each path that came in over a listener. */
+  private readonly pathKinds = new Map<number, 'udp' | 'ws'>();
+  /** The announcer of each connection announced to, chosen by the transport of its first path. */
+  private readonly announcedBy = new WeakMap<Connection, AddressAnnouncer>();
 
   constructor(private readonly options: ServerOptions, onConnection?: (socket: MptcpSocket) => void) {
     super();
     this.strategy = resolveStrategy(options);
-    this.driver = new Driver({ scheduler: this.strategy.schedulerFactory, congestionControl: this.strategy.ccFactory, ...options.engine });
+    this.driver = new Driver({
+      scheduler: this.strategy.schedulerFactory,
+      congestionControl: this.strategy.ccFactory,
+      ...options.engine,
+      ...(options.behindBalancer ? { refuseJoinsToInitialAddress: true } : {}),
+    });
     this.driver.endpoint.listen();
     this.driver.onSegment = options.onSegment ?? null;
     this.driver.onEvent = (ev) => {
       if (ev.type === 'incoming') {
         const first = ev.connection.subflows()[0];
-        if (first && this.udpPaths.has(first.pathId)) this.announced.add(ev.connection);
+        const kind = first ? this.pathKinds.get(first.pathId) : undefined;
+        if (kind === 'udp') this.announcedBy.set(ev.connection, this.announcer);
+        else if (kind === 'ws' && options.behindBalancer) this.announcedBy.set(ev.connection, this.wsAnnouncer);
       }
-      if (this.announced.has(ev.connection)) this.announcer.handleEvent(ev);
+      this.announcedBy.get(ev.connection)?.handleEvent(ev);
     };
-    this.driver.onPathClosed = (pathId) => this.udpPaths.delete(pathId);
+    this.driver.onPathClosed = (pathId) => this.pathKinds.delete(pathId);
     if (onConnection) this.on('connection', onConnection);
     this.driver.onIncoming = (conn) => {
       if (!this.accepting) return null;
@@ -138,12 +155,12 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
           replay,
           ...(this.options.onHandshakeFailure ? { onHandshakeFailure: this.options.onHandshakeFailure } : {}),
         });
-        const udp = spec.transport === 'udp' || spec.transport === 'udp-plain';
+        const kind = spec.transport === 'udp' || spec.transport === 'udp-plain' ? 'udp' : 'ws';
         // Half-open handshakes are budgeted per listener: a flood on one leaves the others room.
         const listener = `${spec.transport} ${l.local.host}:${l.local.port}`;
         l.onPath = (link) => {
           const pathId = this.driver.addLink(link, { fixedLocalPort: false, listener });
-          if (udp) this.udpPaths.add(pathId);
+          this.pathKinds.set(pathId, kind);
           this.driver.schedulePump();
         };
         opened.push(l);
@@ -155,11 +172,12 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
     this.pathListeners = opened;
     const bound = opened.map((l, i) => ({ transport: this.options.listen[i]!.transport, host: l.local.host, port: l.local.port }));
     for (const a of announcedAddresses(bound, this.options)) this.announcer.add(a);
+    for (const a of announcedAddresses([], this.options)) this.wsAnnouncer.add(a);
     this.accepting = true;
     return bound;
   }
 
-  /** The addresses announced to each connection (ADD_ADDR), with their ids. */
+  /** The addresses announced to each connection that came in over UDP (ADD_ADDR), with their ids. */
   announcedAddresses(): ServerAddress[] {
     return this.announcer.addresses();
   }

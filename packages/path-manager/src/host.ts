@@ -21,6 +21,11 @@ export interface ManagedConnection {
   readonly state: ConnectionState;
   /** Plain TCP after a fallback: no further subflows (RFC 8684 §3.7). */
   readonly fallback: boolean;
+  /**
+   * The peer set the C bit (RFC 8684 §3.1): no subflow may be opened to the address the
+   * connection started on, only to announced ones. Absent means false.
+   */
+  readonly joinsToInitialAddressRefused?: boolean;
   subflows(): readonly ManagedSubflow[];
   /** MP_JOIN a new subflow over a path (RFC 8684 §3.2); null when it cannot be started. */
   join(now: number, pathId: number, backup?: boolean): ManagedSubflow | null;

@@ -200,7 +200,7 @@ export class PathManager {
     return [...this.localList.values()].map((l) => ({ ...l }));
   }
 
-  /** The peer addresses in use: the initial one (id 0) and those announced. */
+  /** The peer addresses subflows go to: the initial one (id 0, unless withdrawn or refused by the C bit) and those announced. */
   remotes(): RemoteAddress[] {
     return [...this.remoteList];
   }
@@ -283,7 +283,12 @@ export class PathManager {
     const desiredUp = this.desired.some((s) => s.subflowId !== null && isUp(live.get(s.subflowId)));
     // Every wanted subflow is up or has had its chance: what they replace may go.
     const settled = this.desired.every((s) => (s.subflowId !== null && isUp(live.get(s.subflowId))) || s.failures > 0 || s.exhausted);
-    const kindOf = (sf: ManagedSubflow): SurplusKind | null => (claimed.has(sf.id) ? null : this.surplusKind(sf));
+    const kindOf = (sf: ManagedSubflow): SurplusKind | null => {
+      if (claimed.has(sf.id)) return null;
+      const kind = this.surplusKind(sf);
+      // RFC 8684 §3.1 C bit: no slot names the first address, yet its subflow stays while its local address is usable.
+      return kind === 'unwanted' && this.initialJoinsRefused() && this.reachesServer(sf) ? null : kind;
+    };
 
     const closes: PathAction[] = [];
     const closing = new Set<number>();
@@ -467,9 +472,23 @@ export class PathManager {
     }
   }
 
-  /** The peer's addresses: its initial one (unless withdrawn) and what ADD_ADDR announced. */
+  /** The peer set the C bit: its initial address takes no joins (RFC 8684 §3.1). */
+  private initialJoinsRefused(): boolean {
+    return this.conn?.joinsToInitialAddressRefused === true;
+  }
+
+  /** The subflow's path leads to the address the connection started on. */
+  private reachesServer(sf: ManagedSubflow): boolean {
+    const ends = this.endsOf(sf);
+    return ends !== undefined && ends.remote.host === this.server.host && ends.remote.port === this.server.port;
+  }
+
+  /**
+   * The peer's addresses subflows may be opened to: its initial one (unless withdrawn, or
+   * refused by the C bit) and what ADD_ADDR announced.
+   */
   private syncRemotes(): void {
-    const list: RemoteAddress[] = this.serverWithdrawn ? [] : [this.server];
+    const list: RemoteAddress[] = this.serverWithdrawn || this.initialJoinsRefused() ? [] : [this.server];
     if (this.usePeerAddresses && this.conn) {
       for (const a of this.conn.peerAddressList()) {
         const host = canonicalHost(a.host);

@@ -257,5 +257,38 @@ describe('path manager on the engine, in the simulator', () => {
     expect(w.actions.filter((a) => a.action.type === 'join')).toHaveLength(1);
     expect(w.pm.remotes().map((x) => x.host)).toEqual(['10.9.9.9']);
   });
-});
 
+  it('a server behind a balancer sets the C bit and announces its own address: every join goes there, none to the first address, the first subflow stays', () => {
+    for (const seed of SEEDS) {
+      const w = new World({
+        seed,
+        ifaces: [wifi(), lte()],
+        announce: [{ addressId: 1, host: '10.9.9.10' }],
+        serverConfig: { refuseJoinsToInitialAddress: true },
+        upload: 3_000_000,
+        download: 3_000_000,
+      });
+      const r = w.run();
+      console.log(w.describe(r), 'payload by server address', Object.fromEntries(w.payloadByRemote));
+      expect(r.ok, w.describe(r)).toBe(true);
+      expect(w.conn!.joinsToInitialAddressRefused).toBe(true);
+      const joins = w.actions.filter((a) => a.action.type === 'join').map((a) => a.action);
+      expect(joins).toHaveLength(2);
+      for (const j of joins) expect(j).toMatchObject({ remote: { addressId: 1, host: '10.9.9.10' } });
+      expect(w.actions.some((a) => a.action.type === 'close')).toBe(false); // the first subflow is not "replaced"
+      expect(w.host.meshPaths.filter((p) => p.remote.host === '10.9.9.9').map((p) => p.iface.name)).toEqual(['wlan0']);
+      expect(w.payloadByRemote.get('10.9.9.10')).toBeGreaterThan(1_000_000);
+    }
+  });
+
+  it('with the C bit and nothing announced, a second interface opens no subflow at all', () => {
+    const seed = SEEDS[0]!;
+    const w = new World({ seed, ifaces: [wifi(), lte()], serverConfig: { refuseJoinsToInitialAddress: true }, upload: 1_000_000, download: 1_000_000 });
+    const r = w.run();
+    console.log(w.describe(r));
+    expect(r.ok, w.describe(r)).toBe(true);
+    expect(w.actions.filter((a) => a.action.type === 'join')).toEqual([]);
+    expect(w.payload.get('wwan0') ?? 0).toBe(0);
+    expect(w.pm.remotes()).toEqual([]);
+  });
+});

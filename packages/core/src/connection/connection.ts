@@ -12,6 +12,7 @@ import { offsetOfDsn } from '../subflow/seq.js';
 import { subflowConfig } from '../subflow/subflow-config.js';
 import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
 import { TimerTable } from '../timer.js';
+import { capableFlagsUsable } from '../wire/mptcp/capable.js';
 import { CapableFlag, TcpRstReason, type AddAddr, type Dss, type MpCapable } from '../wire/mptcp/option.js';
 import type { TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
@@ -149,6 +150,11 @@ export class Connection implements SubflowOwner, CcGroup {
   /** DSS checksums in use (RFC 8684 §3.3.1). */
   get checksums(): boolean {
     return this.fallbackPart.checksums;
+  }
+
+  /** Client: the server set the C bit (RFC 8684 §3.1): joins go only to addresses it announced. */
+  get joinsToInitialAddressRefused(): boolean {
+    return this.handshake.peerRefusesJoinsToInitialAddress;
   }
 
   get localKey(): bigint {
@@ -373,6 +379,7 @@ export class Connection implements SubflowOwner, CcGroup {
     }
     if (this.current !== 'established' || this.fallbackPart.active || this.handshake.remoteKey === null) return null;
     if (this.subflowList.filter((s) => s.state !== 'closed').length >= MAX_SUBFLOWS) return null;
+    if (this.handshake.joinRefusedTo(this.host.pathAddresses(pathId)?.remote)) return null; // RFC 8684 §3.1 C bit
     const initial = this.subflowList[0];
     let port: number;
     try {
@@ -490,7 +497,7 @@ export class Connection implements SubflowOwner, CcGroup {
           dss = m;
           break;
         case 'mp-capable':
-          capable = m;
+          if (capableFlagsUsable(m.flags)) capable = m; // RFC 8684 §3.1: H clear or B set is plain TCP
           break;
         case 'mp-fastclose':
           // RFC 8684 §3.5: only a peer that knows our key may close us this way.
@@ -546,6 +553,8 @@ export class Connection implements SubflowOwner, CcGroup {
       if (capable && capable.senderKey !== undefined && capable.version === 1) {
         hs.learnRemoteKey(capable.senderKey);
         if (capable.flags & CapableFlag.CHECKSUM) this.fallbackPart.enableChecksums();
+        const reached = this.host.pathAddresses(sf.pathId)?.remote;
+        if (capable.flags & CapableFlag.NO_JOIN_TO_SOURCE && reached) hs.notePeerRefusesJoinsTo(reached);
       } else if (this.host.config.allowFallback) {
         this.fallbackPart.enterAtHandshake(sf);
       } else {

@@ -20,6 +20,8 @@ export class Handshake {
   private peerKey: bigint | null = null;
   private peerToken = 0;
   private peerIdsn = 0n;
+  /** The peer's MP_CAPABLE carried the C bit: the address it was first reached at, joined never. */
+  private refusedJoinAddress: { host: string; port: number } | null = null;
   /** Client only: the server has shown it knows our key (it sent a DSS data ACK). */
   private peerKnowsKeys = false;
   private pending: PendingJoin[] = [];
@@ -47,6 +49,21 @@ export class Handshake {
 
   get peerHasKeys(): boolean {
     return this.peerKnowsKeys;
+  }
+
+  get peerRefusesJoinsToInitialAddress(): boolean {
+    return this.refusedJoinAddress !== null;
+  }
+
+  /** RFC 8684 §3.1: the peer set the C bit; `address` is where its first subflow reached it. */
+  notePeerRefusesJoinsTo(address: { host: string; port: number }): void {
+    this.refusedJoinAddress = { host: address.host, port: address.port };
+  }
+
+  /** A join over a path to `address` would break the peer's C bit. */
+  joinRefusedTo(address: { host: string; port: number } | undefined): boolean {
+    const r = this.refusedJoinAddress;
+    return r !== null && address !== undefined && address.host === r.host && address.port === r.port;
   }
 
   /** The peer's key, from its MP_CAPABLE (SYN/ACK or third ACK). */

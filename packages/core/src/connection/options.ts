@@ -47,7 +47,10 @@ export class OptionBuilder {
       }
       return [];
     }
-    const flags = CapableFlag.HMAC_SHA256 | (this.fallback.checksums ? CapableFlag.CHECKSUM : 0);
+    const flags =
+      CapableFlag.HMAC_SHA256 |
+      (this.fallback.checksums ? CapableFlag.CHECKSUM : 0) |
+      (this.config.refuseJoinsToInitialAddress ? CapableFlag.NO_JOIN_TO_SOURCE : 0); // RFC 8684 §3.1 C bit
     switch (ctx.kind) {
       case 'syn':
         if (sf.isInitial) return [mptcp({ type: 'mp-capable', version: 1, flags })];

@@ -47,6 +47,8 @@ export interface WorldSpec {
    * carries one subflow at a time and each ndiffports sibling needs a path of its own.
    */
   fixedPorts?: boolean;
+  /** Server engine settings (e.g. the C bit of a server behind a load balancer). */
+  serverConfig?: { refuseJoinsToInitialAddress?: boolean };
 }
 
 export const SERVER: Address = { host: '10.9.9.9', port: 443 };
@@ -171,7 +173,7 @@ export class World {
     const rng = new SeededRandom(spec.seed);
     const base = { scheduler: schedulerFactory('minrtt'), congestionControl: ccFactory('cubic') };
     this.client = new Endpoint({ ...base, random: rng.fork() });
-    this.server = new Endpoint({ ...base, random: rng.fork() });
+    this.server = new Endpoint({ ...base, ...spec.serverConfig, random: rng.fork() });
     this.server.listen(SERVER.port);
     this.mesh = new Mesh({ seed: spec.seed });
     this.mesh.addEndpoint(this.client, 'client');

@@ -10,6 +10,8 @@ import { ccFactory, Endpoint, schedulerFactory, SeededRandom, type Connection, t
 export interface PathSpec {
   forward?: LinkOptions;
   backward?: LinkOptions;
+  /** The server address this path reaches (default 10.9.9.9, the one every path shares). */
+  serverHost?: string;
 }
 
 export interface TransferSpec {
@@ -165,9 +167,10 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   server.listen(443);
   const clientPaths: number[] = [];
   const serverPaths: number[] = [];
-  spec.paths.forEach((_, i) => {
-    clientPaths.push(client.openPath({ host: `10.0.${i}.2`, port: 40000 + i }, { host: '10.9.9.9', port: 443 }));
-    serverPaths.push(server.openPath({ host: '10.9.9.9', port: 443 }, { host: `10.0.${i}.2`, port: 40000 + i }));
+  spec.paths.forEach((p, i) => {
+    const serverHost = p.serverHost ?? '10.9.9.9';
+    clientPaths.push(client.openPath({ host: `10.0.${i}.2`, port: 40000 + i }, { host: serverHost, port: 443 }));
+    serverPaths.push(server.openPath({ host: serverHost, port: 443 }, { host: `10.0.${i}.2`, port: 40000 + i }));
   });
   const pair = new Pair(
     client,

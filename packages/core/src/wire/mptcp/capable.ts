@@ -10,10 +10,19 @@
  * The form follows from the length alone: 4, 12, 20, 22 or 24.
  */
 import { WireError } from '../error.js';
-import { MPTCP_KIND, MptcpSubtype, type MpCapable } from './option.js';
+import { CapableFlag, MPTCP_KIND, MptcpSubtype, type MpCapable } from './option.js';
 
 /** The MPTCP version this codec speaks. RFC 8684 §3.1 */
 export const MPTCP_VERSION = 1;
+
+/**
+ * RFC 8684 §3.1: an MP_CAPABLE whose H bit is clear (no crypto algorithm we know) or whose B
+ * bit is set (an extension we do not speak) must be ignored, so the handshake is plain TCP.
+ * The option still parses; this says whether it may start MPTCP.
+ */
+export function capableFlagsUsable(flags: number): boolean {
+  return (flags & CapableFlag.HMAC_SHA256) !== 0 && (flags & CapableFlag.EXTENSIBILITY) === 0;
+}
 
 /** On-wire lengths of the MP_CAPABLE forms. RFC 8684 §3.1 */
 export const MpCapableLength = {
