@@ -2,6 +2,7 @@ import { resolveConfig, type EndpointConfig, type ResolvedConfig } from './confi
 import { Connection, type Address, type ConnectionHost } from './connection/connection.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { HalfOpenTable } from './half-open-table.js';
+import { Slab } from './slab.js';
 import type { Driveable, Transmit } from './driveable.js';
 import type { EndpointEvent } from './events.js';
 import type { RandomSource } from './random.js';
@@ -12,6 +13,7 @@ import type { Subflow } from './subflow/subflow.js';
 import { WireError } from './wire/error.js';
 import { TcpRstReason, type MpCapable, type MpJoinSyn } from './wire/mptcp/option.js';
 import { TcpFlag, emitSegment, parseSegment, type TcpSegment } from './wire/tcp-segment.js';
+import { TCP_HEADER_MAX_LENGTH } from './wire/tcp-header.js';
 
 export interface ConnectOptions {
   /** The path of the initial subflow (MP_CAPABLE). */
@@ -112,6 +114,8 @@ export class Endpoint implements Driveable {
   private readonly deadlines = new DeadlineHeap<Connection>();
   /** Connections whose deadline may have moved since it was last read into `deadlines`. */
   private readonly touched = new Set<Connection>();
+  /** Where outgoing segments are written: one block per dozen segments, not one allocation each. */
+  private readonly slab = new Slab();
 
   constructor(config: EndpointConfig) {
     this.config = resolveConfig(config);
@@ -336,7 +340,9 @@ export class Endpoint implements Driveable {
         continue;
       }
       this.active.push(conn);
-      const bytes = emitSegment(out.seg);
+      const room = this.slab.take(TCP_HEADER_MAX_LENGTH + out.seg.payload.length);
+      const bytes = emitSegment(out.seg, room);
+      this.slab.trimLast(bytes.length);
       const credit = this.replyCredit.get(conn);
       if (credit !== undefined) {
         if (bytes.length > credit) {

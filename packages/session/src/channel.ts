@@ -14,6 +14,7 @@
  * Every key set is retired (zeroed) once older than rejectAfterMs or used for
  * rejectAfterMessages datagrams.
  */
+import { Slab } from '@mptun/core';
 import type { CryptoBackend } from './crypto/backend.js';
 import { AEAD_NONCE_BYTES } from './crypto/backend.js';
 import { SessionError } from './errors.js';
@@ -79,6 +80,9 @@ class KeySet {
 }
 
 const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
+
+/** Where sealed datagrams are written: they are sent (or dropped) soon after, by every channel. */
+const datagrams = new Slab();
 
 export class SecureChannel {
   readonly isInitiator: boolean;
@@ -168,7 +172,7 @@ export class SecureChannel {
       throw new SessionError('ERR_MPTUN_KEY_EXHAUSTED', 'the channel has no key that may send; rekey first');
     }
     const counter = set.sendCounter++;
-    const out = new Uint8Array(DATA_OVERHEAD_BYTES + plaintext.length);
+    const out = datagrams.take(DATA_OVERHEAD_BYTES + plaintext.length);
     out[0] = MessageType.Data;
     writeU32(out, DATA_RECEIVER, set.keys.remoteIndex);
     writeCounter(out, DATA_COUNTER, counter);
