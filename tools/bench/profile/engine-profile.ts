@@ -8,6 +8,7 @@
  * figure to compare on a loaded machine (other work only ever adds).
  */
 import { runThroughput } from '../../src/sim/table-cases.js';
+import { costSpec } from '../suite/engine-sim.js';
 
 const mss = Number(process.argv[2] ?? 1200);
 const measureMs = Number(process.argv[3] ?? 250);
@@ -17,20 +18,7 @@ const runs = Number(process.argv[5] ?? 1);
 const perGB: number[] = [];
 for (let run = 0; run < runs; run++) {
   const t0 = process.cpuUsage();
-  const r = runThroughput({
-    seed,
-    scheduler: 'minrtt',
-    cc: 'cubic',
-    warmupMs: 0,
-    measureMs,
-    mss,
-    receiveBuffer: 16 * 1024 * 1024,
-    sendBuffer: 16 * 1024 * 1024,
-    paths: [
-      { label: 'a', rateBps: 5e9, rttMs: 2, queueMs: 5 },
-      { label: 'b', rateBps: 5e9, rttMs: 4, queueMs: 5 },
-    ],
-  });
+  const r = runThroughput(costSpec(seed, mss, measureMs));
   const c = process.cpuUsage(t0);
   const cpu = (c.user + c.system) / 1e6;
   const gb = (r.goodputBps * measureMs) / 1000 / 8 / 1e9;
