@@ -114,7 +114,7 @@ export class Endpoint implements Driveable {
   private readonly deadlines = new DeadlineHeap<Connection>();
   /** Connections whose deadline may have moved since it was last read into `deadlines`. */
   private readonly touched = new Set<Connection>();
-  /** Where outgoing segments are written: one block per dozen segments, not one allocation each. */
+  /** Where outgoing segments are written: one 64 KiB block per fifty-odd segments, not one allocation each. */
   private readonly slab = new Slab();
 
   constructor(config: EndpointConfig) {

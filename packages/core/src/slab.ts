@@ -13,7 +13,7 @@ export class Slab {
   private last = -1;
 
   /** `blockBytes`: size of each block; requests above a quarter of it get their own buffer. */
-  constructor(private readonly blockBytes = 16 * 1024) {
+  constructor(private readonly blockBytes = 64 * 1024) {
     this.block = new Uint8Array(0);
   }
 
