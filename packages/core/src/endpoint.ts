@@ -3,6 +3,7 @@ import { Connection, type Address, type ConnectionHost } from './connection/conn
 import { BufferBudget } from './buffer-budget.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { HalfOpenTable } from './half-open-table.js';
+import { Slab } from './slab.js';
 import type { Driveable, Transmit } from './driveable.js';
 import type { EndpointEvent } from './events.js';
 import type { RandomSource } from './random.js';
@@ -14,6 +15,7 @@ import { WireError } from './wire/error.js';
 import { capableFlagsUsable } from './wire/mptcp/capable.js';
 import { TcpRstReason, type MpCapable, type MpJoinSyn } from './wire/mptcp/option.js';
 import { TcpFlag, emitSegment, parseSegment, type TcpSegment } from './wire/tcp-segment.js';
+import { TCP_HEADER_MAX_LENGTH } from './wire/tcp-header.js';
 
 export interface ConnectOptions {
   /** The path of the initial subflow (MP_CAPABLE). */
@@ -116,6 +118,8 @@ export class Endpoint implements Driveable {
   private readonly deadlines = new DeadlineHeap<Connection>();
   /** Connections whose deadline may have moved since it was last read into `deadlines`. */
   private readonly touched = new Set<Connection>();
+  /** Where outgoing segments are written: one 64 KiB block per fifty-odd segments, not one allocation each. */
+  private readonly slab = new Slab();
 
   constructor(config: EndpointConfig) {
     this.config = resolveConfig(config);
@@ -342,7 +346,9 @@ export class Endpoint implements Driveable {
         continue;
       }
       this.active.push(conn);
-      const bytes = emitSegment(out.seg);
+      const room = this.slab.take(TCP_HEADER_MAX_LENGTH + out.seg.payload.length);
+      const bytes = emitSegment(out.seg, room);
+      this.slab.trimLast(bytes.length);
       const credit = this.replyCredit.get(conn);
       if (credit !== undefined) {
         if (bytes.length > credit) {

@@ -2,6 +2,7 @@
 export * from './random.js';
 export * from './driveable.js';
 export * from './transport.js';
+export { Slab } from './slab.js';
 
 // Wire format.
 export * from './wire/error.js';

@@ -282,7 +282,8 @@ export class PathSession {
   private handleData(message: Uint8Array, now: number): Uint8Array | false {
     const channel = this.channel;
     if (channel === null) return false;
-    const plaintext = channel.open(message, now);
+    // The message is the transport's receive buffer, read by no one after this.
+    const plaintext = channel.openInPlace(message, now);
     if (plaintext === null) return false;
     this.heardAt(now);
     // RFC-style key confirmation: the server trusts the path once the client used the keys.

@@ -59,6 +59,26 @@ describe('SecureChannel', async () => {
         expect(server.open(d)).not.toBeNull(); // the tampered copies moved nothing
       });
 
+      it('openInPlace decrypts into the datagram itself, and refuses what open() refuses', () => {
+        const { client, server } = setUp();
+        const d = client.seal(text('in place, please'));
+        const got = server.openInPlace(d)!;
+        expect(new TextDecoder().decode(got)).toBe('in place, please');
+        expect(got.buffer).toBe(d.buffer);
+        expect(got.byteOffset).toBe(d.byteOffset + 16);
+        // A replay, a tampered tag, a short datagram: null, as open() would say.
+        const again = client.seal(text('second'));
+        const copy = again.slice();
+        expect(server.openInPlace(again)).not.toBeNull();
+        expect(server.openInPlace(copy)).toBeNull();
+        const bad = client.seal(text('third'));
+        bad[bad.length - 1]! ^= 1;
+        expect(server.openInPlace(bad)).toBeNull();
+        expect(server.openInPlace(bad.subarray(0, 31))).toBeNull();
+        // Empty plaintexts (keepalives) too.
+        expect(server.openInPlace(client.seal(new Uint8Array(0)))!.length).toBe(0);
+      });
+
       it('keepalives open as empty plaintexts', () => {
         const { client, server } = setUp();
         expect(server.open(client.seal(new Uint8Array(0)))).toEqual(new Uint8Array(0));

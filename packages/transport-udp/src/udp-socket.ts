@@ -3,13 +3,31 @@
  * a path leave by that interface; IPv4 and IPv6 alike.
  */
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import dns from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { TransportAddress } from '@mptun/core';
 import { UdpTransportError } from './errors.js';
 
+/**
+ * dgram's address lookup, answering a literal IP address at once. The default (dns.lookup)
+ * answers even a literal on the next tick, and an unconnected socket looks its destination
+ * up on every send: the listener paid a closure, a tick and the dns module's checks per
+ * datagram. Names still go to dns.lookup.
+ */
+export function literalLookup(
+  host: string,
+  // Node passes the socket's family (4 or 6); the typings say options.
+  family: dns.LookupOneOptions | number,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const version = isIP(host);
+  if (version !== 0) callback(null, host, version);
+  else dns.lookup(host, typeof family === 'number' ? { family } : family, callback);
+}
+
 /** Binds a socket to host:port (port 0: any free port) and raises its buffers where allowed. */
 export async function bindSocket(host: string, port: number, bufferBytes: number): Promise<dgram.Socket> {
-  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
       socket.close();

@@ -72,6 +72,8 @@ export interface ClientChildOptions {
   forwardTo: HostPort;
   scheduler?: string;
   cc?: string;
+  /** Extra node flags, e.g. ["--cpu-prof"]. */
+  execArgv?: string[];
 }
 
 /** mptun-client with a SOCKS5 proxy and one port forward, on 127.0.0.1, any free ports. */
@@ -91,6 +93,6 @@ export async function startClientChild(o: ClientChildOptions): Promise<{ child: 
       ...(o.cc ? { cc: o.cc } : {}),
     },
   };
-  const child = await RigChild.start<{ socks: HostPort; forwards: Array<{ bind: HostPort }> }>('mptun-client', moduleUrl('client-process.ts'), arg);
+  const child = await RigChild.start<{ socks: HostPort; forwards: Array<{ bind: HostPort }> }>('mptun-client', moduleUrl('client-process.ts'), arg, o.execArgv);
   return { child, forward: child.ready.forwards[0]!.bind, socks: child.ready.socks };
 }

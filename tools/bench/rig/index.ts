@@ -47,6 +47,8 @@ export interface RigOptions {
   serverLimits?: Partial<ServerLimits>;
   /** Extra node flags for the server process, e.g. ["--expose-gc"]. */
   serverExecArgv?: string[];
+  /** Extra node flags for the client process, e.g. ["--cpu-prof"]. */
+  clientExecArgv?: string[];
   /**
    * false: no link emulator; the client's paths go straight to the server (for CPU figures:
    * on 2 cores an emulator process in the middle takes a third of the CPU at loopback speed).
@@ -142,6 +144,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       forwardTo: sink.address,
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
       ...(opts.cc ? { cc: opts.cc } : {}),
+      ...(opts.clientExecArgv ? { execArgv: opts.clientExecArgv } : {}),
     });
     closers.push(() => client.child.stop());
 

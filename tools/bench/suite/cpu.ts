@@ -78,7 +78,7 @@ const perGB = (us: number, bytes: number): number => (bytes > 0 ? us / 1e6 / (by
  * Bulk transfer on `socket` ('S' stream from the sink, or 'U' upload into it); bytes and CPU
  * counted between two sample points after the warm-up. The socket is destroyed at the end.
  */
-async function measureBulk(
+export async function measureBulk(
   what: string,
   direction: Direction,
   socket: net.Socket,

@@ -6,7 +6,7 @@
  * quarter to a twentieth of the CPU-cost runs.
  */
 import type { PathProfile } from '../../src/sim/path-profile.js';
-import { runThroughput } from '../../src/sim/table-cases.js';
+import { runThroughput, type ThroughputSpec } from '../../src/sim/table-cases.js';
 import type { Section, SectionResult, SuiteOptions, Table } from './types.js';
 
 // 50 Mbit/s with a 20 ms RTT and 20 Mbit/s with a 60 ms RTT, a queue of about one BDP each.
@@ -24,6 +24,24 @@ const ROWS: Array<{ label: string; paths: PathProfile[]; cc: string }> = [
   { label: '20M/60ms 0.5% alone', paths: [LOSSY[1]!], cc: 'cubic' },
   { label: '40M + 20M, no delay, no loss', paths: [{ label: 'a', rateBps: 40e6, rttMs: 1, queueMs: 20 }, { label: 'b', rateBps: 20e6, rttMs: 1, queueMs: 20 }], cc: 'cubic' },
 ];
+
+/** The CPU-cost row: one connection over two clean 5 Gbit/s paths, big buffers, so only the engine and the simulator work. */
+export function costSpec(seed: number, mss: number, measureMs: number): ThroughputSpec {
+  return {
+    seed,
+    scheduler: 'minrtt',
+    cc: 'cubic',
+    warmupMs: 0,
+    measureMs,
+    mss,
+    receiveBuffer: 16 * 1024 * 1024,
+    sendBuffer: 16 * 1024 * 1024,
+    paths: [
+      { label: 'a', rateBps: 5e9, rttMs: 2, queueMs: 5 },
+      { label: 'b', rateBps: 5e9, rttMs: 4, queueMs: 5 },
+    ],
+  };
+}
 
 function cpuSecondsOf(fn: () => void): number {
   const t0 = process.cpuUsage();
@@ -50,20 +68,7 @@ async function run(opts: SuiteOptions): Promise<SectionResult> {
     const measured = opts.quick ? (mss > 2000 ? 0.5 : 0.25) : mss > 2000 ? 10 : 4;
     let r: ReturnType<typeof runThroughput> | undefined;
     const cpuSeconds = cpuSecondsOf(() => {
-      r = runThroughput({
-        seed: opts.seed,
-        scheduler: 'minrtt',
-        cc: 'cubic',
-        warmupMs: 0,
-        measureMs: measured * 1000,
-        mss,
-        receiveBuffer: 16 * 1024 * 1024,
-        sendBuffer: 16 * 1024 * 1024,
-        paths: [
-          { label: 'a', rateBps: 5e9, rttMs: 2, queueMs: 5 },
-          { label: 'b', rateBps: 5e9, rttMs: 4, queueMs: 5 },
-        ],
-      });
+      r = runThroughput(costSpec(opts.seed, mss, measured * 1000));
     });
     cost.push({ mss, gbit: (r!.goodputBps * measured) / 1e9, cpuSeconds });
   }

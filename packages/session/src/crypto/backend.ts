@@ -36,7 +36,8 @@ export interface CryptoBackend {
   /**
    * Verifies and decrypts `sealed` (ciphertext, then tag) into `out`, which must be
    * `sealed.length - AEAD_TAG_BYTES` long. Returns false, with `out` zeroed, when the tag
-   * does not verify.
+   * does not verify. `out` may start exactly where `sealed` does (decryption in place; the
+   * tag is checked before anything is written), and must not overlap it otherwise.
    */
   aeadOpen(out: Uint8Array, sealed: Uint8Array, ad: Uint8Array | null, nonce: Uint8Array, key: Uint8Array): boolean;
 
