@@ -7,7 +7,7 @@ import { randomU32 } from '../random.js';
 import type { RandomSource } from '../random.js';
 import type { SchedulerFactory } from '../sched/scheduler.js';
 import type { SentSegment } from '../subflow/sent-segment.js';
-import { offsetOfDsn } from '../subflow/seq.js';
+import { dsnOf, offsetOfDsn } from '../subflow/seq.js';
 import { subflowConfig } from '../subflow/subflow-config.js';
 import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
 import { TimerTable } from '../timer.js';
@@ -542,6 +542,7 @@ export class Connection implements SubflowOwner, CcGroup {
       const ok = seg.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-join-ack');
       if (!ok) return;
     }
+    if (!dss && capable) dss = this.capableDataMapping(sf, capable);
     if (dss && dss.mapping && dss.mapping.length === 0 && !dss.dataFin && hs.remoteKey !== null) {
       // An infinite mapping (RFC 8684 §3.7): subflow bytes are data bytes from here on.
       const off = this.receive.offsetOf(hs.remoteIdsn, dss.mapping.dsn, dss.mapping.dsn64);
@@ -557,6 +558,19 @@ export class Connection implements SubflowOwner, CcGroup {
       sf.onSegment(now, seg, null);
     }
     this.afterInput(now, sf);
+  }
+
+  /**
+   * RFC 8684 §3.1: the initiator's first data may ride an MP_CAPABLE ACK with a Data-Level
+   * Length instead of a DSS. Its mapping is implied: the connection's first data byte
+   * (IDSN+1) at subflow sequence 1, for that length. Only the initial subflow's keys count.
+   */
+  private capableDataMapping(sf: Subflow, capable: MpCapable): Dss | null {
+    const hs = this.handshake;
+    if (this.isClient || !sf.isInitial || capable.dataLength === undefined || hs.remoteKey === null) return null;
+    if (capable.senderKey !== hs.remoteKey || capable.receiverKey !== hs.localKey) return null;
+    const mapping = { dsn: dsnOf(hs.remoteIdsn, 0), dsn64: true, subflowSeq: 1, length: capable.dataLength };
+    return { type: 'dss', dataAck64: true, dataFin: false, mapping: capable.checksum === undefined ? mapping : { ...mapping, checksum: capable.checksum } };
   }
 
   /** Data ACK, window, mapping and DATA_FIN of one DSS option (RFC 8684 §3.3). Returns true when the segment was dropped. */
