@@ -1,7 +1,8 @@
 /**
- * A hand-driven MPTCP client for a listening engine: the test writes each segment itself, so
- * it can send forms our own client never sends (data on the MP_CAPABLE ACK, data without a
- * DSS, other versions), and reads what the engine answers. Virtual time, one path, no loss.
+ * Hand-driven MPTCP peers of one engine: the test writes each segment itself, so it can send
+ * forms our own engine never sends (data on the MP_CAPABLE ACK, data without a DSS, other
+ * versions) or acknowledge as another stack would, and reads what the engine answers.
+ * Virtual time, one path, no loss.
  */
 import { CapableFlag, emitSegment, keyIdsn, parseSegment, TcpFlag, type Endpoint, type MptcpOption, type TcpOption, type TcpSegment } from '@mptun/core';
 
@@ -10,7 +11,46 @@ export const SERVER_PORT = 443;
 
 const mptcp = (option: MptcpOption): TcpOption => ({ kind: 'mptcp', option });
 
-export class ForgedClient {
+/** A hand-driven peer of one engine: what the test sends goes in, what the engine answers is kept. */
+class HandDriven {
+  /** Everything the engine sent, parsed, in order. */
+  readonly received: TcpSegment[] = [];
+  now = 0;
+
+  constructor(
+    readonly engine: Endpoint,
+    readonly path: number,
+  ) {}
+
+  /** Hands one segment to the engine and returns what it answers at once. */
+  protected deliver(seg: TcpSegment): TcpSegment[] {
+    this.engine.handleSegment(this.now, this.path, emitSegment(seg));
+    return this.collect();
+  }
+
+  /** What the engine sends now (after `ms` more of virtual time, its timers run). */
+  collect(ms = 0): TcpSegment[] {
+    this.now += ms;
+    this.engine.handleTimeout(this.now);
+    const out: TcpSegment[] = [];
+    for (let t = this.engine.pollTransmit(this.now); t; t = this.engine.pollTransmit(this.now)) out.push(parseSegment(t.bytes));
+    this.received.push(...out);
+    this.onAnswers(out);
+    return out;
+  }
+
+  /** Runs the engine's timers for `ms` in `step` ms steps; returns everything it sent. */
+  idle(ms: number, step = 10): TcpSegment[] {
+    const out: TcpSegment[] = [];
+    for (let t = 0; t < ms; t += step) out.push(...this.collect(step));
+    return out;
+  }
+
+  protected onAnswers(_out: readonly TcpSegment[]): void {}
+}
+
+/** A client for a listening engine, from PEER_PORT to SERVER_PORT. */
+export class ForgedClient extends HandDriven {
   readonly key = 0x0102_0304_0506_0708n;
   readonly idsn = keyIdsn(this.key);
   readonly iss = 1000;
@@ -20,17 +60,16 @@ export class ForgedClient {
   serverIsn = 0;
   /** Highest relative subflow sequence the server acknowledged. */
   acked = 0;
-  /** Everything the server sent, parsed, in order. */
-  readonly received: TcpSegment[] = [];
-  now = 0;
 
   constructor(
-    readonly server: Endpoint,
-    readonly path: number,
+    server: Endpoint,
+    path: number,
     readonly flags: number = CapableFlag.HMAC_SHA256,
-  ) {}
+  ) {
+    super(server, path);
+  }
 
-  /** Sends one segment from the client's port (seq and ack filled in unless given) and returns the answers. */
+  /** Sends one segment (seq and ack filled in unless given) and returns the answers. */
   send(part: Partial<TcpSegment> & { payload?: Uint8Array }): TcpSegment[] {
     const payload = part.payload ?? new Uint8Array(0);
     const seg: TcpSegment = {
@@ -46,22 +85,12 @@ export class ForgedClient {
       ...part,
       payload,
     };
-    this.server.handleSegment(this.now, this.path, emitSegment(seg));
     if ((seg.flags & TcpFlag.SYN) === 0) this.rel = Math.max(this.rel, ((seg.seq - this.iss - 1) >>> 0) + payload.length);
-    return this.collect();
+    return this.deliver(seg);
   }
 
-  /** What the server sends now (after `ms` more of virtual time, timers run). */
-  collect(ms = 0): TcpSegment[] {
-    this.now += ms;
-    this.server.handleTimeout(this.now);
-    const out: TcpSegment[] = [];
-    for (let t = this.server.pollTransmit(this.now); t; t = this.server.pollTransmit(this.now)) out.push(parseSegment(t.bytes));
-    for (const s of out) {
-      if (s.flags & TcpFlag.ACK) this.acked = Math.max(this.acked, (s.ack - this.iss - 1) | 0);
-      this.received.push(s);
-    }
-    return out;
+  protected override onAnswers(out: readonly TcpSegment[]): void {
+    for (const s of out) if (s.flags & TcpFlag.ACK) this.acked = Math.max(this.acked, (s.ack - this.iss - 1) | 0);
   }
 
   /** SYN with MP_CAPABLE (or the given options); learns the server's key and ISN from the SYN/ACK. */
@@ -82,9 +111,64 @@ export class ForgedClient {
     return mptcp(data.checksum === undefined ? { ...base, dataLength: data.length } : { ...base, dataLength: data.length, checksum: data.checksum });
   }
 
+  /** A DSS mapping `len` bytes at connection offset `offset` to the next subflow bytes (RFC 8684 §3.3.1). */
+  dss(offset: number, len: number): TcpOption {
+    return mptcp({ type: 'dss', dataAck64: true, dataFin: false, mapping: { dsn: this.idsn + 1n + BigInt(offset), dsn64: true, subflowSeq: this.rel + 1, length: len } });
+  }
+
   /** The server's connection, once the engine made one. */
   connection() {
-    return [...this.server.connections()][0];
+    return [...this.engine.connections()][0];
+  }
+}
+
+/**
+ * A server for a connecting engine, which acknowledges by hand: subflow ACK, DATA_ACK and
+ * window each as the test says, as a peer whose application has stopped reading would.
+ */
+export class ForgedServer extends HandDriven {
+  readonly key = 0x1122_3344_5566_7788n;
+  readonly iss = 7000;
+  clientKey: bigint | null = null;
+  clientIsn = 0;
+  clientPort = 0;
+
+  /** Answers the engine's MP_CAPABLE SYN (the last SYN it sent) with `window`, unscaled. */
+  synAck(window: number): TcpSegment[] {
+    const syn = [...this.received].reverse().find((s) => s.flags & TcpFlag.SYN);
+    if (!syn) throw new Error('the engine sent no SYN');
+    this.clientIsn = syn.seq;
+    this.clientPort = syn.srcPort;
+    const out = this.deliver(this.segment(0, TcpFlag.SYN | TcpFlag.ACK, window, [{ kind: 'mss', mss: 1400 }, mptcp({ type: 'mp-capable', version: 1, flags: CapableFlag.HMAC_SHA256, senderKey: this.key })]));
+    for (const s of out) for (const o of s.options) if (o.kind === 'mptcp' && o.option.type === 'mp-capable' && o.option.senderKey !== undefined) this.clientKey = o.option.senderKey;
+    return out;
+  }
+
+  /** A pure ACK: subflow bytes up to `rel`, data up to connection offset `dataAck`, `window` beyond it. */
+  ack(rel: number, dataAck: number, window: number): TcpSegment[] {
+    if (this.clientKey === null) throw new Error('no MP_CAPABLE ACK from the engine yet');
+    const dss = mptcp({ type: 'dss', dataAck: keyIdsn(this.clientKey) + 1n + BigInt(dataAck), dataAck64: true, dataFin: false });
+    return this.deliver({ ...this.segment(1, TcpFlag.ACK, window, [dss]), ack: (this.clientIsn + 1 + rel) >>> 0 });
+  }
+
+  private segment(seqRel: number, flags: number, window: number, options: TcpOption[]): TcpSegment {
+    return { srcPort: SERVER_PORT, dstPort: this.clientPort, seq: (this.iss + seqRel) >>> 0, ack: (this.clientIsn + 1) >>> 0, flags, window, checksum: 0, urgent: 0, options, payload: new Uint8Array(0) };
+  }
+
+  /** Data segments the engine sent: relative subflow sequence, connection offset (from its DSS), length. */
+  dataSent(segs: readonly TcpSegment[] = this.received): Array<{ rel: number; offset: number; len: number }> {
+    const out: Array<{ rel: number; offset: number; len: number }> = [];
+    if (this.clientKey === null) return out;
+    const idsn = keyIdsn(this.clientKey);
+    for (const s of segs) {
+      if (s.payload.length === 0) continue;
+      for (const o of s.options) {
+        if (o.kind === 'mptcp' && o.option.type === 'dss' && o.option.mapping) {
+          out.push({ rel: (s.seq - this.clientIsn - 1) | 0, offset: Number(o.option.mapping.dsn - idsn - 1n), len: s.payload.length });
+        }
+      }
+    }
+    return out;
   }
 }
 
