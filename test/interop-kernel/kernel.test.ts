@@ -4,7 +4,7 @@
  * case runs in a namespace of its own; afterwards the kernel's MIB counters and tshark's
  * MPTCP analysis of the TUN capture judge it (support.ts judge()).
  *
- * Cases that wait for an engine fix (issue 12, findings 3–11) are held back from the
+ * Cases that wait for an engine fix (issue 12) are held back from the
  * default run; MPTUN_INTEROP_KNOWN_FAILING=1 runs them.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -457,7 +457,9 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     }
   });
 
-  knownFailing('A: a middlebox strips the MPTCP options from the kernel\'s data mid-transfer and mptun falls back or resets at once', 'finding 8', async () => {
+  // mptun falls back on the first unmapped bytes and its ACKs carry MP_FAIL (with a DATA_ACK);
+  // the kernel answers with an infinite mapping and follows (InfiniteMapTx, MPFailRx).
+  it('A: a middlebox strips the MPTCP options from the kernel\'s data mid-transfer and mptun falls back or resets at once', async () => {
     const l = await lab();
     const port = casePort();
     const kernel = await l.kernelServer(port, { send: 4_000_000 });
@@ -474,6 +476,12 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     // (one subflow, in order) or reset; what is not acceptable is nothing at all.
     const within = await Promise.race([outcome, new Promise<string>((r) => setTimeout(() => r('stalled'), 10_000))]);
     expect(within).not.toBe('stalled');
+    // The kernel followed: it answered MP_FAIL and sent the infinite mapping (RFC 8684 §3.7).
+    // It answers each MP_FAIL (one rides every ACK of ours until its mapping shows), so those count freely.
+    await judge(l, 'A options stripped mid-transfer', {
+      atLeast: { MPFailRx: 1, InfiniteMapTx: 1 },
+      allow: { MPTcpExtMPFailRx: Number.MAX_SAFE_INTEGER, MPTcpExtMPFailTx: Number.MAX_SAFE_INTEGER, MPTcpExtInfiniteMapTx: 1 },
+    });
   });
 
   knownFailing('A: the kernel sets the C bit (no joins to its first address) and mptun honours it', 'finding 5', async () => {

@@ -542,12 +542,17 @@ export class Connection implements SubflowOwner, CcGroup {
       const ok = seg.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-join-ack');
       if (!ok) return;
     }
-    if (!dss && capable) dss = this.capableDataMapping(sf, capable);
+    if (!dss && capable) {
+      const implied = this.capableDataMapping(sf, capable);
+      if (implied === 'forged') return;
+      dss = implied;
+    }
     if (dss && dss.mapping && dss.mapping.length === 0 && !dss.dataFin && hs.remoteKey !== null) {
       // An infinite mapping (RFC 8684 §3.7): subflow bytes are data bytes from here on.
       const off = this.receive.offsetOf(hs.remoteIdsn, dss.mapping.dsn, dss.mapping.dsn64);
       sf.addInfiniteMapping(dss.mapping.subflowSeq, off);
       if (!this.fallbackPart.active) this.enterFallbackAfterFail(now, this.send.sndUna); // our side's mapping starts at what is unacknowledged
+      else this.fallbackPart.peerFollowed();
       sf.onSegment(now, seg, null);
     } else if (dss && hs.remoteKey !== null && (!this.fallbackPart.active || dss.mapping)) {
       // After a fallback the peer's data sent before it fell back still carries mappings.
@@ -557,18 +562,44 @@ export class Connection implements SubflowOwner, CcGroup {
       if (!isSyn && sf.state !== 'syn-sent') this.send.widenPeerWindow(this.send.sndUna + sf.scaleWindow(seg.window));
       sf.onSegment(now, seg, null);
     }
+    if (seg.payload.length > 0 && this.checkUnmapped(now, sf)) return;
     this.afterInput(now, sf);
+  }
+
+  /**
+   * RFC 8684 §3.7: data that no mapping covers once MPTCP is running (a middlebox stripped
+   * the DSS mid-connection). Every data segment we send carries its own mapping, so such
+   * bytes never become usable by waiting. One subflow among others is reset (its data goes
+   * elsewhere); a lone subflow whose bytes continue the data stream falls back to TCP (they
+   * are mapped from there on, and our own data goes under an infinite mapping); otherwise
+   * the connection cannot go on and is reset (true: the connection is closed).
+   */
+  private checkUnmapped(now: number, sf: Subflow): boolean {
+    const { rel, bytes } = sf.unmapped;
+    if (bytes === 0 || this.fallbackPart.active || this.current !== 'established' || sf.state !== 'established') return false;
+    if (this.subflowList.some((s) => s !== sf && s.state !== 'closed')) {
+      this.rejectSubflow(now, sf, TcpRstReason.MIDDLEBOX_INTERFERENCE);
+    } else if (!this.receive.hasOutOfOrder) {
+      const from = this.receive.rcvNxt;
+      sf.addMapping({ rel, dataOffset: from, len: Infinity });
+      this.enterFallbackAfterFail(now, this.send.sndUna, dsnOf(this.handshake.remoteIdsn, from));
+    } else {
+      this.abort(now, new EngineError('ERR_MPTUN_PROTOCOL', 'data without a mapping that fallback cannot place (RFC 8684 §3.7)'));
+      return true;
+    }
+    return false;
   }
 
   /**
    * RFC 8684 §3.1: the initiator's first data may ride an MP_CAPABLE ACK with a Data-Level
    * Length instead of a DSS. Its mapping is implied: the connection's first data byte
-   * (IDSN+1) at subflow sequence 1, for that length. Only the initial subflow's keys count.
+   * (IDSN+1) at subflow sequence 1, for that length. Only the connection's own keys count:
+   * with others the segment is dropped ('forged'), not taken for unmapped data.
    */
-  private capableDataMapping(sf: Subflow, capable: MpCapable): Dss | null {
+  private capableDataMapping(sf: Subflow, capable: MpCapable): Dss | null | 'forged' {
     const hs = this.handshake;
     if (this.isClient || !sf.isInitial || capable.dataLength === undefined || hs.remoteKey === null) return null;
-    if (capable.senderKey !== hs.remoteKey || capable.receiverKey !== hs.localKey) return null;
+    if (capable.senderKey !== hs.remoteKey || capable.receiverKey !== hs.localKey) return 'forged';
     const mapping = { dsn: dsnOf(hs.remoteIdsn, 0), dsn64: true, subflowSeq: 1, length: capable.dataLength };
     return { type: 'dss', dataAck64: true, dataFin: false, mapping: capable.checksum === undefined ? mapping : { ...mapping, checksum: capable.checksum } };
   }
@@ -650,9 +681,9 @@ export class Connection implements SubflowOwner, CcGroup {
     if (gone.length > 0) this.host.emit({ type: 'address-removed', connection: this, addressIds: gone });
   }
 
-  /** Refuse a subflow: RST with MP_TCPRST (RFC 8684 §3.6). */
-  private rejectSubflow(now: number, sf: Subflow): void {
-    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason: TcpRstReason.MPTCP_ERROR })] });
+  /** Refuse or end a subflow: RST with MP_TCPRST (RFC 8684 §3.6). */
+  private rejectSubflow(now: number, sf: Subflow, reason: number = TcpRstReason.MPTCP_ERROR): void {
+    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason })] });
     sf.terminate('reset', now);
     this.host.wake(this);
   }
@@ -664,8 +695,7 @@ export class Connection implements SubflowOwner, CcGroup {
   private onChecksumFailure(now: number, sf: Subflow, dsn: bigint): void {
     const others = this.subflowList.some((s) => s !== sf && s.state === 'established');
     if (others) {
-      this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason: TcpRstReason.MIDDLEBOX_INTERFERENCE })] });
-      sf.terminate('reset', now);
+      this.rejectSubflow(now, sf, TcpRstReason.MIDDLEBOX_INTERFERENCE);
     } else if (this.fallbackPart.requestFail(dsn)) {
       sf.requestAck();
     }
@@ -673,8 +703,8 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   /** Continue as plain TCP over the one remaining subflow, data from `from` on unmapped (RFC 8684 §3.7). */
-  private enterFallbackAfterFail(now: number, from: number): void {
-    this.fallbackPart.enterAfterFail(from);
+  private enterFallbackAfterFail(now: number, from: number, tellPeer: bigint | null = null): void {
+    this.fallbackPart.enterAfterFail(from, tellPeer);
     const keep = this.subflowList.find((s) => s.state === 'established');
     for (const s of [...this.subflowList]) if (s !== keep) s.terminate('reset', now);
     this.host.wake(this);
