@@ -497,7 +497,7 @@ export class Connection implements SubflowOwner, CcGroup {
           }
           break;
         case 'add-addr':
-          this.onAddAddr(sf, m);
+          this.onAddAddr(now, sf, m);
           break;
         case 'remove-addr':
           if (sf.acceptsSequence(seg)) this.onRemoveAddr(now, m.addressIds);
@@ -608,11 +608,7 @@ export class Connection implements SubflowOwner, CcGroup {
   private applyDss(now: number, sf: Subflow, seg: TcpSegment, dss: Dss): boolean {
     if (dss.dataAck !== undefined) {
       const ack = offsetOfDsn(this.handshake.localIdsn, dss.dataAck, dss.dataAck64, this.send.sndUna);
-      if (this.handshake.markPeerHasKeys()) {
-        // A DATA_FIN that waited for room (our ACKs carried the key until now) can go.
-        if (this.send.bareFinPending) sf.requestAck();
-        this.startPendingJoins(now);
-      }
+      this.peerHoldsKeys(now, sf);
       if (this.send.acceptsDataAck(ack)) this.onDataAck(now, ack);
       // RFC 8684 §3.3.4: the window field is relative to the data ACK.
       if (ack >= this.send.sndUna - 1) this.send.widenPeerWindow(ack + sf.scaleWindow(seg.window));
@@ -643,6 +639,17 @@ export class Connection implements SubflowOwner, CcGroup {
     return false;
   }
 
+  /**
+   * The peer showed it holds our key (a DSS data ACK, or an ADD_ADDR whose HMAC needs both
+   * keys): our ACKs stop repeating MP_CAPABLE (RFC 8684 §3.1), which frees their option room.
+   */
+  private peerHoldsKeys(now: number, sf: Subflow): void {
+    if (!this.handshake.markPeerHasKeys()) return;
+    // A DATA_FIN that waited for room (our ACKs carried the key until now) can go.
+    if (this.send.bareFinPending) sf.requestAck();
+    this.startPendingJoins(now);
+  }
+
   /** After a subflow processed input: handshake results, closes, peer FIN. */
   private afterInput(now: number, sf: Subflow): void {
     // Plain TCP: the FIN is the end of the stream.
@@ -666,11 +673,15 @@ export class Connection implements SubflowOwner, CcGroup {
     this.maybeFinishClose(now);
   }
 
-  private onAddAddr(sf: Subflow, m: AddAddr): void {
+  private onAddAddr(now: number, sf: Subflow, m: AddAddr): void {
     const remoteKey = this.handshake.remoteKey;
     if (remoteKey === null || this.fallbackPart.active) return;
     const { echo, added } = this.addresses.onAddAddr(m, this.handshake.localKey, remoteKey);
-    if (echo) sf.requestAck();
+    if (echo) {
+      // The announcement may ride an ACK without DSS (Linux sends it so): its HMAC is the proof.
+      if (this.isClient) this.peerHoldsKeys(now, sf);
+      sf.requestAck();
+    }
     if (added) this.host.emit({ type: 'address-added', connection: this, ...added });
   }
 

@@ -144,11 +144,15 @@ export class ForgedServer extends HandDriven {
     return out;
   }
 
+  /** A pure ACK of subflow bytes up to `rel` with the given options (no DSS unless among them). */
+  ackWith(rel: number, options: TcpOption[], window = 65535): TcpSegment[] {
+    return this.deliver({ ...this.segment(1, TcpFlag.ACK, window, options), ack: (this.clientIsn + 1 + rel) >>> 0 });
+  }
+
   /** A pure ACK: subflow bytes up to `rel`, data up to connection offset `dataAck`, `window` beyond it. */
   ack(rel: number, dataAck: number, window: number): TcpSegment[] {
     if (this.clientKey === null) throw new Error('no MP_CAPABLE ACK from the engine yet');
-    const dss = mptcp({ type: 'dss', dataAck: keyIdsn(this.clientKey) + 1n + BigInt(dataAck), dataAck64: true, dataFin: false });
-    return this.deliver({ ...this.segment(1, TcpFlag.ACK, window, [dss]), ack: (this.clientIsn + 1 + rel) >>> 0 });
+    return this.ackWith(rel, [mptcp({ type: 'dss', dataAck: keyIdsn(this.clientKey) + 1n + BigInt(dataAck), dataAck64: true, dataFin: false })], window);
   }
 
   private segment(seqRel: number, flags: number, window: number, options: TcpOption[]): TcpSegment {
