@@ -389,9 +389,8 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   it('A: mptun resets one subflow (MP_TCPRST) and the connection carries on over the other', () => mptunResetsSubflow(false, 'A MP_TCPRST from mptun'));
 
   // Segments the kernel still sends on the subflow reach mptun before its RST leaves; mptun
-  // answers them with bare RSTs, queued ahead of the RST carrying MP_TCPRST, so the kernel
-  // has reset the subflow before MP_TCPRST arrives (MPRstRx stays 0).
-  knownFailing('A: mptun resets a subflow the kernel is sending on, and the kernel sees MP_TCPRST', 'new finding: bare RSTs overtake the MP_TCPRST of closeSubflow', () =>
+  // answers them with bare RSTs, which must not overtake the RST carrying MP_TCPRST (MPRstRx).
+  it('A: mptun resets a subflow the kernel is sending on, and the kernel sees MP_TCPRST', () =>
     mptunResetsSubflow(true, 'A MP_TCPRST from mptun, kernel busy'));
 
   it('B: the kernel withdraws the address of its joined subflow (REMOVE_ADDR) and the connection carries on', async () => {

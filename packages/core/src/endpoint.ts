@@ -105,6 +105,8 @@ export class Endpoint implements Driveable {
   private active: Connection[] = [];
   private readonly activeSet = new Set<Connection>();
   private readonly rawOut: Transmit[] = [];
+  /** Connections with RSTs queued, which leave before rawOut (see pollTransmit). */
+  private readonly resetting = new Set<Connection>();
   private readonly events: EndpointEvent[] = [];
   private eventHead = 0;
   private readonly host: ConnectionHost;
@@ -323,6 +325,18 @@ export class Endpoint implements Driveable {
   }
 
   pollTransmit(now: number): Transmit | null {
+    // A connection's own RSTs go before our bare answers to segments of subflows it just
+    // ended: a bare RST that arrived first would end the peer's subflow without the reason
+    // its MP_TCPRST gives (RFC 8684 §3.6).
+    for (const conn of this.resetting) {
+      const reset = conn.takeReset();
+      if (!reset) {
+        this.resetting.delete(conn);
+        continue;
+      }
+      this.touched.add(conn);
+      return { pathId: reset.sf.pathId, bytes: emitSegment(reset.seg) };
+    }
     const raw = this.rawOut.shift();
     if (raw) return raw;
     // Connections take turns, one segment each, so none starves another.
@@ -385,6 +399,7 @@ export class Endpoint implements Driveable {
 
   private wake(conn: Connection): void {
     this.touched.add(conn);
+    if (conn.hasPendingReset) this.resetting.add(conn);
     if (this.activeSet.has(conn)) return;
     this.activeSet.add(conn);
     this.active.push(conn);
@@ -392,6 +407,7 @@ export class Endpoint implements Driveable {
 
   private forget(conn: Connection): void {
     this.conns.delete(conn);
+    this.resetting.delete(conn);
     this.replyCredit.delete(conn);
     this.deadlines.delete(conn);
     this.touched.delete(conn);

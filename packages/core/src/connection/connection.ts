@@ -793,11 +793,21 @@ export class Connection implements SubflowOwner, CcGroup {
 
   // --- Output -------------------------------------------------------------------------------
 
+  get hasPendingReset(): boolean {
+    return this.pendingResets.length > 0;
+  }
+
+  /** The next RST this connection has queued (MP_TCPRST, MP_FASTCLOSE, a refused join), or null. */
+  takeReset(): { sf: Subflow; seg: TcpSegment } | null {
+    const r = this.pendingResets.shift();
+    return r ? { sf: r.sf, seg: r.sf.buildReset(r.options) } : null;
+  }
+
   /** The next segment to send and its path, or null. */
   poll(now: number): { sf: Subflow; seg: TcpSegment } | null {
     this.host.touch(this);
-    const r = this.pendingResets.shift();
-    if (r) return { sf: r.sf, seg: r.sf.buildReset(r.options) };
+    const r = this.takeReset();
+    if (r) return r;
     if (this.current === 'closed') return null;
     this.clock = now;
     const out = this.send.nextSegment(now, this.current === 'established');
