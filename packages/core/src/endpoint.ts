@@ -11,7 +11,7 @@ import type { SchedulerFactory } from './sched/scheduler.js';
 import type { Subflow } from './subflow/subflow.js';
 import { WireError } from './wire/error.js';
 import { TcpRstReason, type MpCapable, type MpJoinSyn } from './wire/mptcp/option.js';
-import { TcpFlag, emitSegment, parseSegment, type TcpSegment } from './wire/tcp-segment.js';
+import { TcpFlag, emitSegment, parseSegmentLenient, type TcpSegment } from './wire/tcp-segment.js';
 
 export interface ConnectOptions {
   /** The path of the initial subflow (MP_CAPABLE). */
@@ -232,7 +232,7 @@ export class Endpoint implements Driveable {
     if (!this.paths.has(pathId)) return;
     let seg: TcpSegment;
     try {
-      seg = parseSegment(bytes);
+      seg = parseSegmentLenient(bytes);
     } catch (e) {
       if (e instanceof WireError) {
         this.stats.malformed++;
@@ -273,7 +273,9 @@ export class Endpoint implements Driveable {
         return;
       }
       if (this.listenAll || this.listening.has(seg.dstPort)) {
-        if (capable && capable.version !== 1) capable = null; // only v1; older peers fall back
+        // RFC 8684 §3.1: a SYN offering a later version is answered with ours (1); one the
+        // codec could not read (RFC 6824's version 0) arrives without MP_CAPABLE: plain TCP.
+        if (capable && capable.version < 1) capable = null;
         if (!capable && !this.config.allowFallback) {
           this.reset(pathId, seg);
           return;

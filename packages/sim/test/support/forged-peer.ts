@@ -11,6 +11,25 @@ export const SERVER_PORT = 443;
 
 const mptcp = (option: MptcpOption): TcpOption => ({ kind: 'mptcp', option });
 
+/**
+ * An option kind the forged peers write as MPTCP (30) once the segment is emitted: for MPTCP
+ * option bytes the codec will not write (RFC 6824's version 0, lengths no form has).
+ */
+export const RAW_MPTCP_KIND = 0xfd;
+
+/** MPTCP option bytes as given, written unchecked (see RAW_MPTCP_KIND). */
+export function rawMptcp(body: number[]): TcpOption {
+  return { kind: 'unknown', type: RAW_MPTCP_KIND, data: new Uint8Array(body) };
+}
+
+function asRawMptcp(bytes: Uint8Array): Uint8Array {
+  const end = (bytes[12]! >>> 4) * 4;
+  for (let i = 20; i < end && bytes[i] !== 0; i += bytes[i] === 1 ? 1 : bytes[i + 1]!) {
+    if (bytes[i] === RAW_MPTCP_KIND) bytes[i] = 30;
+  }
+  return bytes;
+}
+
 /** A hand-driven peer of one engine: what the test sends goes in, what the engine answers is kept. */
 class HandDriven {
   /** Everything the engine sent, parsed, in order. */
@@ -24,7 +43,7 @@ class HandDriven {
 
   /** Hands one segment to the engine and returns what it answers at once. */
   protected deliver(seg: TcpSegment): TcpSegment[] {
-    this.engine.handleSegment(this.now, this.path, emitSegment(seg));
+    this.engine.handleSegment(this.now, this.path, asRawMptcp(emitSegment(seg)));
     return this.collect();
   }
 
