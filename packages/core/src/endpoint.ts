@@ -11,6 +11,7 @@ import type { SchedulerFactory } from './sched/scheduler.js';
 import type { Subflow } from './subflow/subflow.js';
 import { WireError } from './wire/error.js';
 import { TcpRstReason, type MpCapable, type MpJoinSyn } from './wire/mptcp/option.js';
+import { EngineError } from './errors.js';
 import { TcpFlag, emitSegment, parseSegmentLenient, type TcpSegment } from './wire/tcp-segment.js';
 
 export interface ConnectOptions {
@@ -35,7 +36,7 @@ export interface EndpointStats {
   resetsSent: number;
   /** MP_JOINs refused (unknown token, bad HMAC, too many subflows). */
   joinsRefused: number;
-  /** SYNs dropped because the half-open limit was reached. */
+  /** SYNs dropped because the half-open limit was reached, or no unique token could be drawn. */
   synsDropped: number;
   /** Segments not sent to an unverified source because they exceeded what it had sent us. */
   repliesWithheld: number;
@@ -77,6 +78,8 @@ interface PathEntry {
 }
 
 const MAX_PENDING_RAW = 256;
+/** Keys drawn for one connection before giving up on a unique token (RFC 8684 §3.1). */
+const TOKEN_TRIES = 16;
 
 /**
  * An MPTCP endpoint (RFC 8684) that owns connections and demultiplexes segments to them.
@@ -183,6 +186,7 @@ export class Endpoint implements Driveable {
     const path = this.paths.get(opts.path);
     if (!path) throw new RangeError(`unknown path ${opts.path}`);
     const conn = this.newConnection(true, now, opts.scheduler, opts.congestionControl);
+    if (!conn) throw new EngineError('ERR_MPTUN_PROTOCOL', `no unique token after ${TOKEN_TRIES} keys: is the random source broken?`);
     if (opts.data && opts.data.length > 0) conn.write(opts.data);
     conn.open(now, opts.path, opts.port ?? path.remote.port, opts.extraPaths ?? []);
     return conn;
@@ -192,17 +196,21 @@ export class Endpoint implements Driveable {
     return this.conns.values();
   }
 
-  private newConnection(isClient: boolean, now: number, scheduler?: SchedulerFactory, cc?: CcFactory): Connection {
-    // RFC 8684 §3.1: a token must be unique at this endpoint; draw keys until it is.
-    for (let tries = 0; ; tries++) {
+  /**
+   * RFC 8684 §3.1: a token must be unique at this endpoint; draw keys until it is. Null after
+   * TOKEN_TRIES collisions in a row (only a broken random source gets there): a token that
+   * names another connection must never be taken over.
+   */
+  private newConnection(isClient: boolean, now: number, scheduler?: SchedulerFactory, cc?: CcFactory): Connection | null {
+    for (let tries = 0; tries < TOKEN_TRIES; tries++) {
       const conn = new Connection(this.nextConnId++, this.host, isClient, now, scheduler, cc);
-      if (!this.byToken.has(conn.localToken) || tries >= 16) {
-        this.byToken.set(conn.localToken, conn);
-        this.conns.add(conn);
-        this.touched.add(conn);
-        return conn;
-      }
+      if (this.byToken.has(conn.localToken)) continue;
+      this.byToken.set(conn.localToken, conn);
+      this.conns.add(conn);
+      this.touched.add(conn);
+      return conn;
     }
+    return null;
   }
 
   private allocatePort(pathId: number): number {
@@ -287,6 +295,10 @@ export class Endpoint implements Driveable {
           return;
         }
         const conn = this.newConnection(false, now);
+        if (!conn) {
+          this.stats.synsDropped++; // no token to give it; the client's retransmission may fare better
+          return;
+        }
         this.halfOpen.add(conn, budget);
         if (!path.authenticated) this.replyCredit.set(conn, length);
         conn.acceptSyn(now, pathId, seg, capable);
