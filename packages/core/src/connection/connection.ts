@@ -619,8 +619,10 @@ export class Connection implements SubflowOwner, CcGroup {
       const off = this.receive.offsetOf(this.handshake.remoteIdsn, m.dsn, m.dsn64);
       let len = m.length;
       if (dss.dataFin) {
-        // RFC 8684 §3.3.3: the DATA_FIN takes one octet at the end of the mapping.
-        this.receive.setPeerFin(off + len - 1);
+        // RFC 8684 §3.3.3: the DATA_FIN takes one octet at the end of the mapping. Like the
+        // other signals that change the connection, it counts only on a segment inside the
+        // subflow's window, so a blind injector cannot end the stream.
+        if (sf.acceptsSequence(seg)) this.receive.setPeerFin(off + len - 1);
         len -= 1;
       }
       if (len > 0 && m.subflowSeq !== 0) {
