@@ -5,23 +5,10 @@
  * data byte. A hand-driven client sends the forms our own client never does.
  */
 import { describe, expect, it } from 'vitest';
-import { CapableFlag, ccFactory, dssChecksum, Endpoint, minRttScheduler, SeededRandom, TcpFlag, type Connection, type TcpSegment } from '@mptun/core';
-import { ForgedClient, pattern, SERVER_PORT } from '../support/forged-peer.js';
+import { CapableFlag, dssChecksum, TcpFlag, type TcpSegment } from '@mptun/core';
+import { forgedClientOf, pattern, readAll, type ForgedClient } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 17;
-
-function listener(checksums: boolean): { server: Endpoint; path: number } {
-  const server = new Endpoint({ random: new SeededRandom(seed), scheduler: minRttScheduler, congestionControl: ccFactory('cubic'), checksums });
-  server.listen(SERVER_PORT);
-  const path = server.openPath({ host: '10.0.0.1', port: SERVER_PORT }, { host: '10.0.0.2', port: 50_000 });
-  return { server, path };
-}
-
-function readAll(conn: Connection | undefined): number[] {
-  const out: number[] = [];
-  for (let d = conn?.read(); d; d = conn?.read()) out.push(...d);
-  return out;
-}
 
 /** The DATA_ACK of the newest DSS the server sent, as an offset from the client's IDSN+1. */
 function dataAcked(peer: ForgedClient, segs: readonly TcpSegment[]): number | undefined {
@@ -35,8 +22,7 @@ describe('data on the MP_CAPABLE ACK (RFC 8684 §3.1)', () => {
   for (const thirdAckFirst of [false, true]) {
     it(`${thirdAckFirst ? 'after a bare third ACK, the first data segment' : 'the third ACK itself'} carries 1000 bytes with a Data-Level Length: they reach the application and are DATA_ACKed`, () => {
       console.log('seed', seed);
-      const { server, path } = listener(false);
-      const peer = new ForgedClient(server, path);
+      const peer = forgedClientOf(seed);
       expect(peer.syn()).toBeDefined();
       if (thirdAckFirst) peer.send({ options: [peer.capableAck()] });
       const data = pattern(1000);
@@ -51,8 +37,7 @@ describe('data on the MP_CAPABLE ACK (RFC 8684 §3.1)', () => {
 
   it('a mapping longer than the segment covers the next segment too (which carries no option)', () => {
     console.log('seed', seed);
-    const { server, path } = listener(false);
-    const peer = new ForgedClient(server, path);
+    const peer = forgedClientOf(seed);
     peer.syn();
     const data = pattern(1500);
     peer.send({ options: [peer.capableAck({ length: 1500 })], payload: data.subarray(0, 1000) });
@@ -64,8 +49,7 @@ describe('data on the MP_CAPABLE ACK (RFC 8684 §3.1)', () => {
   it('with checksums negotiated, a correct checksum delivers the bytes and a wrong one does not', () => {
     console.log('seed', seed);
     for (const good of [true, false]) {
-      const { server, path } = listener(true);
-      const peer = new ForgedClient(server, path, CapableFlag.HMAC_SHA256 | CapableFlag.CHECKSUM);
+      const peer = forgedClientOf(seed, { checksums: true }, CapableFlag.HMAC_SHA256 | CapableFlag.CHECKSUM);
       peer.syn();
       peer.send({ options: [peer.capableAck()] });
       const data = pattern(700);
@@ -79,8 +63,7 @@ describe('data on the MP_CAPABLE ACK (RFC 8684 §3.1)', () => {
 
   it('an MP_CAPABLE with data but keys that do not match the connection maps nothing', () => {
     console.log('seed', seed);
-    const { server, path } = listener(false);
-    const peer = new ForgedClient(server, path);
+    const peer = forgedClientOf(seed);
     peer.syn();
     peer.send({ options: [peer.capableAck()] });
     const forged = peer.capableAck({ length: 100 });

@@ -4,20 +4,16 @@
  * one outside the window (a blind injection) does not end the peer's stream.
  */
 import { describe, expect, it } from 'vitest';
-import { ccFactory, Endpoint, minRttScheduler, SeededRandom, type TcpOption } from '@mptun/core';
-import { ForgedClient, pattern, SERVER_PORT } from '../support/forged-peer.js';
+import type { TcpOption } from '@mptun/core';
+import { establishedForgedClient, pattern } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 43;
 
 describe('DATA_FIN and the subflow sequence check', () => {
   it('a DATA_FIN outside the window is ignored; the same DATA_FIN in the window ends the stream', () => {
     console.log('seed', seed);
-    const server = new Endpoint({ random: new SeededRandom(seed), scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
-    server.listen(SERVER_PORT);
-    const path = server.openPath({ host: '10.0.0.1', port: SERVER_PORT }, { host: '10.0.0.2', port: 50_000 });
-    const peer = new ForgedClient(server, path);
-    peer.syn();
-    peer.send({ options: [peer.capableAck()] });
+    const peer = establishedForgedClient(seed);
+    const server = peer.engine;
     peer.send({ options: [peer.dss(0, 100)], payload: pattern(100) });
     const ends = (): number => {
       let n = 0;

@@ -4,19 +4,15 @@
  * client stops repeating MP_CAPABLE on its ACKs (RFC 8684 §3.1) and the echo (§3.4.1) fits.
  */
 import { describe, expect, it } from 'vitest';
-import { addAddrHmac, ccFactory, Endpoint, minRttScheduler, SeededRandom, type MptcpOption } from '@mptun/core';
-import { ForgedServer, PEER_PORT, SERVER_PORT } from '../support/forged-peer.js';
+import { addAddrHmac, type MptcpOption } from '@mptun/core';
+import { forgedServerOf } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 31;
 
 describe('ADD_ADDR from a server that has sent nothing', () => {
   it('is echoed on the next ACK, which no longer repeats MP_CAPABLE', () => {
     console.log('seed', seed);
-    const client = new Endpoint({ random: new SeededRandom(seed), scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
-    const path = client.openPath({ host: '10.0.0.2', port: PEER_PORT }, { host: '10.0.0.1', port: SERVER_PORT });
-    const peer = new ForgedServer(client, path);
-    const conn = client.connect(0, { path });
-    peer.collect();
+    const { conn, peer } = forgedServerOf(seed);
     peer.synAck(65535);
     expect(peer.clientKey).not.toBeNull();
     const address = new Uint8Array([10, 0, 0, 5]);

@@ -5,26 +5,15 @@
  * will never come.
  */
 import { describe, expect, it } from 'vitest';
-import { ccFactory, Endpoint, minRttScheduler, SeededRandom, TcpFlag, type Connection } from '@mptun/core';
-import { ForgedClient, pattern, SERVER_PORT } from '../support/forged-peer.js';
+import { TcpFlag } from '@mptun/core';
+import { establishedForgedClient, pattern, readAll } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 29;
-
-function readAll(conn: Connection | undefined): number[] {
-  const out: number[] = [];
-  for (let d = conn?.read(); d; d = conn?.read()) out.push(...d);
-  return out;
-}
 
 describe('data without a DSS after the handshake (RFC 8684 §3.7)', () => {
   it('on the only subflow: the listener falls back to TCP at once and delivers every byte in order', () => {
     console.log('seed', seed);
-    const server = new Endpoint({ random: new SeededRandom(seed), scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
-    server.listen(SERVER_PORT);
-    const path = server.openPath({ host: '10.0.0.1', port: SERVER_PORT }, { host: '10.0.0.2', port: 50_000 });
-    const peer = new ForgedClient(server, path);
-    peer.syn();
-    peer.send({ options: [peer.capableAck()] });
+    const peer = establishedForgedClient(seed);
     const mapped = pattern(1000, 1);
     peer.send({ options: [peer.dss(0, mapped.length)], payload: mapped });
     const conn = peer.connection()!;
@@ -53,12 +42,7 @@ describe('data without a DSS after the handshake (RFC 8684 §3.7)', () => {
 
   it('a segment whose mapping covers it (the mapping rode an earlier segment) is not taken for unmapped data', () => {
     console.log('seed', seed);
-    const server = new Endpoint({ random: new SeededRandom(seed), scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
-    server.listen(SERVER_PORT);
-    const path = server.openPath({ host: '10.0.0.1', port: SERVER_PORT }, { host: '10.0.0.2', port: 50_000 });
-    const peer = new ForgedClient(server, path);
-    peer.syn();
-    peer.send({ options: [peer.capableAck()] });
+    const peer = establishedForgedClient(seed);
     const data = pattern(2000, 5);
     peer.send({ options: [peer.dss(0, 2000)], payload: data.subarray(0, 1200) });
     peer.send({ payload: data.subarray(1200) });

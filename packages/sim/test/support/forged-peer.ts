@@ -4,7 +4,7 @@
  * versions) or acknowledge as another stack would, and reads what the engine answers.
  * Virtual time, one path, no loss.
  */
-import { CapableFlag, emitSegment, keyIdsn, parseSegment, TcpFlag, type Endpoint, type MptcpOption, type TcpOption, type TcpSegment } from '@mptun/core';
+import { CapableFlag, ccFactory, emitSegment, Endpoint, keyIdsn, minRttScheduler, parseSegment, SeededRandom, TcpFlag, type Connection, type EndpointConfig, type MptcpOption, type TcpOption, type TcpSegment } from '@mptun/core';
 
 export const PEER_PORT = 50_000;
 export const SERVER_PORT = 443;
@@ -80,12 +80,11 @@ export class ForgedClient extends HandDriven {
   /** Highest relative subflow sequence the server acknowledged. */
   acked = 0;
 
-  constructor(
-    server: Endpoint,
-    path: number,
-    readonly flags: number = CapableFlag.HMAC_SHA256,
-  ) {
+  readonly flags: number;
+
+  constructor(server: Endpoint, path: number, flags: number = CapableFlag.HMAC_SHA256) {
     super(server, path);
+    this.flags = flags;
   }
 
   /** Sends one segment (seq and ack filled in unless given) and returns the answers. */
@@ -193,6 +192,44 @@ export class ForgedServer extends HandDriven {
     }
     return out;
   }
+}
+
+/** An engine for one test, seeded. */
+function engine(seed: number, config: Partial<EndpointConfig> = {}): Endpoint {
+  return new Endpoint({ random: new SeededRandom(seed), scheduler: minRttScheduler, congestionControl: ccFactory('cubic'), ...config });
+}
+
+/** A listening engine with one path to the forged client, and the client (nothing sent yet). */
+export function forgedClientOf(seed: number, config: Partial<EndpointConfig> = {}, flags?: number): ForgedClient {
+  const server = engine(seed, config);
+  server.listen(SERVER_PORT);
+  const path = server.openPath({ host: '10.0.0.1', port: SERVER_PORT }, { host: '10.0.0.2', port: PEER_PORT });
+  return new ForgedClient(server, path, flags);
+}
+
+/** forgedClientOf, with MPTCP set up: SYN, SYN/ACK, the MP_CAPABLE ACK. */
+export function establishedForgedClient(seed: number, config: Partial<EndpointConfig> = {}, flags?: number): ForgedClient {
+  const peer = forgedClientOf(seed, config, flags);
+  peer.syn();
+  peer.send({ options: [peer.capableAck()] });
+  return peer;
+}
+
+/** A connecting engine with one path to the forged server, its connection, and the server (the SYN is out). */
+export function forgedServerOf(seed: number): { client: Endpoint; conn: Connection; peer: ForgedServer } {
+  const client = engine(seed);
+  const path = client.openPath({ host: '10.0.0.2', port: PEER_PORT }, { host: '10.0.0.1', port: SERVER_PORT });
+  const peer = new ForgedServer(client, path);
+  const conn = client.connect(0, { path });
+  peer.collect();
+  return { client, conn, peer };
+}
+
+/** Everything the application can read now, as numbers (for toEqual). */
+export function readAll(conn: Connection | undefined): number[] {
+  const out: number[] = [];
+  for (let d = conn?.read(); d; d = conn?.read()) out.push(...d);
+  return out;
 }
 
 /** `n` bytes of a fixed pattern, so what arrives can be compared. */
