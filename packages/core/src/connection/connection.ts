@@ -626,6 +626,12 @@ export class Connection implements SubflowOwner, CcGroup {
         len -= 1;
       }
       if (len > 0 && m.subflowSeq !== 0) {
+        if (this.fallbackPart.checksums && m.checksum === undefined) {
+          // RFC 8684 §3.3.1: with checksums negotiated, a mapping without one is not valid and
+          // its subflow is closed with a RST.
+          this.rejectSubflow(now, sf);
+          return true;
+        }
         if (this.fallbackPart.checksums && m.checksum !== undefined && seg.payload.length === len) {
           if (dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
             // A middlebox changed the payload: drop it, unacknowledged (RFC 8684 §3.7).

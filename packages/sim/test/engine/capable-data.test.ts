@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CapableFlag, dssChecksum, TcpFlag, type TcpSegment } from '@mptun/core';
-import { forgedClientOf, pattern, readAll, type ForgedClient } from '../support/forged-peer.js';
+import { establishedForgedClient, forgedClientOf, pattern, readAll, type ForgedClient } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 17;
 
@@ -71,5 +71,18 @@ describe('data on the MP_CAPABLE ACK (RFC 8684 §3.1)', () => {
     peer.send({ options: [forged], payload: pattern(100) });
     peer.collect(200);
     expect(readAll(peer.connection())).toEqual([]);
+  });
+});
+
+describe('a mapping without a checksum once checksums are negotiated (RFC 8684 §3.3.1)', () => {
+  it('is not valid: its data is not delivered and the subflow is reset with MP_TCPRST', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed, { checksums: true }, CapableFlag.HMAC_SHA256 | CapableFlag.CHECKSUM);
+    expect(peer.connection()?.checksums).toBe(true);
+    const answers = peer.send({ options: [peer.dss(0, 400)], payload: pattern(400) }).concat(peer.collect(10));
+    expect(readAll(peer.connection())).toEqual([]);
+    const rst = answers.find((s) => s.flags & TcpFlag.RST);
+    expect(rst, 'a RST').toBeDefined();
+    expect(rst!.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-tcprst')).toBe(true);
   });
 });
