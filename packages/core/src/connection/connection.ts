@@ -695,8 +695,11 @@ export class Connection implements SubflowOwner, CcGroup {
 
   private onRemoveAddr(now: number, ids: readonly number[]): void {
     const gone = this.addresses.onRemoveAddr(ids, (id) => this.subflowList.some((s) => s.remoteAddressId === id));
-    // RFC 8684 §3.4.2: subflows to a removed address are closed.
-    for (const sf of [...this.subflowList]) if (ids.includes(sf.remoteAddressId) && sf.state !== 'closed' && this.subflowList.length > 1) sf.terminate('closed', now);
+    // RFC 8684 §3.4.2: subflows to a removed address are closed, with a RST (MP_TCPRST, §3.6)
+    // so the peer's end of them does not linger.
+    for (const sf of [...this.subflowList]) {
+      if (ids.includes(sf.remoteAddressId) && sf.state !== 'closed' && this.subflowList.length > 1) this.closeSubflow(now, sf.id);
+    }
     if (gone.length > 0) this.host.emit({ type: 'address-removed', connection: this, addressIds: gone });
   }
 
