@@ -14,7 +14,8 @@ import type { Subflow } from './subflow/subflow.js';
 import { WireError } from './wire/error.js';
 import { capableFlagsUsable } from './wire/mptcp/capable.js';
 import { TcpRstReason, type MpCapable, type MpJoinSyn } from './wire/mptcp/option.js';
-import { TcpFlag, emitSegment, parseSegment, type TcpSegment } from './wire/tcp-segment.js';
+import { EngineError } from './errors.js';
+import { TcpFlag, emitSegment, parseSegmentLenient, type TcpSegment } from './wire/tcp-segment.js';
 import { TCP_HEADER_MAX_LENGTH } from './wire/tcp-header.js';
 
 export interface ConnectOptions {
@@ -39,7 +40,7 @@ export interface EndpointStats {
   resetsSent: number;
   /** MP_JOINs refused (unknown token, bad HMAC, too many subflows). */
   joinsRefused: number;
-  /** SYNs dropped because the half-open limit was reached. */
+  /** SYNs dropped because the half-open limit was reached, or no unique token could be drawn. */
   synsDropped: number;
   /** Segments not sent to an unverified source because they exceeded what it had sent us. */
   repliesWithheld: number;
@@ -81,6 +82,8 @@ interface PathEntry {
 }
 
 const MAX_PENDING_RAW = 256;
+/** Keys drawn for one connection before giving up on a unique token (RFC 8684 §3.1). */
+const TOKEN_TRIES = 16;
 
 /**
  * An MPTCP endpoint (RFC 8684) that owns connections and demultiplexes segments to them.
@@ -109,6 +112,8 @@ export class Endpoint implements Driveable {
   private active: Connection[] = [];
   private readonly activeSet = new Set<Connection>();
   private readonly rawOut: Transmit[] = [];
+  /** Connections with RSTs queued, which leave before rawOut (see pollTransmit). */
+  private readonly resetting = new Set<Connection>();
   private readonly events: EndpointEvent[] = [];
   private eventHead = 0;
   private readonly host: ConnectionHost;
@@ -191,6 +196,7 @@ export class Endpoint implements Driveable {
     const path = this.paths.get(opts.path);
     if (!path) throw new RangeError(`unknown path ${opts.path}`);
     const conn = this.newConnection(true, now, opts.scheduler, opts.congestionControl);
+    if (!conn) throw new EngineError('ERR_MPTUN_PROTOCOL', `no unique token after ${TOKEN_TRIES} keys: is the random source broken?`);
     if (opts.data && opts.data.length > 0) conn.write(opts.data);
     conn.open(now, opts.path, opts.port ?? path.remote.port, opts.extraPaths ?? []);
     return conn;
@@ -200,17 +206,21 @@ export class Endpoint implements Driveable {
     return this.conns.values();
   }
 
-  private newConnection(isClient: boolean, now: number, scheduler?: SchedulerFactory, cc?: CcFactory): Connection {
-    // RFC 8684 §3.1: a token must be unique at this endpoint; draw keys until it is.
-    for (let tries = 0; ; tries++) {
+  /**
+   * RFC 8684 §3.1: a token must be unique at this endpoint; draw keys until it is. Null after
+   * TOKEN_TRIES collisions in a row (only a broken random source gets there): a token that
+   * names another connection must never be taken over.
+   */
+  private newConnection(isClient: boolean, now: number, scheduler?: SchedulerFactory, cc?: CcFactory): Connection | null {
+    for (let tries = 0; tries < TOKEN_TRIES; tries++) {
       const conn = new Connection(this.nextConnId++, this.host, isClient, now, scheduler, cc);
-      if (!this.byToken.has(conn.localToken) || tries >= 16) {
-        this.byToken.set(conn.localToken, conn);
-        this.conns.add(conn);
-        this.touched.add(conn);
-        return conn;
-      }
+      if (this.byToken.has(conn.localToken)) continue;
+      this.byToken.set(conn.localToken, conn);
+      this.conns.add(conn);
+      this.touched.add(conn);
+      return conn;
     }
+    return null;
   }
 
   private allocatePort(pathId: number): number {
@@ -240,7 +250,7 @@ export class Endpoint implements Driveable {
     if (!this.paths.has(pathId)) return;
     let seg: TcpSegment;
     try {
-      seg = parseSegment(bytes);
+      seg = parseSegmentLenient(bytes);
     } catch (e) {
       if (e instanceof WireError) {
         this.stats.malformed++;
@@ -281,7 +291,9 @@ export class Endpoint implements Driveable {
         return;
       }
       if (this.listenAll || this.listening.has(seg.dstPort)) {
-        if (capable && capable.version !== 1) capable = null; // only v1; older peers fall back
+        // RFC 8684 §3.1: a SYN offering a later version is answered with ours (1); one the
+        // codec could not read (RFC 6824's version 0) arrives without MP_CAPABLE: plain TCP.
+        if (capable && capable.version < 1) capable = null;
         if (!capable && !this.config.allowFallback) {
           this.reset(pathId, seg);
           return;
@@ -293,6 +305,10 @@ export class Endpoint implements Driveable {
           return;
         }
         const conn = this.newConnection(false, now);
+        if (!conn) {
+          this.stats.synsDropped++; // no token to give it; the client's retransmission may fare better
+          return;
+        }
         this.halfOpen.add(conn, budget);
         if (!path.authenticated) this.replyCredit.set(conn, length);
         conn.acceptSyn(now, pathId, seg, capable);
@@ -333,6 +349,18 @@ export class Endpoint implements Driveable {
   }
 
   pollTransmit(now: number): Transmit | null {
+    // A connection's own RSTs go before our bare answers to segments of subflows it just
+    // ended: a bare RST that arrived first would end the peer's subflow without the reason
+    // its MP_TCPRST gives (RFC 8684 §3.6).
+    for (const conn of this.resetting) {
+      const reset = conn.takeReset();
+      if (!reset) {
+        this.resetting.delete(conn);
+        continue;
+      }
+      this.touched.add(conn);
+      return { pathId: reset.sf.pathId, bytes: emitSegment(reset.seg) };
+    }
     const raw = this.rawOut.shift();
     if (raw) return raw;
     // Connections take turns, one segment each, so none starves another.
@@ -397,6 +425,7 @@ export class Endpoint implements Driveable {
 
   private wake(conn: Connection): void {
     this.touched.add(conn);
+    if (conn.hasPendingReset) this.resetting.add(conn);
     if (this.activeSet.has(conn)) return;
     this.activeSet.add(conn);
     this.active.push(conn);
@@ -404,6 +433,7 @@ export class Endpoint implements Driveable {
 
   private forget(conn: Connection): void {
     this.conns.delete(conn);
+    this.resetting.delete(conn);
     this.replyCredit.delete(conn);
     this.deadlines.delete(conn);
     this.touched.delete(conn);

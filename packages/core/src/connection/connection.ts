@@ -8,7 +8,7 @@ import { randomU32 } from '../random.js';
 import type { RandomSource } from '../random.js';
 import type { SchedulerFactory } from '../sched/scheduler.js';
 import type { SentSegment } from '../subflow/sent-segment.js';
-import { offsetOfDsn } from '../subflow/seq.js';
+import { dsnOf, offsetOfDsn } from '../subflow/seq.js';
 import { subflowConfig } from '../subflow/subflow-config.js';
 import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
 import { TimerTable } from '../timer.js';
@@ -535,7 +535,7 @@ export class Connection implements SubflowOwner, CcGroup {
           }
           break;
         case 'add-addr':
-          this.onAddAddr(sf, m);
+          this.onAddAddr(now, sf, m);
           break;
         case 'remove-addr':
           if (sf.acceptsSequence(seg)) this.onRemoveAddr(now, m.addressIds);
@@ -582,11 +582,17 @@ export class Connection implements SubflowOwner, CcGroup {
       const ok = seg.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-join-ack');
       if (!ok) return;
     }
+    if (!dss && capable) {
+      const implied = this.capableDataMapping(sf, capable);
+      if (implied === 'forged') return;
+      dss = implied;
+    }
     if (dss && dss.mapping && dss.mapping.length === 0 && !dss.dataFin && hs.remoteKey !== null) {
       // An infinite mapping (RFC 8684 §3.7): subflow bytes are data bytes from here on.
       const off = this.receive.offsetOf(hs.remoteIdsn, dss.mapping.dsn, dss.mapping.dsn64);
       sf.addInfiniteMapping(dss.mapping.subflowSeq, off);
       if (!this.fallbackPart.active) this.enterFallbackAfterFail(now, this.send.sndUna); // our side's mapping starts at what is unacknowledged
+      else this.fallbackPart.peerFollowed();
       sf.onSegment(now, seg, null);
     } else if (dss && hs.remoteKey !== null && (!this.fallbackPart.active || dss.mapping)) {
       // After a fallback the peer's data sent before it fell back still carries mappings.
@@ -596,18 +602,53 @@ export class Connection implements SubflowOwner, CcGroup {
       if (!isSyn && sf.state !== 'syn-sent') this.send.widenPeerWindow(this.send.sndUna + sf.scaleWindow(seg.window));
       sf.onSegment(now, seg, null);
     }
+    if (seg.payload.length > 0 && this.checkUnmapped(now, sf)) return;
     this.afterInput(now, sf);
+  }
+
+  /**
+   * RFC 8684 §3.7: data that no mapping covers once MPTCP is running (a middlebox stripped
+   * the DSS mid-connection). Every data segment we send carries its own mapping, so such
+   * bytes never become usable by waiting. One subflow among others is reset (its data goes
+   * elsewhere); a lone subflow whose bytes continue the data stream falls back to TCP (they
+   * are mapped from there on, and our own data goes under an infinite mapping); otherwise
+   * the connection cannot go on and is reset (true: the connection is closed).
+   */
+  private checkUnmapped(now: number, sf: Subflow): boolean {
+    const { rel, bytes } = sf.unmapped;
+    if (bytes === 0 || this.fallbackPart.active || this.current !== 'established' || sf.state !== 'established') return false;
+    if (this.subflowList.some((s) => s !== sf && s.state !== 'closed')) {
+      this.rejectSubflow(now, sf, TcpRstReason.MIDDLEBOX_INTERFERENCE);
+    } else if (!this.receive.hasOutOfOrder) {
+      const from = this.receive.rcvNxt;
+      sf.addMapping({ rel, dataOffset: from, len: Infinity });
+      this.enterFallbackAfterFail(now, this.send.sndUna, dsnOf(this.handshake.remoteIdsn, from));
+    } else {
+      this.abort(now, new EngineError('ERR_MPTUN_PROTOCOL', 'data without a mapping that fallback cannot place (RFC 8684 §3.7)'));
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * RFC 8684 §3.1: the initiator's first data may ride an MP_CAPABLE ACK with a Data-Level
+   * Length instead of a DSS. Its mapping is implied: the connection's first data byte
+   * (IDSN+1) at subflow sequence 1, for that length. Only the connection's own keys count:
+   * with others the segment is dropped ('forged'), not taken for unmapped data.
+   */
+  private capableDataMapping(sf: Subflow, capable: MpCapable): Dss | null | 'forged' {
+    const hs = this.handshake;
+    if (this.isClient || !sf.isInitial || capable.dataLength === undefined || hs.remoteKey === null) return null;
+    if (capable.senderKey !== hs.remoteKey || capable.receiverKey !== hs.localKey) return 'forged';
+    const mapping = { dsn: dsnOf(hs.remoteIdsn, 0), dsn64: true, subflowSeq: 1, length: capable.dataLength };
+    return { type: 'dss', dataAck64: true, dataFin: false, mapping: capable.checksum === undefined ? mapping : { ...mapping, checksum: capable.checksum } };
   }
 
   /** Data ACK, window, mapping and DATA_FIN of one DSS option (RFC 8684 §3.3). Returns true when the segment was dropped. */
   private applyDss(now: number, sf: Subflow, seg: TcpSegment, dss: Dss): boolean {
     if (dss.dataAck !== undefined) {
       const ack = offsetOfDsn(this.handshake.localIdsn, dss.dataAck, dss.dataAck64, this.send.sndUna);
-      if (this.handshake.markPeerHasKeys()) {
-        // A DATA_FIN that waited for room (our ACKs carried the key until now) can go.
-        if (this.send.bareFinPending) sf.requestAck();
-        this.startPendingJoins(now);
-      }
+      this.peerHoldsKeys(now, sf);
       if (this.send.acceptsDataAck(ack)) this.onDataAck(now, ack);
       // RFC 8684 §3.3.4: the window field is relative to the data ACK.
       if (ack >= this.send.sndUna - 1) this.send.widenPeerWindow(ack + sf.scaleWindow(seg.window));
@@ -618,11 +659,19 @@ export class Connection implements SubflowOwner, CcGroup {
       const off = this.receive.offsetOf(this.handshake.remoteIdsn, m.dsn, m.dsn64);
       let len = m.length;
       if (dss.dataFin) {
-        // RFC 8684 §3.3.3: the DATA_FIN takes one octet at the end of the mapping.
-        this.receive.setPeerFin(off + len - 1);
+        // RFC 8684 §3.3.3: the DATA_FIN takes one octet at the end of the mapping. Like the
+        // other signals that change the connection, it counts only on a segment inside the
+        // subflow's window, so a blind injector cannot end the stream.
+        if (sf.acceptsSequence(seg)) this.receive.setPeerFin(off + len - 1);
         len -= 1;
       }
       if (len > 0 && m.subflowSeq !== 0) {
+        if (this.fallbackPart.checksums && m.checksum === undefined) {
+          // RFC 8684 §3.3.1: with checksums negotiated, a mapping without one is not valid and
+          // its subflow is closed with a RST.
+          this.rejectSubflow(now, sf);
+          return true;
+        }
         if (this.fallbackPart.checksums && m.checksum !== undefined && seg.payload.length === len) {
           if (dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
             // A middlebox changed the payload: drop it, unacknowledged (RFC 8684 §3.7).
@@ -636,6 +685,17 @@ export class Connection implements SubflowOwner, CcGroup {
     sf.onSegment(now, seg, mapping);
     this.checkPeerFin(now);
     return false;
+  }
+
+  /**
+   * The peer showed it holds our key (a DSS data ACK, or an ADD_ADDR whose HMAC needs both
+   * keys): our ACKs stop repeating MP_CAPABLE (RFC 8684 §3.1), which frees their option room.
+   */
+  private peerHoldsKeys(now: number, sf: Subflow): void {
+    if (!this.handshake.markPeerHasKeys()) return;
+    // A DATA_FIN that waited for room (our ACKs carried the key until now) can go.
+    if (this.send.bareFinPending) sf.requestAck();
+    this.startPendingJoins(now);
   }
 
   /** After a subflow processed input: handshake results, closes, peer FIN. */
@@ -662,24 +722,31 @@ export class Connection implements SubflowOwner, CcGroup {
     this.maybeFinishClose(now);
   }
 
-  private onAddAddr(sf: Subflow, m: AddAddr): void {
+  private onAddAddr(now: number, sf: Subflow, m: AddAddr): void {
     const remoteKey = this.handshake.remoteKey;
     if (remoteKey === null || this.fallbackPart.active) return;
     const { echo, added } = this.addresses.onAddAddr(m, this.handshake.localKey, remoteKey);
-    if (echo) sf.requestAck();
+    if (echo) {
+      // The announcement may ride an ACK without DSS (Linux sends it so): its HMAC is the proof.
+      if (this.isClient) this.peerHoldsKeys(now, sf);
+      sf.requestAck();
+    }
     if (added) this.host.emit({ type: 'address-added', connection: this, ...added });
   }
 
   private onRemoveAddr(now: number, ids: readonly number[]): void {
     const gone = this.addresses.onRemoveAddr(ids, (id) => this.subflowList.some((s) => s.remoteAddressId === id));
-    // RFC 8684 §3.4.2: subflows to a removed address are closed.
-    for (const sf of [...this.subflowList]) if (ids.includes(sf.remoteAddressId) && sf.state !== 'closed' && this.subflowList.length > 1) sf.terminate('closed', now);
+    // RFC 8684 §3.4.2: subflows to a removed address are closed, with a RST (MP_TCPRST, §3.6)
+    // so the peer's end of them does not linger.
+    for (const sf of [...this.subflowList]) {
+      if (ids.includes(sf.remoteAddressId) && sf.state !== 'closed' && this.subflowList.length > 1) this.closeSubflow(now, sf.id);
+    }
     if (gone.length > 0) this.host.emit({ type: 'address-removed', connection: this, addressIds: gone });
   }
 
-  /** Refuse a subflow: RST with MP_TCPRST (RFC 8684 §3.6). */
-  private rejectSubflow(now: number, sf: Subflow): void {
-    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason: TcpRstReason.MPTCP_ERROR })] });
+  /** Refuse or end a subflow: RST with MP_TCPRST (RFC 8684 §3.6). */
+  private rejectSubflow(now: number, sf: Subflow, reason: number = TcpRstReason.MPTCP_ERROR): void {
+    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason })] });
     sf.terminate('reset', now);
     this.host.wake(this);
   }
@@ -691,8 +758,7 @@ export class Connection implements SubflowOwner, CcGroup {
   private onChecksumFailure(now: number, sf: Subflow, dsn: bigint): void {
     const others = this.subflowList.some((s) => s !== sf && s.state === 'established');
     if (others) {
-      this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason: TcpRstReason.MIDDLEBOX_INTERFERENCE })] });
-      sf.terminate('reset', now);
+      this.rejectSubflow(now, sf, TcpRstReason.MIDDLEBOX_INTERFERENCE);
     } else if (this.fallbackPart.requestFail(dsn)) {
       sf.requestAck();
     }
@@ -700,8 +766,8 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   /** Continue as plain TCP over the one remaining subflow, data from `from` on unmapped (RFC 8684 §3.7). */
-  private enterFallbackAfterFail(now: number, from: number): void {
-    this.fallbackPart.enterAfterFail(from);
+  private enterFallbackAfterFail(now: number, from: number, tellPeer: bigint | null = null): void {
+    this.fallbackPart.enterAfterFail(from, tellPeer);
     const keep = this.subflowList.find((s) => s.state === 'established');
     for (const s of [...this.subflowList]) if (s !== keep) s.terminate('reset', now);
     this.host.wake(this);
@@ -796,11 +862,21 @@ export class Connection implements SubflowOwner, CcGroup {
 
   // --- Output -------------------------------------------------------------------------------
 
+  get hasPendingReset(): boolean {
+    return this.pendingResets.length > 0;
+  }
+
+  /** The next RST this connection has queued (MP_TCPRST, MP_FASTCLOSE, a refused join), or null. */
+  takeReset(): { sf: Subflow; seg: TcpSegment } | null {
+    const r = this.pendingResets.shift();
+    return r ? { sf: r.sf, seg: r.sf.buildReset(r.options) } : null;
+  }
+
   /** The next segment to send and its path, or null. */
   poll(now: number): { sf: Subflow; seg: TcpSegment } | null {
     this.host.touch(this);
-    const r = this.pendingResets.shift();
-    if (r) return { sf: r.sf, seg: r.sf.buildReset(r.options) };
+    const r = this.takeReset();
+    if (r) return r;
     if (this.current === 'closed') return null;
     this.clock = now;
     const out = this.send.nextSegment(now, this.current === 'established');

@@ -44,11 +44,20 @@ export class Fallback {
     sf.addMapping({ rel: 0, dataOffset: 0, len: Infinity });
   }
 
-  /** Continue as plain TCP, our data from offset `from` on under an infinite mapping. */
-  enterAfterFail(from: number): void {
+  /**
+   * Continue as plain TCP, our data from offset `from` on under an infinite mapping. `tellPeer`:
+   * we fell back on our own (data came unmapped), so our pure ACKs carry MP_FAIL with this DSN
+   * from now on: a peer whose options are stripped on their way to us cannot show it heard.
+   */
+  enterAfterFail(from: number, tellPeer: bigint | null = null): void {
     this.fellBack = true;
     this.checksumsOn = false;
     this.infiniteFrom = from;
+    this.failDsn = tellPeer;
+  }
+
+  /** The peer's infinite mapping came: it has fallen back too, so no need to ask again. */
+  peerFollowed(): void {
     this.failDsn = null;
   }
 

@@ -45,6 +45,10 @@ export class OptionBuilder {
       if (ctx.kind === 'data' && seg && this.fallback.announcesInfiniteMapping(seg)) {
         return [mptcp({ type: 'dss', dataAck64: true, dataFin: false, mapping: { dsn: dsnOf(hs.localIdsn, seg.dataOffset), dsn64: true, subflowSeq: toDssSubflowSeq(seg.rel), length: 0 } })];
       }
+      // RFC 8684 §3.7: after falling back on unmapped data, MP_FAIL asks the peer to follow;
+      // until it has, its data still counts on our DATA_ACK (its bytes map one to one).
+      const failDsn = this.fallback.mpFailDsn;
+      if (ctx.kind === 'ack' && failDsn !== null) return [mptcp(this.dssFor(null)), mptcp({ type: 'mp-fail', dsn: failDsn })];
       return [];
     }
     const flags =

@@ -49,6 +49,11 @@ export class ReceivePath {
     return this.reasm.window();
   }
 
+  /** Data arrived beyond a gap and waits for it. */
+  get hasOutOfOrder(): boolean {
+    return this.reasm.bufferedBytes > this.reasm.readableBytes;
+  }
+
   /** The connection offset of a peer DSN, unwrapped near what we expect next. */
   offsetOf(remoteIdsn: bigint, dsn: bigint, dsn64: boolean): number {
     return offsetOfDsn(remoteIdsn, dsn, dsn64, this.reasm.rcvNxt);

@@ -148,6 +148,11 @@ export class SubflowReceiver {
     return this.unmappedBytes;
   }
 
+  /** Where the in-order unmapped bytes start (subflow-relative). */
+  get unmappedStart(): number {
+    return this.unmappedRel;
+  }
+
   /** SACK blocks (RFC 2018 §4): the block holding the latest arrival first, then the rest. */
   sackBlocks(max: number): Array<{ left: number; right: number }> {
     if (this.ooo.count === 0 || max <= 0) return [];

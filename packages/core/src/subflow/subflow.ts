@@ -252,6 +252,11 @@ export class Subflow implements SubflowView {
     return this.sendMss;
   }
 
+  /** In-order received bytes that no mapping covers (RFC 8684 §3.3.1): from where, how many. */
+  get unmapped(): { rel: number; bytes: number } {
+    return { rel: this.receiver.unmappedStart, bytes: this.receiver.unmappedBacklog };
+  }
+
   get bytesInFlight(): number {
     return this.inFlight;
   }

@@ -32,7 +32,7 @@ export function parseTcpOptions(bytes: Uint8Array): TcpOption[] {
  * for `parseSegment`, on the per-segment path. Offsets in error messages count from `start`.
  * @internal
  */
-export function parseTcpOptionsIn(bytes: Uint8Array, start: number, end: number): TcpOption[] {
+export function parseTcpOptionsIn(bytes: Uint8Array, start: number, end: number, lenient = false): TcpOption[] {
   if (!(start >= 0 && start <= end && end <= bytes.length)) {
     throw new WireError('BAD_OFFSET', `options region [${start}, ${end}) is not within ${bytes.length} bytes`);
   }
@@ -55,10 +55,26 @@ export function parseTcpOptionsIn(bytes: Uint8Array, start: number, end: number)
     if (i + length > end) {
       throw new WireError('TRUNCATED', `TCP option ${kind} at offset ${i - start} (length ${length}) runs past the ${end - start}-byte region`);
     }
-    options.push(parseOne(bytes, i, kind, length));
+    options.push(lenient && kind === TcpOptionKind.MPTCP ? parseMptcpLeniently(bytes, i, length) : parseOne(bytes, i, kind, length));
     i += length;
   }
   return options;
+}
+
+/**
+ * An MPTCP option the codec cannot read (a version we do not speak, a length that fits no
+ * form) is kept as an `unknown` option of kind 30, to be ignored like any other (RFC 9293
+ * §3.2, MUST-6; emitTcpOptions refuses to write it back, as the codec could not read it),
+ * instead of failing the whole segment: a peer speaking RFC 6824 then gets plain TCP
+ * (RFC 8684 §3.1), not silence. The option's length was checked by the caller.
+ */
+function parseMptcpLeniently(b: Uint8Array, i: number, length: number): TcpOption {
+  try {
+    return { kind: 'mptcp', option: parseMptcpOption(b.subarray(i, i + length)) };
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    return { kind: 'unknown', type: TcpOptionKind.MPTCP, data: b.slice(i + 2, i + length) };
+  }
 }
 
 /** One option whose kind and length bytes are known to be in range. */

@@ -42,6 +42,18 @@ export const TCP_SEGMENT_MAX_LENGTH = 0xffff;
  * Throws `WireError` for a short buffer, a bad data offset or a malformed option.
  */
 export function parseSegment(bytes: Uint8Array): TcpSegment {
+  return parseSegmentWith(bytes, false);
+}
+
+/**
+ * `parseSegment` for the engine's input: an MPTCP option the codec cannot read becomes an
+ * `unknown` option of kind 30 (ignored) instead of an error for the whole segment.
+ */
+export function parseSegmentLenient(bytes: Uint8Array): TcpSegment {
+  return parseSegmentWith(bytes, true);
+}
+
+function parseSegmentWith(bytes: Uint8Array, lenientMptcp: boolean): TcpSegment {
   // RFC 9293 §3.1: fixed header, data offset in words, then options up to the offset.
   const headerLength = checkedHeaderLength(bytes);
   return {
@@ -53,7 +65,7 @@ export function parseSegment(bytes: Uint8Array): TcpSegment {
     window: (bytes[14]! << 8) | bytes[15]!,
     checksum: (bytes[16]! << 8) | bytes[17]!,
     urgent: (bytes[18]! << 8) | bytes[19]!,
-    options: headerLength === TCP_HEADER_MIN_LENGTH ? [] : parseTcpOptionsIn(bytes, TCP_HEADER_MIN_LENGTH, headerLength),
+    options: headerLength === TCP_HEADER_MIN_LENGTH ? [] : parseTcpOptionsIn(bytes, TCP_HEADER_MIN_LENGTH, headerLength, lenientMptcp),
     payload: bytes.subarray(headerLength),
   };
 }

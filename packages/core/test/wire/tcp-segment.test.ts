@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WireError } from '../../src/wire/error.js';
 import type { TcpOption } from '../../src/wire/tcp-option.js';
-import { TcpFlag, emitSegment, parseSegment, segmentLength, type TcpSegment } from '../../src/wire/tcp-segment.js';
+import { TcpFlag, emitSegment, parseSegment, parseSegmentLenient, segmentLength, type TcpSegment } from '../../src/wire/tcp-segment.js';
 import { arbMutated, arbTcpSegment, fcParams } from './tcp-arbitraries.js';
 
 function expectWireError(fn: () => unknown, code: WireError['code']): void {
@@ -159,6 +159,23 @@ describe('parseSegment rejects', () => {
     bytes[12] = 0x60; // 24-byte header
     bytes.set([0x08, 0x0a, 0, 0], 20); // timestamps needs 10, the region has 4
     expectWireError(() => parseSegment(bytes), 'TRUNCATED');
+  });
+});
+
+describe('parseSegmentLenient', () => {
+  it('keeps an MPTCP option the codec cannot read as an unknown kind-30 option; everything else still parses', () => {
+    const v0 = linuxSyn.slice();
+    const at = v0.indexOf(0x1e, 20); // the MP_CAPABLE option
+    v0[at + 2] = 0x00; // subtype 0, version 0 (RFC 6824)
+    expectWireError(() => parseSegment(v0), 'UNSUPPORTED');
+    const seg = parseSegmentLenient(v0);
+    const strict = parseSegment(linuxSyn);
+    expect(seg.options.filter((o) => o.kind !== 'mptcp' && o.kind !== 'unknown')).toEqual(strict.options.filter((o) => o.kind !== 'mptcp'));
+    expect(seg.options.find((o) => o.kind === 'unknown')).toMatchObject({ kind: 'unknown', type: 30 });
+    // A length error in the options region itself is still an error.
+    const past = linuxSyn.slice();
+    past[41] = 0x08;
+    expectWireError(() => parseSegmentLenient(past), 'TRUNCATED');
   });
 });
 

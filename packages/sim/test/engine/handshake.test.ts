@@ -269,6 +269,31 @@ describe('tokens', () => {
     expect(a.token).toBe(0x66840dda); // the worked example of docs/architecture.md for key 0x0102030405060708
     expect(b.token).not.toBe(a.token);
   });
+
+  it('when every key drawn collides, a token in use is never taken over: connect() throws, a SYN is dropped', () => {
+    const base = new SeededRandom(seed);
+    // Every 8-byte draw (a key) is the same: every token collides with the first connection's.
+    const stuck: RandomSource = {
+      fill(buf) {
+        if (buf.length === 8) buf.set([1, 2, 3, 4, 5, 6, 7, 8]);
+        else base.fill(buf);
+      },
+    };
+    const ep = new Endpoint({ random: stuck, scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
+    ep.listen(443);
+    const out = ep.openPath({ host: '10.0.0.2', port: 4000 }, { host: '10.9.9.9', port: 443 });
+    const first = ep.connect(0, { path: out });
+    expect(() => ep.connect(0, { path: out })).toThrow(/unique token/);
+    const inbound = ep.openPath({ host: '10.9.9.9', port: 443 }, { host: '10.0.0.3', port: 5000 });
+    const syn = emitSegment({
+      srcPort: 5000, dstPort: 443, seq: 1, ack: 0, flags: TcpFlag.SYN, window: 65535, checksum: 0, urgent: 0,
+      options: [{ kind: 'mptcp', option: { type: 'mp-capable', version: 1, flags: 1 } }],
+      payload: new Uint8Array(0),
+    });
+    ep.handleSegment(0, inbound, syn);
+    expect(ep.stats.synsDropped).toBe(1);
+    expect([...ep.connections()]).toEqual([first]);
+  });
 });
 
 /** Flips one payload byte of the n-th data segment that passes, once (an ALG rewriting content). */
