@@ -10,8 +10,6 @@ import { SendBuffer } from './send-buffer.js';
 
 /** Longest wait between window probes. */
 const PERSIST_MAX_MS = 60_000;
-/** The send buffer never shrinks below this, so a new or slow connection still fills a few windows. */
-export const MIN_SEND_BUFFER = 64 * 1024;
 
 /** A chunk of connection data to (re)send: [start, end). */
 interface Range {
@@ -78,27 +76,13 @@ export class SendPath {
   }
 
   /**
-   * The send buffer's size now, auto-tuned from what the paths measure. Twice the sum of the
-   * subflows' delivery rates times the longest of their lowest RTTs: the bytes all paths
-   * together have in flight while the slowest one's data is still unacknowledged, and as much
-   * again for the skew between them (the multipath buffer of Raiciu et al., NSDI 2012 §4).
-   * Never less than the congestion windows plus one such product, so the buffer is not what
-   * keeps a window from filling: a controller that keeps a standing queue, or event loops
-   * that stretch the round trip, still get their window's worth (Linux likewise sizes a
-   * socket's send buffer from the window). Bounded by MIN_SEND_BUFFER and sendBuffer.
+   * The send buffer's size: sendBuffer. Sizing it from the paths' measured BDP (twice the
+   * summed delivery rates times the longest lowest RTT) was tried and taken out again: while
+   * every subflow is potentially failed or not yet measured the estimate collapses to the
+   * floor, and uploads stalled behind it (a 100 ms address flap, the kernel's MP_PRIO case).
    */
   get sendLimit(): number {
-    let rate = 0;
-    let windows = 0;
-    let rttMax = 0;
-    for (const sf of this.subflows) {
-      if (sf.state !== 'established' || sf.potentiallyFailed) continue;
-      rate += sf.deliveryRate;
-      windows += sf.cwnd;
-      if (sf.minRtt > rttMax) rttMax = sf.minRtt;
-    }
-    const bdp = rate * rttMax;
-    return Math.min(this.config.sendBuffer, Math.max(MIN_SEND_BUFFER, Math.ceil(Math.max(2 * bdp, windows + bdp))));
+    return this.config.sendBuffer;
   }
 
   // --- The application's side ----------------------------------------------------------
