@@ -280,16 +280,12 @@ export class SendPath {
       }
       if (blocker) break;
     }
-    // Every subflow that carried the blocking data has had it acknowledged: the peer holds it
-    // and only waits for its application to read (its window is full), so a copy would only
-    // arrive twice.
-    if (!blocker) return;
     let fast: Subflow | undefined;
     for (const sf of this.subflows) {
       if (sf.state !== 'established' || sf.potentiallyFailed || sf.sendable <= 0 || sf === blocker) continue;
       if (!fast || sf.srtt < fast.srtt) fast = sf;
     }
-    if (!fast || (blocker.state === 'established' && !blocker.potentiallyFailed && fast.srtt >= blocker.srtt)) return;
+    if (!fast || (blocker && blocker.state === 'established' && !blocker.potentiallyFailed && fast.srtt >= blocker.srtt)) return;
     const len = Math.min(fast.mss, this.sndNxt - this.una);
     fast.enqueue(this.una, this.sendBuf.slice(this.una, len));
     this.opportunisticAt = this.una;
