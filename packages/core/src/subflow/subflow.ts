@@ -183,8 +183,8 @@ export class Subflow implements SubflowView {
   private readonly markLostFn = (s: SentSegment): void => this.markLost(s);
   private readonly pacer: Pacer;
   private readonly keepalive: Keepalive;
-  /** What the path delivers: sizes the send buffer, and the window in reliable-link mode. */
-  private readonly rate = new DeliveryRate();
+  /** Reliable-link mode: what the carrier delivers, which sizes the window; null otherwise. */
+  private readonly rate: DeliveryRate | null;
   private handshakeTries = 0;
   private backoff = 1;
   private consecutiveRtos = 0;
@@ -220,6 +220,7 @@ export class Subflow implements SubflowView {
     this.receiver = new SubflowReceiver(config.receiveLimit);
     this.controller = ccFactory(this, ccGroup);
     this.handshakeDue = isInitiator; // the passive side answers once onSyn() has run
+    this.rate = config.reliableLink ? new DeliveryRate() : null;
     this.pacer = new Pacer(now);
     this.keepalive = new Keepalive(config.keepaliveMs, config.maxRetries, now);
     this.timers.derive(SubflowTimer.Keepalive, () => this.keepalive.deadline(this.current === 'established', this.rtt.rto));
@@ -278,12 +279,7 @@ export class Subflow implements SubflowView {
   }
 
   get cwnd(): number {
-    return this.config.reliableLink ? carrierWindow(this.rate.bytesPerMs, this.rtt.minRtt, this.sendMss) : this.controller.window();
-  }
-
-  /** Bytes per ms this subflow delivered at best lately (max-filtered samples); 0 before the first. */
-  get deliveryRate(): number {
-    return this.rate.bytesPerMs;
+    return this.rate ? carrierWindow(this.rate.bytesPerMs, this.rtt.minRtt, this.sendMss) : this.controller.window();
   }
 
   get isEstablished(): boolean {
@@ -682,8 +678,10 @@ export class Subflow implements SubflowView {
     this.rack.onDelivered(newest, now, this.rtt.minRtt);
     if (ackedBytes > 0) {
       this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
-      if (this.appLimited) this.rate.markAppLimited(this.inFlight);
-      this.rate.onAck(now, ackedBytes, rttSample);
+      if (this.rate) {
+        if (this.appLimited) this.rate.markAppLimited(this.inFlight);
+        this.rate.onAck(now, ackedBytes, rttSample);
+      }
     }
     if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
     this.tlpPending = false;
@@ -967,7 +965,7 @@ export class Subflow implements SubflowView {
     s.xmits++;
     s.xmitTime = now;
     if (!this.config.reliableLink) this.rack.onTransmit(s, now);
-    this.rate.onSent(now, this.inFlight);
+    this.rate?.onSent(now, this.inFlight);
     if (!s.inFlight) {
       s.inFlight = true;
       this.inFlight += s.data.length;
