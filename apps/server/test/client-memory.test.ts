@@ -182,9 +182,7 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
     );
     expect(held.open).toBe(TUNNELS);
     // Every tunnel reached its cap (the target floods), and none held more than the caps allow.
-    // What each holds is the engine's own send buffer (sized from the path's measured BDP),
-    // capped by connectionBuffer: data is stuck in every tunnel, and never more than the cap.
-    expect(held.send, 'the stalled tunnels hold data').toBeGreaterThan(TUNNELS * 64 * 1024);
+    expect(held.send, 'the engine send buffers filled').toBeGreaterThan(TUNNELS * connectionBuffer * 0.9);
     expect(perTunnel, 'bytes one stalled tunnel holds').toBeLessThanOrEqual(connectionBuffer + streamBuffer + 64 * 1024);
     expect(after.open).toBe(0);
     expect(after.send + after.receive + after.stream).toBe(0);
@@ -222,9 +220,7 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
         `(send ${(held.send / MiB).toFixed(2)}, receive ${(held.receive / MiB).toFixed(2)}; ${TUNNELS} MiB without the budget); a new tunnel echoed "ping"`,
       );
       expect(engine, 'what the stalled tunnels hold together').toBeLessThanOrEqual(budget + (TUNNELS + 1) * floor);
-      // The budget binds (12 tunnels would hold more without it); each connection keeps its
-      // floor and its own BDP-sized limit, so it fills to most, not all, of it.
-      expect(held.send, 'the budget filled').toBeGreaterThan(budget * 0.75);
+      expect(held.send, 'the budget filled').toBeGreaterThan(budget * 0.9);
     } finally {
       await echo.close();
     }
