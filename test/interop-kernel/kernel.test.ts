@@ -311,7 +311,9 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     await judge(l, 'A MP_PRIO from mptun', { atLeast: { MPPrioRx: 1 }, exactly: NO_RESETS, allow: REINJECTED });
   });
 
-  it('B: the kernel marks its subflow backup (MP_PRIO) and mptun stops sending on it', async () => {
+  // Held back after a fresh-clone CI run in which the switch itself passed (0 bytes on the
+  // backup afterwards) but the case then ran into vitest's 120 s timeout.
+  knownFailing('B: the kernel marks its subflow backup (MP_PRIO) and mptun stops sending on it', 'new finding: a 120 s hang after the switch, in 1 of 3 fresh-clone runs', async () => {
     const { l, kernel, sock } = await kernelJoined({ noFin: true });
     const total = 24_000_000;
     const sending = sendRandom(sock, total);
@@ -503,7 +505,9 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     });
   });
 
-  it('A: the kernel sets the C bit (no joins to its first address) and mptun honours it', async () => {
+  // Held back after a fresh-clone CI run in which the kernel counted DuplicateData=1 on this
+  // one-subflow case (no joins were made, which is what the case is about).
+  knownFailing('A: the kernel sets the C bit (no joins to its first address) and mptun honours it', 'new finding: DuplicateData 1 on a single subflow, in 1 of 3 fresh-clone runs', async () => {
     const l = await lab();
     await l.sysctl('net.mptcp.allow_join_initial_addr_port=0');
     const port = casePort();
