@@ -12,6 +12,8 @@ export enum ConnectionTimer {
   AddAddr,
   /** A bare DATA_FIN was not acknowledged: the next poll sends it again (RFC 8684 §3.3.3). */
   BareFin,
+  /** Data the peer's subflow acknowledged stays without DATA_ACK: send it again (RFC 8684 §3.3.6). */
+  DataRetransmit,
 }
 
-export const CONNECTION_TIMER_KINDS = ConnectionTimer.BareFin + 1;
+export const CONNECTION_TIMER_KINDS = ConnectionTimer.DataRetransmit + 1;

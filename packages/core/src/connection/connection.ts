@@ -188,6 +188,11 @@ export class Connection implements SubflowOwner, CcGroup {
     return this.send.opportunisticRetransmissions;
   }
 
+  /** Copies of data the peer acknowledged on a subflow but dropped before its DATA_ACK. */
+  get dataLevelRetransmissions(): number {
+    return this.send.dataLevelRetransmissions;
+  }
+
   get readableBytes(): number {
     return this.receive.readableBytes;
   }
@@ -922,6 +927,9 @@ export class Connection implements SubflowOwner, CcGroup {
           break;
         case ConnectionTimer.BareFin:
           break; // poll() sends it again
+        case ConnectionTimer.DataRetransmit:
+          this.send.onDataRetransmitTimer(now);
+          break;
       }
     }
     this.host.wake(this);

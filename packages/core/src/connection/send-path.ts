@@ -8,8 +8,10 @@ import { ConnectionTimer } from './connection-timer.js';
 import type { Fallback } from './fallback.js';
 import { SendBuffer } from './send-buffer.js';
 
-/** Longest wait between window probes. */
+/** Longest wait between window probes (and data-level retransmissions). */
 const PERSIST_MAX_MS = 60_000;
+/** Shortest wait before data its subflow acknowledged is sent again at the data level (RFC 6298's 1 s minimum RTO). */
+const DATA_RTO_FLOOR_MS = 1000;
 
 /** A chunk of connection data to (re)send: [start, end). */
 interface Range {
@@ -40,6 +42,9 @@ export class SendPath {
   private bareFinDue = false;
   private writeBlocked = false;
   private persistBackoff = 1;
+  private dataRetransmitBackoff = 1;
+  /** Copies sent because the DATA_ACK stayed behind what the subflows acknowledged. */
+  private dataRetransmits = 0;
   private opportunisticAt = -1;
   /** Segments sent again on a faster subflow to unblock the receive window. */
   private opportunistic = 0;
@@ -73,6 +78,10 @@ export class SendPath {
 
   get opportunisticRetransmissions(): number {
     return this.opportunistic;
+  }
+
+  get dataLevelRetransmissions(): number {
+    return this.dataRetransmits;
   }
 
   /**
@@ -133,6 +142,8 @@ export class SendPath {
   acknowledge(ack: number): boolean {
     const dataEnd = Math.min(ack, this.sendBuf.end);
     this.una = ack;
+    this.timers.clear(ConnectionTimer.DataRetransmit); // progress: the next wait starts afresh
+    this.dataRetransmitBackoff = 1;
     this.sendBuf.release(dataEnd);
     if (this.fin >= 0 && ack > this.fin) this.timers.clear(ConnectionTimer.BareFin);
     if (this.writeBlocked && this.sendBuf.length < this.sendLimit) {
@@ -261,6 +272,7 @@ export class SendPath {
     }
     this.opportunisticRetransmit();
     this.updatePersist(now, established);
+    this.updateDataRetransmit(now, established);
     if (this.sndNxt === this.sendBuf.end) for (const sf of this.subflows) sf.markAppLimited();
   }
 
@@ -280,12 +292,17 @@ export class SendPath {
       }
       if (blocker) break;
     }
+    // Every subflow that carried the blocking data has it acknowledged: the peer holds it and
+    // its window is full because its application has not read, so a copy would arrive twice
+    // (the kernel counts MPTcpExtDuplicateData). If the peer dropped it instead, the
+    // data-level retransmission below sends it again.
+    if (!blocker) return;
     let fast: Subflow | undefined;
     for (const sf of this.subflows) {
       if (sf.state !== 'established' || sf.potentiallyFailed || sf.sendable <= 0 || sf === blocker) continue;
       if (!fast || sf.srtt < fast.srtt) fast = sf;
     }
-    if (!fast || (blocker && blocker.state === 'established' && !blocker.potentiallyFailed && fast.srtt >= blocker.srtt)) return;
+    if (!fast || (blocker.state === 'established' && !blocker.potentiallyFailed && fast.srtt >= blocker.srtt)) return;
     const len = Math.min(fast.mss, this.sndNxt - this.una);
     fast.enqueue(this.una, this.sendBuf.slice(this.una, len));
     this.opportunisticAt = this.una;
@@ -319,9 +336,55 @@ export class SendPath {
   }
 
   private persistInterval(): number {
+    return Math.min(this.rto() * this.persistBackoff, PERSIST_MAX_MS);
+  }
+
+  /**
+   * Data-level retransmission (RFC 8684 §3.3.6): a subflow ACK is no promise of delivery. A
+   * receiver short of memory drops data it already acknowledged on its subflow (Linux counts
+   * MPTcpExtRcvPruned, or NoDSSInWindow), and then sits with a hole at our SND.UNA and a
+   * window full of what came after it. So once no subflow holds the data at SND.UNA and the
+   * DATA_ACK has not moved for DATA_RTO_FLOOR_MS (or the RTO, if longer), it is sent again,
+   * backing off. The floor is long because a peer whose application stopped reading looks the
+   * same for a while (its DATA_ACK lags what its subflow acknowledged), and there a copy
+   * arrives twice.
+   */
+  private updateDataRetransmit(now: number, established: boolean): void {
+    if (!established || !this.holeAtUna()) {
+      this.timers.clear(ConnectionTimer.DataRetransmit);
+    } else if (!this.timers.isArmed(ConnectionTimer.DataRetransmit)) {
+      const wait = Math.max(DATA_RTO_FLOOR_MS, this.rto()) * this.dataRetransmitBackoff;
+      this.timers.set(ConnectionTimer.DataRetransmit, now + Math.min(wait, PERSIST_MAX_MS));
+    }
+  }
+
+  /** SND.UNA waits for data that no live subflow holds or is about to send again. */
+  private holeAtUna(): boolean {
+    if (this.fallback.active || this.una >= this.sndNxt) return false;
+    if (this.reinject.length > 0 && this.reinject[0]!.start <= this.una) return false;
+    for (const sf of this.subflows) {
+      if (sf.state !== 'established' || sf.potentiallyFailed) continue;
+      for (const s of sf.outstanding()) {
+        if (s.dataOffset <= this.una && this.una < s.dataOffset + s.data.length) return false;
+      }
+    }
+    return true;
+  }
+
+  /** The data-level retransmission timer fired: send the segment at SND.UNA again and back off. */
+  onDataRetransmitTimer(now: number): void {
+    this.timers.clear(ConnectionTimer.DataRetransmit);
     const sf = this.bestSubflow();
-    const rto = Math.max(this.config.minRtoMs, sf ? sf.rtt.rto : this.config.initialRtoMs);
-    return Math.min(rto * this.persistBackoff, PERSIST_MAX_MS);
+    if (!sf || !this.holeAtUna()) return;
+    sf.enqueue(this.una, this.sendBuf.slice(this.una, Math.min(sf.mss, this.sndNxt - this.una)));
+    this.dataRetransmits++;
+    this.dataRetransmitBackoff = Math.min(this.dataRetransmitBackoff * 2, 64);
+    this.updateDataRetransmit(now, true);
+  }
+
+  private rto(): number {
+    const sf = this.bestSubflow();
+    return Math.max(this.config.minRtoMs, sf ? sf.rtt.rto : this.config.initialRtoMs);
   }
 
   private nextChunk(): { start: number; end: number; avoid: number; rescued: boolean } | null {

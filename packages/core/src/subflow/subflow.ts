@@ -189,6 +189,8 @@ export class Subflow implements SubflowView {
   private backoff = 1;
   private consecutiveRtos = 0;
   private tlpPending = false;
+  /** A loss probe is out and nothing was acknowledged since (RFC 8985 §7.3: one per tail). */
+  private tlpInFlight = false;
   private inRecovery = false;
   private recoveryStartedAt = -1;
   private recoveryPoint = 0;
@@ -685,6 +687,7 @@ export class Subflow implements SubflowView {
     }
     if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false;
     this.tlpPending = false;
+    this.tlpInFlight = false;
     this.timers.clear(SubflowTimer.Tlp);
     if (!this.config.reliableLink) this.detectLosses(now);
     this.rearmRto(now);
@@ -855,7 +858,7 @@ export class Subflow implements SubflowView {
     }
     this.timers.set(SubflowTimer.Rto, now + this.rtt.rto * this.backoff);
     // RFC 8985 §7.2: a tail loss probe ahead of the RTO when not recovering.
-    if (!this.inRecovery && this.rtt.hasSample && !this.timers.isArmed(SubflowTimer.Rack)) {
+    if (!this.inRecovery && !this.tlpInFlight && this.rtt.hasSample && !this.timers.isArmed(SubflowTimer.Rack)) {
       let pto = 2 * this.rtt.srtt;
       if (this.inFlight <= this.sendMss) pto += this.config.delayedAckMs;
       this.timers.set(SubflowTimer.Tlp, Math.min(now + pto, this.timers.get(SubflowTimer.Rto)));
@@ -953,6 +956,9 @@ export class Subflow implements SubflowView {
       let last: SentSegment | undefined;
       for (const s of this.queue.sent()) if (!s.sacked) last = s;
       if (last) {
+        // Until an ACK answers it, the RTO, not another probe, is next (a peer that holds the
+        // data behind a zero window would otherwise get a copy every two RTTs).
+        this.tlpInFlight = true;
         this.stats.retransmissions++;
         this.stats.bytesRetransmitted += last.data.length;
         return this.transmit(now, last);
@@ -974,7 +980,7 @@ export class Subflow implements SubflowView {
     this.controller.onSent(now, s.data.length);
     this.stats.bytesSent += s.data.length;
     if (!this.timers.isArmed(SubflowTimer.Rto)) this.rearmRto(now);
-    else if (!this.timers.isArmed(SubflowTimer.Tlp) && !this.inRecovery && this.rtt.hasSample && !this.config.reliableLink) {
+    else if (!this.timers.isArmed(SubflowTimer.Tlp) && !this.inRecovery && !this.tlpInFlight && this.rtt.hasSample && !this.config.reliableLink) {
       this.timers.set(SubflowTimer.Tlp, Math.min(now + 2 * this.rtt.srtt, this.timers.get(SubflowTimer.Rto)));
     }
     let flags = TcpFlag.ACK;
