@@ -85,6 +85,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--metrics <host:port>', 'serve Prometheus metrics at /metrics here (loopback only). e.g. --metrics 127.0.0.1:9472')
     .option('--connect-timeout <duration>', 'give up a connection when no path is up within this long. e.g. --connect-timeout 10s')
     .option('--handshake-timeout <duration>', 'a SOCKS5 client must finish its handshake within this long. e.g. --handshake-timeout 500ms')
+    .option('--early-data-wait <duration>', "how long a forwarded connection waits for the application's first bytes, which then go with the tunnel request and save a round trip (default 10ms; 0ms: never wait). e.g. --early-data-wait 50ms")
     .addOption(new Option('--log-level <level>', 'how much to log').choices([...LOG_LEVELS]))
     .addOption(new Option('--log-format <format>', 'log lines as key=value text or JSON').choices(['text', 'json']))
     .option('--pcap <file>', 'write every segment sent and received on every path to FILE (pcap; open it with Wireshark or tshark). e.g. --pcap client.pcap')
@@ -134,6 +135,7 @@ interface RunFlags {
   metrics?: string;
   connectTimeout?: string;
   handshakeTimeout?: string;
+  earlyDataWait?: string;
   logLevel?: LogLevel;
   logFormat?: LogFormat;
   pcap?: string;
@@ -162,6 +164,7 @@ export function flagsToConfig(f: RunFlags): ClientConfig {
     metrics: f.metrics,
     connectTimeout: f.connectTimeout,
     handshakeTimeout: f.handshakeTimeout,
+    earlyDataWait: f.earlyDataWait,
     logLevel: f.logLevel,
     logFormat: f.logFormat,
     pcap: f.pcap,

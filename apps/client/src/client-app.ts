@@ -168,10 +168,11 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
 
     const metrics = config.metrics ? new ClientMetrics(client) : null;
     const plainSeal = transport === 'udp-plain' ? plainProofSealer(crypto, keypair, serverPublicKey, log) : undefined;
-    const openTunnelOf: TunnelOpener = (target) =>
+    const openTunnelOf: TunnelOpener = (target, early) =>
       openTunnel(client, target, {
         replyTimeoutMs: (config.connectTimeoutMs ?? 10_000) + 5_000,
         ...(plainSeal ? { seal: plainSeal } : {}),
+        ...(early ? { early } : {}),
       });
     const open = metrics ? metrics.count(openTunnelOf) : openTunnelOf;
 
@@ -199,7 +200,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       log.info('SOCKS5 proxy listening', { address: formatTarget(socks) });
     }
     for (const spec of config.forwards ?? []) {
-      const f: RunningForward = await startForward(parseForward(spec), open, log, connections);
+      const f: RunningForward = await startForward(parseForward(spec), open, log, connections, config.earlyDataWaitMs);
       stops.push(() => f.close());
       running.forwards.push({ bind: f.bind, target: f.target });
       listeners.push(`forward ${formatTarget(f.bind)} -> ${formatTarget(f.target)}`);

@@ -45,8 +45,11 @@ export interface ClientConfig {
   /** In files and flags: durations with a unit ("10s"); validation turns them into the *Ms fields. */
   connectTimeout?: string;
   handshakeTimeout?: string;
+  earlyDataWait?: string;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** How long a port forward waits for the application's first bytes (early-data.ts). */
+  earlyDataWaitMs?: number;
   /** Write every segment of every path to this pcap file (tshark/Wireshark read it). */
   pcap?: string;
   /** Programmatic only (not from a file): the client's keys, and the crypto backend. */
@@ -91,6 +94,7 @@ export const clientConfigSchema: Schema = {
     logFormat: { type: 'string', enum: ['text', 'json'] },
     connectTimeout: { type: 'duration', min: 1 },
     handshakeTimeout: { type: 'duration', min: 1 },
+    earlyDataWait: { type: 'duration', min: 0 },
     pcap: name,
   },
 };
@@ -110,7 +114,7 @@ function checkedFields(raw: unknown, source: string): ClientConfig {
   const c: ClientConfig = Object.fromEntries(Object.entries(checked).filter(([, v]) => v !== undefined));
   if (c.socks === 'off') c.socks = null;
   // validate() turned the durations into milliseconds.
-  for (const [from, to] of [['connectTimeout', 'connectTimeoutMs'], ['handshakeTimeout', 'handshakeTimeoutMs']] as const) {
+  for (const [from, to] of [['connectTimeout', 'connectTimeoutMs'], ['handshakeTimeout', 'handshakeTimeoutMs'], ['earlyDataWait', 'earlyDataWaitMs']] as const) {
     if (c[from] !== undefined) c[to] = c[from] as unknown as number;
     delete c[from];
   }

@@ -8,6 +8,7 @@ import { TunnelStatus } from '@mptun/tunnel-common';
 import { listenTcp } from './listen.js';
 import type { Logger } from '@mptun/tunnel-common';
 import { formatTarget, type ConnectionRegistry } from './connections.js';
+import { EARLY_DATA_WAIT_MS, readEarlyData } from './early-data.js';
 import { splice, type TunnelOpener } from './tunnel.js';
 
 export interface ForwardSpec {
@@ -57,30 +58,45 @@ export interface RunningForward {
   close(): Promise<void>;
 }
 
-export async function startForward(spec: ForwardSpec, open: TunnelOpener, logger?: Logger, connections?: ConnectionRegistry): Promise<RunningForward> {
+export async function startForward(
+  spec: ForwardSpec,
+  open: TunnelOpener,
+  logger?: Logger,
+  connections?: ConnectionRegistry,
+  earlyDataWaitMs = EARLY_DATA_WAIT_MS,
+): Promise<RunningForward> {
   const sockets = new Set<Socket>();
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', (err) => logger?.debug('forward: socket error', { target: formatTarget(spec.target), error: err }));
-    open(spec.target).then(
-      (result) => {
-        if (socket.destroyed) {
-          result.socket?.destroy();
-          return;
-        }
-        if (result.status !== TunnelStatus.OK || !result.socket) {
-          // A TCP client has no status channel: a reset is the closest thing to "refused".
-          logger?.warn('forward: the tunnel refused the connection', { target: formatTarget(spec.target), status: result.status, reason: result.reason });
-          socket.resetAndDestroy();
-          return;
-        }
-        connections?.add(spec.target, socket, result.socket);
-        splice(socket, result.socket);
-      },
-      () => socket.destroy(),
-    );
+    void relayAccepted(socket);
   });
+  /** The application's first bytes ride the tunnel request (early-data.ts); then both ways. */
+  const relayAccepted = async (socket: Socket): Promise<void> => {
+    let result;
+    let early: Buffer;
+    try {
+      early = earlyDataWaitMs > 0 ? await readEarlyData(socket, earlyDataWaitMs) : Buffer.alloc(0);
+      if (socket.destroyed) return; // gone before it said anything: no tunnel for it
+      result = await open(spec.target, early);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    if (socket.destroyed) {
+      result.socket?.destroy();
+      return;
+    }
+    if (result.status !== TunnelStatus.OK || !result.socket) {
+      // A TCP client has no status channel: a reset is the closest thing to "refused".
+      logger?.warn('forward: the tunnel refused the connection', { target: formatTarget(spec.target), status: result.status, reason: result.reason });
+      socket.resetAndDestroy();
+      return;
+    }
+    connections?.add(spec.target, socket, result.socket, early.length);
+    splice(socket, result.socket);
+  };
   const bind = await listenTcp(server, spec.bind.host, spec.bind.port, `forward -L ${spec.bind.host}:${spec.bind.port}`);
   return {
     bind,

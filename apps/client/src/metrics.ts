@@ -40,8 +40,8 @@ export class ClientMetrics {
 
   /** `open`, with each tunnel's result counted and each connection it opens tracked. */
   count(open: TunnelOpener): TunnelOpener {
-    return async (target) => {
-      const r = await open(target);
+    return async (target, early) => {
+      const r = await open(target, early);
       const name = RESULT_NAMES.get(r.status) ?? 'general_failure';
       this.results[name] = (this.results[name] ?? 0) + 1;
       if (r.socket) this.subflows.track(r.socket);

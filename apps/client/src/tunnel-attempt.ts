@@ -30,7 +30,7 @@ export type AttemptOutcome = TunnelResult & { replied: boolean };
 export function attemptTunnel(
   client: MptcpClient,
   target: TunnelTarget,
-  opts: { onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean; seal?: (request: Uint8Array) => Uint8Array },
+  opts: { onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean; seal?: (request: Uint8Array) => Uint8Array; early?: Buffer },
   onOutcome: (r: AttemptOutcome) => void,
 ): TunnelAttempt {
   let socket: MptcpSocket | null = null;
@@ -84,7 +84,10 @@ export function attemptTunnel(
   try {
     // On plain paths the request carries the client's key proof, made fresh for each attempt.
     const plainRequest = encodeTunnelRequest(target);
-    const request = opts.seal ? opts.seal(plainRequest) : plainRequest;
+    const sealed = opts.seal ? opts.seal(plainRequest) : plainRequest;
+    // The application's first bytes follow the request (and its proof): the server relays
+    // whatever comes after them once the target is connected.
+    const request = opts.early && opts.early.length > 0 ? Buffer.concat([sealed, opts.early]) : sealed;
     if (opts.zeroRtt ?? ZERO_RTT_DEFAULT) socket = client.connect({ data: request });
     else {
       // The request is the first write: it leaves with the first segment after the handshake.

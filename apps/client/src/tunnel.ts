@@ -14,8 +14,11 @@ export interface TunnelResult {
   socket?: MptcpSocket;
 }
 
-/** Opens tunnel connections; the app counts them for shutdown and path changes. */
-export type TunnelOpener = (target: TunnelTarget) => Promise<TunnelResult>;
+/**
+ * Opens tunnel connections; the app counts them for shutdown and path changes. `early`: the
+ * application's first bytes, sent with the request (see early-data.ts).
+ */
+export type TunnelOpener = (target: TunnelTarget, early?: Buffer) => Promise<TunnelResult>;
 
 /**
  * How long a request may go unacknowledged before a second connection carries it again. A
@@ -29,12 +32,14 @@ export const RETRY_UNACKNOWLEDGED_MS = 2_000;
  * unacknowledged after `retryAfterMs`, the same request goes out once more on a new
  * connection (whose first path skips paths gone quiet) and the first reply wins; the other
  * connection is reset. Repeating is safe then: the server either never saw the request or
- * only dialled the target, and the loser's target connection is closed with it.
+ * only dialled the target, and the loser's target connection is closed with it. Early bytes
+ * go with each try; like TCP Fast Open's (RFC 7413 §6.3.2), they may then have reached the
+ * target on the loser's connection too, before it was closed.
  */
 export function openTunnel(
   client: MptcpClient,
   target: TunnelTarget,
-  opts: { replyTimeoutMs: number; retryAfterMs?: number; onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean; seal?: (request: Uint8Array) => Uint8Array },
+  opts: { replyTimeoutMs: number; retryAfterMs?: number; onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean; seal?: (request: Uint8Array) => Uint8Array; early?: Buffer },
 ): Promise<TunnelResult> {
   return new Promise((resolve) => {
     const attempts: TunnelAttempt[] = [];

@@ -5,13 +5,15 @@
  */
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { encodeTunnelReply, TunnelStatus } from '@mptun/tunnel-common';
+import { encodeTunnelReply, encodeTunnelRequest, TunnelStatus } from '@mptun/tunnel-common';
 import type { MptcpClient, MptcpSocket } from '@mptun/node';
 import { openTunnel } from '../src/tunnel.js';
 
 /** Enough of an MptcpSocket for openTunnel: a stream, and what the server acknowledged. */
 class FakeConnection extends PassThrough {
   bytesAcknowledged = 0;
+  /** What connect() was asked to send with the SYN. */
+  synData: Uint8Array | undefined;
   reply(status: number, reason = ''): void {
     this.push(Buffer.from(encodeTunnelReply(status, reason)));
   }
@@ -20,8 +22,9 @@ class FakeConnection extends PassThrough {
 function fakeClient(): { client: MptcpClient; opened: FakeConnection[] } {
   const opened: FakeConnection[] = [];
   const client = {
-    connect: () => {
+    connect: (o?: { data?: Uint8Array }) => {
       const c = new FakeConnection();
+      c.synData = o?.data;
       opened.push(c);
       return c as unknown as MptcpSocket;
     },
@@ -121,5 +124,17 @@ describe('openTunnel retries an unacknowledged request once', () => {
     expect(r.status).toBe(TunnelStatus.TIMEOUT);
     expect(opened).toHaveLength(2);
     expect(opened.every((c) => c.destroyed)).toBe(true);
+  });
+
+  it("early bytes follow the request on every try, in the SYN's data", async () => {
+    const { client, opened } = fakeClient();
+    const early = Buffer.from('GET / HTTP/1.1\r\n\r\n');
+    const result = openTunnel(client, target, { ...opts, early });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(opened).toHaveLength(2);
+    const request = encodeTunnelRequest(target);
+    for (const c of opened) expect(Buffer.from(c.synData!).equals(Buffer.concat([request, early]))).toBe(true);
+    opened[0]!.reply(TunnelStatus.OK);
+    expect((await result).socket).toBe(opened[0]);
   });
 });

@@ -191,7 +191,8 @@ export async function relay(ctx: RelayContext, socket: MptcpSocket, onTarget: (s
     return;
   }
   onTarget(target);
-  log.info('relaying', { target: `${host}:${port}`, address: decision.address, rule: decision.rule });
+  // earlyBytes: application bytes that came with the request (the client's early data).
+  log.info('relaying', { target: `${host}:${port}`, address: decision.address, rule: decision.rule, earlyBytes: req.rest.length });
   socket.write(encodeTunnelReply(TunnelStatus.OK));
   // No bytes either way for idleTimeoutMs: a TCP socket's timeout counts reads and writes.
   target.setTimeout(ctx.limits.idleTimeoutMs, () => {
