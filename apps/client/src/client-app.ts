@@ -8,6 +8,7 @@ import { MptcpClient, MptunError, checkClientOptions, parseHostPort, type Unchec
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import { PcapFile } from '@mptun/pcap';
 import type { ClientConfig } from './config.js';
+import { EARLY_DATA_WAIT_MS } from './early-data.js';
 import { parseForward, startForward, type RunningForward } from './forward.js';
 import { createLogger, keyFileModeWarning, readPrivateKeyFile, type Logger } from '@mptun/tunnel-common';
 import { checkLocalAddress, resolvePathAddress } from './paths.js';
@@ -193,6 +194,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
         connections,
         ...(config.socksUser && config.socksPass ? { auth: { username: config.socksUser, password: config.socksPass } } : {}),
         ...(config.handshakeTimeoutMs ? { handshakeTimeoutMs: config.handshakeTimeoutMs } : {}),
+        ...(config.socksEarlyReply ? { earlyReplyWaitMs: config.earlyDataWaitMs ?? EARLY_DATA_WAIT_MS } : {}),
       });
       stops.push(() => socks.close());
       running.socks = { host: socks.host, port: socks.port };

@@ -34,6 +34,8 @@ export interface ClientConfig {
   socks?: string | null;
   socksUser?: string;
   socksPass?: string;
+  /** Answer SOCKS CONNECTs at once and send the first bytes with the request (socks-server.ts). */
+  socksEarlyReply?: boolean;
   /** Port forwards, "[bind:]port:host:port". */
   forwards?: string[];
   /** "host:port" of the status page and API. */
@@ -87,6 +89,7 @@ export const clientConfigSchema: Schema = {
     socks: { type: 'string', pattern: /^((\[[^\]]+\]|[^:\s]+):\d{1,5}|off)$/, expected: 'a "host:port" string or "off"' },
     socksUser: credential,
     socksPass: credential,
+    socksEarlyReply: { type: 'boolean' },
     forwards: names,
     status: hostPort,
     metrics: hostPort,

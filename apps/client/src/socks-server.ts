@@ -17,6 +17,7 @@ import {
   SocksMethod,
   SocksReply,
 } from './socks5.js';
+import { readEarlyData } from './early-data.js';
 import { splice, type TunnelOpener } from './tunnel.js';
 import { listenTcp } from './listen.js';
 import type { Logger } from '@mptun/tunnel-common';
@@ -33,6 +34,12 @@ export interface SocksServerOptions {
   logger?: Logger;
   /** Where accepted connections are registered (status page, close log lines). */
   connections?: ConnectionRegistry;
+  /**
+   * Answer success at once and send the client's first bytes with the tunnel request (waiting
+   * up to this long for them), saving a round trip; a refusal then shows as a reset instead
+   * of a SOCKS error code. Off (the server's verdict is awaited) when absent.
+   */
+  earlyReplyWaitMs?: number;
 }
 
 export interface SocksServer {
@@ -147,6 +154,10 @@ function handleClient(socket: Socket, opts: SocksServerOptions): void {
   const connect = (host: string, port: number, early: Buffer): void => {
     // The tunnel has its own reply timeout from here on.
     clearTimeout(timer);
+    if (opts.earlyReplyWaitMs !== undefined) {
+      void connectOptimistically(host, port, early, opts.earlyReplyWaitMs);
+      return;
+    }
     opts.open({ host, port }).then(
       (result) => {
         if (socket.destroyed) {
@@ -169,6 +180,31 @@ function handleClient(socket: Socket, opts: SocksServerOptions): void {
         fail(err);
       },
     );
+  };
+
+  /** RFC 1928 §6 lets the reply's bound address be zero; the client then speaks at once. */
+  const connectOptimistically = async (host: string, port: number, buffered: Buffer, waitMs: number): Promise<void> => {
+    socket.write(encodeReply(SocksReply.SUCCEEDED));
+    const early = buffered.length > 0 ? buffered : await readEarlyData(socket, waitMs);
+    if (socket.destroyed) return;
+    const result = await opts.open({ host, port }, early).catch((err: unknown) => {
+      log?.debug('socks: tunnel failed after an early reply', { target: `${host}:${port}`, error: err });
+      socket.destroy(); // the success reply is out: no SOCKS error can follow it
+      return null;
+    });
+    if (!result) return;
+    if (socket.destroyed) {
+      result.socket?.destroy();
+      return;
+    }
+    if (result.status !== TunnelStatus.OK || !result.socket) {
+      log?.warn('socks: the tunnel refused the connection (after an early reply: reset)', { target: `${host}:${port}`, status: result.status, reason: result.reason });
+      socket.resetAndDestroy();
+      return;
+    }
+    log?.debug('socks: connected', { target: `${host}:${port}`, earlyBytes: early.length });
+    opts.connections?.add({ host, port }, socket, result.socket, early.length);
+    splice(socket, result.socket);
   };
 
   socket.on('data', onData);

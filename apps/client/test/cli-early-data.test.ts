@@ -1,13 +1,17 @@
 /**
  * A port forward sends the application's first bytes with the tunnel request (early-data.ts),
- * so the target's answer needs one round trip to the server, not two. Through the real CLIs:
- * the server's log shows the bytes came with the request, the answer is exact, and a target
- * that speaks first (the application sends nothing) still works.
+ * so the target's answer needs one round trip to the server, not two; with
+ * --socks-early-reply the SOCKS proxy does the same. Through the real CLIs, with curl for
+ * SOCKS: the server's log shows the bytes came with the request, the answer is exact, a
+ * target that speaks first (the application sends nothing) still works, and a refused target
+ * after an early reply is a reset.
  */
+import { spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startApp, startServerApp, stopAll, withKeys, type KeyFiles } from './cli-support.js';
-import { connectTcp } from './support.js';
+import { startApp, startClientApp, startServerApp, stopAll, withKeys, type KeyFiles } from './cli-support.js';
+import { connectTcp, freeTcpPort } from './support.js';
 
 afterEach(stopAll);
 
@@ -84,6 +88,37 @@ describe('early data through a port forward', () => {
         expect(heard).toBe('QUIT\r\n');
       } finally {
         talker.server.close();
+      }
+    });
+  });
+
+  it('--socks-early-reply: curl through SOCKS gets its page with the request in the first packet; a refused port is a reset', async () => {
+    await withKeys(async (keys) => {
+      const body = 'hello through an early reply\n';
+      const web = createHttpServer((_req, res) => res.end(body));
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      const webPort = (web.address() as { port: number }).port;
+      try {
+        const server = await startServerApp(keys);
+        const client = await startClientApp(keys, server.address, ['127.0.0.2'], ['--socks-early-reply', '--early-data-wait', '2s']);
+        const curl = (url: string): Promise<{ code: number | null; out: string }> =>
+          new Promise((resolve) => {
+            const c = spawn('curl', ['-sS', '--max-time', '20', '--socks5', client.socks, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+            let out = '';
+            c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+            c.once('exit', (code) => resolve({ code, out }));
+          });
+        const ok = await curl(`http://127.0.0.1:${webPort}/`);
+        expect(ok).toEqual({ code: 0, out: body });
+        const relaying = await server.app.waitForLog((l) => l['msg'] === 'relaying');
+        expect(relaying['earlyBytes'], "curl's request came with the tunnel request").toBeGreaterThan(20);
+        // Nothing listens there: the server refuses, and curl, already told "succeeded", sees a reset.
+        const refused = await curl(`http://127.0.0.1:${await freeTcpPort()}/`);
+        expect(refused.code, refused.out).not.toBe(0);
+        await client.app.waitForLog((l) => String(l['msg']).startsWith('socks: the tunnel refused the connection (after an early reply'));
+      } finally {
+        web.close();
       }
     });
   });
