@@ -36,6 +36,14 @@ const NO_RESETS = { MPFastcloseTx: 0, MPFastcloseRx: 0, MPRstTx: 0, MPRstRx: 0 }
  */
 const REINJECTED = { MPTcpExtDuplicateData: 500 };
 
+/**
+ * What the MP_PRIO cases move. Was 24 MB; in one fresh-clone run an MP_PRIO case finished its
+ * transfer and then ran into vitest's 120 s limit in judge(), most likely in tshark's analysis
+ * of the capture on a loaded machine. In role A the kernel sends fast and the switch waits for
+ * its MP_PRIO counter, so A keeps more to leave enough after the switch to judge by.
+ */
+const MP_PRIO_BYTES = { A: 16_000_000, B: 10_000_000 };
+
 describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   const labs = new Set<Lab>();
   const cleanups: Array<() => Promise<void>> = [];
@@ -289,7 +297,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   it('A: mptun marks a subflow backup (MP_PRIO) and the kernel stops sending on it', async () => {
     const l = await lab();
     const port = casePort();
-    const kernel = await l.kernelServer(port, { send: 24_000_000 });
+    const kernel = await l.kernelServer(port, { send: MP_PRIO_BYTES.A });
     const sock = mptunClient(l, port, [2, 3]).connect();
     await established(sock, 2);
     const got = receiveAll(sock);
@@ -315,7 +323,7 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   // its subflow and then dropped was never sent again (now the data-level retransmission).
   it('B: the kernel marks its subflow backup (MP_PRIO) and mptun stops sending on it', async () => {
     const { l, kernel, sock } = await kernelJoined({ noFin: true });
-    const total = 24_000_000;
+    const total = MP_PRIO_BYTES.B;
     const sending = sendRandom(sock, total);
     await until(() => sock.bytesAcknowledged > 500_000, 'data acknowledged');
     await l.ip('mptcp', 'endpoint', 'change', 'id', '5', 'backup');

@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { expect } from 'vitest';
 import { succeeds } from '../../tools/bench/suite/kernel/exec.js';
-import type { ExpertReport, Lab } from './lab.js';
+import type { Lab, TimedExpertReport } from './lab.js';
 
 export { until } from '../../packages/node/test/support.js';
 
@@ -123,12 +123,12 @@ export interface CounterExpectation {
 }
 
 /** Reads the case's MIB counters and tshark's findings, prints them, and checks them. */
-export async function judge(lab: Lab, name: string, want: CounterExpectation): Promise<{ mib: Record<string, number>; expert: ExpertReport }> {
+export async function judge(lab: Lab, name: string, want: CounterExpectation): Promise<{ mib: Record<string, number>; expert: TimedExpertReport }> {
   lab.judged = true;
   const mib = await lab.mib();
   const bridge = await lab.bridgeStats();
   const expert = await lab.expert();
-  console.log(`[interop] ${name}\n  kernel MIB: ${formatMib(mib)}\n  bridge: ${JSON.stringify(bridge)}`);
+  console.log(`[interop] ${name}\n  kernel MIB: ${formatMib(mib)}\n  bridge: ${JSON.stringify(bridge)}\n  tshark: ${expert.seconds.toFixed(1)} s`);
   const expertLines = expert.entries.filter((e) => /mptcp/i.test(e.protocol)).map((e) => `${e.severity} ${e.count}× ${e.summary}`);
   if (expertLines.length > 0) console.log(`  tshark MPTCP expert: ${expertLines.join('; ')}`);
   for (const c of TROUBLE_COUNTERS) {
