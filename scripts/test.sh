@@ -20,6 +20,8 @@ command -v tc >/dev/null 2>&1 || missing+=(iproute2)
 # The scale-out test balances three servers with Debian's nginx and its stream (UDP) module.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+# tools/test/scale-out-njs.test.ts routes by a server id in an njs (nginx JavaScript) handler.
+[ -f /usr/lib/nginx/modules/ngx_stream_js_module.so ] || missing+=(libnginx-mod-stream-js)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
