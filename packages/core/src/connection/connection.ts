@@ -10,7 +10,7 @@ import type { SchedulerFactory } from '../sched/scheduler.js';
 import type { SentSegment } from '../subflow/sent-segment.js';
 import { dsnOf, offsetOfDsn } from '../subflow/seq.js';
 import { subflowConfig } from '../subflow/subflow-config.js';
-import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
+import { Subflow, type DssMapping, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
 import { TimerTable } from '../timer.js';
 import { capableFlagsUsable } from '../wire/mptcp/capable.js';
 import { CapableFlag, TcpRstReason, type AddAddr, type Dss, type MpCapable } from '../wire/mptcp/option.js';
@@ -607,6 +607,9 @@ export class Connection implements SubflowOwner, CcGroup {
       if (!isSyn && sf.state !== 'syn-sent') this.send.widenPeerWindow(this.send.sndUna + sf.scaleWindow(seg.window));
       sf.onSegment(now, seg, null);
     }
+    // A mapping that spanned segments, completed now, failed its checksum (RFC 8684 §3.3.1).
+    const failedDsn = sf.takeChecksumFailure();
+    if (failedDsn !== null) this.onChecksumFailure(now, sf, failedDsn);
     if (seg.payload.length > 0 && this.checkUnmapped(now, sf)) return;
     this.afterInput(now, sf);
   }
@@ -658,7 +661,7 @@ export class Connection implements SubflowOwner, CcGroup {
       // RFC 8684 §3.3.4: the window field is relative to the data ACK.
       if (ack >= this.send.sndUna - 1) this.send.widenPeerWindow(ack + sf.scaleWindow(seg.window));
     }
-    let mapping: { subflowSeq: number; dataOffset: number; len: number } | null = null;
+    let mapping: DssMapping | null = null;
     const m = dss.mapping;
     if (m) {
       const off = this.receive.offsetOf(this.handshake.remoteIdsn, m.dsn, m.dsn64);
@@ -677,14 +680,20 @@ export class Connection implements SubflowOwner, CcGroup {
           this.rejectSubflow(now, sf);
           return true;
         }
-        if (this.fallbackPart.checksums && m.checksum !== undefined && seg.payload.length === len) {
-          if (dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
-            // A middlebox changed the payload: drop it, unacknowledged (RFC 8684 §3.7).
-            this.onChecksumFailure(now, sf, m.dsn);
-            return true;
+        mapping = { subflowSeq: m.subflowSeq, dataOffset: off, len };
+        if (this.fallbackPart.checksums && m.checksum !== undefined) {
+          if (seg.payload.length === len) {
+            // The segment holds the whole mapping: check it here, so a changed payload is
+            // dropped unacknowledged and the sender sends it again (RFC 8684 §3.7).
+            if (dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
+              this.onChecksumFailure(now, sf, m.dsn);
+              return true;
+            }
+          } else {
+            // It spans segments: the subflow holds its bytes back until all are in and checked.
+            mapping.check = { dsn: m.dsn, subflowSeq: m.subflowSeq, length: m.length, checksum: m.checksum };
           }
         }
-        mapping = { subflowSeq: m.subflowSeq, dataOffset: off, len };
       }
     }
     sf.onSegment(now, seg, mapping);

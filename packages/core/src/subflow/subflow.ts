@@ -4,7 +4,7 @@ import type { SackBlock, TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
 import { tcpOptionsUnpaddedLength } from '../wire/tcp-options.js';
 import { TCP_OPTIONS_MAX_LENGTH } from '../wire/tcp-header.js';
-import { SubflowReceiver, type RxMapping } from './receiver.js';
+import { SubflowReceiver, type MappingChecksum, type RxMapping } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { seqLength, type SentSegment } from './sent-segment.js';
 import { SendQueue } from './send-queue.js';
@@ -34,6 +34,17 @@ export interface OutgoingContext {
   segment?: SentSegment;
   /** Option bytes still free (of 40), before the SACK blocks that would like to follow. */
   room: number;
+}
+
+/**
+ * A DSS mapping as the connection hands it over: subflow sequence as on the wire, data offset
+ * already unwrapped; `check` when its checksum is still to be verified (RFC 8684 §3.3.1).
+ */
+export interface DssMapping {
+  subflowSeq: number;
+  dataOffset: number;
+  len: number;
+  check?: MappingChecksum;
 }
 
 export type SubflowCloseReason = 'reset' | 'timeout' | 'handshake-failed' | 'closed' | 'aborted' | 'path-gone';
@@ -413,7 +424,7 @@ export class Subflow implements SubflowView {
    * A segment for this subflow. The connection has already applied its MPTCP options; it
    * passes the DSS mapping (data offset already unwrapped) when the segment had one.
    */
-  onSegment(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
+  onSegment(now: number, seg: TcpSegment, mapping: DssMapping | null): void {
     this.stats.segmentsReceived++;
     this.keepalive.heard(now);
     const f = seg.flags;
@@ -578,7 +589,7 @@ export class Subflow implements SubflowView {
     return NO_SACK;
   }
 
-  private receiveData(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
+  private receiveData(now: number, seg: TcpSegment, mapping: DssMapping | null): void {
     const payload = seg.payload;
     const hasFin = (seg.flags & TcpFlag.FIN) !== 0;
     const r = this.receiver;
@@ -590,7 +601,9 @@ export class Subflow implements SubflowView {
     }
     if (mapping && mapping.len > 0) {
       const mapRel = fromDssSubflowSeq(mapping.subflowSeq, r.rcvNxt);
-      if (!r.addMapping({ rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len })) {
+      const rx: RxMapping = { rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len };
+      if (mapping.check) rx.check = mapping.check;
+      if (!r.addMapping(rx)) {
         this.ackNow = true; // no room to remember it: drop, the peer will send it again
         return;
       }
@@ -617,6 +630,11 @@ export class Subflow implements SubflowView {
     } else if (hasFin && this.peerFin) {
       this.ackNow = true; // a retransmitted FIN: our ACK was lost
     }
+  }
+
+  /** The DSN of a mapping whose DSS checksum failed since the last call, or null (RFC 8684 §3.7). */
+  takeChecksumFailure(): bigint | null {
+    return this.receiver.takeChecksumFailure();
   }
 
   /** An infinite mapping from a DSS (RFC 8684 §3.7): subflowSeq is relative, first byte = 1. */

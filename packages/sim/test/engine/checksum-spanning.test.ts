@@ -1,0 +1,100 @@
+/**
+ * RFC 8684 §3.3.1, §3.7: with DSS checksums negotiated, the checksum covers a whole mapping,
+ * which may span several segments. Nothing of a mapping reaches the application before the
+ * checksum over all of it checked out; a mapping without a checksum is not accepted. A
+ * hand-driven client sends the exact segments.
+ */
+import { describe, expect, it } from 'vitest';
+import { CapableFlag, dssChecksum, TcpFlag, type TcpOption, type TcpSegment } from '@mptun/core';
+import { establishedForgedClient, pattern, readAll, type ForgedClient } from '../support/forged-peer.js';
+
+const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 29;
+const CHECKSUM_FLAGS = CapableFlag.HMAC_SHA256 | CapableFlag.CHECKSUM;
+
+/** A DSS mapping `len` bytes at `offset` onto the next subflow bytes, with the given checksum (or none). */
+function dssWith(peer: ForgedClient, offset: number, len: number, checksum: number | undefined): TcpOption {
+  const mapping = { dsn: peer.idsn + 1n + BigInt(offset), dsn64: true, subflowSeq: peer.rel + 1, length: len };
+  return { kind: 'mptcp', option: { type: 'dss', dataAck64: true, dataFin: false, mapping: checksum === undefined ? mapping : { ...mapping, checksum } } };
+}
+
+function mptcpOf(segs: readonly TcpSegment[], type: string): number {
+  let n = 0;
+  for (const s of segs) for (const o of s.options) if (o.kind === 'mptcp' && o.option.type === type) n++;
+  return n;
+}
+
+/**
+ * Sends `data` as one mapping at connection offset 0 in segments of `segment` bytes, the
+ * checksum computed over `data`; `corrupt` (an index) flips that byte after the checksum was
+ * taken, as a middlebox would. Reads after every segment; returns what the application got.
+ */
+function sendMapping(peer: ForgedClient, data: Uint8Array, segment: number, corrupt: number | null): number[] {
+  const sum = dssChecksum(peer.idsn + 1n, peer.rel + 1, data.length, data);
+  const wire = data.slice();
+  if (corrupt !== null) wire[corrupt]! ^= 0x5a;
+  const got: number[] = [];
+  for (let at = 0; at < wire.length; at += segment) {
+    const options = at === 0 ? [dssWith(peer, 0, data.length, sum)] : [];
+    peer.send({ flags: TcpFlag.ACK | TcpFlag.PSH, options, payload: wire.subarray(at, Math.min(at + segment, wire.length)) });
+    got.push(...readAll(peer.connection()));
+  }
+  peer.collect(200);
+  got.push(...readAll(peer.connection()));
+  return got;
+}
+
+describe('DSS checksum over a mapping that spans segments (RFC 8684 §3.3.1)', () => {
+  for (const segment of [1000, 777]) {
+    it(`one 3000-byte mapping in ${segment}-byte segments, unchanged: all 3000 bytes arrive`, () => {
+      console.log('seed', seed);
+      const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
+      const data = pattern(3000);
+      expect(sendMapping(peer, data, segment, null)).toEqual([...data]);
+      expect(mptcpOf(peer.received, 'mp-fail')).toBe(0);
+      expect(peer.connection()?.fallback).toBe(false);
+    });
+  }
+
+  it('one byte changed in the middle segment: no byte of the mapping reaches the application, MP_FAIL is sent', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
+    const data = pattern(3000);
+    const got = sendMapping(peer, data, 1000, 1500);
+    expect(got.length, 'bytes delivered from the damaged mapping').toBe(0);
+    // §3.7: on the only subflow the receiver asks the sender to fall back, naming the mapping's DSN.
+    const fails = peer.received.flatMap((s) => s.options).filter((o) => o.kind === 'mptcp' && o.option.type === 'mp-fail');
+    expect(fails.length).toBeGreaterThan(0);
+    const f = fails[0]!;
+    expect(f.kind === 'mptcp' && f.option.type === 'mp-fail' ? f.option.dsn : null).toBe(peer.idsn + 1n);
+  });
+
+  it('after the MP_FAIL, the sender resends the data under an infinite mapping: the intact bytes arrive, once', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
+    const data = pattern(3000);
+    expect(sendMapping(peer, data, 1000, 1500)).toEqual([]);
+    // RFC 8684 §3.7: the infinite mapping (length 0) starts at the DSN the MP_FAIL named.
+    const got: number[] = [];
+    for (let at = 0; at < data.length; at += 1000) {
+      const options = at === 0 ? [dssWith(peer, 0, 0, 0)] : [];
+      peer.send({ flags: TcpFlag.ACK | TcpFlag.PSH, options, payload: data.subarray(at, at + 1000) });
+      got.push(...readAll(peer.connection()));
+    }
+    peer.collect(200);
+    got.push(...readAll(peer.connection()));
+    expect(got).toEqual([...data]);
+    expect(peer.connection()?.fallback).toBe(true);
+  });
+
+  it('a mapping without a checksum is not taken: its bytes never arrive and the subflow is reset with MP_TCPRST', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
+    const data = pattern(1000);
+    peer.send({ flags: TcpFlag.ACK | TcpFlag.PSH, options: [dssWith(peer, 0, data.length, undefined)], payload: data });
+    peer.collect(200);
+    expect(readAll(peer.connection())).toEqual([]);
+    const rsts = peer.received.filter((s) => s.flags & TcpFlag.RST);
+    expect(rsts.length).toBeGreaterThan(0);
+    expect(mptcpOf(rsts, 'mp-tcprst')).toBeGreaterThan(0);
+  });
+});
