@@ -859,7 +859,7 @@ export class Connection implements SubflowOwner, CcGroup {
     this.handshake.forget(sf);
     this.addresses.forget(sf);
     if (this.current !== 'closed') this.send.rescue(sf);
-    if (this.current !== 'closed') this.host.emit({ type: 'subflow-down', connection: this, subflowId: sf.id, reason });
+    if (this.current !== 'closed') this.host.emit({ type: 'subflow-down', connection: this, subflowId: sf.id, reason, peerReset: sf.peerReset ?? undefined });
     const alive = this.subflowList.filter((s) => s.state !== 'closed');
     const idx = this.subflowList.indexOf(sf);
     if (idx >= 0) this.subflowList.splice(idx, 1);

@@ -16,6 +16,7 @@ import { Pacer } from './pacer.js';
 import { Rack } from './rack.js';
 import { carrierWindow } from './carrier-window.js';
 import { DeliveryRate } from './delivery-rate.js';
+import { TCPRST_TRANSIENT } from '../wire/mptcp/option.js';
 
 export type SubflowState =
   | 'syn-sent'
@@ -45,6 +46,14 @@ export interface DssMapping {
   dataOffset: number;
   len: number;
   check?: MappingChecksum;
+}
+
+/** What the peer's MP_TCPRST said when its RST closed a subflow (RFC 8684 §3.6). */
+export interface PeerReset {
+  /** The reason code (TcpRstReason). */
+  reason: number;
+  /** T flag: the cause is temporary, so the path may be tried again later. */
+  transient: boolean;
 }
 
 export type SubflowCloseReason = 'reset' | 'timeout' | 'handshake-failed' | 'closed' | 'aborted' | 'path-gone';
@@ -545,18 +554,22 @@ export class Subflow implements SubflowView {
   private onReset(now: number, seg: TcpSegment): void {
     if (this.state === 'syn-sent') {
       if ((seg.flags & TcpFlag.ACK) && fromWire(this.iss, seg.ack, 0) >= 0 && fromWire(this.iss, seg.ack, 0) <= this.synDataLength) {
+        this.peerReset = peerResetOf(seg);
         this.terminate('reset', now);
       }
       return;
     }
     const rel = fromWire(this.irs, seg.seq, this.receiver.rcvNxt);
     if (rel === this.receiver.rcvNxt) {
+      this.peerReset = peerResetOf(seg);
       this.terminate('reset', now);
     } else if (rel > this.receiver.rcvNxt && rel < this.receiver.rcvNxt + Math.max(this.owner.receiveWindow(), this.sendMss)) {
       this.ackNow = true; // challenge ACK
     }
   }
 
+  /** Set when the peer's RST closed this subflow and carried MP_TCPRST (RFC 8684 §3.6). */
+  peerReset: PeerReset | null = null;
   private thirdAckDue = false;
   private synSentAt = 0;
   private synAckTries = 0;
@@ -1125,6 +1138,14 @@ export class Subflow implements SubflowView {
 
 const EMPTY = new Uint8Array(0);
 const NO_SACK: SackBlock[] = [];
+
+/** The MP_TCPRST a RST carries, as reason and T flag (RFC 8684 §3.6), or null. */
+function peerResetOf(seg: TcpSegment): PeerReset | null {
+  for (const o of seg.options) {
+    if (o.kind === 'mptcp' && o.option.type === 'mp-tcprst') return { reason: o.option.reason, transient: (o.option.flags & TCPRST_TRANSIENT) !== 0 };
+  }
+  return null;
+}
 
 function newSegment(rel: number, data: Uint8Array, dataOffset: number, dataFin: boolean, fin: boolean): SentSegment {
   return { rel, data, dataOffset, dataFin, fin, xmitTime: -1, xmits: 0, sacked: false, lost: false, inFlight: false };

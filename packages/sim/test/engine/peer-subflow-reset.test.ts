@@ -1,0 +1,56 @@
+/**
+ * RFC 8684 §3.6: a RST may carry MP_TCPRST with a reason code and the T (transient) flag;
+ * the subflow's close event reports both. A hand-driven client sends the exact segments.
+ */
+import { describe, expect, it } from 'vitest';
+import { TcpFlag, TcpRstReason, type EndpointEvent, type TcpOption } from '@mptun/core';
+import { establishedForgedClient, type ForgedClient } from '../support/forged-peer.js';
+
+const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 31;
+
+function events(peer: ForgedClient): EndpointEvent[] {
+  const out: EndpointEvent[] = [];
+  for (let ev = peer.engine.pollEvent(); ev; ev = peer.engine.pollEvent()) out.push(ev);
+  return out;
+}
+
+const tcprst = (flags: number, reason: number): TcpOption => ({ kind: 'mptcp', option: { type: 'mp-tcprst', flags, reason } });
+
+describe('MP_TCPRST from the peer (RFC 8684 §3.6)', () => {
+  for (const transient of [true, false]) {
+    it(`a RST with MP_TCPRST (T=${transient ? 1 : 0}, reason "unacceptable performance") reports both on subflow-down`, () => {
+      console.log('seed', seed);
+      const peer = establishedForgedClient(seed);
+      peer.collect(200);
+      events(peer);
+      peer.send({ flags: TcpFlag.RST | TcpFlag.ACK, options: [tcprst(transient ? 0x1 : 0x0, TcpRstReason.UNACCEPTABLE_PERFORMANCE)] });
+      const down = events(peer).find((e) => e.type === 'subflow-down');
+      expect(down).toBeDefined();
+      expect(down?.type === 'subflow-down' ? down.peerReset : undefined).toEqual({ reason: TcpRstReason.UNACCEPTABLE_PERFORMANCE, transient });
+    });
+  }
+
+  it('a RST without MP_TCPRST reports no peer reason', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed);
+    peer.collect(200);
+    events(peer);
+    peer.send({ flags: TcpFlag.RST | TcpFlag.ACK });
+    const down = events(peer).find((e) => e.type === 'subflow-down');
+    expect(down?.type).toBe('subflow-down');
+    expect(down?.type === 'subflow-down' ? down.peerReset : 'x').toBeUndefined();
+  });
+
+  it('an MP_TCPRST on a RST outside the window (challenge ACK, RFC 5961 §3.2) closes nothing and is not remembered', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed);
+    peer.collect(200);
+    events(peer);
+    const at = peer.iss + 1 + peer.rel;
+    peer.send({ seq: (at + 100) >>> 0, flags: TcpFlag.RST | TcpFlag.ACK, options: [tcprst(0x1, TcpRstReason.MPTCP_ERROR)] });
+    expect(events(peer).some((e) => e.type === 'subflow-down')).toBe(false);
+    peer.send({ seq: at >>> 0, flags: TcpFlag.RST | TcpFlag.ACK });
+    const down = events(peer).find((e) => e.type === 'subflow-down');
+    expect(down?.type === 'subflow-down' ? down.peerReset : 'x').toBeUndefined();
+  });
+});
