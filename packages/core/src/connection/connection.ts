@@ -66,6 +66,11 @@ const MAX_PENDING_JOINS = 4;
 const BUDGET_FLOOR = 64 * 1024;
 /** How long closed-at-data-level connections wait for the subflow FIN exchange. */
 const CLOSE_LINGER_MS = 3000;
+/**
+ * How long a connection whose last subflow went with its address (REMOVE_ADDR) waits for a
+ * new subflow: the peer moving to another address (break-before-make) joins within this.
+ */
+const NO_SUBFLOW_WAIT_MS = 30_000;
 
 /**
  * One MPTCP connection (RFC 8684): the coordinator of its subflows and of the parts that
@@ -79,6 +84,10 @@ export class Connection implements SubflowOwner, CcGroup {
   private current: ConnectionState = 'connecting';
   /** Server, unauthenticated path: the application hears of this connection once it is up. */
   private incomingDeferred = false;
+  /** The peer withdrew the address of our last subflow: wait for a new one (RFC 8684 §3.4.2). */
+  private awaitingSubflow = false;
+  /** The peer's port of the first subflow: joins use it when no subflow is left to copy it from. */
+  private peerPort = 0;
   private readonly handshake: Handshake;
   private readonly addresses = new Addresses();
   private readonly fallbackPart: Fallback;
@@ -326,6 +335,7 @@ export class Connection implements SubflowOwner, CcGroup {
   /** Client: start the initial subflow on `pathId`, optionally with 0-RTT data. */
   open(now: number, pathId: number, remotePort: number, extraPaths: readonly number[]): void {
     this.host.touch(this);
+    this.peerPort = remotePort;
     const sf = this.newSubflow(pathId, this.host.allocatePort(pathId), remotePort, true, true, now);
     this.assignAddressId(sf, pathId, true);
     // The first bytes ride the SYN when there are any (RFC 8803 puts the target there).
@@ -392,7 +402,7 @@ export class Connection implements SubflowOwner, CcGroup {
     } catch {
       return null; // the path has no free port (a fixed-port path already carries its subflow)
     }
-    const sf = this.newSubflow(pathId, port, initial ? initial.remotePort : 0, true, false, now);
+    const sf = this.newSubflow(pathId, port, initial ? initial.remotePort : this.peerPort, true, false, now);
     sf.setBackup(backup);
     this.assignAddressId(sf, pathId, false);
     this.handshake.setNonces(sf, randomU32(this.host.random), 0);
@@ -751,10 +761,11 @@ export class Connection implements SubflowOwner, CcGroup {
   private onRemoveAddr(now: number, ids: readonly number[]): void {
     const gone = this.addresses.onRemoveAddr(ids, (id) => this.subflowList.some((s) => s.remoteAddressId === id));
     // RFC 8684 §3.4.2: subflows to a removed address are closed, with a RST (MP_TCPRST, §3.6)
-    // so the peer's end of them does not linger.
-    for (const sf of [...this.subflowList]) {
-      if (ids.includes(sf.remoteAddressId) && sf.state !== 'closed' && this.subflowList.length > 1) this.closeSubflow(now, sf.id);
-    }
+    // so the peer's end of them does not linger. The last one too: the peer said its address
+    // is gone, so the connection waits a while for the peer to join from another one.
+    const removed = this.subflowList.filter((sf) => ids.includes(sf.remoteAddressId) && sf.state !== 'closed');
+    if (removed.length > 0 && this.subflowList.every((sf) => sf.state === 'closed' || removed.includes(sf))) this.awaitingSubflow = true;
+    for (const sf of removed) this.closeSubflow(now, sf.id);
     if (gone.length > 0) this.host.emit({ type: 'address-removed', connection: this, addressIds: gone });
   }
 
@@ -817,6 +828,8 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   onEstablished(sf: Subflow, now: number): void {
+    this.awaitingSubflow = false;
+    this.timers.clear(ConnectionTimer.NoSubflow);
     if (this.incomingDeferred && sf.isInitial) {
       this.incomingDeferred = false;
       this.host.emit({ type: 'incoming', connection: this });
@@ -866,6 +879,10 @@ export class Connection implements SubflowOwner, CcGroup {
     if (this.current === 'closed') return;
     if (alive.length === 0) {
       if (this.closeComplete()) this.finish(now);
+      else if (this.awaitingSubflow) {
+        // Joins that fail meanwhile do not extend the wait.
+        if (!this.timers.isArmed(ConnectionTimer.NoSubflow)) this.timers.set(ConnectionTimer.NoSubflow, now + NO_SUBFLOW_WAIT_MS);
+      }
       else if (reason === 'reset') this.finish(now, new EngineError('ERR_MPTUN_RESET', 'peer reset the connection'));
       else if (reason === 'handshake-failed') this.finish(now, new EngineError('ERR_MPTUN_HANDSHAKE', 'the handshake did not complete'));
       else if (reason === 'path-gone') this.finish(now, new EngineError('ERR_MPTUN_NO_PATH', 'no path left for the connection'));
@@ -939,6 +956,9 @@ export class Connection implements SubflowOwner, CcGroup {
         case ConnectionTimer.DataRetransmit:
           this.send.onDataRetransmitTimer(now);
           break;
+        case ConnectionTimer.NoSubflow:
+          this.finish(now, new EngineError('ERR_MPTUN_NO_PATH', 'no subflow came after the peer withdrew the last one\'s address'));
+          return;
       }
     }
     this.host.wake(this);
