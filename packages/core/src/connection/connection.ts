@@ -13,7 +13,7 @@ import { subflowConfig } from '../subflow/subflow-config.js';
 import { Subflow, type DssMapping, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
 import { TimerTable } from '../timer.js';
 import { capableFlagsUsable } from '../wire/mptcp/capable.js';
-import { CapableFlag, TcpRstReason, type AddAddr, type Dss, type MpCapable } from '../wire/mptcp/option.js';
+import { CapableFlag, TCPRST_TRANSIENT, TcpRstReason, type AddAddr, type Dss, type MpCapable } from '../wire/mptcp/option.js';
 import type { TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
 import { Addresses, type PeerAddress } from './addresses.js';
@@ -445,7 +445,8 @@ export class Connection implements SubflowOwner, CcGroup {
     this.host.touch(this);
     if (this.current !== 'established' || this.fallbackPart.active) return null;
     const pending = this.subflowList.filter((s) => !s.isInitial && s.state === 'syn-received');
-    if (pending.length >= MAX_PENDING_JOINS) this.rejectSubflow(now, pending[0]!);
+    // The oldest half-open join makes room; the T flag tells its sender it may try again (RFC 8684 §3.6).
+    if (pending.length >= MAX_PENDING_JOINS) this.rejectSubflow(now, pending[0]!, TcpRstReason.LACK_OF_RESOURCES, true);
     if (this.subflowList.filter((s) => s.state !== 'closed').length >= MAX_SUBFLOWS) return null;
     const sf = this.newSubflow(pathId, seg.dstPort, seg.srcPort, false, false, now);
     sf.setPeerBackup(join.backup);
@@ -769,9 +770,9 @@ export class Connection implements SubflowOwner, CcGroup {
     if (gone.length > 0) this.host.emit({ type: 'address-removed', connection: this, addressIds: gone });
   }
 
-  /** Refuse or end a subflow: RST with MP_TCPRST (RFC 8684 §3.6). */
-  private rejectSubflow(now: number, sf: Subflow, reason: number = TcpRstReason.MPTCP_ERROR): void {
-    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason })] });
+  /** Refuse or end a subflow: RST with MP_TCPRST (RFC 8684 §3.6); `transient` sets its T flag. */
+  private rejectSubflow(now: number, sf: Subflow, reason: number = TcpRstReason.MPTCP_ERROR, transient = false): void {
+    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: transient ? TCPRST_TRANSIENT : 0, reason })] });
     sf.terminate('reset', now);
     this.host.wake(this);
   }

@@ -3,7 +3,7 @@
  * the subflow's close event reports both. A hand-driven client sends the exact segments.
  */
 import { describe, expect, it } from 'vitest';
-import { TcpFlag, TcpRstReason, type EndpointEvent, type TcpOption } from '@mptun/core';
+import { keyToken, TCPRST_TRANSIENT, TcpFlag, TcpRstReason, type EndpointEvent, type TcpOption } from '@mptun/core';
 import { establishedForgedClient, type ForgedClient } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 31;
@@ -52,5 +52,23 @@ describe('MP_TCPRST from the peer (RFC 8684 §3.6)', () => {
     peer.send({ seq: at >>> 0, flags: TcpFlag.RST | TcpFlag.ACK });
     const down = events(peer).find((e) => e.type === 'subflow-down');
     expect(down?.type === 'subflow-down' ? down.peerReset : 'x').toBeUndefined();
+  });
+});
+
+describe('MP_TCPRST we send (RFC 8684 §3.6)', () => {
+  it('a half-open join evicted to make room for a newer one is reset with T=1 (try again later)', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed);
+    peer.collect(200);
+    const token = keyToken(peer.serverKey!);
+    const rsts = [];
+    for (let i = 0; i < 5; i++) {
+      const answers = peer.send({ srcPort: 51_000 + i, seq: 5000 + i, ack: 0, flags: TcpFlag.SYN, options: [{ kind: 'mptcp', option: { type: 'mp-join-syn', backup: false, addressId: 1, token, nonce: 77 + i } }] });
+      rsts.push(...answers.filter((a) => a.flags & TcpFlag.RST));
+    }
+    // Four half-open joins are held; the fifth pushes out the first.
+    expect(rsts.map((r) => r.dstPort)).toEqual([51_000]);
+    const opt = rsts[0]!.options.find((o) => o.kind === 'mptcp' && o.option.type === 'mp-tcprst');
+    expect(opt?.kind === 'mptcp' && opt.option.type === 'mp-tcprst' ? opt.option : null).toEqual({ type: 'mp-tcprst', flags: TCPRST_TRANSIENT, reason: TcpRstReason.LACK_OF_RESOURCES });
   });
 });
