@@ -5,7 +5,7 @@
  * hand-driven client sends the exact segments.
  */
 import { describe, expect, it } from 'vitest';
-import { CapableFlag, dssChecksum, TcpFlag, type TcpOption, type TcpSegment } from '@mptun/core';
+import { CapableFlag, dssChecksum, TcpFlag, TcpRstReason, type TcpOption, type TcpSegment } from '@mptun/core';
 import { establishedForgedClient, pattern, readAll, type ForgedClient } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 29;
@@ -96,5 +96,26 @@ describe('DSS checksum over a mapping that spans segments (RFC 8684 §3.3.1)', (
     const rsts = peer.received.filter((s) => s.flags & TcpFlag.RST);
     expect(rsts.length).toBeGreaterThan(0);
     expect(mptcpOf(rsts, 'mp-tcprst')).toBeGreaterThan(0);
+  });
+});
+
+describe('DSS checksum failure on one of two subflows (RFC 8684 §3.7)', () => {
+  it('a changed byte in a 3000-byte mapping on the joined subflow: that subflow is reset with MP_TCPRST, nothing of it arrives, the other subflow carries the data', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
+    peer.collect(200);
+    const second = peer.joinFrom('10.0.0.3');
+    expect(second, 'the join is accepted').not.toBeNull();
+    const data = pattern(3000);
+    expect(sendMapping(second!, data, 1000, 2500), 'bytes delivered from the damaged mapping').toEqual([]);
+    const rst = second!.received.find((s) => s.flags & TcpFlag.RST);
+    const reason = rst?.options.find((o) => o.kind === 'mptcp' && o.option.type === 'mp-tcprst');
+    expect(reason?.kind === 'mptcp' && reason.option.type === 'mp-tcprst' ? reason.option.reason : null).toBe(TcpRstReason.MIDDLEBOX_INTERFERENCE);
+    expect(mptcpOf(peer.received, 'mp-fail'), 'no MP_FAIL while another subflow is up').toBe(0);
+    const conn = peer.connection()!;
+    expect(conn.fallback).toBe(false);
+    expect(conn.subflows().filter((s) => s.state !== 'closed').length).toBe(1);
+    // The sender sends the same data again on the first subflow.
+    expect(sendMapping(peer, data, 1000, null)).toEqual([...data]);
   });
 });

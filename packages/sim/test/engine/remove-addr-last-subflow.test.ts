@@ -5,28 +5,12 @@
  * client sends the exact segments.
  */
 import { describe, expect, it } from 'vitest';
-import { joinAckHmac, keyToken, TcpFlag, type EndpointEvent, type MptcpOption, type TcpOption } from '@mptun/core';
-import { establishedForgedClient, ForgedClient, PEER_PORT, pattern, readAll, SERVER_PORT } from '../support/forged-peer.js';
+import { TcpFlag, type EndpointEvent, type MptcpOption, type TcpOption } from '@mptun/core';
+import { establishedForgedClient, pattern, readAll, type ForgedClient } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 37;
 
 const mptcp = (option: MptcpOption): TcpOption => ({ kind: 'mptcp', option });
-
-/** The same client joining from another address (MP_JOIN, RFC 8684 §3.2); null when refused. */
-function joinFromNewAddress(first: ForgedClient): ForgedClient | null {
-  const path = first.engine.openPath({ host: '10.0.0.1', port: SERVER_PORT }, { host: '10.0.0.3', port: PEER_PORT });
-  const second = new ForgedClient(first.engine, path);
-  second.now = first.now;
-  const nonce = 0x0a0b0c0d;
-  const answers = second.send({ seq: second.iss, ack: 0, flags: TcpFlag.SYN, options: [mptcp({ type: 'mp-join-syn', backup: false, addressId: 1, token: keyToken(first.serverKey!), nonce })] });
-  const synAck = answers.find((a) => (a.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK));
-  const join = synAck?.options.find((o) => o.kind === 'mptcp' && o.option.type === 'mp-join-synack');
-  if (!synAck || join?.kind !== 'mptcp' || join.option.type !== 'mp-join-synack') return null;
-  second.serverIsn = synAck.seq;
-  second.serverKey = first.serverKey;
-  second.send({ options: [mptcp({ type: 'mp-join-ack', hmac: joinAckHmac(first.key, first.serverKey!, nonce, join.option.nonce) })] });
-  return second;
-}
 
 function events(peer: ForgedClient): EndpointEvent[] {
   const out: EndpointEvent[] = [];
@@ -69,7 +53,7 @@ describe('break-before-make after REMOVE_ADDR of the last subflow (RFC 8684 §3.
     peer.send({ options: [mptcp({ type: 'remove-addr', addressIds: [0] })] });
     expect(conn.subflows().length).toBe(0);
     peer.idle(5_000, 1000);
-    const second = joinFromNewAddress(peer);
+    const second = peer.joinFrom('10.0.0.3');
     expect(second, 'the join is accepted while no subflow is left').not.toBeNull();
     expect(conn.subflows().filter((s) => s.state === 'established').length).toBe(1);
     const data = pattern(800);
