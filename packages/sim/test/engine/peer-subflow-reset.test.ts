@@ -3,16 +3,10 @@
  * the subflow's close event reports both. A hand-driven client sends the exact segments.
  */
 import { describe, expect, it } from 'vitest';
-import { keyToken, TCPRST_TRANSIENT, TcpFlag, TcpRstReason, type EndpointEvent, type TcpOption } from '@mptun/core';
-import { establishedForgedClient, type ForgedClient } from '../support/forged-peer.js';
+import { keyToken, TCPRST_TRANSIENT, TcpFlag, TcpRstReason, type TcpOption } from '@mptun/core';
+import { establishedForgedClient } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 31;
-
-function events(peer: ForgedClient): EndpointEvent[] {
-  const out: EndpointEvent[] = [];
-  for (let ev = peer.engine.pollEvent(); ev; ev = peer.engine.pollEvent()) out.push(ev);
-  return out;
-}
 
 const tcprst = (flags: number, reason: number): TcpOption => ({ kind: 'mptcp', option: { type: 'mp-tcprst', flags, reason } });
 
@@ -22,9 +16,9 @@ describe('MP_TCPRST from the peer (RFC 8684 §3.6)', () => {
       console.log('seed', seed);
       const peer = establishedForgedClient(seed);
       peer.collect(200);
-      events(peer);
+      peer.events();
       peer.send({ flags: TcpFlag.RST | TcpFlag.ACK, options: [tcprst(transient ? 0x1 : 0x0, TcpRstReason.UNACCEPTABLE_PERFORMANCE)] });
-      const down = events(peer).find((e) => e.type === 'subflow-down');
+      const down = peer.events().find((e) => e.type === 'subflow-down');
       expect(down).toBeDefined();
       expect(down?.type === 'subflow-down' ? down.peerReset : undefined).toEqual({ reason: TcpRstReason.UNACCEPTABLE_PERFORMANCE, transient });
     });
@@ -34,9 +28,9 @@ describe('MP_TCPRST from the peer (RFC 8684 §3.6)', () => {
     console.log('seed', seed);
     const peer = establishedForgedClient(seed);
     peer.collect(200);
-    events(peer);
+    peer.events();
     peer.send({ flags: TcpFlag.RST | TcpFlag.ACK });
-    const down = events(peer).find((e) => e.type === 'subflow-down');
+    const down = peer.events().find((e) => e.type === 'subflow-down');
     expect(down?.type).toBe('subflow-down');
     expect(down?.type === 'subflow-down' ? down.peerReset : 'x').toBeUndefined();
   });
@@ -45,12 +39,12 @@ describe('MP_TCPRST from the peer (RFC 8684 §3.6)', () => {
     console.log('seed', seed);
     const peer = establishedForgedClient(seed);
     peer.collect(200);
-    events(peer);
+    peer.events();
     const at = peer.iss + 1 + peer.rel;
     peer.send({ seq: (at + 100) >>> 0, flags: TcpFlag.RST | TcpFlag.ACK, options: [tcprst(0x1, TcpRstReason.MPTCP_ERROR)] });
-    expect(events(peer).some((e) => e.type === 'subflow-down')).toBe(false);
+    expect(peer.events().some((e) => e.type === 'subflow-down')).toBe(false);
     peer.send({ seq: at >>> 0, flags: TcpFlag.RST | TcpFlag.ACK });
-    const down = events(peer).find((e) => e.type === 'subflow-down');
+    const down = peer.events().find((e) => e.type === 'subflow-down');
     expect(down?.type === 'subflow-down' ? down.peerReset : 'x').toBeUndefined();
   });
 });

@@ -5,25 +5,19 @@
  * client sends the exact segments.
  */
 import { describe, expect, it } from 'vitest';
-import { TcpFlag, type EndpointEvent, type MptcpOption, type TcpOption } from '@mptun/core';
-import { establishedForgedClient, pattern, readAll, type ForgedClient } from '../support/forged-peer.js';
+import { TcpFlag, type MptcpOption, type TcpOption } from '@mptun/core';
+import { establishedForgedClient, pattern, readAll } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 37;
 
 const mptcp = (option: MptcpOption): TcpOption => ({ kind: 'mptcp', option });
-
-function events(peer: ForgedClient): EndpointEvent[] {
-  const out: EndpointEvent[] = [];
-  for (let ev = peer.engine.pollEvent(); ev; ev = peer.engine.pollEvent()) out.push(ev);
-  return out;
-}
 
 describe('REMOVE_ADDR for the address of the last subflow (RFC 8684 §3.4.2)', () => {
   it('the subflow is reset with MP_TCPRST; the connection waits for a new subflow, then closes with ERR_MPTUN_NO_PATH', () => {
     console.log('seed', seed);
     const peer = establishedForgedClient(seed);
     peer.collect(200);
-    events(peer);
+    peer.events();
     const conn = peer.connection()!;
     expect(conn.subflows().length).toBe(1);
     // The initial subflow's remote address id is 0 (RFC 8684 §3.4.1).
@@ -31,14 +25,14 @@ describe('REMOVE_ADDR for the address of the last subflow (RFC 8684 §3.4.2)', (
     const rst = answers.find((s) => s.flags & TcpFlag.RST);
     expect(rst, 'a RST for the removed subflow').toBeDefined();
     expect(rst!.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-tcprst')).toBe(true);
-    const evs = events(peer);
+    const evs = peer.events();
     expect(evs.some((e) => e.type === 'subflow-down')).toBe(true);
     expect(evs.some((e) => e.type === 'closed'), 'the connection outlives its last subflow for a while').toBe(false);
     expect(conn.state).toBe('established');
     expect(conn.subflows().length).toBe(0);
     // No subflow comes: the connection ends.
     peer.idle(40_000, 1000);
-    const closed = events(peer).find((e) => e.type === 'closed');
+    const closed = peer.events().find((e) => e.type === 'closed');
     expect(closed?.type === 'closed' ? closed.error?.code : undefined).toBe('ERR_MPTUN_NO_PATH');
     expect(conn.state).toBe('closed');
   });

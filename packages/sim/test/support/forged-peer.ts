@@ -4,7 +4,7 @@
  * versions) or acknowledge as another stack would, and reads what the engine answers.
  * Virtual time, one path, no loss.
  */
-import { CapableFlag, ccFactory, emitSegment, Endpoint, joinAckHmac, keyIdsn, keyToken, minRttScheduler, parseSegment, SeededRandom, TcpFlag, type Connection, type EndpointConfig, type MptcpOption, type TcpOption, type TcpSegment } from '@mptun/core';
+import { CapableFlag, ccFactory, emitSegment, Endpoint, joinAckHmac, keyIdsn, keyToken, minRttScheduler, parseSegment, SeededRandom, TcpFlag, type Connection, type EndpointConfig, type EndpointEvent, type MptcpOption, type TcpOption, type TcpSegment } from '@mptun/core';
 
 export const PEER_PORT = 50_000;
 export const SERVER_PORT = 443;
@@ -66,6 +66,13 @@ class HandDriven {
   }
 
   protected onAnswers(_out: readonly TcpSegment[]): void {}
+
+  /** The engine's events since the last call (Endpoint.pollEvent()). */
+  events(): EndpointEvent[] {
+    const out: EndpointEvent[] = [];
+    for (let ev = this.engine.pollEvent(); ev; ev = this.engine.pollEvent()) out.push(ev);
+    return out;
+  }
 }
 
 /** A client for a listening engine, from PEER_PORT to SERVER_PORT. */
