@@ -55,6 +55,19 @@ describe('DSS checksum over a mapping that spans segments (RFC 8684 §3.3.1)', (
     });
   }
 
+  it('a spanning mapping that ends with the DATA_FIN (its length counts the FIN octet): the data and the end arrive', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
+    const data = pattern(3000);
+    // RFC 8684 §3.3.3: the DATA_FIN takes one octet of the mapping, which carries no payload byte.
+    const sum = dssChecksum(peer.idsn + 1n, peer.rel + 1, data.length + 1, data);
+    const fin: TcpOption = { kind: 'mptcp', option: { type: 'dss', dataAck64: true, dataFin: true, mapping: { dsn: peer.idsn + 1n, dsn64: true, subflowSeq: peer.rel + 1, length: data.length + 1, checksum: sum } } };
+    for (let at = 0; at < data.length; at += 1000) peer.send({ flags: TcpFlag.ACK, options: at === 0 ? [fin] : [], payload: data.subarray(at, at + 1000) });
+    peer.collect(200);
+    expect(readAll(peer.connection())).toEqual([...data]);
+    expect(peer.events().some((e) => e.type === 'end')).toBe(true);
+  });
+
   it('one byte changed in the middle segment: no byte of the mapping reaches the application, MP_FAIL is sent', () => {
     console.log('seed', seed);
     const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
