@@ -693,17 +693,17 @@ export class Connection implements SubflowOwner, CcGroup {
         }
         mapping = { subflowSeq: m.subflowSeq, dataOffset: off, len };
         if (this.fallbackPart.checksums && m.checksum !== undefined) {
-          if (seg.payload.length === len) {
-            // The segment holds the whole mapping: check it here, so a changed payload is
-            // dropped unacknowledged and the sender sends it again (RFC 8684 §3.7).
-            if (dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
-              this.onChecksumFailure(now, sf, m.dsn);
-              return true;
-            }
-          } else {
-            // It spans segments: the subflow holds its bytes back until all are in and checked.
-            mapping.check = { dsn: m.dsn, subflowSeq: m.subflowSeq, length: m.length, checksum: m.checksum };
+          const whole = seg.payload.length === len;
+          if (whole && dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
+            // The segment holds the whole mapping and it fails: dropped unacknowledged, so
+            // the sender sends it again (RFC 8684 §3.7).
+            this.onChecksumFailure(now, sf, m.dsn);
+            return true;
           }
+          // A mapping that spans segments, or whose bytes the subflow may take from another
+          // copy (this segment is not the next in order), is checked again by the subflow
+          // over the bytes it actually delivers, all of them held back until then.
+          if (!whole || !sf.isNextInOrder(seg, m.subflowSeq)) mapping.check = { dsn: m.dsn, subflowSeq: m.subflowSeq, length: m.length, checksum: m.checksum };
         }
       }
     }

@@ -645,6 +645,12 @@ export class Subflow implements SubflowView {
     }
   }
 
+  /** Whether `seg` starts at the next byte expected and its mapping (DSS subflow sequence) does too. */
+  isNextInOrder(seg: TcpSegment, subflowSeq: number): boolean {
+    const next = this.receiver.rcvNxt;
+    return fromWire(this.irs, seg.seq, next) === next && fromDssSubflowSeq(subflowSeq, next) === next;
+  }
+
   /** The DSN of a mapping whose DSS checksum failed since the last call, or null (RFC 8684 §3.7). */
   takeChecksumFailure(): bigint | null {
     return this.receiver.takeChecksumFailure();

@@ -81,6 +81,23 @@ describe('DSS checksum over a mapping that spans segments (RFC 8684 §3.3.1)', (
     expect(f.kind === 'mptcp' && f.option.type === 'mp-fail' ? f.option.dsn : null).toBe(peer.idsn + 1n);
   });
 
+  it('a longer mapping whose one segment checks out but repeats bytes already held: the held bytes are checked, not the copy', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
+    const data = pattern(3000);
+    // 1000 changed bytes under a 2000-byte mapping wait for the rest of it.
+    const bad = data.slice(0, 1000);
+    bad[500]! ^= 0x5a;
+    peer.send({ flags: TcpFlag.ACK, options: [dssWith(peer, 0, 2000, dssChecksum(peer.idsn + 1n, 1, 2000, data.subarray(0, 2000)))], payload: bad });
+    expect(readAll(peer.connection())).toEqual([]);
+    // The same subflow bytes again, intact, in one segment under a 3000-byte mapping that checks out over it.
+    peer.rel = 0;
+    peer.send({ flags: TcpFlag.ACK, options: [dssWith(peer, 0, 3000, dssChecksum(peer.idsn + 1n, 1, 3000, data))], payload: data });
+    peer.collect(200);
+    expect(readAll(peer.connection()), 'nothing of the damaged bytes arrives').toEqual([]);
+    expect(mptcpOf(peer.received, 'mp-fail'), 'the failure is reported (RFC 8684 §3.7)').toBeGreaterThan(0);
+  });
+
   it('after the MP_FAIL, the sender resends the data under an infinite mapping: the intact bytes arrive, once', () => {
     console.log('seed', seed);
     const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
