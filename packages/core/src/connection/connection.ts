@@ -619,8 +619,9 @@ export class Connection implements SubflowOwner, CcGroup {
       sf.onSegment(now, seg, null);
     }
     // A mapping that spanned segments, completed now, failed its checksum (RFC 8684 §3.3.1).
+    // After a fallback there is nothing left to ask for: the bytes are dropped, that is all.
     const failedDsn = sf.takeChecksumFailure();
-    if (failedDsn !== null) this.onChecksumFailure(now, sf, failedDsn);
+    if (failedDsn !== null && !this.fallbackPart.active) this.onChecksumFailure(now, sf, failedDsn);
     if (seg.payload.length > 0 && this.checkUnmapped(now, sf)) return;
     this.afterInput(now, sf);
   }

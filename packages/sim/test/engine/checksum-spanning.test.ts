@@ -116,6 +116,22 @@ describe('DSS checksum over a mapping that spans segments (RFC 8684 §3.3.1)', (
     expect(peer.connection()?.fallback).toBe(true);
   });
 
+  it('a damaged mapping completed after the peer fell back (infinite mapping) is dropped without an MP_FAIL', () => {
+    console.log('seed', seed);
+    const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
+    const data = pattern(3000);
+    const wire = data.slice();
+    wire[100]! ^= 0x5a;
+    peer.send({ flags: TcpFlag.ACK, options: [dssWith(peer, 0, 3000, dssChecksum(peer.idsn + 1n, 1, 3000, data))], payload: wire.subarray(0, 1000) });
+    // The peer falls back (RFC 8684 §3.7) while the mapping is still open.
+    peer.send({ flags: TcpFlag.ACK, options: [dssWith(peer, 1000, 0, 0)], payload: wire.subarray(1000, 2000) });
+    expect(peer.connection()?.fallback).toBe(true);
+    peer.send({ flags: TcpFlag.ACK, payload: wire.subarray(2000) });
+    peer.collect(200);
+    expect(readAll(peer.connection())).toEqual([]);
+    expect(mptcpOf(peer.received, 'mp-fail'), 'no MP_FAIL once fallen back').toBe(0);
+  });
+
   it('a mapping without a checksum is not taken: its bytes never arrive and the subflow is reset with MP_TCPRST', () => {
     console.log('seed', seed);
     const peer = establishedForgedClient(seed, { checksums: true }, CHECKSUM_FLAGS);
