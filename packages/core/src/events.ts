@@ -1,6 +1,6 @@
 import type { Connection } from './connection/connection.js';
 import type { EngineError } from './errors.js';
-import type { SubflowCloseReason } from './subflow/subflow.js';
+import type { PeerReset, SubflowCloseReason } from './subflow/subflow.js';
 
 /** What the application learns from Endpoint.pollEvent(). */
 export type EndpointEvent =
@@ -17,7 +17,8 @@ export type EndpointEvent =
   /** The connection is gone; error unless it closed gracefully. */
   | { type: 'closed'; connection: Connection; error?: EngineError }
   | { type: 'subflow-up'; connection: Connection; subflowId: number }
-  | { type: 'subflow-down'; connection: Connection; subflowId: number; reason: SubflowCloseReason }
+  /** `peerReset`: the peer's RST closed it and said why with MP_TCPRST (RFC 8684 §3.6). */
+  | { type: 'subflow-down'; connection: Connection; subflowId: number; reason: SubflowCloseReason; peerReset?: PeerReset }
   /** A subflow's backup priority changed (MP_PRIO, RFC 8684 §3.3.8). */
   | { type: 'subflow-change'; connection: Connection; subflowId: number }
   /** The peer announced an address (ADD_ADDR with a valid HMAC, RFC 8684 §3.4.1). */

@@ -56,5 +56,5 @@ export { TallySet } from './tally-set.js';
 export { BufferBudget } from './buffer-budget.js';
 export { Endpoint, type ConnectOptions, type EndpointStats, type PathOptions } from './endpoint.js';
 export { Connection, type Address, type ConnectionState } from './connection/connection.js';
-export { Subflow, type SubflowState, type SubflowStats, type SubflowCloseReason, type SubflowView } from './subflow/subflow.js';
+export { Subflow, type PeerReset, type SubflowState, type SubflowStats, type SubflowCloseReason, type SubflowView } from './subflow/subflow.js';
 export * from './ip.js';

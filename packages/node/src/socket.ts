@@ -4,7 +4,7 @@
  * its appendix A asks for (profile, scheduler, backup, subflow statistics and events).
  */
 import { Duplex, type Readable } from 'node:stream';
-import type { Connection, EndpointEvent, SubflowCloseReason, SubflowView } from '@mptun/core';
+import type { Connection, EndpointEvent, PeerReset, SubflowCloseReason, SubflowView } from '@mptun/core';
 import type { ConnectionHandler, Driver } from './driver.js';
 import { MptunError } from './errors.js';
 import { typedEvents } from './events.js';
@@ -65,7 +65,8 @@ export interface MptcpSocketEvents {
   /** The MPTCP connection is established. */
   connect: [];
   'subflow-up': [subflow: SubflowInfo];
-  'subflow-down': [subflow: { id: number; reason: SubflowCloseReason }];
+  /** `peerReset`: the peer's RST said why with MP_TCPRST (reason code, T = transient; RFC 8684 §3.6). */
+  'subflow-down': [subflow: { id: number; reason: SubflowCloseReason; peerReset?: PeerReset }];
   /** A subflow's backup priority changed (MP_PRIO). */
   'subflow-change': [subflow: SubflowInfo];
   /** The peer announced an address (ADD_ADDR). */
@@ -253,7 +254,7 @@ export class MptcpSocket extends TypedDuplex<MptcpSocketEvents> implements Conne
         break;
       }
       case 'subflow-down':
-        this.emit('subflow-down', { id: ev.subflowId, reason: ev.reason });
+        this.emit('subflow-down', ev.peerReset ? { id: ev.subflowId, reason: ev.reason, peerReset: ev.peerReset } : { id: ev.subflowId, reason: ev.reason });
         break;
       case 'subflow-change': {
         const changed = this.subflowInfo(ev.subflowId);

@@ -241,12 +241,14 @@ export class PathManager {
    * connection's state, but an event tells a subflow that came up and went down between
    * two ticks from one that never came up.
    */
-  handleEvent(now: number, ev: { type: string; connection: unknown; subflowId?: number; addressIds?: readonly number[] }): boolean {
+  handleEvent(now: number, ev: { type: string; connection: unknown; subflowId?: number; addressIds?: readonly number[]; peerReset?: { reason: number; transient: boolean } }): boolean {
     if (this.conn === null || ev.connection !== this.conn) return false;
     if (ev.type === 'subflow-up' || ev.type === 'subflow-down') {
       const slot = this.slotOfSubflow(ev.subflowId);
       if (slot) {
         if (ev.type === 'subflow-up') this.succeeded(slot);
+        // RFC 8684 §3.6: the peer's MP_TCPRST without the T flag calls the cause lasting.
+        else if (ev.peerReset && !ev.peerReset.transient) this.giveUp(slot);
         else this.attemptEnded(slot, now);
       }
       return true;
@@ -529,11 +531,17 @@ export class PathManager {
     this.failed(s, now);
   }
 
+  /** No more attempts for this slot (until it is made again or an attempt succeeds). */
+  private giveUp(s: SlotState): void {
+    s.subflowId = null;
+    s.exhausted = true;
+    s.retryAt = Infinity;
+  }
+
   private failed(s: SlotState, now: number): void {
     s.failures++;
     if (s.failures >= this.retry.maxAttempts) {
-      s.exhausted = true;
-      s.retryAt = Infinity;
+      this.giveUp(s);
     } else {
       s.retryAt = now + backoffDelay(s.failures, this.retry, this.random);
     }

@@ -289,6 +289,21 @@ describe('PathManager: retries', () => {
     expect(pm.handleEvent(0, { type: 'subflow-up', connection: {}, subflowId: 1 })).toBe(false);
   });
 
+  for (const transient of [false, true]) {
+    it(`a subflow the peer reset with MP_TCPRST T=${transient ? 1 : 0} ${transient ? 'is tried again after the usual delay' : 'is not tried again (RFC 8684 §3.6)'}`, () => {
+      const { pm, conn } = setup([WIFI, LTE], { retry: { baseMs: 100, jitter: 0, maxAttempts: 5 } });
+      pm.tick(0);
+      const sf = conn.onHost(LTE.host)[0]!;
+      expect(pm.handleEvent(5, { type: 'subflow-up', connection: conn, subflowId: sf.id })).toBe(true);
+      conn.fail(sf.id);
+      expect(pm.handleEvent(10, { type: 'subflow-down', connection: conn, subflowId: sf.id, peerReset: { reason: 5, transient } })).toBe(true);
+      const slot = () => pm.status().find((s) => s.localId === LTE.id);
+      expect(slot()).toMatchObject(transient ? { exhausted: false, retryAt: 110 } : { exhausted: true });
+      pm.tick(10_000);
+      expect(conn.onHost(LTE.host).some((s) => s.id !== sf.id), 'a new attempt on that path').toBe(transient);
+    });
+  }
+
   it('a path that cannot be opened or a join the engine refuses counts as a failed attempt', () => {
     const { pm, conn, host } = setup([WIFI, LTE], { retry: { baseMs: 100, jitter: 0, maxAttempts: 2 } });
     host.refuse.add(LTE.host);

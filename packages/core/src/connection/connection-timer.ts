@@ -14,6 +14,8 @@ export enum ConnectionTimer {
   BareFin,
   /** Data the peer's subflow acknowledged stays without DATA_ACK: send it again (RFC 8684 §3.3.6). */
   DataRetransmit,
+  /** The peer withdrew the last subflow's address and no new subflow came (RFC 8684 §3.4.2). */
+  NoSubflow,
 }
 
-export const CONNECTION_TIMER_KINDS = ConnectionTimer.DataRetransmit + 1;
+export const CONNECTION_TIMER_KINDS = ConnectionTimer.NoSubflow + 1;

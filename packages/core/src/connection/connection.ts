@@ -10,10 +10,10 @@ import type { SchedulerFactory } from '../sched/scheduler.js';
 import type { SentSegment } from '../subflow/sent-segment.js';
 import { dsnOf, offsetOfDsn } from '../subflow/seq.js';
 import { subflowConfig } from '../subflow/subflow-config.js';
-import { Subflow, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
+import { Subflow, type DssMapping, type OutgoingContext, type SubflowCloseReason, type SubflowOwner, type SubflowView } from '../subflow/subflow.js';
 import { TimerTable } from '../timer.js';
 import { capableFlagsUsable } from '../wire/mptcp/capable.js';
-import { CapableFlag, TcpRstReason, type AddAddr, type Dss, type MpCapable } from '../wire/mptcp/option.js';
+import { CapableFlag, TCPRST_TRANSIENT, TcpRstReason, type AddAddr, type Dss, type MpCapable } from '../wire/mptcp/option.js';
 import type { TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
 import { Addresses, type PeerAddress } from './addresses.js';
@@ -66,6 +66,11 @@ const MAX_PENDING_JOINS = 4;
 const BUDGET_FLOOR = 64 * 1024;
 /** How long closed-at-data-level connections wait for the subflow FIN exchange. */
 const CLOSE_LINGER_MS = 3000;
+/**
+ * How long a connection whose last subflow went with its address (REMOVE_ADDR) waits for a
+ * new subflow: the peer moving to another address (break-before-make) joins within this.
+ */
+const NO_SUBFLOW_WAIT_MS = 30_000;
 
 /**
  * One MPTCP connection (RFC 8684): the coordinator of its subflows and of the parts that
@@ -79,6 +84,10 @@ export class Connection implements SubflowOwner, CcGroup {
   private current: ConnectionState = 'connecting';
   /** Server, unauthenticated path: the application hears of this connection once it is up. */
   private incomingDeferred = false;
+  /** The peer withdrew the address of our last subflow: wait for a new one (RFC 8684 §3.4.2). */
+  private awaitingSubflow = false;
+  /** The peer's port of the first subflow: joins use it when no subflow is left to copy it from. */
+  private peerPort = 0;
   private readonly handshake: Handshake;
   private readonly addresses = new Addresses();
   private readonly fallbackPart: Fallback;
@@ -326,6 +335,7 @@ export class Connection implements SubflowOwner, CcGroup {
   /** Client: start the initial subflow on `pathId`, optionally with 0-RTT data. */
   open(now: number, pathId: number, remotePort: number, extraPaths: readonly number[]): void {
     this.host.touch(this);
+    this.peerPort = remotePort;
     const sf = this.newSubflow(pathId, this.host.allocatePort(pathId), remotePort, true, true, now);
     this.assignAddressId(sf, pathId, true);
     // The first bytes ride the SYN when there are any (RFC 8803 puts the target there).
@@ -392,7 +402,7 @@ export class Connection implements SubflowOwner, CcGroup {
     } catch {
       return null; // the path has no free port (a fixed-port path already carries its subflow)
     }
-    const sf = this.newSubflow(pathId, port, initial ? initial.remotePort : 0, true, false, now);
+    const sf = this.newSubflow(pathId, port, initial ? initial.remotePort : this.peerPort, true, false, now);
     sf.setBackup(backup);
     this.assignAddressId(sf, pathId, false);
     this.handshake.setNonces(sf, randomU32(this.host.random), 0);
@@ -435,7 +445,8 @@ export class Connection implements SubflowOwner, CcGroup {
     this.host.touch(this);
     if (this.current !== 'established' || this.fallbackPart.active) return null;
     const pending = this.subflowList.filter((s) => !s.isInitial && s.state === 'syn-received');
-    if (pending.length >= MAX_PENDING_JOINS) this.rejectSubflow(now, pending[0]!);
+    // The oldest half-open join makes room; the T flag tells its sender it may try again (RFC 8684 §3.6).
+    if (pending.length >= MAX_PENDING_JOINS) this.rejectSubflow(now, pending[0]!, TcpRstReason.LACK_OF_RESOURCES, true);
     if (this.subflowList.filter((s) => s.state !== 'closed').length >= MAX_SUBFLOWS) return null;
     const sf = this.newSubflow(pathId, seg.dstPort, seg.srcPort, false, false, now);
     sf.setPeerBackup(join.backup);
@@ -607,6 +618,10 @@ export class Connection implements SubflowOwner, CcGroup {
       if (!isSyn && sf.state !== 'syn-sent') this.send.widenPeerWindow(this.send.sndUna + sf.scaleWindow(seg.window));
       sf.onSegment(now, seg, null);
     }
+    // A mapping that spanned segments, completed now, failed its checksum (RFC 8684 §3.3.1).
+    // After a fallback there is nothing left to ask for: the bytes are dropped, that is all.
+    const failedDsn = sf.takeChecksumFailure();
+    if (failedDsn !== null && !this.fallbackPart.active) this.onChecksumFailure(now, sf, failedDsn);
     if (seg.payload.length > 0 && this.checkUnmapped(now, sf)) return;
     this.afterInput(now, sf);
   }
@@ -658,7 +673,7 @@ export class Connection implements SubflowOwner, CcGroup {
       // RFC 8684 §3.3.4: the window field is relative to the data ACK.
       if (ack >= this.send.sndUna - 1) this.send.widenPeerWindow(ack + sf.scaleWindow(seg.window));
     }
-    let mapping: { subflowSeq: number; dataOffset: number; len: number } | null = null;
+    let mapping: DssMapping | null = null;
     const m = dss.mapping;
     if (m) {
       const off = this.receive.offsetOf(this.handshake.remoteIdsn, m.dsn, m.dsn64);
@@ -677,14 +692,20 @@ export class Connection implements SubflowOwner, CcGroup {
           this.rejectSubflow(now, sf);
           return true;
         }
-        if (this.fallbackPart.checksums && m.checksum !== undefined && seg.payload.length === len) {
-          if (dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
-            // A middlebox changed the payload: drop it, unacknowledged (RFC 8684 §3.7).
+        mapping = { subflowSeq: m.subflowSeq, dataOffset: off, len };
+        if (this.fallbackPart.checksums && m.checksum !== undefined) {
+          const whole = seg.payload.length === len;
+          if (whole && dssChecksum(m.dsn, m.subflowSeq, m.length, seg.payload) !== m.checksum) {
+            // The segment holds the whole mapping and it fails: dropped unacknowledged, so
+            // the sender sends it again (RFC 8684 §3.7).
             this.onChecksumFailure(now, sf, m.dsn);
             return true;
           }
+          // A mapping that spans segments, or whose bytes the subflow may take from another
+          // copy (this segment is not the next in order), is checked again by the subflow
+          // over the bytes it actually delivers, all of them held back until then.
+          if (!whole || !sf.isNextInOrder(seg, m.subflowSeq)) mapping.check = { dsn: m.dsn, subflowSeq: m.subflowSeq, length: m.length, checksum: m.checksum };
         }
-        mapping = { subflowSeq: m.subflowSeq, dataOffset: off, len };
       }
     }
     sf.onSegment(now, seg, mapping);
@@ -742,16 +763,17 @@ export class Connection implements SubflowOwner, CcGroup {
   private onRemoveAddr(now: number, ids: readonly number[]): void {
     const gone = this.addresses.onRemoveAddr(ids, (id) => this.subflowList.some((s) => s.remoteAddressId === id));
     // RFC 8684 §3.4.2: subflows to a removed address are closed, with a RST (MP_TCPRST, §3.6)
-    // so the peer's end of them does not linger.
-    for (const sf of [...this.subflowList]) {
-      if (ids.includes(sf.remoteAddressId) && sf.state !== 'closed' && this.subflowList.length > 1) this.closeSubflow(now, sf.id);
-    }
+    // so the peer's end of them does not linger. The last one too: the peer said its address
+    // is gone, so the connection waits a while for the peer to join from another one.
+    const removed = this.subflowList.filter((sf) => ids.includes(sf.remoteAddressId) && sf.state !== 'closed');
+    if (removed.length > 0 && this.subflowList.every((sf) => sf.state === 'closed' || removed.includes(sf))) this.awaitingSubflow = true;
+    for (const sf of removed) this.closeSubflow(now, sf.id);
     if (gone.length > 0) this.host.emit({ type: 'address-removed', connection: this, addressIds: gone });
   }
 
-  /** Refuse or end a subflow: RST with MP_TCPRST (RFC 8684 §3.6). */
-  private rejectSubflow(now: number, sf: Subflow, reason: number = TcpRstReason.MPTCP_ERROR): void {
-    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: 0, reason })] });
+  /** Refuse or end a subflow: RST with MP_TCPRST (RFC 8684 §3.6); `transient` sets its T flag. */
+  private rejectSubflow(now: number, sf: Subflow, reason: number = TcpRstReason.MPTCP_ERROR, transient = false): void {
+    this.pendingResets.push({ sf, options: [mptcp({ type: 'mp-tcprst', flags: transient ? TCPRST_TRANSIENT : 0, reason })] });
     sf.terminate('reset', now);
     this.host.wake(this);
   }
@@ -808,6 +830,8 @@ export class Connection implements SubflowOwner, CcGroup {
   }
 
   onEstablished(sf: Subflow, now: number): void {
+    this.awaitingSubflow = false;
+    this.timers.clear(ConnectionTimer.NoSubflow);
     if (this.incomingDeferred && sf.isInitial) {
       this.incomingDeferred = false;
       this.host.emit({ type: 'incoming', connection: this });
@@ -850,13 +874,17 @@ export class Connection implements SubflowOwner, CcGroup {
     this.handshake.forget(sf);
     this.addresses.forget(sf);
     if (this.current !== 'closed') this.send.rescue(sf);
-    if (this.current !== 'closed') this.host.emit({ type: 'subflow-down', connection: this, subflowId: sf.id, reason });
+    if (this.current !== 'closed') this.host.emit({ type: 'subflow-down', connection: this, subflowId: sf.id, reason, peerReset: sf.peerReset ?? undefined });
     const alive = this.subflowList.filter((s) => s.state !== 'closed');
     const idx = this.subflowList.indexOf(sf);
     if (idx >= 0) this.subflowList.splice(idx, 1);
     if (this.current === 'closed') return;
     if (alive.length === 0) {
       if (this.closeComplete()) this.finish(now);
+      else if (this.awaitingSubflow) {
+        // Joins that fail meanwhile do not extend the wait.
+        if (!this.timers.isArmed(ConnectionTimer.NoSubflow)) this.timers.set(ConnectionTimer.NoSubflow, now + NO_SUBFLOW_WAIT_MS);
+      }
       else if (reason === 'reset') this.finish(now, new EngineError('ERR_MPTUN_RESET', 'peer reset the connection'));
       else if (reason === 'handshake-failed') this.finish(now, new EngineError('ERR_MPTUN_HANDSHAKE', 'the handshake did not complete'));
       else if (reason === 'path-gone') this.finish(now, new EngineError('ERR_MPTUN_NO_PATH', 'no path left for the connection'));
@@ -930,6 +958,9 @@ export class Connection implements SubflowOwner, CcGroup {
         case ConnectionTimer.DataRetransmit:
           this.send.onDataRetransmitTimer(now);
           break;
+        case ConnectionTimer.NoSubflow:
+          this.finish(now, new EngineError('ERR_MPTUN_NO_PATH', 'no subflow came after the peer withdrew the last one\'s address'));
+          return;
       }
     }
     this.host.wake(this);

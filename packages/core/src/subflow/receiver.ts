@@ -1,3 +1,4 @@
+import { dssChecksum } from '../crypto/checksum.js';
 import { RangeBuffer } from '../range-buffer.js';
 
 /**
@@ -6,11 +7,24 @@ import { RangeBuffer } from '../range-buffer.js';
  * segment or many; bytes wait here until a mapping covers them.
  */
 
-/** A mapping in subflow-relative terms: [rel, rel+len) carries data from dataOffset. */
+/** The DSS fields a mapping's checksum covers (RFC 8684 §3.3.1), as they came on the wire. */
+export interface MappingChecksum {
+  dsn: bigint;
+  subflowSeq: number;
+  /** The Data-Level Length field (it counts a DATA_FIN's octet, which has no payload byte). */
+  length: number;
+  checksum: number;
+}
+
+/**
+ * A mapping in subflow-relative terms: [rel, rel+len) carries data from dataOffset. With
+ * `check`, none of its bytes go out until all of them are here and the checksum holds.
+ */
 export interface RxMapping {
   rel: number;
   dataOffset: number;
   len: number;
+  check?: MappingChecksum;
 }
 
 /** What an in-order, mapped piece of data looks like to the connection. */
@@ -27,6 +41,8 @@ export class SubflowReceiver {
   private maps: RxMapping[] = [];
   /** Where the latest out-of-order arrival landed (its block goes first in SACK, RFC 2018 §4). */
   private lastOooRel = -1;
+  /** DSN of a checked mapping whose checksum failed, until the subflow's owner takes it. */
+  private failedDsn: bigint | null = null;
 
   /**
    * limitBytes bounds what waits here (out of order or unmapped). A connection that fell back
@@ -113,19 +129,65 @@ export class SubflowReceiver {
       const head = this.unmapped[0]!;
       const m = this.findMap(this.unmappedRel);
       if (!m) return; // wait for the mapping (it may ride a later segment)
+      if (m.check) {
+        if (!this.releaseChecked(m, m.check, deliver)) return;
+        continue;
+      }
       const n = Math.min(head.length, m.rel + m.len - this.unmappedRel);
       deliver(m.dataOffset + (this.unmappedRel - m.rel), head.subarray(0, n));
-      if (n === head.length) this.consumeUnmapped(n);
-      else {
-        this.unmapped[0] = head.subarray(n);
-        this.unmappedRel += n;
-        this.unmappedBytes -= n;
-      }
+      this.consumeUnmapped(n);
     }
   }
 
+  /**
+   * RFC 8684 §3.3.1: a checksum covers its whole mapping, which may span segments, so the
+   * mapping's bytes wait here until all have come, then go out at once if the checksum holds.
+   * A failed one is dropped whole and its DSN kept for the owner (§3.7). False: still waiting.
+   */
+  private releaseChecked(m: RxMapping, check: MappingChecksum, deliver: DeliverFn): boolean {
+    const end = m.rel + m.len;
+    if (this.unmappedRel + this.unmappedBytes < end) return false;
+    // Bytes before this point went out under another mapping: what is left cannot be checked.
+    const whole = this.unmappedRel === m.rel;
+    const bytes = this.takeUnmapped(end - this.unmappedRel);
+    if (whole && dssChecksum(check.dsn, check.subflowSeq, check.length, bytes) === check.checksum) {
+      deliver(m.dataOffset, bytes);
+    } else if (this.failedDsn === null) {
+      this.failedDsn = check.dsn;
+    }
+    return true;
+  }
+
+  /** The next `n` in-order unmapped bytes as one array, consumed. */
+  private takeUnmapped(n: number): Uint8Array {
+    const head = this.unmapped[0]!;
+    if (head.length >= n) {
+      this.consumeUnmapped(n);
+      return head.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    for (let pos = 0; pos < n; ) {
+      const chunk = this.unmapped[0]!;
+      const take = Math.min(chunk.length, n - pos);
+      out.set(chunk.subarray(0, take), pos);
+      pos += take;
+      this.consumeUnmapped(take);
+    }
+    return out;
+  }
+
+  /** The DSN of a mapping whose checksum failed since the last call, or null (RFC 8684 §3.7). */
+  takeChecksumFailure(): bigint | null {
+    const dsn = this.failedDsn;
+    this.failedDsn = null;
+    return dsn;
+  }
+
+  /** Drops `n` bytes (no more than the first chunk holds) from the front of the unmapped ones. */
   private consumeUnmapped(n: number): void {
-    this.unmapped.shift();
+    const head = this.unmapped[0]!;
+    if (n === head.length) this.unmapped.shift();
+    else this.unmapped[0] = head.subarray(n);
     this.unmappedRel += n;
     this.unmappedBytes -= n;
   }
@@ -143,8 +205,12 @@ export class SubflowReceiver {
     return undefined;
   }
 
-  /** Bytes sitting in order but unmapped: grows only if the peer never sends mappings. */
+  /**
+   * Bytes sitting in order that no mapping covers: grows only if the peer never sends
+   * mappings. Bytes of a checked mapping waiting for the rest of it are not counted.
+   */
   get unmappedBacklog(): number {
+    if (this.unmappedBytes === 0 || this.findMap(this.unmappedRel)) return 0;
     return this.unmappedBytes;
   }
 

@@ -4,7 +4,7 @@ import type { SackBlock, TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
 import { tcpOptionsUnpaddedLength } from '../wire/tcp-options.js';
 import { TCP_OPTIONS_MAX_LENGTH } from '../wire/tcp-header.js';
-import { SubflowReceiver, type RxMapping } from './receiver.js';
+import { SubflowReceiver, type MappingChecksum, type RxMapping } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { seqLength, type SentSegment } from './sent-segment.js';
 import { SendQueue } from './send-queue.js';
@@ -16,6 +16,7 @@ import { Pacer } from './pacer.js';
 import { Rack } from './rack.js';
 import { carrierWindow } from './carrier-window.js';
 import { DeliveryRate } from './delivery-rate.js';
+import { TCPRST_TRANSIENT } from '../wire/mptcp/option.js';
 
 export type SubflowState =
   | 'syn-sent'
@@ -34,6 +35,25 @@ export interface OutgoingContext {
   segment?: SentSegment;
   /** Option bytes still free (of 40), before the SACK blocks that would like to follow. */
   room: number;
+}
+
+/**
+ * A DSS mapping as the connection hands it over: subflow sequence as on the wire, data offset
+ * already unwrapped; `check` when its checksum is still to be verified (RFC 8684 §3.3.1).
+ */
+export interface DssMapping {
+  subflowSeq: number;
+  dataOffset: number;
+  len: number;
+  check?: MappingChecksum;
+}
+
+/** What the peer's MP_TCPRST said when its RST closed a subflow (RFC 8684 §3.6). */
+export interface PeerReset {
+  /** The reason code (TcpRstReason). */
+  reason: number;
+  /** T flag: the cause is temporary, so the path may be tried again later. */
+  transient: boolean;
 }
 
 export type SubflowCloseReason = 'reset' | 'timeout' | 'handshake-failed' | 'closed' | 'aborted' | 'path-gone';
@@ -413,7 +433,7 @@ export class Subflow implements SubflowView {
    * A segment for this subflow. The connection has already applied its MPTCP options; it
    * passes the DSS mapping (data offset already unwrapped) when the segment had one.
    */
-  onSegment(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
+  onSegment(now: number, seg: TcpSegment, mapping: DssMapping | null): void {
     this.stats.segmentsReceived++;
     this.keepalive.heard(now);
     const f = seg.flags;
@@ -534,18 +554,22 @@ export class Subflow implements SubflowView {
   private onReset(now: number, seg: TcpSegment): void {
     if (this.state === 'syn-sent') {
       if ((seg.flags & TcpFlag.ACK) && fromWire(this.iss, seg.ack, 0) >= 0 && fromWire(this.iss, seg.ack, 0) <= this.synDataLength) {
+        this.peerReset = peerResetOf(seg);
         this.terminate('reset', now);
       }
       return;
     }
     const rel = fromWire(this.irs, seg.seq, this.receiver.rcvNxt);
     if (rel === this.receiver.rcvNxt) {
+      this.peerReset = peerResetOf(seg);
       this.terminate('reset', now);
     } else if (rel > this.receiver.rcvNxt && rel < this.receiver.rcvNxt + Math.max(this.owner.receiveWindow(), this.sendMss)) {
       this.ackNow = true; // challenge ACK
     }
   }
 
+  /** Set when the peer's RST closed this subflow and carried MP_TCPRST (RFC 8684 §3.6). */
+  peerReset: PeerReset | null = null;
   private thirdAckDue = false;
   private synSentAt = 0;
   private synAckTries = 0;
@@ -578,7 +602,7 @@ export class Subflow implements SubflowView {
     return NO_SACK;
   }
 
-  private receiveData(now: number, seg: TcpSegment, mapping: { subflowSeq: number; dataOffset: number; len: number } | null): void {
+  private receiveData(now: number, seg: TcpSegment, mapping: DssMapping | null): void {
     const payload = seg.payload;
     const hasFin = (seg.flags & TcpFlag.FIN) !== 0;
     const r = this.receiver;
@@ -590,7 +614,9 @@ export class Subflow implements SubflowView {
     }
     if (mapping && mapping.len > 0) {
       const mapRel = fromDssSubflowSeq(mapping.subflowSeq, r.rcvNxt);
-      if (!r.addMapping({ rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len })) {
+      const rx: RxMapping = { rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len };
+      if (mapping.check) rx.check = mapping.check;
+      if (!r.addMapping(rx)) {
         this.ackNow = true; // no room to remember it: drop, the peer will send it again
         return;
       }
@@ -617,6 +643,17 @@ export class Subflow implements SubflowView {
     } else if (hasFin && this.peerFin) {
       this.ackNow = true; // a retransmitted FIN: our ACK was lost
     }
+  }
+
+  /** Whether `seg` starts at the next byte expected and its mapping (DSS subflow sequence) does too. */
+  isNextInOrder(seg: TcpSegment, subflowSeq: number): boolean {
+    const next = this.receiver.rcvNxt;
+    return fromWire(this.irs, seg.seq, next) === next && fromDssSubflowSeq(subflowSeq, next) === next;
+  }
+
+  /** The DSN of a mapping whose DSS checksum failed since the last call, or null (RFC 8684 §3.7). */
+  takeChecksumFailure(): bigint | null {
+    return this.receiver.takeChecksumFailure();
   }
 
   /** An infinite mapping from a DSS (RFC 8684 §3.7): subflowSeq is relative, first byte = 1. */
@@ -1107,6 +1144,14 @@ export class Subflow implements SubflowView {
 
 const EMPTY = new Uint8Array(0);
 const NO_SACK: SackBlock[] = [];
+
+/** The MP_TCPRST a RST carries, as reason and T flag (RFC 8684 §3.6), or null. */
+function peerResetOf(seg: TcpSegment): PeerReset | null {
+  for (const o of seg.options) {
+    if (o.kind === 'mptcp' && o.option.type === 'mp-tcprst') return { reason: o.option.reason, transient: (o.option.flags & TCPRST_TRANSIENT) !== 0 };
+  }
+  return null;
+}
 
 function newSegment(rel: number, data: Uint8Array, dataOffset: number, dataFin: boolean, fin: boolean): SentSegment {
   return { rel, data, dataOffset, dataFin, fin, xmitTime: -1, xmits: 0, sacked: false, lost: false, inFlight: false };

@@ -12,11 +12,12 @@ describe('REMOVE_ADDR from the peer', () => {
   it('the subflow to the withdrawn address is reset with MP_TCPRST, and the transfer finishes on the other', () => {
     console.log('seed', seed);
     const fromClient: TcpSegment[] = [];
-    /** The client's subflows to the withdrawn address (the sim's server has one address for all paths). */
+    /** The client's subflows to the withdrawn address. */
     let gone: Array<{ localPort: number; remotePort: number }> | null = null;
     const r = runTransfer({
       seed,
-      paths: [{ forward: { rateBps: 20e6, delayMs: 10 } }, { forward: { rateBps: 20e6, delayMs: 15 } }],
+      // The second path reaches another server address, so withdrawing it leaves the first.
+      paths: [{ forward: { rateBps: 20e6, delayMs: 10 } }, { forward: { rateBps: 20e6, delayMs: 15 }, serverHost: '10.9.9.20' }],
       upload: 1_000_000,
       download: 1_000_000,
       setup: (ctx) => {
@@ -34,7 +35,7 @@ describe('REMOVE_ADDR from the peer', () => {
       },
     });
     expect(gone, 'a joined subflow carried data before the withdrawal').not.toBeNull();
-    // All but the last subflow to that address close; the first RST on each carries MP_TCPRST.
+    // Every subflow to that address closes; the first RST on each carries MP_TCPRST.
     const firstRsts = gone!.flatMap((g) => fromClient.filter((seg) => (seg.flags & TcpFlag.RST) !== 0 && seg.srcPort === g.localPort && seg.dstPort === g.remotePort).slice(0, 1));
     expect(firstRsts.length, 'subflows to the withdrawn address reset').toBeGreaterThan(0);
     for (const rst of firstRsts) expect(rst.options.some((o) => o.kind === 'mptcp' && o.option.type === 'mp-tcprst')).toBe(true);

@@ -4,7 +4,7 @@
  * versions) or acknowledge as another stack would, and reads what the engine answers.
  * Virtual time, one path, no loss.
  */
-import { CapableFlag, ccFactory, emitSegment, Endpoint, keyIdsn, minRttScheduler, parseSegment, SeededRandom, TcpFlag, type Connection, type EndpointConfig, type MptcpOption, type TcpOption, type TcpSegment } from '@mptun/core';
+import { CapableFlag, ccFactory, emitSegment, Endpoint, joinAckHmac, keyIdsn, keyToken, minRttScheduler, parseSegment, SeededRandom, TcpFlag, type Connection, type EndpointConfig, type EndpointEvent, type MptcpOption, type TcpOption, type TcpSegment } from '@mptun/core';
 
 export const PEER_PORT = 50_000;
 export const SERVER_PORT = 443;
@@ -66,6 +66,13 @@ class HandDriven {
   }
 
   protected onAnswers(_out: readonly TcpSegment[]): void {}
+
+  /** The engine's events since the last call (Endpoint.pollEvent()). */
+  events(): EndpointEvent[] {
+    const out: EndpointEvent[] = [];
+    for (let ev = this.engine.pollEvent(); ev; ev = this.engine.pollEvent()) out.push(ev);
+    return out;
+  }
 }
 
 /** A client for a listening engine, from PEER_PORT to SERVER_PORT. */
@@ -137,6 +144,26 @@ export class ForgedClient extends HandDriven {
   /** The server's connection, once the engine made one. */
   connection() {
     return [...this.engine.connections()][0];
+  }
+
+  /**
+   * The same client joining from another address over a new path (MP_JOIN SYN, SYN/ACK,
+   * third ACK with its HMAC, RFC 8684 §3.2): the new subflow's peer, or null when refused.
+   */
+  joinFrom(host: string, addressId = 1): ForgedClient | null {
+    if (this.serverKey === null) throw new Error('no SYN/ACK with a key yet');
+    const path = this.engine.openPath({ host: '10.0.0.1', port: SERVER_PORT }, { host, port: PEER_PORT });
+    const joined = new ForgedClient(this.engine, path, this.flags);
+    joined.now = this.now;
+    const nonce = 0x0a0b0c0d;
+    const answers = joined.send({ seq: joined.iss, ack: 0, flags: TcpFlag.SYN, options: [mptcp({ type: 'mp-join-syn', backup: false, addressId, token: keyToken(this.serverKey), nonce })] });
+    const synAck = answers.find((a) => (a.flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK));
+    const join = synAck?.options.find((o) => o.kind === 'mptcp' && o.option.type === 'mp-join-synack');
+    if (!synAck || join?.kind !== 'mptcp' || join.option.type !== 'mp-join-synack') return null;
+    joined.serverIsn = synAck.seq;
+    joined.serverKey = this.serverKey;
+    joined.send({ options: [mptcp({ type: 'mp-join-ack', hmac: joinAckHmac(this.key, this.serverKey, nonce, join.option.nonce) })] });
+    return joined;
   }
 }
 

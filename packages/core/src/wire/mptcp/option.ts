@@ -140,6 +140,9 @@ export const TcpRstReason = {
   MIDDLEBOX_INTERFERENCE: 0x06,
 } as const;
 
+/** MP_TCPRST's T flag (RFC 8684 §3.6): the cause is transient, the path may be tried again. */
+export const TCPRST_TRANSIENT = 0x1;
+
 /** MP_TCPRST, RFC 8684 §3.6 (length 4). flags holds U,V,W,T as the low 4 bits; T = 0x1 (transient). */
 export interface MpTcpRst {
   type: 'mp-tcprst';
