@@ -7,21 +7,17 @@
  * data-level-drop.test.ts), nothing else, until the window opens.
  */
 import { describe, expect, it } from 'vitest';
-import { ccFactory, Endpoint, minRttScheduler, SeededRandom, TcpFlag } from '@mptun/core';
-import { ForgedServer, pattern, PEER_PORT, SERVER_PORT } from '../support/forged-peer.js';
+import { TcpFlag } from '@mptun/core';
+import { forgedServerOf, pattern } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 23;
 
 describe('zero window at the data level', () => {
   it('data the peer acknowledged on its subflow but holds unread is not flooded again, and the transfer resumes when the window opens', () => {
     console.log('seed', seed);
-    const client = new Endpoint({ random: new SeededRandom(seed), scheduler: minRttScheduler, congestionControl: ccFactory('cubic') });
-    const path = client.openPath({ host: '10.0.0.2', port: PEER_PORT }, { host: '10.0.0.1', port: SERVER_PORT });
-    const peer = new ForgedServer(client, path);
-    const conn = client.connect(0, { path });
+    const { conn, peer } = forgedServerOf(seed);
     const data = pattern(60_000);
     expect(conn.write(data)).toBe(data.length);
-    peer.collect();
     // The peer offers 20 000 bytes: the engine sends that much (one round trip per flight)
     // and waits; the peer acknowledges the first flight at both levels, keeping the right edge.
     peer.synAck(20_000);
