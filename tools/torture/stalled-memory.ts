@@ -23,7 +23,7 @@ export const stalledSizes = { ci: { tunnels: 8 }, long: { tunnels: 48 } };
 async function measure(tunnels: number, limits: Record<string, unknown>): Promise<StalledFigures> {
   const res = new TestResources();
   try {
-    return await measureStalledTunnels(res, 'download', tunnels, limits);
+    return await measureStalledTunnels(res, tunnels, limits);
   } finally {
     await res.release();
   }

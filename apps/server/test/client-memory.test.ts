@@ -59,7 +59,7 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
     const TUNNELS = 12;
     const connectionBuffer = MiB;
     const engineShare = tunnelBuffers({ connectionBufferBytes: connectionBuffer, maxBufferedBytes: 256 * 1024 }).engineBytes;
-    const f = await measureStalledTunnels(res, 'download', TUNNELS, { connectionBuffer: '1MiB', maxBufferedBytes: '256KiB' });
+    const f = await measureStalledTunnels(res, TUNNELS, { connectionBuffer: '1MiB', maxBufferedBytes: '256KiB' });
     console.log(describeStalled(f));
     expect(f.held.open).toBe(TUNNELS);
     // Every tunnel reached its engine share (the target floods), and none held more than connectionBuffer in all.

@@ -61,19 +61,11 @@ export async function startClient(res: TestResources, k: KeyFiles, serverPort: n
   return Number((await cli.waitFor(/SOCKS5 proxy listening" address=127\.0\.0\.1:(\d+)/))[1]);
 }
 
-/** Open a tunnel and keep it (never read; with `flood`, write to it without end, backpressure respected); the SOCKS reply code. */
-export async function openTunnel(res: TestResources, socksPort: number, targetPort: number, flood = false): Promise<number> {
+/** Open a tunnel and keep it (never read); the SOCKS reply code. */
+export async function openTunnel(res: TestResources, socksPort: number, targetPort: number): Promise<number> {
   const { reply, socket } = await socksOpen(socksPort, targetPort);
   socket.on('error', () => {});
   res.sockets.push(socket);
-  if (flood && reply === 0) {
-    const chunk = Buffer.alloc(64 * 1024, 0xa5);
-    const pump = (): void => {
-      while (!socket.destroyed && socket.write(chunk));
-    };
-    socket.on('drain', pump);
-    pump();
-  }
   return reply;
 }
 
@@ -120,14 +112,7 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/**
- * Which side stops reading: 'download', the client (the target sends without end); 'upload',
- * the target (the client sends without end).
- */
-export type StalledDirection = 'download' | 'upload';
-
 export interface StalledFigures {
-  direction: StalledDirection;
   tunnels: number;
   limits: Record<string, unknown>;
   before: Held;
@@ -143,14 +128,13 @@ export interface StalledFigures {
 }
 
 /**
- * Starts the server (with `limits`) and a client, opens `tunnels` tunnels in which one side
- * sends without end and the other never reads, waits until the server's buffers stop
- * growing, then closes them all and waits for the server to let go. Everything started is
- * left in `res`.
+ * Starts the server (with `limits`) and a client, opens `tunnels` tunnels to a target that
+ * sends without end, never reads them, waits until the server's buffers stop growing, then
+ * closes them all and waits for the server to let go. Everything started is left in `res`.
  */
-export async function measureStalledTunnels(res: TestResources, direction: StalledDirection, tunnels: number, limits: Record<string, unknown>): Promise<StalledFigures> {
+export async function measureStalledTunnels(res: TestResources, tunnels: number, limits: Record<string, unknown>): Promise<StalledFigures> {
   const keys = (res.keys = await writeKeyFiles());
-  const targetPort = await startTarget(res, direction === 'download');
+  const targetPort = await startTarget(res, true);
   const server = await startServer(res, keys, targetPort, limits);
   const pid = server.cli.child.pid!;
   const socks = await startClient(res, keys, server.port, keys.clientKey, '127.0.0.2');
@@ -159,7 +143,7 @@ export async function measureStalledTunnels(res: TestResources, direction: Stall
   const before = await bufferedBytes(server.metrics);
 
   for (let i = 0; i < tunnels; i++) {
-    const reply = await openTunnel(res, socks, targetPort, direction === 'upload');
+    const reply = await openTunnel(res, socks, targetPort);
     if (reply !== 0) throw new Error(`tunnel ${i}: SOCKS reply ${reply}`);
   }
   // Wait until the server's buffers stop growing (the client's window and ours are full).
@@ -172,7 +156,7 @@ export async function measureStalledTunnels(res: TestResources, direction: Stall
   await sleep(1000);
   const after = await bufferedBytes(server.metrics);
   const rssAfter = rssBytes(pid);
-  return { direction, tunnels, limits, before, held, perTunnel: heldTotal(held) / tunnels, after, rssBefore, rssStalled, rssAfter };
+  return { tunnels, limits, before, held, perTunnel: heldTotal(held) / tunnels, after, rssBefore, rssStalled, rssAfter };
 }
 
 /** One line of the figures, for a test's output and the torture report. */
@@ -180,7 +164,7 @@ export function describeStalled(f: StalledFigures): string {
   const mib = (b: number): string => (b / MiB).toFixed(2);
   const { held, before, after } = f;
   return (
-    `${f.tunnels} stalled tunnels (${f.direction === 'download' ? 'the client never reads, the target sends' : 'the target never reads, the client sends'}; limits ${JSON.stringify(f.limits)}): server holds ${mib(heldTotal(held))} MiB ` +
+    `${f.tunnels} stalled tunnels (the client never reads, the target sends; limits ${JSON.stringify(f.limits)}): server holds ${mib(heldTotal(held))} MiB ` +
     `(engine send ${mib(held.send)}, receive ${mib(held.receive)}, MPTCP streams ${mib(held.stream)}, target sockets ${mib(held.target)}), ${mib(f.perTunnel)} MiB per tunnel; ` +
     `RSS ${mib(f.rssBefore)} MiB before, ${mib(f.rssStalled)} MiB stalled (+${mib((f.rssStalled - f.rssBefore) / f.tunnels)} MiB per tunnel), ` +
     `${mib(f.rssAfter)} MiB after close (${after.open} open, ${mib(heldTotal(after))} MiB buffered); ` +
