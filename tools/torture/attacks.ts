@@ -77,7 +77,14 @@ export const attackSizes: { ci: AttackSize; long: AttackSize } = {
 
 /** The honest path: fast enough that the tunnel, not the link, is what an attack could slow. */
 const HONEST_LINK = { rate: '100mbit', delay: '5ms', queue: '20ms' };
-/** Honest goodput may not fall below this share of its reference. */
+/**
+ * Honest goodput may not fall below this share of its reference. The issue's goal is 90%;
+ * it is printed beside every flood but not asserted: three CI-mode runs on the shared 2-core
+ * machine (seeds 101–103) gave ratios of 15–91% (blind handshake flood), 47–103% (plain SYN
+ * flood), 69–126% (cookie flood), 73–260% (WS upgrade hoarding), with the quiet reference
+ * itself between 20 and 160 Mbit/s on a 100 Mbit/s link: the flooder, the server and the
+ * honest client share two cores, so the ratio measures the machine as much as the server.
+ */
 const COLLAPSE = 0.1;
 /** Live memory an attack may add at the server beyond what it held before, except where stated. */
 const MEMORY_BOUND = 48 * MiB;

@@ -27,11 +27,12 @@ export interface ServerLimits {
   connectTimeoutMs: number;
   /** Waiting for the tunnel request, ms. */
   headerTimeoutMs: number;
-  /** Stream buffer each way per relay (backpressure beyond it), bytes. */
+  /** Stream buffers each way per relay, the target socket's and the MPTCP socket's together (backpressure beyond it), bytes. */
   maxBufferedBytes: number;
   /**
-   * Each MPTCP connection's send buffer and receive window, bytes: what one tunnel holds per
-   * direction in the engine when its reader stops (RFC 8684 §3.3.4 window; the peer waits).
+   * What one tunnel holds per direction when its reader stops, bytes: maxBufferedBytes in the
+   * relay's streams and the rest as the MPTCP connection's send buffer and receive window
+   * (RFC 8684 §3.3.4 window; the peer waits). See tunnel-memory.ts.
    */
   connectionBufferBytes: number;
   /**

@@ -8,6 +8,7 @@ import { decodeTunnelRequest, encodeTunnelReply, TunnelHeaderError, TunnelStatus
 import { PLAIN_PROOF_BYTES, type MptcpSocket, type PlainProofVerifier } from '@mptun/node';
 import type { ServerLimits } from './config.js';
 import type { TargetPolicy } from './policy.js';
+import { tunnelBuffers } from './tunnel-memory.js';
 import type { ServerStats } from './stats.js';
 
 export const REFUSAL_NAMES: Record<number, string> = {
@@ -126,7 +127,9 @@ function openTarget(address: string, port: number, limits: ServerLimits): Promis
   return new Promise((resolve, reject) => {
     // allowHalfOpen: a target that sends its last bytes and closes must not make Node end our
     // side at once, or the pipeline would tear the tunnel down before those bytes are out.
-    const s = tcpConnect({ host: address, port, allowHalfOpen: true, readableHighWaterMark: limits.maxBufferedBytes, writableHighWaterMark: limits.maxBufferedBytes } as unknown as NetConnectOpts);
+    // The marks leave room for one read here and one in the MPTCP socket within maxBufferedBytes (tunnel-memory.ts).
+    const mark = tunnelBuffers(limits).targetHighWaterMark;
+    const s = tcpConnect({ host: address, port, allowHalfOpen: true, readableHighWaterMark: mark, writableHighWaterMark: mark } as unknown as NetConnectOpts);
     const timer = setTimeout(() => {
       s.destroy();
       reject(Object.assign(new Error(`connect timed out after ${limits.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));

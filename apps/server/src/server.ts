@@ -12,6 +12,7 @@ import { refuse, relay, type RelayContext } from './relay.js';
 import { createAppRegistry, packageVersion, startMetricsEndpoint, SubflowCounters, type MetricsEndpoint } from '@mptun/local-http';
 import { emptyStats, registerServerMetrics, type ServerStats } from './stats.js';
 import { HandshakeFailures } from './handshake-failures.js';
+import { tunnelBuffers } from './tunnel-memory.js';
 
 export interface RunningServer {
   addresses: Array<{ transport: string; host: string; port: number }>;
@@ -82,6 +83,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const targets = new Set<Socket>();
   const relays = new Set<Promise<void>>();
 
+  const buffers = tunnelBuffers(config.limits);
   const capture = opts.pcap ? await PcapFile.open(opts.pcap) : null;
   if (capture) log.info('pcap: writing every segment', { file: capture.path });
   const server = new MptcpServer({
@@ -96,9 +98,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(config.behindBalancer ? { behindBalancer: true } : {}),
     ...(config.scheduler ? { scheduler: config.scheduler } : {}),
     ...(config.cc ? { congestionControl: config.cc } : {}),
-    // A tunnel whose reader stops holds at most connectionBuffer per direction in the engine,
-    // and all of them together about bufferBudget.
-    engine: { receiveBuffer: config.limits.connectionBufferBytes, sendBuffer: config.limits.connectionBufferBytes, bufferBudget: config.limits.bufferBudgetBytes },
+    // A tunnel whose reader stops holds at most connectionBuffer per direction, the engine's
+    // share and the relay's streams together (tunnel-memory.ts), and all of them together
+    // about bufferBudget in the engine.
+    engine: { receiveBuffer: buffers.engineBytes, sendBuffer: buffers.engineBytes, bufferBudget: config.limits.bufferBudgetBytes },
     ...(capture ? { onSegment: (s) => capture.add(s) } : {}),
   });
   server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));
@@ -168,7 +171,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let metrics: MetricsEndpoint | null = null;
   if (config.metrics) {
     const registry = createAppRegistry('server', packageVersion(import.meta.url));
-    registerServerMetrics(registry, stats, () => server.connections(), subflows);
+    registerServerMetrics(registry, stats, () => server.connections(), subflows, () => targets);
     try {
       metrics = await startMetricsEndpoint(registry, config.metrics.host, config.metrics.port);
     } catch (e) {

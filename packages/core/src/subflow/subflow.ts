@@ -574,11 +574,18 @@ export class Subflow implements SubflowView {
   private synSentAt = 0;
   private synAckTries = 0;
 
+  /** TSecr of the segment being handled, when timestamps are on and it carries one (0: none). */
+  private segTsecr = 0;
+
   private readTcpOptions(seg: TcpSegment, isSyn: boolean): void {
+    this.segTsecr = 0;
     for (const o of seg.options) {
       if (o.kind === 'timestamps') {
         if (isSyn) this.tsEnabled = true;
-        if (this.tsEnabled) this.tsRecent = o.tsval;
+        if (this.tsEnabled) {
+          this.tsRecent = o.tsval;
+          this.segTsecr = o.tsecr;
+        }
       } else if (isSyn) {
         if (o.kind === 'mss') this.sendMss = Math.max(64, Math.min(this.config.mss, o.mss));
         else if (o.kind === 'window-scale') {
@@ -707,12 +714,19 @@ export class Subflow implements SubflowView {
       }
     }
     if (!newest) return;
-    // RFC 6298 §3 (Karn): only segments sent once give RTT samples.
+    // RFC 6298 §3 (Karn): only segments sent once give RTT samples. RFC 7323 §4.1: with
+    // timestamps, an ACK of new data gives one through its TSecr even when all it covers was
+    // retransmitted; without it, a subflow whose first flight was all written off (after a
+    // lost SYN/ACK) kept RFC 6298 §5.7's 3 s RTO and no tail loss probe until a segment sent
+    // once was acknowledged: a 3 s stall in delivery.
     let rttSample: number | undefined;
     if (newest.xmits === 1 && newest.xmitTime >= 0) {
       rttSample = now - newest.xmitTime;
-      this.rtt.sample(rttSample);
+    } else if (this.segTsecr !== 0) {
+      const echoed = (tsNow(now) - this.segTsecr) >>> 0;
+      if (echoed <= this.config.maxRtoMs) rttSample = echoed;
     }
+    if (rttSample !== undefined) this.rtt.sample(rttSample);
     // RFC 8985 §6.2: remember the most recently sent segment known delivered.
     this.rack.onDelivered(newest, now, this.rtt.minRtt);
     if (ackedBytes > 0) {

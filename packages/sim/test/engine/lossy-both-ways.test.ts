@@ -32,6 +32,16 @@ const cases: Array<{ name: string; paths: PathSpec[]; bytes: number; seeds: numb
     bytes: 5_000_000,
     seeds: [1, 2, 3],
   },
+  // Stalled 3 s before timestamps gave RTT samples for retransmitted data (seeds 134 and 393,
+  // the download): the server's SYN/ACK was lost, so its RTO fell back to 3 s (RFC 6298 §5.7);
+  // its first flight was written off and resent, Karn's rule took no sample from it, and
+  // without an SRTT there was no tail loss probe, so a lost retransmission waited the 3 s.
+  {
+    name: 'one path, 5% loss each way with reordering and duplication, 50 Mbit/s 5 ms (the torture check\'s link)',
+    paths: [{ forward: { rateBps: 50e6, delayMs: 5, queue: { ms: 50 }, loss: 0.05, reorder: { probability: 0.02, extraDelayMs: 10 }, duplicate: 0.01 } }],
+    bytes: 1_000_000,
+    seeds: [134, 393],
+  },
 ];
 
 describe('bulk both ways under heavy loss (issue 14 item 9)', () => {
