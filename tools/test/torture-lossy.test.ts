@@ -3,13 +3,17 @@
  * real apps and the link emulator; and its verdict on transfers that went wrong.
  */
 import { describe, expect, it } from 'vitest';
-import { lossyFailures, runLossyBothWays, MAX_GAP_MS } from '../torture/lossy-both-ways.js';
+import { LOSSY_HELD_BACK, lossyFailures, runLossyBothWays, MAX_GAP_MS } from '../torture/lossy-both-ways.js';
 import type { BothWaysResult } from '../../apps/server/test/both-ways.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 14;
 
+// MPTUN_LOSSY_HELD_BACK=0 runs the live case (see LOSSY_HELD_BACK for why it is held back).
+const runLive = process.env.MPTUN_LOSSY_HELD_BACK === '0';
+if (!runLive) console.log(`torture-lossy.test.ts, the live 1 MB case: ${LOSSY_HELD_BACK}`);
+
 describe('torture: lossy both ways', () => {
-  it('1 MB each way at 5% loss with reordering and duplication: hash-exact, no gap over 2 s, figures printed', async () => {
+  it.skipIf(!runLive)('1 MB each way at 5% loss with reordering and duplication: hash-exact, no gap over 2 s, figures printed', async () => {
     console.log('seed', seed);
     const r = await runLossyBothWays({ long: false, seed, log: (l) => console.log(l) }, [{ bytes: 1_000_000, loss: '5%', timeoutSeconds: 60 }]);
     console.log(r.lines.join('\n'));
