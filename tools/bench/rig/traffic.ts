@@ -32,7 +32,10 @@ export function connectTcp(where: HostPort, localAddress?: string): Promise<net.
   });
 }
 
-/** Through a SOCKS5 proxy (RFC 1928, no auth) to an IPv4 target. */
+/**
+ * Through a SOCKS5 proxy (RFC 1928, no auth) to an IPv4 target. When the target's first bytes
+ * came with the reply, the socket comes back paused with them unshifted: resume() or pipe() it.
+ */
 export async function connectSocks(proxy: HostPort, target: HostPort): Promise<net.Socket> {
   const s = await connectTcp(proxy);
   try {
@@ -64,7 +67,12 @@ function readExactly(s: net.Socket): (n: number) => Promise<Buffer> {
         if (err) return reject(err);
         const out = buf.subarray(0, n);
         buf = buf.subarray(n);
-        if (buf.length > 0) s.unshift(buf);
+        // Bytes that came with the reply (a target that speaks first) go back to the stream,
+        // paused: flowing with no 'data' listener left, they would be emitted to nobody.
+        if (buf.length > 0) {
+          s.pause();
+          s.unshift(buf);
+        }
         buf = Buffer.alloc(0);
         resolve(out);
       };
