@@ -364,8 +364,11 @@ export class SendPath {
     if (this.reinject.length > 0 && this.reinject[0]!.start <= this.una) return false;
     for (const sf of this.subflows) {
       if (sf.state !== 'established' || sf.potentiallyFailed) continue;
+      // A subflow's segments go out in data order (rescued data aside), so the scan stops at
+      // the first one past SND.UNA: this runs on every poll, with windows of many segments.
       for (const s of sf.outstanding()) {
         if (s.dataOffset <= this.una && this.una < s.dataOffset + s.data.length) return false;
+        if (s.dataOffset > this.una) break;
       }
     }
     return true;
