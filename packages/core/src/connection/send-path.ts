@@ -284,14 +284,7 @@ export class SendPath {
   private opportunisticRetransmit(): void {
     if (this.fallback.active || this.sndNxt < this.peerWindowRight || this.sndNxt >= this.sendBuf.end) return;
     if (this.una >= this.sndNxt || this.opportunisticAt === this.una) return;
-    let blocker: Subflow | undefined;
-    for (const sf of this.subflows) {
-      for (const s of sf.outstanding()) {
-        if (s.dataOffset <= this.una && this.una < s.dataOffset + s.data.length) blocker = sf;
-        if (blocker || s.dataOffset > this.una) break;
-      }
-      if (blocker) break;
-    }
+    const blocker = this.subflows.find((sf) => this.holdsUna(sf));
     // Every subflow that carried the blocking data has it acknowledged: the peer holds it and
     // its window is full because its application has not read, so a copy would arrive twice
     // (the kernel counts MPTcpExtDuplicateData). If the peer dropped it instead, the
@@ -362,16 +355,18 @@ export class SendPath {
   private holeAtUna(): boolean {
     if (this.fallback.active || this.una >= this.sndNxt) return false;
     if (this.reinject.length > 0 && this.reinject[0]!.start <= this.una) return false;
-    for (const sf of this.subflows) {
-      if (sf.state !== 'established' || sf.potentiallyFailed) continue;
-      // A subflow's segments go out in data order (rescued data aside), so the scan stops at
-      // the first one past SND.UNA: this runs on every poll, with windows of many segments.
-      for (const s of sf.outstanding()) {
-        if (s.dataOffset <= this.una && this.una < s.dataOffset + s.data.length) return false;
-        if (s.dataOffset > this.una) break;
-      }
+    return !this.subflows.some((sf) => sf.state === 'established' && !sf.potentiallyFailed && this.holdsUna(sf));
+  }
+
+  /** Whether `sf` still holds (sent or queued) the data at SND.UNA. */
+  private holdsUna(sf: Subflow): boolean {
+    // A subflow's segments go out in data order (rescued data aside), so the scan stops at
+    // the first one past SND.UNA: this runs on every poll, with windows of many segments.
+    for (const s of sf.outstanding()) {
+      if (s.dataOffset <= this.una && this.una < s.dataOffset + s.data.length) return true;
+      if (s.dataOffset > this.una) return false;
     }
-    return true;
+    return false;
   }
 
   /** The data-level retransmission timer fired: send the segment at SND.UNA again and back off. */
