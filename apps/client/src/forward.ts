@@ -4,12 +4,11 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { MptunError } from '@mptun/node';
-import { TunnelStatus } from '@mptun/tunnel-common';
 import { listenTcp } from './listen.js';
 import type { Logger } from '@mptun/tunnel-common';
 import { formatTarget, type ConnectionRegistry } from './connections.js';
 import { EARLY_DATA_WAIT_MS, readEarlyData } from './early-data.js';
-import { splice, type TunnelOpener } from './tunnel.js';
+import { spliceOrReset, type TunnelOpener } from './tunnel.js';
 
 export interface ForwardSpec {
   bind: { host: string; port: number };
@@ -84,18 +83,8 @@ export async function startForward(
       socket.destroy();
       return;
     }
-    if (socket.destroyed) {
-      result.socket?.destroy();
-      return;
-    }
-    if (result.status !== TunnelStatus.OK || !result.socket) {
-      // A TCP client has no status channel: a reset is the closest thing to "refused".
-      logger?.warn('forward: the tunnel refused the connection', { target: formatTarget(spec.target), status: result.status, reason: result.reason });
-      socket.resetAndDestroy();
-      return;
-    }
-    connections?.add(spec.target, socket, result.socket, early.length);
-    splice(socket, result.socket);
+    // A TCP client has no status channel: a reset is the closest thing to "refused".
+    spliceOrReset(socket, result, { target: spec.target, label: formatTarget(spec.target), early: early.length, refused: 'forward: the tunnel refused the connection', logger, connections });
   };
   const bind = await listenTcp(server, spec.bind.host, spec.bind.port, `forward -L ${spec.bind.host}:${spec.bind.port}`);
   return {

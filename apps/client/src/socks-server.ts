@@ -18,7 +18,7 @@ import {
   SocksReply,
 } from './socks5.js';
 import { readEarlyData } from './early-data.js';
-import { splice, type TunnelOpener } from './tunnel.js';
+import { splice, spliceOrReset, type TunnelOpener } from './tunnel.js';
 import { listenTcp } from './listen.js';
 import type { Logger } from '@mptun/tunnel-common';
 import type { ConnectionRegistry } from './connections.js';
@@ -193,18 +193,10 @@ function handleClient(socket: Socket, opts: SocksServerOptions): void {
       return null;
     });
     if (!result) return;
-    if (socket.destroyed) {
-      result.socket?.destroy();
-      return;
+    const refused = 'socks: the tunnel refused the connection (after an early reply: reset)';
+    if (spliceOrReset(socket, result, { target: { host, port }, label: `${host}:${port}`, early: early.length, refused, logger: log, connections: opts.connections })) {
+      log?.debug('socks: connected', { target: `${host}:${port}`, earlyBytes: early.length });
     }
-    if (result.status !== TunnelStatus.OK || !result.socket) {
-      log?.warn('socks: the tunnel refused the connection (after an early reply: reset)', { target: `${host}:${port}`, status: result.status, reason: result.reason });
-      socket.resetAndDestroy();
-      return;
-    }
-    log?.debug('socks: connected', { target: `${host}:${port}`, earlyBytes: early.length });
-    opts.connections?.add({ host, port }, socket, result.socket, early.length);
-    splice(socket, result.socket);
   };
 
   socket.on('data', onData);

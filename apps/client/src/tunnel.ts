@@ -3,8 +3,9 @@
  * server's reply says whether the target was reached, then bytes flow both ways.
  */
 import type { Socket } from 'node:net';
-import { TunnelStatus, type TunnelTarget } from '@mptun/tunnel-common';
+import { TunnelStatus, type Logger, type TunnelTarget } from '@mptun/tunnel-common';
 import type { MptcpClient, MptcpSocket } from '@mptun/node';
+import type { ConnectionRegistry } from './connections.js';
 import { attemptTunnel, type TunnelAttempt } from './tunnel-attempt.js';
 
 export interface TunnelResult {
@@ -65,6 +66,32 @@ export function openTunnel(
     }, opts.retryAfterMs ?? RETRY_UNACKNOWLEDGED_MS);
     start();
   });
+}
+
+/**
+ * Hand `local` to its tunnel once nothing but a reset can tell it of a refusal any more (a
+ * port forward, or SOCKS after an early reply): a refusal resets it, logged as `refused` with
+ * `label` for the target; an
+ * open tunnel is registered (`early`: its first bytes, already read from `local`) and spliced.
+ * True when spliced.
+ */
+export function spliceOrReset(
+  local: Socket,
+  result: TunnelResult,
+  how: { target: TunnelTarget; label: string; early: number; refused: string; logger?: Logger | undefined; connections?: ConnectionRegistry | undefined },
+): boolean {
+  if (local.destroyed) {
+    result.socket?.destroy();
+    return false;
+  }
+  if (result.status !== TunnelStatus.OK || !result.socket) {
+    how.logger?.warn(how.refused, { target: how.label, status: result.status, reason: result.reason });
+    local.resetAndDestroy();
+    return false;
+  }
+  how.connections?.add(how.target, local, result.socket, how.early);
+  splice(local, result.socket);
+  return true;
 }
 
 /**
