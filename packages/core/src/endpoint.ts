@@ -149,6 +149,7 @@ export class Endpoint implements Driveable {
       },
       wake: (conn) => self.wake(conn),
       touch: (conn) => self.touched.add(conn),
+      replyCredit: (conn) => self.replyCredit.get(conn),
     };
   }
 

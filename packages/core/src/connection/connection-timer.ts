@@ -16,6 +16,8 @@ export enum ConnectionTimer {
   DataRetransmit,
   /** The peer withdrew the last subflow's address and no new subflow came (RFC 8684 §3.4.2). */
   NoSubflow,
+  /** We fell back on unmapped data and asked the peer to follow with MP_FAIL (RFC 8684 §3.7). */
+  FallbackAnswer,
 }
 
-export const CONNECTION_TIMER_KINDS = ConnectionTimer.NoSubflow + 1;
+export const CONNECTION_TIMER_KINDS = ConnectionTimer.FallbackAnswer + 1;

@@ -48,6 +48,8 @@ export interface ConnectionHost {
   wake(conn: Connection): void;
   /** The connection's state may change now: read its next deadline again afterwards. */
   touch(conn: Connection): void;
+  /** Bytes it may still send to a source not yet proven real (anti-amplification); undefined: no limit. */
+  replyCredit(conn: Connection): number | undefined;
 }
 
 export type ConnectionState = 'connecting' | 'established' | 'closed';
@@ -71,6 +73,15 @@ const CLOSE_LINGER_MS = 3000;
  * new subflow: the peer moving to another address (break-before-make) joins within this.
  */
 const NO_SUBFLOW_WAIT_MS = 30_000;
+/**
+ * How long a connection that fell back on unmapped data waits, with neither side moving
+ * data, for the peer to follow (RFC 8684 §3.7). Linux answers MP_FAIL with an infinite
+ * mapping only on its next new data: a peer that had sent everything already never does,
+ * its DATA_FIN stays stripped, and the connection could never end. So it is reset.
+ */
+const FALLBACK_ANSWER_WAIT_MS = 3000;
+/** How often that wait looks whether data moved. */
+const FALLBACK_ANSWER_CHECK_MS = 250;
 
 /**
  * One MPTCP connection (RFC 8684): the coordinator of its subflows and of the parts that
@@ -88,6 +99,8 @@ export class Connection implements SubflowOwner, CcGroup {
   private awaitingSubflow = false;
   /** The peer's port of the first subflow: joins use it when no subflow is left to copy it from. */
   private peerPort = 0;
+  /** While we wait for the peer to follow our fallback: RCV.NXT and our unacknowledged bytes when data last moved, and when. */
+  private fallbackMark = { rcvNxt: 0, buffered: 0, at: 0 };
   private readonly handshake: Handshake;
   private readonly addresses = new Addresses();
   private readonly fallbackPart: Fallback;
@@ -795,15 +808,29 @@ export class Connection implements SubflowOwner, CcGroup {
   /** Continue as plain TCP over the one remaining subflow, data from `from` on unmapped (RFC 8684 §3.7). */
   private enterFallbackAfterFail(now: number, from: number, tellPeer: bigint | null = null): void {
     this.fallbackPart.enterAfterFail(from, tellPeer);
+    if (tellPeer !== null) this.awaitFallbackAnswer(now);
     const keep = this.subflowList.find((s) => s.state === 'established');
     for (const s of [...this.subflowList]) if (s !== keep) s.terminate('reset', now);
     this.host.wake(this);
+  }
+
+  private awaitFallbackAnswer(now: number): void {
+    this.markFallbackProgress(now);
+    this.timers.set(ConnectionTimer.FallbackAnswer, now + FALLBACK_ANSWER_CHECK_MS);
+  }
+
+  private markFallbackProgress(now: number): void {
+    this.fallbackMark = { rcvNxt: this.receive.rcvNxt, buffered: this.send.bufferedBytes, at: now };
   }
 
   // --- SubflowOwner -------------------------------------------------------------------------
 
   mptcpOptions(sf: Subflow, ctx: OutgoingContext): TcpOption[] {
     return this.options.build(sf, ctx, this.clock);
+  }
+
+  replyCredit(): number | undefined {
+    return this.host.replyCredit(this);
   }
 
   /**
@@ -960,6 +987,17 @@ export class Connection implements SubflowOwner, CcGroup {
           break;
         case ConnectionTimer.NoSubflow:
           this.finish(now, new EngineError('ERR_MPTUN_NO_PATH', 'no subflow came after the peer withdrew the last one\'s address'));
+          return;
+        case ConnectionTimer.FallbackAnswer:
+          this.timers.clear(ConnectionTimer.FallbackAnswer);
+          if (this.fallbackPart.mpFailDsn === null) break; // the peer followed
+          if (this.receive.rcvNxt !== this.fallbackMark.rcvNxt || this.send.bufferedBytes !== this.fallbackMark.buffered) this.markFallbackProgress(now);
+          // While data moves, the peer's next new data may bring its infinite mapping, or ours reach it.
+          if (now - this.fallbackMark.at < FALLBACK_ANSWER_WAIT_MS || this.send.bufferedBytes > 0) {
+            this.timers.set(ConnectionTimer.FallbackAnswer, now + FALLBACK_ANSWER_CHECK_MS);
+            break;
+          }
+          this.abort(now, new EngineError('ERR_MPTUN_PROTOCOL', 'the peer did not follow the fallback to TCP: no infinite mapping came (RFC 8684 §3.7)'));
           return;
       }
     }

@@ -75,8 +75,14 @@ export class Fallback {
     return true;
   }
 
-  /** Subflow-level ACKs: once a segment that announced the infinite mapping is in, the peer has it. */
+  /**
+   * Subflow-level ACKs: once a segment that announced the infinite mapping is in, the peer
+   * has it, and a receiver of an infinite mapping falls back too, so MP_FAIL has done its work.
+   */
   onAcked(segments: readonly SentSegment[]): void {
-    if (this.infiniteFrom >= 0 && segments.some((s) => this.infiniteCarriers.has(s))) this.infiniteFrom = -1;
+    if (this.infiniteFrom >= 0 && segments.some((s) => this.infiniteCarriers.has(s))) {
+      this.infiniteFrom = -1;
+      if (this.fellBack) this.failDsn = null;
+    }
   }
 }

@@ -2,8 +2,8 @@ import type { CcGroup, CongestionController } from '../cc/controller.js';
 import type { CcFactory } from '../cc/controller.js';
 import type { SackBlock, TcpOption } from '../wire/tcp-option.js';
 import { TcpFlag, type TcpSegment } from '../wire/tcp-segment.js';
-import { tcpOptionsUnpaddedLength } from '../wire/tcp-options.js';
-import { TCP_OPTIONS_MAX_LENGTH } from '../wire/tcp-header.js';
+import { tcpOptionsLength, tcpOptionsUnpaddedLength } from '../wire/tcp-options.js';
+import { TCP_HEADER_MIN_LENGTH, TCP_OPTIONS_MAX_LENGTH } from '../wire/tcp-header.js';
 import { SubflowReceiver, type MappingChecksum, type RxMapping } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { seqLength, type SentSegment } from './sent-segment.js';
@@ -61,6 +61,8 @@ export type SubflowCloseReason = 'reset' | 'timeout' | 'handshake-failed' | 'clo
 /** What the subflow asks of (and tells) the connection that owns it. */
 export interface SubflowOwner {
   mptcpOptions(sf: Subflow, ctx: OutgoingContext): TcpOption[];
+  /** Bytes we may still send to a peer not yet proven real (anti-amplification); undefined: no limit. */
+  replyCredit(): number | undefined;
   /** Connection-level receive window to advertise, bytes (RFC 8684 §3.3.4). */
   receiveWindow(): number;
   /** In-order, mapped bytes. */
@@ -186,6 +188,8 @@ export class Subflow implements SubflowView {
   /** Peer window scale shift; 0 until the handshake says otherwise. */
   private peerWindowScale = 0;
   private synDataLength = 0;
+  /** Passive open: the peer's SYN carried data we accepted (a 0-RTT opener). */
+  private peerSynDataAccepted = false;
 
   // Receive side.
   private irs = 0;
@@ -314,11 +318,14 @@ export class Subflow implements SubflowView {
 
   /**
    * The listener's first subflow may send data once its SYN/ACK is out, before the third
-   * ACK arrives (as a TCP Fast Open server does, RFC 7413 §4.2): a reply to data that rode
-   * the SYN then costs one round trip, not two.
+   * ACK arrives, when the peer's SYN carried data (as a TCP Fast Open server does, RFC 7413
+   * §4.2): a reply to that data then costs one round trip, not two. To any other peer it
+   * waits: before the third ACK there is no DATA_ACK to send (the client's key comes with
+   * it, RFC 8684 §3.1), and a client that gets its first data with neither a DATA_ACK nor
+   * MP_CAPABLE falls back to TCP (Linux counts MPCapableDataFallback).
    */
   get mayCarryData(): boolean {
-    return this.state === 'established' || (this.state === 'syn-received' && this.isInitial && this.handshakeTries > 0);
+    return this.state === 'established' || (this.state === 'syn-received' && this.isInitial && this.handshakeTries > 0 && this.peerSynDataAccepted);
   }
 
   /** Bytes of new data the subflow may take now without exceeding its window. */
@@ -513,6 +520,16 @@ export class Subflow implements SubflowView {
     this.receiveData(now, seg, mapping);
   }
 
+  /** The SYN/ACK's options: ours (RFC 9293, RFC 7323, RFC 2018) and MP_CAPABLE in the room left. */
+  private synAckOptions(now: number): TcpOption[] {
+    const opts: TcpOption[] = [{ kind: 'mss', mss: this.config.mss }];
+    if (this.sackEnabled) opts.push({ kind: 'sack-permitted' });
+    if (this.tsEnabled) opts.push({ kind: 'timestamps', tsval: tsNow(now), tsecr: this.tsRecent });
+    opts.push({ kind: 'window-scale', shift: this.config.windowScale });
+    const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
+    return [...opts, ...this.owner.mptcpOptions(this, { kind: 'syn-ack', room })];
+  }
+
   /**
    * Passive open: the SYN that created this subflow. Data riding it is accepted at once
    * when the connection gives it a place (`synDataOffset`), else left for retransmission.
@@ -522,6 +539,7 @@ export class Subflow implements SubflowView {
     this.irs = seg.seq;
     this.readTcpOptions(seg, true);
     if (seg.payload.length > 0 && synDataOffset !== null) {
+      this.peerSynDataAccepted = true;
       this.receiver.addMapping({ rel: 0, dataOffset: synDataOffset, len: seg.payload.length });
       this.receiver.accept(0, seg.payload, (off, bytes) => this.owner.deliver(this, off, bytes));
       this.stats.bytesReceived += seg.payload.length;
@@ -1072,13 +1090,16 @@ export class Subflow implements SubflowView {
       this.synAckTries = this.handshakeTries;
       this.synSentAt = now;
       this.armHandshake(now);
-      const opts: TcpOption[] = [{ kind: 'mss', mss: this.config.mss }];
-      if (this.sackEnabled) opts.push({ kind: 'sack-permitted' });
-      if (this.tsEnabled) opts.push({ kind: 'timestamps', tsval: tsNow(now), tsecr: this.tsRecent });
-      opts.push({ kind: 'window-scale', shift: this.config.windowScale });
-      const room = TCP_OPTIONS_MAX_LENGTH - tcpOptionsUnpaddedLength(opts);
-      const mptcp = this.owner.mptcpOptions(this, { kind: 'syn-ack', room });
-      const seg = this.segment(TcpFlag.SYN | TcpFlag.ACK, this.iss, toWire(this.irs, this.receiver.rcvNxt), this.advertisedWindow(true), [...opts, ...mptcp], EMPTY);
+      let options = this.synAckOptions(now);
+      // An unproven source gets no more bytes than it sent (the endpoint withholds a larger
+      // reply). Linux's MP_CAPABLE SYN is 8 bytes short of our SYN/ACK with timestamps, so
+      // they go (RFC 7323 §3.2: then neither side uses them), and the first SYN is answered.
+      const credit = this.owner.replyCredit();
+      if (this.tsEnabled && credit !== undefined && TCP_HEADER_MIN_LENGTH + tcpOptionsLength(options) > credit) {
+        this.tsEnabled = false;
+        options = this.synAckOptions(now);
+      }
+      const seg = this.segment(TcpFlag.SYN | TcpFlag.ACK, this.iss, toWire(this.irs, this.receiver.rcvNxt), this.advertisedWindow(true), options, EMPTY);
       this.stats.segmentsSent++;
       return seg;
     }

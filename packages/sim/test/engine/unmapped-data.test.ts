@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TcpFlag } from '@mptun/core';
-import { establishedForgedClient, pattern, readAll } from '../support/forged-peer.js';
+import { establishedForgedClient, mptcp, pattern, readAll } from '../support/forged-peer.js';
 
 const seed = process.env.MPTUN_SEED ? Number(process.env.MPTUN_SEED) : 29;
 
@@ -50,5 +50,70 @@ describe('data without a DSS after the handshake (RFC 8684 §3.7)', () => {
     const conn = peer.connection()!;
     expect(readAll(conn)).toEqual([...data]);
     expect(conn.fallback).toBe(false);
+  });
+
+  /**
+   * Linux answers MP_FAIL with an infinite mapping only on its next new data. A peer that had
+   * sent everything before the middlebox began stripping never sends one, and its DATA_FIN
+   * stays stripped: the connection could never end. It is reset once neither side moves data
+   * for 3 s (found beside the kernel: "A options stripped mid-transfer").
+   */
+  describe('when the peer does not follow the fallback', () => {
+    function fallenBack(): { peer: ReturnType<typeof establishedForgedClient>; conn: NonNullable<ReturnType<ReturnType<typeof establishedForgedClient>['connection']>> } {
+      const peer = establishedForgedClient(seed);
+      peer.send({ options: [peer.dss(0, 500)], payload: pattern(500, 6) });
+      peer.send({ payload: pattern(400, 7) });
+      const conn = peer.connection()!;
+      expect(conn.fallback).toBe(true);
+      readAll(conn);
+      return { peer, conn };
+    }
+    const resets = (segs: readonly { flags: number }[]): number => segs.filter((s) => (s.flags & TcpFlag.RST) !== 0).length;
+
+    it('a quiet peer that never sends the infinite mapping is reset after 3 s, not left hanging', () => {
+      console.log('seed', seed);
+      const { peer, conn } = fallenBack();
+      expect(resets(peer.idle(2900)), 'no reset while the peer may still follow').toBe(0);
+      expect(conn.state).toBe('established');
+      const out = peer.idle(200);
+      expect(resets(out)).toBeGreaterThan(0);
+      expect(conn.state).toBe('closed');
+      expect(conn.error).toBe('ERR_MPTUN_PROTOCOL');
+    });
+
+    it('waits while the peer keeps sending: its next new data may carry the infinite mapping', () => {
+      console.log('seed', seed);
+      const { peer, conn } = fallenBack();
+      for (let i = 0; i < 5; i++) {
+        expect(resets(peer.idle(2000))).toBe(0);
+        peer.send({ payload: pattern(300, 8 + i) });
+      }
+      readAll(conn);
+      expect(conn.state).toBe('established');
+      // 3 s after the last data, seen by a check every 250 ms.
+      expect(resets(peer.idle(3600))).toBeGreaterThan(0);
+      expect(conn.error).toBe('ERR_MPTUN_PROTOCOL');
+    });
+
+    it('an infinite mapping from the peer ends the wait: the connection goes on as TCP', () => {
+      console.log('seed', seed);
+      const { peer, conn } = fallenBack();
+      const infinite = mptcp({ type: 'dss', dataAck64: true, dataFin: false, mapping: { dsn: peer.idsn + 1n + 900n, dsn64: true, subflowSeq: peer.rel + 1, length: 0 } });
+      peer.send({ options: [infinite], payload: pattern(200, 20) });
+      expect(readAll(conn)).toEqual([...pattern(200, 20)]);
+      expect(resets(peer.idle(10_000))).toBe(0);
+      expect(conn.state).toBe('established');
+    });
+
+    it('our own data under the infinite mapping, once acknowledged, ends the wait too', () => {
+      console.log('seed', seed);
+      const { peer, conn } = fallenBack();
+      conn.write(pattern(100, 21));
+      const sent = peer.collect(10).filter((s) => s.payload.length > 0);
+      expect(sent.length).toBe(1);
+      peer.send({ ack: (sent[0]!.seq + 100) >>> 0 });
+      expect(resets(peer.idle(10_000))).toBe(0);
+      expect(conn.state).toBe('established');
+    });
   });
 });

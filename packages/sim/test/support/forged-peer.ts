@@ -9,7 +9,7 @@ import { CapableFlag, ccFactory, emitSegment, Endpoint, joinAckHmac, keyIdsn, ke
 export const PEER_PORT = 50_000;
 export const SERVER_PORT = 443;
 
-const mptcp = (option: MptcpOption): TcpOption => ({ kind: 'mptcp', option });
+export const mptcp = (option: MptcpOption): TcpOption => ({ kind: 'mptcp', option });
 
 /**
  * An option kind the forged peers write as MPTCP (30) once the segment is emitted: for MPTCP
