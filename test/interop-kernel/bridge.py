@@ -1,12 +1,13 @@
 """Bridge between mptun's tcp-in-udp datagrams on loopback and real TCP packets on a TUN.
 
-  python3 bridge.py --netns NAME --tun DEV --loop 127.77.5 --inner 10.77.0 --pcap FILE \
-                    [--bind HOST:PORT ...]
+  python3 bridge.py --netns NAME --tun DEV --loop 127.77.5 (--inner 10.77.0 | --inner6 fd77::)
+                    --pcap FILE [--bind HOST:PORT ...]
 
 The bridge starts in the host's network namespace and binds its UDP sockets there; it
 creates the TUN device DEV inside namespace NAME (whose file is /var/run/netns/NAME) and
 keeps using its descriptor after returning to the host namespace. Addresses map by their
-last octet: <loop>.H on loopback is <inner>.H inside the namespace, ports are unchanged.
+last octet: <loop>.H on loopback is <inner>.H inside the namespace (with --inner6, the IPv6
+address <inner6>H, H in hex: the kernel then runs MPTCP over IPv6), ports are unchanged.
 
   UDP  <loop>.A:pa -> <loop>.B:pb   becomes   TCP <inner>.A:pa -> <inner>.B:pb  on the TUN
   TCP  <inner>.A:pa -> <inner>.B:pb on the TUN becomes UDP <loop>.A:pa -> <loop>.B:pb
@@ -19,7 +20,7 @@ layout is the one of packages/core/src/wire/tcp-in-udp.ts: the UDP payload is TC
 travel, so the bridge computes the TCP checksum (RFC 9293 §3.1) of what it writes and
 checks that of what it reads.
 
-Every IPv4 packet written to or read from the TUN goes into FILE (pcap, raw IP). Commands
+Every IP packet written to or read from the TUN goes into FILE (pcap, raw IP). Commands
 on stdin, one a line:
   bind H PORT  bind <loop>.H:PORT (answers "bound")
   down H       drop every packet from or to host H (a lost path); up H lets them through
@@ -88,20 +89,48 @@ def ones_sum(data):
     return s
 
 
-def tcp_checksum(src, dst, segment):
-    """RFC 9293 §3.1: over the IPv4 pseudo-header and the segment (its checksum field zero)."""
-    pseudo = src + dst + struct.pack("!BBH", 0, IPPROTO_TCP, len(segment))
-    return (~ones_sum(pseudo + segment)) & 0xFFFF
+def pseudo_header(src, dst, length):
+    """The pseudo-header of the TCP checksum: RFC 9293 §3.1 (IPv4), RFC 8200 §8.1 (IPv6)."""
+    if len(src) == 4:
+        return src + dst + struct.pack("!BBH", 0, IPPROTO_TCP, length)
+    return src + dst + struct.pack("!IxxxB", length, IPPROTO_TCP)
+
+
+def with_checksum(src, dst, segment):
+    """The segment with its TCP checksum filled in and the urgent pointer zero."""
+    seg = bytearray(segment)
+    seg[16:20] = b"\0\0\0\0"
+    seg[16:18] = struct.pack("!H", (~ones_sum(pseudo_header(src, dst, len(seg)) + bytes(seg))) & 0xFFFF)
+    return bytes(seg)
 
 
 def ipv4_packet(src, dst, segment, ident):
-    seg = bytearray(segment)
-    seg[16:18] = b"\0\0"
-    seg[18:20] = b"\0\0"
-    seg[16:18] = struct.pack("!H", tcp_checksum(src, dst, bytes(seg)))
+    seg = with_checksum(src, dst, segment)
     header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), ident & 0xFFFF, 0x4000, 64, IPPROTO_TCP, 0, src, dst))
     header[10:12] = struct.pack("!H", (~ones_sum(bytes(header))) & 0xFFFF)
-    return bytes(header) + bytes(seg)
+    return bytes(header) + seg
+
+
+def ipv6_packet(src, dst, segment):
+    """RFC 8200 §3: a fixed header, TCP as the next header, no extension headers."""
+    seg = with_checksum(src, dst, segment)
+    return struct.pack("!IHBB16s16s", 6 << 28, len(seg), IPPROTO_TCP, 64, src, dst) + seg
+
+
+def parse_ip(pkt):
+    """(source, destination, TCP segment, packet length) of an IPv4 or IPv6 packet carrying TCP, else None."""
+    if len(pkt) >= 20 and pkt[0] >> 4 == 4:
+        ihl = (pkt[0] & 0x0F) * 4
+        total = struct.unpack("!H", pkt[2:4])[0]
+        if pkt[9] != IPPROTO_TCP or ihl < 20 or total > len(pkt) or total < ihl + 20:
+            return None
+        return pkt[12:16], pkt[16:20], pkt[ihl:total], total
+    if len(pkt) >= 40 and pkt[0] >> 4 == 6:
+        length = struct.unpack("!H", pkt[4:6])[0]
+        if pkt[6] != IPPROTO_TCP or 40 + length > len(pkt) or length < 20:
+            return None
+        return pkt[8:24], pkt[24:40], pkt[40:40 + length], 40 + length
+    return None
 
 
 def strip_mptcp(seg):
@@ -153,8 +182,10 @@ class Pcap:
 class Bridge:
     def __init__(self, args):
         self.loop = args.loop
-        self.inner = args.inner
-        self.inner_prefix = socket.inet_aton(args.inner + ".0")[:3]
+        if args.inner6:
+            self.inner_prefix = socket.inet_pton(socket.AF_INET6, args.inner6)[:15]
+        else:
+            self.inner_prefix = socket.inet_aton(args.inner + ".0")[:3]
         self.tun = open_tun_in(args.netns, args.tun)
         self.pcap = Pcap(args.pcap)
         self.poller = select.poll()
@@ -198,8 +229,12 @@ class Bridge:
                 self.counts["dropped_down"] += 1
                 continue
             seg = payload_to_segment(payload, rport, lport)
-            self.ident += 1
-            pkt = ipv4_packet(self.inner_prefix + bytes([rhost]), self.inner_prefix + bytes([lhost]), seg, self.ident)
+            src, dst = self.inner_prefix + bytes([rhost]), self.inner_prefix + bytes([lhost])
+            if len(src) == 16:
+                pkt = ipv6_packet(src, dst, seg)
+            else:
+                self.ident += 1
+                pkt = ipv4_packet(src, dst, seg, self.ident)
             self.pcap.write(pkt)
             try:
                 os.write(self.tun, pkt)
@@ -213,20 +248,18 @@ class Bridge:
                 pkt = os.read(self.tun, MAX_PACKET)
             except BlockingIOError:
                 return
-            if len(pkt) < 20 or pkt[0] >> 4 != 4:
+            parsed = parse_ip(pkt)
+            n = len(self.inner_prefix)
+            # What is not TCP between two of the bridged addresses (IPv6 router solicitations, say) stays here.
+            if parsed is None or parsed[0][:n] != self.inner_prefix or parsed[1][:n] != self.inner_prefix or len(parsed[0]) != n + 1:
                 self.counts["not_tcp"] += 1
                 continue
-            ihl = (pkt[0] & 0x0F) * 4
-            total = struct.unpack("!H", pkt[2:4])[0]
-            if pkt[9] != IPPROTO_TCP or total > len(pkt) or total < ihl + 20 or pkt[12:15] != self.inner_prefix or pkt[16:19] != self.inner_prefix:
-                self.counts["not_tcp"] += 1
-                continue
-            self.pcap.write(pkt[:total])
-            seg = pkt[ihl:total]
-            if ones_sum(pkt[12:20] + struct.pack("!BBH", 0, IPPROTO_TCP, len(seg)) + seg) != 0xFFFF:
+            src, dst, seg, end = parsed
+            self.pcap.write(pkt[:end])
+            if ones_sum(pseudo_header(src, dst, len(seg)) + seg) != 0xFFFF:
                 self.counts["bad_checksum"] += 1
                 continue
-            shost, dhost = pkt[15], pkt[19]
+            shost, dhost = src[-1], dst[-1]
             if shost in self.down or dhost in self.down:
                 self.counts["dropped_down"] += 1
                 continue
@@ -292,7 +325,9 @@ def main():
     ap.add_argument("--netns", required=True)
     ap.add_argument("--tun", required=True)
     ap.add_argument("--loop", required=True, help="first three octets on loopback, e.g. 127.77.5")
-    ap.add_argument("--inner", required=True, help="first three octets inside the namespace, e.g. 10.77.0")
+    inner = ap.add_mutually_exclusive_group(required=True)
+    inner.add_argument("--inner", help="first three octets inside the namespace, e.g. 10.77.0")
+    inner.add_argument("--inner6", help="IPv6 prefix inside the namespace, all but the last byte, e.g. fd77::")
     ap.add_argument("--pcap", required=True)
     ap.add_argument("--bind", action="append", default=[])
     args = ap.parse_args()

@@ -7,7 +7,8 @@
  *   mptun on 127.77.L.H  ── UDP ──> bridge.py ── TUN mpt0 ──> kernel on 10.77.0.H
  *
  * Addresses map by their last octet, ports are unchanged. Host 1 (and 5, 6 when a case adds
- * them) are the kernel's; 2 and 3 are mptun's. A fresh namespace per case starts its MIB
+ * them) are the kernel's; 2 and 3 are mptun's. With `ipv6`, host H is fd77::H inside the
+ * namespace instead, and the kernel runs MPTCP over IPv6 (mptun's side stays on loopback). A fresh namespace per case starts its MIB
  * counters at zero, so what nstat reads afterwards belongs to that case alone.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,6 +21,7 @@ import { listNamespaces, pidAlive } from '../../tools/bench/suite/kernel/netns.j
 const here = fileURLToPath(new URL('.', import.meta.url));
 const TUN = 'mpt0';
 const INNER = '10.77.0';
+const INNER6 = 'fd77::';
 const EVENT_TIMEOUT_MS = 15_000;
 /** The longest tshark may take over a case's capture (about 4 s for 26 MB on this machine, idle). */
 const TSHARK_TIMEOUT_MS = 60_000;
@@ -106,6 +108,8 @@ export interface PeerOptions {
 export interface LabOptions {
   /** net.mptcp.checksum_enabled inside the namespace (RFC 8684 §3.3.1). */
   checksums?: boolean;
+  /** The kernel's side speaks IPv6 (the bridge writes IPv6 packets to the TUN). */
+  ipv6?: boolean;
 }
 
 export class Lab {
@@ -118,11 +122,14 @@ export class Lab {
   private nsCreated = false;
   /** Set once judge() has read and printed this lab's counters. */
   judged = false;
+  private readonly ipv6: boolean;
 
   private constructor(
     private readonly dir: string,
     n: number,
+    opts: LabOptions,
   ) {
+    this.ipv6 = opts.ipv6 === true;
     this.ns = `mpti-${process.pid}-${n}`;
     // A /24 of loopback per lab, so labs of different runs on one machine do not collide.
     this.loop = `127.77.${((process.pid * 7 + n) % 250) + 1}`;
@@ -130,7 +137,7 @@ export class Lab {
   }
 
   static async create(opts: LabOptions = {}): Promise<Lab> {
-    const lab = new Lab(await mkdtemp(join(tmpdir(), 'mptun-interop-')), ++labCounter);
+    const lab = new Lab(await mkdtemp(join(tmpdir(), 'mptun-interop-')), ++labCounter, opts);
     try {
       await lab.setUp(opts);
       return lab;
@@ -143,12 +150,14 @@ export class Lab {
   private async setUp(opts: LabOptions): Promise<void> {
     await run({ file: 'ip', args: ['netns', 'add', this.ns] });
     this.nsCreated = true;
-    const settings = ['net.mptcp.enabled=1', `net.mptcp.checksum_enabled=${opts.checksums ? 1 : 0}`, 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'];
+    const v6 = this.ipv6 ? 0 : 1;
+    const settings = ['net.mptcp.enabled=1', `net.mptcp.checksum_enabled=${opts.checksums ? 1 : 0}`, `net.ipv6.conf.all.disable_ipv6=${v6}`, `net.ipv6.conf.default.disable_ipv6=${v6}`, 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'];
     await run({ file: 'sysctl', args: ['-q', '-w', ...settings], netns: this.ns });
     await this.ip('link', 'set', 'lo', 'up');
-    this.bridge = new Scripted('bridge', undefined, 'bridge.py', ['--netns', this.ns, '--tun', TUN, '--loop', this.loop, '--inner', INNER, '--pcap', this.pcap]);
+    const inner = this.ipv6 ? ['--inner6', INNER6] : ['--inner', INNER];
+    this.bridge = new Scripted('bridge', undefined, 'bridge.py', ['--netns', this.ns, '--tun', TUN, '--loop', this.loop, ...inner, '--pcap', this.pcap]);
     await this.bridge.event('ready');
-    await this.ip('addr', 'add', `${this.inner(1)}/24`, 'dev', TUN);
+    await this.addKernelAddress(1);
     await this.ip('link', 'set', TUN, 'up');
     await this.ip('mptcp', 'limits', 'set', 'subflow', '4', 'add_addr_accepted', '4');
   }
@@ -175,12 +184,13 @@ export class Lab {
 
   /** The kernel's view of host `h`: an address inside the namespace. */
   inner(h: number): string {
-    return `${INNER}.${h}`;
+    return this.ipv6 ? `${INNER6}${h.toString(16)}` : `${INNER}.${h}`;
   }
 
-  /** Gives the kernel another address, host `h` on the TUN. */
+  /** Gives the kernel another address, host `h` on the TUN (IPv6 without duplicate detection, so it is usable at once). */
   async addKernelAddress(h: number): Promise<void> {
-    await this.ip('addr', 'add', `${this.inner(h)}/24`, 'dev', TUN);
+    if (this.ipv6) await this.ip('addr', 'add', `${this.inner(h)}/64`, 'dev', TUN, 'nodad');
+    else await this.ip('addr', 'add', `${this.inner(h)}/24`, 'dev', TUN);
   }
 
   /**
@@ -205,9 +215,13 @@ export class Lab {
     return peer;
   }
 
-  /** A kernel client connecting to mptun at host `h` (its loopback address) and `port`. */
+  /**
+   * A kernel client connecting from host 1 to mptun at host `h` (its loopback address) and
+   * `port`. The source is bound: on IPv6 the kernel would pick the newest address, a subflow
+   * endpoint a case added to join from.
+   */
   kernelClient(h: number, port: number, opts: PeerOptions = {}): Scripted {
-    const peer = new Scripted('kernel client', this.ns, 'peer.py', ['connect', '--to', `${this.inner(h)}:${port}`, ...peerArgs(opts)]);
+    const peer = new Scripted('kernel client', this.ns, 'peer.py', ['connect', '--to', `${this.inner(h)}:${port}`, '--from', this.inner(1), ...peerArgs(opts)]);
     this.peers.push(peer);
     return peer;
   }

@@ -1,7 +1,7 @@
 """The Linux kernel's MPTCP as the other end of an interop case (Node cannot open IPPROTO_MPTCP).
 
   python3 peer.py serve   --bind IP --port P  [--send N] [--no-fin]
-  python3 peer.py connect --to IP:P            [--send N] [--no-fin]
+  python3 peer.py connect --to IP:P [--from IP] [--send N] [--no-fin]
 
 Once connected it prints {"event": "connected", "mptcp": ...}, sends N random bytes (and
 then a FIN, which is a DATA_FIN on MPTCP, unless --no-fin), and receives until the peer's
@@ -174,17 +174,23 @@ def run(sock, args):
     emit({"event": "closed", "rx": flow.rx, "tx": flow.tx})
 
 
+def family_of(address):
+    """IPv6 for an address with colons ("fd77::1"), else IPv4."""
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("role", choices=["serve", "connect"])
     ap.add_argument("--bind")
     ap.add_argument("--port", type=int)
     ap.add_argument("--to")
+    ap.add_argument("--from", dest="source", help="source address of the first subflow (else the kernel picks one)")
     ap.add_argument("--send", type=int, default=0)
     ap.add_argument("--no-fin", action="store_true")
     args = ap.parse_args()
     if args.role == "serve":
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP)
+        ls = socket.socket(family_of(args.bind), socket.SOCK_STREAM, IPPROTO_MPTCP)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((args.bind, args.port))
         ls.listen(4)
@@ -195,15 +201,17 @@ def main():
         except socket.timeout:
             emit({"event": "error", "message": "no connection within %d s" % ACCEPT_TIMEOUT_S})
             return
-        emit({"event": "accepted", "peer": "%s:%d" % peer})
+        emit({"event": "accepted", "peer": "%s:%d" % peer[:2]})
         # The listener stays open: the kernel hands MP_JOIN SYNs for this connection to it.
         run(conn, args)
         ls.close()
     else:
         host, port = args.to.rsplit(":", 1)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP)
+        s = socket.socket(family_of(host), socket.SOCK_STREAM, IPPROTO_MPTCP)
         s.settimeout(ACCEPT_TIMEOUT_S)
         try:
+            if args.source:
+                s.bind((args.source, 0))
             s.connect((host, int(port)))
         except OSError as e:
             emit({"event": "error", "where": "connect", "errno": e.errno, "message": str(e)})
