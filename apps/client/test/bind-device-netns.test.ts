@@ -10,14 +10,17 @@
  * An upload through `-L` goes to a sink in the server namespace. With the sockets bound to
  * their device (SO_BINDTODEVICE), c2 carries its share; with --no-bind-device (the previous
  * behaviour) every path follows the default route out of c1. Both runs print the split read
- * from the client's device counters; the bound run asserts it. The kernel's MPTCP on the same
+ * from the client's device counters; the bound run asserts it. A second case does the same
+ * over wss (the TCP socket bound before connect(), TLS over the adopted socket). The kernel's MPTCP on the same
  * namespaces (a subflow endpoint on c2, `dev c2`) is printed beside them when it is there.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run, scriptPath, succeeds } from '../../../tools/bench/suite/kernel/exec.js';
 import { listNamespaces, pidAlive, tbfBurstBytes } from '../../../tools/bench/suite/kernel/netns.js';
+import { makeSelfSignedCertificate } from '../../../packages/transport-ws/test/self-signed.js';
 import { startApp, stopAll, writeKeyFiles } from './cli-support.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -173,6 +176,26 @@ describe.skipIf(skipReason !== null)('paths given as interfaces leave through th
       expect(shareB, "c2's share of the client's sent bytes").toBeGreaterThan(0.1);
 
       console.log(await kernelReference());
+    } finally {
+      keys.cleanup();
+    }
+  }, 120_000);
+
+  it('--transport wss: the TCP connections are bound before they connect, and the upload uses both interfaces', async () => {
+    await makeTopology();
+    const keys = await writeKeyFiles();
+    try {
+      const sink = inNamespace(NS.server, [process.execPath, '-e', SINK]);
+      await new Promise<void>((resolve) => sink.child.stdout!.once('data', () => resolve()));
+      const cert = makeSelfSignedCertificate();
+      writeFileSync(join(keys.dir, 'cert.pem'), cert.cert);
+      writeFileSync(join(keys.dir, 'key.pem'), cert.key, { mode: 0o600 });
+      const url = `wss://${SERVER}:8443/mptun`;
+      const server = startApp('server', ['run', '--listen', url, '--tls-cert', join(keys.dir, 'cert.pem'), '--tls-key', join(keys.dir, 'key.pem'), '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', SERVER, '--log-format', 'json'], { prefix: ['ip', 'netns', 'exec', NS.server] });
+      await server.waitForLog((l) => l['msg'] === 'server started');
+      const bound = await mptunUpload(keys, ['--transport', 'wss', '--ws-url', url, '--tls-insecure']);
+      const { shareB } = splitLine('mptun over wss, paths bound to c1 and c2', bound.before, bound.after, bound.seconds, UPLOAD_BYTES);
+      expect(shareB, "c2's share of the client's sent bytes").toBeGreaterThan(0.1);
     } finally {
       keys.cleanup();
     }
