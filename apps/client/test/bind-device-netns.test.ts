@@ -21,7 +21,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { run, scriptPath, succeeds } from '../../../tools/bench/suite/kernel/exec.js';
 import { listNamespaces, pidAlive, tbfBurstBytes } from '../../../tools/bench/suite/kernel/netns.js';
 import { makeSelfSignedCertificate } from '../../../packages/transport-ws/test/self-signed.js';
-import { startApp, stopAll, writeKeyFiles } from './cli-support.js';
+import { startApp, stopAll, writeKeyFiles, type KeyFiles } from './cli-support.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasTools = ['ip', 'tc'].every((c) => spawnSync(c, ['-V'], { stdio: 'ignore' }).status === 0);
@@ -124,7 +124,7 @@ async function upload(): Promise<{ seconds: number }> {
 }
 
 /** One upload through mptun-client `--path c1 --path c2` (plus `extra` flags). */
-async function mptunUpload(keys: Awaited<ReturnType<typeof writeKeyFiles>>, extra: string[]): Promise<{ seconds: number; before: number[]; after: number[] }> {
+async function mptunUpload(keys: KeyFiles, extra: string[]): Promise<{ seconds: number; before: number[]; after: number[] }> {
   const client = startApp('client', ['run', '--server', `${SERVER}:4433`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', 'c1', '--path', 'c2', '--no-socks', '-L', `127.0.0.1:${FORWARD_PORT}:${SERVER}:${SINK_PORT}`, '--log-format', 'json', ...extra], { prefix: ['ip', 'netns', 'exec', NS.client] });
   try {
     await client.waitForLog((l) => l['msg'] === 'forward listening');
@@ -135,6 +135,14 @@ async function mptunUpload(keys: Awaited<ReturnType<typeof writeKeyFiles>>, extr
   } finally {
     await client.stop(5000);
   }
+}
+
+/** The sink and mptun-server (with `listen` flags) in the server namespace, both ready. */
+async function startServerSide(keys: KeyFiles, listen: string[]): Promise<void> {
+  const sink = inNamespace(NS.server, [process.execPath, '-e', SINK]);
+  await new Promise<void>((resolve) => sink.child.stdout!.once('data', () => resolve()));
+  const server = startApp('server', ['run', ...listen, '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', SERVER, '--log-format', 'json'], { prefix: ['ip', 'netns', 'exec', NS.server] });
+  await server.waitForLog((l) => l['msg'] === 'server started');
 }
 
 /** The kernel's MPTCP on the same links: a subflow endpoint on c2 bound to it, a timed upload. */
@@ -161,10 +169,7 @@ describe.skipIf(skipReason !== null)('paths given as interfaces leave through th
     await makeTopology();
     const keys = await writeKeyFiles();
     try {
-      const sink = inNamespace(NS.server, [process.execPath, '-e', SINK]);
-      await new Promise<void>((resolve) => sink.child.stdout!.once('data', () => resolve()));
-      const server = startApp('server', ['run', '--listen', `udp://${SERVER}:4433`, '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', SERVER, '--log-format', 'json'], { prefix: ['ip', 'netns', 'exec', NS.server] });
-      await server.waitForLog((l) => l['msg'] === 'server started');
+      await startServerSide(keys, ['--listen', `udp://${SERVER}:4433`]);
 
       const unbound = await mptunUpload(keys, ['--no-bind-device']);
       const before = splitLine('mptun --no-bind-device (before)', unbound.before, unbound.after, unbound.seconds, UPLOAD_BYTES);
@@ -185,14 +190,11 @@ describe.skipIf(skipReason !== null)('paths given as interfaces leave through th
     await makeTopology();
     const keys = await writeKeyFiles();
     try {
-      const sink = inNamespace(NS.server, [process.execPath, '-e', SINK]);
-      await new Promise<void>((resolve) => sink.child.stdout!.once('data', () => resolve()));
       const cert = makeSelfSignedCertificate();
       writeFileSync(join(keys.dir, 'cert.pem'), cert.cert);
       writeFileSync(join(keys.dir, 'key.pem'), cert.key, { mode: 0o600 });
       const url = `wss://${SERVER}:8443/mptun`;
-      const server = startApp('server', ['run', '--listen', url, '--tls-cert', join(keys.dir, 'cert.pem'), '--tls-key', join(keys.dir, 'key.pem'), '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', SERVER, '--log-format', 'json'], { prefix: ['ip', 'netns', 'exec', NS.server] });
-      await server.waitForLog((l) => l['msg'] === 'server started');
+      await startServerSide(keys, ['--listen', url, '--tls-cert', join(keys.dir, 'cert.pem'), '--tls-key', join(keys.dir, 'key.pem')]);
       const bound = await mptunUpload(keys, ['--transport', 'wss', '--ws-url', url, '--tls-insecure']);
       const { shareB } = splitLine('mptun over wss, paths bound to c1 and c2', bound.before, bound.after, bound.seconds, UPLOAD_BYTES);
       expect(shareB, "c2's share of the client's sent bytes").toBeGreaterThan(0.1);
