@@ -4,7 +4,7 @@
  * interface watching for `--path auto`, and the status server when asked for.
  */
 import { isIP } from 'node:net';
-import { MptcpClient, MptunError, checkClientOptions, deviceBindingUnavailable, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind, type WatchOptions } from '@mptun/node';
+import { MptcpClient, MptunError, checkClientOptions, checkDeviceBinding, deviceBindingUnavailable, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind, type WatchOptions } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import { PcapFile } from '@mptun/pcap';
 import type { ClientConfig } from './config.js';
@@ -99,6 +99,8 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       if (!isIP(p)) names[resolvePathAddress(p)] = p;
     });
     const devices = deviceBindings(names, config.bindDevice !== false, log);
+    // A device that cannot be bound (an older kernel without root) stops the start, naming it.
+    for (const [address, device] of Object.entries(devices ?? {})) checkDeviceBinding(address, device);
 
     const ws = wsEndpoint(config, server);
     const common = {

@@ -100,9 +100,7 @@ function socketAddress(host: string): { family: number; bytes: Buffer } {
  * Throws MptunError ERR_MPTUN_BIND_DEVICE with the reason when the platform cannot.
  */
 export function deviceSockets(): DeviceSocketFactory {
-  const l = loadLibc();
-  if (!l.ok) throw new MptunError('ERR_MPTUN_BIND_DEVICE', l.reason);
-  const { libc } = l;
+  const libc = requireLibc();
   return (kind, localHost, device) => {
     if (device.length === 0 || Buffer.byteLength(device) >= IFNAMSIZ) {
       throw new MptunError('ERR_MPTUN_BIND_DEVICE', `"${device}" is not an interface name (1 to ${IFNAMSIZ - 1} bytes)`);
@@ -122,6 +120,21 @@ export function deviceSockets(): DeviceSocketFactory {
     if (libc.bind(fd, addr.bytes, addr.bytes.length) !== 0) throw fail(`cannot bind a ${kind} socket on device ${device} to ${localHost}`);
     return fd;
   };
+}
+
+/**
+ * Make and close one UDP socket on `device` from `localHost`: a path that could never open
+ * fails at start with the reason, not at every retry. Throws like deviceSockets().
+ */
+export function checkDeviceBinding(localHost: string, device: string): void {
+  const fd = deviceSockets()('udp', localHost, device);
+  requireLibc().close(fd);
+}
+
+function requireLibc(): Libc {
+  const l = loadLibc();
+  if (!l.ok) throw new MptunError('ERR_MPTUN_BIND_DEVICE', l.reason);
+  return l.libc;
 }
 
 /** The error for the libc call that just failed, with errno's text. */

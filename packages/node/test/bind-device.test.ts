@@ -8,7 +8,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deviceSockets } from '../src/bind-device.js';
-import { deviceBindingUnavailable, MptunError, type TransportKind } from '../src/index.js';
+import { checkDeviceBinding, deviceBindingUnavailable, MptunError, type TransportKind } from '../src/index.js';
 import { newClient, pattern, readAll, serveBulk, sha256, startWorld, until, writeAll, type World } from './support.js';
 
 const unavailable = deviceBindingUnavailable();
@@ -62,5 +62,18 @@ describe.skipIf(unavailable !== null)('paths bound to a device', () => {
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     expect(() => make('tcp', '127.0.0.1', 'x'.repeat(16))).toThrow(MptunError);
     expect(() => make('tcp', 'localhost', 'lo')).toThrow(/not an IP address/);
+  });
+
+  it('checkDeviceBinding: lo binds; a missing device throws ERR_MPTUN_BIND_DEVICE naming it', () => {
+    expect(() => checkDeviceBinding('127.0.0.1', 'lo')).not.toThrow();
+    let thrown: unknown;
+    try {
+      checkDeviceBinding('127.0.0.1', 'nosuchdev0');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(MptunError);
+    expect((thrown as MptunError).code).toBe('ERR_MPTUN_BIND_DEVICE');
+    expect((thrown as MptunError).message).toMatch(/device nosuchdev0.*No such device \(errno 19\)/);
   });
 });
