@@ -4,7 +4,7 @@
  * interface watching for `--path auto`, and the status server when asked for.
  */
 import { isIP } from 'node:net';
-import { MptcpClient, MptunError, checkClientOptions, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind, type WatchOptions } from '@mptun/node';
+import { MptcpClient, MptunError, checkClientOptions, checkDeviceBinding, deviceBindingUnavailable, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind, type WatchOptions } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import { PcapFile } from '@mptun/pcap';
 import type { ClientConfig } from './config.js';
@@ -98,6 +98,9 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     [...(wantsAuto ? [] : (config.paths ?? [])), ...(config.backup ?? [])].forEach((p) => {
       if (!isIP(p)) names[resolvePathAddress(p)] = p;
     });
+    const devices = deviceBindings(names, config.bindDevice !== false, log);
+    // A device that cannot be bound (an older kernel without root) stops the start, naming it.
+    for (const [address, device] of Object.entries(devices ?? {})) checkDeviceBinding(address, device);
 
     const ws = wsEndpoint(config, server);
     const common = {
@@ -112,6 +115,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
       ...(config.pathManager ? { pathManager: config.pathManager } : {}),
       ...(wantsAuto ? { watchInterfaces: { includeInternal: false, ...extras.interfaces } } : {}),
+      ...(devices ? { devices } : {}),
     };
     let options: UncheckedClientOptions;
     if (transport === 'auto' && config.pathServers && Object.keys(config.pathServers).length > 0) {
@@ -258,3 +262,16 @@ export function pathServerSpecs(pathServers: Record<string, string> | undefined,
   return specs;
 }
 
+/**
+ * Paths given as interfaces (address → name) leave through their interface: their sockets
+ * are bound to it (SO_BINDTODEVICE, Linux). Where that cannot be done (another platform, the
+ * FFI does not load), or the user turned it off, they are bound to the interface's address
+ * only, as before, and the warning says the routing table then picks the device.
+ */
+function deviceBindings(names: Record<string, string>, wanted: boolean, log: Logger): Record<string, string> | null {
+  if (Object.keys(names).length === 0) return null;
+  const unavailable = wanted ? deviceBindingUnavailable() : 'bindDevice is off';
+  if (unavailable === null) return names;
+  log.warn('paths given as interfaces are bound to their address only: the routing table picks the interface they leave by', { interfaces: Object.values(names).join(','), reason: unavailable });
+  return null;
+}

@@ -24,6 +24,8 @@ export interface ClientConfig {
   tlsInsecure?: boolean;
   /** Addresses or interface names, or ["auto"]. */
   paths?: string[];
+  /** Bind the sockets of paths given as interfaces to that interface (Linux). Default true. */
+  bindDevice?: boolean;
   backup?: string[];
   /** Which subflows each connection gets: "fullmesh" (default) or "ndiffports[:N]". */
   pathManager?: string;
@@ -81,6 +83,7 @@ export const clientConfigSchema: Schema = {
     wsUrl: { type: 'string', pattern: /^wss?:\/\/[^\s/]+(\/\S*)?$/, expected: 'a ws:// or wss:// URL' },
     tlsInsecure: { type: 'boolean' },
     paths: names,
+    bindDevice: { type: 'boolean' },
     backup: names,
     pathManager: { type: 'string', pattern: /^(fullmesh|ndiffports(:\d{1,2})?)$/, expected: '"fullmesh" or "ndiffports[:N]"' },
     scheduler: name,

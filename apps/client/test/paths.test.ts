@@ -1,8 +1,13 @@
-/** --path auto (interfaces come and go at run time) and --transport auto (UDP/WebSocket race). */
+/**
+ * --path auto (interfaces come and go at run time), --transport auto (UDP/WebSocket race),
+ * and a path given as an interface bound to its device.
+ */
 import { createLogger } from '@mptun/tunnel-common';
 import { MptcpServer } from '@mptun/node';
 import { encodeKey, generateKeypair, loadCrypto } from '@mptun/session';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { connect as netConnect } from 'node:net';
+import { deviceBindingUnavailable } from '@mptun/node';
 import { describe, expect, it } from 'vitest';
 import { startClient } from '../src/client-app.js';
 import { raceTransport } from '../src/transport-race.js';
@@ -67,4 +72,38 @@ describe('transport auto', () => {
       await w.s.close();
     }
   });
+});
+
+describe('a path given as an interface', () => {
+  const unavailable = deviceBindingUnavailable() ?? (spawnSync('ss', ['-V'], { stdio: 'ignore' }).status === 0 ? null : 'no `ss` (iproute2) to see the sockets');
+  if (unavailable) console.log(`path-as-interface tests skipped: ${unavailable}`);
+
+  /** The local end of this process's UDP sockets connected to 127.0.0.1:`port`, as ss shows them ("127.0.0.1%lo:40000" when bound to lo). */
+  const socketsTo = (port: number): string[] =>
+    execFileSync('ss', ['-Huanp'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(`pid=${process.pid},`))
+      .map((l) => l.trim().split(/\s+/))
+      .filter((cols) => cols[4] === `127.0.0.1:${port}`)
+      .map((cols) => cols[3]!);
+
+  for (const bind of [true, false]) {
+    it.skipIf(unavailable !== null)(`--path lo${bind ? '' : ' --no-bind-device'}: its socket is ${bind ? '' : 'not '}bound to the device lo`, async () => {
+      const w = await server();
+      const lines: Array<Record<string, unknown>> = [];
+      const logger = createLogger({ level: 'info', format: 'json', write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+      const app = await startClient({ server: `127.0.0.1:${w.udp}`, serverKey: encodeKey(w.sk.publicKey), keypair: w.ck, crypto: w.crypto, paths: ['lo'], socks: '127.0.0.1:0', ...(bind ? {} : { bindDevice: false }) }, { logger });
+      try {
+        for (let i = 0; i < 250 && !lines.some((l) => l['msg'] === 'path up'); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(lines.find((l) => l['msg'] === 'path up')).toMatchObject({ path: '127.0.0.1' });
+        expect(socketsTo(w.udp)).toEqual([bind ? expect.stringMatching(/^127\.0\.0\.1%lo:\d+$/) : expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+        const warned = lines.find((l) => String(l['msg']).startsWith('paths given as interfaces are bound to their address only'));
+        if (bind) expect(warned).toBeUndefined();
+        else expect(warned).toMatchObject({ interfaces: 'lo', reason: 'bindDevice is off' });
+      } finally {
+        await app.close();
+        await w.s.close();
+      }
+    });
+  }
 });

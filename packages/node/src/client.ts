@@ -8,6 +8,7 @@
  */
 import type { Connection, EndpointConfig, EndpointEvent, PathLink, TransportAddress } from '@mptun/core';
 import { canonicalHost, familiesMatch, fullmesh, parsePathPolicy, PathManager, type InterfaceChange, type ManagedConnection, type PathPolicy, type RetryPolicy } from '@mptun/path-manager';
+import { deviceBindingUnavailable } from './bind-device.js';
 import { ClientPaths, pathState, pathUsable, type PathEntry, type PathState } from './client-paths.js';
 import { Driver, osRandom } from './driver.js';
 import { MptunError } from './errors.js';
@@ -38,6 +39,12 @@ export interface ClientCommonOptions extends Omit<ClientTransportOptions, 'serve
   localAddresses?: string[];
   /** Local addresses whose paths are backups (RFC 8684 §3.3.8): used only when the others fail. */
   backupAddresses?: string[];
+  /**
+   * Local address → network interface: the sockets of paths from that address are bound to
+   * the interface (Linux SO_BINDTODEVICE), so they leave through it whatever the routing
+   * table says. Throws ERR_MPTUN_BIND_DEVICE where the platform cannot do it.
+   */
+  devices?: Record<string, string>;
   /** Follow the machine's interfaces: their addresses come and go as local addresses. */
   watchInterfaces?: WatchOptions;
   /** Which subflows a connection gets: a policy or its name ("fullmesh", "ndiffports:4"). Default fullmesh. */
@@ -143,6 +150,8 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   /** Per-path transport or server, by local host. */
   private readonly specs = new Map<string, PathOpener>();
   private readonly openers = new Map<string, PathOpener>();
+  /** Interfaces the sockets of a local address are bound to, by canonical host. */
+  private readonly devices = new Map<string, string>();
   /** Server addresses paths of their own dial ("host|port"): announcing one adds nothing new. */
   private readonly dialled = new Set<string>();
   private readonly table: ClientPaths;
@@ -161,6 +170,9 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     // Canonical, so it compares equal to the address the path managers hand back.
     this.server = { host: canonicalHost(server.host) ?? server.host, port: server.port };
     this.opener = pathOpener({ ...options, server: this.server });
+    for (const [host, device] of Object.entries(options.devices ?? {})) this.devices.set(localHost(host), device);
+    const unavailable = this.devices.size > 0 ? deviceBindingUnavailable() : null;
+    if (unavailable !== null) throw new MptunError('ERR_MPTUN_BIND_DEVICE', unavailable);
     this.policy = typeof options.pathManager === 'string' ? parsePathPolicy(options.pathManager) : (options.pathManager ?? fullmesh());
     const strategy = resolveStrategy(options);
     this.driver = new Driver({ scheduler: strategy.schedulerFactory, congestionControl: strategy.ccFactory, ...options.engine });
@@ -327,6 +339,12 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   // --- Path management ------------------------------------------------------------------------
 
   private openerFor(local: string, remote: TransportAddress): PathOpener {
+    const opener = this.transportFor(local, remote);
+    const device = this.devices.get(local);
+    return device === undefined ? opener : { ...opener, open: (host) => opener.open(host, device) };
+  }
+
+  private transportFor(local: string, remote: TransportAddress): PathOpener {
     const own = this.specs.get(local);
     if (this.isServer(remote)) return own ?? this.opener;
     // An address the server announced: the path's transport, dialled at that address.

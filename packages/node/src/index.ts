@@ -19,6 +19,7 @@ export type { EventMap, Listener, TypedEmitter } from './events.js';
 export { watchLocalAddresses, type InterfaceWatch, type WatchOptions } from './interfaces.js';
 export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';
+export { checkDeviceBinding, deviceBindingUnavailable } from './bind-device.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
 export type { HandshakeDropReason } from '@mptun/transport-udp';
 export { transportKinds, type TransportKind, type SealedTransportKind, type ListenSpec } from './transports.js';

@@ -6,6 +6,7 @@ import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
 import type { CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
 import { udpTransport, type HandshakeDropReason } from '@mptun/transport-udp';
 import { wsTransport } from '@mptun/transport-ws';
+import { deviceSockets } from './bind-device.js';
 import { MptunError } from './errors.js';
 
 /** udp: sealed datagrams (the default); udp-plain: tcp-in-udp, no crypto; ws/wss: WebSocket. */
@@ -40,7 +41,13 @@ export interface PathOpener {
    * handshake first); false for plain paths, whose open binds a socket and sends nothing.
    */
   readonly answeredAtOpen: boolean;
-  open(localHost: string): Promise<PathLink>;
+  /** Opens a path from `localHost`; with `device`, its socket is bound to that interface too. */
+  open(localHost: string, device?: string): Promise<PathLink>;
+}
+
+/** A socket from `localHost` bound to `device` (bind-device.ts), made when the path opens. */
+function onDevice(kind: 'udp' | 'tcp', localHost: string, device: string | undefined): (() => number) | undefined {
+  return device === undefined ? undefined : () => deviceSockets()(kind, localHost, device);
 }
 
 export function pathOpener(o: ClientTransportOptions): PathOpener {
@@ -50,7 +57,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const plain = o.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.serverPublicKey)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'sealed UDP needs keypair and serverPublicKey');
       const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, ...(o.crypto ? { crypto: o.crypto } : {}) });
-      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost) => t.connect(localHost, o.server) };
+      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, device) => t.connect(localHost, o.server, onDevice('udp', localHost, device)) };
     }
     case 'ws':
     case 'wss': {
@@ -59,7 +66,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const t = wsTransport({ keypair: o.keypair, serverPublicKey: o.serverPublicKey, ...(o.crypto ? { crypto: o.crypto } : {}), ...(tls ? { tls } : {}) });
       const host = o.server.host.includes(':') ? `[${o.server.host}]` : o.server.host;
       const url = `${o.transport}://${host}:${o.server.port}${o.wsPath ?? '/mptun'}`;
-      return { kind: o.transport, shared: true, answeredAtOpen: true, open: (localHost) => t.connect(localHost, url) };
+      return { kind: o.transport, shared: true, answeredAtOpen: true, open: (localHost, device) => t.connect(localHost, url, onDevice('tcp', localHost, device)) };
     }
     default:
       throw new MptunError('ERR_MPTUN_BAD_OPTION', `unknown transport "${String(o.transport)}"; valid: ${transportKinds.join(', ')}`);

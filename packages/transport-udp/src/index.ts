@@ -3,3 +3,4 @@ export { DEFAULT_UDP_OPTIONS, type UdpTransportInit, type UdpMode, type Handshak
 export { UdpTransportError, PathCloseCode, type UdpTransportErrorCode } from './errors.js';
 export type { UdpPathListener, UdpListenerStats } from './listener-stats.js';
 export { receivePlain } from './plain-path.js';
+export type { OpenSocket } from './udp-socket.js';

@@ -4,10 +4,10 @@ import { PathCloseCode, serverUnreachableMessage } from './errors.js';
 import { segmentLimit, type ResolvedOptions } from './options.js';
 import { receivePlain, sendPlain } from './plain-path.js';
 import { UdpPath } from './udp-path.js';
-import { bindSocket, closeSocket, connectSocket, localAddress } from './udp-socket.js';
+import { bindSocket, closeSocket, connectSocket, localAddress, type OpenSocket } from './udp-socket.js';
 
-export async function connectPlain(opts: ResolvedOptions, localHost: string, remote: TransportAddress): Promise<UdpPath> {
-  const socket = await bindSocket(localHost, 0, opts.socketBufferBytes);
+export async function connectPlain(opts: ResolvedOptions, localHost: string, remote: TransportAddress, openSocket?: OpenSocket): Promise<UdpPath> {
+  const socket = await bindSocket(localHost, 0, opts.socketBufferBytes, openSocket);
   try {
     await connectSocket(socket, remote);
   } catch (err) {

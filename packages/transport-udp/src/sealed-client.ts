@@ -19,7 +19,7 @@ import { PathCloseCode, serverUnreachableMessage, UdpTransportError } from './er
 import { requireSealedClient, segmentLimit, type ResolvedOptions } from './options.js';
 import { closeCodeFor, sessionTimers, setTimer } from './session-timers.js';
 import { UdpPath } from './udp-path.js';
-import { bindSocket, closeSocket, connectSocket, localAddress } from './udp-socket.js';
+import { bindSocket, closeSocket, connectSocket, localAddress, type OpenSocket } from './udp-socket.js';
 
 export async function connectSealed(
   opts: ResolvedOptions,
@@ -27,10 +27,11 @@ export async function connectSealed(
   clock: TimestampClock,
   localHost: string,
   remote: TransportAddress,
+  openSocket?: OpenSocket,
 ): Promise<UdpPath> {
   const { keypair, serverPublicKey } = requireSealedClient(opts);
   const initiator = new HandshakeInitiator(crypto, { staticKeypair: keypair, serverPublicKey, clock });
-  const socket = await bindSocket(localHost, 0, opts.socketBufferBytes);
+  const socket = await bindSocket(localHost, 0, opts.socketBufferBytes, openSocket);
   try {
     await connectSocket(socket, remote);
   } catch (err) {

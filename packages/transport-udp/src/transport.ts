@@ -11,10 +11,14 @@ import { connectPlain } from './plain-client.js';
 import { listenPlain } from './plain-listener.js';
 import { connectSealed } from './sealed-client.js';
 import { listenSealed } from './sealed-listener.js';
+import type { OpenSocket } from './udp-socket.js';
 
 export interface UdpTransport {
-  /** Opens a path from `localHost` (bound, so it leaves by that interface) to `remote`. */
-  connect(localHost: string, remote: TransportAddress): Promise<PathLink>;
+  /**
+   * Opens a path from `localHost` to `remote`. Its socket is bound to that address, or is the
+   * one `openSocket` makes (bound to the address and, say, to its device).
+   */
+  connect(localHost: string, remote: TransportAddress, openSocket?: OpenSocket): Promise<PathLink>;
   /** Listens on `local` (port 0: any free port; see the listener's `local`). */
   listen(local: TransportAddress): Promise<UdpPathListener>;
 }
@@ -28,9 +32,9 @@ export function udpTransport(init: UdpTransportInit = {}): UdpTransport {
   // Every listener of this server key refuses what any of them accepted.
   const replay = opts.replay ?? new ReplayRecord();
   return {
-    async connect(localHost, remote) {
-      if (opts.mode === 'plain') return connectPlain(opts, localHost, remote);
-      return connectSealed(opts, await getCrypto(), clock, localHost, remote);
+    async connect(localHost, remote, openSocket) {
+      if (opts.mode === 'plain') return connectPlain(opts, localHost, remote, openSocket);
+      return connectSealed(opts, await getCrypto(), clock, localHost, remote, openSocket);
     },
     async listen(local) {
       if (opts.mode === 'plain') return listenPlain(opts, local);

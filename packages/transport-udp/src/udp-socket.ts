@@ -9,6 +9,13 @@ import type { TransportAddress } from '@mptun/core';
 import { UdpTransportError } from './errors.js';
 
 /**
+ * Makes a path's socket outside Node (socket() and bind() to the path's local address, plus
+ * whatever option Node has no API for, such as SO_BINDTODEVICE) and returns its file
+ * descriptor; the transport adopts it and closes it with the path.
+ */
+export type OpenSocket = () => number;
+
+/**
  * dgram's address lookup, answering a literal IP address at once. The default (dns.lookup)
  * answers even a literal on the next tick, and an unconnected socket looks its destination
  * up on every send: the listener paid a closure, a tick and the dns module's checks per
@@ -25,8 +32,17 @@ export function literalLookup(
   else dns.lookup(host, typeof family === 'number' ? { family } : family, callback);
 }
 
-/** Binds a socket to host:port (port 0: any free port) and raises its buffers where allowed. */
-export async function bindSocket(host: string, port: number, bufferBytes: number): Promise<dgram.Socket> {
+/**
+ * Binds a socket to host:port (port 0: any free port), or adopts one the caller made and
+ * bound already (`openSocket`, e.g. bound to a device too), and raises its buffers where allowed.
+ */
+export async function bindSocket(host: string, port: number, bufferBytes: number, openSocket?: OpenSocket): Promise<dgram.Socket> {
+  let fd: number | undefined;
+  try {
+    fd = openSocket?.();
+  } catch (err) {
+    throw new UdpTransportError('ERR_MPTUN_BIND', `cannot bind UDP ${host}:${port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
   const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
@@ -34,7 +50,7 @@ export async function bindSocket(host: string, port: number, bufferBytes: number
       reject(new UdpTransportError('ERR_MPTUN_BIND', `cannot bind UDP ${host}:${port}: ${err.message}`, { cause: err }));
     };
     socket.once('error', onError);
-    socket.bind({ address: host, port, exclusive: true }, () => {
+    socket.bind(fd === undefined ? { address: host, port, exclusive: true } : { fd, exclusive: true }, () => {
       socket.off('error', onError);
       resolve();
     });

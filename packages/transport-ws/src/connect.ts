@@ -6,7 +6,8 @@
 import type { TransportAddress } from '@mptun/core';
 import { HandshakeInitiator, IndexTable, PathSession, claimFrom, type CryptoBackend } from '@mptun/session';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
 import { WsCloseCode } from './close-codes.js';
 import { describeConnectFailure } from './connect-errors.js';
@@ -46,9 +47,30 @@ export function parsePathUrl(url: string): URL {
   return parsed;
 }
 
-function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean): WsClientOptions {
+/**
+ * Makes a path's TCP socket outside Node (socket() and bind() to the path's local address,
+ * plus options Node has no API for, such as SO_BINDTODEVICE, which must be set before
+ * connect()) and returns its file descriptor; the path adopts it and closes it.
+ */
+export type OpenSocket = () => number;
+
+/**
+ * ws's createConnection for a socket made by OpenSocket: Node adopts the fd and connects
+ * it, and for wss:// TLS runs over it (servername as ws sets it: none for an IP address).
+ */
+function adoptedConnection(fd: number, secure: boolean): (options: ConnectionOptions & { host: string; port: number }) => Socket {
+  return (options) => {
+    const tcp = new Socket({ fd });
+    tcp.connect({ host: options.host, port: options.port });
+    if (!secure) return tcp;
+    const servername = options.servername ?? (isIP(options.host) ? '' : options.host);
+    return tlsConnect({ ...options, path: undefined, servername, socket: tcp } as ConnectionOptions);
+  };
+}
+
+function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean, fd: number | undefined): WsClientOptions {
   const options: WsClientOptions = {
-    localAddress: localHost,
+    ...(fd === undefined ? { localAddress: localHost } : { createConnection: adoptedConnection(fd, secure) as unknown as ClientOptions['createConnection'] }),
     perMessageDeflate: false,
     maxPayload: opts.maxMessage,
     handshakeTimeout: opts.handshakeTimeoutMs,
@@ -84,12 +106,19 @@ function errorForEarlyClose(code: number, reason: string): WsTransportError {
   return new WsTransportError('ERR_MPTUN_WS_CONNECT', `the WebSocket closed with code ${code} during the key exchange${why}`);
 }
 
-/** Opens one path from `localHost` to `url`. */
-export function connectPath(ctx: ClientContext, localHost: string, url: string): Promise<WsPathLink> {
+/** Opens one path from `localHost` (or the socket `openSocket` makes) to `url`. */
+export function connectPath(ctx: ClientContext, localHost: string, url: string, openSocket?: OpenSocket): Promise<WsPathLink> {
   const target = parsePathUrl(url);
   const { opts } = ctx;
+  let fd: number | undefined;
+  try {
+    fd = openSocket?.();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return Promise.reject(new WsTransportError('ERR_MPTUN_WS_CONNECT', `cannot open ${target.href} from ${localHost}: ${why}`, { cause: err }));
+  }
   return new Promise<WsPathLink>((resolve, reject) => {
-    const ws = new WebSocket(target, clientOptions(opts, localHost, target.protocol === 'wss:'));
+    const ws = new WebSocket(target, clientOptions(opts, localHost, target.protocol === 'wss:', fd));
     ws.binaryType = 'nodebuffer';
     // ws reports late errors (after a terminate, say) as events: they must never throw.
     ws.on('error', noop);

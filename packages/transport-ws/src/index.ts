@@ -1,4 +1,5 @@
 export { wsTransport, type WsTransport } from './ws-transport.js';
+export type { OpenSocket } from './connect.js';
 export {
   DEFAULT_MAX_SEGMENT,
   MIN_MAX_SEGMENT,

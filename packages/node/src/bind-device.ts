@@ -1,0 +1,144 @@
+/**
+ * Sockets bound to a network device (Linux SO_BINDTODEVICE), so a path given as an interface
+ * leaves through that interface whatever the routing table says: binding only to the
+ * interface's address does not do it, Linux picks the outgoing device by destination.
+ *
+ * Node has no API for the option. koffi (an FFI whose npm package carries prebuilt binaries,
+ * so nothing compiles at install) calls libc's socket(), setsockopt() and bind(); the
+ * transports adopt the resulting file descriptor (dgram bind({ fd }), new net.Socket({ fd })).
+ * koffi loads only when a path names a device. Since Linux 5.7 an unprivileged process may set
+ * the option on a socket not yet bound to a device (socket(7)).
+ */
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { parseIPv4, parseIPv6 } from '@mptun/pcap';
+import { MptunError } from './errors.js';
+
+/** Linux constants (the same on every architecture koffi ships for). */
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_BINDTODEVICE = 25;
+/** Linux's limit on an interface name, its terminating NUL included (IFNAMSIZ). */
+const IFNAMSIZ = 16;
+
+export type DeviceSocketKind = 'udp' | 'tcp';
+
+/** Makes a socket of `kind` bound to `device` and to `localHost` (port 0); returns its fd. */
+export type DeviceSocketFactory = (kind: DeviceSocketKind, localHost: string, device: string) => number;
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
+  bind(fd: number, addr: Buffer, length: number): number;
+  close(fd: number): number;
+  strerror(errno: number): string;
+  errno(): number;
+}
+
+type Loaded = { ok: true; libc: Libc } | { ok: false; reason: string };
+let loaded: Loaded | null = null;
+
+/** libc through koffi, loaded once on first use; why not, where it cannot be. */
+function loadLibc(): Loaded {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux') {
+    return (loaded = { ok: false, reason: `binding a socket to a device (SO_BINDTODEVICE) is Linux only; this is ${process.platform}` });
+  }
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    const lib = koffi.load('libc.so.6');
+    const strerror = lib.func('const char *strerror(int)') as (errno: number) => string;
+    loaded = {
+      ok: true,
+      libc: {
+        socket: lib.func('int socket(int, int, int)'),
+        setsockopt: lib.func('int setsockopt(int, int, int, const uint8_t *, uint32_t)'),
+        bind: lib.func('int bind(int, const uint8_t *, uint32_t)'),
+        close: lib.func('int close(int)'),
+        strerror,
+        errno: () => koffi.errno(),
+      },
+    };
+  } catch (err) {
+    loaded = { ok: false, reason: `cannot load koffi and libc to set SO_BINDTODEVICE: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  return loaded;
+}
+
+/** Why devices cannot be bound here, or null when they can. */
+export function deviceBindingUnavailable(): string | null {
+  const l = loadLibc();
+  return l.ok ? null : l.reason;
+}
+
+/** struct sockaddr_in / sockaddr_in6 for `host`, port 0 (Linux layout: family in host order). */
+function socketAddress(host: string): { family: number; bytes: Buffer } {
+  if (isIP(host) === 4) {
+    const b = Buffer.alloc(16);
+    b.writeUInt16LE(AF_INET, 0);
+    b.set(parseIPv4(host), 4);
+    return { family: AF_INET, bytes: b };
+  }
+  if (isIP(host) === 6) {
+    // sin6_family, sin6_port, sin6_flowinfo, sin6_addr[16], sin6_scope_id (0: the bound
+    // device gives a link-local address its scope).
+    const b = Buffer.alloc(28);
+    b.writeUInt16LE(AF_INET6, 0);
+    b.set(parseIPv6(host), 8);
+    return { family: AF_INET6, bytes: b };
+  }
+  throw new MptunError('ERR_MPTUN_BIND_DEVICE', `cannot bind to device: "${host}" is not an IP address`);
+}
+
+/**
+ * The factory of device-bound sockets: socket(), SO_BINDTODEVICE, then bind() to the
+ * address, all before Node sees the fd (a TCP socket must carry the option before connect).
+ * Throws MptunError ERR_MPTUN_BIND_DEVICE with the reason when the platform cannot.
+ */
+export function deviceSockets(): DeviceSocketFactory {
+  const libc = requireLibc();
+  return (kind, localHost, device) => {
+    if (device.length === 0 || Buffer.byteLength(device) >= IFNAMSIZ) {
+      throw new MptunError('ERR_MPTUN_BIND_DEVICE', `"${device}" is not an interface name (1 to ${IFNAMSIZ - 1} bytes)`);
+    }
+    const addr = socketAddress(localHost);
+    const fd = libc.socket(addr.family, (kind === 'udp' ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw failure(libc, `cannot make a ${kind} socket for ${localHost}`);
+    const fail = (what: string): MptunError => {
+      const err = failure(libc, what);
+      libc.close(fd);
+      return err;
+    };
+    const name = Buffer.from(`${device}\0`);
+    if (libc.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) !== 0) {
+      throw fail(`cannot bind a ${kind} socket to device ${device} (SO_BINDTODEVICE; unprivileged only since Linux 5.7)`);
+    }
+    if (libc.bind(fd, addr.bytes, addr.bytes.length) !== 0) throw fail(`cannot bind a ${kind} socket on device ${device} to ${localHost}`);
+    return fd;
+  };
+}
+
+/**
+ * Make and close one UDP socket on `device` from `localHost`: a path that could never open
+ * fails at start with the reason, not at every retry. Throws like deviceSockets().
+ */
+export function checkDeviceBinding(localHost: string, device: string): void {
+  const fd = deviceSockets()('udp', localHost, device);
+  requireLibc().close(fd);
+}
+
+function requireLibc(): Libc {
+  const l = loadLibc();
+  if (!l.ok) throw new MptunError('ERR_MPTUN_BIND_DEVICE', l.reason);
+  return l.libc;
+}
+
+/** The error for the libc call that just failed, with errno's text. */
+function failure(libc: Libc, what: string): MptunError {
+  const errno = libc.errno();
+  return new MptunError('ERR_MPTUN_BIND_DEVICE', `${what}: ${libc.strerror(errno)} (errno ${errno})`);
+}
