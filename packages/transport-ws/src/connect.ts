@@ -8,6 +8,7 @@ import { HandshakeInitiator, IndexTable, PathSession, claimFrom, type CryptoBack
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
+import { AFFINITY_HEADER, affinityOfResponse, checkAffinityToken, urlWithAffinity } from './affinity.js';
 import { WsCloseCode } from './close-codes.js';
 import { describeConnectFailure } from './connect-errors.js';
 import { WsTransportError } from './errors.js';
@@ -46,7 +47,7 @@ export function parsePathUrl(url: string): URL {
   return parsed;
 }
 
-function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean): WsClientOptions {
+function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean, affinity: string | undefined): WsClientOptions {
   const options: WsClientOptions = {
     localAddress: localHost,
     perMessageDeflate: false,
@@ -57,6 +58,7 @@ function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean
     // Text messages are refused unread, so their UTF-8 need not be checked.
     skipUTF8Validation: true,
   };
+  if (affinity !== undefined) options.headers = { [AFFINITY_HEADER]: affinity };
   if (secure) {
     if (opts.tls.ca !== undefined) options.ca = opts.tls.ca;
     if (opts.tls.rejectUnauthorized !== undefined) options.rejectUnauthorized = opts.tls.rejectUnauthorized;
@@ -84,12 +86,17 @@ function errorForEarlyClose(code: number, reason: string): WsTransportError {
   return new WsTransportError('ERR_MPTUN_WS_CONNECT', `the WebSocket closed with code ${code} during the key exchange${why}`);
 }
 
-/** Opens one path from `localHost` to `url`. */
-export function connectPath(ctx: ClientContext, localHost: string, url: string): Promise<WsPathLink> {
+/**
+ * Opens one path from `localHost` to `url`. With `affinity` (a server's token, affinity.ts)
+ * the upgrade request carries it as a header and a query parameter, for the proxy to route on.
+ */
+export function connectPath(ctx: ClientContext, localHost: string, url: string, affinity?: string): Promise<WsPathLink> {
   const target = parsePathUrl(url);
   const { opts } = ctx;
+  if (affinity !== undefined) checkAffinityToken(affinity);
   return new Promise<WsPathLink>((resolve, reject) => {
-    const ws = new WebSocket(target, clientOptions(opts, localHost, target.protocol === 'wss:'));
+    const dialled = affinity === undefined ? target : urlWithAffinity(target, affinity);
+    const ws = new WebSocket(dialled, clientOptions(opts, localHost, target.protocol === 'wss:', affinity));
     ws.binaryType = 'nodebuffer';
     // ws reports late errors (after a terminate, say) as events: they must never throw.
     ws.on('error', noop);
@@ -98,6 +105,8 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
     let local: TransportAddress = { host: localHost, port: 0 };
     let remote: TransportAddress = { host: target.hostname, port: Number(target.port) || 0 };
     let link: WsPathLink | null = null;
+    /** The token the server named itself with in its upgrade response, if any. */
+    let served: string | null = null;
     let releaseHandshakeTurn: (() => void) | null = null;
 
     const deadline = setTimeout(() => {
@@ -127,6 +136,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
       const socket = response.socket as Socket;
       local = addressOf(socket.localAddress, socket.localPort, localHost);
       remote = addressOf(socket.remoteAddress, socket.remotePort, target.hostname);
+      served = affinityOfResponse(response.headers);
     };
 
     /** The link's session ended before it was up: say why as connect()'s error. */
@@ -153,6 +163,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string):
               ws,
               local,
               remote,
+              affinity: served,
               session: PathSession.initiator({
                 ...sessionTimers(opts),
                 initiator: ctx.initiator,

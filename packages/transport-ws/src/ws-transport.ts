@@ -22,8 +22,9 @@ export interface WsTransport {
   /**
    * Opens a path from local address `localHost` (the path leaves by that interface) to
    * `url` (ws:// or wss://, any URL path). Resolves once the server is authenticated.
+   * `affinity`: a server's token (the `affinity` of a path to it), for a proxy to route on.
    */
-  connect(localHost: string, url: string): Promise<WsPathLink>;
+  connect(localHost: string, url: string, affinity?: string): Promise<WsPathLink>;
   /** Listens for paths. */
   listen(opts: WsListenOptions): Promise<WsPathListener>;
 }
@@ -68,9 +69,9 @@ export function wsTransport(init: WsTransportInit): WsTransport {
     }));
 
   return {
-    async connect(localHost, url) {
+    async connect(localHost, url, affinity) {
       parsePathUrl(url); // a bad URL fails before any crypto loads
-      return connectPath(await clientContext(), localHost, url);
+      return connectPath(await clientContext(), localHost, url, affinity);
     },
     async listen(listenOpts) {
       return WsPathListener.start(await serverContext(), listenOpts);
