@@ -21,6 +21,7 @@ export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
 export type { HandshakeDropReason } from '@mptun/transport-udp';
+export { isAffinityToken, AFFINITY_TOKEN_PATTERN, MAX_AFFINITY_BYTES } from '@mptun/transport-ws';
 export { transportKinds, type TransportKind, type SealedTransportKind, type ListenSpec } from './transports.js';
 export { connect, createServer } from './api.js';
 export type { SegmentTap, TappedSegment } from './segment-tap.js';

@@ -84,6 +84,8 @@ export interface ServerTransportOptions {
   replay?: ReplayRecord;
   /** Sealed UDP listeners: every initiation dropped, with why and from where. */
   onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
+  /** WebSocket listeners: this server's name in every upgrade response (routing behind a proxy). */
+  affinityToken?: string;
 }
 
 export async function openListener(spec: ListenSpec, o: ServerTransportOptions): Promise<PathListener> {
@@ -100,7 +102,7 @@ export async function openListener(spec: ListenSpec, o: ServerTransportOptions):
       if (!o.keypair || !o.isAllowed) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a WebSocket listener needs keypair and authorized client keys');
       if (spec.transport === 'wss' && !spec.tls) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a wss listener needs tls.cert and tls.key');
       const t = wsTransport({ keypair: o.keypair, isAllowed: o.isAllowed, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}) });
-      return t.listen({ host: spec.host, port: spec.port, path: spec.path ?? '/mptun', ...(spec.tls ? { tls: spec.tls } : {}) });
+      return t.listen({ host: spec.host, port: spec.port, path: spec.path ?? '/mptun', ...(spec.tls ? { tls: spec.tls } : {}), ...(o.affinityToken !== undefined ? { affinityToken: o.affinityToken } : {}) });
     }
     default:
       throw new MptunError('ERR_MPTUN_BAD_OPTION', `unknown transport "${String(spec.transport)}"; valid: ${transportKinds.join(', ')}`);

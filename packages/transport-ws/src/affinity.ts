@@ -20,12 +20,12 @@ export const AFFINITY_QUERY = 'mptun-affinity';
 /** Longest token: a server name, not a payload. */
 export const MAX_AFFINITY_BYTES = 64;
 
-/** Characters that need no escaping in a header, a query string or a proxy's config. */
-const TOKEN = /^[A-Za-z0-9._~-]+$/;
+/** 1..64 characters that need no escaping in a header, a query string or a proxy's config. */
+export const AFFINITY_TOKEN_PATTERN = new RegExp(`^[A-Za-z0-9._~-]{1,${MAX_AFFINITY_BYTES}}$`);
 
 /** Whether `token` may name a server: 1..64 of A-Z a-z 0-9 . _ ~ -. */
 export function isAffinityToken(token: string): boolean {
-  return token.length >= 1 && token.length <= MAX_AFFINITY_BYTES && TOKEN.test(token);
+  return AFFINITY_TOKEN_PATTERN.test(token);
 }
 
 /** The server's token, checked: a typed error naming the rule otherwise. */

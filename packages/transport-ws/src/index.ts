@@ -9,5 +9,5 @@ export {
 export { WsPathLink } from './ws-path-link.js';
 export { WsPathListener, type WsListenOptions } from './listener.js';
 export { WsCloseCode, pathCloseCode, type WsCloseCodeValue } from './close-codes.js';
-export { AFFINITY_HEADER, AFFINITY_QUERY, MAX_AFFINITY_BYTES, isAffinityToken } from './affinity.js';
+export { AFFINITY_HEADER, AFFINITY_QUERY, MAX_AFFINITY_BYTES, AFFINITY_TOKEN_PATTERN, isAffinityToken } from './affinity.js';
 export { WsTransportError, type WsTransportErrorCode } from './errors.js';
