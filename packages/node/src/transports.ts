@@ -40,7 +40,11 @@ export interface PathOpener {
    * handshake first); false for plain paths, whose open binds a socket and sends nothing.
    */
   readonly answeredAtOpen: boolean;
-  open(localHost: string): Promise<PathLink>;
+  /**
+   * `affinity`: the server to ask a WebSocket reverse proxy for (the token a path to it
+   * reported, PathLink.affinity); UDP paths have no proxy to tell and ignore it.
+   */
+  open(localHost: string, affinity?: string): Promise<PathLink>;
 }
 
 export function pathOpener(o: ClientTransportOptions): PathOpener {
@@ -59,7 +63,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const t = wsTransport({ keypair: o.keypair, serverPublicKey: o.serverPublicKey, ...(o.crypto ? { crypto: o.crypto } : {}), ...(tls ? { tls } : {}) });
       const host = o.server.host.includes(':') ? `[${o.server.host}]` : o.server.host;
       const url = `${o.transport}://${host}:${o.server.port}${o.wsPath ?? '/mptun'}`;
-      return { kind: o.transport, shared: true, answeredAtOpen: true, open: (localHost) => t.connect(localHost, url) };
+      return { kind: o.transport, shared: true, answeredAtOpen: true, open: (localHost, affinity) => t.connect(localHost, url, affinity) };
     }
     default:
       throw new MptunError('ERR_MPTUN_BAD_OPTION', `unknown transport "${String(o.transport)}"; valid: ${transportKinds.join(', ')}`);

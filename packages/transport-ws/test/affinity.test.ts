@@ -4,13 +4,12 @@
  * X-Mptun-Affinity header and the mptun-affinity query parameter; bad tokens are refused as
  * configuration and ignored when they come from the network.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AFFINITY_QUERY, affinityOfResponse, isAffinityToken } from '../src/affinity.js';
 import { WsTransportError } from '../src/errors.js';
 import type { WsPathLink } from '../src/ws-path-link.js';
 import { Fixture } from './fixture.js';
+import { startUpgradeProxy } from './upgrade-proxy.js';
 
 const fx = new Fixture();
 beforeAll(() => fx.init());
@@ -35,24 +34,8 @@ describe('affinity tokens', () => {
 
   it('a path opened with a token asks for it in a header and in the query, and still authenticates', async () => {
     const server = await fx.server({}, { affinityToken: 'server-2', path: '/mptun' });
-    // A stand-in for the proxy: it records the upgrade request, then passes the bytes on.
-    const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
-    const proxy = createServer();
-    proxy.on('upgrade', (req, socket, head) => {
-      seen.push({ url: req.url ?? '', headers: req.headers });
-      const upstream = connect(server.listener.local.port, '127.0.0.1', () => {
-        const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`), '', ''];
-        upstream.write(lines.join('\r\n'));
-        upstream.write(head);
-        socket.pipe(upstream).pipe(socket);
-      });
-      upstream.on('error', () => socket.destroy());
-      socket.on('error', () => upstream.destroy());
-      fx.track({ close: () => { upstream.destroy(); socket.destroy(); } });
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    fx.track({ close: () => new Promise((r) => proxy.close(r)) });
-    const port = (proxy.address() as AddressInfo).port;
+    const proxy = fx.track(await startUpgradeProxy(() => server.listener.local.port));
+    const { port, seen } = proxy;
 
     const path = (await fx.connect(fx.client(), '127.0.0.3', `ws://127.0.0.1:${port}/mptun`)) as WsPathLink;
     expect(path.affinity).toBe('server-2');
