@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
 import { startEcho } from '../apps/client/test/support.js';
-import { echoThroughSocks, metricSum } from './scale-out-support.js';
+import { echoAll, printLastWords, settledFigures } from './scale-out-support.js';
 
 const REPO = join(import.meta.dirname, '..');
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -219,16 +219,9 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
   });
 
   it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths skip the balancer", async () => {
-    let watchdog: NodeJS.Timeout | undefined;
-    const overdue = new Promise<never>((_, reject) => (watchdog = setTimeout(() => reject(new Error('the echoes did not finish within 120 s')), 120_000)));
-    const echoes = Promise.all(clients.flatMap((c) => Array.from({ length: b.connectionsPerClient }, () => echoThroughSocks(c.socks, echo!.port, b.bytes))));
-    const open = await Promise.race([echoes, overdue]).finally(() => clearTimeout(watchdog)).catch((e: unknown) => {
-      // What each process said last, to tell a balancer problem from an mptun one.
-      for (const p of [...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]) {
-        console.log(`--- ${p.who}\n${p.app.stderr().split('\n').slice(-12).join('\n')}`);
-      }
+    const open = await echoAll(clients.map((c) => c.socks), echo!.port, b.connectionsPerClient, b.bytes, () => {
+      printLastWords([...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]);
       console.log(`--- nginx\n${nginx!.errors()}`);
-      throw e;
     });
     for (const o of open) expect(o.got).toBe(o.sent);
     const total = clients.length * b.connectionsPerClient;
@@ -237,17 +230,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     // first through nginx, one from each client address straight to the announced one).
     // A join sent through the balancer would have reached a server without the connection
     // and been refused, leaving fewer.
-    const figures = async (): Promise<Array<{ host: string; open: number; subflows: number; connections: number }>> =>
-      Promise.all(servers.map(async (s) => {
-        const page = await (await fetch(s.metrics)).text();
-        return { host: s.host, open: metricSum(page, 'mptun_connections_open'), subflows: metricSum(page, 'mptun_subflows'), connections: metricSum(page, 'mptun_connections_total') };
-      }));
-    let seen = await figures();
-    const deadline = Date.now() + 15_000;
-    while (seen.some((f) => f.subflows !== 3 * f.open) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      seen = await figures();
-    }
+    const seen = await settledFigures(servers, 3);
     console.log('per server (connections open, subflows):', seen.map((f) => `${f.host} ${f.open} ${f.subflows}`).join(', '));
     expect(seen.reduce((n, f) => n + f.open, 0)).toBe(total);
     // Accepted may be more than opened: on a slow first handshake the client races another

@@ -59,3 +59,50 @@ export function echoThroughSocks(socks: string, targetPort: number, bytes: numbe
     });
   });
 }
+
+/** One server's figures from its /metrics page. */
+export interface ServerFigures {
+  host: string;
+  /** Connections open now, their subflows, and connections accepted in all. */
+  open: number;
+  subflows: number;
+  connections: number;
+}
+
+/**
+ * Each server's figures once every open connection has `perConnection` subflows (a join that
+ * went to the wrong server leaves fewer), or as they are after 15 s.
+ */
+export async function settledFigures(servers: ReadonlyArray<{ host: string; metrics: string }>, perConnection: number): Promise<ServerFigures[]> {
+  const figures = async (): Promise<ServerFigures[]> =>
+    Promise.all(servers.map(async (s) => {
+      const page = await (await fetch(s.metrics)).text();
+      return { host: s.host, open: metricSum(page, 'mptun_connections_open'), subflows: metricSum(page, 'mptun_subflows'), connections: metricSum(page, 'mptun_connections_total') };
+    }));
+  let seen = await figures();
+  const deadline = Date.now() + 15_000;
+  while (seen.some((f) => f.subflows !== perConnection * f.open) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    seen = await figures();
+  }
+  return seen;
+}
+
+/**
+ * `perClient` echoes through each SOCKS address at once, all hash-checked by the caller;
+ * after 120 s without all of them done, `explain` prints what the processes said and it fails.
+ */
+export async function echoAll(socks: readonly string[], targetPort: number, perClient: number, bytes: number, explain: () => void): Promise<Array<{ socket: Socket; sent: string; got: string }>> {
+  let watchdog: NodeJS.Timeout | undefined;
+  const overdue = new Promise<never>((_, reject) => (watchdog = setTimeout(() => reject(new Error('the echoes did not finish within 120 s')), 120_000)));
+  const echoes = Promise.all(socks.flatMap((s) => Array.from({ length: perClient }, () => echoThroughSocks(s, targetPort, bytes))));
+  return Promise.race([echoes, overdue]).finally(() => clearTimeout(watchdog)).catch((e: unknown) => {
+    explain();
+    throw e;
+  });
+}
+
+/** The last lines each process wrote to stderr, to tell a balancer problem from an mptun one. */
+export function printLastWords(processes: ReadonlyArray<{ who: string; app: { stderr(): string } }>): void {
+  for (const p of processes) console.log(`--- ${p.who}\n${p.app.stderr().split('\n').slice(-12).join('\n')}`);
+}
