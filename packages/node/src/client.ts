@@ -244,8 +244,11 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       if (socket.destroyed || this.closed) return;
       // The freshest path first: if the first SYN goes unanswered, the engine races the next
       // MP_CAPABLE SYN on others[0] (raceHandshake).
+      // Behind a proxy whose servers have affinity tokens, a path that reached another server
+      // than the first cannot join it: the path manager opens one that asks for that server.
+      const server = this.table.affinityOf(first);
       const others = entries
-        .filter((e) => pathUsable(e) && e.pathId !== first)
+        .filter((e) => pathUsable(e) && e.pathId !== first && this.table.affinityOf(e.pathId!) === server)
         .map((e) => e.pathId!)
         .sort((a, b) => this.driver.lastHeard(b) - this.driver.lastHeard(a) || 0); // NaN when neither was heard
       const conn = this.driver.endpoint.connect(this.driver.now(), {

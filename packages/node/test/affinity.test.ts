@@ -58,9 +58,12 @@ describe('WebSocket paths behind a reverse proxy, routed by affinity token', () 
     expect(new Set(proxy.seen.map((s) => s.port)).size).toBe(2);
 
     const count = 6;
+    // A join sent over a path that reached another server is refused there: none may be.
+    const refused: unknown[] = [];
     const results = await Promise.all(
       Array.from({ length: count }, async (_, i) => {
         const sock = client.connect();
+        sock.on('subflow-down', (e) => refused.push({ connection: i, ...e }));
         const data = pattern(100 + i, 200_000);
         const got = new Promise<{ bytes: number; hash: string }>((resolve, reject) => {
           const chunks: Buffer[] = [];
@@ -78,6 +81,7 @@ describe('WebSocket paths behind a reverse proxy, routed by affinity token', () 
       }),
     );
     for (const r of results) expect(r.got).toEqual(r.sent);
+    expect(refused).toEqual([]);
 
     // On the servers: every connection has both its subflows on the one server holding it.
     await until(() => servers.reduce((n, s) => n + s.server.connectionCount, 0) === count, `${count} connections on the servers`);
