@@ -22,6 +22,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,4 +182,27 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind HAProxy, WebSo
     expect(routed.every((r) => r.status === 101), 'every upgrade was answered 101').toBe(true);
     for (const o of open) o.socket.destroy();
   }, 180_000);
+
+  it('routes on the token as a header alone and as a query parameter alone (plain requests; each server answers 426)', async () => {
+    // From addresses of their own, so each request's log line is known by its client address;
+    // each hashes to another server than the one it asks for, so only the rule can send it there.
+    const probes = SERVERS.flatMap((s, i) => [
+      { from: `127.0.0.${81 + i}`, token: s.token, headers: { 'x-mptun-affinity': s.token }, path: '/mptun' },
+      { from: `127.0.0.${91 + i}`, token: s.token, headers: {}, path: `/mptun?mptun-affinity=${s.token}` },
+    ]);
+    for (const p of probes) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpGet({ host: PROXY.split(':')[0], port: Number(PROXY.split(':')[1]), path: p.path, headers: p.headers, localAddress: p.from, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+      });
+      expect(status, `${p.path} from ${p.from}`).toBe(426);
+    }
+    const deadline = Date.now() + 5_000;
+    const lineOf = (from: string): Routed | undefined => haproxy!.routed().find((r) => r.client === from);
+    while (probes.some((p) => lineOf(p.from) === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const p of probes) expect(lineOf(p.from)?.server, `${p.path} from ${p.from}`).toBe(p.token);
+  });
 });
