@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
 import { startEcho } from '../apps/client/test/support.js';
-import { echoAll, printLastWords, settledFigures } from './scale-out-support.js';
+import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer } from './scale-out-support.js';
 
 const REPO = join(import.meta.dirname, '..');
 const CONF = join(REPO, 'deploy/haproxy/mptun-ws.cfg');
@@ -119,22 +119,13 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind HAProxy, WebSo
     }
     haproxy = await startHaproxy(dir);
     for (const c of CLIENTS) {
-      const app = startApp('client', [
-        'run', '--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`,
-        '--server-key', keys.serverPublic, '--key', keys.clientKey,
-        '--path', c.first, '--path', c.second, '--socks', '127.0.0.1:0', '--log-format', 'json',
-      ]);
-      const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
-      clients.push({ ...c, app, socks });
+      clients.push({ ...c, ...(await startTwoPathClient(['--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`, '--server-key', keys.serverPublic, '--key', keys.clientKey], c)) });
     }
   }, 120_000);
 
   afterAll(async () => {
     await stopAll();
-    if (haproxy && haproxy.child.exitCode === null) {
-      haproxy.child.kill('SIGTERM');
-      await new Promise((r) => haproxy!.child.once('exit', r));
-    }
+    await stopBalancer(haproxy?.child);
     await echo?.close();
     keys?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
 import { startEcho } from '../apps/client/test/support.js';
-import { echoAll, printLastWords, settledFigures } from './scale-out-support.js';
+import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer } from './scale-out-support.js';
 
 const REPO = join(import.meta.dirname, '..');
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -197,22 +197,14 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     }
     capture = await watchBalancer(b);
     for (const c of b.clients) {
-      const app = startApp('client', [
-        'run', ...b.clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey,
-        '--path', c.first, '--path', c.second, '--socks', '127.0.0.1:0', '--log-format', 'json',
-      ]);
-      const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
-      clients.push({ ...c, app, socks });
+      clients.push({ ...c, ...(await startTwoPathClient([...b.clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey], c)) });
     }
   }, 120_000);
 
   afterAll(async () => {
     await capture?.stop();
     await stopAll();
-    if (nginx && nginx.child.exitCode === null) {
-      nginx.child.kill('SIGTERM');
-      await new Promise((r) => nginx!.child.once('exit', r));
-    }
+    await stopBalancer(nginx?.child);
     await echo?.close();
     keys?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -1,10 +1,13 @@
 /**
- * What the scale-out tests (several mptun-servers behind a stock balancer) share: a SOCKS5
- * echo through a client that stays open while the servers are looked at, and the sum of a
- * metric over a server's /metrics page.
+ * What the scale-out tests (several mptun-servers behind a stock balancer) share: two-path
+ * clients, SOCKS5 echoes through them that stay open while the servers are looked at, each
+ * server's figures from its /metrics page, and stopping the balancer.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { startApp, type AppProcess } from '../apps/client/test/cli-support.js';
+import { socksOpen } from '../apps/server/test/cli-apps.js';
 
 /** The sum of every series of `name` in a Prometheus text page. */
 export function metricSum(page: string, name: string): number {
@@ -23,40 +26,25 @@ export function metricSum(page: string, name: string): number {
  * back; the socket stays open so the test can look at the servers while it is. Resolves with
  * the hashes of what was sent and what came back.
  */
-export function echoThroughSocks(socks: string, targetPort: number, bytes: number): Promise<{ socket: Socket; sent: string; got: string }> {
-  const [host, port] = [socks.slice(0, socks.lastIndexOf(':')), Number(socks.slice(socks.lastIndexOf(':') + 1))];
+export async function echoThroughSocks(socks: string, targetPort: number, bytes: number): Promise<{ socket: Socket; sent: string; got: string }> {
+  const { reply, socket } = await socksOpen(Number(socks.slice(socks.lastIndexOf(':') + 1)), targetPort);
+  if (reply !== 0) throw new Error(`SOCKS reply ${reply}`);
   const payload = randomBytes(bytes);
   return new Promise((resolve, reject) => {
-    const s = connect(port, host);
-    let stage: 'method' | 'reply' | 'data' = 'method';
-    let buf = Buffer.alloc(0);
     let received = 0;
     const hash = createHash('sha256');
-    s.setTimeout(60_000, () => s.destroy(new Error(`echo stalled in stage ${stage} after ${received} bytes`)));
-    s.on('error', reject);
-    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
-    s.on('data', (d: Buffer) => {
-      if (stage === 'data') {
-        hash.update(d);
-        received += d.length;
-        if (received >= bytes) {
-          s.setTimeout(0);
-          resolve({ socket: s, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
-        }
-        return;
-      }
-      buf = Buffer.concat([buf, d]);
-      if (stage === 'method' && buf.length >= 2) {
-        buf = buf.subarray(2);
-        stage = 'reply';
-        s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, targetPort >> 8, targetPort & 0xff]));
-      }
-      if (stage === 'reply' && buf.length >= 10) {
-        if (buf[1] !== 0) return s.destroy(new Error(`SOCKS reply ${buf[1]}`));
-        stage = 'data';
-        s.write(payload);
+    socket.setTimeout(60_000, () => socket.destroy(new Error(`echo stalled after ${received} bytes`)));
+    socket.on('error', reject);
+    socket.on('data', (d: Buffer) => {
+      hash.update(d);
+      received += d.length;
+      if (received >= bytes) {
+        socket.setTimeout(0);
+        resolve({ socket, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
       }
     });
+    socket.resume(); // socksOpen hands it over paused, with any early bytes put back
+    socket.write(payload);
   });
 }
 
@@ -105,4 +93,21 @@ export async function echoAll(socks: readonly string[], targetPort: number, perC
 /** The last lines each process wrote to stderr, to tell a balancer problem from an mptun one. */
 export function printLastWords(processes: ReadonlyArray<{ who: string; app: { stderr(): string } }>): void {
   for (const p of processes) console.log(`--- ${p.who}\n${p.app.stderr().split('\n').slice(-12).join('\n')}`);
+}
+
+/**
+ * An mptun-client with two paths (one per address) and a SOCKS5 proxy on loopback; `args`
+ * name the server, the transport and the keys. Resolves once the proxy listens.
+ */
+export async function startTwoPathClient(args: readonly string[], addresses: { first: string; second: string }): Promise<{ app: AppProcess; socks: string }> {
+  const app = startApp('client', ['run', ...args, '--path', addresses.first, '--path', addresses.second, '--socks', '127.0.0.1:0', '--log-format', 'json']);
+  const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
+  return { app, socks };
+}
+
+/** SIGTERM a balancer the test started, and wait for it to exit. */
+export async function stopBalancer(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
 }
