@@ -97,11 +97,15 @@ export function printLastWords(processes: ReadonlyArray<{ who: string; app: { st
 
 /**
  * An mptun-client with two paths (one per address) and a SOCKS5 proxy on loopback; `args`
- * name the server, the transport and the keys. Resolves once the proxy listens.
+ * name the server, the transport and the keys. Resolves once the proxy listens and both
+ * paths are up, so its connections begin on the first address (the preferred one) rather
+ * than on whichever path a still-racing start opened first: the spread a test expects over
+ * the servers then does not depend on timing.
  */
 export async function startTwoPathClient(args: readonly string[], addresses: { first: string; second: string }): Promise<{ app: AppProcess; socks: string }> {
   const app = startApp('client', ['run', ...args, '--path', addresses.first, '--path', addresses.second, '--socks', '127.0.0.1:0', '--log-format', 'json']);
   const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
+  for (const path of [addresses.first, addresses.second]) await app.waitForLog((l) => l['msg'] === 'path up' && l['path'] === path);
   return { app, socks };
 }
 
