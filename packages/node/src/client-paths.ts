@@ -112,7 +112,7 @@ export class ClientPaths {
   open(e: PathEntry): Promise<number> {
     if (e.pathId !== null) return Promise.resolve(e.pathId);
     if (e.opening) return e.opening;
-    e.opening = e.opener.open(e.local, e.affinity ?? undefined).then(
+    e.opening = e.opener.open(e.local, e.affinity ?? undefined).then(reachedAskedServer(e)).then(
       (link) => {
         e.opening = null;
         if (this.closed || !this.isKept(e)) {
@@ -311,6 +311,20 @@ export class ClientPaths {
     if (id === undefined) this.owners.set(owner, (id = this.nextOwner++));
     return id;
   }
+}
+
+/**
+ * A path that asked a reverse proxy for a server (its affinity token) but was answered by
+ * another one cannot carry the joins it was opened for: it fails to open, saying so, and is
+ * retried like any failed path (the proxy may have found that server down).
+ */
+function reachedAskedServer(e: PathEntry): (link: PathLink) => PathLink {
+  return (link) => {
+    if (e.affinity === null || link.affinity === e.affinity) return link;
+    link.close();
+    const answered = link.affinity === null || link.affinity === undefined ? 'a server without a token' : `server "${link.affinity}"`;
+    throw new Error(`the proxy sent the path asking for server "${e.affinity}" to ${answered}`);
+  };
 }
 
 export type { TransportKind };
