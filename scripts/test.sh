@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 # System tools the tests use as outside judges and real clients: tshark reads our pcaps,
 # curl and iperf3 run through the tunnel, chromium loads the status dashboard, openssl makes
-# throwaway certificates for wss, nginx balances UDP over several servers.
+# throwaway certificates for wss, nginx balances UDP over several servers,
+# HAProxy WebSocket paths by affinity token.
 missing=()
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
@@ -20,6 +21,8 @@ command -v tc >/dev/null 2>&1 || missing+=(iproute2)
 # The scale-out test balances three servers with Debian's nginx and its stream (UDP) module.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+# test/scale-out-haproxy.test.ts puts three WebSocket servers behind Debian's HAProxy.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 # tools/test/scale-out-njs.test.ts routes by a server id in an njs (nginx JavaScript) handler.
 [ -f /usr/lib/nginx/modules/ngx_stream_js_module.so ] || missing+=(libnginx-mod-stream-js)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -16,14 +16,13 @@
  * out with a printed note.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
 import { startEcho } from '../apps/client/test/support.js';
+import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer } from './scale-out-support.js';
 
 const REPO = join(import.meta.dirname, '..');
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -165,60 +164,6 @@ async function watchBalancer(b: Balancer): Promise<{ stop(): Promise<Map<string,
   };
 }
 
-/** The sum of every series of `name` in a Prometheus text page. */
-function metricSum(page: string, name: string): number {
-  let sum = 0;
-  for (const line of page.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-/**
- * SOCKS5 CONNECT through the client to the echo target, then `bytes` random bytes out and
- * back; the socket stays open so the test can look at the servers while it is. Resolves with
- * the hashes of what was sent and what came back.
- */
-function echoThroughSocks(socks: string, targetPort: number, bytes: number): Promise<{ socket: Socket; sent: string; got: string }> {
-  const [host, port] = [socks.slice(0, socks.lastIndexOf(':')), Number(socks.slice(socks.lastIndexOf(':') + 1))];
-  const payload = randomBytes(bytes);
-  return new Promise((resolve, reject) => {
-    const s = connect(port, host);
-    let stage: 'method' | 'reply' | 'data' = 'method';
-    let buf = Buffer.alloc(0);
-    let received = 0;
-    const hash = createHash('sha256');
-    s.setTimeout(60_000, () => s.destroy(new Error(`echo stalled in stage ${stage} after ${received} bytes`)));
-    s.on('error', reject);
-    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
-    s.on('data', (d: Buffer) => {
-      if (stage === 'data') {
-        hash.update(d);
-        received += d.length;
-        if (received >= bytes) {
-          s.setTimeout(0);
-          resolve({ socket: s, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
-        }
-        return;
-      }
-      buf = Buffer.concat([buf, d]);
-      if (stage === 'method' && buf.length >= 2) {
-        buf = buf.subarray(2);
-        stage = 'reply';
-        s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, targetPort >> 8, targetPort & 0xff]));
-      }
-      if (stage === 'reply' && buf.length >= 10) {
-        if (buf[1] !== 0) return s.destroy(new Error(`SOCKS reply ${buf[1]}`));
-        stage = 'data';
-        s.write(payload);
-      }
-    });
-  });
-}
-
 const notRoot = process.getuid?.() !== 0 ? 'not root: nginx as an HTTP proxy wants its temp directories under /var/lib/nginx' : undefined;
 if (!reason && notRoot) console.log(`scale-out with WebSocket behind nginx skipped: ${notRoot}`);
 
@@ -252,38 +197,23 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     }
     capture = await watchBalancer(b);
     for (const c of b.clients) {
-      const app = startApp('client', [
-        'run', ...b.clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey,
-        '--path', c.first, '--path', c.second, '--socks', '127.0.0.1:0', '--log-format', 'json',
-      ]);
-      const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
-      clients.push({ ...c, app, socks });
+      clients.push({ ...c, ...(await startTwoPathClient([...b.clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey], c)) });
     }
   }, 120_000);
 
   afterAll(async () => {
     await capture?.stop();
     await stopAll();
-    if (nginx && nginx.child.exitCode === null) {
-      nginx.child.kill('SIGTERM');
-      await new Promise((r) => nginx!.child.once('exit', r));
-    }
+    await stopBalancer(nginx?.child);
     await echo?.close();
     keys?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths skip the balancer", async () => {
-    let watchdog: NodeJS.Timeout | undefined;
-    const overdue = new Promise<never>((_, reject) => (watchdog = setTimeout(() => reject(new Error('the echoes did not finish within 120 s')), 120_000)));
-    const echoes = Promise.all(clients.flatMap((c) => Array.from({ length: b.connectionsPerClient }, () => echoThroughSocks(c.socks, echo!.port, b.bytes))));
-    const open = await Promise.race([echoes, overdue]).finally(() => clearTimeout(watchdog)).catch((e: unknown) => {
-      // What each process said last, to tell a balancer problem from an mptun one.
-      for (const p of [...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]) {
-        console.log(`--- ${p.who}\n${p.app.stderr().split('\n').slice(-12).join('\n')}`);
-      }
+    const open = await echoAll(clients.map((c) => c.socks), echo!.port, b.connectionsPerClient, b.bytes, () => {
+      printLastWords([...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]);
       console.log(`--- nginx\n${nginx!.errors()}`);
-      throw e;
     });
     for (const o of open) expect(o.got).toBe(o.sent);
     const total = clients.length * b.connectionsPerClient;
@@ -292,17 +222,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     // first through nginx, one from each client address straight to the announced one).
     // A join sent through the balancer would have reached a server without the connection
     // and been refused, leaving fewer.
-    const figures = async (): Promise<Array<{ host: string; open: number; subflows: number; connections: number }>> =>
-      Promise.all(servers.map(async (s) => {
-        const page = await (await fetch(s.metrics)).text();
-        return { host: s.host, open: metricSum(page, 'mptun_connections_open'), subflows: metricSum(page, 'mptun_subflows'), connections: metricSum(page, 'mptun_connections_total') };
-      }));
-    let seen = await figures();
-    const deadline = Date.now() + 15_000;
-    while (seen.some((f) => f.subflows !== 3 * f.open) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      seen = await figures();
-    }
+    const seen = await settledFigures(servers, 3);
     console.log('per server (connections open, subflows):', seen.map((f) => `${f.host} ${f.open} ${f.subflows}`).join(', '));
     expect(seen.reduce((n, f) => n + f.open, 0)).toBe(total);
     // Accepted may be more than opened: on a slow first handshake the client races another

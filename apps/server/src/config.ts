@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError, loadJsonConfig, validate, type LogFormat, type LogLevel, type Schema } from '@mptun/tunnel-common';
-import { resolveStrategy, type TransportKind } from '@mptun/node';
+import { AFFINITY_TOKEN_PATTERN, MAX_AFFINITY_BYTES, resolveStrategy, type TransportKind } from '@mptun/node';
 import { isLoopbackName } from '@mptun/local-http';
 import { parseAllowRule } from './policy.js';
 
@@ -82,6 +82,12 @@ export interface ServerConfig {
    * shared one (where a join may land on another server).
    */
   behindBalancer?: boolean;
+  /**
+   * This server's name behind an HTTP reverse proxy whose servers clients cannot reach: sent
+   * in every WebSocket upgrade response, and sent back by clients on a connection's further
+   * paths for the proxy to route on. Routing only: it authenticates nothing.
+   */
+  affinityToken?: string;
   /** Packet scheduler and congestion control of the server's sending side (downloads). */
   scheduler?: string;
   cc?: string;
@@ -102,6 +108,9 @@ export const defaultLimits: ServerLimits = {
 
 const logLevelSchema: Schema = { type: 'string', enum: ['debug', 'info', 'warn', 'error', 'silent'] };
 const logFormatSchema: Schema = { type: 'string', enum: ['json', 'text'] };
+/** An affinity token: what @mptun/transport-ws accepts (isAffinityToken). */
+const AFFINITY_PATTERN = AFFINITY_TOKEN_PATTERN;
+const AFFINITY_EXPECTED = `a server name of 1..${MAX_AFFINITY_BYTES} letters, digits and . _ ~ - (e.g. "s1")`;
 const nameSchema: Schema = { type: 'string', pattern: /^\S+$/, expected: 'a non-empty name' };
 
 const fileSchema: Schema = {
@@ -133,6 +142,7 @@ const fileSchema: Schema = {
     drain: { type: 'duration', max: 3_600_000 },
     announceListen: { type: 'boolean' },
     behindBalancer: { type: 'boolean' },
+    affinityToken: { type: 'string', pattern: AFFINITY_PATTERN, expected: AFFINITY_EXPECTED },
     announce: { type: 'array', items: { type: 'string', pattern: /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, expected: 'an "IP:port" to announce, e.g. "203.0.113.7:4433" or "[2001:db8::7]:4433"' } },
     scheduler: nameSchema,
     cc: nameSchema,
@@ -155,6 +165,7 @@ export interface ServerOverrides {
   announce?: string[];
   announceListen?: boolean;
   behindBalancer?: boolean;
+  affinityToken?: string;
   scheduler?: string;
   cc?: string;
   logLevel?: string;
@@ -177,6 +188,7 @@ interface FileShape {
   announce?: string[];
   announceListen?: boolean;
   behindBalancer?: boolean;
+  affinityToken?: string;
   scheduler?: string;
   cc?: string;
   logLevel?: LogLevel;
@@ -275,6 +287,13 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     throw new ConfigError(at(overrides.behindBalancer === true), overrides.behindBalancer === true ? '--behind-balancer' : 'behindBalancer', 'an address of its own to announce',
       'behind a balancer clients may open further paths only to an address of this server\'s own: give it with --announce IP:PORT (or "announce")');
   }
+  const affinityToken = overrides.affinityToken !== undefined
+    ? validate({ type: 'string', pattern: AFFINITY_PATTERN, expected: AFFINITY_EXPECTED }, overrides.affinityToken, 'command line', '--affinity-token')
+    : f.affinityToken;
+  if (affinityToken !== undefined && !listen.some((x) => x.transport === 'ws' || x.transport === 'wss')) {
+    throw new ConfigError(at(overrides.affinityToken !== undefined), overrides.affinityToken !== undefined ? '--affinity-token' : 'affinityToken', 'a ws:// or wss:// listener',
+      'the affinity token rides WebSocket upgrades only: add a ws:// or wss:// listener, or leave the token out');
+  }
   const l = f.limits ?? {};
   return {
     listen,
@@ -302,6 +321,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     // commander sets the flag true unless --no-announce-listen is given: only false counts.
     ...(overrides.announceListen === false || f.announceListen === false ? { announceListen: false } : {}),
     ...(behindBalancer ? { behindBalancer } : {}),
+    ...(affinityToken !== undefined ? { affinityToken: affinityToken as string } : {}),
     ...(scheduler ? { scheduler } : {}),
     ...(cc ? { cc } : {}),
     logLevel: (logLevel as LogLevel | undefined) ?? 'info',

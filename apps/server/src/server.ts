@@ -96,6 +96,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(config.announce ? { announce: config.announce } : {}),
     ...(config.announceListen === false ? { announceListenAddresses: false } : {}),
     ...(config.behindBalancer ? { behindBalancer: true } : {}),
+    ...(config.affinityToken !== undefined ? { affinityToken: config.affinityToken } : {}),
     ...(config.scheduler ? { scheduler: config.scheduler } : {}),
     ...(config.cc ? { congestionControl: config.cc } : {}),
     // A tunnel whose reader stops holds at most connectionBuffer per direction, the engine's
@@ -165,6 +166,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     log.info('listening', { transport: a.transport, address: `${a.host}:${a.port}` });
     if (a.transport === 'udp-plain') log.warn('udp-plain listener: no encryption or integrity; clients prove their key in the tunnel request, but anyone on the path can read and take over their connections', { address: `${a.host}:${a.port}` });
   }
+  if (config.affinityToken !== undefined) log.info('affinity token: WebSocket upgrades name this server for the reverse proxy', { token: config.affinityToken });
   if (config.behindBalancer) log.info('behind a balancer: clients open further paths only to the announced addresses (C bit)');
   for (const a of server.announcedAddresses()) log.info('announcing address', { addressId: a.addressId, address: `${a.host.includes(':') ? new URL(`http://[${a.host}]/`).hostname : a.host}:${a.port}` });
 

@@ -51,6 +51,16 @@ describe('server config', () => {
     expect(loadServerConfig(write('lb-file.json', { ...base, behindBalancer: true, announce: ['10.0.0.11:4433'] })).behindBalancer).toBe(true);
   });
 
+  it('an affinity token (file or --affinity-token) names the server for a reverse proxy: checked, and only with a WebSocket listener', () => {
+    const ws = { ...base, listen: ['ws://127.0.0.11:8080/mptun'] };
+    expect(loadServerConfig(write('aff-none.json', ws)).affinityToken).toBeUndefined();
+    expect(loadServerConfig(write('aff-file.json', { ...ws, affinityToken: 's1' })).affinityToken).toBe('s1');
+    expect(loadServerConfig(write('aff-flag.json', { ...ws, affinityToken: 's1' }), { affinityToken: 'eu-2.b' }).affinityToken).toBe('eu-2.b');
+    expect(() => loadServerConfig(write('aff-bad.json', ws), { affinityToken: 's 1' })).toThrow(/command line: --affinity-token: .*letters, digits/);
+    expect(() => loadServerConfig(write('aff-long.json', { ...ws, affinityToken: 'x'.repeat(65) }))).toThrow(/affinityToken: .*1\.\.64/);
+    expect(() => loadServerConfig(write('aff-udp.json', base), { affinityToken: 's1' })).toThrow(/--affinity-token: .*ws:\/\/ or wss:\/\/ listener/);
+  });
+
   it('keeps the replay state next to the key unless told where (issue 14 item 6)', () => {
     expect(loadServerConfig(write('replay-default.json', base)).replayStateFile).toBe('server.key.replay');
     expect(loadServerConfig(write('replay-set.json', { ...base, replayState: '/var/lib/mptun/replay' })).replayStateFile).toBe('/var/lib/mptun/replay');

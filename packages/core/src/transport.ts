@@ -40,6 +40,11 @@ export interface PathLink {
    * WebSocket paths: the client's key); null or absent where no session proved one (plain).
    */
   readonly peerKey?: Uint8Array | null;
+  /**
+   * The token the server named itself with for a reverse proxy to route on (a client's
+   * WebSocket paths, packages/transport-ws/src/affinity.ts); null or absent otherwise.
+   */
+  readonly affinity?: string | null;
   /** Send one segment. Returns false when the segment was dropped (backpressure, closed). */
   send(segment: Uint8Array): boolean;
   /** Bytes queued locally and not yet handed to the network (0 for UDP). */

@@ -4,6 +4,11 @@
  * WebSocket paths are shared by every connection of the client; plain tcp-in-udp paths carry
  * one subflow each, so each connection has its own. Each index is its own path, so siblings
  * over one address pair (ndiffports) leave from their own UDP source port / WS connection.
+ *
+ * Behind an HTTP reverse proxy whose servers the client cannot reach, one server address
+ * (the proxy's) stands for several servers. A WebSocket path reports the server that
+ * answered it by its affinity token (PathLink.affinity); a connection's further paths to the
+ * proxy then ask for that server (routedEntry), each such path an entry of its own.
  */
 import type { PathLink, TransportAddress } from '@mptun/core';
 import { backoffDelay, canonicalHost, type PathHost, type RetryPolicy } from '@mptun/path-manager';
@@ -15,6 +20,8 @@ export interface PathEntry {
   /** The server address as the path manager knows it (the opener may dial another, per path). */
   readonly remote: TransportAddress;
   readonly index: number;
+  /** The server this path asks the reverse proxy for (an affinity token), or null: any. */
+  readonly affinity: string | null;
   /** The connection that owns this path (plain mode), or null for a shared one. */
   readonly owner: object | null;
   readonly opener: PathOpener;
@@ -91,12 +98,12 @@ export class ClientPaths {
   ) {}
 
   /** The entry for a path, created (not opened) if need be. */
-  entry(owner: object | null, local: string, remote: TransportAddress, index: number): PathEntry {
+  entry(owner: object | null, local: string, remote: TransportAddress, index: number, affinity: string | null = null): PathEntry {
     const host = canonicalHost(local) ?? local;
-    const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}`;
+    const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}|${affinity ?? ''}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, owner, opener: this.openerFor(host, remote), pathId: null, link: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false };
+      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false };
       this.entries.set(key, e);
     }
     return e;
@@ -105,7 +112,7 @@ export class ClientPaths {
   open(e: PathEntry): Promise<number> {
     if (e.pathId !== null) return Promise.resolve(e.pathId);
     if (e.opening) return e.opening;
-    e.opening = e.opener.open(e.local).then(
+    e.opening = e.opener.open(e.local, e.affinity === null ? {} : { affinity: e.affinity }).then(reachedAskedServer(e)).then(
       (link) => {
         e.opening = null;
         if (this.closed || !this.isKept(e)) {
@@ -141,11 +148,35 @@ export class ClientPaths {
     return e.opening;
   }
 
-  /** The PathHost a connection's path manager uses (RFC 8684 §3.2 joins go over these paths). */
-  hostFor(user: object, owner: object | null): PathHost {
+  /**
+   * The token of the server that answered on `pathId` (a WebSocket path behind a proxy whose
+   * servers have tokens), or null.
+   */
+  affinityOf(pathId: number): string | null {
+    return this.byPathId.get(pathId)?.link?.affinity ?? null;
+  }
+
+  /**
+   * The path from `local` to `remote` that reaches the server named `affinity`: the path
+   * that asks for no server if it happens to be open to that one, else a path of its own
+   * that asks the proxy for it.
+   */
+  private routedEntry(owner: object | null, local: string, remote: TransportAddress, index: number, affinity: string): PathEntry {
+    const any = this.entry(owner, local, remote, index);
+    if (any.pathId !== null && this.affinityOf(any.pathId) === affinity) return any;
+    return this.entry(owner, local, remote, index, affinity);
+  }
+
+  /**
+   * The PathHost a connection's path manager uses (RFC 8684 §3.2 joins go over these paths).
+   * `affinity(remote)`: the server the connection's further paths to `remote` must reach
+   * (its first path's token), or null where any will do.
+   */
+  hostFor(user: object, owner: object | null, affinity: (remote: TransportAddress) => string | null = () => null): PathHost {
     return {
       ensurePath: (localHost, remote, index) => {
-        const e = this.entry(owner, localHost, remote, index);
+        const token = affinity(remote);
+        const e = token === null ? this.entry(owner, localHost, remote, index) : this.routedEntry(owner, localHost, remote, index, token);
         e.users.add(user);
         if (e.pathId !== null) return e.silent ? 'pending' : e.pathId;
         if (e.failed && !e.opening) {
@@ -280,6 +311,20 @@ export class ClientPaths {
     if (id === undefined) this.owners.set(owner, (id = this.nextOwner++));
     return id;
   }
+}
+
+/**
+ * A path that asked a reverse proxy for a server (its affinity token) but was answered by
+ * another one cannot carry the joins it was opened for: it fails to open, saying so, and is
+ * retried like any failed path (the proxy may have found that server down).
+ */
+function reachedAskedServer(e: PathEntry): (link: PathLink) => PathLink {
+  return (link) => {
+    if (e.affinity === null || link.affinity === e.affinity) return link;
+    link.close();
+    const answered = link.affinity === null || link.affinity === undefined ? 'a server without a token' : `server "${link.affinity}"`;
+    throw new Error(`the proxy sent the path asking for server "${e.affinity}" to ${answered}`);
+  };
 }
 
 export type { TransportKind };

@@ -185,8 +185,9 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
         settled: () => this.scheduleTick(),
       },
-      // Only shared paths stand: a plain path belongs to its connection and ends with it.
-      (e) => e.owner === null && e.index === 0 && this.locals.has(e.local) && this.isServer(e.remote),
+      // Only shared paths stand: a plain path belongs to its connection and ends with it, and
+      // one asking a proxy for a given server lasts as long as a connection on that server.
+      (e) => e.owner === null && e.index === 0 && e.affinity === null && this.locals.has(e.local) && this.isServer(e.remote),
     );
     this.driver.onPathClosed = (pathId, _link, info) => this.table.linkClosed(pathId, info.message);
     this.driver.onFirstHeard = (pathId) => this.table.heard(pathId);
@@ -241,7 +242,11 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     }, opts.highWaterMark === undefined ? {} : { highWaterMark: opts.highWaterMark });
     this.sockets.add(socket);
     const owner = this.opener.shared ? null : socket;
-    const pm = new PathManager({ host: this.table.hostFor(socket, owner), server: this.server, random: osRandom, policy: this.policy, ...(this.options.retry ? { retry: this.options.retry } : {}) });
+    // Behind a reverse proxy whose servers have affinity tokens, further paths to the proxy
+    // ask for the server the connection began on (see affinityOfConnection).
+    const affinity = (remote: TransportAddress): string | null =>
+      socket.isBound && this.isServer(remote) ? affinityOfConnection(socket.connection, (pathId) => this.table.affinityOf(pathId)) : null;
+    const pm = new PathManager({ host: this.table.hostFor(socket, owner, affinity), server: this.server, random: osRandom, policy: this.policy, ...(this.options.retry ? { retry: this.options.retry } : {}) });
     for (const [host, l] of this.locals) pm.addLocal({ id: host, host, backup: l.backup });
     // The first subflow leaves from a regular address of the server's family, toward the server.
     const usable = [...this.locals].filter(([host]) => familiesMatch(host, this.server.host));
@@ -251,8 +256,11 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       if (socket.destroyed || this.closed) return;
       // The freshest path first: if the first SYN goes unanswered, the engine races the next
       // MP_CAPABLE SYN on others[0] (raceHandshake).
+      // Behind a proxy whose servers have affinity tokens, a path that reached another server
+      // than the first cannot join it: the path manager opens one that asks for that server.
+      const server = this.table.affinityOf(first);
       const others = entries
-        .filter((e) => pathUsable(e) && e.pathId !== first)
+        .filter((e) => pathUsable(e) && e.pathId !== first && this.table.affinityOf(e.pathId!) === server)
         .map((e) => e.pathId!)
         .sort((a, b) => this.driver.lastHeard(b) - this.driver.lastHeard(a) || 0); // NaN when neither was heard
       const conn = this.driver.endpoint.connect(this.driver.now(), {
@@ -341,7 +349,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   private openerFor(local: string, remote: TransportAddress): PathOpener {
     const opener = this.transportFor(local, remote);
     const device = this.devices.get(local);
-    return device === undefined ? opener : { ...opener, open: (host) => opener.open(host, device) };
+    return device === undefined ? opener : { ...opener, open: (host, opts) => opener.open(host, { ...opts, device }) };
   }
 
   private transportFor(local: string, remote: TransportAddress): PathOpener {
@@ -483,6 +491,16 @@ function pathEvent(e: PathEntry): PathEventInfo {
 
 function localHost(host: string): string {
   return canonicalHost(host) ?? host;
+}
+
+/**
+ * The token of the server a connection lives on: the one that answered the path of its
+ * established MP_CAPABLE subflow, or (still in its handshake) of the path its first SYN took.
+ */
+function affinityOfConnection(conn: Connection, affinityOf: (pathId: number) => string | null): string | null {
+  const subflows = conn.subflows();
+  const initial = subflows.find((sf) => sf.isInitial && sf.isEstablished) ?? subflows[0];
+  return initial === undefined ? null : affinityOf(initial.pathId);
 }
 
 /** The any-addresses: the OS picks the source address. */

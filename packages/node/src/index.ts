@@ -22,6 +22,7 @@ export { MptunError } from './errors.js';
 export { checkDeviceBinding, deviceBindingUnavailable } from './bind-device.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
 export type { HandshakeDropReason } from '@mptun/transport-udp';
+export { isAffinityToken, AFFINITY_TOKEN_PATTERN, MAX_AFFINITY_BYTES } from '@mptun/transport-ws';
 export { transportKinds, type TransportKind, type SealedTransportKind, type ListenSpec } from './transports.js';
 export { connect, createServer } from './api.js';
 export type { SegmentTap, TappedSegment } from './segment-tap.js';

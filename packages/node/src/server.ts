@@ -54,6 +54,12 @@ export interface ServerCommonOptions {
    * announced addresses (give the server's own in `announce`), never to the shared one.
    */
   behindBalancer?: boolean;
+  /**
+   * This server's name behind an HTTP reverse proxy that clients cannot see past: every
+   * WebSocket upgrade response carries it, and clients send it back on a connection's
+   * further paths for the proxy to route on (@mptun/transport-ws affinity.ts). Routing only.
+   */
+  affinityToken?: string;
 }
 
 /** Listeners of any transport; sealed ones (udp, ws, wss) authenticate with the server's key pair. */
@@ -154,6 +160,7 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
           ...(this.options.crypto ? { crypto: this.options.crypto } : {}),
           replay,
           ...(this.options.onHandshakeFailure ? { onHandshakeFailure: this.options.onHandshakeFailure } : {}),
+          ...(this.options.affinityToken !== undefined ? { affinityToken: this.options.affinityToken } : {}),
         });
         const kind = spec.transport === 'udp' || spec.transport === 'udp-plain' ? 'udp' : 'ws';
         // Half-open handshakes are budgeted per listener: a flood on one leaves the others room.

@@ -41,8 +41,12 @@ export interface PathOpener {
    * handshake first); false for plain paths, whose open binds a socket and sends nothing.
    */
   readonly answeredAtOpen: boolean;
-  /** Opens a path from `localHost`; with `device`, its socket is bound to that interface too. */
-  open(localHost: string, device?: string): Promise<PathLink>;
+  /**
+   * Opens a path from `localHost`. `device`: its socket is bound to that interface too.
+   * `affinity`: the server to ask a WebSocket reverse proxy for (the token a path to it
+   * reported, PathLink.affinity); UDP paths have no proxy to tell and ignore it.
+   */
+  open(localHost: string, opts?: { device?: string; affinity?: string }): Promise<PathLink>;
 }
 
 /** A socket from `localHost` bound to `device` (bind-device.ts), made when the path opens. */
@@ -57,7 +61,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const plain = o.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.serverPublicKey)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'sealed UDP needs keypair and serverPublicKey');
       const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, ...(o.crypto ? { crypto: o.crypto } : {}) });
-      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, device) => t.connect(localHost, o.server, onDevice('udp', localHost, device)) };
+      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, opts) => t.connect(localHost, o.server, onDevice('udp', localHost, opts?.device)) };
     }
     case 'ws':
     case 'wss': {
@@ -66,7 +70,15 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const t = wsTransport({ keypair: o.keypair, serverPublicKey: o.serverPublicKey, ...(o.crypto ? { crypto: o.crypto } : {}), ...(tls ? { tls } : {}) });
       const host = o.server.host.includes(':') ? `[${o.server.host}]` : o.server.host;
       const url = `${o.transport}://${host}:${o.server.port}${o.wsPath ?? '/mptun'}`;
-      return { kind: o.transport, shared: true, answeredAtOpen: true, open: (localHost, device) => t.connect(localHost, url, onDevice('tcp', localHost, device)) };
+      return {
+        kind: o.transport,
+        shared: true,
+        answeredAtOpen: true,
+        open: (localHost, opts) => {
+          const openSocket = onDevice('tcp', localHost, opts?.device);
+          return t.connect(localHost, url, { ...(openSocket ? { openSocket } : {}), ...(opts?.affinity !== undefined ? { affinity: opts.affinity } : {}) });
+        },
+      };
     }
     default:
       throw new MptunError('ERR_MPTUN_BAD_OPTION', `unknown transport "${String(o.transport)}"; valid: ${transportKinds.join(', ')}`);
@@ -91,6 +103,8 @@ export interface ServerTransportOptions {
   replay?: ReplayRecord;
   /** Sealed UDP listeners: every initiation dropped, with why and from where. */
   onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
+  /** WebSocket listeners: this server's name in every upgrade response (routing behind a proxy). */
+  affinityToken?: string;
 }
 
 export async function openListener(spec: ListenSpec, o: ServerTransportOptions): Promise<PathListener> {
@@ -107,7 +121,7 @@ export async function openListener(spec: ListenSpec, o: ServerTransportOptions):
       if (!o.keypair || !o.isAllowed) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a WebSocket listener needs keypair and authorized client keys');
       if (spec.transport === 'wss' && !spec.tls) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a wss listener needs tls.cert and tls.key');
       const t = wsTransport({ keypair: o.keypair, isAllowed: o.isAllowed, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}) });
-      return t.listen({ host: spec.host, port: spec.port, path: spec.path ?? '/mptun', ...(spec.tls ? { tls: spec.tls } : {}) });
+      return t.listen({ host: spec.host, port: spec.port, path: spec.path ?? '/mptun', ...(spec.tls ? { tls: spec.tls } : {}), ...(o.affinityToken !== undefined ? { affinityToken: o.affinityToken } : {}) });
     }
     default:
       throw new MptunError('ERR_MPTUN_BAD_OPTION', `unknown transport "${String(spec.transport)}"; valid: ${transportKinds.join(', ')}`);

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { isIP, Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
+import { AFFINITY_HEADER, affinityOfResponse, checkAffinityToken, urlWithAffinity } from './affinity.js';
 import { WsCloseCode } from './close-codes.js';
 import { describeConnectFailure } from './connect-errors.js';
 import { WsTransportError } from './errors.js';
@@ -68,7 +69,7 @@ function adoptedConnection(fd: number, secure: boolean): (options: ConnectionOpt
   };
 }
 
-function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean, fd: number | undefined): WsClientOptions {
+function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean, fd: number | undefined, affinity: string | undefined): WsClientOptions {
   const options: WsClientOptions = {
     ...(fd === undefined ? { localAddress: localHost } : { createConnection: adoptedConnection(fd, secure) as unknown as ClientOptions['createConnection'] }),
     perMessageDeflate: false,
@@ -79,6 +80,7 @@ function clientOptions(opts: ResolvedOptions, localHost: string, secure: boolean
     // Text messages are refused unread, so their UTF-8 need not be checked.
     skipUTF8Validation: true,
   };
+  if (affinity !== undefined) options.headers = { [AFFINITY_HEADER]: affinity };
   if (secure) {
     if (opts.tls.ca !== undefined) options.ca = opts.tls.ca;
     if (opts.tls.rejectUnauthorized !== undefined) options.rejectUnauthorized = opts.tls.rejectUnauthorized;
@@ -106,10 +108,19 @@ function errorForEarlyClose(code: number, reason: string): WsTransportError {
   return new WsTransportError('ERR_MPTUN_WS_CONNECT', `the WebSocket closed with code ${code} during the key exchange${why}`);
 }
 
+/** How a path is opened, besides its ends. */
+export interface ConnectOptions {
+  /** Makes the TCP socket (bound to the local address and, say, to its device). */
+  openSocket?: OpenSocket;
+  /** A server's token (the `affinity` of a path to it, affinity.ts): the upgrade request carries it as a header and a query parameter, for a proxy to route on. */
+  affinity?: string;
+}
+
 /** Opens one path from `localHost` (or the socket `openSocket` makes) to `url`. */
-export function connectPath(ctx: ClientContext, localHost: string, url: string, openSocket?: OpenSocket): Promise<WsPathLink> {
+export function connectPath(ctx: ClientContext, localHost: string, url: string, { openSocket, affinity }: ConnectOptions = {}): Promise<WsPathLink> {
   const target = parsePathUrl(url);
   const { opts } = ctx;
+  if (affinity !== undefined) checkAffinityToken(affinity);
   let fd: number | undefined;
   try {
     fd = openSocket?.();
@@ -118,7 +129,8 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string, 
     return Promise.reject(new WsTransportError('ERR_MPTUN_WS_CONNECT', `cannot open ${target.href} from ${localHost}: ${why}`, { cause: err }));
   }
   return new Promise<WsPathLink>((resolve, reject) => {
-    const ws = new WebSocket(target, clientOptions(opts, localHost, target.protocol === 'wss:', fd));
+    const dialled = affinity === undefined ? target : urlWithAffinity(target, affinity);
+    const ws = new WebSocket(dialled, clientOptions(opts, localHost, target.protocol === 'wss:', fd, affinity));
     ws.binaryType = 'nodebuffer';
     // ws reports late errors (after a terminate, say) as events: they must never throw.
     ws.on('error', noop);
@@ -127,6 +139,8 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string, 
     let local: TransportAddress = { host: localHost, port: 0 };
     let remote: TransportAddress = { host: target.hostname, port: Number(target.port) || 0 };
     let link: WsPathLink | null = null;
+    /** The token the server named itself with in its upgrade response, if any. */
+    let served: string | null = null;
     let releaseHandshakeTurn: (() => void) | null = null;
 
     const deadline = setTimeout(() => {
@@ -156,6 +170,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string, 
       const socket = response.socket as Socket;
       local = addressOf(socket.localAddress, socket.localPort, localHost);
       remote = addressOf(socket.remoteAddress, socket.remotePort, target.hostname);
+      served = affinityOfResponse(response.headers);
     };
 
     /** The link's session ended before it was up: say why as connect()'s error. */
@@ -182,6 +197,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string, 
               ws,
               local,
               remote,
+              affinity: served,
               session: PathSession.initiator({
                 ...sessionTimers(opts),
                 initiator: ctx.initiator,

@@ -12,6 +12,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
+import { checkAffinityToken } from './affinity.js';
 import { WsCloseCode } from './close-codes.js';
 import { WsTransportError } from './errors.js';
 import { linkTuning, sessionTimers, type ResolvedOptions } from './options.js';
@@ -33,6 +34,11 @@ export interface WsListenOptions {
   path?: string;
   /** Serve wss:// with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * This server's name behind an HTTP reverse proxy (affinity.ts): sent in every upgrade
+   * response, so a client's further paths can ask the proxy for this server.
+   */
+  affinityToken?: string;
 }
 
 type WsServerOptions = ServerOptions & { closeTimeout: number };
@@ -87,6 +93,7 @@ export class WsPathListener implements PathListener {
   /** Binds and resolves once listening. */
   static async start(ctx: ServerContext, listen: WsListenOptions): Promise<WsPathListener> {
     const path = normalizePath(listen.path);
+    const affinity = listen.affinityToken === undefined ? undefined : checkAffinityToken(listen.affinityToken);
     // A socket that dawdles over its HTTP request is dropped like one that dawdles over the
     // key exchange; Node checks for those every connectionsCheckingInterval.
     const timeouts = {
@@ -111,6 +118,7 @@ export class WsPathListener implements PathListener {
       skipUTF8Validation: true,
     };
     const wss = new WebSocketServer(wssOptions);
+    if (affinity !== undefined) wss.on('headers', (headers: string[]) => headers.push(`X-Mptun-Affinity: ${affinity}`));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         reject(new WsTransportError('ERR_MPTUN_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${err.message}`, { cause: err }));

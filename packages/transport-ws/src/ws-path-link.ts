@@ -20,6 +20,8 @@ export interface WsPathLinkOptions {
   readonly ws: WebSocket;
   readonly local: TransportAddress;
   readonly remote: TransportAddress;
+  /** Client: the server's affinity token from its upgrade response (affinity.ts), if it sent one. */
+  readonly affinity?: string | null;
   readonly session: PathSession;
   /**
    * Server: runs a rekey initiation that arrived on this path through the shared
@@ -69,6 +71,8 @@ export class WsPathLink implements PathLink {
   readonly local: TransportAddress;
   readonly remote: TransportAddress;
   readonly maxSegment: number;
+  /** Client: the token the server named itself with (routing only, never authenticated). */
+  readonly affinity: string | null;
   onClose: ((info: PathCloseInfo) => void) | null = null;
   onDrain: (() => void) | null = null;
 
@@ -104,6 +108,7 @@ export class WsPathLink implements PathLink {
     this.ws = opts.ws;
     this.local = opts.local;
     this.remote = opts.remote;
+    this.affinity = opts.affinity ?? null;
     this.session = opts.session;
     this.rekey = opts.rekey;
     this.onUp = opts.onUp;

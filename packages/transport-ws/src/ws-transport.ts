@@ -11,7 +11,7 @@ import {
   loadCrypto,
   type CryptoBackend,
 } from '@mptun/session';
-import { connectPath, parsePathUrl, type ClientContext, type OpenSocket } from './connect.js';
+import { connectPath, parsePathUrl, type ClientContext, type ConnectOptions } from './connect.js';
 import { WsTransportError } from './errors.js';
 import { WsPathListener, type ServerContext, type WsListenOptions } from './listener.js';
 import { resolveOptions, type WsTransportInit } from './options.js';
@@ -22,9 +22,9 @@ export interface WsTransport {
   /**
    * Opens a path from local address `localHost` (the path leaves by that interface) to
    * `url` (ws:// or wss://, any URL path). Resolves once the server is authenticated.
-   * `openSocket` makes the TCP socket itself (bound to `localHost` and, say, to its device).
+   * `opts`: the socket to use (`openSocket`) and the server to ask a proxy for (`affinity`).
    */
-  connect(localHost: string, url: string, openSocket?: OpenSocket): Promise<WsPathLink>;
+  connect(localHost: string, url: string, opts?: ConnectOptions): Promise<WsPathLink>;
   /** Listens for paths. */
   listen(opts: WsListenOptions): Promise<WsPathListener>;
 }
@@ -69,9 +69,9 @@ export function wsTransport(init: WsTransportInit): WsTransport {
     }));
 
   return {
-    async connect(localHost, url, openSocket) {
+    async connect(localHost, url, opts) {
       parsePathUrl(url); // a bad URL fails before any crypto loads
-      return connectPath(await clientContext(), localHost, url, openSocket);
+      return connectPath(await clientContext(), localHost, url, opts);
     },
     async listen(listenOpts) {
       return WsPathListener.start(await serverContext(), listenOpts);

@@ -1,0 +1,199 @@
+/**
+ * Several mptun-servers behind an HTTP reverse proxy whose servers clients cannot reach
+ * (issue 17): Debian's HAProxy runs deploy/haproxy/mptun-ws.cfg as it is, in front of three
+ * real mptun-server processes on WebSocket, each with its own affinity token (s1, s2, s3) and
+ * nothing announced (no --announce, no --behind-balancer): clients are told only the proxy's
+ * address. A client's two addresses hash to two different servers, so each connection's
+ * second path reaches its server only by asking for it with the token the first path was
+ * given. Every connection's subflows must sit on one server (each server's /metrics), the
+ * load must spread over all three, every transfer must be hash-exact, every path must have
+ * come through the proxy, and every path that asked for a server must have been sent there
+ * (HAProxy's own log line per upgrade).
+ *
+ * Addresses, apart from the nginx test's so both may run at once: 127.0.0.110:8080 is the
+ * proxy, 127.0.0.31-33:8080 the servers, 127.0.0.51-55 and 127.0.0.71-75 each client's two
+ * addresses (`balance source` puts 127.0.0.x on server (x + 1) mod 3, so a client's two are
+ * never on one server). The servers listen on loopback aliases a client could dial, but no
+ * client is told them and no server announces them; that every path came through HAProxy is
+ * checked from the servers' view of where their paths came from.
+ *
+ * Skipped, with the reason printed, where haproxy is missing (not in CI, where
+ * scripts/test.sh installs it and a missing haproxy fails).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
+import { startEcho } from '../apps/client/test/support.js';
+import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer } from './scale-out-support.js';
+
+const REPO = join(import.meta.dirname, '..');
+const CONF = join(REPO, 'deploy/haproxy/mptun-ws.cfg');
+/** Debian puts haproxy in /usr/sbin, which a user's PATH may leave out. */
+const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
+const PROXY = '127.0.0.110:8080';
+const SERVERS = [
+  { host: '127.0.0.31', token: 's1' },
+  { host: '127.0.0.32', token: 's2' },
+  { host: '127.0.0.33', token: 's3' },
+];
+const CLIENTS = [1, 2, 3, 4, 5].map((i) => ({ first: `127.0.0.${50 + i}`, second: `127.0.0.${70 + i}` }));
+// A WebSocket path that hears nothing for a second is given up (transport-ws heartbeat.ts),
+// which a loaded two-core machine can cause: a modest count, as in the nginx test.
+const CONNECTIONS_PER_CLIENT = 3;
+const BYTES = 300_000;
+
+function skipReason(): string | undefined {
+  const v = spawnSync(HAPROXY, ['-v'], { stdio: 'ignore' });
+  if (v.error !== undefined || v.status !== 0) return 'haproxy is not installed (apt-get install -y haproxy)';
+  return undefined;
+}
+// In CI (scripts/test.sh installs haproxy) a missing haproxy fails the test instead.
+const reason = process.env.CI ? undefined : skipReason();
+if (reason) console.log(`scale-out behind HAProxy skipped: ${reason}`);
+
+/** One upgrade as HAProxy logged it (the deploy file's log-format). */
+interface Routed {
+  client: string;
+  server: string;
+  status: number;
+  /** The token the path asked for, or null. */
+  affinity: string | null;
+}
+
+/**
+ * HAProxy in the foreground with the deploy file as it is; the only thing added is a global
+ * section that sends its log lines to stdout (Debian's haproxy.cfg sends them to syslog).
+ */
+async function startHaproxy(dir: string): Promise<{ child: ChildProcess; routed: () => Routed[]; output: () => string }> {
+  const global = join(dir, 'global.cfg');
+  writeFileSync(global, ['global', '    log stdout format raw local0 info', ''].join('\n'));
+  const check = spawnSync(HAPROXY, ['-c', '-f', global, '-f', CONF], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`haproxy -c refused the config: ${check.stdout}${check.stderr}`);
+  let out = '';
+  const child = spawn(HAPROXY, ['-db', '-f', global, '-f', CONF], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ss = spawnSync('ss', ['-tlnH', 'src', PROXY], { encoding: 'utf8' });
+    if (ss.stdout.includes(PROXY)) break;
+    if (child.exitCode !== null) throw new Error(`haproxy exited: ${out}`);
+    if (Date.now() > deadline) throw new Error(`haproxy did not bind ${PROXY}: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const routed = (): Routed[] =>
+    [...out.matchAll(/^mptun-ws client=(\S+):\d+ server=(\S+) status=(-?\d+) affinity=(\S*)$/gm)].map((m) => ({
+      client: m[1]!,
+      server: m[2]!,
+      status: Number(m[3]),
+      affinity: m[4] === '' || m[4] === '-' ? null : m[4]!,
+    }));
+  return { child, routed, output: () => out };
+}
+
+describe.skipIf(reason !== undefined)('three mptun-servers behind HAProxy, WebSocket paths routed by affinity token', () => {
+  let dir = '';
+  let keys: KeyFiles;
+  let haproxy: Awaited<ReturnType<typeof startHaproxy>> | null = null;
+  let echo: Awaited<ReturnType<typeof startEcho>> | null = null;
+  const servers: Array<{ host: string; token: string; app: AppProcess; metrics: string }> = [];
+  const clients: Array<{ first: string; second: string; app: AppProcess; socks: string }> = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mptun-haproxy-'));
+    keys = await writeKeyFiles();
+    echo = await startEcho();
+    // The servers share the key the clients pin: any of them may answer the proxy's address.
+    for (const { host, token } of SERVERS) {
+      const app = startApp('server', [
+        'run', '--listen', `ws://${host}:8080/mptun`, '--affinity-token', token,
+        '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', `127.0.0.1:${echo.port}`,
+        '--metrics', `${host}:0`, '--drain', '0s', '--log-format', 'json',
+      ]);
+      const metrics = String((await app.waitForLog((l) => l['msg'] === 'metrics'))['url']);
+      servers.push({ host, token, app, metrics });
+    }
+    haproxy = await startHaproxy(dir);
+    for (const c of CLIENTS) {
+      clients.push({ ...c, ...(await startTwoPathClient(['--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`, '--server-key', keys.serverPublic, '--key', keys.clientKey], c)) });
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await stopAll();
+    await stopBalancer(haproxy?.child);
+    await echo?.close();
+    keys?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths reach their server through the proxy by token", async () => {
+    const total = clients.length * CONNECTIONS_PER_CLIENT;
+    console.log(`${clients.length} clients with two paths each, ${CONNECTIONS_PER_CLIENT} connections each: ${total} connections of ${BYTES} bytes echoed`);
+    const open = await echoAll(clients.map((c) => c.socks), echo!.port, CONNECTIONS_PER_CLIENT, BYTES, () => {
+      printLastWords([...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]);
+      console.log(`--- haproxy\n${haproxy!.output()}`);
+    });
+    for (const o of open) expect(o.got).toBe(o.sent);
+
+    // With every connection still open: each has two subflows on its server, one from each
+    // client address. A second path the proxy sent elsewhere would reach a server without the
+    // connection, whose join is refused, leaving one.
+    const seen = await settledFigures(servers, 2);
+    console.log('spread, per server (connections open, subflows):', seen.map((f) => `${f.host} ${f.open} ${f.subflows}`).join(', '));
+    expect(seen.reduce((n, f) => n + f.open, 0)).toBe(total);
+    for (const f of seen) {
+      expect(f.open, `${f.host} carries connections`).toBeGreaterThan(0);
+      expect(f.subflows, `${f.host}: two subflows per connection`).toBe(2 * f.open);
+    }
+
+    // Every path a server saw came from the proxy, none from a client's own address.
+    const clientAddresses = new Set(CLIENTS.flatMap((c) => [c.first, c.second]));
+    for (const s of servers) {
+      const sources = new Set(s.app.logs().filter((l) => l['msg'] === 'client path up').map((l) => String(l['address'])));
+      expect([...sources].filter((a) => clientAddresses.has(a)), `${s.host}: paths straight from a client`).toEqual([]);
+    }
+
+    // HAProxy's side: each upgrade, whom it went to, and the token it asked for. Every client's
+    // second address hashes to another server than its first, so each client needs at least
+    // one path that asks for its connections' server; each such path must have reached it.
+    const routed = haproxy!.routed();
+    const asked = routed.filter((r) => r.affinity !== null);
+    const wrong = asked.filter((r) => r.server !== r.affinity);
+    const byServer = SERVERS.map((s) => `${s.token} ${routed.filter((r) => r.server === s.token).length}`).join(', ');
+    console.log(`upgrades through HAProxy: ${routed.length} (by server: ${byServer}); asking for a server by token: ${asked.length}, sent elsewhere: ${wrong.length}`);
+    for (const c of CLIENTS) {
+      expect(asked.filter((r) => r.client === c.first || r.client === c.second).length, `client ${c.first}/${c.second}: paths asking for a server`).toBeGreaterThan(0);
+    }
+    expect(wrong).toEqual([]);
+    expect(routed.every((r) => r.status === 101), 'every upgrade was answered 101').toBe(true);
+    for (const o of open) o.socket.destroy();
+  }, 180_000);
+
+  it('routes on the token as a header alone and as a query parameter alone (plain requests; each server answers 426)', async () => {
+    // From addresses of their own, so each request's log line is known by its client address;
+    // each hashes to another server than the one it asks for, so only the rule can send it there.
+    const probes = SERVERS.flatMap((s, i) => [
+      { from: `127.0.0.${81 + i}`, token: s.token, headers: { 'x-mptun-affinity': s.token }, path: '/mptun' },
+      { from: `127.0.0.${91 + i}`, token: s.token, headers: {}, path: `/mptun?mptun-affinity=${s.token}` },
+    ]);
+    for (const p of probes) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpGet({ host: PROXY.split(':')[0], port: Number(PROXY.split(':')[1]), path: p.path, headers: p.headers, localAddress: p.from, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+      });
+      expect(status, `${p.path} from ${p.from}`).toBe(426);
+    }
+    const deadline = Date.now() + 5_000;
+    const lineOf = (from: string): Routed | undefined => haproxy!.routed().find((r) => r.client === from);
+    while (probes.some((p) => lineOf(p.from) === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const p of probes) expect(lineOf(p.from)?.server, `${p.path} from ${p.from}`).toBe(p.token);
+  });
+});
