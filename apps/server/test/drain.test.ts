@@ -1,0 +1,103 @@
+/**
+ * Drain on demand (issue 17): POST /drain on the metrics port (what SIGUSR2 also does) makes
+ * the server refuse new tunnels with DRAINING, show mptun_draining 1, let open tunnels go on
+ * within the bound and cut them past it, and stay up refusing.
+ */
+import { describe, expect, it } from 'vitest';
+import { TunnelStatus } from '@mptun/tunnel-common';
+import { startEcho, startHarness, tunnel } from './support.js';
+import { until } from '../../../packages/node/test/support.js';
+
+const drainUrl = (metricsUrl: string): string => metricsUrl.replace(/\/metrics$/, '/drain');
+
+/** Write `text` on the tunnel and wait for it to come back from the echo target. */
+function echoed(socket: import('@mptun/node').MptcpSocket, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const onData = (d: Buffer): void => {
+      got += d.toString();
+      if (got.length >= text.length) {
+        socket.off('data', onData);
+        resolve(got);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.resume(); // tunnel() paused it after the reply
+    socket.write(text);
+  });
+}
+
+describe('mptun-server drain on demand', () => {
+  it('POST /drain: new tunnels get DRAINING, the open one goes on, the gauge says so', async () => {
+    const echo = await startEcho();
+    const h = await startHarness({ allow: [`127.0.0.1:${echo.port}`], metrics: { host: '127.0.0.1', port: 0 }, drainMs: 30_000 });
+    try {
+      const open = await tunnel(h.client, '127.0.0.1', echo.port);
+      expect(open.status).toBe(TunnelStatus.OK);
+      open.socket.on('error', () => {}); // h.close() may cut it
+      expect(await (await fetch(h.server.metricsUrl!)).text()).toContain('mptun_draining 0');
+
+      const res = await fetch(drainUrl(h.server.metricsUrl!), { method: 'POST' });
+      expect(res.status).toBe(202);
+      expect(await res.text()).toContain('draining: 1 connections open');
+
+      const refused = await tunnel(h.client, '127.0.0.1', echo.port);
+      expect(refused.status).toBe(TunnelStatus.DRAINING);
+      // RFC 8684 §3.4.1: the open connection was told the listen address; the refused one is
+      // told nothing (a draining server invites no further paths).
+      await until(() => open.socket.connection.peerAddressList().length > 0, 'the ADD_ADDR of the open connection');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(refused.socket.connection.peerAddressList()).toEqual([]);
+      refused.socket.destroy();
+      expect(await echoed(open.socket, 'still relayed')).toBe('still relayed');
+
+      const text = await (await fetch(h.server.metricsUrl!)).text();
+      expect(text).toContain('mptun_draining 1');
+      expect(text).toContain('mptun_connections_refused_total{reason="draining"} 1');
+      expect(text).toContain('mptun_connections_open 1');
+      expect(h.server.stats().draining).toBe(true);
+      open.socket.end();
+      await new Promise<void>((r) => open.socket.once('close', () => r()));
+      expect(h.server.stats().open).toBe(0);
+    } finally {
+      await h.close();
+      await echo.close();
+    }
+  });
+
+  it('past the bound what is still open is cut; the server stays up with 0 connections, refusing', async () => {
+    const echo = await startEcho();
+    const h = await startHarness({ allow: [`127.0.0.1:${echo.port}`], metrics: { host: '127.0.0.1', port: 0 } });
+    try {
+      const open = await tunnel(h.client, '127.0.0.1', echo.port);
+      expect(open.status).toBe(TunnelStatus.OK);
+      const ended = new Promise<void>((r) => open.socket.once('close', () => r()));
+      open.socket.on('error', () => {}); // the cut may arrive as a reset
+      const started = Date.now();
+      await h.server.drain(300);
+      const ms = Date.now() - started;
+      console.log(`drain with a 300 ms bound and one idle tunnel took ${ms} ms`);
+      expect(ms).toBeGreaterThanOrEqual(290);
+      await ended;
+      expect(h.server.stats().open).toBe(0);
+      expect(await (await fetch(h.server.metricsUrl!)).text()).toContain('mptun_connections_open 0');
+      expect((await tunnel(h.client, '127.0.0.1', echo.port)).status).toBe(TunnelStatus.DRAINING);
+    } finally {
+      await h.close();
+      await echo.close();
+    }
+  });
+
+  it('/drain takes only POST, and refuses a browser page of another origin', async () => {
+    const h = await startHarness({ metrics: { host: '127.0.0.1', port: 0 } });
+    try {
+      const url = drainUrl(h.server.metricsUrl!);
+      expect((await fetch(url)).status).toBe(405);
+      expect((await fetch(url, { method: 'POST', headers: { origin: 'http://evil.example' } })).status).toBe(403);
+      expect(h.server.stats().draining).toBe(false);
+    } finally {
+      await h.close();
+    }
+  });
+});
