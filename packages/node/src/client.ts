@@ -154,6 +154,11 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   /** The wildcard addresses used until the interface watcher finds an address. */
   private fallback: string[] = [];
   private closed = false;
+  /**
+   * A connection's server set the C bit (RFC 8684 §3.1): the server address is a balancer's,
+   * shared by several servers, and a path from a fresh source port may reach another one.
+   */
+  private behindBalancer = false;
 
   constructor(private readonly options: ClientOptions) {
     super();
@@ -169,7 +174,15 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       (local, remote) => this.openerFor(local, remote),
       {
         up: (e) => this.emit('path-up', pathEvent(e)),
-        down: (e) => this.emit('path-down', { ...pathEvent(e), reason: e.lastError ?? 'closed' }),
+        down: (e) => {
+          this.emit('path-down', { ...pathEvent(e), reason: e.lastError ?? 'closed' });
+          // Behind a balancer a server gone quiet is likely gone (killed): the same source
+          // port would keep reaching it, a fresh one may reach another server.
+          if (e.silent && this.behindBalancer && e.pathId !== null) {
+            const pathId = e.pathId;
+            queueMicrotask(() => this.redial([pathId]));
+          }
+        },
         error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
         settled: () => this.scheduleTick(),
       },
@@ -307,6 +320,25 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     await Promise.allSettled([...this.locals.keys()].filter((h) => familiesMatch(h, this.server.host)).map((h) => this.table.open(this.table.entry(null, h, this.server, 0))));
   }
 
+  /**
+   * The server `socket` reached turned it away for now (it is draining): the standing paths
+   * it used are set aside for the connections on them, and fresh ones from new source ports
+   * are opened in their place, so the next connection may reach another server behind the
+   * balancer (one that hashes on the source port). Call it before destroying `socket`.
+   */
+  leaveServerOf(socket: MptcpSocket): void {
+    if (socket.isBound) this.redial(socket.connection.subflows().map((f) => f.pathId));
+  }
+
+  /** Retire these standing paths (ClientPaths.retire) and open fresh ones in their place. */
+  private redial(pathIds: Iterable<number>): void {
+    if (this.closed) return;
+    for (const id of new Set(pathIds)) {
+      const old = this.table.retire(id);
+      if (old) this.table.open(this.table.entry(null, old.local, this.server, 0)).catch(() => {}); // a failure is retried (reopenLater)
+    }
+  }
+
   /** A local address exists now (an interface came up): every connection may use it. */
   addLocal(host: string, opts: { backup?: boolean } = {}): void {
     const h = localHost(host);
@@ -342,6 +374,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   }
 
   private onEngineEvent(ev: EndpointEvent): void {
+    if (!this.behindBalancer && ev.connection.joinsToInitialAddressRefused) this.behindBalancer = true;
     for (const m of this.managed.values()) {
       if (m.socket.isBound && m.socket.connection === ev.connection && m.pm.handleEvent(this.driver.now(), { ...ev, connection: m.view })) this.scheduleTick();
     }
