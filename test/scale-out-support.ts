@@ -1,0 +1,171 @@
+/**
+ * The pieces the scale-out tests share (scale-out-nginx.test.ts, scale-out-drain.test.ts):
+ * Debian's nginx started in the foreground with a deploy file, three mptun-servers each
+ * with its own loopback address behind it, clients with two paths, SOCKS echoes, and
+ * reading the servers' /metrics.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { startApp, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
+
+export const REPO = join(import.meta.dirname, '..');
+export const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+/** Debian puts nginx in /usr/sbin, which a user's PATH may leave out. */
+export const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+export const SERVERS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
+/** Client `i`'s two paths: the first reaches the balancer, the second only its server. */
+export const twoPaths = (i: number): { first: string; second: string } => ({ first: `127.0.0.${20 + i}`, second: `127.0.0.${40 + i}` });
+
+function skipReason(): string | undefined {
+  const v = spawnSync(NGINX, ['-v'], { stdio: 'ignore' });
+  if (v.error !== undefined || v.status !== 0) return 'nginx is not installed (apt-get install -y nginx libnginx-mod-stream)';
+  if (!existsSync(STREAM_MODULE)) return `nginx's stream module is missing (${STREAM_MODULE}; apt-get install -y libnginx-mod-stream)`;
+  return undefined;
+}
+/** Why the nginx tests cannot run here; in CI (scripts/test.sh installs nginx) never set: a missing nginx fails there. */
+export const nginxMissing = process.env.CI ? undefined : skipReason();
+
+/** What startNginx needs of a way of balancing: the deploy file and the shared address. */
+export interface BalancerFile {
+  conf: string;
+  /** The proto of the shared address in `ss` and tshark (udp or tcp). */
+  proto: 'udp' | 'tcp';
+  shared: string;
+}
+
+/** nginx in the foreground with the deploy file included, its pid and logs in `dir`. */
+export async function startNginx(dir: string, b: BalancerFile): Promise<{ child: ChildProcess; errors: () => string }> {
+  const main = join(dir, 'nginx.conf');
+  writeFileSync(
+    main,
+    [
+      ...(b.proto === 'udp' ? [`load_module ${STREAM_MODULE};`] : []),
+      'daemon off;',
+      'worker_processes 1;',
+      `pid ${join(dir, 'nginx.pid')};`,
+      `error_log ${join(dir, 'error.log')} notice;`,
+      'events { worker_connections 1024; }',
+      `include ${b.conf};`,
+      '',
+    ].join('\n'),
+  );
+  const check = spawnSync(NGINX, ['-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`nginx -t refused the config: ${check.stderr}`);
+  let errors = '';
+  const child = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', main], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors += d));
+  // Ready once the shared address is bound: a UDP probe gets no answer, so watch the socket table.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ss = spawnSync('ss', [b.proto === 'udp' ? '-uanH' : '-tlnH', 'src', b.shared], { encoding: 'utf8' });
+    if (ss.stdout.includes(b.shared)) break;
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${errors}`);
+    if (Date.now() > deadline) throw new Error(`nginx did not bind ${b.shared}: ${errors}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, errors: () => errors };
+}
+
+/** The sum of every series of `name` in a Prometheus text page. */
+export function metricSum(page: string, name: string): number {
+  let sum = 0;
+  for (const line of page.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/**
+ * SOCKS5 CONNECT through the client to the echo target, then `bytes` random bytes out and
+ * back; the socket stays open so the test can look at the servers while it is. Resolves with
+ * the hashes of what was sent and what came back.
+ */
+export function echoThroughSocks(socks: string, targetPort: number, bytes: number): Promise<{ socket: Socket; sent: string; got: string }> {
+  const [host, port] = [socks.slice(0, socks.lastIndexOf(':')), Number(socks.slice(socks.lastIndexOf(':') + 1))];
+  const payload = randomBytes(bytes);
+  return new Promise((resolve, reject) => {
+    const s = connect(port, host);
+    let stage: 'method' | 'reply' | 'data' = 'method';
+    let buf = Buffer.alloc(0);
+    let received = 0;
+    const hash = createHash('sha256');
+    s.setTimeout(60_000, () => s.destroy(new Error(`echo stalled in stage ${stage} after ${received} bytes`)));
+    s.on('error', reject);
+    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
+    s.on('data', (d: Buffer) => {
+      if (stage === 'data') {
+        hash.update(d);
+        received += d.length;
+        if (received >= bytes) {
+          s.setTimeout(0);
+          resolve({ socket: s, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
+        }
+        return;
+      }
+      buf = Buffer.concat([buf, d]);
+      if (stage === 'method' && buf.length >= 2) {
+        buf = buf.subarray(2);
+        stage = 'reply';
+        s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, targetPort >> 8, targetPort & 0xff]));
+      }
+      if (stage === 'reply' && buf.length >= 10) {
+        if (buf[1] !== 0) return s.destroy(new Error(`SOCKS reply ${buf[1]}`));
+        stage = 'data';
+        s.write(payload);
+      }
+    });
+  });
+}
+
+/** The sums of `names` in the page at each of `urls`. */
+export async function scrape(urls: string[], names: string[]): Promise<Array<Record<string, number>>> {
+  return Promise.all(urls.map(async (u) => {
+    const page = await (await fetch(u)).text();
+    return Object.fromEntries(names.map((n) => [n, metricSum(page, n)]));
+  }));
+}
+
+export interface ScaleOutServer {
+  host: string;
+  app: AppProcess;
+  metrics: string;
+}
+
+/** One mptun-server behind the balancer: its own address announced, the C bit set, JSON logs, metrics on its own address. */
+export async function startScaleOutServer(host: string, keys: KeyFiles, listen: string[], announce: string, echoPort: number, extra: string[] = []): Promise<ScaleOutServer> {
+  const app = startApp('server', [
+    'run', ...listen, '--behind-balancer', '--announce', announce,
+    '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', `127.0.0.1:${echoPort}`,
+    '--metrics', `${host}:0`, '--log-format', 'json', ...extra,
+  ]);
+  const metrics = String((await app.waitForLog((l) => l['msg'] === 'metrics'))['url']);
+  return { host, app, metrics };
+}
+
+export interface ScaleOutClient {
+  first: string;
+  second: string;
+  app: AppProcess;
+  socks: string;
+}
+
+/** One mptun-client with two paths toward the balancer, SOCKS on loopback. */
+export async function startScaleOutClient(c: { first: string; second: string }, keys: KeyFiles, clientArgs: string[]): Promise<ScaleOutClient> {
+  const app = startApp('client', [
+    'run', ...clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey,
+    '--path', c.first, '--path', c.second, '--socks', '127.0.0.1:0', '--log-format', 'json',
+  ]);
+  const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
+  return { ...c, app, socks };
+}
+
+/** The servers whose logs show a path from `address` (a client's address reached them straight). */
+export function serversReachedFrom(servers: ScaleOutServer[], address: string): ScaleOutServer[] {
+  return servers.filter((s) => s.app.logs().some((l) => l['msg'] === 'client path up' && l['address'] === address));
+}
