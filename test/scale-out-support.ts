@@ -86,7 +86,7 @@ export function metricSum(page: string, name: string): number {
  * back; the socket stays open so the test can look at the servers while it is. Resolves with
  * the hashes of what was sent and what came back.
  */
-export function echoThroughSocks(socks: string, targetPort: number, bytes: number): Promise<{ socket: Socket; sent: string; got: string }> {
+export function echoThroughSocks(socks: string, targetPort: number, bytes: number, stallMs = 60_000): Promise<{ socket: Socket; sent: string; got: string }> {
   const [host, port] = [socks.slice(0, socks.lastIndexOf(':')), Number(socks.slice(socks.lastIndexOf(':') + 1))];
   const payload = randomBytes(bytes);
   return new Promise((resolve, reject) => {
@@ -95,15 +95,16 @@ export function echoThroughSocks(socks: string, targetPort: number, bytes: numbe
     let buf = Buffer.alloc(0);
     let received = 0;
     const hash = createHash('sha256');
-    s.setTimeout(60_000, () => s.destroy(new Error(`echo stalled in stage ${stage} after ${received} bytes`)));
+    s.setTimeout(stallMs, () => s.destroy(new Error(`echo stalled in stage ${stage} after ${received} bytes`)));
     s.on('error', reject);
     s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
-    s.on('data', (d: Buffer) => {
+    s.on('data', function onData(d: Buffer) {
       if (stage === 'data') {
         hash.update(d);
         received += d.length;
         if (received >= bytes) {
           s.setTimeout(0);
+          s.off('data', onData).pause(); // echoAgain may read on; a later error still finds a listener
           resolve({ socket: s, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
         }
         return;
@@ -120,6 +121,28 @@ export function echoThroughSocks(socks: string, targetPort: number, bytes: numbe
         s.write(payload);
       }
     });
+  });
+}
+
+/** `bytes` more random bytes out on an echo connection and back: the hashes of both. */
+export function echoAgain(s: Socket, bytes: number, stallMs = 60_000): Promise<{ sent: string; got: string }> {
+  const payload = randomBytes(bytes);
+  const hash = createHash('sha256');
+  let received = 0;
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      hash.update(d);
+      received += d.length;
+      if (received < bytes) return;
+      s.setTimeout(0);
+      s.off('data', onData).off('close', onClose).pause();
+      resolve({ sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
+    };
+    const onClose = (): void => reject(new Error(`echo closed after ${received} of ${bytes} bytes`));
+    s.setTimeout(stallMs, () => s.destroy(new Error(`echo stalled after ${received} of ${bytes} bytes`)));
+    s.on('data', onData).on('error', reject).on('close', onClose);
+    s.resume();
+    s.write(payload);
   });
 }
 

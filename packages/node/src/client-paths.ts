@@ -239,10 +239,11 @@ export class ClientPaths {
   /**
    * Set the standing path `pathId` aside so that the next entry() for its address opens a
    * fresh one (a new source port: a balancer that hashes on it may pick another server).
-   * The connections on it keep it until the last ends; with none it closes now. Returns
-   * the entry, or null when `pathId` is not a standing path.
+   * The connections on it keep it until the last ends; with none, or with `close`, it closes
+   * now (its subflows end; a connection left with none fails). Returns the entry, or null
+   * when `pathId` is not a standing path.
    */
-  retire(pathId: number): PathEntry | null {
+  retire(pathId: number, close = false): PathEntry | null {
     const e = this.byPathId.get(pathId);
     if (!e || !this.standing(e)) return null;
     const key = [...this.entries].find(([, x]) => x === e)?.[0];
@@ -251,8 +252,13 @@ export class ClientPaths {
     this.entries.set(`${key}|retired ${this.nextRetired++}`, e);
     e.retired = true;
     this.cancelRetry(e);
-    if (e.users.size === 0) this.drop(e);
+    if (close || e.users.size === 0) this.drop(e);
     return e;
+  }
+
+  /** The connections holding path `pathId` now. */
+  usersOf(pathId: number): object[] {
+    return [...(this.byPathId.get(pathId)?.users ?? [])];
   }
 
   /** Every path, shared ones and those of single connections (plain mode). */

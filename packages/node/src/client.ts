@@ -176,11 +176,13 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         up: (e) => this.emit('path-up', pathEvent(e)),
         down: (e) => {
           this.emit('path-down', { ...pathEvent(e), reason: e.lastError ?? 'closed' });
-          // Behind a balancer a server gone quiet is likely gone (killed): the same source
-          // port would keep reaching it, a fresh one may reach another server.
+          // Behind a balancer a server gone quiet through it is likely gone (killed): the same
+          // source port would keep reaching it, a fresh one may reach another server. The
+          // quiet path closes: connections with subflows straight to their server go on,
+          // those with none left fail rather than hang on a server that lost their state.
           if (e.silent && this.behindBalancer && e.pathId !== null) {
             const pathId = e.pathId;
-            queueMicrotask(() => this.redial([pathId]));
+            queueMicrotask(() => this.redial([pathId], true));
           }
         },
         error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
@@ -189,7 +191,15 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       // Only shared paths stand: a plain path belongs to its connection and ends with it.
       (e) => e.owner === null && e.index === 0 && this.locals.has(e.local) && this.isServer(e.remote),
     );
-    this.driver.onPathClosed = (pathId, _link, info) => this.table.linkClosed(pathId, info.message);
+    this.driver.onPathClosed = (pathId, _link, info) => {
+      // Behind a balancer, nothing listening at an address the server announced (ICMP port
+      // unreachable) says that server is gone, with the state of its connections: their
+      // paths through the balancer reach it too, so they are closed and dialled afresh at
+      // once rather than when they go quiet.
+      const gone = this.behindBalancer && info.code === 'ERR_MPTUN_SERVER_UNREACHABLE' ? this.pathsOfBalanced(this.table.usersOf(pathId)) : [];
+      this.table.linkClosed(pathId, info.message);
+      if (gone.length > 0) queueMicrotask(() => this.redial(gone, true));
+    };
     this.driver.onFirstHeard = (pathId) => this.table.heard(pathId);
     this.driver.onEvent = (ev) => this.onEngineEvent(ev);
     this.driver.onSegment = options.onSegment ?? null;
@@ -330,13 +340,18 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     if (socket.isBound) this.redial(socket.connection.subflows().map((f) => f.pathId));
   }
 
-  /** Retire these standing paths (ClientPaths.retire) and open fresh ones in their place. */
-  private redial(pathIds: Iterable<number>): void {
+  /** Retire these standing paths (ClientPaths.retire; `close`: close them now) and open fresh ones in their place. */
+  private redial(pathIds: Iterable<number>, close = false): void {
     if (this.closed) return;
     for (const id of new Set(pathIds)) {
-      const old = this.table.retire(id);
+      const old = this.table.retire(id, close);
       if (old) this.table.open(this.table.entry(null, old.local, this.server, 0)).catch(() => {}); // a failure is retried (reopenLater)
     }
+  }
+
+  /** The paths of the subflows of those of `users` whose server set the C bit (RFC 8684 §3.1). */
+  private pathsOfBalanced(users: object[]): number[] {
+    return users.flatMap((u) => (u instanceof MptcpSocket && u.isBound && u.connection.joinsToInitialAddressRefused ? u.connection.subflows().map((f) => f.pathId) : []));
   }
 
   /** A local address exists now (an interface came up): every connection may use it. */
