@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { TunnelStatus } from '@mptun/tunnel-common';
 import { startEcho, startHarness, tunnel } from './support.js';
 import { until } from '../../../packages/node/test/support.js';
+import { DRAINING_RETRIES } from '../../client/src/tunnel.js';
+import { socksConnect, startClientCli, startServerCli, writeKeyFiles, type AppProcess } from './cli-apps.js';
 
 const drainUrl = (metricsUrl: string): string => metricsUrl.replace(/\/metrics$/, '/drain');
 
@@ -98,6 +100,42 @@ describe('mptun-server drain on demand', () => {
       expect(h.server.stats().draining).toBe(false);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('mptun-server drain through the real CLIs', () => {
+  it('SIGUSR2 drains the server: the client retries its bounded number of times, then the SOCKS client gets a failure', async () => {
+    const keys = await writeKeyFiles();
+    const echo = await startEcho();
+    let server: AppProcess | null = null;
+    let client: AppProcess | null = null;
+    try {
+      const s = await startServerCli(keys, ['--allow', `127.0.0.1:${echo.port}`, '--metrics', '127.0.0.1:0']);
+      server = s.cli;
+      const metrics = String((await server.waitForLog((l) => l['msg'] === 'metrics'))['url']);
+      const c = await startClientCli(keys, s.port);
+      client = c.cli;
+      expect(await socksConnect(c.socksPort, '127.0.0.1', echo.port)).toEqual({ reply: 0, echoed: 'ping' });
+
+      server.child.kill('SIGUSR2');
+      await server.waitForLog((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('drained'));
+      expect(await (await fetch(metrics)).text()).toContain('mptun_draining 1');
+      // One server: every retry lands on it again, and the retries are bounded.
+      const started = Date.now();
+      expect((await socksConnect(c.socksPort, '127.0.0.1', echo.port)).reply).toBe(1); // general failure
+      console.log(`${DRAINING_RETRIES} retries against the one draining server took ${Date.now() - started} ms`);
+      const retries = [...client.stderr().matchAll(/server draining: dialling the balancer again from a fresh port.* retry=(\d+)/g)].map((m) => Number(m[1]));
+      expect(retries).toEqual(Array.from({ length: DRAINING_RETRIES }, (_, i) => i + 1));
+      expect(client.stderr()).toMatch(new RegExp(`the tunnel refused the connection.* status=${TunnelStatus.DRAINING} reason="?server draining, retry elsewhere`));
+      expect(server.logs().filter((l) => l['msg'] === 'connection refused' && l['reason'] === 'draining')).toHaveLength(DRAINING_RETRIES + 1);
+      await server.stop();
+      expect((await server.exited).code).toBe(0);
+    } finally {
+      await client?.stop();
+      await server?.stop();
+      await echo.close();
+      keys.cleanup();
     }
   });
 });
