@@ -6,29 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { TunnelStatus } from '@mptun/tunnel-common';
 import { startEcho, startHarness, tunnel } from './support.js';
-import { until } from '../../../packages/node/test/support.js';
+import { echoText, until } from '../../../packages/node/test/support.js';
 import { DRAINING_RETRIES } from '../../client/src/tunnel.js';
 import { socksConnect, startClientCli, startServerCli, writeKeyFiles, type AppProcess } from './cli-apps.js';
 
 const drainUrl = (metricsUrl: string): string => metricsUrl.replace(/\/metrics$/, '/drain');
-
-/** Write `text` on the tunnel and wait for it to come back from the echo target. */
-function echoed(socket: import('@mptun/node').MptcpSocket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (d: Buffer): void => {
-      got += d.toString();
-      if (got.length >= text.length) {
-        socket.off('data', onData);
-        resolve(got);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.resume(); // tunnel() paused it after the reply
-    socket.write(text);
-  });
-}
 
 describe('mptun-server drain on demand', () => {
   it('POST /drain: new tunnels get DRAINING, the open one goes on, the gauge says so', async () => {
@@ -52,7 +34,7 @@ describe('mptun-server drain on demand', () => {
       await new Promise((r) => setTimeout(r, 200));
       expect(refused.socket.connection.peerAddressList()).toEqual([]);
       refused.socket.destroy();
-      expect(await echoed(open.socket, 'still relayed')).toBe('still relayed');
+      expect(await echoText(open.socket, 'still relayed')).toBe('still relayed');
 
       const text = await (await fetch(h.server.metricsUrl!)).text();
       expect(text).toContain('mptun_draining 1');

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MptcpSocket } from '../src/index.js';
-import { newClient, startWorld, until, type World } from './support.js';
+import { echoText as echo, newClient, startWorld, until, type World } from './support.js';
 
 let world: World | null = null;
 afterEach(async () => {
@@ -14,20 +14,6 @@ afterEach(async () => {
 });
 
 const connected = (s: MptcpSocket): Promise<void> => new Promise((resolve, reject) => s.once('connect', () => resolve()).once('error', reject));
-
-function echo(s: MptcpSocket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (d: Buffer): void => {
-      got += d.toString();
-      if (got.length < text.length) return;
-      s.off('data', onData);
-      resolve(got);
-    };
-    s.on('data', onData).once('error', reject);
-    s.write(text);
-  });
-}
 
 describe('MptcpClient.leaveServerOf', () => {
   it('the next connection dials from a fresh source port; the connection on the old path carries on', async () => {
