@@ -119,7 +119,7 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind HAProxy, WebSo
     }
     haproxy = await startHaproxy(dir);
     for (const c of CLIENTS) {
-      clients.push({ ...c, ...(await startTwoPathClient(['--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`, '--server-key', keys.serverPublic, '--key', keys.clientKey], c)) });
+      clients.push(await startTwoPathClient(c, keys, ['--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`]));
     }
   }, 120_000);
 

@@ -1,8 +1,8 @@
 /**
  * Several mptun-servers behind a stock load balancer (issue 17): Debian's nginx balances
- * three real mptun-server processes with `hash $remote_addr consistent`, as a UDP `stream`
- * balancer for sealed UDP (deploy/nginx/mptun-udp.conf) and as an HTTP reverse proxy for
- * WebSocket (deploy/nginx/mptun-ws.conf), each file used as it is. Each server runs
+ * three real mptun-server processes with a consistent hash on the source, as a UDP `stream`
+ * balancer for sealed UDP (deploy/nginx/mptun-udp.conf: address and port) and as an HTTP
+ * reverse proxy for WebSocket (deploy/nginx/mptun-ws.conf: address), each file used as it is. Each server runs
  * --behind-balancer --announce <its own address>. Real mptun-clients with two paths each
  * reach the shared address; every connection's subflows must sit on one server (each
  * server's /metrics), the load must spread over all three, every transfer must be
@@ -15,44 +15,29 @@
  * The capture of what reaches the balancer needs root (tshark on lo); elsewhere it is left
  * out with a printed note.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
+import { stopAll, writeKeyFiles, type KeyFiles } from '../apps/client/test/cli-support.js';
 import { startEcho } from '../apps/client/test/support.js';
-import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer } from './scale-out-support.js';
+import {
+  echoAll, echoThroughSocks, nginxMissing as reason, printLastWords, REPO, SERVERS, settledFigures, startNginx, startScaleOutClient, startScaleOutServer, stopBalancer, takeBalancerTurn, twoPaths,
+  type BalancerFile, type ScaleOutClient, type ScaleOutServer,
+} from './scale-out-support.js';
 
-const REPO = join(import.meta.dirname, '..');
-const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
-/** Debian puts nginx in /usr/sbin, which a user's PATH may leave out. */
-const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
-const SERVERS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
-/** Client `i`'s two paths: the first reaches the balancer, the second only its server. */
-const twoPaths = (i: number): { first: string; second: string } => ({ first: `127.0.0.${20 + i}`, second: `127.0.0.${40 + i}` });
-
-function skipReason(): string | undefined {
-  const v = spawnSync(NGINX, ['-v'], { stdio: 'ignore' });
-  if (v.error !== undefined || v.status !== 0) return 'nginx is not installed (apt-get install -y nginx libnginx-mod-stream)';
-  if (!existsSync(STREAM_MODULE)) return `nginx's stream module is missing (${STREAM_MODULE}; apt-get install -y libnginx-mod-stream)`;
-  return undefined;
-}
-// In CI (scripts/test.sh installs nginx) a missing nginx fails the test instead.
-const reason = process.env.CI ? undefined : skipReason();
 if (reason) console.log(`scale-out behind nginx skipped: ${reason}`);
 
 /** One way of balancing: the deploy file, the shared address, and how servers and clients are started. */
-interface Balancer {
+interface Balancer extends BalancerFile {
   name: string;
-  conf: string;
-  /** The proto of the shared address in `ss` and tshark (udp or tcp). */
-  proto: 'udp' | 'tcp';
-  shared: string;
   /**
-   * The clients' addresses, chosen so that the hash puts at least one on each server (the
-   * hash depends on the upstream names, so each balancer has its own set; nginx's choice is
-   * deterministic).
+   * The clients' addresses. Over WebSocket the hash is on the source address alone and these
+   * are chosen so that it puts at least one on each server (the hash depends on the upstream
+   * names; nginx's choice is deterministic). Over UDP it takes the source port too (so that
+   * a client can leave a drained or dead server), which places each client at random: the
+   * test starts clients again until each server holds one.
    */
   clients: Array<{ first: string; second: string }>;
   connectionsPerClient: number;
@@ -91,39 +76,6 @@ const BALANCERS: Balancer[] = [
     clientArgs: ['--server', '127.0.0.100:8080', '--transport', 'ws', '--ws-url', 'ws://127.0.0.100:8080/mptun'],
   },
 ];
-
-/** nginx in the foreground with the deploy file included, its pid and logs in `dir`. */
-async function startNginx(dir: string, b: Balancer): Promise<{ child: ChildProcess; errors: () => string }> {
-  const main = join(dir, 'nginx.conf');
-  writeFileSync(
-    main,
-    [
-      ...(b.proto === 'udp' ? [`load_module ${STREAM_MODULE};`] : []),
-      'daemon off;',
-      'worker_processes 1;',
-      `pid ${join(dir, 'nginx.pid')};`,
-      `error_log ${join(dir, 'error.log')} notice;`,
-      'events { worker_connections 1024; }',
-      `include ${b.conf};`,
-      '',
-    ].join('\n'),
-  );
-  const check = spawnSync(NGINX, ['-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
-  if (check.status !== 0) throw new Error(`nginx -t refused the config: ${check.stderr}`);
-  let errors = '';
-  const child = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', main], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors += d));
-  // Ready once the shared address is bound: a UDP probe gets no answer, so watch the socket table.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ss = spawnSync('ss', [b.proto === 'udp' ? '-uanH' : '-tlnH', 'src', b.shared], { encoding: 'utf8' });
-    if (ss.stdout.includes(b.shared)) break;
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${errors}`);
-    if (Date.now() > deadline) throw new Error(`nginx did not bind ${b.shared}: ${errors}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, errors: () => errors };
-}
 
 /**
  * UDP or TCP payload bytes sent to the balancer's shared address, by source address, captured
@@ -173,33 +125,63 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     return;
   }
   let dir = '';
+  let releaseTurn: (() => void) | undefined;
   let keys: KeyFiles;
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
   let echo: Awaited<ReturnType<typeof startEcho>> | null = null;
   let capture: Awaited<ReturnType<typeof watchBalancer>> = null;
-  const servers: Array<{ host: string; app: AppProcess; metrics: string }> = [];
-  const clients: Array<{ first: string; second: string; app: AppProcess; socks: string }> = [];
+  const servers: ScaleOutServer[] = [];
+  let clients: ScaleOutClient[] = [];
+  /** Connections of the placement probes, by server: left out of the counts below. */
+  const probes = new Map<ScaleOutServer, Set<unknown>>();
+
+  /** The server a client's connections land on: one small echo, then whose logs show its addresses straight. */
+  async function landing(c: ScaleOutClient): Promise<ScaleOutServer> {
+    const marks = servers.map((s) => s.app.logs().length);
+    // Open until its joins are up: a connection closed at once may never join.
+    const probe = await echoThroughSocks(c.socks, echo!.port, 1_000);
+    const deadline = Date.now() + 15_000;
+    try {
+      for (;;) {
+        const i = servers.findIndex((s, k) => s.app.logs().slice(marks[k]).some((l) => l['msg'] === 'client path up' && (l['address'] === c.first || l['address'] === c.second)));
+        if (i >= 0) return servers[i]!;
+        if (Date.now() > deadline) throw new Error(`no server saw a path of client ${c.first} straight`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      probe.socket.destroy();
+    }
+  }
 
   beforeAll(async () => {
+    releaseTurn = await takeBalancerTurn();
     dir = mkdtempSync(join(tmpdir(), 'mptun-nginx-'));
     keys = await writeKeyFiles();
     echo = await startEcho();
     nginx = await startNginx(dir, b);
     // The servers share the key the clients pin: any of them may answer the shared address.
-    for (const host of SERVERS) {
-      const app = startApp('server', [
-        'run', ...b.listen(host), '--behind-balancer', '--announce', b.announce(host),
-        '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', `127.0.0.1:${echo.port}`,
-        '--metrics', `${host}:0`, '--drain', '0s', '--log-format', 'json',
-      ]);
-      const metrics = String((await app.waitForLog((l) => l['msg'] === 'metrics'))['url']);
-      servers.push({ host, app, metrics });
-    }
+    for (const host of SERVERS) servers.push(await startScaleOutServer(host, keys, b.listen(host), b.announce(host), echo.port, ['--drain', '0s']));
     capture = await watchBalancer(b);
-    for (const c of b.clients) {
-      clients.push({ ...c, ...(await startTwoPathClient([...b.clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey], c)) });
+    for (const c of b.clients) clients.push(await startScaleOutClient(c, keys, b.clientArgs));
+    // Until each server holds a client: a client sharing a server starts again, from fresh
+    // source ports (over UDP the hash takes them in; over WebSocket the addresses suffice).
+    const where = new Map<ScaleOutClient, ScaleOutServer>();
+    for (const c of clients) where.set(c, await landing(c));
+    let restarts = 0;
+    for (;;) {
+      const held = [...where.values()];
+      if (servers.every((s) => held.includes(s))) break;
+      if (++restarts > 30) throw new Error('after 30 restarts of clients a server still holds none');
+      const crowded = [...where].find(([, s]) => held.filter((x) => x === s).length > 1)![0];
+      await crowded.app.stop();
+      where.delete(crowded);
+      const fresh = await startScaleOutClient(crowded, keys, b.clientArgs);
+      where.set(fresh, await landing(fresh));
     }
-  }, 120_000);
+    clients = [...where.keys()];
+    console.log(`placement: ${restarts} client restarts until each server held a client`);
+    for (const s of servers) probes.set(s, new Set(s.app.logs().filter((l) => l['msg'] === 'client path up').map((l) => l['conn'])));
+  }, 240_000);
 
   afterAll(async () => {
     await capture?.stop();
@@ -208,6 +190,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     await echo?.close();
     keys?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    releaseTurn?.();
   });
 
   it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths skip the balancer", async () => {
@@ -227,7 +210,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     expect(seen.reduce((n, f) => n + f.open, 0)).toBe(total);
     // Accepted may be more than opened: on a slow first handshake the client races another
     // MP_CAPABLE SYN over its second address (through the balancer), and the loser is reset.
-    expect(seen.reduce((n, f) => n + f.connections, 0)).toBeGreaterThanOrEqual(total);
+    expect(seen.reduce((n, f) => n + f.connections, 0)).toBeGreaterThanOrEqual(total); // with the probes
     for (const f of seen) {
       expect(f.open, `${f.host} carries connections`).toBeGreaterThan(0);
       expect(f.subflows, `${f.host}: three subflows per connection`).toBe(3 * f.open);
@@ -243,7 +226,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     for (const s of servers) {
       const byConn = new Map<unknown, Set<string>>();
       for (const l of s.app.logs()) {
-        if (l['msg'] !== 'client path up') continue;
+        if (l['msg'] !== 'client path up' || probes.get(s)!.has(l['conn'])) continue;
         const set = byConn.get(l['conn']) ?? new Set<string>();
         set.add(String(l['address']));
         byConn.set(l['conn'], set);

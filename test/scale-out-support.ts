@@ -1,13 +1,75 @@
 /**
- * What the scale-out tests (several mptun-servers behind a stock balancer) share: two-path
- * clients, SOCKS5 echoes through them that stay open while the servers are looked at, each
- * server's figures from its /metrics page, and stopping the balancer.
+ * The pieces the scale-out tests share (scale-out-nginx, scale-out-drain, scale-out-haproxy):
+ * Debian's nginx started in the foreground with a deploy file, mptun-servers each with its own
+ * loopback address behind a balancer, clients with two paths, SOCKS echoes that stay open
+ * while the servers are looked at, and reading the servers' /metrics.
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
-import { startApp, type AppProcess } from '../apps/client/test/cli-support.js';
-import { socksOpen } from '../apps/server/test/cli-apps.js';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApp, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
+import { pidAlive } from '../tools/bench/suite/kernel/netns.js';
+
+export const REPO = join(import.meta.dirname, '..');
+export const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+/** Debian puts nginx in /usr/sbin, which a user's PATH may leave out. */
+export const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+export const SERVERS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
+/** Client `i`'s two paths: the first reaches the balancer, the second only its server. */
+export const twoPaths = (i: number): { first: string; second: string } => ({ first: `127.0.0.${20 + i}`, second: `127.0.0.${40 + i}` });
+
+function skipReason(): string | undefined {
+  const v = spawnSync(NGINX, ['-v'], { stdio: 'ignore' });
+  if (v.error !== undefined || v.status !== 0) return 'nginx is not installed (apt-get install -y nginx libnginx-mod-stream)';
+  if (!existsSync(STREAM_MODULE)) return `nginx's stream module is missing (${STREAM_MODULE}; apt-get install -y libnginx-mod-stream)`;
+  return undefined;
+}
+/** Why the nginx tests cannot run here; in CI (scripts/test.sh installs nginx) never set: a missing nginx fails there. */
+export const nginxMissing = process.env.CI ? undefined : skipReason();
+
+/** What startNginx needs of a way of balancing: the deploy file and the shared address. */
+export interface BalancerFile {
+  conf: string;
+  /** The proto of the shared address in `ss` and tshark (udp or tcp). */
+  proto: 'udp' | 'tcp';
+  shared: string;
+}
+
+/** nginx in the foreground with the deploy file included, its pid and logs in `dir`. */
+export async function startNginx(dir: string, b: BalancerFile): Promise<{ child: ChildProcess; errors: () => string }> {
+  const main = join(dir, 'nginx.conf');
+  writeFileSync(
+    main,
+    [
+      ...(b.proto === 'udp' ? [`load_module ${STREAM_MODULE};`] : []),
+      'daemon off;',
+      'worker_processes 1;',
+      `pid ${join(dir, 'nginx.pid')};`,
+      `error_log ${join(dir, 'error.log')} notice;`,
+      'events { worker_connections 1024; }',
+      `include ${b.conf};`,
+      '',
+    ].join('\n'),
+  );
+  const check = spawnSync(NGINX, ['-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`nginx -t refused the config: ${check.stderr}`);
+  let errors = '';
+  const child = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', main], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors += d));
+  // Ready once the shared address is bound: a UDP probe gets no answer, so watch the socket table.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ss = spawnSync('ss', [b.proto === 'udp' ? '-uanH' : '-tlnH', 'src', b.shared], { encoding: 'utf8' });
+    if (ss.stdout.includes(b.shared)) break;
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${errors}`);
+    if (Date.now() > deadline) throw new Error(`nginx did not bind ${b.shared}: ${errors}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, errors: () => errors };
+}
 
 /** The sum of every series of `name` in a Prometheus text page. */
 export function metricSum(page: string, name: string): number {
@@ -26,26 +88,111 @@ export function metricSum(page: string, name: string): number {
  * back; the socket stays open so the test can look at the servers while it is. Resolves with
  * the hashes of what was sent and what came back.
  */
-export async function echoThroughSocks(socks: string, targetPort: number, bytes: number): Promise<{ socket: Socket; sent: string; got: string }> {
-  const { reply, socket } = await socksOpen(Number(socks.slice(socks.lastIndexOf(':') + 1)), targetPort);
-  if (reply !== 0) throw new Error(`SOCKS reply ${reply}`);
+export function echoThroughSocks(socks: string, targetPort: number, bytes: number, stallMs = 60_000): Promise<{ socket: Socket; sent: string; got: string }> {
+  const [host, port] = [socks.slice(0, socks.lastIndexOf(':')), Number(socks.slice(socks.lastIndexOf(':') + 1))];
   const payload = randomBytes(bytes);
   return new Promise((resolve, reject) => {
+    const s = connect(port, host);
+    let stage: 'method' | 'reply' | 'data' = 'method';
+    let buf = Buffer.alloc(0);
     let received = 0;
     const hash = createHash('sha256');
-    socket.setTimeout(60_000, () => socket.destroy(new Error(`echo stalled after ${received} bytes`)));
-    socket.on('error', reject);
-    socket.on('data', (d: Buffer) => {
-      hash.update(d);
-      received += d.length;
-      if (received >= bytes) {
-        socket.setTimeout(0);
-        resolve({ socket, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
+    s.setTimeout(stallMs, () => s.destroy(new Error(`echo stalled in stage ${stage} after ${received} bytes`)));
+    s.on('error', reject);
+    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
+    s.on('data', function onData(d: Buffer) {
+      if (stage === 'data') {
+        hash.update(d);
+        received += d.length;
+        if (received >= bytes) {
+          s.setTimeout(0);
+          s.off('data', onData).pause(); // echoAgain may read on; a later error still finds a listener
+          resolve({ socket: s, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
+        }
+        return;
+      }
+      buf = Buffer.concat([buf, d]);
+      if (stage === 'method' && buf.length >= 2) {
+        buf = buf.subarray(2);
+        stage = 'reply';
+        s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, targetPort >> 8, targetPort & 0xff]));
+      }
+      if (stage === 'reply' && buf.length >= 10) {
+        if (buf[1] !== 0) return s.destroy(new Error(`SOCKS reply ${buf[1]}`));
+        stage = 'data';
+        s.write(payload);
       }
     });
-    socket.resume(); // socksOpen hands it over paused, with any early bytes put back
-    socket.write(payload);
   });
+}
+
+/** `bytes` more random bytes out on an echo connection and back: the hashes of both. */
+export function echoAgain(s: Socket, bytes: number, stallMs = 60_000): Promise<{ sent: string; got: string }> {
+  const payload = randomBytes(bytes);
+  const hash = createHash('sha256');
+  let received = 0;
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      hash.update(d);
+      received += d.length;
+      if (received < bytes) return;
+      s.setTimeout(0);
+      s.off('data', onData).off('close', onClose).pause();
+      resolve({ sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
+    };
+    const onClose = (): void => reject(new Error(`echo closed after ${received} of ${bytes} bytes`));
+    s.setTimeout(stallMs, () => s.destroy(new Error(`echo stalled after ${received} of ${bytes} bytes`)));
+    s.on('data', onData).on('error', reject).on('close', onClose);
+    s.resume();
+    s.write(payload);
+  });
+}
+
+/** The sums of `names` in the page at each of `urls`. */
+export async function scrape(urls: string[], names: string[]): Promise<Array<Record<string, number>>> {
+  return Promise.all(urls.map(async (u) => {
+    const page = await (await fetch(u)).text();
+    return Object.fromEntries(names.map((n) => [n, metricSum(page, n)]));
+  }));
+}
+
+export interface ScaleOutServer {
+  host: string;
+  app: AppProcess;
+  metrics: string;
+}
+
+/** One mptun-server behind the balancer: its own address announced, the C bit set, JSON logs, metrics on its own address. */
+export async function startScaleOutServer(host: string, keys: KeyFiles, listen: string[], announce: string, echoPort: number, extra: string[] = []): Promise<ScaleOutServer> {
+  const app = startApp('server', [
+    'run', ...listen, '--behind-balancer', '--announce', announce,
+    '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', `127.0.0.1:${echoPort}`,
+    '--metrics', `${host}:0`, '--log-format', 'json', ...extra,
+  ]);
+  const metrics = String((await app.waitForLog((l) => l['msg'] === 'metrics'))['url']);
+  return { host, app, metrics };
+}
+
+export interface ScaleOutClient {
+  first: string;
+  second: string;
+  app: AppProcess;
+  socks: string;
+}
+
+/** One mptun-client with two paths toward the balancer, SOCKS on loopback. */
+export async function startScaleOutClient(c: { first: string; second: string }, keys: KeyFiles, clientArgs: string[]): Promise<ScaleOutClient> {
+  const app = startApp('client', [
+    'run', ...clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey,
+    '--path', c.first, '--path', c.second, '--socks', '127.0.0.1:0', '--log-format', 'json',
+  ]);
+  const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
+  return { ...c, app, socks };
+}
+
+/** The servers whose logs show a path from `address` (a client's address reached them straight). */
+export function serversReachedFrom(servers: ScaleOutServer[], address: string): ScaleOutServer[] {
+  return servers.filter((s) => s.app.logs().some((l) => l['msg'] === 'client path up' && l['address'] === address));
 }
 
 /** One server's figures from its /metrics page. */
@@ -96,17 +243,14 @@ export function printLastWords(processes: ReadonlyArray<{ who: string; app: { st
 }
 
 /**
- * An mptun-client with two paths (one per address) and a SOCKS5 proxy on loopback; `args`
- * name the server, the transport and the keys. Resolves once the proxy listens and both
- * paths are up, so its connections begin on the first address (the preferred one) rather
- * than on whichever path a still-racing start opened first: the spread a test expects over
- * the servers then does not depend on timing.
+ * startScaleOutClient, resolved once both paths are up, so its connections begin on the first
+ * address (the preferred one) rather than on whichever path a still-racing start opened
+ * first: the spread a test expects over the servers then does not depend on timing.
  */
-export async function startTwoPathClient(args: readonly string[], addresses: { first: string; second: string }): Promise<{ app: AppProcess; socks: string }> {
-  const app = startApp('client', ['run', ...args, '--path', addresses.first, '--path', addresses.second, '--socks', '127.0.0.1:0', '--log-format', 'json']);
-  const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
-  for (const path of [addresses.first, addresses.second]) await app.waitForLog((l) => l['msg'] === 'path up' && l['path'] === path);
-  return { app, socks };
+export async function startTwoPathClient(c: { first: string; second: string }, keys: KeyFiles, clientArgs: string[]): Promise<ScaleOutClient> {
+  const client = await startScaleOutClient(c, keys, clientArgs);
+  for (const path of [c.first, c.second]) await client.app.waitForLog((l) => l['msg'] === 'path up' && l['path'] === path);
+  return client;
 }
 
 /** SIGTERM a balancer the test started, and wait for it to exit. */
@@ -114,4 +258,37 @@ export async function stopBalancer(child: ChildProcess | undefined): Promise<voi
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+}
+
+/**
+ * The nginx deploy files bind fixed addresses (127.0.0.100, 127.0.0.11-13), and vitest runs
+ * test files at once: the tests that start them take turns. Resolves with the release, after
+ * the turn is this process's (a lock directory; one left by a dead process is taken over).
+ */
+export async function takeBalancerTurn(timeoutMs = 600_000): Promise<() => void> {
+  const lock = join(tmpdir(), 'mptun-scale-out-nginx.lock');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = lockHolder(lock);
+    if (holder !== null && !pidAlive(holder)) rmSync(lock, { recursive: true, force: true });
+    if (Date.now() > deadline) throw new Error(`the nginx deploy addresses stayed taken for ${timeoutMs} ms (lock ${lock}, held by pid ${holder})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The pid in a lock directory, or null while it is being written (or gone). */
+function lockHolder(lock: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
 }

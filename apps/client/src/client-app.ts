@@ -176,6 +176,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     const openTunnelOf: TunnelOpener = (target, early) =>
       openTunnel(client, target, {
         replyTimeoutMs: (config.connectTimeoutMs ?? 10_000) + 5_000,
+        logger: log,
         ...(plainSeal ? { seal: plainSeal } : {}),
         ...(early ? { early } : {}),
       });

@@ -69,6 +69,11 @@ export function attemptTunnel(
       if (buffered.length > MAX_REPLY_BYTES) settle({ status: TunnelStatus.GENERAL_FAILURE, reason: 'oversized reply from server', replied: true });
       return;
     }
+    if (reply.status === TunnelStatus.DRAINING) {
+      // The server behind the balancer is draining: the paths that reached it are set aside
+      // so that the retry (openTunnel) dials the balancer from fresh source ports.
+      client.leaveServerOf(socket!);
+    }
     if (reply.status !== TunnelStatus.OK) {
       settle({ status: reply.status, reason: reply.reason, replied: true });
       return;

@@ -29,6 +29,21 @@ export type TunnelOpener = (target: TunnelTarget, early?: Buffer) => Promise<Tun
 export const RETRY_UNACKNOWLEDGED_MS = 2_000;
 
 /**
+ * A draining server's refusal (DRAINING) is retried this many times, each over paths dialled
+ * afresh (tunnel-attempt.ts), after a jittered wait that grows from DRAINING_RETRY_MS: a
+ * balancer that hashes on the source port sends each try to a server picked anew, so with
+ * one of three servers draining eight tries all land on it about once in 6,500 requests.
+ * The jitter keeps the clients of one drained server from returning in step.
+ */
+export const DRAINING_RETRIES = 8;
+export const DRAINING_RETRY_MS = 50;
+
+/** The wait before the `n`th retry after a DRAINING refusal (1-based): 0.5 to 1.5 times 50·2^(n-1) ms, at most 1.2 s. */
+export function drainingRetryDelay(n: number, random: () => number = Math.random): number {
+  return Math.min(800, DRAINING_RETRY_MS * 2 ** (n - 1)) * (0.5 + random());
+}
+
+/**
  * Open a tunnel connection and wait for the server's reply. If the request is still
  * unacknowledged after `retryAfterMs`, the same request goes out once more on a new
  * connection (whose first path skips paths gone quiet) and the first reply wins; the other
@@ -40,31 +55,54 @@ export const RETRY_UNACKNOWLEDGED_MS = 2_000;
 export function openTunnel(
   client: MptcpClient,
   target: TunnelTarget,
-  opts: { replyTimeoutMs: number; retryAfterMs?: number; onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean; seal?: (request: Uint8Array) => Uint8Array; early?: Buffer },
+  opts: { replyTimeoutMs: number; retryAfterMs?: number; onSocket?: (s: MptcpSocket) => void; zeroRtt?: boolean; seal?: (request: Uint8Array) => Uint8Array; early?: Buffer; logger?: Logger },
 ): Promise<TunnelResult> {
   return new Promise((resolve) => {
     const attempts: TunnelAttempt[] = [];
     let done = false;
+    let drained = 0;
+    let retry: NodeJS.Timeout | undefined;
+    let again: NodeJS.Timeout | undefined;
     const finish = (r: TunnelResult, winner: TunnelAttempt | null): void => {
       if (done) return;
       done = true;
       clearTimeout(timeout);
       clearTimeout(retry);
+      clearTimeout(again);
       for (const a of attempts) if (a !== winner) a.cancel();
       resolve(r);
     };
     const start = (): void => {
       const a = attemptTunnel(client, target, opts, ({ replied, ...result }) => {
+        if (result.status === TunnelStatus.DRAINING && drained < DRAINING_RETRIES) {
+          // Turned away by a draining server: the others in flight may still win; if none
+          // is, try once more over fresh paths (a new server, if the balancer agrees).
+          attempts.splice(attempts.indexOf(a), 1);
+          drained++;
+          if (attempts.length > 0) return;
+          const wait = drainingRetryDelay(drained);
+          opts.logger?.info('server draining: dialling the balancer again from a fresh port', { target: `${target.host}:${target.port}`, retry: drained, waitMs: Math.round(wait) });
+          again = setTimeout(() => {
+            start();
+            armRetry();
+          }, wait);
+          return;
+        }
         // A reply (OK or a refusal) settles it; a lost connection waits for the others.
         if (replied || attempts.every((x) => x.failed)) finish(result, a);
       });
       attempts.push(a);
     };
+    // A request still unacknowledged after retryAfterMs goes out once more on a new connection.
+    const armRetry = (): void => {
+      clearTimeout(retry);
+      retry = setTimeout(() => {
+        if (!done && attempts.length > 0 && attempts.every((x) => !x.acknowledged)) start();
+      }, opts.retryAfterMs ?? RETRY_UNACKNOWLEDGED_MS);
+    };
     const timeout = setTimeout(() => finish({ status: TunnelStatus.TIMEOUT, reason: 'no reply from the server in time' }, null), opts.replyTimeoutMs);
-    const retry = setTimeout(() => {
-      if (!done && attempts.every((a) => !a.acknowledged)) start();
-    }, opts.retryAfterMs ?? RETRY_UNACKNOWLEDGED_MS);
     start();
+    armRetry();
   });
 }
 

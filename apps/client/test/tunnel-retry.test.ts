@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeTunnelReply, encodeTunnelRequest, TunnelStatus } from '@mptun/tunnel-common';
 import type { MptcpClient, MptcpSocket } from '@mptun/node';
-import { openTunnel } from '../src/tunnel.js';
+import { DRAINING_RETRIES, drainingRetryDelay, openTunnel } from '../src/tunnel.js';
 
 /** Enough of an MptcpSocket for openTunnel: a stream, and what the server acknowledged. */
 class FakeConnection extends PassThrough {
@@ -19,9 +19,11 @@ class FakeConnection extends PassThrough {
   }
 }
 
-function fakeClient(): { client: MptcpClient; opened: FakeConnection[] } {
+function fakeClient(): { client: MptcpClient; opened: FakeConnection[]; left: unknown[] } {
   const opened: FakeConnection[] = [];
+  const left: unknown[] = [];
   const client = {
+    leaveServerOf: (s: unknown) => left.push(s),
     connect: (o?: { data?: Uint8Array }) => {
       const c = new FakeConnection();
       c.synData = o?.data;
@@ -29,7 +31,7 @@ function fakeClient(): { client: MptcpClient; opened: FakeConnection[] } {
       return c as unknown as MptcpSocket;
     },
   } as unknown as MptcpClient;
-  return { client, opened };
+  return { client, opened, left };
 }
 
 const target = { host: 'example.test', port: 443 };
@@ -136,5 +138,46 @@ describe('openTunnel retries an unacknowledged request once', () => {
     for (const c of opened) expect(Buffer.from(c.synData!).equals(Buffer.concat([request, early]))).toBe(true);
     opened[0]!.reply(TunnelStatus.OK);
     expect((await result).socket).toBe(opened[0]);
+  });
+});
+
+describe('openTunnel and a draining server (DRAINING)', () => {
+  it('the refusal sets its paths aside and a new connection tries again after a jittered wait; its OK wins', async () => {
+    const { client, opened, left } = fakeClient();
+    const result = openTunnel(client, target, opts);
+    opened[0]!.reply(TunnelStatus.DRAINING, 'server draining, retry elsewhere');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(left).toEqual([opened[0]]); // before it was destroyed
+    expect(opened[0]!.destroyed).toBe(true);
+    expect(opened).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(drainingRetryDelay(1, () => 1)); // the longest first wait
+    expect(opened).toHaveLength(2);
+    opened[1]!.reply(TunnelStatus.OK);
+    const r = await result;
+    expect(r.status).toBe(TunnelStatus.OK);
+    expect(r.socket).toBe(opened[1]);
+  });
+
+  it('the retries are bounded: after DRAINING_RETRIES more refusals the caller gets DRAINING', async () => {
+    const { client, opened } = fakeClient();
+    let settled = false;
+    const result = openTunnel(client, target, { ...opts, replyTimeoutMs: 60_000 }).finally(() => (settled = true));
+    for (let i = 0; i <= DRAINING_RETRIES; i++) {
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(drainingRetryDelay(i, () => 1)); // the longest wait before try i
+      expect(opened).toHaveLength(i + 1);
+      opened[i]!.reply(TunnelStatus.DRAINING, 'server draining, retry elsewhere');
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    const r = await result;
+    expect(r.status).toBe(TunnelStatus.DRAINING);
+    expect(opened).toHaveLength(DRAINING_RETRIES + 1);
+  });
+
+  it('the wait grows from 25-75 ms and stays under 1.2 s', () => {
+    expect(drainingRetryDelay(1, () => 0)).toBe(25);
+    expect(drainingRetryDelay(1, () => 1)).toBe(75);
+    expect(drainingRetryDelay(3, () => 0.5)).toBe(200);
+    expect(drainingRetryDelay(DRAINING_RETRIES, () => 1)).toBe(1_200);
   });
 });

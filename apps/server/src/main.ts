@@ -1,4 +1,4 @@
-/** mptun-server: `keygen` writes a key pair; `run` serves until SIGINT/SIGTERM. */
+/** mptun-server: `keygen` writes a key pair; `run` serves until SIGINT/SIGTERM (SIGUSR2 drains it). */
 import { Command, Option } from 'commander';
 import { createLogger, EXIT_CODES_HELP, exitCodeFor, runKeygen, type LogFormat, type LogLevel, type Logger } from '@mptun/tunnel-common';
 import { loadServerConfig, type ServerOverrides } from './config.js';
@@ -45,7 +45,7 @@ program
   .option('--metrics <host:port>', 'Prometheus endpoint on a loopback address')
   .option('--scheduler <name>', 'packet scheduler for what the server sends: minrtt, roundrobin, redundant, backup, overflow, blest, ecf')
   .option('--cc <name>', 'congestion control for what the server sends: reno, cubic, lia, olia, balia, ledbat, bbr (bbr holds its rate through random loss)')
-  .option('--drain <duration>', 'how long shutdown lets connections finish, with a unit: e.g. 10s or 500ms')
+  .option('--drain <duration>', 'how long shutdown, or a drain (SIGUSR2 or POST /drain on the metrics port), lets connections finish, with a unit: e.g. 10s or 500ms')
   .addOption(new Option('--log-level <level>', 'how much to log').choices(['debug', 'info', 'warn', 'error', 'silent']))
   .addOption(new Option('--log-format <format>', 'log lines as key=value text or JSON').choices(['text', 'json']))
   .option('--pcap <file>', 'write every segment sent and received on every path to FILE (pcap; open it with Wireshark or tshark)')
@@ -69,6 +69,13 @@ program
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // Drain on demand (also POST /drain on the metrics port): refuse new connections so
+    // clients retry through the balancer, let the open ones finish within --drain, then stay
+    // up refusing until stopped. Repeating it changes nothing.
+    process.on('SIGUSR2', () => {
+      log.info('drain requested', { signal: 'SIGUSR2' });
+      void running.drain();
+    });
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -19,6 +19,7 @@ export const REFUSAL_NAMES: Record<number, string> = {
   [TunnelStatus.TIMEOUT]: 'timeout',
   [TunnelStatus.BUSY]: 'busy',
   [TunnelStatus.BAD_REQUEST]: 'bad_request',
+  [TunnelStatus.DRAINING]: 'draining',
 };
 
 export interface RelayContext {

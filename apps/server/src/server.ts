@@ -19,6 +19,13 @@ export interface RunningServer {
   metricsUrl?: string;
   publicKey: string;
   stats(): ServerStats;
+  /**
+   * Drain on demand (SIGUSR2, POST /drain): refuse new connections with DRAINING (the client
+   * retries elsewhere through the balancer), announce no address to them, let the open ones
+   * finish for up to graceMs (default config.drainMs), then cut what is left. The server
+   * stays up with no connection, refusing, until close().
+   */
+  drain(graceMs?: number): Promise<void>;
   /** Stop accepting, let relays finish for up to graceMs (default config.drainMs), then close all. */
   close(graceMs?: number): Promise<void>;
 }
@@ -117,6 +124,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // over many addresses is one client, and clients behind one address are not lumped
     // together. A plain path proves no key at this point, so there the address stands in.
     const client = clientId(socket);
+    if (stats.draining) return refuse(ctx, socket, TunnelStatus.DRAINING, 'server draining, retry elsewhere');
     if (stats.open >= config.limits.maxConnections) return refuse(ctx, socket, TunnelStatus.BUSY, 'server connection limit reached');
     if ((perClient.get(client) ?? 0) >= config.limits.maxConnectionsPerClient) return refuse(ctx, socket, TunnelStatus.BUSY, 'per-client connection limit reached');
     stats.open++;
@@ -175,7 +183,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const registry = createAppRegistry('server', packageVersion(import.meta.url));
     registerServerMetrics(registry, stats, () => server.connections(), subflows, () => targets);
     try {
-      metrics = await startMetricsEndpoint(registry, config.metrics.host, config.metrics.port);
+      // POST /drain on the metrics port: the loopback control an orchestrator can reach.
+      const actions = { '/drain': () => (void running.drain(), `draining: ${stats.open} connections open, refusing new ones\n`) };
+      metrics = await startMetricsEndpoint(registry, config.metrics.host, config.metrics.port, actions);
     } catch (e) {
       await server.close();
       await capture?.close();
@@ -184,21 +194,43 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     log.info('metrics', { url: metrics.url });
   }
 
+  /** Resolves once every relay ended or graceMs passed, whichever is first. */
+  const relaysEnded = async (graceMs: number): Promise<void> => {
+    if (relays.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...relays]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+  };
+
   let closing: Promise<void> | null = null;
-  return {
+  let draining: Promise<void> | null = null;
+  const running: RunningServer = {
     addresses,
     ...(metrics ? { metricsUrl: metrics.url } : {}),
     publicKey: encodeKey(keypair.publicKey),
     stats: () => ({ ...stats, refused: { ...stats.refused }, handshakeFailures: { ...stats.handshakeFailures }, headerFailures: { ...stats.headerFailures } }),
+    drain(graceMs = config.drainMs) {
+      draining ??= (async () => {
+        stats.draining = true;
+        server.stopAnnouncing();
+        log.info('draining on demand: refusing new connections', { open: stats.open, graceMs });
+        const started = Date.now();
+        await relaysEnded(graceMs);
+        const cut = stats.open;
+        if (closing) return; // close() ends the rest
+        // Past the bound: what is still open is cut, its target first, then the tunnel.
+        for (const t of targets) t.destroy();
+        for (const s of server.connections()) s.destroy();
+        await Promise.allSettled([...relays]);
+        log.info('drained: no connection left; new ones are refused until the server is stopped', { ms: Date.now() - started, cut });
+      })();
+      return draining;
+    },
     close(graceMs = config.drainMs) {
       closing ??= (async () => {
         await server.stopAccepting();
         log.info('draining', { open: stats.open, graceMs });
-        if (relays.size > 0) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([Promise.allSettled([...relays]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-          clearTimeout(timer);
-        }
+        await relaysEnded(graceMs);
         for (const t of targets) t.destroy();
         await server.close();
         await capture?.close();
@@ -209,4 +241,5 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       return closing;
     },
   };
+  return running;
 }

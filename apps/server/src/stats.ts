@@ -11,7 +11,7 @@ import type { MptcpSocket } from '@mptun/node';
 export interface ServerStats {
   open: number;
   total: number;
-  /** Refusals by reason: not_allowed, busy, host_unreachable, connection_refused, timeout, bad_request, general_failure. */
+  /** Refusals by reason: not_allowed, busy, host_unreachable, connection_refused, timeout, bad_request, general_failure, draining. */
   refused: Record<string, number>;
   bytesUp: number;
   bytesDown: number;
@@ -19,10 +19,12 @@ export interface ServerStats {
   headerFailures: Record<string, number>;
   /** Path handshakes refused, by reason (unauthorized_key: a client key not on the list). */
   handshakeFailures: Record<string, number>;
+  /** Told to drain: new connections are refused with DRAINING. */
+  draining: boolean;
 }
 
 export function emptyStats(): ServerStats {
-  return { open: 0, total: 0, refused: {}, bytesUp: 0, bytesDown: 0, headerFailures: {}, handshakeFailures: {} };
+  return { open: 0, total: 0, refused: {}, bytesUp: 0, bytesDown: 0, headerFailures: {}, handshakeFailures: {}, draining: false };
 }
 
 /**
@@ -44,6 +46,7 @@ export function bufferedBytes(sockets: readonly MptcpSocket[], targets: Iterable
 /** The server's metrics on `registry`; `sockets` lists the open MPTCP connections, `targets` the relays' TCP sockets. */
 export function registerServerMetrics(registry: Registry, stats: ServerStats, sockets: () => MptcpSocket[], subflows: SubflowCounters, targets: () => Iterable<Socket> = () => []): void {
   gaugeOf(registry, 'mptun_connections_open', 'Relayed connections open now.', () => stats.open);
+  gaugeOf(registry, 'mptun_draining', '1 once the server was told to drain (SIGUSR2 or POST /drain): it refuses new connections and announces no address; else 0.', () => (stats.draining ? 1 : 0));
   counterOf(registry, 'mptun_connections_total', 'MPTCP connections accepted.', () => stats.total);
   counterOf(registry, 'mptun_connections_refused_total', 'Connections refused, by reason.', () => byLabel('reason', stats.refused), ['reason']);
   counterOf(registry, 'mptun_tunnel_request_failures_total', 'Tunnel requests malformed, cut short or not received in time, by reason.', () => byLabel('reason', stats.headerFailures), ['reason']);

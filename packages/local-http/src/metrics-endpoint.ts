@@ -44,8 +44,14 @@ export class MetricsListenError extends Error {
   }
 }
 
-/** Serve `registry` at /metrics on host:port (port 0 picks one). */
-export async function startMetricsEndpoint(registry: Registry, host: string, port: number): Promise<MetricsEndpoint> {
+/**
+ * Things a POST to a path makes the app do (e.g. '/drain'); each returns the text answered
+ * with 202 Accepted. They sit behind the same Host and Origin checks as the metrics.
+ */
+export type EndpointActions = Record<string, () => string>;
+
+/** Serve `registry` at /metrics on host:port (port 0 picks one), and `actions` by POST. */
+export async function startMetricsEndpoint(registry: Registry, host: string, port: number, actions: EndpointActions = {}): Promise<MetricsEndpoint> {
   const server = createServer((req, res) => {
     const refusal = checkLocalRequest(req, host);
     if (refusal) {
@@ -60,6 +66,9 @@ export async function startMetricsEndpoint(registry: Registry, host: string, por
       );
     } else if (path === '/metrics' || path === '/') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+    } else if (path !== undefined && Object.hasOwn(actions, path)) {
+      if (req.method !== 'POST') res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      else res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8' }).end(actions[path]!());
     } else res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
   });
   server.keepAliveTimeout = 2000;

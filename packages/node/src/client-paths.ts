@@ -44,6 +44,11 @@ export interface PathEntry {
    * the link stays and tries to reach the server again, so subflows on it outlive an outage.
    */
   silent: boolean;
+  /**
+   * Set aside (retire()): new connections get a fresh path in its place; this one serves
+   * the connections on it until the last ends.
+   */
+  retired: boolean;
 }
 
 /** The path is open and its server answers: connections may start on it and join it. */
@@ -87,6 +92,7 @@ export class ClientPaths {
   private readonly byPathId = new Map<number, PathEntry>();
   private readonly owners = new WeakMap<object, number>();
   private nextOwner = 1;
+  private nextRetired = 1;
   private closed = false;
 
   constructor(
@@ -94,8 +100,12 @@ export class ClientPaths {
     private readonly openerFor: (local: string, remote: TransportAddress) => PathOpener,
     private readonly events: PathEvents,
     /** A shared path that stays open with no connection on it (a configured address toward the server). */
-    private readonly standing: (e: PathEntry) => boolean,
+    private readonly standingPath: (e: PathEntry) => boolean,
   ) {}
+
+  private standing(e: PathEntry): boolean {
+    return !e.retired && this.standingPath(e);
+  }
 
   /** The entry for a path, created (not opened) if need be. */
   entry(owner: object | null, local: string, remote: TransportAddress, index: number, affinity: string | null = null): PathEntry {
@@ -103,7 +113,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}|${affinity ?? ''}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false };
+      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, retired: false };
       this.entries.set(key, e);
     }
     return e;
@@ -255,6 +265,31 @@ export class ClientPaths {
     else this.events.up(e);
     this.events.settled();
     this.driver.schedulePump();
+  }
+
+  /**
+   * Set the standing path `pathId` aside so that the next entry() for its address opens a
+   * fresh one (a new source port: a balancer that hashes on it may pick another server).
+   * The connections on it keep it until the last ends; with none, or with `close`, it closes
+   * now (its subflows end; a connection left with none fails). Returns the entry, or null
+   * when `pathId` is not a standing path.
+   */
+  retire(pathId: number, close = false): PathEntry | null {
+    const e = this.byPathId.get(pathId);
+    if (!e || !this.standing(e)) return null;
+    const key = [...this.entries].find(([, x]) => x === e)?.[0];
+    if (key === undefined) return null;
+    this.entries.delete(key);
+    this.entries.set(`${key}|retired ${this.nextRetired++}`, e);
+    e.retired = true;
+    this.cancelRetry(e);
+    if (close || e.users.size === 0) this.drop(e);
+    return e;
+  }
+
+  /** The connections holding path `pathId` now. */
+  usersOf(pathId: number): object[] {
+    return [...(this.byPathId.get(pathId)?.users ?? [])];
   }
 
   /** Every path, shared ones and those of single connections (plain mode). */

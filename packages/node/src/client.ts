@@ -163,6 +163,11 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   /** The wildcard addresses used until the interface watcher finds an address. */
   private fallback: string[] = [];
   private closed = false;
+  /**
+   * A connection's server set the C bit (RFC 8684 §3.1): the server address is a balancer's,
+   * shared by several servers, and a path from a fresh source port may reach another one.
+   */
+  private behindBalancer = false;
 
   constructor(private readonly options: ClientOptions) {
     super();
@@ -181,7 +186,17 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       (local, remote) => this.openerFor(local, remote),
       {
         up: (e) => this.emit('path-up', pathEvent(e)),
-        down: (e) => this.emit('path-down', { ...pathEvent(e), reason: e.lastError ?? 'closed' }),
+        down: (e) => {
+          this.emit('path-down', { ...pathEvent(e), reason: e.lastError ?? 'closed' });
+          // Behind a balancer a server gone quiet through it is likely gone (killed): the same
+          // source port would keep reaching it, a fresh one may reach another server. The
+          // quiet path closes: connections with subflows straight to their server go on,
+          // those with none left fail rather than hang on a server that lost their state.
+          if (e.silent && this.behindBalancer && e.pathId !== null) {
+            const pathId = e.pathId;
+            queueMicrotask(() => this.redial([pathId], true));
+          }
+        },
         error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
         settled: () => this.scheduleTick(),
       },
@@ -189,7 +204,15 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       // one asking a proxy for a given server lasts as long as a connection on that server.
       (e) => e.owner === null && e.index === 0 && e.affinity === null && this.locals.has(e.local) && this.isServer(e.remote),
     );
-    this.driver.onPathClosed = (pathId, _link, info) => this.table.linkClosed(pathId, info.message);
+    this.driver.onPathClosed = (pathId, _link, info) => {
+      // Behind a balancer, nothing listening at an address the server announced (ICMP port
+      // unreachable) says that server is gone, with the state of its connections: their
+      // paths through the balancer reach it too, so they are closed and dialled afresh at
+      // once rather than when they go quiet.
+      const gone = this.behindBalancer && info.code === 'ERR_MPTUN_SERVER_UNREACHABLE' ? this.pathsOfBalanced(this.table.usersOf(pathId)) : [];
+      this.table.linkClosed(pathId, info.message);
+      if (gone.length > 0) queueMicrotask(() => this.redial(gone, true));
+    };
     this.driver.onFirstHeard = (pathId) => this.table.heard(pathId);
     this.driver.onEvent = (ev) => this.onEngineEvent(ev);
     this.driver.onSegment = options.onSegment ?? null;
@@ -327,6 +350,30 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     await Promise.allSettled([...this.locals.keys()].filter((h) => familiesMatch(h, this.server.host)).map((h) => this.table.open(this.table.entry(null, h, this.server, 0))));
   }
 
+  /**
+   * The server `socket` reached turned it away for now (it is draining): the standing paths
+   * it used are set aside for the connections on them, and fresh ones from new source ports
+   * are opened in their place, so the next connection may reach another server behind the
+   * balancer (one that hashes on the source port). Call it before destroying `socket`.
+   */
+  leaveServerOf(socket: MptcpSocket): void {
+    if (socket.isBound) this.redial(socket.connection.subflows().map((f) => f.pathId));
+  }
+
+  /** Retire these standing paths (ClientPaths.retire; `close`: close them now) and open fresh ones in their place. */
+  private redial(pathIds: Iterable<number>, close = false): void {
+    if (this.closed) return;
+    for (const id of new Set(pathIds)) {
+      const old = this.table.retire(id, close);
+      if (old) this.table.open(this.table.entry(null, old.local, this.server, 0)).catch(() => {}); // a failure is retried (reopenLater)
+    }
+  }
+
+  /** The paths of the subflows of those of `users` whose server set the C bit (RFC 8684 §3.1). */
+  private pathsOfBalanced(users: object[]): number[] {
+    return users.flatMap((u) => (u instanceof MptcpSocket && u.isBound && u.connection.joinsToInitialAddressRefused ? u.connection.subflows().map((f) => f.pathId) : []));
+  }
+
   /** A local address exists now (an interface came up): every connection may use it. */
   addLocal(host: string, opts: { backup?: boolean } = {}): void {
     const h = localHost(host);
@@ -368,6 +415,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   }
 
   private onEngineEvent(ev: EndpointEvent): void {
+    if (!this.behindBalancer && ev.connection.joinsToInitialAddressRefused) this.behindBalancer = true;
     for (const m of this.managed.values()) {
       if (m.socket.isBound && m.socket.connection === ev.connection && m.pm.handleEvent(this.driver.now(), { ...ev, connection: m.view })) this.scheduleTick();
     }

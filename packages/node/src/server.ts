@@ -90,6 +90,8 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
   private readonly sockets = new Set<MptcpSocket>();
   private readonly strategy;
   private accepting = false;
+  /** Draining: new connections are told of no address (see stopAnnouncing). */
+  private announcing = true;
   /** What connections that came in over UDP are told; over WebSocket (behind a balancer only). */
   private readonly announcer = new AddressAnnouncer();
   private readonly wsAnnouncer = new AddressAnnouncer();
@@ -110,7 +112,7 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
     this.driver.endpoint.listen();
     this.driver.onSegment = options.onSegment ?? null;
     this.driver.onEvent = (ev) => {
-      if (ev.type === 'incoming') {
+      if (ev.type === 'incoming' && this.announcing) {
         const first = ev.connection.subflows()[0];
         const kind = first ? this.pathKinds.get(first.pathId) : undefined;
         if (kind === 'udp') this.announcedBy.set(ev.connection, this.announcer);
@@ -195,6 +197,14 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
 
   connections(): MptcpSocket[] {
     return [...this.sockets];
+  }
+
+  /**
+   * Announce nothing to connections that arrive from now on (a server draining: no client
+   * should open further paths to it). Connections already told keep their addresses.
+   */
+  stopAnnouncing(): void {
+    this.announcing = false;
   }
 
   /** Stop accepting; connections already open carry on until they end or close() is called. */

@@ -3,6 +3,7 @@
  * client over the loopback aliases 127.0.0.2 and 127.0.0.3, and hash-checked streams.
  */
 import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { generateKeypair, loadCrypto, type CryptoBackend, type Keypair } from '@mptun/session';
 import type { PathLink } from '@mptun/core';
 import { MptcpClient, MptcpServer, type ClientOptions, type MptcpSocket, type SegmentTap, type TransportKind } from '../src/index.js';
@@ -140,6 +141,22 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Writes `text` on a stream that echoes and resolves with as many bytes once they came back. */
+export function echoText(s: Duplex, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const onData = (d: Buffer): void => {
+      got += d.toString();
+      if (got.length < text.length) return;
+      s.off('data', onData);
+      resolve(got);
+    };
+    s.on('data', onData).once('error', reject);
+    s.resume(); // a stream paused after a header was read
+    s.write(text);
+  });
 }
 
 /** A dead link: nothing leaves by `link` and nothing it receives is delivered. */

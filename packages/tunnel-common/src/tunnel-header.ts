@@ -29,6 +29,11 @@ export const TunnelStatus = {
   ADDRESS_TYPE_NOT_SUPPORTED: 6,
   BUSY: 7, // a connection limit was reached
   BAD_REQUEST: 8,
+  /**
+   * The server is draining: it takes no new tunnels. Another server behind the same balancer
+   * may: the client dials the balancer again from a fresh source port and retries.
+   */
+  DRAINING: 9,
 } as const;
 export type TunnelStatusCode = (typeof TunnelStatus)[keyof typeof TunnelStatus];
 
