@@ -181,6 +181,15 @@ export class Endpoint implements Driveable {
     this.paths.delete(pathId);
   }
 
+  /** The carrier of a path reports its peer quiet, or heard again: its subflows step aside meanwhile. */
+  setPathQuiet(pathId: number, quiet: boolean): void {
+    for (const { conn, sf } of this.demux.values()) {
+      if (sf.pathId !== pathId) continue;
+      this.touched.add(conn);
+      conn.setSubflowQuiet(sf, quiet);
+    }
+  }
+
   pathInfo(pathId: number): { local: Address; remote: Address; mss: number; reliable: boolean } | undefined {
     return this.paths.get(pathId);
   }

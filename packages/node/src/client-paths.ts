@@ -261,6 +261,7 @@ export class ClientPaths {
     if (e.link !== link || e.silent === silent) return;
     e.silent = silent;
     e.lastError = silent ? why : null;
+    if (e.pathId !== null) this.driver.setPathQuiet(e.pathId, silent);
     if (silent) this.events.down(e);
     else this.events.up(e);
     this.events.settled();

@@ -93,6 +93,13 @@ export class Driver {
     return pathId;
   }
 
+  /** The path's carrier reports its peer quiet (PathLink.onSilence) or heard again: tell the engine. */
+  setPathQuiet(pathId: number, quiet: boolean): void {
+    if (!this.links.has(pathId)) return;
+    this.endpoint.setPathQuiet(pathId, quiet);
+    this.schedulePump();
+  }
+
   /** When the peer was last heard on `pathId` (ms on this driver's clock); -Infinity if never. */
   lastHeard(pathId: number): number {
     return this.links.get(pathId)?.lastHeard ?? -Infinity;

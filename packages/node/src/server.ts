@@ -169,6 +169,7 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
         const listener = `${spec.transport} ${l.local.host}:${l.local.port}`;
         l.onPath = (link) => {
           const pathId = this.driver.addLink(link, { fixedLocalPort: false, listener });
+          link.onSilence = (silent) => this.driver.setPathQuiet(pathId, silent);
           this.pathKinds.set(pathId, kind);
           this.driver.schedulePump();
         };

@@ -40,10 +40,17 @@ export interface WsTransportInit {
    */
   maxSegment?: number;
   /**
-   * Interval of liveness pings; a peer silent for a whole interval after a ping is gone, so
-   * a dead peer is noticed within two intervals. Default 1 s: within 2 s.
+   * Interval of liveness pings; a peer silent for a whole interval after a ping is reported
+   * quiet (PathLink.onSilence: the client starts no connection on the path), so a dead peer
+   * is noticed within two intervals. Default 1 s: within 2 s.
    */
   pingIntervalMs?: number;
+  /**
+   * A peer silent this long after a ping ends the path. Until then the WebSocket stays and
+   * TCP keeps trying, so a connection rides out an outage or a stalled peer. Default 30 s,
+   * as a sealed UDP path's idle timeout.
+   */
+  silenceLimitMs?: number;
   /**
    * Time allowed for TCP, TLS, the HTTP upgrade and the key exchange together (client), or
    * for an upgraded socket to complete the key exchange (server).
@@ -81,6 +88,7 @@ export interface ResolvedOptions {
   /** maxPayload of every WebSocket: the largest sealed segment or handshake message. */
   readonly maxMessage: number;
   readonly pingIntervalMs: number;
+  readonly silenceLimitMs: number;
   readonly handshakeTimeoutMs: number;
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
@@ -102,6 +110,8 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 
 /** How often a WebSocket path pings its peer: a dead server is noticed within 2 s. */
 export const DEFAULT_PING_INTERVAL_MS = 1_000;
+/** How long a silent peer keeps its WebSocket path. */
+export const DEFAULT_SILENCE_LIMIT_MS = 30_000;
 
 export function resolveOptions(init: WsTransportInit): ResolvedOptions {
   if (init === null || typeof init !== 'object' || init.keypair === undefined) {
@@ -111,6 +121,7 @@ export function resolveOptions(init: WsTransportInit): ResolvedOptions {
   const highWaterMark = positiveInteger('highWaterMark', init.highWaterMark, Math.max(512 * 1024, 8 * maxSegment));
   const lowWaterMark = positiveInteger('lowWaterMark', init.lowWaterMark, highWaterMark >>> 2, 0, highWaterMark - 1);
   const pingIntervalMs = positiveInteger('pingIntervalMs', init.pingIntervalMs, DEFAULT_PING_INTERVAL_MS, 10);
+  const silenceLimitMs = positiveInteger('silenceLimitMs', init.silenceLimitMs, Math.max(DEFAULT_SILENCE_LIMIT_MS, pingIntervalMs), pingIntervalMs);
   return {
     keypair: init.keypair,
     serverPublicKey: init.serverPublicKey,
@@ -119,6 +130,7 @@ export function resolveOptions(init: WsTransportInit): ResolvedOptions {
     maxSegment,
     maxMessage: Math.max(maxSegment + DATA_OVERHEAD_BYTES, INITIATION_BYTES),
     pingIntervalMs,
+    silenceLimitMs,
     handshakeTimeoutMs: positiveInteger('handshakeTimeoutMs', init.handshakeTimeoutMs, 5_000, 10),
     highWaterMark,
     lowWaterMark,
@@ -148,12 +160,13 @@ export function sessionTimers(opts: ResolvedOptions): PathSessionTimers {
 /** What every WsPathLink takes from the options, client or server. */
 export function linkTuning(
   opts: ResolvedOptions,
-): Pick<WsPathLinkOptions, 'maxSegment' | 'highWaterMark' | 'lowWaterMark' | 'pingIntervalMs' | 'maintenanceIntervalMs' | 'clock'> {
+): Pick<WsPathLinkOptions, 'maxSegment' | 'highWaterMark' | 'lowWaterMark' | 'pingIntervalMs' | 'silenceLimitMs' | 'maintenanceIntervalMs' | 'clock'> {
   return {
     maxSegment: opts.maxSegment,
     highWaterMark: opts.highWaterMark,
     lowWaterMark: opts.lowWaterMark,
     pingIntervalMs: opts.pingIntervalMs,
+    silenceLimitMs: opts.silenceLimitMs,
     maintenanceIntervalMs: opts.maintenanceIntervalMs,
     clock: opts.clock,
   };

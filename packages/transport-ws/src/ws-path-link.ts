@@ -33,6 +33,7 @@ export interface WsPathLinkOptions {
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
   readonly pingIntervalMs: number;
+  readonly silenceLimitMs: number;
   readonly maintenanceIntervalMs: number;
   readonly clock: () => number;
   /** The session is up: the link is now a path. */
@@ -75,6 +76,8 @@ export class WsPathLink implements PathLink {
   readonly affinity: string | null;
   onClose: ((info: PathCloseInfo) => void) | null = null;
   onDrain: (() => void) | null = null;
+  /** The peer went quiet while TCP keeps trying (PathLink.onSilence), or was heard again. */
+  onSilence: ((silent: boolean, reason: string) => void) | null = null;
 
   private readonly ws: WebSocket;
   private readonly session: PathSession;
@@ -121,9 +124,12 @@ export class WsPathLink implements PathLink {
     this.ws.on('message', this.handleMessage);
     this.ws.on('close', this.handleClose);
     this.ws.on('error', this.handleError);
-    this.heartbeat = new Heartbeat(this.ws, opts.pingIntervalMs, () =>
-      this.end(WsCloseCode.PEER_GONE, 'no answer to ping', true),
-    );
+    this.heartbeat = new Heartbeat(this.ws, opts.pingIntervalMs, opts.silenceLimitMs, {
+      quiet: (silent, why) => {
+        if (!this.ended) this.onSilence?.(silent, why);
+      },
+      gone: (why) => this.end(WsCloseCode.PEER_GONE, why, true),
+    });
     this.driver = new SessionDriver(this.session, {
       now: this.clock,
       setTimer: (delayMs, fire) => {

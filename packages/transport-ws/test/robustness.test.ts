@@ -235,13 +235,37 @@ describe('backpressure', () => {
 });
 
 describe('liveness', () => {
-  it('a peer that stops answering pings is closed with 4002 and ERR_MPTUN_PEER_GONE', async () => {
-    const server = await fx.server({ pingIntervalMs: 50, closeTimeoutMs: 200 });
+  it('a peer that stops answering pings is reported quiet, then closed with 4002 and ERR_MPTUN_PEER_GONE once the limit passes', async () => {
+    const server = await fx.server({ pingIntervalMs: 50, silenceLimitMs: 300, closeTimeoutMs: 200 });
     const peer = await rawPeer(server.url, { autoPong: false });
-    const path = new PathProbe(await server.paths.next());
+    const link = await server.paths.next();
+    const quiet: Array<{ silent: boolean; at: number }> = [];
+    const t0 = performance.now();
+    link.onSilence = (silent) => quiet.push({ silent, at: performance.now() - t0 });
+    const path = new PathProbe(link);
     const closed = nextClose(peer.ws);
     expect((await path.closed).code).toBe('ERR_MPTUN_PEER_GONE');
     expect((await closed).code).toBe(WsCloseCode.PEER_GONE);
+    const ended = performance.now() - t0;
+    console.log(`quiet reported at ${quiet.map((q) => q.at.toFixed(0)).join(', ')} ms, path ended at ${ended.toFixed(0)} ms`);
+    expect(quiet.map((q) => q.silent)).toEqual([true]);
+    expect(ended).toBeGreaterThan(quiet[0]!.at); // quiet first, gone only after the limit
+  });
+
+  it('a peer quiet for a while (an outage, a stalled process) is reported quiet and heard again: the path stays', async () => {
+    const server = await fx.server({ pingIntervalMs: 50, silenceLimitMs: 60_000 });
+    const peer = await rawPeer(server.url, { autoPong: false });
+    const link = await server.paths.next();
+    const quiet: boolean[] = [];
+    link.onSilence = (silent) => quiet.push(silent);
+    for (let i = 0; i < 100 && !quiet.includes(true); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(quiet).toEqual([true]);
+    peer.ws.on('ping', () => peer.ws.pong()); // it answers again
+    for (let i = 0; i < 100 && quiet.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(quiet).toEqual([true, false]);
+    expect((link as WsPathLink).closed).toBe(false);
+    peer.ws.send(peer.channel.seal(numberedSegment(1, 10)));
+    await new PathProbe(link).received(1);
   });
 
   it('a peer that answers pings stays up across many intervals', async () => {

@@ -890,6 +890,17 @@ export class Connection implements SubflowOwner, CcGroup {
     if (top > this.send.sndUna) this.onDataAck(now, top);
   }
 
+  /**
+   * The subflow's path reported its peer quiet, or heard again. A quiet subflow takes no new
+   * data, and what it holds goes out on the others (RFC 8684 §3.3.6), as after an RTO: on a
+   * WebSocket, whose subflows run no RTO, this is how data leaves a stalled path.
+   */
+  setSubflowQuiet(sf: Subflow, quiet: boolean): void {
+    sf.setQuiet(quiet);
+    if (quiet && this.subflowList.some((s) => s !== sf && s.state === 'established' && !s.potentiallyFailed)) this.send.rescue(sf);
+    this.host.wake(this);
+  }
+
   onRto(sf: Subflow, consecutive: number, _now: number): void {
     // RFC 8684 §3.3.6: data stranded on a failing subflow goes out again on the others.
     if (consecutive === 1 && this.subflowList.some((s) => s !== sf && s.state === 'established')) this.send.rescue(sf);

@@ -190,6 +190,8 @@ export class Subflow implements SubflowView {
   private synDataLength = 0;
   /** Passive open: the peer's SYN carried data we accepted (a 0-RTT opener). */
   private peerSynDataAccepted = false;
+  /** The path reported its peer quiet (setQuiet). */
+  private quiet = false;
 
   // Receive side.
   private irs = 0;
@@ -312,8 +314,17 @@ export class Subflow implements SubflowView {
     return this.state === 'established';
   }
 
+  /**
+   * Suspected dead (RFC 8684 §3.3.6): retransmission timeouts in a row, or its path reported
+   * the peer quiet. Schedulers leave it alone; what it holds goes out on the others.
+   */
   get potentiallyFailed(): boolean {
-    return this.consecutiveRtos >= this.config.potentiallyFailedAfter;
+    return this.quiet || this.consecutiveRtos >= this.config.potentiallyFailedAfter;
+  }
+
+  /** Its path reported the peer quiet (a silent WebSocket, a sealed session without answer), or heard again. */
+  setQuiet(quiet: boolean): void {
+    this.quiet = quiet;
   }
 
   /**

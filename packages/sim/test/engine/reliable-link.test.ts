@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LinkOptions } from '../../src/index.js';
-import { describeResult, runTransfer } from '../support/transfer.js';
+import { describeResult, runTransfer, type TransferContext } from '../support/transfer.js';
 
 const seed = Number(process.env.MPTUN_SEED ?? 1616);
 /** A WebSocket's TCP: it never loses a segment; what it cannot send yet waits in its buffers. */
@@ -51,5 +51,59 @@ describe('reliable-link subflows over two paths', () => {
     expect(goodputBps).toBeGreaterThan(0.85 * 60e6);
     // The carriers' buffers hold about one BDP beyond the pipe, not the whole receive window.
     peakInFlight.forEach((peak, i) => expect(peak).toBeLessThan(4 * BDP[i]!));
+  });
+
+  /**
+   * A WebSocket whose peer goes silent (an outage the TCP below rides out, a stalled process)
+   * runs no RTO of its own: the subflow keeps what it was given. When the path reports the
+   * peer quiet (the heartbeat, 1-2 ping intervals in), the engine sets the subflow aside and
+   * sends what it held on the other path; when it is heard again it may be scheduled again.
+   * (The simulated carrier drops what an outage catches, where TCP would deliver it late, so
+   * the test does not ask the frozen path to carry data afterwards.)
+   */
+  it('a path reported quiet hands its data to the other path and the upload goes on; heard again, it is usable', () => {
+    const bytes = 24_000_000;
+    const FREEZE_MS = 400;
+    const QUIET_MS = FREEZE_MS + 1000; // the heartbeat's report, about a second in
+    const BACK_MS = 5_000;
+    const quietReports = process.env.MPTUN_NO_QUIET !== '1'; // =1 shows the stall without them
+    let ackedAtBack = -1;
+    const failedOnA: boolean[] = [];
+    const subflowA = (ctx: TransferContext) => ctx.clientConn.subflows().find((sf) => sf.pathId === ctx.clientPaths[0]);
+    const setQuiet = (ctx: TransferContext, quiet: boolean): void => {
+      if (!quietReports) return;
+      ctx.client.setPathQuiet(ctx.clientPaths[0]!, quiet);
+      ctx.server.setPathQuiet(ctx.serverPaths[0]!, quiet);
+    };
+    let phase = 0;
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: A }, { forward: B }],
+      upload: bytes,
+      download: 0,
+      config: { reliableLink: true },
+      limitMs: 60_000,
+      setup: (ctx) => {
+        for (const l of [ctx.pair.forward(0), ctx.pair.backward(0)]) l.schedule([{ at: FREEZE_MS, down: true }, { at: BACK_MS, up: true }]);
+      },
+      onTick: (ctx) => {
+        const now = ctx.pair.now;
+        if (phase === 0 && now >= QUIET_MS) {
+          phase = 1;
+          setQuiet(ctx, true);
+          failedOnA.push(subflowA(ctx)?.potentiallyFailed ?? false);
+        } else if (phase === 1 && now >= BACK_MS) {
+          phase = 2;
+          ackedAtBack = ctx.clientConn.sndUna;
+          setQuiet(ctx, false);
+          failedOnA.push(subflowA(ctx)?.potentiallyFailed ?? true);
+        }
+      },
+    });
+    console.log(`seed=${seed}`, describeResult(r), `quiet reports ${quietReports ? 'on' : 'off'}; path A frozen ${FREEZE_MS}-${BACK_MS} ms, reported quiet at ${QUIET_MS} ms; acknowledged when it came back ${ackedAtBack} bytes`);
+    expect(r.ok).toBe(true);
+    // B alone (20 Mbit/s) carries about 2.5 MB a second: the upload went on without A.
+    expect(ackedAtBack).toBeGreaterThan(6_000_000);
+    expect(failedOnA, 'set aside while quiet, usable once heard').toEqual([true, false]);
   });
 });
