@@ -165,6 +165,8 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   /** The wildcard addresses used until the interface watcher finds an address. */
   private fallback: string[] = [];
   private closed = false;
+  /** start() was called: standing paths open as their addresses appear. */
+  private started = false;
 
   constructor(private readonly options: ClientOptions) {
     super();
@@ -324,8 +326,14 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
 
   /** Open the path of every configured address toward the server now rather than at the first connect. */
   async start(): Promise<void> {
-    if (!this.opener.shared) return;
-    await Promise.allSettled([...this.locals.keys()].filter((h) => familiesMatch(h, this.server.host)).map((h) => this.table.open(this.table.entry(null, h, this.server, 0))));
+    this.started = true;
+    await Promise.allSettled([...this.locals.keys()].map((h) => this.openStanding(h)));
+  }
+
+  /** The shared path from `h` to the server, opened now (it then stands: reopened when it drops). */
+  private openStanding(h: string): Promise<number | void> {
+    if (!this.opener.shared || !familiesMatch(h, this.server.host)) return Promise.resolve();
+    return this.table.open(this.table.entry(null, h, this.server, 0));
   }
 
   /** A local address exists now (an interface came up): every connection may use it. */
@@ -333,6 +341,9 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     const h = localHost(host);
     this.locals.set(h, { backup: opts.backup ?? this.locals.get(h)?.backup ?? this.configuredBackups.has(h) });
     for (const m of this.managed.values()) m.pm.addLocal({ id: h, host: h, backup: this.locals.get(h)!.backup, allowed: true });
+    // Once started, a new address's path to the server opens at once, connection or not:
+    // its handshake is under way before any join asks for it.
+    if (this.started) this.openStanding(h).catch(() => {}); // a failure is reported and retried
     this.tickNow();
   }
 
