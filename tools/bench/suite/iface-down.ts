@@ -76,7 +76,13 @@ async function runIfaceDown(opts: SuiteOptions): Promise<SectionResult> {
   const keys = await writeKeyFiles();
   let port = FIRST_PORT;
   try {
-    await topo.create();
+    try {
+      await topo.create();
+    } catch (e) {
+      const why = `network namespace setup failed: ${(e as Error).message}`;
+      opts.log(`iface-down: skipped — ${why}`);
+      return { tables: [], plots: [], data: { skipped: why }, skipped: why };
+    }
     opts.log(`iface-down: namespaces ${topo.ns.client}, ${topo.ns.server} ready; ${plan.runs} run(s) per stack, ${topo.links[CUT].client} down ${plan.cutMs} ms into a ${plan.seconds} s download`);
     const mptun: CutRun[] = [];
     const server = await startServer(topo, keys);
