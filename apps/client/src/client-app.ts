@@ -102,6 +102,10 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     // A device that cannot be bound (an older kernel without root) stops the start, naming it.
     for (const [address, device] of Object.entries(devices ?? {})) checkDeviceBinding(address, device);
 
+    // Paths given by name or address follow their interface too: one that goes down (libuv
+    // lists only running interfaces) or loses its address is withdrawn at once, with
+    // REMOVE_ADDR, instead of waiting for the path to fall silent, and it comes back with it.
+    const followed = wantsAuto ? [] : [...locals, ...backups].filter((a) => a !== '0.0.0.0' && a !== '::');
     const ws = wsEndpoint(config, server);
     const common = {
       ...(keypair ? { keypair } : {}),
@@ -115,6 +119,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
       ...(config.pathManager ? { pathManager: config.pathManager } : {}),
       ...(wantsAuto ? { watchInterfaces: { includeInternal: false, ...extras.interfaces } } : {}),
+      ...(followed.length > 0 ? { watchInterfaces: { addresses: followed, includeInternal: true, includeLinkLocal: true, ...extras.interfaces } } : {}),
       ...(devices ? { devices } : {}),
     };
     let options: UncheckedClientOptions;
@@ -169,6 +174,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       else log.warn('interface went away', { interface: c.name, address: c.address });
     });
     if (wantsAuto) log.info('following interfaces', { source: client.interfaceSource });
+    else if (followed.length > 0) log.info('following the paths\' interfaces', { source: client.interfaceSource, addresses: followed });
     if (transport !== 'udp-plain') void client.start();
 
     const metrics = config.metrics ? new ClientMetrics(client) : null;

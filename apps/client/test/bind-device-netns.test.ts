@@ -18,8 +18,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { run, scriptPath, succeeds } from '../../../tools/bench/suite/kernel/exec.js';
-import { listNamespaces, pidAlive, tbfBurstBytes } from '../../../tools/bench/suite/kernel/netns.js';
+import { scriptPath } from '../../../tools/bench/suite/kernel/exec.js';
+import { TwoLinkTopology } from '../../../tools/bench/suite/kernel/two-links.js';
 import { makeSelfSignedCertificate } from '../../../packages/transport-ws/test/self-signed.js';
 import { startApp, stopAll, writeKeyFiles, type KeyFiles } from './cli-support.js';
 
@@ -28,66 +28,25 @@ const hasTools = ['ip', 'tc'].every((c) => spawnSync(c, ['-V'], { stdio: 'ignore
 const skipReason = process.platform !== 'linux' ? `not Linux (${process.platform})` : !isRoot ? 'not root: cannot make network namespaces' : !hasTools ? 'no `ip` or `tc` (iproute2)' : null;
 if (skipReason) console.log(`bind-device-netns.test.ts skipped: ${skipReason}`);
 
-const PREFIX = 'mptun-bd-';
-const NS = { client: `${PREFIX}c-${process.pid}`, server: `${PREFIX}s-${process.pid}` };
-const SERVER = '10.9.9.9';
-const LINKS = [
-  { client: 'c1', server: 's1', net: '10.1.1', mbit: 40 },
-  { client: 'c2', server: 's2', net: '10.1.2', mbit: 20 },
-] as const;
+const topo = new TwoLinkTopology('mptun-bd-');
+const NS = topo.ns;
+const SERVER = topo.serverAddress;
+const LINKS = topo.links;
 const UPLOAD_BYTES = 24_000_000;
 const FORWARD_PORT = 9000;
 const SINK_PORT = 5001;
 
 const children: ChildProcess[] = [];
 
-async function removeNamespaces(all: boolean): Promise<void> {
-  for (const n of await listNamespaces()) {
-    const m = new RegExp(`^${PREFIX}[cs]-(\\d+)$`).exec(n);
-    // Ours, or left by a run that died.
-    if (m && (all ? Number(m[1]) === process.pid : !pidAlive(Number(m[1])))) await succeeds({ file: 'ip', args: ['netns', 'del', n] });
-  }
-}
-
 afterEach(async () => {
   await stopAll();
   for (const c of children.splice(0)) c.kill('SIGKILL');
-  await removeNamespaces(true);
+  await topo.remove(true);
 });
 
-const ip = (ns: string, ...args: string[]): Promise<string> => run({ file: 'ip', args: ['-n', ns, ...args] });
-
-/** Two namespaces joined by two shaped veth pairs; the client routed by destination only. */
-async function makeTopology(): Promise<void> {
-  await removeNamespaces(false);
-  for (const n of [NS.client, NS.server]) {
-    await run({ file: 'ip', args: ['netns', 'add', n] });
-    await ip(n, 'link', 'set', 'lo', 'up');
-    await run({ file: 'sysctl', args: ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'], netns: n });
-  }
-  await ip(NS.server, 'addr', 'add', `${SERVER}/32`, 'dev', 'lo');
-  for (const l of LINKS) {
-    await ip(NS.client, 'link', 'add', l.client, 'type', 'veth', 'peer', 'name', l.server, 'netns', NS.server);
-    await ip(NS.client, 'addr', 'add', `${l.net}.2/24`, 'dev', l.client);
-    await ip(NS.server, 'addr', 'add', `${l.net}.1/24`, 'dev', l.server);
-    await ip(NS.client, 'link', 'set', l.client, 'up');
-    await ip(NS.server, 'link', 'set', l.server, 'up');
-    // The upload's bottleneck: the client's egress on this link.
-    const bps = l.mbit * 1e6;
-    await run({ file: 'tc', args: ['-n', NS.client, 'qdisc', 'replace', 'dev', l.client, 'root', 'tbf', 'rate', `${l.mbit}mbit`, 'burst', String(tbfBurstBytes(bps)), 'latency', '50ms'] });
-  }
-  await ip(NS.client, 'route', 'add', 'default', 'via', `${LINKS[0].net}.1`, 'dev', LINKS[0].client);
-}
-
-/** Bytes sent so far on each client interface. */
-async function txBytes(): Promise<number[]> {
-  return Promise.all(
-    LINKS.map(async (l) => {
-      const [info] = JSON.parse(await ip(NS.client, '-j', '-s', 'link', 'show', 'dev', l.client)) as Array<{ stats64: { tx: { bytes: number } } }>;
-      return info!.stats64.tx.bytes;
-    }),
-  );
-}
+const ip = (ns: string, ...args: string[]): Promise<string> => topo.ip(ns, ...args);
+const makeTopology = (): Promise<void> => topo.create();
+const txBytes = (): Promise<number[]> => topo.clientTxBytes();
 
 function splitLine(label: string, before: number[], after: number[], seconds: number, payload: number): { shareB: number } {
   const d = after.map((a, i) => a - before[i]!);

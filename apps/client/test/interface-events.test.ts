@@ -5,7 +5,8 @@
  * address is deleted. The client sees it through `ip -o monitor` (printed: event latency),
  * withdraws it (REMOVE_ADDR, logged by the server), the transfer ends hash-exact, and the
  * longest pause in the download around the removal is printed. A third address added
- * mid-transfer gets a subflow (printed: time from `ip addr add` to the server seeing it).
+ * mid-transfer gets a subflow (printed: time from `ip addr add` to the server seeing it, and
+ * from the apps' log times, the split: watcher, the path's handshake, the MP_JOIN).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -94,7 +95,11 @@ describe.skipIf(skipReason !== null)('interface events (network namespace)', () 
         const add = await changeAddress(client, 'add', '10.77.3.2', 'd3', 'interface appeared');
         const addAt = add.at;
         const upAt = await waitForRelayPath(server, '10.77.3.2');
-        console.log(`address added: \`ip addr add\` took ${add.commandMs} ms; seen by the client ${add.seenMs} ms after it returned; its first path up at the server ${(upAt - addAt).toFixed(0)} ms after`);
+        const tAppeared = logTime(client, (l) => l['msg'] === 'interface appeared' && l['address'] === '10.77.3.2');
+        const tPathUp = logTime(client, (l) => l['msg'] === 'path up' && l['path'] === '10.77.3.2');
+        const tJoined = logTime(server, (l) => l['msg'] === 'client path up' && l['address'] === '10.77.3.2');
+        console.log(`address added, from the logs: the client saw it at +${tAppeared - add.returnedAt} ms, its path to the server up (handshake) at +${tPathUp - add.returnedAt} ms, the join up at the server at +${tJoined - add.returnedAt} ms (ms after \`ip addr add\` returned)`);
+        console.log(`address added: \`ip addr add\` took ${add.commandMs} ms; seen by the client ${add.seenMs} ms after it returned; its first path up at the server ${(upAt - addAt).toFixed(0)} ms after the command started (the command's own time and a 25 ms log poll included)`);
 
         // Delete an address the download is using.
         const del = await changeAddress(client, 'del', '10.77.2.2', 'd2', 'interface went away');
@@ -154,4 +159,10 @@ function longestPause(samples: Array<{ t: number; size: number }>): number {
 async function waitForRelayPath(server: ReturnType<typeof startApp>, address: string): Promise<number> {
   await server.waitForLog((l) => l['msg'] === 'client path up' && l['address'] === address, 10_000);
   return performance.now();
+}
+
+/** The log time (wall clock, ms) of the first line that matches, NaN when none does. */
+function logTime(app: ReturnType<typeof startApp>, match: (l: Record<string, unknown>) => boolean): number {
+  const line = app.logs().find(match);
+  return line ? Date.parse(String(line['time'])) : Number.NaN;
 }

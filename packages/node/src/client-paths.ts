@@ -49,6 +49,8 @@ export interface PathEntry {
    * the connections on it until the last ends.
    */
   retired: boolean;
+  /** Its local address went away: when it closes it is reported down for that reason. */
+  addressGone: boolean;
 }
 
 /** The path is open and its server answers: connections may start on it and join it. */
@@ -113,7 +115,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}|${affinity ?? ''}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, retired: false };
+      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, retired: false, addressGone: false };
       this.entries.set(key, e);
     }
     return e;
@@ -223,6 +225,19 @@ export class ClientPaths {
     for (const e of [...this.entries.values()]) if (e.owner === null && e.users.size === 0 && !this.standing(e)) this.drop(e);
   }
 
+  /**
+   * A local address went away (its interface went down or lost it): its paths close now and
+   * are reported down, whoever holds them; nothing can leave from that address any more.
+   */
+  dropLocal(local: string, then: () => void): void {
+    const host = canonicalHost(local) ?? local;
+    const mine = [...this.entries.values()].filter((e) => e.local === host);
+    for (const e of mine) e.addressGone = true;
+    // The path managers withdraw the address first (REMOVE_ADDR, subflows closed), which may release some.
+    then();
+    for (const e of mine) if (this.isKept(e)) this.drop(e);
+  }
+
   /** The first segment from the server arrived on `pathId`: a plain path is up now. */
   heard(pathId: number): void {
     const e = this.byPathId.get(pathId);
@@ -320,11 +335,13 @@ export class ClientPaths {
     e.retryTimer = null;
   }
 
+  /** Forget a path and close its link. */
   private drop(e: PathEntry): void {
     for (const [key, x] of this.entries) if (x === e) this.entries.delete(key);
     this.cancelRetry(e);
     if (e.pathId !== null) {
       const unanswered = !e.answered;
+      const wasUp = pathState(e) === 'up';
       this.byPathId.delete(e.pathId);
       this.driver.removeLink(e.pathId);
       e.pathId = null;
@@ -332,6 +349,9 @@ export class ClientPaths {
       // A plain path dropped with its connection before the server ever answered on it.
       if (unanswered && !this.closed) {
         e.lastError = `no answer from the server at ${e.remote.host}:${e.remote.port} on this path`;
+        this.events.down(e);
+      } else if (e.addressGone && wasUp && !this.closed) {
+        e.lastError = 'its local address went away';
         this.events.down(e);
       }
     }

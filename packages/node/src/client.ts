@@ -152,6 +152,8 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   private readonly openers = new Map<string, PathOpener>();
   /** Interfaces the sockets of a local address are bound to, by canonical host. */
   private readonly devices = new Map<string, string>();
+  /** Addresses configured as backups: one that comes back after going away is a backup again. */
+  private readonly configuredBackups = new Set<string>();
   /** Server addresses paths of their own dial ("host|port"): announcing one adds nothing new. */
   private readonly dialled = new Set<string>();
   private readonly table: ClientPaths;
@@ -168,6 +170,8 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
    * shared by several servers, and a path from a fresh source port may reach another one.
    */
   private behindBalancer = false;
+  /** start() was called: standing paths open as their addresses appear. */
+  private started = false;
 
   constructor(private readonly options: ClientOptions) {
     super();
@@ -227,15 +231,22 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         this.dialled.add(`${canonicalHost(a.host) ?? a.host}|${a.port}`);
       }
       this.locals.set(localHost(p.local), { backup: p.backup ?? false });
+      if (p.backup) this.configuredBackups.add(localHost(p.local));
     }
     for (const host of options.localAddresses ?? []) this.locals.set(localHost(host), { backup: false });
-    for (const host of options.backupAddresses ?? []) this.locals.set(localHost(host), { backup: true });
+    for (const host of options.backupAddresses ?? []) {
+      this.locals.set(localHost(host), { backup: true });
+      this.configuredBackups.add(localHost(host));
+    }
     if (options.watchInterfaces) {
       this.watch = watchLocalAddresses(options.watchInterfaces, (change) => {
         if (change.type === 'added') this.addLocal(change.address);
         else this.removeLocal(change.address);
         // The wildcards stood in while no interface was known: real addresses replace them.
-        if (change.type === 'added') for (const w of this.fallback.splice(0)) this.removeLocal(w);
+        if (change.type === 'added') {
+          for (const w of this.fallback.splice(0)) this.withdrawLocal(w);
+          this.table.sweep();
+        }
         this.emit('interface', change);
       });
     }
@@ -346,8 +357,14 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
 
   /** Open the path of every configured address toward the server now rather than at the first connect. */
   async start(): Promise<void> {
-    if (!this.opener.shared) return;
-    await Promise.allSettled([...this.locals.keys()].filter((h) => familiesMatch(h, this.server.host)).map((h) => this.table.open(this.table.entry(null, h, this.server, 0))));
+    this.started = true;
+    await Promise.allSettled([...this.locals.keys()].map((h) => this.openStanding(h)));
+  }
+
+  /** The shared path from `h` to the server, opened now (it then stands: reopened when it drops). */
+  private openStanding(h: string): Promise<number | void> {
+    if (!this.opener.shared || !familiesMatch(h, this.server.host)) return Promise.resolve();
+    return this.table.open(this.table.entry(null, h, this.server, 0));
   }
 
   /**
@@ -377,18 +394,25 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   /** A local address exists now (an interface came up): every connection may use it. */
   addLocal(host: string, opts: { backup?: boolean } = {}): void {
     const h = localHost(host);
-    this.locals.set(h, { backup: opts.backup ?? this.locals.get(h)?.backup ?? false });
+    this.locals.set(h, { backup: opts.backup ?? this.locals.get(h)?.backup ?? this.configuredBackups.has(h) });
     for (const m of this.managed.values()) m.pm.addLocal({ id: h, host: h, backup: this.locals.get(h)!.backup, allowed: true });
+    // Once started, a new address's path to the server opens at once, connection or not:
+    // its handshake is under way before any join asks for it.
+    if (this.started) this.openStanding(h).catch(() => {}); // a failure is reported and retried
     this.tickNow();
   }
 
   /** A local address is gone: its subflows close and the peer is told (REMOVE_ADDR, RFC 8684 §3.4.2). */
   removeLocal(host: string): void {
     const h = localHost(host);
+    this.table.dropLocal(h, () => this.withdrawLocal(h));
+  }
+
+  /** The path managers stop using `h` (REMOVE_ADDR); its paths stay until nothing holds them. */
+  private withdrawLocal(h: string): void {
     this.locals.delete(h);
     for (const m of this.managed.values()) m.pm.removeLocal(h);
     this.tickNow();
-    this.table.sweep();
   }
 
   // --- Path management ------------------------------------------------------------------------

@@ -161,4 +161,43 @@ describe('path manager in MptcpClient / MptcpServer', () => {
     console.log('MP_TCPRST received by the server (src, dst):', resets);
     expect(resets).toContain('127.0.0.3\t127.0.0.1');
   }, 60_000);
+
+  it('a followed address that goes and comes back (the interface watcher): its path is reported down and withdrawn, then reopens without a connection asking, a configured backup again', async () => {
+    const present = new Set(['127.0.0.2', '127.0.0.3']);
+    const source = () => [...present].map((address) => ({ name: address === '127.0.0.3' ? 'if3' : 'if2', address, family: 'IPv4', internal: true }));
+    const w = await world(['127.0.0.1'], {
+      localAddresses: ['127.0.0.2'],
+      backupAddresses: ['127.0.0.3'],
+      watchInterfaces: { source, ipMonitor: false, pollIntervalMs: 20, debounceMs: 0, includeInternal: true, addresses: ['127.0.0.2', '127.0.0.3'] },
+    });
+    const ups: string[] = [];
+    const downs: Array<{ localAddress: string; reason: string }> = [];
+    w.client.on('path-up', (p: { localAddress: string }) => ups.push(p.localAddress));
+    w.client.on('path-down', (p: { localAddress: string; reason: string }) => downs.push(p));
+    await w.client.start();
+    const sock = w.client.connect();
+    w.server.once('connection', (s: MptcpSocket) => s.on('error', () => {}).resume()); // reset when the client destroys it
+    const backupSubflow = (): boolean => sock.isBound && sock.subflows().some((f) => f.localAddress === '127.0.0.3' && f.state === 'established' && f.backup);
+    await until(backupSubflow, 'a backup subflow from 127.0.0.3');
+
+    present.delete('127.0.0.3');
+    await until(() => downs.some((d) => d.localAddress === '127.0.0.3'), 'the path from 127.0.0.3 reported down');
+    expect(downs.find((d) => d.localAddress === '127.0.0.3')!.reason).toBe('its local address went away');
+    await until(() => !sock.subflows().some((f) => f.localAddress === '127.0.0.3' && f.state === 'established'), 'the subflow from 127.0.0.3 closed');
+
+    // Back: the standing path opens at once (before any join asks), and the join is a backup again.
+    const upsBefore = ups.filter((a) => a === '127.0.0.3').length;
+    present.add('127.0.0.3');
+    await until(() => ups.filter((a) => a === '127.0.0.3').length > upsBefore, 'the path from 127.0.0.3 up again');
+    await until(backupSubflow, 'a backup subflow from 127.0.0.3 again');
+
+    // With no connection at all, a returning address's standing path opens too.
+    sock.destroy();
+    await until(() => sock.destroyed && sock.subflows().length === 0, 'the connection gone');
+    present.delete('127.0.0.3');
+    await until(() => downs.filter((d) => d.localAddress === '127.0.0.3').length === 2, 'the path from 127.0.0.3 down again');
+    const upsIdle = ups.filter((a) => a === '127.0.0.3').length;
+    present.add('127.0.0.3');
+    await until(() => ups.filter((a) => a === '127.0.0.3').length > upsIdle, 'the path from 127.0.0.3 up with no connection');
+  }, 60_000);
 });

@@ -36,6 +36,8 @@ export interface FlowOptions {
   serverNs: string;
   serverAddress: string;
   port: number;
+  /** Where the client connects ("host:port"), when not the server itself (e.g. a tunnel's local forward). */
+  connect?: string;
   /** Interfaces whose rx counters the receiver samples (in its own namespace). */
   receiverIfaces: string[];
   /** Congestion control of both sockets (TCP_CONGESTION), e.g. "cubic". */
@@ -85,7 +87,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowResult> {
         throw new Error(`flow server exited (${code}) before listening: ${server.stderr}`);
       }),
     ]);
-    const clientArgs = ['client', '--proto', o.proto, '--connect', `${o.serverAddress}:${o.port}`, '--mode', o.direction === 'down' ? 'recv' : 'send', '--seconds', String(o.seconds), '--sample-ms', String(o.sampleMs), '--cc', o.cc];
+    const clientArgs = ['client', '--proto', o.proto, '--connect', o.connect ?? `${o.serverAddress}:${o.port}`, '--mode', o.direction === 'down' ? 'recv' : 'send', '--seconds', String(o.seconds), '--sample-ms', String(o.sampleMs), '--cc', o.cc];
     // The client samples these itself when it receives, or hands them to the receiving server.
     clientArgs.push('--ifaces', o.receiverIfaces.join(','));
     client = new PythonChild('flow client', o.clientNs, 'flow.py', clientArgs, (obj) => {
