@@ -7,10 +7,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
+import { socksOpen } from '../apps/server/test/cli-apps.js';
 import { pidAlive } from '../tools/bench/suite/kernel/netns.js';
 
 export const REPO = join(import.meta.dirname, '..');
@@ -88,41 +89,26 @@ export function metricSum(page: string, name: string): number {
  * back; the socket stays open so the test can look at the servers while it is. Resolves with
  * the hashes of what was sent and what came back.
  */
-export function echoThroughSocks(socks: string, targetPort: number, bytes: number, stallMs = 60_000): Promise<{ socket: Socket; sent: string; got: string }> {
-  const [host, port] = [socks.slice(0, socks.lastIndexOf(':')), Number(socks.slice(socks.lastIndexOf(':') + 1))];
+export async function echoThroughSocks(socks: string, targetPort: number, bytes: number, stallMs = 60_000): Promise<{ socket: Socket; sent: string; got: string }> {
+  const { reply, socket } = await socksOpen(Number(socks.slice(socks.lastIndexOf(':') + 1)), targetPort);
+  if (reply !== 0) throw new Error(`SOCKS reply ${reply}`);
   const payload = randomBytes(bytes);
   return new Promise((resolve, reject) => {
-    const s = connect(port, host);
-    let stage: 'method' | 'reply' | 'data' = 'method';
-    let buf = Buffer.alloc(0);
     let received = 0;
     const hash = createHash('sha256');
-    s.setTimeout(stallMs, () => s.destroy(new Error(`echo stalled in stage ${stage} after ${received} bytes`)));
-    s.on('error', reject);
-    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
-    s.on('data', function onData(d: Buffer) {
-      if (stage === 'data') {
-        hash.update(d);
-        received += d.length;
-        if (received >= bytes) {
-          s.setTimeout(0);
-          s.off('data', onData).pause(); // echoAgain may read on; a later error still finds a listener
-          resolve({ socket: s, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
-        }
-        return;
-      }
-      buf = Buffer.concat([buf, d]);
-      if (stage === 'method' && buf.length >= 2) {
-        buf = buf.subarray(2);
-        stage = 'reply';
-        s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, targetPort >> 8, targetPort & 0xff]));
-      }
-      if (stage === 'reply' && buf.length >= 10) {
-        if (buf[1] !== 0) return s.destroy(new Error(`SOCKS reply ${buf[1]}`));
-        stage = 'data';
-        s.write(payload);
-      }
-    });
+    socket.setTimeout(stallMs, () => socket.destroy(new Error(`echo stalled after ${received} of ${bytes} bytes`)));
+    socket.on('error', reject);
+    const onData = (d: Buffer): void => {
+      hash.update(d);
+      received += d.length;
+      if (received < bytes) return;
+      socket.setTimeout(0);
+      socket.off('data', onData).pause(); // echoAgain may read on; a later error still finds a listener
+      resolve({ socket, sent: createHash('sha256').update(payload).digest('hex'), got: hash.digest('hex') });
+    };
+    socket.on('data', onData);
+    socket.resume(); // socksOpen hands it over paused, with any early bytes put back
+    socket.write(payload);
   });
 }
 

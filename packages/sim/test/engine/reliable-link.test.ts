@@ -16,17 +16,16 @@ const A = carrier(40e6, 10);
 const B = carrier(20e6, 10);
 /** Each path's bandwidth-delay product (20 ms round trip), bytes. */
 const BDP = [40e6, 20e6].map((bps) => (bps / 8) * 0.02);
+/** An upload over the two carriers, subflows in reliable-link mode. */
+const overTwoCarriers = { seed, paths: [{ forward: A }, { forward: B }], download: 0, config: { reliableLink: true } };
 
 describe('reliable-link subflows over two paths', () => {
   it('upload over 40 + 20 Mbit/s WebSocket-like carriers uses both paths', () => {
     const bytes = 24_000_000;
     const peakInFlight = [0, 0];
     const r = runTransfer({
-      seed,
-      paths: [{ forward: A }, { forward: B }],
+      ...overTwoCarriers,
       upload: bytes,
-      download: 0,
-      config: { reliableLink: true },
       limitMs: 120_000,
       onTick: ({ clientConn, clientPaths }) => {
         for (const sf of clientConn.subflows()) {
@@ -77,11 +76,8 @@ describe('reliable-link subflows over two paths', () => {
     };
     let phase = 0;
     const r = runTransfer({
-      seed,
-      paths: [{ forward: A }, { forward: B }],
+      ...overTwoCarriers,
       upload: bytes,
-      download: 0,
-      config: { reliableLink: true },
       limitMs: 60_000,
       setup: (ctx) => {
         for (const l of [ctx.pair.forward(0), ctx.pair.backward(0)]) l.schedule([{ at: FREEZE_MS, down: true }, { at: BACK_MS, up: true }]);
