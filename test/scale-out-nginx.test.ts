@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, writeKeyFiles, type KeyFiles } from '../apps/client/test/cli-support.js';
 import { startEcho } from '../apps/client/test/support.js';
 import {
-  echoAll, echoThroughSocks, nginxMissing as reason, printLastWords, REPO, SERVERS, settledFigures, startNginx, startScaleOutClient, startScaleOutServer, stopBalancer, takeBalancerTurn, twoPaths,
+  echoAll, echoThroughSocks, nginxMissing as reason, printLastWords, REPO, SERVERS, settledFigures, startNginx, startScaleOutServer, startTwoPathClient, stopBalancer, takeBalancerTurn, twoPaths,
   type BalancerFile, type ScaleOutClient, type ScaleOutServer,
 } from './scale-out-support.js';
 
@@ -162,7 +162,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     // The servers share the key the clients pin: any of them may answer the shared address.
     for (const host of SERVERS) servers.push(await startScaleOutServer(host, keys, b.listen(host), b.announce(host), echo.port, ['--drain', '0s']));
     capture = await watchBalancer(b);
-    for (const c of b.clients) clients.push(await startScaleOutClient(c, keys, b.clientArgs));
+    for (const c of b.clients) clients.push(await startTwoPathClient(c, keys, b.clientArgs));
     // Until each server holds a client: a client sharing a server starts again, from fresh
     // source ports (over UDP the hash takes them in; over WebSocket the addresses suffice).
     const where = new Map<ScaleOutClient, ScaleOutServer>();
@@ -175,7 +175,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
       const crowded = [...where].find(([, s]) => held.filter((x) => x === s).length > 1)![0];
       await crowded.app.stop();
       where.delete(crowded);
-      const fresh = await startScaleOutClient(crowded, keys, b.clientArgs);
+      const fresh = await startTwoPathClient(crowded, keys, b.clientArgs);
       where.set(fresh, await landing(fresh));
     }
     clients = [...where.keys()];
