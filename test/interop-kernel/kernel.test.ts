@@ -516,10 +516,12 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
   });
 
   // mptun falls back on the first unmapped bytes and its ACKs carry MP_FAIL (with a DATA_ACK).
-  // The kernel answers MP_FAIL with an infinite mapping on its next new data, and follows
-  // (InfiniteMapTx, MPFailRx). When it had sent everything already (1 of 2 CI runs once), no
-  // infinite mapping comes, its DATA_FIN stays stripped, and mptun resets the connection once
-  // nothing has moved for 3 s (unmapped-data.test.ts). Either way: no hang.
+  // The kernel hears it (MPFailRx). It may answer with an infinite mapping on its next new
+  // data and follow (InfiniteMapTx); it may ignore it (Linux takes MP_FAIL only while it still
+  // allows an infinite fallback: MPFailRx=163 and no answer in one CI run) and end with a
+  // subflow FIN, which mptun, fallen back, takes as the end; or, having sent everything already, send no mapping and keep its
+  // DATA_FIN stripped, and mptun resets once nothing has moved for 3 s (unmapped-data.test.ts).
+  // Each has been seen; what must not happen is a hang or bytes out of order.
   it('A: a middlebox strips the MPTCP options from the kernel\'s data mid-transfer and mptun falls back or resets at once', async () => {
     const l = await lab();
     const port = casePort();
@@ -540,11 +542,10 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     console.log(`  options stripped: ${within} after ${((performance.now() - t0) / 1000).toFixed(1)} s, ${got} bytes read`);
     expect(['completed', 'ERR_MPTUN_PROTOCOL']).toContain(within);
     if (within === 'completed') expect(got, 'every byte, in order, after the fallback').toBe(4_000_000);
-    // The kernel heard our MP_FAIL and answered it; it sent the infinite mapping when the
-    // transfer completed. It answers each MP_FAIL (one rides every ACK of ours until its
-    // mapping shows), so those count freely.
+    // The kernel heard our MP_FAIL. One rides every ACK of ours until the peer follows, and
+    // the kernel may answer each, so those count freely.
     await judge(l, 'A options stripped mid-transfer', {
-      atLeast: { MPFailRx: 1, ...(within === 'completed' ? { InfiniteMapTx: 1 } : {}) },
+      atLeast: { MPFailRx: 1 },
       allow: { MPTcpExtMPFailRx: Number.MAX_SAFE_INTEGER, MPTcpExtMPFailTx: Number.MAX_SAFE_INTEGER, MPTcpExtInfiniteMapTx: 1 },
     });
   });
