@@ -176,11 +176,6 @@ export async function startScaleOutClient(c: { first: string; second: string }, 
   return { ...c, app, socks };
 }
 
-/** The servers whose logs show a path from `address` (a client's address reached them straight). */
-export function serversReachedFrom(servers: ScaleOutServer[], address: string): ScaleOutServer[] {
-  return servers.filter((s) => s.app.logs().some((l) => l['msg'] === 'client path up' && l['address'] === address));
-}
-
 /** One server's figures from its /metrics page. */
 export interface ServerFigures {
   host: string;
