@@ -67,7 +67,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--server-key <base64>', "the server's public key. e.g. --server-key 3q2+7w...=")
     .option('--key <file>', "file with this client's private key (from keygen). e.g. --key client.key")
     .option('--path <addr|ifname|auto>', 'a local address or interface to open a path from; repeat for more; "auto" follows every up interface. e.g. --path 192.168.1.20 --path wwan0', collect)
-    .option('--no-bind-device', 'paths given as interfaces bind only to the interface\'s address, not to the interface itself (SO_BINDTODEVICE): the routing table then picks the interface they leave by')
+    .option('--no-bind-device', 'paths given as interfaces (or found by --path auto) bind only to the interface\'s address, not to the interface itself (SO_BINDTODEVICE): the routing table then picks the interface they leave by')
     .option('--path-manager <policy>', 'which subflows each connection gets: fullmesh (every local path x every server address, announced ones included) or ndiffports[:N] (N subflows over the first path, each on its own UDP source port). e.g. --path-manager ndiffports:4')
     .option('--backup <addr|ifname>', 'a path used only when the others fail (RFC 8684 MP_PRIO backup). e.g. --backup wwan0', collect)
     .addOption(new Option('--transport <kind>', 'how paths reach the server; auto races UDP and WebSocket per path. e.g. --transport auto').choices([...clientTransports]))

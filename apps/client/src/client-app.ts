@@ -99,6 +99,8 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       if (!isIP(p)) names[resolvePathAddress(p)] = p;
     });
     const devices = deviceBindings(names, config.bindDevice !== false, log);
+    // `--path auto`: each interface found binds its paths the same way.
+    const bindWatched = wantsAuto && autoDeviceBinding(config.bindDevice !== false, log);
     // A device that cannot be bound (an older kernel without root) stops the start, naming it.
     for (const [address, device] of Object.entries(devices ?? {})) checkDeviceBinding(address, device);
 
@@ -118,7 +120,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       ...(config.cc ? { congestionControl: config.cc } : {}),
       ...(config.connectTimeoutMs ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
       ...(config.pathManager ? { pathManager: config.pathManager } : {}),
-      ...(wantsAuto ? { watchInterfaces: { includeInternal: false, ...extras.interfaces } } : {}),
+      ...(wantsAuto ? { watchInterfaces: { includeInternal: false, ...extras.interfaces }, bindWatchedInterfaces: bindWatched } : {}),
       ...(followed.length > 0 ? { watchInterfaces: { addresses: followed, includeInternal: true, includeLinkLocal: true, ...extras.interfaces } } : {}),
       ...(devices ? { devices } : {}),
     };
@@ -281,4 +283,13 @@ function deviceBindings(names: Record<string, string>, wanted: boolean, log: Log
   if (unavailable === null) return names;
   log.warn('paths given as interfaces are bound to their address only: the routing table picks the interface they leave by', { interfaces: Object.values(names).join(','), reason: unavailable });
   return null;
+}
+
+/** Whether `--path auto` binds each interface's paths to it; where it cannot, the warning says so. */
+function autoDeviceBinding(wanted: boolean, log: Logger): boolean {
+  if (!wanted) return false;
+  const unavailable = deviceBindingUnavailable();
+  if (unavailable === null) return true;
+  log.warn('paths of the interfaces found are bound to their address only: the routing table picks the interface they leave by', { reason: unavailable });
+  return false;
 }

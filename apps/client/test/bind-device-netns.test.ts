@@ -11,7 +11,8 @@
  * their device (SO_BINDTODEVICE), c2 carries its share; with --no-bind-device (the previous
  * behaviour) every path follows the default route out of c1. Both runs print the split read
  * from the client's device counters; the bound run asserts it. A second case does the same
- * over wss (the TCP socket bound before connect(), TLS over the adopted socket). The kernel's MPTCP on the same
+ * over wss (the TCP socket bound before connect(), TLS over the adopted socket), and a third
+ * with `--path auto` (each interface found bound to its device). The kernel's MPTCP on the same
  * namespaces (a subflow endpoint on c2, `dev c2`) is printed beside them when it is there.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -82,9 +83,11 @@ async function upload(): Promise<{ seconds: number }> {
   return { seconds: r.seconds };
 }
 
-/** One upload through mptun-client `--path c1 --path c2` (plus `extra` flags). */
-async function mptunUpload(keys: KeyFiles, extra: string[]): Promise<{ seconds: number; before: number[]; after: number[] }> {
-  const client = startApp('client', ['run', '--server', `${SERVER}:4433`, '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', 'c1', '--path', 'c2', '--no-socks', '-L', `127.0.0.1:${FORWARD_PORT}:${SERVER}:${SINK_PORT}`, '--log-format', 'json', ...extra], { prefix: ['ip', 'netns', 'exec', NS.client] });
+const BY_NAME = ['--path', 'c1', '--path', 'c2'];
+
+/** One upload through mptun-client with `paths` (default `--path c1 --path c2`), plus `extra` flags. */
+async function mptunUpload(keys: KeyFiles, extra: string[], paths: string[] = BY_NAME): Promise<{ seconds: number; before: number[]; after: number[] }> {
+  const client = startApp('client', ['run', '--server', `${SERVER}:4433`, '--server-key', keys.serverPublic, '--key', keys.clientKey, ...paths, '--no-socks', '-L', `127.0.0.1:${FORWARD_PORT}:${SERVER}:${SINK_PORT}`, '--log-format', 'json', ...extra], { prefix: ['ip', 'netns', 'exec', NS.client] });
   try {
     await client.waitForLog((l) => l['msg'] === 'forward listening');
     for (const l of LINKS) await client.waitForLog((x) => x['msg'] === 'path up' && x['path'] === `${l.net}.2`, 15_000);
@@ -140,6 +143,19 @@ describe.skipIf(skipReason !== null)('paths given as interfaces leave through th
       expect(shareB, "c2's share of the client's sent bytes").toBeGreaterThan(0.1);
 
       console.log(await kernelReference());
+    } finally {
+      keys.cleanup();
+    }
+  }, 120_000);
+
+  it('--path auto: each interface found is bound to its device, and the upload uses both', async () => {
+    await makeTopology();
+    const keys = await writeKeyFiles();
+    try {
+      await startServerSide(keys, ['--listen', `udp://${SERVER}:4433`]);
+      const bound = await mptunUpload(keys, [], ['--path', 'auto']);
+      const { shareB } = splitLine('mptun --path auto, paths bound to the interfaces found', bound.before, bound.after, bound.seconds, UPLOAD_BYTES);
+      expect(shareB, "c2's share of the client's sent bytes").toBeGreaterThan(0.1);
     } finally {
       keys.cleanup();
     }

@@ -59,9 +59,13 @@ describe.skipIf(skipReason !== null)('interface events (network namespace)', () 
       const http = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `require('http').createServer((q,r)=>{const b=require('fs').readFileSync(${JSON.stringify(join(dir, 'file'))});r.writeHead(200,{'content-length':b.length}).end(b)}).listen(8080,'10.77.0.1')`], { stdio: 'ignore' });
       children.push(http);
       const inNs = ['ip', 'netns', 'exec', NS];
+      // Both ends of each veth are in this one namespace and the server is on its lo: a socket
+      // bound to d1 would never see the replies, which come back by lo. So the client binds
+      // its paths to their addresses only here; bind-device-netns.test.ts covers `--path auto`
+      // bound to its devices, across two namespaces.
       const server = startApp('server', ['run', '--listen', 'udp://10.77.0.1:4433', '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', '10.77.0.1', '--log-format', 'json'], { prefix: inNs });
       await server.waitForLog((l) => l['msg'] === 'server started');
-      const client = startApp('client', ['run', '--server', '10.77.0.1:4433', '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', 'auto', '--socks', '127.0.0.1:1080', '--log-format', 'json'], { prefix: inNs });
+      const client = startApp('client', ['run', '--server', '10.77.0.1:4433', '--server-key', keys.serverPublic, '--key', keys.clientKey, '--path', 'auto', '--no-bind-device', '--socks', '127.0.0.1:1080', '--log-format', 'json'], { prefix: inNs });
       const following = await client.waitForLog((l) => l['msg'] === 'following interfaces');
       expect(following['source']).toBe('ip-monitor');
       await client.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening');

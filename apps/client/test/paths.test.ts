@@ -27,7 +27,7 @@ async function server() {
 describe('path auto', () => {
   it('opens paths for the interfaces present and picks up one that appears later', async () => {
     const w = await server();
-    let entries = [{ name: 'lo2', address: '127.0.0.2', family: 'IPv4', internal: true }];
+    let entries = [{ name: 'lo', address: '127.0.0.2', family: 'IPv4', internal: true }];
     const app = await startClient(
       { server: `127.0.0.1:${w.udp}`, serverKey: encodeKey(w.sk.publicKey), keypair: w.ck, crypto: w.crypto, paths: ['auto'], socks: '127.0.0.1:0' },
       { logger: silent, interfaces: { source: () => entries, includeInternal: true, pollIntervalMs: 20, debounceMs: 40 } },
@@ -39,7 +39,7 @@ describe('path auto', () => {
       local.write(Buffer.from([5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, 0, 80]));
       while (w.s.connections().length === 0) await new Promise((r) => setTimeout(r, 20));
       const sock = w.s.connections()[0]!;
-      entries = [...entries, { name: 'lo3', address: '127.0.0.3', family: 'IPv4', internal: true }];
+      entries = [...entries, { name: 'lo', address: '127.0.0.3', family: 'IPv4', internal: true }];
       // The new address joins the live connection once the watcher's debounce has passed.
       for (let i = 0; i < 200 && !sock.subflows().some((f) => f.remoteAddress === '127.0.0.3' && f.state === 'established'); i++) await new Promise((r) => setTimeout(r, 20));
       expect(sock.subflows().some((f) => f.remoteAddress === '127.0.0.3' && f.state === 'established')).toBe(true);

@@ -47,6 +47,12 @@ export interface ClientCommonOptions extends Omit<ClientTransportOptions, 'serve
   devices?: Record<string, string>;
   /** Follow the machine's interfaces: their addresses come and go as local addresses. */
   watchInterfaces?: WatchOptions;
+  /**
+   * With `watchInterfaces`: the paths of each address found are bound to the interface that
+   * has it (as `devices` does for given ones), so each leaves through its own interface.
+   * Throws ERR_MPTUN_BIND_DEVICE where the platform cannot do it.
+   */
+  bindWatchedInterfaces?: boolean;
   /** Which subflows a connection gets: a policy or its name ("fullmesh", "ndiffports:4"). Default fullmesh. */
   pathManager?: PathPolicy | string;
   /** Retry schedule of subflows that failed (backoff with jitter). */
@@ -180,7 +186,8 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     this.server = { host: canonicalHost(server.host) ?? server.host, port: server.port };
     this.opener = pathOpener({ ...options, server: this.server });
     for (const [host, device] of Object.entries(options.devices ?? {})) this.devices.set(localHost(host), device);
-    const unavailable = this.devices.size > 0 ? deviceBindingUnavailable() : null;
+    const binds = this.devices.size > 0 || (options.bindWatchedInterfaces === true && options.watchInterfaces !== undefined);
+    const unavailable = binds ? deviceBindingUnavailable() : null;
     if (unavailable !== null) throw new MptunError('ERR_MPTUN_BIND_DEVICE', unavailable);
     this.policy = typeof options.pathManager === 'string' ? parsePathPolicy(options.pathManager) : (options.pathManager ?? fullmesh());
     const strategy = resolveStrategy(options);
@@ -240,6 +247,8 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     }
     if (options.watchInterfaces) {
       this.watch = watchLocalAddresses(options.watchInterfaces, (change) => {
+        // The device is known before the address's first path opens (addLocal opens it).
+        if (options.bindWatchedInterfaces) this.followDevice(change);
         if (change.type === 'added') this.addLocal(change.address);
         else this.removeLocal(change.address);
         // The wildcards stood in while no interface was known: real addresses replace them.
@@ -413,6 +422,16 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     this.locals.delete(h);
     for (const m of this.managed.values()) m.pm.removeLocal(h);
     this.tickNow();
+  }
+
+  /**
+   * A watched address's interface, for binding its paths' sockets. An alias label such as
+   * "eth0:1" names the device before the colon: that is what SO_BINDTODEVICE takes.
+   */
+  private followDevice(change: InterfaceChange): void {
+    const h = localHost(change.address);
+    if (change.type === 'added') this.devices.set(h, change.name.split(':')[0]!);
+    else this.devices.delete(h);
   }
 
   // --- Path management ------------------------------------------------------------------------
