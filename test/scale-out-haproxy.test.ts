@@ -20,103 +20,42 @@
  * Skipped, with the reason printed, where haproxy is missing (not in CI, where
  * scripts/test.sh installs it and a missing haproxy fails).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
+import { stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
 import { startEcho } from '../apps/client/test/support.js';
-import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer } from './scale-out-support.js';
+import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer, takeBalancerTurn } from './scale-out-support.js';
+import { haproxyMissing, PROXY, startHaproxy, startWsServer, WS_SERVERS, type Routed, type WsServer } from './scale-out-haproxy-support.js';
 
-const REPO = join(import.meta.dirname, '..');
-const CONF = join(REPO, 'deploy/haproxy/mptun-ws.cfg');
-/** Debian puts haproxy in /usr/sbin, which a user's PATH may leave out. */
-const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
-const PROXY = '127.0.0.110:8080';
-const SERVERS = [
-  { host: '127.0.0.31', token: 's1' },
-  { host: '127.0.0.32', token: 's2' },
-  { host: '127.0.0.33', token: 's3' },
-];
 const CLIENTS = [1, 2, 3, 4, 5].map((i) => ({ first: `127.0.0.${50 + i}`, second: `127.0.0.${70 + i}` }));
 // A WebSocket path that hears nothing for a second is given up (transport-ws heartbeat.ts),
 // which a loaded two-core machine can cause: a modest count, as in the nginx test.
 const CONNECTIONS_PER_CLIENT = 3;
 const BYTES = 300_000;
-
-function skipReason(): string | undefined {
-  const v = spawnSync(HAPROXY, ['-v'], { stdio: 'ignore' });
-  if (v.error !== undefined || v.status !== 0) return 'haproxy is not installed (apt-get install -y haproxy)';
-  return undefined;
-}
-// In CI (scripts/test.sh installs haproxy) a missing haproxy fails the test instead.
-const reason = process.env.CI ? undefined : skipReason();
+const SERVERS = WS_SERVERS;
+const reason = haproxyMissing;
 if (reason) console.log(`scale-out behind HAProxy skipped: ${reason}`);
-
-/** One upgrade as HAProxy logged it (the deploy file's log-format). */
-interface Routed {
-  client: string;
-  server: string;
-  status: number;
-  /** The token the path asked for, or null. */
-  affinity: string | null;
-}
-
-/**
- * HAProxy in the foreground with the deploy file as it is; the only thing added is a global
- * section that sends its log lines to stdout (Debian's haproxy.cfg sends them to syslog).
- */
-async function startHaproxy(dir: string): Promise<{ child: ChildProcess; routed: () => Routed[]; output: () => string }> {
-  const global = join(dir, 'global.cfg');
-  writeFileSync(global, ['global', '    log stdout format raw local0 info', ''].join('\n'));
-  const check = spawnSync(HAPROXY, ['-c', '-f', global, '-f', CONF], { encoding: 'utf8' });
-  if (check.status !== 0) throw new Error(`haproxy -c refused the config: ${check.stdout}${check.stderr}`);
-  let out = '';
-  const child = spawn(HAPROXY, ['-db', '-f', global, '-f', CONF], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ss = spawnSync('ss', ['-tlnH', 'src', PROXY], { encoding: 'utf8' });
-    if (ss.stdout.includes(PROXY)) break;
-    if (child.exitCode !== null) throw new Error(`haproxy exited: ${out}`);
-    if (Date.now() > deadline) throw new Error(`haproxy did not bind ${PROXY}: ${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const routed = (): Routed[] =>
-    [...out.matchAll(/^mptun-ws client=(\S+):\d+ server=(\S+) status=(-?\d+) affinity=(\S*)$/gm)].map((m) => ({
-      client: m[1]!,
-      server: m[2]!,
-      status: Number(m[3]),
-      affinity: m[4] === '' || m[4] === '-' ? null : m[4]!,
-    }));
-  return { child, routed, output: () => out };
-}
 
 describe.skipIf(reason !== undefined)('three mptun-servers behind HAProxy, WebSocket paths routed by affinity token', () => {
   let dir = '';
   let keys: KeyFiles;
   let haproxy: Awaited<ReturnType<typeof startHaproxy>> | null = null;
   let echo: Awaited<ReturnType<typeof startEcho>> | null = null;
-  const servers: Array<{ host: string; token: string; app: AppProcess; metrics: string }> = [];
+  const servers: WsServer[] = [];
   const clients: Array<{ first: string; second: string; app: AppProcess; socks: string }> = [];
 
+  let releaseTurn: (() => void) | null = null;
+
   beforeAll(async () => {
+    releaseTurn = await takeBalancerTurn('haproxy');
     dir = mkdtempSync(join(tmpdir(), 'mptun-haproxy-'));
     keys = await writeKeyFiles();
     echo = await startEcho();
     // The servers share the key the clients pin: any of them may answer the proxy's address.
-    for (const { host, token } of SERVERS) {
-      const app = startApp('server', [
-        'run', '--listen', `ws://${host}:8080/mptun`, '--affinity-token', token,
-        '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', `127.0.0.1:${echo.port}`,
-        '--metrics', `${host}:0`, '--drain', '0s', '--log-format', 'json',
-      ]);
-      const metrics = String((await app.waitForLog((l) => l['msg'] === 'metrics'))['url']);
-      servers.push({ host, token, app, metrics });
-    }
+    for (const server of SERVERS) servers.push(await startWsServer(server, keys, echo.port, ['--drain', '0s']));
     haproxy = await startHaproxy(dir);
     for (const c of CLIENTS) {
       clients.push(await startTwoPathClient(c, keys, ['--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`]));
@@ -129,6 +68,7 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind HAProxy, WebSo
     await echo?.close();
     keys?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    releaseTurn?.();
   });
 
   it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths reach their server through the proxy by token", async () => {

@@ -242,12 +242,13 @@ export async function stopBalancer(child: ChildProcess | undefined): Promise<voi
 }
 
 /**
- * The nginx deploy files bind fixed addresses (127.0.0.100, 127.0.0.11-13), and vitest runs
- * test files at once: the tests that start them take turns. Resolves with the release, after
+ * The deploy files bind fixed addresses (nginx: 127.0.0.100, 127.0.0.11-13; HAProxy:
+ * 127.0.0.110, 127.0.0.31-33), and vitest runs test files at once: the tests that start the
+ * same balancer take turns. Resolves with the release, after
  * the turn is this process's (a lock directory; one left by a dead process is taken over).
  */
-export async function takeBalancerTurn(timeoutMs = 600_000): Promise<() => void> {
-  const lock = join(tmpdir(), 'mptun-scale-out-nginx.lock');
+export async function takeBalancerTurn(balancer: 'nginx' | 'haproxy' = 'nginx', timeoutMs = 600_000): Promise<() => void> {
+  const lock = join(tmpdir(), `mptun-scale-out-${balancer}.lock`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -259,7 +260,7 @@ export async function takeBalancerTurn(timeoutMs = 600_000): Promise<() => void>
     }
     const holder = lockHolder(lock);
     if (holder !== null && !pidAlive(holder)) rmSync(lock, { recursive: true, force: true });
-    if (Date.now() > deadline) throw new Error(`the nginx deploy addresses stayed taken for ${timeoutMs} ms (lock ${lock}, held by pid ${holder})`);
+    if (Date.now() > deadline) throw new Error(`the ${balancer} deploy addresses stayed taken for ${timeoutMs} ms (lock ${lock}, held by pid ${holder})`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -88,6 +88,8 @@ export interface ServerConfig {
    * paths for the proxy to route on. Routing only: it authenticates nothing.
    */
   affinityToken?: string;
+  /** HAProxy agent check: where it asks whether this server takes new connections ("up ready" or "drain"). */
+  balancerAgent?: { host: string; port: number };
   /** Packet scheduler and congestion control of the server's sending side (downloads). */
   scheduler?: string;
   cc?: string;
@@ -143,6 +145,7 @@ const fileSchema: Schema = {
     announceListen: { type: 'boolean' },
     behindBalancer: { type: 'boolean' },
     affinityToken: { type: 'string', pattern: AFFINITY_PATTERN, expected: AFFINITY_EXPECTED },
+    balancerAgent: { type: 'string', expected: 'an IP address and port like "10.0.0.11:8081"' },
     announce: { type: 'array', items: { type: 'string', pattern: /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, expected: 'an "IP:port" to announce, e.g. "203.0.113.7:4433" or "[2001:db8::7]:4433"' } },
     scheduler: nameSchema,
     cc: nameSchema,
@@ -166,6 +169,7 @@ export interface ServerOverrides {
   announceListen?: boolean;
   behindBalancer?: boolean;
   affinityToken?: string;
+  balancerAgent?: string;
   scheduler?: string;
   cc?: string;
   logLevel?: string;
@@ -189,6 +193,7 @@ interface FileShape {
   announceListen?: boolean;
   behindBalancer?: boolean;
   affinityToken?: string;
+  balancerAgent?: string;
   scheduler?: string;
   cc?: string;
   logLevel?: LogLevel;
@@ -294,6 +299,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     throw new ConfigError(at(overrides.affinityToken !== undefined), overrides.affinityToken !== undefined ? '--affinity-token' : 'affinityToken', 'a ws:// or wss:// listener',
       'the affinity token rides WebSocket upgrades only: add a ws:// or wss:// listener, or leave the token out');
   }
+  const balancerAgent = overrides.balancerAgent ?? f.balancerAgent;
   const l = f.limits ?? {};
   return {
     listen,
@@ -322,6 +328,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     ...(overrides.announceListen === false || f.announceListen === false ? { announceListen: false } : {}),
     ...(behindBalancer ? { behindBalancer } : {}),
     ...(affinityToken !== undefined ? { affinityToken: affinityToken as string } : {}),
+    ...(balancerAgent ? { balancerAgent: check(at(overrides.balancerAgent !== undefined), 'balancerAgent', () => parseAnnounceAddress(balancerAgent)) } : {}),
     ...(scheduler ? { scheduler } : {}),
     ...(cc ? { cc } : {}),
     logLevel: (logLevel as LogLevel | undefined) ?? 'info',

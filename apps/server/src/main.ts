@@ -43,6 +43,7 @@ program
   .option('--behind-balancer', 'reached through a load balancer\'s shared address: clients open further paths only to the --announce addresses, never to the shared one (the C bit of RFC 8684)')
   .option('--affinity-token <name>', 'this server\'s name behind an HTTP reverse proxy whose servers clients cannot reach: WebSocket upgrade responses carry it, and clients send it back (X-Mptun-Affinity header and mptun-affinity query parameter) on a connection\'s further paths for the proxy to route on; routing only, it authenticates nothing')
   .option('--metrics <host:port>', 'Prometheus endpoint on a loopback address')
+  .option('--balancer-agent <ip:port>', 'answer HAProxy\'s agent check here: "up ready", or "drain" while draining, so the proxy sends new connections elsewhere and keeps routing the open ones\' paths (deploy/haproxy/mptun-ws.cfg)')
   .option('--scheduler <name>', 'packet scheduler for what the server sends: minrtt, roundrobin, redundant, backup, overflow, blest, ecf')
   .option('--cc <name>', 'congestion control for what the server sends: reno, cubic, lia, olia, balia, ledbat, bbr (bbr holds its rate through random loss)')
   .option('--drain <duration>', 'how long shutdown, or a drain (SIGUSR2 or POST /drain on the metrics port), lets connections finish, with a unit: e.g. 10s or 500ms')

@@ -13,10 +13,13 @@ import { createAppRegistry, packageVersion, startMetricsEndpoint, SubflowCounter
 import { emptyStats, registerServerMetrics, type ServerStats } from './stats.js';
 import { HandshakeFailures } from './handshake-failures.js';
 import { tunnelBuffers } from './tunnel-memory.js';
+import { startBalancerAgent, type BalancerAgent } from './balancer-agent.js';
 
 export interface RunningServer {
   addresses: Array<{ transport: string; host: string; port: number }>;
   metricsUrl?: string;
+  /** Where HAProxy's agent check is answered (`--balancer-agent`), its port as bound. */
+  balancerAgent?: { host: string; port: number };
   publicKey: string;
   stats(): ServerStats;
   /**
@@ -194,6 +197,21 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     log.info('metrics', { url: metrics.url });
   }
 
+  let agent: BalancerAgent | null = null;
+  if (config.balancerAgent) {
+    try {
+      agent = await startBalancerAgent(config.balancerAgent.host, config.balancerAgent.port, () => stats.draining);
+    } catch (e) {
+      await metrics?.close();
+      await server.close();
+      await capture?.close();
+      const err = e as NodeJS.ErrnoException;
+      const where = `${config.balancerAgent.host}:${config.balancerAgent.port}`;
+      throw new MptunError(err.code === 'EADDRINUSE' ? 'ERR_MPTUN_ADDRESS_IN_USE' : 'ERR_MPTUN_LISTEN', `cannot listen for the balancer's agent check on ${where}: ${err.message}`);
+    }
+    log.info('balancer agent check', { address: `${agent.address.host}:${agent.address.port}` });
+  }
+
   /** Resolves once every relay ended or graceMs passed, whichever is first. */
   const relaysEnded = async (graceMs: number): Promise<void> => {
     if (relays.size === 0) return;
@@ -207,6 +225,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const running: RunningServer = {
     addresses,
     ...(metrics ? { metricsUrl: metrics.url } : {}),
+    ...(agent ? { balancerAgent: agent.address } : {}),
     publicKey: encodeKey(keypair.publicKey),
     stats: () => ({ ...stats, refused: { ...stats.refused }, handshakeFailures: { ...stats.handshakeFailures }, headerFailures: { ...stats.headerFailures } }),
     drain(graceMs = config.drainMs) {
@@ -236,6 +255,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         await capture?.close();
         await Promise.allSettled([...relays]);
         if (metrics) await metrics.close();
+        if (agent) await agent.close();
         log.info('stopped', { total: stats.total });
       })();
       return closing;

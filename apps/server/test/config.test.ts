@@ -61,6 +61,14 @@ describe('server config', () => {
     expect(() => loadServerConfig(write('aff-udp.json', base), { affinityToken: 's1' })).toThrow(/--affinity-token: .*ws:\/\/ or wss:\/\/ listener/);
   });
 
+  it("HAProxy's agent check address (file or --balancer-agent): an IP and port", () => {
+    expect(loadServerConfig(write('agent-none.json', base)).balancerAgent).toBeUndefined();
+    expect(loadServerConfig(write('agent-file.json', { ...base, balancerAgent: '10.0.0.11:8081' })).balancerAgent).toEqual({ host: '10.0.0.11', port: 8081 });
+    expect(loadServerConfig(write('agent-flag.json', base), { balancerAgent: '[::1]:8081' }).balancerAgent).toEqual({ host: '::1', port: 8081 });
+    expect(() => loadServerConfig(write('agent-name.json', base), { balancerAgent: 'lb.example:8081' })).toThrow(/command line: --balancer-agent|balancerAgent/);
+    expect(() => loadServerConfig(write('agent-port.json', { ...base, balancerAgent: '10.0.0.11:70000' }))).toThrow(/balancerAgent/);
+  });
+
   it('keeps the replay state next to the key unless told where (issue 14 item 6)', () => {
     expect(loadServerConfig(write('replay-default.json', base)).replayStateFile).toBe('server.key.replay');
     expect(loadServerConfig(write('replay-set.json', { ...base, replayState: '/var/lib/mptun/replay' })).replayStateFile).toBe('/var/lib/mptun/replay');

@@ -3,6 +3,7 @@
  * the server refuse new tunnels with DRAINING, show mptun_draining 1, let open tunnels go on
  * within the bound and cut them past it, and stay up refusing.
  */
+import { connect as netConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { TunnelStatus } from '@mptun/tunnel-common';
 import { startEcho, startHarness, tunnel } from './support.js';
@@ -12,7 +13,30 @@ import { socksConnect, startClientCli, startServerCli, writeKeyFiles, type AppPr
 
 const drainUrl = (metricsUrl: string): string => metricsUrl.replace(/\/metrics$/, '/drain');
 
+/** The one line the server's agent check answers with (HAProxy agent-check). */
+function agentLine(at: { host: string; port: number }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const s = netConnect(at.port, at.host);
+    s.setEncoding('utf8').on('data', (d: string) => (text += d));
+    s.on('end', () => resolve(text));
+    s.on('error', reject);
+  });
+}
+
 describe('mptun-server drain on demand', () => {
+  it("HAProxy's agent check answers 'up ready', then 'drain' once draining", async () => {
+    const h = await startHarness({ allow: [], metrics: { host: '127.0.0.1', port: 0 }, balancerAgent: { host: '127.0.0.1', port: 0 } });
+    try {
+      const at = h.server.balancerAgent!;
+      expect(await agentLine(at)).toBe('up ready\n');
+      void h.server.drain();
+      expect(await agentLine(at)).toBe('drain\n');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('POST /drain: new tunnels get DRAINING, the open one goes on, the gauge says so', async () => {
     const echo = await startEcho();
     const h = await startHarness({ allow: [`127.0.0.1:${echo.port}`], metrics: { host: '127.0.0.1', port: 0 }, drainMs: 30_000 });
