@@ -3,8 +3,9 @@
  * and mptun-client CLIs: a target sends without end into tunnels nobody reads, and the server's
  * own account of what it buffers (mptun_buffered_bytes: engine, MPTCP streams, target sockets)
  * is divided by the tunnels. Fails above 1 MiB per stalled tunnel with the default limits
- * (connectionBuffer 1 MiB), and when a server-wide bufferBudget smaller than the tunnels'
- * sum does not bound what their engines hold together. Prints RSS too (judged elsewhere:
+ * (connectionBuffer 1 MiB), and when a server-wide bufferBudget, or one client key's
+ * clientBufferBudget, smaller than the tunnels' sum does not bound what their engines hold
+ * together. Prints RSS too (judged elsewhere:
  * it rarely shrinks).
  */
 import { TestResources } from '../../apps/server/test/cli-apps.js';
@@ -40,16 +41,21 @@ export async function runStalledMemory(opts: TortureOptions, tunnels: number): P
   if (plain.held.send < tunnels * BUDGET_FLOOR) failures.push(`the engines hold only ${mib(plain.held.send)}: the tunnels did not fill, so the figure means nothing`);
 
   const SMALL_BUDGET = smallBudget(tunnels);
-  const budgeted = await measure(tunnels, { bufferBudget: `${SMALL_BUDGET / MiB}MiB` });
-  const engine = budgeted.held.send + budgeted.held.receive;
-  const bound = SMALL_BUDGET + (tunnels + 1) * BUDGET_FLOOR;
-  const budgetLine = `bufferBudget ${mib(SMALL_BUDGET)}: the ${tunnels} stalled tunnels' engines hold ${mib(engine)} together (bound ${mib(bound)}, ${mib(plain.held.send + plain.held.receive)} without the budget), ${mib(budgeted.perTunnel)} per tunnel in all`;
-  if (engine > bound) failures.push(`with bufferBudget ${mib(SMALL_BUDGET)} the engines hold ${mib(engine)} (bound ${mib(bound)})`);
-  if (budgeted.held.send < SMALL_BUDGET * 0.9) failures.push(`with bufferBudget ${mib(SMALL_BUDGET)} the engines hold only ${mib(budgeted.held.send)}: the budget never filled, so the bound means nothing`);
-  for (const f of [plain, budgeted]) if (f.after.open !== 0) failures.push(`${f.after.open} tunnels still open after every client socket closed`);
+  // The server-wide budget, then one client key's share of it (the tunnels are all one
+  // client's): either one smaller than the tunnels' sum bounds what their engines hold.
+  const rounds: Array<{ key: 'bufferBudget' | 'clientBufferBudget'; figures: StalledFigures }> = [];
+  for (const key of ['bufferBudget', 'clientBufferBudget'] as const) rounds.push({ key, figures: await measure(tunnels, { [key]: `${SMALL_BUDGET / MiB}MiB` }) });
+  const budgetLines = rounds.map(({ key, figures }) => {
+    const engine = figures.held.send + figures.held.receive;
+    const bound = SMALL_BUDGET + (tunnels + 1) * BUDGET_FLOOR;
+    if (engine > bound) failures.push(`with ${key} ${mib(SMALL_BUDGET)} the engines hold ${mib(engine)} (bound ${mib(bound)})`);
+    if (figures.held.send < SMALL_BUDGET * 0.9) failures.push(`with ${key} ${mib(SMALL_BUDGET)} the engines hold only ${mib(figures.held.send)}: the budget never filled, so the bound means nothing`);
+    return `${key} ${mib(SMALL_BUDGET)}: the ${tunnels} stalled tunnels' engines hold ${mib(engine)} together (bound ${mib(bound)}, ${mib(plain.held.send + plain.held.receive)} without the budget), ${mib(figures.perTunnel)} per tunnel in all`;
+  });
+  for (const f of [plain, ...rounds.map((r) => r.figures)]) if (f.after.open !== 0) failures.push(`${f.after.open} tunnels still open after every client socket closed`);
 
   if (failures.length > 0) throw new Error(`stalled-tunnel memory (seed ${opts.seed}):\n  ${failures.join('\n  ')}`);
-  return { lines: [perTunnelLine, budgetLine], data: { tunnels, perTunnelLimit: PER_TUNNEL_LIMIT, defaults: plain, budget: { bytes: SMALL_BUDGET, figures: budgeted } } };
+  return { lines: [perTunnelLine, ...budgetLines], data: { tunnels, perTunnelLimit: PER_TUNNEL_LIMIT, defaults: plain, budget: { bytes: SMALL_BUDGET, figures: rounds[0]!.figures }, clientBudget: { bytes: SMALL_BUDGET, figures: rounds[1]!.figures } } };
 }
 
 export const stalledMemoryCheck: TortureCheck = {

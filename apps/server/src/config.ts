@@ -40,6 +40,11 @@ export interface ServerLimits {
    * connection's receive window and send room shrink (a server-wide memory budget).
    */
   bufferBudgetBytes: number;
+  /**
+   * What the connections of one client key may hold together of that budget, so that one
+   * client cannot take all of it; its connections' windows shrink as its share fills.
+   */
+  clientBufferBudgetBytes: number;
 }
 
 export interface ServerConfig {
@@ -106,6 +111,7 @@ export const defaultLimits: ServerLimits = {
   maxBufferedBytes: 256 * 1024,
   connectionBufferBytes: 1024 * 1024,
   bufferBudgetBytes: 256 * 1024 * 1024,
+  clientBufferBudgetBytes: 64 * 1024 * 1024,
 };
 
 const logLevelSchema: Schema = { type: 'string', enum: ['debug', 'info', 'warn', 'error', 'silent'] };
@@ -139,6 +145,7 @@ const fileSchema: Schema = {
         maxBufferedBytes: { type: 'bytes', min: 1024, max: 1024 ** 3 },
         connectionBuffer: { type: 'bytes', min: 64 * 1024, max: 1024 ** 3 },
         bufferBudget: { type: 'bytes', min: 1024 * 1024, max: 1024 ** 4 },
+        clientBufferBudget: { type: 'bytes', min: 1024 * 1024, max: 1024 ** 4 },
       },
     },
     drain: { type: 'duration', max: 3_600_000 },
@@ -187,7 +194,7 @@ interface FileShape {
   allow?: string[];
   tls?: { cert: string; key: string };
   metrics?: string;
-  limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number; connectionBuffer?: number; bufferBudget?: number };
+  limits?: { maxConnections?: number; maxConnectionsPerClient?: number; idleTimeout?: number; connectTimeout?: number; headerTimeout?: number; maxBufferedBytes?: number; connectionBuffer?: number; bufferBudget?: number; clientBufferBudget?: number };
   drain?: number;
   announce?: string[];
   announceListen?: boolean;
@@ -321,6 +328,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
       maxBufferedBytes: l.maxBufferedBytes ?? defaultLimits.maxBufferedBytes,
       connectionBufferBytes: l.connectionBuffer ?? defaultLimits.connectionBufferBytes,
       bufferBudgetBytes: l.bufferBudget ?? defaultLimits.bufferBudgetBytes,
+      clientBufferBudgetBytes: l.clientBufferBudget ?? defaultLimits.clientBufferBudgetBytes,
     },
     drainMs: (drain as number | undefined) ?? 10_000,
     ...(announce.length > 0 ? { announce } : {}),

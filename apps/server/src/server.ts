@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createLogger, keyFileModeWarning, readAuthorizedKeysFile, readPrivateKeyFile, TunnelStatus, type Logger } from '@mptun/tunnel-common';
-import { MptcpServer, MptunError, PlainProofVerifier, type HandshakeDropReason, type ListenSpec, type MptcpSocket } from '@mptun/node';
+import { BufferBudget, MptcpServer, MptunError, PlainProofVerifier, type HandshakeDropReason, type ListenSpec, type MptcpSocket } from '@mptun/node';
 import { PcapFile } from '@mptun/pcap';
 import { decodeKey, encodeKey, keypairFromPrivateKey, loadCrypto, type CryptoBackend } from '@mptun/session';
 import type { ServerConfig } from './config.js';
@@ -89,7 +89,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (reason !== 'not-allowed') failures.record(reason, { source: `${source.host}:${source.port}` });
   };
   const ctx: RelayContext = { limits: config.limits, policy, stats, log };
-  const perClient = new Map<string, number>();
+  /** Per client key: its open connections, and the share of the buffer budget they hold together. */
+  const perClient = new Map<string, { open: number; budget: BufferBudget }>();
   const targets = new Set<Socket>();
   const relays = new Set<Promise<void>>();
 
@@ -129,18 +130,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const client = clientId(socket);
     if (stats.draining) return refuse(ctx, socket, TunnelStatus.DRAINING, 'server draining, retry elsewhere');
     if (stats.open >= config.limits.maxConnections) return refuse(ctx, socket, TunnelStatus.BUSY, 'server connection limit reached');
-    if ((perClient.get(client) ?? 0) >= config.limits.maxConnectionsPerClient) return refuse(ctx, socket, TunnelStatus.BUSY, 'per-client connection limit reached');
+    const mine = perClient.get(client) ?? { open: 0, budget: new BufferBudget(config.limits.clientBufferBudgetBytes) };
+    if (mine.open >= config.limits.maxConnectionsPerClient) return refuse(ctx, socket, TunnelStatus.BUSY, 'per-client connection limit reached');
     stats.open++;
-    perClient.set(client, (perClient.get(client) ?? 0) + 1);
+    mine.open++;
+    perClient.set(client, mine);
+    // One client's tunnels together hold at most its share of the server's buffer budget.
+    socket.connection.shareBudget(mine.budget);
     let target: Socket | null = null;
     const p = relay(ctx, socket, (t) => {
       target = t;
       targets.add(t);
     }).finally(() => {
       stats.open--;
-      const n = (perClient.get(client) ?? 1) - 1;
-      if (n > 0) perClient.set(client, n);
-      else perClient.delete(client);
+      if (--mine.open === 0) perClient.delete(client);
       if (target) targets.delete(target);
       relays.delete(p);
     });

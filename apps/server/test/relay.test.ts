@@ -86,7 +86,7 @@ describe('mptun-server relay', () => {
   it('enforces the per-client and total connection limits with BUSY', async () => {
     const echo = await startEcho();
     cleanups.push(echo.close);
-    h = await startHarness({ allow: ['127.0.0.1'], limits: { maxConnections: 5, maxConnectionsPerClient: 2, idleTimeoutMs: 60_000, connectTimeoutMs: 5000, headerTimeoutMs: 5000, maxBufferedBytes: 65536, connectionBufferBytes: 1024 * 1024, bufferBudgetBytes: 256 * 1024 * 1024 } });
+    h = await startHarness({ allow: ['127.0.0.1'], limits: { maxConnections: 5, maxConnectionsPerClient: 2, idleTimeoutMs: 60_000, connectTimeoutMs: 5000, headerTimeoutMs: 5000, maxBufferedBytes: 65536, connectionBufferBytes: 1024 * 1024, bufferBudgetBytes: 256 * 1024 * 1024, clientBufferBudgetBytes: 64 * 1024 * 1024 } });
     const a = await tunnel(h.client, '127.0.0.1', echo.port);
     const b = await tunnel(h.client, '127.0.0.1', echo.port);
     const c = await tunnel(h.client, '127.0.0.1', echo.port);
@@ -106,7 +106,7 @@ describe('mptun-server relay', () => {
   it('closes an idle relay after the idle timeout', async () => {
     const echo = await startEcho();
     cleanups.push(echo.close);
-    h = await startHarness({ allow: ['127.0.0.1'], limits: { maxConnections: 5, maxConnectionsPerClient: 5, idleTimeoutMs: 300, connectTimeoutMs: 5000, headerTimeoutMs: 5000, maxBufferedBytes: 65536, connectionBufferBytes: 1024 * 1024, bufferBudgetBytes: 256 * 1024 * 1024 } });
+    h = await startHarness({ allow: ['127.0.0.1'], limits: { maxConnections: 5, maxConnectionsPerClient: 5, idleTimeoutMs: 300, connectTimeoutMs: 5000, headerTimeoutMs: 5000, maxBufferedBytes: 65536, connectionBufferBytes: 1024 * 1024, bufferBudgetBytes: 256 * 1024 * 1024, clientBufferBudgetBytes: 64 * 1024 * 1024 } });
     const r = await tunnel(h.client, '127.0.0.1', echo.port);
     expect(r.status).toBe(TunnelStatus.OK);
     r.socket.on('error', () => {});
@@ -125,7 +125,7 @@ describe('mptun-server relay', () => {
   });
 
   it('a request that never comes counts as a timeout failure', async () => {
-    h = await startHarness({ limits: { maxConnections: 5, maxConnectionsPerClient: 5, idleTimeoutMs: 60_000, connectTimeoutMs: 5000, headerTimeoutMs: 300, maxBufferedBytes: 65536, connectionBufferBytes: 1024 * 1024, bufferBudgetBytes: 256 * 1024 * 1024 } });
+    h = await startHarness({ limits: { maxConnections: 5, maxConnectionsPerClient: 5, idleTimeoutMs: 60_000, connectTimeoutMs: 5000, headerTimeoutMs: 300, maxBufferedBytes: 65536, connectionBufferBytes: 1024 * 1024, bufferBudgetBytes: 256 * 1024 * 1024, clientBufferBudgetBytes: 64 * 1024 * 1024 } });
     const socket = h.client.connect();
     socket.write(Buffer.from([0x4d])); // the first byte of the magic, then nothing
     const reply = await everythingUntilEnd(socket);

@@ -19,6 +19,8 @@ export type { EventMap, Listener, TypedEmitter } from './events.js';
 export { watchLocalAddresses, type InterfaceWatch, type WatchOptions } from './interfaces.js';
 export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';
+/** A budget of buffered bytes that a group of connections shares (Connection.shareBudget). */
+export { BufferBudget } from '@mptun/core';
 export { checkDeviceBinding, deviceBindingUnavailable } from './bind-device.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
 export type { HandshakeDropReason } from '@mptun/transport-udp';

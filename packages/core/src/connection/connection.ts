@@ -121,6 +121,8 @@ export class Connection implements SubflowOwner, CcGroup {
   private offeredRight = 0;
   /** Counted among the budget's members (from establishment until closed). */
   private budgetMember = false;
+  /** A budget this connection shares with others besides the endpoint's (one client's connections). */
+  private group: BufferBudget | null = null;
   /** Wakes a writer that the budget held back. */
   private readonly budgetWake = (): void => {
     if (this.current !== 'closed') this.host.emit({ type: 'writable', connection: this });
@@ -261,9 +263,12 @@ export class Connection implements SubflowOwner, CcGroup {
     if (this.current === 'closed') return 0;
     // A full endpoint budget takes no more than the connection's floor; 'writable' follows
     // once bytes are given back.
-    const room = Math.max(this.host.budget.room, BUDGET_FLOOR - this.send.bufferedBytes);
+    const room = Math.max(this.budgetRoom(), BUDGET_FLOOR - this.send.bufferedBytes);
     const n = this.send.write(room < data.length ? data.subarray(0, room) : data);
-    if (n < data.length && room < data.length) this.host.budget.waitForRoom(this.budgetWake);
+    if (n < data.length && room < data.length) {
+      this.host.budget.waitForRoom(this.budgetWake);
+      this.group?.waitForRoom(this.budgetWake);
+    }
     this.reportBuffered();
     if (n > 0) this.host.wake(this);
     return n;
@@ -840,7 +845,8 @@ export class Connection implements SubflowOwner, CcGroup {
   receiveWindow(): number {
     const rcvNxt = this.receive.rcvNxt;
     const offered = Math.max(0, this.offeredRight - rcvNxt);
-    const window = Math.min(this.receive.window(), Math.max(offered + this.host.budget.share, BUDGET_FLOOR - this.receive.bufferedBytes));
+    const share = this.group ? Math.min(this.host.budget.share, this.group.share) : this.host.budget.share;
+    const window = Math.min(this.receive.window(), Math.max(offered + share, BUDGET_FLOOR - this.receive.bufferedBytes));
     if (rcvNxt + window > this.offeredRight) {
       this.offeredRight = rcvNxt + window;
       this.reportBuffered();
@@ -872,6 +878,7 @@ export class Connection implements SubflowOwner, CcGroup {
       // Only established connections share the budget's room: half-open ones (spoofed SYNs)
       // must not thin everyone's window.
       this.host.budget.join();
+      this.group?.join();
       this.budgetMember = true;
       if (this.isClient) {
         this.host.emit({ type: 'connected', connection: this });
@@ -1057,8 +1064,10 @@ export class Connection implements SubflowOwner, CcGroup {
   private finish(now: number, error?: EngineError): void {
     if (this.current === 'closed') return;
     this.current = 'closed';
-    if (this.budgetMember) this.host.budget.leave(this.budgeted, this.budgetOffered, this.budgetWake);
-    else this.host.budget.change(-this.budgeted, -this.budgetOffered);
+    for (const b of this.group ? [this.host.budget, this.group] : [this.host.budget]) {
+      if (this.budgetMember) b.leave(this.budgeted, this.budgetOffered, this.budgetWake);
+      else b.change(-this.budgeted, -this.budgetOffered);
+    }
     this.budgeted = 0;
     this.budgetOffered = 0;
     this.budgetMember = false;
@@ -1080,8 +1089,26 @@ export class Connection implements SubflowOwner, CcGroup {
     const held = this.send.bufferedBytes + this.receive.bufferedBytes;
     if (held === this.budgeted && offered === this.budgetOffered) return;
     this.host.budget.change(held - this.budgeted, offered - this.budgetOffered);
+    this.group?.change(held - this.budgeted, offered - this.budgetOffered);
     this.budgeted = held;
     this.budgetOffered = offered;
+  }
+
+  /**
+   * Count this connection's buffers against `group` too, as well as the endpoint's budget:
+   * all the connections of one client, say, so that one client cannot hold the whole
+   * endpoint budget. Its write room and receive window are then the smaller of the two.
+   */
+  shareBudget(group: BufferBudget): void {
+    if (this.current === 'closed' || this.group === group) return;
+    if (this.group) throw new Error('a connection shares one budget group at most');
+    this.group = group;
+    if (this.budgetMember) group.join();
+    group.change(this.budgeted, this.budgetOffered);
+  }
+
+  private budgetRoom(): number {
+    return this.group ? Math.min(this.host.budget.room, this.group.room) : this.host.budget.room;
   }
 
   private armIdle(now: number): void {

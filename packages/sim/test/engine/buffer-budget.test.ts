@@ -4,7 +4,7 @@
  * receive buffers; when it reads again, every byte arrives. Seeded; the seed is printed.
  */
 import { describe, expect, it } from 'vitest';
-import { ccFactory, Endpoint, schedulerFactory, SeededRandom, type Connection } from '@mptun/core';
+import { BufferBudget, ccFactory, Endpoint, schedulerFactory, SeededRandom, type Connection } from '@mptun/core';
 import { Pair } from '../../src/index.js';
 
 const SEED = Number(process.env.MPTUN_SEED ?? 8);
@@ -19,13 +19,17 @@ const MSS = 1200;
 interface Outcome {
   /** Most bytes the server's connections held at once while its application did not read. */
   peakHeld: number;
+  /** The same for the first two connections alone (the ones given a shared group budget). */
+  peakHeldPair: number;
   /** Bytes the server read per connection in the end. */
   received: number[];
   /** What the budget counted as held at the end (every connection closed). */
   heldAtEnd: number;
 }
 
-function run(bufferBudget: number): Outcome {
+/** `pairBudget`: the server puts its first two incoming connections in one group of this limit. */
+function run(bufferBudget: number, pairBudget?: number): Outcome {
+  const pairGroup = pairBudget === undefined ? null : new BufferBudget(pairBudget);
   const rng = new SeededRandom(SEED);
   const base = { random: rng.fork(), scheduler: schedulerFactory('minrtt'), congestionControl: ccFactory('cubic') };
   const client = new Endpoint(base);
@@ -42,11 +46,16 @@ function run(bufferBudget: number): Outcome {
   const incoming: Connection[] = [];
   const received = new Map<Connection, number>();
   let peakHeld = 0;
+  let peakHeldPair = 0;
   pair.run({
     until: 120_000,
     stopWhen: () => {
       while (client.pollEvent());
-      for (let ev = server.pollEvent(); ev; ev = server.pollEvent()) if (ev.type === 'incoming') incoming.push(ev.connection);
+      for (let ev = server.pollEvent(); ev; ev = server.pollEvent()) {
+        if (ev.type !== 'incoming') continue;
+        if (pairGroup && incoming.length < 2) ev.connection.shareBudget(pairGroup);
+        incoming.push(ev.connection);
+      }
       for (const u of uploads) {
         while (u.written < UPLOAD) {
           const n = u.conn.write(data.subarray(u.written));
@@ -60,6 +69,7 @@ function run(bufferBudget: number): Outcome {
       }
       if (pair.now < RESUME_MS) {
         peakHeld = Math.max(peakHeld, incoming.reduce((a, c) => a + c.readableBytes, 0));
+        peakHeldPair = Math.max(peakHeldPair, incoming.slice(0, 2).reduce((a, c) => a + c.readableBytes, 0));
       } else {
         for (const c of incoming) for (let d = c.read(); d; d = c.read()) received.set(c, (received.get(c) ?? 0) + d.length);
       }
@@ -67,7 +77,7 @@ function run(bufferBudget: number): Outcome {
     },
   });
   for (const c of incoming) c.abort(pair.now);
-  return { peakHeld, received: incoming.map((c) => received.get(c) ?? 0), heldAtEnd: server.budget.held };
+  return { peakHeld, peakHeldPair, received: incoming.map((c) => received.get(c) ?? 0), heldAtEnd: server.budget.held + (pairGroup?.held ?? 0) };
 }
 
 describe('endpoint-wide buffer budget (issue 14 item 8)', () => {
@@ -85,5 +95,16 @@ describe('endpoint-wide buffer budget (issue 14 item 8)', () => {
     expect(limited.peakHeld).toBeLessThanOrEqual(budget + CONNECTIONS * (FLOOR + MSS));
     expect(limited.received).toEqual(Array(CONNECTIONS).fill(UPLOAD));
     expect(limited.heldAtEnd).toBe(0);
+  });
+
+  it('a group budget (one client\'s connections, Connection.shareBudget) bounds what its members hold together, not what the others hold', () => {
+    const pair = 512 * 1024;
+    const grouped = run(Infinity, pair);
+    console.log(`seed ${SEED}: the two grouped connections held at most ${grouped.peakHeldPair} bytes with a ${pair}-byte group budget; all four ${grouped.peakHeld}; received ${grouped.received.join(', ')}`);
+    expect(grouped.peakHeldPair).toBeLessThanOrEqual(pair + 2 * (FLOOR + MSS));
+    // The two outside the group fill their receive buffers as before.
+    expect(grouped.peakHeld - grouped.peakHeldPair).toBe(2 * UPLOAD);
+    expect(grouped.received).toEqual(Array(CONNECTIONS).fill(UPLOAD));
+    expect(grouped.heldAtEnd).toBe(0);
   });
 });
