@@ -105,7 +105,7 @@ describe('ws:// paths', () => {
     const path = await fx.connect(fx.client(), '127.0.0.2', server.url);
     const peer = new PathProbe(await server.paths.next());
     // Count what reaches the client's TCP socket as writes (ws's socket, not in its types).
-    const socket = (path as unknown as { ws: { _socket: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } } }).ws._socket;
+    const socket = (path as unknown as { ws: { _socket: { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], ...rest: unknown[]) => void } } }).ws._socket;
     const writes: number[] = [];
     const { _write: write, _writev: writev } = socket;
     socket._write = function (this: unknown, ...a: unknown[]) {
