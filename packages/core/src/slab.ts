@@ -12,8 +12,13 @@ export class Slab {
   private used = 0;
   private last = -1;
 
-  /** `blockBytes`: size of each block; requests above a quarter of it get their own buffer. */
-  constructor(private readonly blockBytes = 64 * 1024) {
+  /**
+   * `blockBytes`: size of each block; requests above a quarter of it get their own buffer.
+   * The default carves a WebSocket path's 16 KiB segment (and its sealed datagram) too:
+   * with 64 KiB blocks each of those was a typed array of its own, ~1.3 µs and GC work
+   * apiece, against ~0.5 µs carved (issue 16, docs/benchmarks.md part C).
+   */
+  constructor(private readonly blockBytes = 256 * 1024) {
     this.block = new Uint8Array(0);
   }
 

@@ -39,6 +39,14 @@ describe('Slab', () => {
     expect(slab.take(10).byteOffset).toBe(10);
   });
 
+  it('by default carves a 16 KiB segment with its headers from a shared block', () => {
+    const slab = new Slab();
+    const a = slab.take(16 * 1024 + 60);
+    const b = slab.take(16 * 1024 + 60);
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.byteOffset).toBe(a.length);
+  });
+
   it('trimLast returns the unused tail of the last buffer to the next take', () => {
     const slab = new Slab(1024);
     const a = slab.take(100);

@@ -90,6 +90,8 @@ export class WsPathLink implements PathLink {
   private readonly clock: () => number;
   private readonly heartbeat: Heartbeat;
   private maintenanceTimer: NodeJS.Timeout | null;
+  /** The socket holds this turn's messages until the turn ends (corkTurn). */
+  private corked = false;
   /** send() said false and onDrain has not fired since. */
   private blocked = false;
   private ended = false;
@@ -191,6 +193,7 @@ export class WsPathLink implements PathLink {
       this.blocked = true;
       return false;
     }
+    this.corkTurn();
     if (!this.driver.send(segment)) {
       // Up, yet no key may send: every key aged out without a rekey.
       this.end(WsCloseCode.KEYS_EXPIRED, 'session keys expired', true);
@@ -201,6 +204,25 @@ export class WsPathLink implements PathLink {
 
   close(): void {
     this.end(WsCloseCode.NORMAL, 'path closed', true);
+  }
+
+  /**
+   * Holds this turn's messages in the socket and writes them in one writev once the turn's
+   * sends are done (the engine sends a burst of segments per event-loop turn): one syscall
+   * per burst, not one per message. ws corks around each frame too; corks nest, so the
+   * socket writes when this outer one is released. The socket is ws's own (`_socket`, not
+   * in its types); without one (not yet open, or a future ws) messages go out as before.
+   */
+  private corkTurn(): void {
+    if (this.corked) return;
+    const socket = (this.ws as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket;
+    if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return;
+    socket.cork();
+    this.corked = true;
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork!();
+    });
   }
 
   /** Runs after every write of ours completes: the moment to see whether the backlog drained. */

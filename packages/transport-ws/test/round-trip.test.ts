@@ -100,6 +100,29 @@ describe('ws:// paths', () => {
     expect(server.listener.counts).toEqual({ paths: 1, unauthenticated: 0 });
   });
 
+  it('segments sent in one event-loop turn leave in one socket write, in order', async () => {
+    const server = await fx.server();
+    const path = await fx.connect(fx.client(), '127.0.0.2', server.url);
+    const peer = new PathProbe(await server.paths.next());
+    // Count what reaches the client's TCP socket as writes (ws's socket, not in its types).
+    const socket = (path as unknown as { ws: { _socket: { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], ...rest: unknown[]) => void } } }).ws._socket;
+    const writes: number[] = [];
+    const { _write: write, _writev: writev } = socket;
+    socket._write = function (this: unknown, ...a: unknown[]) {
+      writes.push(1);
+      write.apply(this, a);
+    };
+    socket._writev = function (this: unknown, chunks: unknown[], ...rest: unknown[]) {
+      writes.push(chunks.length);
+      writev.apply(this, [chunks, ...rest]);
+    };
+    for (let i = 0; i < 20; i++) expect(path.send(numberedSegment(i, 1000))).toBe(true);
+    await peer.received(20);
+    expect(peer.segments.map(segmentNumber)).toEqual([...Array(20).keys()]);
+    // One writev with every message (a client's masked frame is one buffer), not 20 writes.
+    expect(writes).toEqual([20]);
+  });
+
   it('refuses a segment larger than maxSegment, and an empty one, without closing', async () => {
     const server = await fx.server({ maxSegment: 4096 });
     const path = await fx.connect(fx.client({ maxSegment: 4096 }), '127.0.0.2', server.url);

@@ -207,6 +207,8 @@ export class Subflow implements SubflowView {
   private readonly timers = new TimerTable<SubflowTimer>(SUBFLOW_TIMER_KINDS);
   private readonly rack = new Rack();
   private readonly markLostFn = (s: SentSegment): void => this.markLost(s);
+  /** Hands in-order bytes to the connection; made once, not per received segment. */
+  private readonly deliverFn = (off: number, bytes: Uint8Array): void => this.owner.deliver(this, off, bytes);
   private readonly pacer: Pacer;
   private readonly keepalive: Keepalive;
   /** Reliable-link mode: what the carrier delivers, which sizes the window; null otherwise. */
@@ -552,7 +554,7 @@ export class Subflow implements SubflowView {
     if (seg.payload.length > 0 && synDataOffset !== null) {
       this.peerSynDataAccepted = true;
       this.receiver.addMapping({ rel: 0, dataOffset: synDataOffset, len: seg.payload.length });
-      this.receiver.accept(0, seg.payload, (off, bytes) => this.owner.deliver(this, off, bytes));
+      this.receiver.accept(0, seg.payload, this.deliverFn);
       this.stats.bytesReceived += seg.payload.length;
     }
     this.handshakeDue = true;
@@ -657,10 +659,9 @@ export class Subflow implements SubflowView {
         return;
       }
     }
-    const deliver = (off: number, bytes: Uint8Array): void => this.owner.deliver(this, off, bytes);
     if (payload.length > 0) {
       this.stats.bytesReceived += payload.length;
-      const outcome = r.accept(rel, payload, deliver);
+      const outcome = r.accept(rel, payload, this.deliverFn);
       if (outcome === 'in-order') {
         this.ackPending++;
         if (this.ackPending >= 2 || r.hasOutOfOrder) this.ackNow = true;
@@ -670,7 +671,7 @@ export class Subflow implements SubflowView {
         this.ackNow = true;
       }
     } else {
-      r.flushMapped(deliver);
+      r.flushMapped(this.deliverFn);
     }
     if (hasFin && !this.peerFin && rel + payload.length === r.rcvNxt) {
       this.peerFin = true;
@@ -700,7 +701,7 @@ export class Subflow implements SubflowView {
   /** Add a mapping learnt outside a data segment (an infinite mapping on fallback). */
   addMapping(m: RxMapping): void {
     this.receiver.addMapping(m);
-    this.receiver.flushMapped((off, bytes) => this.owner.deliver(this, off, bytes));
+    this.receiver.flushMapped(this.deliverFn);
   }
 
   private processAck(now: number, ackRel: number, sack: readonly SackBlock[]): void {
