@@ -1,0 +1,66 @@
+/**
+ * The testbed section's own pieces that need no namespaces: reading another process's CPU
+ * from /proc/PID/stat, and the per-link shares and medians its table shows.
+ */
+import { describe, expect, it } from 'vitest';
+import { cpuSecondsOf, parseStatTicks } from '../bench/suite/kernel/proc-cpu.js';
+import { linkShares, medianFigure, type BulkFigure } from '../bench/suite/testbed-report.js';
+
+describe('/proc/PID/stat', () => {
+  it('adds utime and stime, counting fields after the command name even when it holds spaces and parentheses', () => {
+    // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+    const stat = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 11 0';
+    expect(parseStatTicks(stat)).toBe(325);
+  });
+
+  it('rejects text that is not a stat line', () => {
+    expect(() => parseStatTicks('garbage')).toThrow(/command name/);
+    expect(() => parseStatTicks('1 (a) S 1 2')).toThrow(/utime/);
+    expect(() => parseStatTicks('1 (a) S 1 1 1 0 -1 0 0 0 0 0 -5 3')).toThrow(/utime/);
+  });
+
+  it.runIf(process.platform === 'linux')('reads this process, and the count grows while it works', () => {
+    const before = cpuSecondsOf(process.pid);
+    const until = performance.now() + 60;
+    let x = 0;
+    while (performance.now() < until) x += Math.sqrt(x + 1);
+    expect(x).toBeGreaterThan(0);
+    const after = cpuSecondsOf(process.pid);
+    expect(before).toBeGreaterThan(0);
+    expect(after).toBeGreaterThanOrEqual(before + 0.02);
+  });
+});
+
+const figure = (goodputMbit: number, c1: number, c2: number, extra: Partial<BulkFigure> = {}): BulkFigure => ({
+  stack: 'udp',
+  direction: 'down',
+  goodputBps: goodputMbit * 1e6,
+  seconds: 2,
+  pathBytes: { c1, c2 },
+  cpu: { clientPercent: goodputMbit, serverPercent: 2 * goodputMbit },
+  mptcp: false,
+  checkedBytes: 1000,
+  firstMismatch: null,
+  check: '',
+  ...extra,
+});
+
+describe('testbed figures', () => {
+  it("gives each link's share of the receiver's bytes and its wire rate", () => {
+    const s = linkShares(figure(50, 7_500_000, 2_500_000), ['c1', 'c2']);
+    expect(s).toEqual([
+      { name: 'c1', share: 0.75, wireBps: 30e6 },
+      { name: 'c2', share: 0.25, wireBps: 10e6 },
+    ]);
+    expect(linkShares(figure(0, 0, 0), ['c1', 'c2']).map((x) => x.share)).toEqual([0, 0]);
+  });
+
+  it('takes medians per column and counts runs whose content check failed', () => {
+    const m = medianFigure([figure(40, 3, 1), figure(50, 1, 1), figure(45, 1, 0, { firstMismatch: 17 })], ['c1', 'c2']);
+    expect(m.goodputBps).toBe(45e6);
+    expect(m.shares.map((x) => x.share)).toEqual([0.75, 0.25]);
+    expect(m.cpu).toEqual({ client: 45, server: 90 });
+    expect(m.bad).toBe(1);
+    expect(medianFigure([figure(40, 1, 1, { cpu: null })], ['c1', 'c2']).cpu).toBeNull();
+  });
+});
