@@ -9,29 +9,19 @@ batches ({"rtts": [...]}, short lines for the reader), then {"event": "end"}. A 
 slower than TIMEOUT_S ends the loop with {"event": "timeout"}. Nagle is off on both ends.
 """
 import argparse
-import json
 import socket
 import sys
 import threading
 import time
 
-IPPROTO_MPTCP = getattr(socket, "IPPROTO_MPTCP", 262)
+# flow.py sits beside this script (python puts the script's folder on the path); no
+# __pycache__ left in the source tree.
+sys.dont_write_bytecode = True
+from flow import emit, proto_number  # noqa: E402
+
 BATCH = 200
 TIMEOUT_S = 5.0
 ACCEPT_TIMEOUT_S = 60.0
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def proto_number(name):
-    if name == "mptcp":
-        return IPPROTO_MPTCP
-    if name == "tcp":
-        return socket.IPPROTO_TCP
-    raise SystemExit("unknown --proto " + name)
 
 
 def echo(conn):
