@@ -4,7 +4,7 @@
  */
 import { median } from './iface-down.js';
 import type { LatencySummary } from './latency-stats.js';
-import type { Table } from './types.js';
+import type { Plot, Table } from './types.js';
 
 export interface TestbedPlan {
   /** Runs per figure (the table shows medians). */
@@ -92,42 +92,73 @@ export function medianFigure(runs: readonly BulkFigure[], names: readonly string
   return { goodputBps: median(runs.map((r) => r.goodputBps)), shares, cpu, bad, fallback: runs.some((r) => r.stack === 'kernel' && !r.mptcp) };
 }
 
-export function bulkTable(pairs: readonly RatePairData[], plan: TestbedPlan): Table {
-  const rows: Table['rows'] = [];
+/** CPU seconds per GB of goodput at `percent` of one core (NaN without goodput). */
+export function cpuSecondsPerGB(percent: number, goodputBps: number): number {
+  return goodputBps > 0 ? ((percent / 100) * 8e9) / goodputBps : NaN;
+}
+
+/** Every stack and direction of every pair, medians over the runs, in table order. */
+function medians(pairs: readonly RatePairData[]) {
+  const out = [];
   for (const p of pairs) {
     const names = p.links.map((l) => l.name);
     for (const stack of Object.keys(STACK_LABEL) as Array<BulkFigure['stack']>) {
       for (const direction of ['down', 'up'] as const) {
         const runs = p.bulk.filter((f) => f.stack === stack && f.direction === direction);
-        if (runs.length === 0) continue;
-        const m = medianFigure(runs, names);
-        rows.push([
-          pairLabel(p),
-          STACK_LABEL[stack] + (m.fallback ? ' (fell back to TCP)' : ''),
-          direction === 'down' ? 'download' : 'upload',
-          mbit(m.goodputBps),
-          ((m.goodputBps / (sumMbit(p) * 1e6)) * 100).toFixed(1),
-          m.shares.map((s) => `${s.name} ${Math.round(s.share * 100)}% (${mbit(s.wireBps)})`).join(' / '),
-          m.cpu ? m.cpu.client.toFixed(0) : '—',
-          m.cpu ? m.cpu.server.toFixed(0) : '—',
-          m.bad === 0 ? `ok ×${runs.length}` : `${m.bad} of ${runs.length} FAILED`,
-        ]);
+        if (runs.length > 0) out.push({ pair: p, stack, direction, runs: runs.length, m: medianFigure(runs, names) });
       }
     }
   }
+  return out;
+}
+
+export function bulkTable(pairs: readonly RatePairData[], plan: TestbedPlan): Table {
+  const all = medians(pairs);
+  const rows: Table['rows'] = all.map(({ pair, stack, direction, runs, m }) => {
+    const kernel = all.find((k) => k.pair === pair && k.stack === 'kernel' && k.direction === direction);
+    const perGB = (pct: number): string => cpuSecondsPerGB(pct, m.goodputBps).toFixed(1);
+    return [
+      pairLabel(pair),
+      STACK_LABEL[stack] + (m.fallback ? ' (fell back to TCP)' : ''),
+      direction === 'down' ? 'download' : 'upload',
+      mbit(m.goodputBps),
+      ((m.goodputBps / (sumMbit(pair) * 1e6)) * 100).toFixed(1),
+      kernel && kernel.m.goodputBps > 0 ? `×${(m.goodputBps / kernel.m.goodputBps).toFixed(2)}` : '—',
+      m.shares.map((s) => `${s.name} ${Math.round(s.share * 100)}% (${mbit(s.wireBps)})`).join(' / '),
+      m.cpu ? `${m.cpu.client.toFixed(0)} / ${m.cpu.server.toFixed(0)}` : '—',
+      m.cpu ? `${perGB(m.cpu.client)} / ${perGB(m.cpu.server)}` : '—',
+      m.bad === 0 ? `ok ×${runs}` : `${m.bad} of ${runs} FAILED`,
+    ];
+  });
   return {
     title: 'Two shaped veth links, kernel MPTCP and mptun (`--path c1 --path c2`) in the same run',
-    columns: ['links Mbit/s', 'stack', 'direction', 'goodput Mbit/s', '% of sum', 'per link: share of bytes (wire Mbit/s)', 'client CPU %', 'server CPU %', 'content check'],
+    columns: ['links Mbit/s', 'stack', 'direction', 'goodput Mbit/s', '% of sum', 'vs kernel', 'per link: share of bytes (wire Mbit/s)', 'CPU % client / server', 'CPU s/GB client / server', 'content check'],
     rows,
     notes: [
       `Median of ${plan.runs} run(s); each a ${plan.seconds} s bulk transfer by flow.py, the first ${plan.warmupSeconds} s left out. Goodput: payload the receiver read; % of the sum of the two link rates (tbf both ways, 50 ms queue, no added delay: no netem in this kernel).`,
       "Per link: the receiver's interface rx bytes (/sys/class/net statistics: everything arriving on it, headers included) on each link over the same window.",
       'mptun: real mptun-server and mptun-client (sockets bound to c1 and c2), flow.py through the client\'s `-L` forward, plain TCP at both ends. Kernel MPTCP: flow.py with IPPROTO_MPTCP, subflow endpoint on c2 (`dev c2`), cubic.',
-      'CPU: utime + stime of each app process (/proc/PID/stat) over the measured window, % of one core; the kernel\'s own work runs in softirq and has no process to read (—).',
+      'CPU: utime + stime of each app process (/proc/PID/stat) over the measured window, % of one core, and per GB of goodput; the kernel\'s own work runs in softirq and has no process to read (—).',
       'Content check: every received byte compared with flow.py\'s pattern at its stream offset.',
       ...failureNotes(pairs),
     ],
   };
+}
+
+/** Goodput as % of the sum of the link rates, per stack, one group per rate pair and direction. */
+export function bulkPlot(pairs: readonly RatePairData[]): Plot {
+  const all = medians(pairs);
+  const categories = pairs.flatMap((p) => (['down', 'up'] as const).map((d) => `${pairLabel(p)} ${d === 'down' ? 'download' : 'upload'}`));
+  const series = (Object.keys(STACK_LABEL) as Array<BulkFigure['stack']>).map((stack) => ({
+    name: STACK_LABEL[stack],
+    values: pairs.flatMap((p) =>
+      (['down', 'up'] as const).map((d) => {
+        const f = all.find((x) => x.pair === p && x.stack === stack && x.direction === d);
+        return f ? (f.m.goodputBps / (sumMbit(p) * 1e6)) * 100 : 0;
+      }),
+    ),
+  }));
+  return { kind: 'bar', file: 'testbed-goodput', title: 'Goodput on two shaped veth links, % of the sum of the link rates', xLabel: 'links (Mbit/s) and direction', yLabel: '% of the sum', categories, series, references: [{ y: 100, label: 'sum of the link rates' }] };
 }
 
 const ms = (v: number): string => (Number.isNaN(v) ? '—' : v.toFixed(2));

@@ -23,7 +23,7 @@ import { probeEnvironment, skipReason } from './kernel/probe.js';
 import { roundTrips, startEchoServer, type EchoServer, type RoundTrips } from './kernel/rtt.js';
 import { kernelEndpoints, startTunnelClient, startTunnelServer } from './kernel/two-link-apps.js';
 import { TwoLinkTopology, TWO_LINKS, type TwoLink } from './kernel/two-links.js';
-import { bulkTable, latencyTable, type BulkFigure, type LatencyCase, type RatePairData, type TestbedPlan } from './testbed-report.js';
+import { bulkPlot, bulkTable, latencyTable, type BulkFigure, type LatencyCase, type RatePairData, type TestbedPlan } from './testbed-report.js';
 import type { Section, SectionResult, SuiteOptions } from './types.js';
 import { stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../../../apps/client/test/cli-support.js';
 
@@ -83,7 +83,7 @@ async function runTestbed(opts: SuiteOptions): Promise<SectionResult> {
     await stopAll();
     keys.cleanup();
   }
-  return { tables: [bulkTable(pairs, plan), latencyTable(pairs, plan)], plots: [], data: { plan, pairs } };
+  return { tables: [bulkTable(pairs, plan), latencyTable(pairs, plan)], plots: [bulkPlot(pairs)], data: { plan, pairs } };
 }
 
 /** Everything measured on one pair of link rates, in a fresh pair of namespaces. */
