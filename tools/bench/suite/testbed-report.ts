@@ -52,6 +52,8 @@ export interface RatePairData {
   latency: LatencyCase[];
   /** Parts that failed (the rest of the pair still ran): what, and the error's text. */
   failures: Array<{ what: string; error: string }>;
+  /** Wall time of the whole pair: set-up, every transfer and round trip, teardown excluded. */
+  seconds: number;
 }
 
 /** One note per failed part of the section (bulk or round trips), first line of the error only (the JSON has all of it). */
@@ -140,6 +142,7 @@ export function bulkTable(pairs: readonly RatePairData[], plan: TestbedPlan): Ta
       'mptun: real mptun-server and mptun-client (sockets bound to c1 and c2), flow.py through the client\'s `-L` forward, plain TCP at both ends. Kernel MPTCP: flow.py with IPPROTO_MPTCP, subflow endpoint on c2 (`dev c2`), cubic.',
       'CPU: utime + stime of each app process (/proc/PID/stat) over the measured window, % of one core, and per GB of goodput; the kernel\'s own work runs in softirq and has no process to read (—).',
       'Content check: every received byte compared with flow.py\'s pattern at its stream offset.',
+      `Wall time per rate pair (set-up, transfers and round trips): ${pairs.map((p) => `${pairLabel(p)}: ${p.seconds.toFixed(0)} s`).join('; ')}.`,
       ...failureNotes(pairs),
     ],
   };

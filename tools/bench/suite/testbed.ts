@@ -89,6 +89,7 @@ async function runTestbed(opts: SuiteOptions): Promise<SectionResult> {
 /** Everything measured on one pair of link rates, in a fresh pair of namespaces. */
 async function ratePair(topo: TwoLinkTopology, keys: KeyFiles, plan: TestbedPlan, opts: SuiteOptions): Promise<RatePairData> {
   const label = `${topo.links[0].mbit}+${topo.links[1].mbit}`;
+  const started = performance.now();
   const echoes: EchoServer[] = [];
   try {
     await topo.create();
@@ -137,7 +138,9 @@ async function ratePair(topo: TwoLinkTopology, keys: KeyFiles, plan: TestbedPlan
     for (const stack of ['kernel', 'tcp'] as const) {
       await isolated(failures, `${stack} round trips`, opts, label, async () => void latency.push(...(await latencyCases(topo, plan, stack, opts, label))));
     }
-    return { links: topo.links.map((l) => ({ name: l.client, mbit: l.mbit })), bulk, latency, failures };
+    const seconds = (performance.now() - started) / 1000;
+    opts.log(`testbed ${label}: done in ${seconds.toFixed(0)} s`);
+    return { links: topo.links.map((l) => ({ name: l.client, mbit: l.mbit })), bulk, latency, failures, seconds };
   } finally {
     for (const e of echoes) await e.stop();
     await topo.remove(true);

@@ -142,13 +142,19 @@ def set_cc(sock, name):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, name.encode())
 
 
-def main():
+def endpoint_parser(default_proto):
+    """The arguments every script here takes: serve or client, the protocol, where."""
     ap = argparse.ArgumentParser()
     ap.add_argument("role", choices=["serve", "client"])
-    ap.add_argument("--proto", default="mptcp")
+    ap.add_argument("--proto", default=default_proto)
     ap.add_argument("--bind")
     ap.add_argument("--port", type=int)
     ap.add_argument("--connect")
+    return ap
+
+
+def main():
+    ap = endpoint_parser("mptcp")
     ap.add_argument("--mode", choices=["recv", "send"])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--sample-ms", type=float, default=50.0)

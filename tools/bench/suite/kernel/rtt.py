@@ -8,7 +8,6 @@ The client writes N bytes, waits until all N have come back, and repeats: first 
 batches ({"rtts": [...]}, short lines for the reader), then {"event": "end"}. A round trip
 slower than TIMEOUT_S ends the loop with {"event": "timeout"}. Nagle is off on both ends.
 """
-import argparse
 import socket
 import sys
 import threading
@@ -17,7 +16,7 @@ import time
 # flow.py sits beside this script (python puts the script's folder on the path); no
 # __pycache__ left in the source tree.
 sys.dont_write_bytecode = True
-from flow import emit, proto_number  # noqa: E402
+from flow import emit, endpoint_parser, proto_number  # noqa: E402
 
 BATCH = 200
 TIMEOUT_S = 5.0
@@ -96,12 +95,7 @@ def client(args, proto):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("role", choices=["serve", "client"])
-    ap.add_argument("--proto", default="tcp")
-    ap.add_argument("--bind")
-    ap.add_argument("--port", type=int)
-    ap.add_argument("--connect")
+    ap = endpoint_parser("tcp")
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--warmup-s", type=float, default=0.5)
     ap.add_argument("--seconds", type=float, default=3.0)
