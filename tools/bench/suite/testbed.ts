@@ -185,42 +185,52 @@ function flowOptions(topo: TwoLinkTopology, stack: BulkFigure['stack'] | 'tcp', 
 }
 
 /**
- * One bulk transfer; the apps' CPU (when given) is read over the same window as the goodput:
- * from the end of the warm-up to the receiver's end, timed from the receiver's start.
+ * The apps' CPU over the goodput's window: from the end of the warm-up to the receiver's end,
+ * timed from the receiver's start. A reading that fails inside a timer is kept for close().
  */
-async function bulkFigure(topo: TwoLinkTopology, plan: TestbedPlan, stack: BulkFigure['stack'], direction: 'down' | 'up', apps: { client: AppProcess; server: AppProcess } | null): Promise<BulkFigure> {
+function appCpuWindow(apps: { client: AppProcess; server: AppProcess }, plan: TestbedPlan): { onStart(): void; close(): BulkFigure['cpu'] } {
   const timers: NodeJS.Timeout[] = [];
+  let meter: ReturnType<typeof cpuMeter> | null = null;
   let cpu: BulkFigure['cpu'] = null;
-  let meterError: unknown = null;
-  const onStart = (): void => {
-    if (!apps) return;
-    timers.push(
-      setTimeout(() => {
-        try {
-          const meter = cpuMeter({ client: apps.client.child.pid!, server: apps.server.child.pid! });
-          timers.push(
-            setTimeout(() => {
-              try {
-                const m = meter.stop();
-                cpu = { clientPercent: (m.cpuSeconds['client']! / m.seconds) * 100, serverPercent: (m.cpuSeconds['server']! / m.seconds) * 100 };
-              } catch (e) {
-                meterError = e;
-              }
-            }, (plan.seconds - plan.warmupSeconds) * 1000),
-          );
-        } catch (e) {
-          meterError = e;
-        }
-      }, plan.warmupSeconds * 1000),
-    );
+  let failure: unknown = null;
+  const guarded = (f: () => void) => (): void => {
+    try {
+      f();
+    } catch (e) {
+      failure ??= e;
+    }
   };
+  const finish = guarded(() => {
+    if (!meter || cpu) return;
+    const m = meter.stop();
+    cpu = { clientPercent: (m.cpuSeconds['client']! / m.seconds) * 100, serverPercent: (m.cpuSeconds['server']! / m.seconds) * 100 };
+  });
+  const begin = guarded(() => {
+    meter = cpuMeter({ client: apps.client.child.pid!, server: apps.server.child.pid! });
+    timers.push(setTimeout(finish, (plan.seconds - plan.warmupSeconds) * 1000));
+  });
+  return {
+    onStart: () => void timers.push(setTimeout(begin, plan.warmupSeconds * 1000)),
+    close() {
+      for (const t of timers) clearTimeout(t);
+      // The receiver's end and this timer race by a few ms: a window still open closes now.
+      finish();
+      if (failure) throw failure as Error;
+      return cpu;
+    },
+  };
+}
+
+/** One bulk transfer, with the apps' CPU when they are given. */
+async function bulkFigure(topo: TwoLinkTopology, plan: TestbedPlan, stack: BulkFigure['stack'], direction: 'down' | 'up', apps: { client: AppProcess; server: AppProcess } | null): Promise<BulkFigure> {
+  const cpuWindow = apps ? appCpuWindow(apps, plan) : null;
   let flow;
+  let cpu: BulkFigure['cpu'] = null;
   try {
-    flow = await runFlow({ ...flowOptions(topo, stack, direction, plan.seconds), onStart });
+    flow = await runFlow({ ...flowOptions(topo, stack, direction, plan.seconds), ...(cpuWindow ? { onStart: cpuWindow.onStart } : {}) });
   } finally {
-    for (const t of timers) clearTimeout(t);
+    cpu = cpuWindow?.close() ?? null;
   }
-  if (meterError) throw meterError as Error;
   const pathIfaces = Object.fromEntries(topo.links.map((l) => [l.client, direction === 'down' ? l.client : l.server]));
   const r = bulkRun(stack === 'kernel' ? 'mptcp' : 'tcp', direction, flow, pathIfaces, plan.warmupSeconds);
   const end = flow.end;
