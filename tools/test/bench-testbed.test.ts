@@ -79,11 +79,12 @@ describe('testbed figures', () => {
   it('puts each mptun figure beside the kernel of the same rate pair and direction', () => {
     const kernel = figure(56, 10e6, 5e6, { stack: 'kernel', cpu: null, mptcp: true });
     const udp = figure(28, 5e6, 5e6);
-    const t = bulkTable([{ links: [{ name: 'c1', mbit: 40 }, { name: 'c2', mbit: 20 }], bulk: [kernel, udp], latency: [], failures: [{ what: 'mptun ws', error: 'no path up\nmore' }], seconds: 80 }], TESTBED_QUICK);
+    const t = bulkTable([{ links: [{ name: 'c1', mbit: 40 }, { name: 'c2', mbit: 20 }], bulk: [kernel, udp], latency: [], failures: [{ what: 'mptun ws', error: 'no path up\nmore' }], seconds: 80, load: [1, 2.5] }], TESTBED_QUICK, 2);
     expect(t.rows).toEqual([
       ['40 + 20', 'kernel MPTCP', 'download', '56.0', '93.3', '×1.00', 'c1 67% (40.0) / c2 33% (20.0)', '—', '—', 'ok ×1'],
       ['40 + 20', 'mptun sealed UDP', 'download', '28.0', '46.7', '×0.50', 'c1 50% (20.0) / c2 50% (20.0)', '28 / 56', '80.0 / 160.0', 'ok ×1'],
     ]);
     expect(t.notes).toContain('FAILED at 40 + 20 Mbit/s, mptun ws: no path up');
+    expect(t.notes!.some((n) => n.includes('40 + 20: 80 s, load 1.0 → 2.5') && n.includes('on 2 cores'))).toBe(true);
   });
 });

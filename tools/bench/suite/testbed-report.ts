@@ -54,6 +54,8 @@ export interface RatePairData {
   failures: Array<{ what: string; error: string }>;
   /** Wall time of the whole pair: set-up, every transfer and round trip, teardown excluded. */
   seconds: number;
+  /** The machine's 1-minute load average when the pair started and when it ended (other work on the cores shows here). */
+  load: [number, number];
 }
 
 /** One note per failed part of the section (bulk or round trips), first line of the error only (the JSON has all of it). */
@@ -114,7 +116,7 @@ function medians(pairs: readonly RatePairData[]) {
   return out;
 }
 
-export function bulkTable(pairs: readonly RatePairData[], plan: TestbedPlan): Table {
+export function bulkTable(pairs: readonly RatePairData[], plan: TestbedPlan, cores: number): Table {
   const all = medians(pairs);
   const rows: Table['rows'] = all.map(({ pair, stack, direction, runs, m }) => {
     const kernel = all.find((k) => k.pair === pair && k.stack === 'kernel' && k.direction === direction);
@@ -142,7 +144,7 @@ export function bulkTable(pairs: readonly RatePairData[], plan: TestbedPlan): Ta
       'mptun: real mptun-server and mptun-client (sockets bound to c1 and c2), flow.py through the client\'s `-L` forward, plain TCP at both ends. Kernel MPTCP: flow.py with IPPROTO_MPTCP, subflow endpoint on c2 (`dev c2`), cubic.',
       'CPU: utime + stime of each app process (/proc/PID/stat) over the measured window, % of one core, and per GB of goodput; the kernel\'s own work runs in softirq and has no process to read (—).',
       'Content check: every received byte compared with flow.py\'s pattern at its stream offset.',
-      `Wall time per rate pair (set-up, transfers and round trips): ${pairs.map((p) => `${pairLabel(p)}: ${p.seconds.toFixed(0)} s`).join('; ')}.`,
+      `Wall time per rate pair (set-up, transfers and round trips) and the machine's 1-minute load average at its start and end, on ${cores} cores: ${pairs.map((p) => `${pairLabel(p)}: ${p.seconds.toFixed(0)} s, load ${p.load[0].toFixed(1)} → ${p.load[1].toFixed(1)}`).join('; ')}. A load above the core count means the apps waited for a core: their CPU % then says how much they got, not how much they needed.`,
       ...failureNotes(pairs),
     ],
   };

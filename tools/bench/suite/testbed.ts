@@ -23,6 +23,7 @@ import { probeEnvironment, skipReason } from './kernel/probe.js';
 import { roundTrips, startEchoServer, type EchoServer, type RoundTrips } from './kernel/rtt.js';
 import { kernelEndpoints, startTunnelClient, startTunnelServer } from './kernel/two-link-apps.js';
 import { TwoLinkTopology, TWO_LINKS, type TwoLink } from './kernel/two-links.js';
+import { cpus, loadavg } from 'node:os';
 import { bulkPlot, bulkTable, latencyTable, type BulkFigure, type LatencyCase, type RatePairData, type TestbedPlan } from './testbed-report.js';
 import type { Section, SectionResult, SuiteOptions } from './types.js';
 import { stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../../../apps/client/test/cli-support.js';
@@ -83,13 +84,14 @@ async function runTestbed(opts: SuiteOptions): Promise<SectionResult> {
     await stopAll();
     keys.cleanup();
   }
-  return { tables: [bulkTable(pairs, plan), latencyTable(pairs, plan)], plots: [bulkPlot(pairs)], data: { plan, pairs } };
+  return { tables: [bulkTable(pairs, plan, cpus().length), latencyTable(pairs, plan)], plots: [bulkPlot(pairs)], data: { plan, pairs } };
 }
 
 /** Everything measured on one pair of link rates, in a fresh pair of namespaces. */
 async function ratePair(topo: TwoLinkTopology, keys: KeyFiles, plan: TestbedPlan, opts: SuiteOptions): Promise<RatePairData> {
   const label = `${topo.links[0].mbit}+${topo.links[1].mbit}`;
   const started = performance.now();
+  const loadBefore = loadavg()[0]!;
   const echoes: EchoServer[] = [];
   try {
     await topo.create();
@@ -140,7 +142,7 @@ async function ratePair(topo: TwoLinkTopology, keys: KeyFiles, plan: TestbedPlan
     }
     const seconds = (performance.now() - started) / 1000;
     opts.log(`testbed ${label}: done in ${seconds.toFixed(0)} s`);
-    return { links: topo.links.map((l) => ({ name: l.client, mbit: l.mbit })), bulk, latency, failures, seconds };
+    return { links: topo.links.map((l) => ({ name: l.client, mbit: l.mbit })), bulk, latency, failures, seconds, load: [loadBefore, loadavg()[0]!] };
   } finally {
     for (const e of echoes) await e.stop();
     await topo.remove(true);
