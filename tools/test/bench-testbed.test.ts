@@ -2,10 +2,12 @@
  * The testbed section's own pieces that need no namespaces: reading another process's CPU
  * from /proc/PID/stat, and the per-link shares and medians its table shows.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { cpuSecondsOf, parseStatTicks } from '../bench/suite/kernel/proc-cpu.js';
 import { bulkTable, cpuSecondsPerGB, linkShares, medianFigure, type BulkFigure } from '../bench/suite/testbed-report.js';
 import { TESTBED_QUICK } from '../bench/suite/testbed.js';
+import { roundTrips, startEchoServer } from '../bench/suite/kernel/rtt.js';
+import { run, succeeds } from '../bench/suite/kernel/exec.js';
 
 describe('/proc/PID/stat', () => {
   it('adds utime and stime, counting fields after the command name even when it holds spaces and parentheses', () => {
@@ -86,5 +88,41 @@ describe('testbed figures', () => {
     ]);
     expect(t.notes).toContain('FAILED at 40 + 20 Mbit/s, mptun ws: no path up');
     expect(t.notes!.some((n) => n.includes('40 + 20: 80 s, load 1.0 → 2.5') && n.includes('on 2 cores'))).toBe(true);
+  });
+});
+
+describe('the Python endpoints on loopback', () => {
+  let python = false;
+  beforeAll(async () => {
+    python = await succeeds({ file: 'python3', args: ['-c', 'import socket'] });
+    if (!python) console.log('skipping the Python endpoint tests: no python3 on PATH');
+  });
+
+  it('rtt.py times 1 KB round trips through its echo server', async (ctx) => {
+    if (!python) return ctx.skip();
+    const echo = await startEchoServer({ ns: undefined, proto: 'tcp', bind: '127.0.0.1', port: 5988 });
+    try {
+      const r = await roundTrips({ ns: undefined, proto: 'tcp', connect: '127.0.0.1:5988', size: 1024, warmupSeconds: 0.1, seconds: 0.3 });
+      expect(r.timedOut).toBe(false);
+      expect(r.rttsMs.length).toBeGreaterThan(10);
+      for (const v of r.rttsMs) expect(v).toBeGreaterThan(0);
+    } finally {
+      await echo.stop();
+    }
+  });
+
+  it("flow.py's receiver finds the first byte that is not the pattern's at its offset", async (ctx) => {
+    if (!python) return ctx.skip();
+    const script = [
+      'import sys, flow',
+      'p = flow.PATTERN',
+      'ok = bytearray(p[7:7 + 1000])',
+      'bad = bytearray(ok); bad[300] ^= 1',
+      'shifted = bytearray(p[8:8 + 1000])',
+      'print(flow.first_mismatch(ok, 1000, 7), flow.first_mismatch(ok, 1000, 7 + 251 * 3), flow.first_mismatch(bad, 1000, 7), flow.first_mismatch(shifted, 1000, 7))',
+    ].join('\n');
+    const out = await run({ file: 'python3', args: ['-c', `import sys; sys.path.insert(0, ${JSON.stringify(new URL('../bench/suite/kernel/', import.meta.url).pathname)}); sys.dont_write_bytecode = True\n${script}`] });
+    // A flipped bit at 300 is found at stream offset 307; a stream one byte ahead fails at once.
+    expect(out.trim()).toBe('None None 307 7');
   });
 });

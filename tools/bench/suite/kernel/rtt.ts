@@ -12,7 +12,8 @@ export interface EchoServer {
   stop(): Promise<void>;
 }
 
-export async function startEchoServer(o: { ns: string; proto: 'mptcp' | 'tcp'; bind: string; port: number }): Promise<EchoServer> {
+/** `ns` undefined: the host's namespace. */
+export async function startEchoServer(o: { ns: string | undefined; proto: 'mptcp' | 'tcp'; bind: string; port: number }): Promise<EchoServer> {
   let listening: () => void = () => {};
   const up = new Promise<void>((resolve) => (listening = resolve));
   const child = new PythonChild(`echo server ${o.proto}`, o.ns, 'rtt.py', ['serve', '--proto', o.proto, '--bind', o.bind, '--port', String(o.port)], (obj) => {
@@ -39,7 +40,7 @@ export interface RoundTrips {
 }
 
 /** Round trips from the client namespace to `connect` for `seconds`, after `warmupSeconds` not recorded. */
-export async function roundTrips(o: { ns: string; proto: 'mptcp' | 'tcp'; connect: string; size: number; warmupSeconds: number; seconds: number }): Promise<RoundTrips> {
+export async function roundTrips(o: { ns: string | undefined; proto: 'mptcp' | 'tcp'; connect: string; size: number; warmupSeconds: number; seconds: number }): Promise<RoundTrips> {
   const rttsMs: number[] = [];
   let timedOut = false;
   const args = ['client', '--proto', o.proto, '--connect', o.connect, '--size', String(o.size), '--warmup-s', String(o.warmupSeconds), '--seconds', String(o.seconds)];
