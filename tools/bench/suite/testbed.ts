@@ -21,7 +21,7 @@ import { runFlow, type FlowOptions } from './kernel/flow.js';
 import { cpuMeter } from './kernel/proc-cpu.js';
 import { probeEnvironment, skipReason } from './kernel/probe.js';
 import { roundTrips, startEchoServer, type EchoServer, type RoundTrips } from './kernel/rtt.js';
-import { kernelEndpoints, startTunnelClient, startTunnelServer } from './kernel/two-link-apps.js';
+import { kernelEndpoints, startTunnelClient, startTunnelServer, type TunnelClientOptions } from './kernel/two-link-apps.js';
 import { TwoLinkTopology, TWO_LINKS, type TwoLink } from './kernel/two-links.js';
 import { cpus, loadavg } from 'node:os';
 import { bulkPlot, bulkTable, latencyTable, type BulkFigure, type LatencyCase, type RatePairData, type TestbedPlan } from './testbed-report.js';
@@ -53,9 +53,8 @@ const WS_PORT = 8080;
 const BULK_PORT = 5501;
 const ECHO_TCP_PORT = 5601;
 const ECHO_MPTCP_PORT = 5602;
-/** The client's forwards, in its namespace. */
-const FORWARD_BULK = 9001;
-const FORWARD_ECHO = 9002;
+/** The clients' forwards in their namespace: transport i has bulk FORWARD_BASE + 2i, echo the next port. */
+const FORWARD_BASE = 9001;
 const SAMPLE_MS = 50;
 const REQUEST_BYTES = 1024;
 
@@ -113,24 +112,20 @@ async function ratePair(topo: TwoLinkTopology, keys: KeyFiles, plan: TestbedPlan
     });
     const server = await startTunnelServer(topo, keys, [`udp://${topo.serverAddress}:${UDP_PORT}`, `udp-plain://${topo.serverAddress}:${PLAIN_PORT}`, `ws://${topo.serverAddress}:${WS_PORT}/mptun`], ['--insecure-plain-udp']);
     try {
-      for (const transport of TRANSPORTS) {
+      // The three clients start together (nothing is measured meanwhile); each stops after its part.
+      const clients = await Promise.allSettled(TRANSPORTS.map((t) => startTunnelClient(topo, keys, clientOptions(topo, t))));
+      for (const [i, transport] of TRANSPORTS.entries()) {
+        const started = clients[i]!;
         await isolated(failures, `mptun ${transport}`, opts, label, async () => {
-          const client = await startTunnelClient(topo, keys, {
-            server: `${topo.serverAddress}:${transport === 'udp-plain' ? PLAIN_PORT : UDP_PORT}`,
-            transport: transportArgs(topo, transport),
-            forwards: [
-              { local: FORWARD_BULK, remote: BULK_PORT },
-              { local: FORWARD_ECHO, remote: ECHO_TCP_PORT },
-            ],
-            waitForPaths: transport !== 'udp-plain',
-          });
+          if (started.status === 'rejected') throw started.reason;
+          const apps = { client: started.value, server, forward: forwardPorts(transport) };
           try {
-            for (let i = 0; i < plan.runs; i++) {
-              for (const direction of ['down', 'up'] as const) note(await bulkFigure(topo, plan, transport, direction, { client, server }));
+            for (let r = 0; r < plan.runs; r++) {
+              for (const direction of ['down', 'up'] as const) note(await bulkFigure(topo, plan, transport, direction, apps));
             }
             if (transport === 'udp') latency.push(...(await latencyCases(topo, plan, 'mptun', opts, label)));
           } finally {
-            await client.stop(5000);
+            await apps.client.stop(5000);
           }
         });
       }
@@ -163,16 +158,28 @@ async function isolated(failures: RatePairData['failures'], what: string, opts: 
   }
 }
 
-function transportArgs(topo: TwoLinkTopology, t: Transport): string[] {
-  if (t === 'udp') return [];
-  if (t === 'udp-plain') return ['--transport', 'udp-plain'];
-  return ['--transport', 'ws', '--ws-url', `ws://${topo.serverAddress}:${WS_PORT}/mptun`];
+const forwardPorts = (t: Transport): { bulk: number; echo: number } => {
+  const bulk = FORWARD_BASE + 2 * TRANSPORTS.indexOf(t);
+  return { bulk, echo: bulk + 1 };
+};
+
+function clientOptions(topo: TwoLinkTopology, t: Transport): TunnelClientOptions {
+  const f = forwardPorts(t);
+  return {
+    server: `${topo.serverAddress}:${t === 'udp-plain' ? PLAIN_PORT : UDP_PORT}`,
+    transport: t === 'udp' ? [] : t === 'udp-plain' ? ['--transport', 'udp-plain'] : ['--transport', 'ws', '--ws-url', `ws://${topo.serverAddress}:${WS_PORT}/mptun`],
+    forwards: [
+      { local: f.bulk, remote: BULK_PORT },
+      { local: f.echo, remote: ECHO_TCP_PORT },
+    ],
+    waitForPaths: t !== 'udp-plain',
+  };
 }
 
-/** flow.py between the namespaces: straight to the server (kernel MPTCP, plain TCP) or through the client's forward (mptun). */
-function flowOptions(topo: TwoLinkTopology, stack: BulkFigure['stack'] | 'tcp', direction: 'down' | 'up', seconds: number): FlowOptions {
+/** flow.py between the namespaces: straight to the server (kernel MPTCP, plain TCP) or through a client's forward (mptun, `via` its local port). */
+function flowOptions(topo: TwoLinkTopology, proto: 'mptcp' | 'tcp', direction: 'down' | 'up', seconds: number, via?: number): FlowOptions {
   return {
-    proto: stack === 'kernel' ? 'mptcp' : 'tcp',
+    proto,
     direction,
     seconds,
     sampleMs: SAMPLE_MS,
@@ -180,7 +187,7 @@ function flowOptions(topo: TwoLinkTopology, stack: BulkFigure['stack'] | 'tcp', 
     serverNs: topo.ns.server,
     serverAddress: topo.serverAddress,
     port: BULK_PORT,
-    ...(stack === 'kernel' || stack === 'tcp' ? {} : { connect: `127.0.0.1:${FORWARD_BULK}` }),
+    ...(via === undefined ? {} : { connect: `127.0.0.1:${via}` }),
     receiverIfaces: topo.links.map((l) => (direction === 'down' ? l.client : l.server)),
     cc: 'cubic',
   };
@@ -190,7 +197,14 @@ function flowOptions(topo: TwoLinkTopology, stack: BulkFigure['stack'] | 'tcp', 
  * The apps' CPU over the goodput's window: from the end of the warm-up to the receiver's end,
  * timed from the receiver's start. A reading that fails inside a timer is kept for close().
  */
-function appCpuWindow(apps: { client: AppProcess; server: AppProcess }, plan: TestbedPlan): { onStart(): void; close(): BulkFigure['cpu'] } {
+interface TunnelApps {
+  client: AppProcess;
+  server: AppProcess;
+  /** The client's local forward ports. */
+  forward: { bulk: number; echo: number };
+}
+
+function appCpuWindow(apps: TunnelApps, plan: TestbedPlan): { onStart(): void; close(): BulkFigure['cpu'] } {
   const timers: NodeJS.Timeout[] = [];
   let meter: ReturnType<typeof cpuMeter> | null = null;
   let cpu: BulkFigure['cpu'] = null;
@@ -224,12 +238,12 @@ function appCpuWindow(apps: { client: AppProcess; server: AppProcess }, plan: Te
 }
 
 /** One bulk transfer, with the apps' CPU when they are given. */
-async function bulkFigure(topo: TwoLinkTopology, plan: TestbedPlan, stack: BulkFigure['stack'], direction: 'down' | 'up', apps: { client: AppProcess; server: AppProcess } | null): Promise<BulkFigure> {
+async function bulkFigure(topo: TwoLinkTopology, plan: TestbedPlan, stack: BulkFigure['stack'], direction: 'down' | 'up', apps: TunnelApps | null): Promise<BulkFigure> {
   const cpuWindow = apps ? appCpuWindow(apps, plan) : null;
   let flow;
   let cpu: BulkFigure['cpu'] = null;
   try {
-    flow = await runFlow({ ...flowOptions(topo, stack, direction, plan.seconds), ...(cpuWindow ? { onStart: cpuWindow.onStart } : {}) });
+    flow = await runFlow({ ...flowOptions(topo, stack === 'kernel' ? 'mptcp' : 'tcp', direction, plan.seconds, apps?.forward.bulk), ...(cpuWindow ? { onStart: cpuWindow.onStart } : {}) });
   } finally {
     cpu = cpuWindow?.close() ?? null;
   }
@@ -243,14 +257,16 @@ async function bulkFigure(topo: TwoLinkTopology, plan: TestbedPlan, stack: BulkF
 /** Round trips idle, then under a bulk download over the same stack. */
 async function latencyCases(topo: TwoLinkTopology, plan: TestbedPlan, stack: LatencyCase['stack'], opts: SuiteOptions, label: string): Promise<LatencyCase[]> {
   const proto = stack === 'kernel' ? 'mptcp' : 'tcp';
-  const connect = stack === 'mptun' ? `127.0.0.1:${FORWARD_ECHO}` : `${topo.serverAddress}:${stack === 'kernel' ? ECHO_MPTCP_PORT : ECHO_TCP_PORT}`;
+  // mptun: the sealed UDP client's forwards.
+  const via = stack === 'mptun' ? forwardPorts('udp') : undefined;
+  const connect = via ? `127.0.0.1:${via.echo}` : `${topo.serverAddress}:${stack === 'kernel' ? ECHO_MPTCP_PORT : ECHO_TCP_PORT}`;
   const trips = (): Promise<RoundTrips> => roundTrips({ ns: topo.ns.client, proto, connect, size: REQUEST_BYTES, warmupSeconds: plan.rttWarmupSeconds, seconds: plan.rttSeconds });
   const idle = await trips();
   // The bulk download runs from before the round trips start until after they end.
   const bulkSeconds = plan.bulkLeadSeconds + plan.rttWarmupSeconds + plan.rttSeconds + 1;
   let loaded: Promise<RoundTrips> | undefined;
   const flow = await runFlow({
-    ...flowOptions(topo, stack === 'kernel' ? 'kernel' : stack === 'tcp' ? 'tcp' : 'udp', 'down', bulkSeconds),
+    ...flowOptions(topo, proto, 'down', bulkSeconds, via?.bulk),
     onStart: () => {
       loaded = sleep(plan.bulkLeadSeconds * 1000).then(trips);
       loaded.catch(() => {}); // awaited below; a failure is not unhandled meanwhile
