@@ -4,7 +4,7 @@ import { HANDOVER_FULL, HANDOVER_QUICK } from '../bench/suite/handover.js';
 import { bulkRun, deliveredTimeline, goodputBetweenBps, handoverRun, ifaceTimeline, planFor } from '../bench/suite/kernel/analyse.js';
 import { DelayLine, delayLinePathArg } from '../bench/suite/kernel/delay-line.js';
 import { commandArgv, parseJsonLine, run } from '../bench/suite/kernel/exec.js';
-import { runFlow, toSample, type FlowResult, type FlowSample } from '../bench/suite/kernel/flow.js';
+import { runFlow, toEnd, toSample, type FlowResult, type FlowSample } from '../bench/suite/kernel/flow.js';
 import {
   KernelTopology,
   listNamespaces,
@@ -120,6 +120,13 @@ describe('kernel section: receiver lines', () => {
     expect(toSample({ t: '1', bytes: 100 })).toBeUndefined();
     expect(toSample({ t: 1, bytes: Number.NaN })).toBeUndefined();
   });
+
+  it("reads the receiver's end line and its content check", () => {
+    expect(toEnd({ event: 'end', t: 5, bytes: 100, eof: false, firstMismatch: null })).toEqual({ bytes: 100, eof: false, firstMismatch: null });
+    expect(toEnd({ event: 'end', t: 5, bytes: 100, eof: true, firstMismatch: 42 })).toEqual({ bytes: 100, eof: true, firstMismatch: 42 });
+    expect(toEnd({ t: 5, bytes: 100 })).toBeNull();
+    expect(toEnd({ event: 'end', bytes: 'x' })).toBeNull();
+  });
 });
 
 /** Samples every 50 ms for `seconds`; rates in bit/s per path as functions of time (payload = sum). */
@@ -201,7 +208,7 @@ describe('kernel section: analysis and report', () => {
     wifi: (t) => (t <= 3 || t > 6.5 ? 40e6 : 0),
     lte: (t) => (t > 3 && t <= 3.4 ? 0 : 19.5e6),
   });
-  const flow: FlowResult = { startMono: 100, mptcp: true, samples };
+  const flow: FlowResult = { startMono: 100, mptcp: true, samples, end: null };
   const pathIfaces = { wifi: 'c-wifi', lte: 'c-lte' };
 
   it('computes bulk goodput and bytes per path after the warm-up', () => {
@@ -341,6 +348,9 @@ describe.skipIf(cannot !== undefined)('kernel section: namespaces for real (root
       const r = bulkRun('mptcp', 'down', flow, { wifi: 'c-wifi', lte: 'c-lte' }, 1);
       console.log(`kernel smoke: ${(r.goodputBps / 1e6).toFixed(1)} Mbit/s, ${shareText(r.pathBytes, ['wifi', 'lte'])}`);
       expect(r.bytes).toBeGreaterThan(0);
+      // The receiver checked every byte against flow.py's pattern at its offset.
+      expect(flow.end).toMatchObject({ firstMismatch: null });
+      expect(flow.end!.bytes).toBeGreaterThanOrEqual(r.bytes);
       // Both subflows carried data (far more than the handshake's few hundred bytes).
       expect(r.pathBytes.wifi).toBeGreaterThan(100_000);
       expect(r.pathBytes.lte).toBeGreaterThan(100_000);

@@ -18,7 +18,8 @@ import { runFlow, type FlowResult } from './kernel/flow.js';
 import { probeEnvironment, skipReason } from './kernel/probe.js';
 import { TwoLinkTopology } from './kernel/two-links.js';
 import type { Section, SectionResult, SuiteOptions, Table } from './types.js';
-import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../../../apps/client/test/cli-support.js';
+import { kernelEndpoints, startTunnelClient, startTunnelServer } from './kernel/two-link-apps.js';
+import { stopAll, writeKeyFiles, type KeyFiles } from '../../../apps/client/test/cli-support.js';
 
 export const section: Section = {
   id: 'iface-down',
@@ -85,7 +86,7 @@ async function runIfaceDown(opts: SuiteOptions): Promise<SectionResult> {
     }
     opts.log(`iface-down: namespaces ${topo.ns.client}, ${topo.ns.server} ready; ${plan.runs} run(s) per stack, ${topo.links[CUT].client} down ${plan.cutMs} ms into a ${plan.seconds} s download`);
     const mptun: CutRun[] = [];
-    const server = await startServer(topo, keys);
+    const server = await startTunnelServer(topo, keys, [`udp://${topo.serverAddress}:${TUNNEL_PORT}`]);
     try {
       for (let i = 0; i < plan.runs; i++) {
         const r = await mptunRun(topo, keys, plan, port++, FORWARD_PORT + i);
@@ -120,19 +121,10 @@ async function runIfaceDown(opts: SuiteOptions): Promise<SectionResult> {
   }
 }
 
-async function startServer(topo: TwoLinkTopology, keys: KeyFiles): Promise<AppProcess> {
-  const server = startApp('server', ['run', '--listen', `udp://${topo.serverAddress}:${TUNNEL_PORT}`, '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', topo.serverAddress, '--log-format', 'json'], { prefix: ['ip', 'netns', 'exec', topo.ns.server] });
-  await server.waitForLog((l) => l['msg'] === 'server started', 30_000);
-  return server;
-}
-
 /** One mptun download through a fresh client's forward, c1 taken down during it. */
 async function mptunRun(topo: TwoLinkTopology, keys: KeyFiles, plan: Plan, port: number, forward: number): Promise<CutRun> {
-  const paths = topo.links.flatMap((l) => ['--path', l.client]);
-  const client = startApp('client', ['run', '--server', `${topo.serverAddress}:${TUNNEL_PORT}`, '--server-key', keys.serverPublic, '--key', keys.clientKey, ...paths, '--no-socks', '-L', `127.0.0.1:${forward}:${topo.serverAddress}:${port}`, '--log-format', 'json'], { prefix: ['ip', 'netns', 'exec', topo.ns.client] });
+  const client = await startTunnelClient(topo, keys, { server: `${topo.serverAddress}:${TUNNEL_PORT}`, transport: [], forwards: [{ local: forward, remote: port }] });
   try {
-    await client.waitForLog((l) => l['msg'] === 'forward listening', 30_000);
-    for (const l of topo.links) await client.waitForLog((x) => x['msg'] === 'path up' && x['path'] === `${l.net}.2`, 15_000);
     const r = await cutDuring(topo, plan, (onStart) =>
       runFlow({ proto: 'tcp', direction: 'down', seconds: plan.seconds, sampleMs: SAMPLE_MS, clientNs: topo.ns.client, serverNs: topo.ns.server, serverAddress: topo.serverAddress, port, connect: `127.0.0.1:${forward}`, receiverIfaces: topo.links.map((l) => l.client), cc: 'cubic', onStart }),
     );
@@ -183,13 +175,6 @@ async function cutDuring(topo: TwoLinkTopology, plan: Plan, flow: (onStart: () =
     mptcp: result.mptcp,
     cutWall: c.wall,
   };
-}
-
-/** The kernel's MPTCP: a second subflow from c2, bound to it (as mptun's paths are). */
-async function kernelEndpoints(topo: TwoLinkTopology): Promise<void> {
-  for (const n of [topo.ns.client, topo.ns.server]) await topo.ip(n, 'mptcp', 'limits', 'set', 'subflow', '2', 'add_addr_accepted', '2');
-  const b = topo.links[1];
-  await topo.ip(topo.ns.client, 'mptcp', 'endpoint', 'add', `${b.net}.2`, 'dev', b.client, 'subflow');
 }
 
 const mbit = (bps: number): string => (bps / 1e6).toFixed(1);

@@ -12,6 +12,7 @@ import { section as micro } from './micro.js';
 import { section as rttRatio } from './rtt-ratio.js';
 import { section as scale } from './scale.js';
 import { section as schedulers } from './schedulers.js';
+import { section as testbed } from './testbed.js';
 import type { Section } from './types.js';
 
-export const sections: Section[] = [aggregation, rttRatio, handover, latency, cpu, scale, kernel, ifaceDown, engine, schedulers, micro];
+export const sections: Section[] = [aggregation, rttRatio, handover, latency, cpu, scale, kernel, ifaceDown, testbed, engine, schedulers, micro];

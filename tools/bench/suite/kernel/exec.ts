@@ -53,6 +53,12 @@ export function scriptPath(name: string): string {
   return fileURLToPath(new URL(`./${name}`, import.meta.url));
 }
 
+/** Helpers still running; killed if this process exits without stopping them (e.g. a second Ctrl-C). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 /**
  * A Python helper in a namespace whose stdout is JSON lines: every parsed line goes to
  * `onLine` (lines that are not JSON objects are kept in `noise`), stderr's tail is kept
@@ -76,6 +82,7 @@ export class PythonChild {
   ) {
     const [file, ...argv] = commandArgv({ file: 'python3', args: ['-u', scriptPath(script), ...args], ...(netns === undefined ? {} : { netns }) });
     this.child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    running.add(this.child);
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (d: string) => this.feed(d));
     this.child.stderr!.setEncoding('utf8');
@@ -86,10 +93,12 @@ export class PythonChild {
     this.exitPromise = new Promise((resolve) => {
       this.child.once('error', (e) => {
         this.stderrTail += String(e);
+        running.delete(this.child);
         this.exited = true;
         resolve(null);
       });
       this.child.once('exit', (code) => {
+        running.delete(this.child);
         this.exited = true;
         resolve(code);
       });

@@ -9,6 +9,11 @@ sends, and the other way round. Whichever side receives prints a JSON line every
 (read from /sys/class/net in its namespace), then stops after --seconds. The sender
 writes until the receiver closes or its own deadline passes. Times are seconds since the
 connection was established; "start" carries its CLOCK_MONOTONIC value.
+
+The stream is a repeating run of PATTERN_PERIOD bytes, so every byte's value follows from
+its offset: the receiver compares what arrives with what belongs at that offset, and its
+"end" line says how many bytes matched and where the first mismatch was (null: none).
+A byte lost, repeated, reordered or altered on the way shows up there.
 """
 import argparse
 import json
@@ -20,6 +25,9 @@ import time
 
 IPPROTO_MPTCP = getattr(socket, "IPPROTO_MPTCP", 262)
 CHUNK = 64 * 1024
+# Prime, so the pattern does not line up with chunk or segment sizes.
+PATTERN_PERIOD = 251
+PATTERN = bytes(range(PATTERN_PERIOD)) * (CHUNK // PATTERN_PERIOD + 2)
 # The sender stops on its own this long after the receiver's window, whatever happens.
 SENDER_GRACE_S = 5.0
 ACCEPT_TIMEOUT_S = 20.0
@@ -55,6 +63,18 @@ def is_mptcp(sock):
         return False
 
 
+def first_mismatch(buf, n, offset):
+    """Stream offset of the first of buf[:n] that differs from the pattern there, or None."""
+    phase = offset % PATTERN_PERIOD
+    if buf[:n] == PATTERN[phase:phase + n]:
+        return None
+    want = PATTERN[phase:phase + n]
+    for i in range(n):
+        if buf[i] != want[i]:
+            return offset + i
+    return offset
+
+
 def receive(sock, seconds, sample_ms, ifaces):
     start = time.monotonic()
     emit({"event": "start", "mono": start, "mptcp": is_mptcp(sock)})
@@ -65,6 +85,7 @@ def receive(sock, seconds, sample_ms, ifaces):
     end = start + seconds
     buf = bytearray(CHUNK)
     eof = False
+    first_bad = None
     while True:
         now = time.monotonic()
         if now >= next_sample:
@@ -87,8 +108,10 @@ def receive(sock, seconds, sample_ms, ifaces):
                 if n == 0:
                     eof = True
                     break
+                if first_bad is None:
+                    first_bad = first_mismatch(buf, n, got)
                 got += n
-    emit({"event": "end", "t": round(time.monotonic() - start, 4), "bytes": got, "eof": eof})
+    emit({"event": "end", "t": round(time.monotonic() - start, 4), "bytes": got, "eof": eof, "firstMismatch": first_bad})
     # An abortive close (RST) tells the sender at once that the window is over.
     sock.setblocking(True)
     try:
@@ -99,12 +122,13 @@ def receive(sock, seconds, sample_ms, ifaces):
 
 def send(sock, seconds):
     deadline = time.monotonic() + seconds + SENDER_GRACE_S
-    data = b"\x61" * CHUNK
+    view = memoryview(PATTERN)
     sent = 0
     sock.settimeout(0.5)
     while time.monotonic() < deadline:
+        phase = sent % PATTERN_PERIOD
         try:
-            sent += sock.send(data)
+            sent += sock.send(view[phase:phase + CHUNK])
         except socket.timeout:
             continue
         except OSError:
@@ -118,13 +142,19 @@ def set_cc(sock, name):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, name.encode())
 
 
-def main():
+def endpoint_parser(default_proto):
+    """The arguments every script here takes: serve or client, the protocol, where."""
     ap = argparse.ArgumentParser()
     ap.add_argument("role", choices=["serve", "client"])
-    ap.add_argument("--proto", default="mptcp")
+    ap.add_argument("--proto", default=default_proto)
     ap.add_argument("--bind")
     ap.add_argument("--port", type=int)
     ap.add_argument("--connect")
+    return ap
+
+
+def main():
+    ap = endpoint_parser("mptcp")
     ap.add_argument("--mode", choices=["recv", "send"])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--sample-ms", type=float, default=50.0)

@@ -24,6 +24,23 @@ export interface FlowResult {
   /** Whether the receiving socket still ran MPTCP (false: fell back to TCP, or plain TCP). */
   mptcp: boolean;
   samples: FlowSample[];
+  /** The receiver's closing line: bytes it got and the check of their content (flow.py's pattern). */
+  end: FlowEnd | null;
+}
+
+export interface FlowEnd {
+  bytes: number;
+  /** Whether the sender closed before the receiver's window was over. */
+  eof: boolean;
+  /** Stream offset of the first byte that was not the pattern's byte there; null when all were. */
+  firstMismatch: number | null;
+}
+
+/** The receiver's "end" line, or null if `obj` is not a well-formed one. */
+export function toEnd(obj: Record<string, unknown>): FlowEnd | null {
+  if (obj.event !== 'end' || typeof obj.bytes !== 'number' || !Number.isFinite(obj.bytes)) return null;
+  const fm = obj.firstMismatch;
+  return { bytes: obj.bytes, eof: obj.eof === true, firstMismatch: typeof fm === 'number' && Number.isFinite(fm) ? fm : null };
 }
 
 export interface FlowOptions {
@@ -62,6 +79,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowResult> {
   const samples: FlowSample[] = [];
   let startMono = Number.NaN;
   let mptcp = false;
+  let end: FlowEnd | null = null;
   const onReceiverLine = (obj: Record<string, unknown>): void => {
     if (obj.event === 'start' && typeof obj.mono === 'number') {
       startMono = obj.mono;
@@ -69,6 +87,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowResult> {
       o.onStart?.(startMono);
       return;
     }
+    end ??= toEnd(obj);
     const s = toSample(obj);
     if (s && samples.length < 100_000) samples.push(s);
   };
@@ -97,7 +116,7 @@ export async function runFlow(o: FlowOptions): Promise<FlowResult> {
     const [cc, sc] = await Promise.all([client.exit(budget), server.exit(budget)]);
     if (cc !== 0 || sc !== 0) throw new Error(`flow ${o.proto} ${o.direction} failed (client ${cc}, server ${sc}): ${client.stderr} ${server.stderr}`);
     if (!Number.isFinite(startMono) || samples.length < 2) throw new Error(`flow ${o.proto} ${o.direction}: the receiver reported no timeline`);
-    return { startMono, mptcp, samples };
+    return { startMono, mptcp, samples, end };
   } finally {
     await client?.stop();
     await server.stop();
