@@ -205,13 +205,21 @@ export async function settledFigures(servers: ReadonlyArray<{ host: string; metr
 }
 
 /**
- * `perClient` echoes through each SOCKS address at once, all hash-checked by the caller;
- * after 120 s without all of them done, `explain` prints what the processes said and it fails.
+ * `perClient` echoes through each SOCKS address, all left open and hash-checked by the
+ * caller, started `wave` per client at a time (default all at once); after 120 s without all
+ * of them done, `explain` prints what the processes said and it fails.
  */
-export async function echoAll(socks: readonly string[], targetPort: number, perClient: number, bytes: number, explain: () => void): Promise<Array<{ socket: Socket; sent: string; got: string }>> {
+export async function echoAll(socks: readonly string[], targetPort: number, perClient: number, bytes: number, explain: () => void, wave = perClient): Promise<Array<{ socket: Socket; sent: string; got: string }>> {
   let watchdog: NodeJS.Timeout | undefined;
   const overdue = new Promise<never>((_, reject) => (watchdog = setTimeout(() => reject(new Error('the echoes did not finish within 120 s')), 120_000)));
-  const echoes = Promise.all(socks.flatMap((s) => Array.from({ length: perClient }, () => echoThroughSocks(s, targetPort, bytes))));
+  const echoes = (async () => {
+    const done: Array<{ socket: Socket; sent: string; got: string }> = [];
+    for (let started = 0; started < perClient; started += wave) {
+      const n = Math.min(wave, perClient - started);
+      done.push(...(await Promise.all(socks.flatMap((s) => Array.from({ length: n }, () => echoThroughSocks(s, targetPort, bytes))))));
+    }
+    return done;
+  })();
   return Promise.race([echoes, overdue]).finally(() => clearTimeout(watchdog)).catch((e: unknown) => {
     explain();
     throw e;
