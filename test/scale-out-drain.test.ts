@@ -1,6 +1,7 @@
 /**
- * Three mptun-servers behind a balancer, one of them leaving (issue 17), run twice: behind
- * nginx (deploy/nginx/mptun-udp.conf as it is, sealed UDP) and behind HAProxy
+ * Three mptun-servers behind a balancer, one of them leaving (issue 17), run three times:
+ * behind nginx (deploy/nginx/mptun-udp.conf as it is, sealed UDP; mptun-ws.conf, WebSocket),
+ * and behind HAProxy
  * (deploy/haproxy/mptun-ws.cfg as it is, WebSocket, servers named by affinity token and
  * reporting their state to HAProxy's agent check):
  * - drained mid-run (POST /drain on its metrics port): no transfer fails, transfers already
@@ -79,25 +80,31 @@ async function rigWith(
   return { ...parts, echoPort: echo.port, clientsOn: built.clientsOn, ...(built.balancerSawDrain ? { balancerSawDrain: built.balancerSawDrain } : {}), stop };
 }
 
-const NGINX_UDP: Balancer = {
-  name: 'nginx (UDP)',
-  missing: nginxMissing,
-  startRig: (serverExtra) =>
-    rigWith('nginx', async (dir, keys, echoPort, rig) => {
-      const shared = '127.0.0.100:4433';
-      let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
-      const built = { stopBalancer: () => stopBalancer(nginx?.child), clientsOn: (v: ScaleOutServer) => rig.clients.filter((c) => v.app.logs().some((l) => l['msg'] === 'client path up' && (l['address'] === c.first || l['address'] === c.second))) };
-      try {
-        nginx = await startNginx(dir, { conf: join(REPO, 'deploy/nginx/mptun-udp.conf'), proto: 'udp', shared });
-        for (const host of SERVERS) rig.servers.push(await startScaleOutServer(host, keys, ['--listen', `udp://${host}:4433`], `${host}:4433`, echoPort, serverExtra));
-        for (const i of [1, 2, 3, 4, 5]) rig.clients.push(await startScaleOutClient(twoPaths(i), keys, ['--server', shared]));
-      } catch (e) {
-        await built.stopBalancer();
-        throw e;
-      }
-      return built;
-    }),
-};
+/** nginx with its deploy file for sealed UDP or for WebSocket, servers announcing their own address. */
+function nginxBalancer(transport: 'udp' | 'ws'): Balancer {
+  const shared = transport === 'udp' ? '127.0.0.100:4433' : '127.0.0.100:8080';
+  const port = transport === 'udp' ? 4433 : 8080;
+  const listen = (host: string): string[] => ['--listen', transport === 'udp' ? `udp://${host}:${port}` : `ws://${host}:${port}/mptun`];
+  const clientArgs = transport === 'udp' ? ['--server', shared] : ['--server', shared, '--transport', 'ws', '--ws-url', `ws://${shared}/mptun`];
+  return {
+    name: transport === 'udp' ? 'nginx (UDP)' : 'nginx (WebSocket)',
+    missing: nginxMissing,
+    startRig: (serverExtra) =>
+      rigWith('nginx', async (dir, keys, echoPort, rig) => {
+        let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+        const built = { stopBalancer: () => stopBalancer(nginx?.child), clientsOn: (v: ScaleOutServer) => rig.clients.filter((c) => v.app.logs().some((l) => l['msg'] === 'client path up' && (l['address'] === c.first || l['address'] === c.second))) };
+        try {
+          nginx = await startNginx(dir, { conf: join(REPO, `deploy/nginx/mptun-${transport}.conf`), proto: transport === 'udp' ? 'udp' : 'tcp', shared });
+          for (const host of SERVERS) rig.servers.push(await startScaleOutServer(host, keys, listen(host), `${host}:${port}`, echoPort, serverExtra));
+          for (const i of [1, 2, 3, 4, 5]) rig.clients.push(await startScaleOutClient(twoPaths(i), keys, clientArgs));
+        } catch (e) {
+          await built.stopBalancer();
+          throw e;
+        }
+        return built;
+      }),
+  };
+}
 
 const WS_CLIENT_ARGS = ['--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`];
 
@@ -166,7 +173,7 @@ async function busiest(servers: ScaleOutServer[]): Promise<number> {
   return f.reduce((best, x, i) => (x['mptun_connections_open']! > f[best]!['mptun_connections_open']! ? i : best), 0);
 }
 
-for (const balancer of [NGINX_UDP, HAPROXY_WS]) {
+for (const balancer of [nginxBalancer('udp'), nginxBalancer('ws'), HAPROXY_WS]) {
   if (balancer.missing) console.log(`drain and failure of a server behind ${balancer.name} skipped: ${balancer.missing}`);
 
   describe.skipIf(balancer.missing !== undefined)(`a server drained behind ${balancer.name}`, () => {
