@@ -43,7 +43,7 @@ pnpm test
 # soak, attacks: these do fail on a crash, a lost byte or memory that keeps growing). The three
 # simulated sections (engine, schedulers, micro) are left to `pnpm bench`: they measure no app,
 # cost CI about ten minutes, and tools/test/bench-sim-sections.test.ts runs each of them small.
-echo "[test] pnpm bench --quick (the sections through the apps, the kernel's MPTCP, and an interface going down beside it)"
-pnpm bench --quick --only aggregation,rtt-ratio,handover,latency,cpu,scale,kernel,iface-down --out results/bench-quick
+echo "[test] pnpm bench --quick (the sections through the apps, the kernel's MPTCP, an interface going down beside it, and the two-link testbed beside it)"
+pnpm bench --quick --only aggregation,rtt-ratio,handover,latency,cpu,scale,kernel,iface-down,testbed --out results/bench-quick
 echo "[test] pnpm torture"
 pnpm torture --out results/torture
