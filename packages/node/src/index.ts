@@ -19,7 +19,7 @@ export type { EventMap, Listener, TypedEmitter } from './events.js';
 export { watchLocalAddresses, type InterfaceWatch, type WatchOptions } from './interfaces.js';
 export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';
-export { checkDeviceBinding, deviceBindingUnavailable } from './bind-device.js';
+export { checkDeviceBinding, deviceBindingUnavailable, noFragmentUnavailable } from './bind-device.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
 export type { HandshakeDropReason } from '@mptun/transport-udp';
 export { isAffinityToken, AFFINITY_TOKEN_PATTERN, MAX_AFFINITY_BYTES } from '@mptun/transport-ws';
