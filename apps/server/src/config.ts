@@ -76,6 +76,8 @@ export interface ServerConfig {
    * address would bypass the emulated links.
    */
   announceListen?: boolean;
+  /** Sealed UDP: search for the largest datagram each path carries (RFC 8899). Default true (Linux). */
+  pmtud?: boolean;
   /**
    * Reached through a load balancer's shared address: connections get the C bit (RFC 8684
    * §3.1), so clients open further paths only to the announced addresses, never to the
@@ -141,6 +143,7 @@ const fileSchema: Schema = {
     },
     drain: { type: 'duration', max: 3_600_000 },
     announceListen: { type: 'boolean' },
+    pmtud: { type: 'boolean' },
     behindBalancer: { type: 'boolean' },
     affinityToken: { type: 'string', pattern: AFFINITY_PATTERN, expected: AFFINITY_EXPECTED },
     announce: { type: 'array', items: { type: 'string', pattern: /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, expected: 'an "IP:port" to announce, e.g. "203.0.113.7:4433" or "[2001:db8::7]:4433"' } },
@@ -164,6 +167,7 @@ export interface ServerOverrides {
   drain?: string;
   announce?: string[];
   announceListen?: boolean;
+  pmtud?: boolean;
   behindBalancer?: boolean;
   affinityToken?: string;
   scheduler?: string;
@@ -187,6 +191,7 @@ interface FileShape {
   drain?: number;
   announce?: string[];
   announceListen?: boolean;
+  pmtud?: boolean;
   behindBalancer?: boolean;
   affinityToken?: string;
   scheduler?: string;
@@ -321,6 +326,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     // commander sets the flag true unless --no-announce-listen is given: only false counts.
     ...(overrides.announceListen === false || f.announceListen === false ? { announceListen: false } : {}),
     ...(behindBalancer ? { behindBalancer } : {}),
+    ...(overrides.pmtud === false || f.pmtud === false ? { pmtud: false } : {}),
     ...(affinityToken !== undefined ? { affinityToken: affinityToken as string } : {}),
     ...(scheduler ? { scheduler } : {}),
     ...(cc ? { cc } : {}),
