@@ -10,11 +10,12 @@
  * black hole), the path falls back to the floor and searches again, ending at or below
  * 1272-byte datagrams, and the upload completes hash-exact.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TwoLinkTopology } from '../../../tools/bench/suite/kernel/two-links.js';
 import type { PathStatus } from '../src/status/types.js';
 import { startApp, stopAll, writeKeyFiles } from './cli-support.js';
+import { inNamespace as runInNamespace, sinkProgram, uploadProgram } from './netns-support.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasTools = ['ip', 'tc'].every((c) => spawnSync(c, ['-V'], { stdio: 'ignore' }).status === 0);
@@ -43,23 +44,9 @@ afterEach(async () => {
   await topo.remove(true);
 });
 
-/** A process in a namespace; resolves its stdout on exit 0. */
-function inNamespace(ns: string, argv: string[]): { child: ChildProcess; done: Promise<string> } {
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const done = new Promise<string>((resolve, reject) => child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')} exited ${code}: ${err}`)))));
-  done.catch(() => {}); // killed at cleanup: no failure; callers that await it still see the rejection
-  return { child, done };
-}
-
-/** The sink: for each connection, the byte count and SHA-256 of what arrived, sent back. */
-const SINK = `require('net').createServer((s)=>{const h=require('crypto').createHash('sha256');let n=0;s.on('data',(d)=>{h.update(d);n+=d.length});s.on('end',()=>s.end(n+' '+h.digest('hex')))}).listen(${SINK_PORT},'${SERVER}',()=>console.log('listening'))`;
-/** The uploader: N random bytes to the forward, then what the sink says it got. */
-const UPLOAD = `const net=require('net'),c=require('crypto');const N=Number(process.argv[1]);const h=c.createHash('sha256');let sent=0,reply='';const s=net.connect(${FORWARD_PORT},'127.0.0.1');const go=()=>{while(sent<N){const b=c.randomBytes(Math.min(65536,N-sent));h.update(b);sent+=b.length;if(!s.write(b)){s.once('drain',go);return}}s.end()};s.on('connect',go);s.setEncoding('utf8').on('data',(d)=>reply+=d);s.on('end',()=>console.log(JSON.stringify({sent,hash:h.digest('hex'),reply})))`;
+const inNamespace = (ns: string, argv: string[]): ReturnType<typeof runInNamespace> => runInNamespace(children, ns, argv);
+const SINK = sinkProgram(SERVER, SINK_PORT);
+const UPLOAD = uploadProgram(FORWARD_PORT);
 /** The client's status row of the path, read inside the client namespace. */
 const STATUS_READ = `fetch('http://${STATUS}/api/status').then((r)=>r.json()).then((s)=>console.log(JSON.stringify(s.paths.find((p)=>p.localAddress==='${PATH}')??null)))`;
 
