@@ -6,7 +6,8 @@
  *
  *   BASE            the floor (1200) is assumed to work; the search starts at once.
  *   SEARCHING       probe the next candidate; MAX_PROBES unanswered probes of one size
- *                   mean it does not fit (RFC 8899 §5.1.2). A ladder of common sizes first,
+ *                   mean it does not fit (RFC 8899 §5.1.2); the probe timer doubles after
+ *                   each, and a late ack of an earlier probe of the same size still counts. A ladder of common sizes first,
  *                   then halving the gap between the largest that fit and the smallest that
  *                   did not, down to SEARCH_GRANULARITY.
  *   SEARCH_COMPLETE the PLPMTU stays; a probe of the PLPMTU itself goes out every
@@ -26,6 +27,8 @@ export const RAISE_INTERVAL_MS = 600_000;
 export const CONFIRM_INTERVAL_MS = 2_000;
 /** Shortest wait for a probe's acknowledgment (RFC 8899 §5.1.1 PROBE_TIMER is "not less than" the RTT). */
 export const MIN_PROBE_TIMEOUT_MS = 100;
+/** Probes remembered for late acks. */
+const RECENT_PROBES = 8;
 /** The search stops halving once the gap between fits and does not fit is this small. */
 export const SEARCH_GRANULARITY = 32;
 
@@ -67,6 +70,8 @@ export class PlpmtuSearch {
   private dueAt: number;
   /** SEARCH_COMPLETE: when the raise timer fires. */
   private raiseAt = Infinity;
+  /** The last probes sent, by id: a late ack still updates the probe RTT. */
+  private readonly recent = new Map<number, { id: number; size: number; sentAt: number }>();
   private readonly base: number;
   private readonly max: number;
 
@@ -120,16 +125,23 @@ export class PlpmtuSearch {
     if (this.candidate === 0) return { probe: null, changed };
     const probe = { id: this.nextId++, size: this.candidate };
     this.outstanding = { ...probe, sentAt: now };
+    this.recent.set(probe.id, this.outstanding);
+    if (this.recent.size > RECENT_PROBES) this.recent.delete(this.recent.keys().next().value!);
     return { probe, changed };
   }
 
   /** The peer acknowledged probe `id`; returns true when the PLPMTU changed. */
   onAck(id: number, now: number): boolean {
-    const out = this.outstanding;
-    if (!out || out.id !== id) return false;
-    this.outstanding = null;
-    const rtt = now - out.sentAt;
+    const sent = this.recent.get(id);
+    if (sent === undefined) return false;
+    this.recent.delete(id);
+    const rtt = now - sent.sentAt;
     this.probeRttMs = this.probeRttMs === 0 ? rtt : (7 * this.probeRttMs + rtt) / 8;
+    const out = this.outstanding;
+    // An ack after its probe timed out still proves that size while it is the one being
+    // probed again (a queue grew the round trip past the probe timer): take it as on time.
+    if (!out || (out.id !== id && out.size !== sent.size)) return false;
+    this.outstanding = null;
     this.probesLost = 0;
     if (this.current === 'search-complete') {
       this.dueAt = Math.min(this.raiseAt, now + CONFIRM_INTERVAL_MS);
@@ -152,8 +164,13 @@ export class PlpmtuSearch {
     return this.current !== 'searching' && now >= out.sentAt + this.probeTimeout() && this.lastHeard <= out.sentAt;
   }
 
+  /**
+   * The probe timer: three smoothed probe RTTs, at least MIN_PROBE_TIMEOUT_MS, doubled for each
+   * probe of this size already lost, so a queue that grows the round trip several-fold lets
+   * an ack come back before the third probe gives the size up.
+   */
   private probeTimeout(): number {
-    return Math.max(MIN_PROBE_TIMEOUT_MS, 3 * this.probeRttMs);
+    return Math.max(MIN_PROBE_TIMEOUT_MS, 3 * this.probeRttMs) * 2 ** this.probesLost;
   }
 
   /** BASE → SEARCHING, or SEARCH_COMPLETE → SEARCHING above the PLPMTU when the raise timer fires. */

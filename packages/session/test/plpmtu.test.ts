@@ -76,7 +76,8 @@ describe(`PlpmtuSearch (seed ${SEED})`, () => {
     console.log('sizes', r.sizes);
     const after = r.sizes.filter((s) => s.at >= 15_000);
     expect(after[0]!.size).toBe(1200);
-    expect(after[0]!.at - 15_000).toBeLessThanOrEqual(CONFIRM_INTERVAL_MS + MAX_PROBES * 200);
+    // The confirmation interval, then three probes whose timer doubles each time.
+    expect(after[0]!.at - 15_000).toBeLessThanOrEqual(CONFIRM_INTERVAL_MS + (2 ** MAX_PROBES) * Math.max(100, 3 * rtt));
     expect(r.search.size).toBeGreaterThan(1272 - 32);
     expect(r.search.size).toBeLessThanOrEqual(1272);
   });
@@ -89,6 +90,16 @@ describe(`PlpmtuSearch (seed ${SEED})`, () => {
     // From now on nothing arrives and nothing is heard: probes go unanswered.
     for (let now = 5_000; now < 30_000; now += 5) search.poll(now);
     expect(search.size).toBe(1472);
+  });
+
+  it('a round trip that grows 20-fold under a queue is not taken for a black hole', () => {
+    const r: Run = { search: new PlpmtuSearch({ base: 1200, max: 1472 }, 0), now: 0, sizes: [], probesSent: [] };
+    run(r, 5_000, () => 1472, 20);
+    expect(r.search.size).toBe(1472);
+    run(r, 60_000, () => 1472, 400);
+    console.log('sizes', r.sizes);
+    expect(r.sizes.filter((s) => s.at >= 5_000)).toEqual([]);
+    expect(r.search.size).toBe(1472);
   });
 
   it('raises again after the raise timer: a path that grew is found larger', () => {
