@@ -184,9 +184,18 @@ function pmtudCap(value: number | undefined, floor: number): number {
   return v;
 }
 
-/** The largest segment a sealed path may grow to: the search's cap, or the fixed limit without one. */
-export function searchCap(o: ResolvedOptions): number {
-  return segmentLimit('sealed', Math.max(o.maxPayload, o.pmtudMaxPayload));
+/** Datagrams of the largest size the peer may send us that the socket's receive buffer must hold at once. */
+const RECEIVE_BUFFER_DATAGRAMS = 16;
+
+/**
+ * The largest segment a sealed path may receive (what the SYN advertises): the search's cap,
+ * bounded so the socket's receive buffer holds RECEIVE_BUFFER_DATAGRAMS of them (a kernel that
+ * caps buffers at 208 KiB would otherwise drop most of a burst of 64 KiB datagrams); the
+ * fixed limit without a search.
+ */
+export function searchCap(o: ResolvedOptions, receiveBufferBytes: number): number {
+  const fits = Math.floor(receiveBufferBytes / RECEIVE_BUFFER_DATAGRAMS);
+  return segmentLimit('sealed', Math.max(o.maxPayload, Math.min(o.pmtudMaxPayload, fits)));
 }
 
 /** The largest segment a path carries, given the UDP payload limit. */

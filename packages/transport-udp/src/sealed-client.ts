@@ -60,7 +60,7 @@ export async function connectSealed(
             socket.removeAllListeners('message');
             void closeSocket(socket);
           },
-        }, true, searchCap(opts));
+        }, true, searchCap(opts, socket.getRecvBufferSize()));
         resolve(path);
       },
       onSilence: (silent, message) => path?.silence(silent, message),

@@ -172,7 +172,7 @@ class SealedListener implements UdpPathListener {
         driver.close(); // zeroes the keys; unfiles every index through onKeyRetired
         this.sessions.delete(entry);
       },
-    }, true, searchCap(this.opts));
+    }, true, searchCap(this.opts, this.socket.getRecvBufferSize()));
     path.peerKey = accepted.keys.peerPublicKey.slice();
     const entry: ServerSession = { driver, path };
     this.table.set(accepted.keys.localIndex, entry);

@@ -458,6 +458,15 @@ describe('udpTransport', async () => {
     expect(listener.stats.dropped).toBe(0);
   });
 
+  it('pmtud with a small receive buffer advertises only what 16 datagrams of that size fit in', async () => {
+    const { listener } = await listen();
+    const a = track(await udpTransport(clientInit({ pmtud: true, socketBufferBytes: 100_000 })).connect('127.0.0.2', listener.local));
+    // Linux reports twice what was asked (its bookkeeping share): 200 000 / 16 = 12 500-byte datagrams.
+    console.log('advertised segment with a 100 000-byte receive buffer', a.maxReceiveSegment);
+    expect(a.maxReceiveSegment).toBeGreaterThan(1200 - 32);
+    expect(a.maxReceiveSegment).toBeLessThanOrEqual(Math.floor(200_000 / 16) - 32);
+  });
+
   it('without pmtud the path keeps its 1200-byte datagrams and advertises no more', async () => {
     const { listener } = await listen();
     const a = track(await udpTransport(clientInit()).connect('127.0.0.2', listener.local));
