@@ -175,7 +175,7 @@ export class Endpoint implements Driveable {
       remote,
       ports: new Set(),
       mss,
-      sendMss: Math.min(mss, opts.sendMss ?? mss),
+      sendMss: opts.sendMss ?? mss,
       reliable: opts.reliable ?? this.config.reliableLink,
       fixedLocalPort: opts.fixedLocalPort,
       authenticated: opts.authenticated ?? true,
@@ -211,7 +211,8 @@ export class Endpoint implements Driveable {
   setPathMss(pathId: number, mss: number): void {
     const path = this.paths.get(pathId);
     if (!path || !(mss >= MIN_PATH_MSS)) return;
-    path.sendMss = Math.min(Math.floor(mss), path.mss);
+    // Not bounded by path.mss: that is what we can receive; the peer's MSS option bounds what we send.
+    path.sendMss = Math.floor(mss);
     for (const { conn, sf } of this.demux.values()) {
       if (sf.pathId !== pathId) continue;
       this.touched.add(conn);

@@ -248,8 +248,8 @@ export class Subflow implements SubflowView {
   ) {
     this.current = isInitiator ? 'syn-sent' : 'syn-received';
     this.peerMss = config.mss;
-    this.pathMss = Math.min(config.pathMss, config.mss);
-    this.sendMss = this.pathMss;
+    this.pathMss = config.pathMss;
+    this.sendMss = Math.min(this.peerMss, this.pathMss);
     this.rtt = new RttEstimator(config.initialRtoMs, config.minRtoMs, config.maxRtoMs);
     this.receiver = new SubflowReceiver(config.receiveLimit);
     this.controller = ccFactory(this, ccGroup);

@@ -65,6 +65,30 @@ describe('setPathMss mid-transfer', () => {
     expect(failures).toEqual([]);
   });
 
+  it("each side sends no more than the other's MSS option: the client advertises 1140, the server 8000", () => {
+    const seed = only?.[0] ?? 700;
+    const largest = { toServer: 0, toClient: 0 };
+    const r = runTransfer({
+      seed,
+      paths: [{ forward: { ...wifiLink, mtu: 8060 }, pathOptions: { mss: 1140, sendMss: 1140 }, serverPathOptions: { mss: 8000, sendMss: 1140 } }],
+      upload: 1_000_000,
+      download: 1_000_000,
+      setup: (ctx) => {
+        setBoth(ctx, 8000);
+        const prev = ctx.pair.onPacket;
+        ctx.pair.onPacket = (ev) => {
+          prev?.(ev);
+          if (ev.type !== 'send') return;
+          const key = ev.from === 'a' ? 'toServer' : 'toClient';
+          largest[key] = Math.max(largest[key], payloadLength(ev.bytes));
+        };
+      },
+    });
+    console.log(describeResult(r), 'largest payload', largest);
+    expect(r.ok).toBe(true);
+    expect(largest).toEqual({ toServer: 8000, toClient: 1140 });
+  });
+
   it('shrinks to 1140 after a black hole at 1200 bytes, resending what was lost split', () => {
     const failures: string[] = [];
     for (const seed of seeds(6, 600)) {

@@ -14,6 +14,8 @@ export interface PathSpec {
   serverHost?: string;
   /** Endpoint.openPath options for both ends of this path (MSS and the like). */
   pathOptions?: PathOptions;
+  /** The server end's, when they differ from pathOptions. */
+  serverPathOptions?: PathOptions;
 }
 
 export interface TransferSpec {
@@ -172,7 +174,7 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   spec.paths.forEach((p, i) => {
     const serverHost = p.serverHost ?? '10.9.9.9';
     clientPaths.push(client.openPath({ host: `10.0.${i}.2`, port: 40000 + i }, { host: serverHost, port: 443 }, p.pathOptions));
-    serverPaths.push(server.openPath({ host: serverHost, port: 443 }, { host: `10.0.${i}.2`, port: 40000 + i }, p.pathOptions));
+    serverPaths.push(server.openPath({ host: serverHost, port: 443 }, { host: `10.0.${i}.2`, port: 40000 + i }, p.serverPathOptions ?? p.pathOptions));
   });
   const pair = new Pair(
     client,
