@@ -73,6 +73,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .addOption(new Option('--transport <kind>', 'how paths reach the server; auto races UDP and WebSocket per path. e.g. --transport auto').choices([...clientTransports]))
     .option('--ws-url <url>', 'WebSocket endpoint for ws/wss/auto (default: ws://<server host>:<server port>/mptun). e.g. --ws-url wss://vpn.example.net/mptun')
     .option('--tls-insecure', 'wss: accept a certificate no CA vouches for')
+    .option('--no-pmtud', 'sealed UDP paths keep 1200-byte datagrams instead of searching for the largest the path carries (RFC 8899 path MTU discovery, on by default on Linux)')
     .option('--scheduler <name>', 'packet scheduler: minrtt, roundrobin, redundant, backup, overflow, blest, ecf. e.g. --scheduler blest')
     .option('--cc <name>', 'congestion control: reno, cubic, lia, olia, balia, ledbat, bbr (bbr holds its rate through random loss, e.g. on Wi-Fi). e.g. --cc olia')
     .option('--profile <name>', 'a preset of scheduler and congestion control. e.g. --profile interactive')
@@ -127,6 +128,8 @@ interface RunFlags {
   transport?: ClientConfig['transport'];
   wsUrl?: string;
   tlsInsecure?: boolean;
+  /** commander: true unless --no-pmtud. */
+  pmtud?: boolean;
   scheduler?: string;
   cc?: string;
   profile?: string;
@@ -159,6 +162,8 @@ export function flagsToConfig(f: RunFlags): ClientConfig {
     transport: f.transport,
     wsUrl: f.wsUrl,
     tlsInsecure: f.tlsInsecure,
+    // As bindDevice: only --no-pmtud counts, so a config file's value stands otherwise.
+    pmtud: f.pmtud === false ? false : undefined,
     scheduler: f.scheduler,
     cc: f.cc,
     profile: f.profile,

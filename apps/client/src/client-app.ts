@@ -4,7 +4,7 @@
  * interface watching for `--path auto`, and the status server when asked for.
  */
 import { isIP } from 'node:net';
-import { MptcpClient, MptunError, checkClientOptions, checkDeviceBinding, deviceBindingUnavailable, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind, type WatchOptions } from '@mptun/node';
+import { MptcpClient, MptunError, checkClientOptions, checkDeviceBinding, deviceBindingUnavailable, noFragmentUnavailable, parseHostPort, type UncheckedClientOptions, type MptcpSocket, type PathSpec, type ProfileName, type TransportKind, type WatchOptions } from '@mptun/node';
 import { decodeKey, loadCrypto, type Keypair } from '@mptun/session';
 import { PcapFile } from '@mptun/pcap';
 import type { ClientConfig } from './config.js';
@@ -103,6 +103,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
     const bindWatched = wantsAuto && autoDeviceBinding(config.bindDevice !== false, log);
     // A device that cannot be bound (an older kernel without root) stops the start, naming it.
     for (const [address, device] of Object.entries(devices ?? {})) checkDeviceBinding(address, device);
+    logPathMtuDiscovery(transport, config.pmtud !== false, log);
 
     // Paths given by name or address follow their interface too: one that goes down (libuv
     // lists only running interfaces) or loses its address is withdrawn at once, with
@@ -115,6 +116,7 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       crypto,
       wsPath: ws.path,
       ...(config.tlsInsecure ? { tlsInsecure: true } : {}),
+      ...(config.pmtud === false ? { pmtud: false } : {}),
       ...(config.profile ? { profile: config.profile as ProfileName } : {}),
       ...(config.scheduler ? { scheduler: config.scheduler } : {}),
       ...(config.cc ? { congestionControl: config.cc } : {}),
@@ -269,6 +271,13 @@ export function pathServerSpecs(pathServers: Record<string, string> | undefined,
     specs.push({ local, server: parseHostPort(where), ...(backup ? { backup: true } : {}) });
   }
   return specs;
+}
+
+/** One line when sealed UDP paths cannot search their path MTU here (RFC 8899): they keep 1200-byte datagrams. */
+function logPathMtuDiscovery(transport: string, wanted: boolean, log: Logger): void {
+  if (!wanted || (transport !== 'udp' && transport !== 'auto')) return;
+  const unavailable = noFragmentUnavailable();
+  if (unavailable !== null) log.info('path MTU discovery off: sealed UDP paths keep 1200-byte datagrams', { reason: unavailable });
 }
 
 /**

@@ -22,6 +22,8 @@ export interface ClientConfig {
   wsUrl?: string;
   /** Accept a wss certificate no CA vouches for. */
   tlsInsecure?: boolean;
+  /** Sealed UDP: search for the largest datagram each path carries (RFC 8899). Default true (Linux). */
+  pmtud?: boolean;
   /** Addresses or interface names, or ["auto"]. */
   paths?: string[];
   /** Bind the sockets of paths given as interfaces to that interface (Linux). Default true. */
@@ -82,6 +84,7 @@ export const clientConfigSchema: Schema = {
     transport: { type: 'string', enum: clientTransports },
     wsUrl: { type: 'string', pattern: /^wss?:\/\/[^\s/]+(\/\S*)?$/, expected: 'a ws:// or wss:// URL' },
     tlsInsecure: { type: 'boolean' },
+    pmtud: { type: 'boolean' },
     paths: names,
     bindDevice: { type: 'boolean' },
     backup: names,

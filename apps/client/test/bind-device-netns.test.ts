@@ -15,7 +15,7 @@
  * with `--path auto` (each interface found bound to its device). The kernel's MPTCP on the same
  * namespaces (a subflow endpoint on c2, `dev c2`) is printed beside them when it is there.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import { scriptPath } from '../../../tools/bench/suite/kernel/exec.js';
 import { TwoLinkTopology } from '../../../tools/bench/suite/kernel/two-links.js';
 import { makeSelfSignedCertificate } from '../../../packages/transport-ws/test/self-signed.js';
 import { startApp, stopAll, writeKeyFiles, type KeyFiles } from './cli-support.js';
+import { inNamespace as runInNamespace, sinkProgram, uploadProgram } from './netns-support.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasTools = ['ip', 'tc'].every((c) => spawnSync(c, ['-V'], { stdio: 'ignore' }).status === 0);
@@ -57,24 +58,9 @@ function splitLine(label: string, before: number[], after: number[], seconds: nu
   return { shareB };
 }
 
-/** A process in a namespace whose stdout is collected; resolves its stdout on exit 0. */
-function inNamespace(ns: string, argv: string[]): { child: ChildProcess; done: Promise<string> } {
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const done = new Promise<string>((resolve, reject) => child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')} exited ${code}: ${err}`)))));
-  done.catch(() => {}); // a helper killed at cleanup is no failure; callers that await it still see the rejection
-  return { child, done };
-}
-
-/** The sink: for each connection, the byte count and SHA-256 of what arrived, sent back. */
-const SINK = `require('net').createServer((s)=>{const h=require('crypto').createHash('sha256');let n=0;s.on('data',(d)=>{h.update(d);n+=d.length});s.on('end',()=>s.end(n+' '+h.digest('hex')))}).listen(${SINK_PORT},'${SERVER}',()=>console.log('listening'))`;
-
-/** The uploader: N random bytes to the forward, then what the sink says it got. */
-const UPLOAD = `const net=require('net'),c=require('crypto');const N=Number(process.argv[1]);const h=c.createHash('sha256');let sent=0,reply='';const t0=performance.now();const s=net.connect(${FORWARD_PORT},'127.0.0.1');const go=()=>{while(sent<N){const b=c.randomBytes(Math.min(65536,N-sent));h.update(b);sent+=b.length;if(!s.write(b)){s.once('drain',go);return}}s.end()};s.on('connect',go);s.setEncoding('utf8').on('data',(d)=>reply+=d);s.on('end',()=>console.log(JSON.stringify({sent,hash:h.digest('hex'),reply,seconds:(performance.now()-t0)/1000})))`;
+const inNamespace = (ns: string, argv: string[]): ReturnType<typeof runInNamespace> => runInNamespace(children, ns, argv);
+const SINK = sinkProgram(SERVER, SINK_PORT);
+const UPLOAD = uploadProgram(FORWARD_PORT);
 
 async function upload(): Promise<{ seconds: number }> {
   const { done } = inNamespace(NS.client, [process.execPath, '-e', UPLOAD, String(UPLOAD_BYTES)]);

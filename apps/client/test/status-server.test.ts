@@ -56,11 +56,11 @@ describe('status server', () => {
     expect(paths.length).toBe(2);
     for (const p of paths) {
       expect(Object.keys(p).sort()).toEqual(
-        ['backup', 'bytesDown', 'bytesUp', 'downBps', 'downReason', 'localAddress', 'lossRate', 'name', 'retransmissions', 'rttMs', 'state', 'transport', 'up', 'upBps'].sort(),
+        ['backup', 'bytesDown', 'bytesUp', 'downBps', 'downReason', 'localAddress', 'lossRate', 'name', 'mssBytes', 'retransmissions', 'rttMs', 'state', 'transport', 'up', 'upBps'].sort(),
       );
     }
-    expect(paths[0]).toMatchObject({ name: '127.0.0.2', transport: 'udp', state: 'up', up: true, backup: false, rttMs: 12.5, upBps: 8000, downBps: 2000, bytesUp: 4000, bytesDown: 1000 });
-    expect(paths[1]).toMatchObject({ localAddress: '127.0.0.3', transport: 'ws', state: 'down', up: false, backup: true, rttMs: null, upBps: 0 });
+    expect(paths[0]).toMatchObject({ name: '127.0.0.2', transport: 'udp', state: 'up', up: true, backup: false, rttMs: 12.5, mssBytes: 1140, upBps: 8000, downBps: 2000, bytesUp: 4000, bytesDown: 1000 });
+    expect(paths[1]).toMatchObject({ localAddress: '127.0.0.3', transport: 'ws', state: 'down', up: false, backup: true, rttMs: null, mssBytes: null, upBps: 0 });
     const conns = body['connections'] as Array<Record<string, unknown>>;
     expect(conns).toEqual([{ id: 3, target: 'example.org:80', bytesUp: 4000, bytesDown: 1000, subflows: 1, ageMs: 500 }]);
   });

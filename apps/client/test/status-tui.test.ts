@@ -51,11 +51,11 @@ describe('mptun-client status (terminal view)', () => {
     const lines = text.split('\n');
     expect(lines[0]).toBe(`mptun-client status (${srv.url}) at 2023-11-14T22:13:21.000Z`);
     const header = lines.find((l) => l.includes('PATH'))!;
-    expect(header.trim().split(/\s+/)).toEqual(['PATH', 'TRANSPORT', 'STATE', 'ROLE', 'RTT', 'UP', 'DOWN', 'LOSS', 'SENT', 'RECEIVED', 'RETRANS']);
+    expect(header.trim().split(/\s+/)).toEqual(['PATH', 'TRANSPORT', 'STATE', 'ROLE', 'RTT', 'MSS', 'UP', 'DOWN', 'LOSS', 'SENT', 'RECEIVED', 'RETRANS']);
     const wlan = lines.find((l) => l.includes('wlan0'))!;
-    expect(wlan.trim().split(/\s{2,}/)).toEqual(['wlan0 (127.0.0.2)', 'udp', 'up', 'active', '23 ms', '10.00 Mbit/s', '25.17 Mbit/s', '2.0 %', '1.2 MiB', '3.0 MiB', '20']);
+    expect(wlan.trim().split(/\s{2,}/)).toEqual(['wlan0 (127.0.0.2)', 'udp', 'up', 'active', '23 ms', '1140', '10.00 Mbit/s', '25.17 Mbit/s', '2.0 %', '1.2 MiB', '3.0 MiB', '20']);
     const other = lines.find((l) => l.includes('127.0.0.3'))!;
-    expect(other.trim().split(/\s{2,}/)).toEqual(['127.0.0.3', 'udp', 'down', 'backup', '-', '0 bit/s', '0 bit/s', '0.0 %', '0 B', '0 B', '0']);
+    expect(other.trim().split(/\s{2,}/)).toEqual(['127.0.0.3', 'udp', 'down', 'backup', '-', '-', '0 bit/s', '0 bit/s', '0.0 %', '0 B', '0 B', '0']);
     const conn = lines.find((l) => l.includes('example.org'))!;
     expect(conn.trim().split(/\s{2,}/)).toEqual(['example.org:443', '42', '1.2 MiB', '3.0 MiB', '1', '1s']);
     // Columns line up: every path row is as wide as its header's columns allow.
@@ -118,7 +118,7 @@ describe('mptun-client status (terminal view)', () => {
     const text = renderStatusTable(
       {
         time: 0,
-        paths: [{ name: 'eth0', localAddress: '10.0.0.1', transport: 'udp', state: 'down', up: false, downReason: 'bind failed\x1b[2J', backup: false, rttMs: 5, upBps: 0, downBps: 0, lossRate: 0, bytesUp: 0, bytesDown: 0, retransmissions: 0 }],
+        paths: [{ name: 'eth0', localAddress: '10.0.0.1', transport: 'udp', state: 'down', up: false, downReason: 'bind failed\x1b[2J', backup: false, rttMs: 5, mssBytes: null, upBps: 0, downBps: 0, lossRate: 0, bytesUp: 0, bytesDown: 0, retransmissions: 0 }],
         connections: [{ id: 1, target: 'evil\x1b[2Jhost:1', bytesUp: 0, bytesDown: 0, subflows: 0, ageMs: 3_725_000 }],
       },
       { color: true },

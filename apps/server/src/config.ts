@@ -81,6 +81,8 @@ export interface ServerConfig {
    * address would bypass the emulated links.
    */
   announceListen?: boolean;
+  /** Sealed UDP: search for the largest datagram each path carries (RFC 8899). Default true (Linux). */
+  pmtud?: boolean;
   /**
    * Reached through a load balancer's shared address: connections get the C bit (RFC 8684
    * §3.1), so clients open further paths only to the announced addresses, never to the
@@ -150,6 +152,7 @@ const fileSchema: Schema = {
     },
     drain: { type: 'duration', max: 3_600_000 },
     announceListen: { type: 'boolean' },
+    pmtud: { type: 'boolean' },
     behindBalancer: { type: 'boolean' },
     affinityToken: { type: 'string', pattern: AFFINITY_PATTERN, expected: AFFINITY_EXPECTED },
     balancerAgent: { type: 'string', expected: 'an IP address and port like "10.0.0.11:8081"' },
@@ -174,6 +177,7 @@ export interface ServerOverrides {
   drain?: string;
   announce?: string[];
   announceListen?: boolean;
+  pmtud?: boolean;
   behindBalancer?: boolean;
   affinityToken?: string;
   balancerAgent?: string;
@@ -198,6 +202,7 @@ interface FileShape {
   drain?: number;
   announce?: string[];
   announceListen?: boolean;
+  pmtud?: boolean;
   behindBalancer?: boolean;
   affinityToken?: string;
   balancerAgent?: string;
@@ -335,6 +340,7 @@ export function loadServerConfig(file: string | undefined, overrides: ServerOver
     // commander sets the flag true unless --no-announce-listen is given: only false counts.
     ...(overrides.announceListen === false || f.announceListen === false ? { announceListen: false } : {}),
     ...(behindBalancer ? { behindBalancer } : {}),
+    ...(overrides.pmtud === false || f.pmtud === false ? { pmtud: false } : {}),
     ...(affinityToken !== undefined ? { affinityToken: affinityToken as string } : {}),
     ...(balancerAgent ? { balancerAgent: check(at(overrides.balancerAgent !== undefined), 'balancerAgent', () => parseAnnounceAddress(balancerAgent)) } : {}),
     ...(scheduler ? { scheduler } : {}),

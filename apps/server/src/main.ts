@@ -40,6 +40,7 @@ program
   .option('--tls-key <file>', 'certificate key (PEM) for wss')
   .option('--no-announce-listen', 'do not announce the UDP listen addresses (behind NAT or a link emulator, where clients must not reach them directly)')
   .option('--announce <ip:port>', 'also announce this address to clients (ADD_ADDR), e.g. a public one in front of NAT; the UDP listen addresses are announced anyway (repeatable)', collect)
+  .option('--no-pmtud', 'sealed UDP paths keep 1200-byte datagrams instead of searching for the largest the path carries (RFC 8899 path MTU discovery, on by default on Linux)')
   .option('--behind-balancer', 'reached through a load balancer\'s shared address: clients open further paths only to the --announce addresses, never to the shared one (the C bit of RFC 8684)')
   .option('--affinity-token <name>', 'this server\'s name behind an HTTP reverse proxy whose servers clients cannot reach: WebSocket upgrade responses carry it, and clients send it back (X-Mptun-Affinity header and mptun-affinity query parameter) on a connection\'s further paths for the proxy to route on; routing only, it authenticates nothing')
   .option('--metrics <host:port>', 'Prometheus endpoint on a loopback address')

@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createLogger, keyFileModeWarning, readAuthorizedKeysFile, readPrivateKeyFile, TunnelStatus, type Logger } from '@mptun/tunnel-common';
-import { BufferBudget, MptcpServer, MptunError, PlainProofVerifier, type HandshakeDropReason, type ListenSpec, type MptcpSocket } from '@mptun/node';
+import { BufferBudget, MptcpServer, MptunError, PlainProofVerifier, noFragmentUnavailable, type HandshakeDropReason, type ListenSpec, type MptcpSocket } from '@mptun/node';
 import { PcapFile } from '@mptun/pcap';
 import { decodeKey, encodeKey, keypairFromPrivateKey, loadCrypto, type CryptoBackend } from '@mptun/session';
 import type { ServerConfig } from './config.js';
@@ -107,6 +107,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(config.announce ? { announce: config.announce } : {}),
     ...(config.announceListen === false ? { announceListenAddresses: false } : {}),
     ...(config.behindBalancer ? { behindBalancer: true } : {}),
+    ...(config.pmtud === false ? { pmtud: false } : {}),
     ...(config.affinityToken !== undefined ? { affinityToken: config.affinityToken } : {}),
     ...(config.scheduler ? { scheduler: config.scheduler } : {}),
     ...(config.cc ? { congestionControl: config.cc } : {}),
@@ -181,6 +182,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (a.transport === 'udp-plain') log.warn('udp-plain listener: no encryption or integrity; clients prove their key in the tunnel request, but anyone on the path can read and take over their connections', { address: `${a.host}:${a.port}` });
   }
   if (config.affinityToken !== undefined) log.info('affinity token: WebSocket upgrades name this server for the reverse proxy', { token: config.affinityToken });
+  const noPmtud = config.pmtud === false ? null : addresses.some((a) => a.transport === 'udp') ? noFragmentUnavailable() : null;
+  if (noPmtud !== null) log.info('path MTU discovery off: sealed UDP paths keep 1200-byte datagrams', { reason: noPmtud });
   if (config.behindBalancer) log.info('behind a balancer: clients open further paths only to the announced addresses (C bit)');
   for (const a of server.announcedAddresses()) log.info('announcing address', { addressId: a.addressId, address: `${a.host.includes(':') ? new URL(`http://[${a.host}]/`).hostname : a.host}:${a.port}` });
 

@@ -48,8 +48,16 @@ export interface EndpointStats {
 
 /** Per-path settings that differ by transport. */
 export interface PathOptions {
-  /** Largest segment payload on this path (defaults to the endpoint's mss). */
+  /**
+   * Largest segment payload this path can deliver to us (defaults to the endpoint's mss): what
+   * our SYN advertises, so the peer may grow to it as its own path MTU search allows.
+   */
   mss?: number;
+  /**
+   * Largest segment payload we send on this path now (defaults to mss); the carrier's path MTU
+   * search moves it later with setPathMss.
+   */
+  sendMss?: number;
   /** The carrier retransmits by itself (WebSocket): subflows run in reliable-link mode. */
   reliable?: boolean;
   /**
@@ -75,6 +83,7 @@ interface PathEntry {
   remote: Address;
   ports: Set<number>;
   mss: number;
+  sendMss: number;
   reliable: boolean;
   fixedLocalPort: number | undefined;
   authenticated: boolean;
@@ -82,6 +91,8 @@ interface PathEntry {
 }
 
 const MAX_PENDING_RAW = 256;
+/** Smallest send MSS a path may be set to (RFC 9293 §3.7.1's 536 would do; 64 is the codec's floor). */
+const MIN_PATH_MSS = 64;
 /** Keys drawn for one connection before giving up on a unique token (RFC 8684 §3.1). */
 const TOKEN_TRIES = 16;
 
@@ -158,11 +169,13 @@ export class Endpoint implements Driveable {
   /** Register a path (a local address and the remote one it reaches); returns its id. */
   openPath(local: Address, remote: Address, opts: PathOptions = {}): number {
     const id = this.nextPathId++;
+    const mss = opts.mss ?? this.config.mss;
     this.paths.set(id, {
       local,
       remote,
       ports: new Set(),
-      mss: opts.mss ?? this.config.mss,
+      mss,
+      sendMss: opts.sendMss ?? mss,
       reliable: opts.reliable ?? this.config.reliableLink,
       fixedLocalPort: opts.fixedLocalPort,
       authenticated: opts.authenticated ?? true,
@@ -190,7 +203,24 @@ export class Endpoint implements Driveable {
     }
   }
 
-  pathInfo(pathId: number): { local: Address; remote: Address; mss: number; reliable: boolean } | undefined {
+  /**
+   * The path's carrier now delivers segments of up to `mss` payload bytes (its path MTU search
+   * confirmed a larger size, or found a black hole): every subflow on it sends at most
+   * min(that, the peer's MSS option) from now on, and splits what it must resend (RFC 8899 §4.3).
+   */
+  setPathMss(pathId: number, mss: number): void {
+    const path = this.paths.get(pathId);
+    if (!path || !(mss >= MIN_PATH_MSS)) return;
+    // Not bounded by path.mss: that is what we can receive; the peer's MSS option bounds what we send.
+    path.sendMss = Math.floor(mss);
+    for (const { conn, sf } of this.demux.values()) {
+      if (sf.pathId !== pathId) continue;
+      this.touched.add(conn);
+      sf.setPathMss(path.sendMss);
+    }
+  }
+
+  pathInfo(pathId: number): { local: Address; remote: Address; mss: number; sendMss: number; reliable: boolean } | undefined {
     return this.paths.get(pathId);
   }
 

@@ -23,8 +23,15 @@ export interface PathLink {
   readonly kind: 'udp' | 'ws';
   readonly local: TransportAddress;
   readonly remote: TransportAddress;
-  /** Largest segment this path carries in one datagram/message, bytes. */
+  /** Largest segment this path carries in one datagram/message now, bytes (path MTU discovery may move it). */
   readonly maxSegment: number;
+  /**
+   * Largest segment this path can deliver to us, bytes (what the SYN's MSS option says we
+   * take); maxSegment when absent.
+   */
+  readonly maxReceiveSegment?: number;
+  /** Optional: called when maxSegment changed (a path MTU search confirmed a size, or a black hole). */
+  onMaxSegment?: ((maxSegment: number) => void) | null;
   /**
    * True when the carrier retransmits by itself (a WebSocket's TCP): the engine runs the
    * subflows of this path in reliable-link mode.

@@ -17,6 +17,8 @@ export interface SubflowFigures {
 export interface SubflowSample extends SubflowFigures {
   state: string;
   srttMs: number;
+  /** Largest payload per segment now (path MTU discovery moves it on sealed UDP). */
+  mssBytes: number;
   localAddress: string;
   localPort: number;
 }
@@ -88,22 +90,29 @@ export function registerSubflowMetrics(
   label: string,
   labelOf: (f: SubflowSample) => string,
 ): void {
-  const perLabel = (): Map<string, { n: number; rttSum: number }> => {
-    const out = new Map<string, { n: number; rttSum: number }>();
+  interface PerLabel {
+    n: number;
+    rttSum: number;
+    mssMax: number;
+  }
+  const perLabel = (): Map<string, PerLabel> => {
+    const out = new Map<string, PerLabel>();
     for (const s of sockets()) {
       for (const f of s.subflows()) {
         if (f.state === 'closed') continue;
-        const e = out.get(labelOf(f)) ?? { n: 0, rttSum: 0 };
+        const e = out.get(labelOf(f)) ?? { n: 0, rttSum: 0, mssMax: 0 };
         e.n++;
         e.rttSum += f.srttMs;
+        e.mssMax = Math.max(e.mssMax, f.mssBytes);
         out.set(labelOf(f), e);
       }
     }
     return out;
   };
-  const series = (value: (e: { n: number; rttSum: number }) => number): Series => [...perLabel()].map(([k, e]) => [{ [label]: k }, value(e)]);
+  const series = (value: (e: PerLabel) => number): Series => [...perLabel()].map(([k, e]) => [{ [label]: k }, value(e)]);
   gaugeOf(registry, 'mptun_subflows', `Subflows open, per ${label}.`, () => series((e) => e.n), [label]);
   gaugeOf(registry, 'mptun_subflow_srtt_seconds', `Mean smoothed RTT of the open subflows, per ${label}.`, () => series((e) => e.rttSum / e.n / 1000), [label]);
+  gaugeOf(registry, 'mptun_subflow_mss_bytes', `Largest segment payload the open subflows send now, per ${label} (path MTU discovery raises it on sealed UDP).`, () => series((e) => e.mssMax), [label]);
   counterOf(registry, 'mptun_retransmissions_total', 'Segments retransmitted, all connections.', () => subflows.totals().retransmissions);
   counterOf(registry, 'mptun_subflow_bytes_total', 'Payload bytes carried by subflows (retransmissions included), by direction.', () => {
     const t = subflows.totals();

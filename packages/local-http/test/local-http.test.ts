@@ -86,7 +86,7 @@ describe('checkLocalRequest', () => {
 });
 
 describe('SubflowCounters', () => {
-  const sub = (bytesSent: number, retransmissions: number): SubflowSample => ({ bytesSent, bytesReceived: 0, retransmissions, state: 'established', srttMs: 10, localAddress: '127.0.0.1', localPort: 1 });
+  const sub = (bytesSent: number, retransmissions: number): SubflowSample => ({ bytesSent, bytesReceived: 0, retransmissions, state: 'established', srttMs: 10, mssBytes: 1140, localAddress: '127.0.0.1', localPort: 1 });
   class Conn extends EventEmitter {
     list: SubflowSample[] = [];
     subflows(): SubflowSample[] {

@@ -1,7 +1,10 @@
 /**
- * Sockets bound to a network device (Linux SO_BINDTODEVICE), so a path given as an interface
- * leaves through that interface whatever the routing table says: binding only to the
- * interface's address does not do it, Linux picks the outgoing device by destination.
+ * Sockets made outside Node with options Node has no API for (Linux only): bound to a network
+ * device (SO_BINDTODEVICE), so a path given as an interface leaves through that interface
+ * whatever the routing table says (binding only to the interface's address does not do it,
+ * Linux picks the outgoing device by destination); and kept from fragmenting
+ * (IP_MTU_DISCOVER = IP_PMTUDISC_PROBE), so a path MTU probe that is too large is refused
+ * (EMSGSIZE) or dropped on the way instead of arriving in fragments (RFC 8899 §3).
  *
  * Node has no API for the option. koffi (an FFI whose npm package carries prebuilt binaries,
  * so nothing compiles at install) calls libc's socket(), setsockopt() and bind(); the
@@ -22,6 +25,14 @@ const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
+/** linux/in.h: IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE (set DF, ignore the PMTU cache). */
+const IPPROTO_IP = 0;
+const IP_MTU_DISCOVER = 10;
+const IP_PMTUDISC_PROBE = 3;
+/** linux/in6.h: IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE. */
+const IPPROTO_IPV6 = 41;
+const IPV6_MTU_DISCOVER = 23;
+const IPV6_PMTUDISC_PROBE = 3;
 /** Linux's limit on an interface name, its terminating NUL included (IFNAMSIZ). */
 const IFNAMSIZ = 16;
 
@@ -46,7 +57,7 @@ let loaded: Loaded | null = null;
 function loadLibc(): Loaded {
   if (loaded) return loaded;
   if (process.platform !== 'linux') {
-    return (loaded = { ok: false, reason: `binding a socket to a device (SO_BINDTODEVICE) is Linux only; this is ${process.platform}` });
+    return (loaded = { ok: false, reason: `socket options through libc (SO_BINDTODEVICE, IP_MTU_DISCOVER) are Linux only; this is ${process.platform}` });
   }
   try {
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
@@ -64,7 +75,7 @@ function loadLibc(): Loaded {
       },
     };
   } catch (err) {
-    loaded = { ok: false, reason: `cannot load koffi and libc to set SO_BINDTODEVICE: ${err instanceof Error ? err.message : String(err)}` };
+    loaded = { ok: false, reason: `cannot load koffi and libc to set socket options: ${err instanceof Error ? err.message : String(err)}` };
   }
   return loaded;
 }
@@ -75,11 +86,17 @@ export function deviceBindingUnavailable(): string | null {
   return l.ok ? null : l.reason;
 }
 
-/** struct sockaddr_in / sockaddr_in6 for `host`, port 0 (Linux layout: family in host order). */
-function socketAddress(host: string): { family: number; bytes: Buffer } {
+/** Why UDP sockets cannot be kept from fragmenting here (no path MTU discovery), or null when they can. */
+export function noFragmentUnavailable(): string | null {
+  return deviceBindingUnavailable();
+}
+
+/** struct sockaddr_in / sockaddr_in6 for `host`, `port` (Linux layout: family in host order, port in network order). */
+function socketAddress(host: string, port = 0): { family: number; bytes: Buffer } {
   if (isIP(host) === 4) {
     const b = Buffer.alloc(16);
     b.writeUInt16LE(AF_INET, 0);
+    b.writeUInt16BE(port, 2);
     b.set(parseIPv4(host), 4);
     return { family: AF_INET, bytes: b };
   }
@@ -88,6 +105,7 @@ function socketAddress(host: string): { family: number; bytes: Buffer } {
     // device gives a link-local address its scope).
     const b = Buffer.alloc(28);
     b.writeUInt16LE(AF_INET6, 0);
+    b.writeUInt16BE(port, 2);
     b.set(parseIPv6(host), 8);
     return { family: AF_INET6, bytes: b };
   }
@@ -100,26 +118,60 @@ function socketAddress(host: string): { family: number; bytes: Buffer } {
  * Throws MptunError ERR_MPTUN_BIND_DEVICE with the reason when the platform cannot.
  */
 export function deviceSockets(): DeviceSocketFactory {
+  return (kind, localHost, device) => nativeSocket(kind, localHost, { device });
+}
+
+export interface NativeSocketOptions {
+  /** Bind to this interface too (SO_BINDTODEVICE). */
+  device?: string;
+  /** UDP: set the don't-fragment bit and never fragment locally (IP_PMTUDISC_PROBE), for path MTU probes. */
+  noFragment?: boolean;
+  /** Local port (default 0: any). */
+  port?: number;
+}
+
+/**
+ * The one place sockets are made outside Node: socket(), the options asked for, then bind()
+ * to the address, all before Node sees the fd (a TCP socket must carry SO_BINDTODEVICE before
+ * connect). Throws MptunError ERR_MPTUN_BIND_DEVICE with the reason when the platform cannot.
+ */
+export function nativeSocket(kind: DeviceSocketKind, localHost: string, opts: NativeSocketOptions): number {
   const libc = requireLibc();
-  return (kind, localHost, device) => {
-    if (device.length === 0 || Buffer.byteLength(device) >= IFNAMSIZ) {
-      throw new MptunError('ERR_MPTUN_BIND_DEVICE', `"${device}" is not an interface name (1 to ${IFNAMSIZ - 1} bytes)`);
-    }
-    const addr = socketAddress(localHost);
-    const fd = libc.socket(addr.family, (kind === 'udp' ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw failure(libc, `cannot make a ${kind} socket for ${localHost}`);
-    const fail = (what: string): MptunError => {
-      const err = failure(libc, what);
-      libc.close(fd);
-      return err;
-    };
+  const { device } = opts;
+  if (device !== undefined && (device.length === 0 || Buffer.byteLength(device) >= IFNAMSIZ)) {
+    throw new MptunError('ERR_MPTUN_BIND_DEVICE', `"${device}" is not an interface name (1 to ${IFNAMSIZ - 1} bytes)`);
+  }
+  const addr = socketAddress(localHost, opts.port ?? 0);
+  const fd = libc.socket(addr.family, (kind === 'udp' ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw failure(libc, `cannot make a ${kind} socket for ${localHost}`);
+  const fail = (what: string): MptunError => {
+    const err = failure(libc, what);
+    libc.close(fd);
+    return err;
+  };
+  if (device !== undefined) {
     const name = Buffer.from(`${device}\0`);
     if (libc.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) !== 0) {
       throw fail(`cannot bind a ${kind} socket to device ${device} (SO_BINDTODEVICE; unprivileged only since Linux 5.7)`);
     }
-    if (libc.bind(fd, addr.bytes, addr.bytes.length) !== 0) throw fail(`cannot bind a ${kind} socket on device ${device} to ${localHost}`);
-    return fd;
-  };
+  }
+  if (opts.noFragment === true && kind === 'udp') {
+    const probe = Buffer.alloc(4);
+    if (addr.family === AF_INET6) {
+      probe.writeInt32LE(IPV6_PMTUDISC_PROBE, 0);
+      if (libc.setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, probe, 4) !== 0) throw fail(`cannot keep a UDP socket on ${localHost} from fragmenting (IPV6_MTU_DISCOVER)`);
+      // A dual-stack socket sends IPv4 too: best effort, the IPv4 option may be refused on it.
+      probe.writeInt32LE(IP_PMTUDISC_PROBE, 0);
+      libc.setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, probe, 4);
+    } else {
+      probe.writeInt32LE(IP_PMTUDISC_PROBE, 0);
+      if (libc.setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, probe, 4) !== 0) throw fail(`cannot keep a UDP socket on ${localHost} from fragmenting (IP_MTU_DISCOVER)`);
+    }
+  }
+  if (libc.bind(fd, addr.bytes, addr.bytes.length) !== 0) {
+    throw fail(`cannot bind a ${kind} socket${device !== undefined ? ` on device ${device}` : ''} to ${localHost}:${opts.port ?? 0}`);
+  }
+  return fd;
 }
 
 /**

@@ -25,6 +25,11 @@ interface LinkState {
 /** Largest TCP header with options: what a segment adds to its payload at most. */
 const MAX_TCP_HEADER = 60;
 
+/** The MSS of a path whose carrier takes segments of up to `maxSegment` bytes (headers and options at their largest). */
+function mssFor(maxSegment: number): number {
+  return Math.max(256, maxSegment - MAX_TCP_HEADER);
+}
+
 /** Randomness for keys, nonces and ISNs from the OS CSPRNG. */
 export const osRandom: RandomSource = { fill: (buf) => void randomFillSync(buf) };
 
@@ -63,7 +68,9 @@ export class Driver {
   /** Carry segments of a path over `link`; returns the engine's pathId. */
   addLink(link: PathLink, opts: { fixedLocalPort?: boolean; listener?: string } = {}): number {
     const pathId = this.endpoint.openPath(link.local, link.remote, {
-      mss: Math.max(256, link.maxSegment - MAX_TCP_HEADER),
+      // The SYN advertises what the path can deliver to us; we send what it carries now.
+      mss: mssFor(link.maxReceiveSegment ?? link.maxSegment),
+      sendMss: mssFor(link.maxSegment),
       reliable: link.reliable,
       authenticated: link.authenticated,
       ...(opts.listener !== undefined ? { listener: opts.listener } : {}),
@@ -77,6 +84,12 @@ export class Driver {
       this.onSegment?.(tapped(this.wallClock(state.lastHeard), 'received', pathId, link, segment));
       this.endpoint.handleSegment(state.lastHeard, pathId, segment);
       if (first) this.onFirstHeard?.(pathId);
+      this.schedulePump();
+    };
+    // Path MTU discovery moved the largest datagram (RFC 8899): the subflows follow.
+    link.onMaxSegment = (maxSegment) => {
+      if (!this.links.has(pathId)) return;
+      this.endpoint.setPathMss(pathId, mssFor(maxSegment));
       this.schedulePump();
     };
     link.onDrain = () => {

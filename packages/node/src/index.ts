@@ -21,7 +21,7 @@ export { Driver, osRandom } from './driver.js';
 export { MptunError } from './errors.js';
 /** A budget of buffered bytes that a group of connections shares (Connection.shareBudget). */
 export { BufferBudget } from '@mptun/core';
-export { checkDeviceBinding, deviceBindingUnavailable } from './bind-device.js';
+export { checkDeviceBinding, deviceBindingUnavailable, noFragmentUnavailable } from './bind-device.js';
 export { profiles, resolveStrategy, type ProfileName } from './profiles.js';
 export type { HandshakeDropReason } from '@mptun/transport-udp';
 export { isAffinityToken, AFFINITY_TOKEN_PATTERN, MAX_AFFINITY_BYTES } from '@mptun/transport-ws';

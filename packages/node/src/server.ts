@@ -21,6 +21,11 @@ import type { HandshakeDropReason } from '@mptun/transport-udp';
 
 /** What every server takes, whatever its listeners. */
 export interface ServerCommonOptions {
+  /**
+   * Sealed UDP listeners: path MTU discovery (RFC 8899), so paths grow past 1200-byte
+   * datagrams where the socket can be kept from fragmenting (Linux). Default true.
+   */
+  pmtud?: boolean;
   /** Client public keys admitted (raw 32 bytes or base64). Or give isAllowed. */
   authorizedKeys?: Array<Uint8Array | string>;
   isAllowed?: (publicKey: Uint8Array) => boolean;
@@ -163,6 +168,7 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
           replay,
           ...(this.options.onHandshakeFailure ? { onHandshakeFailure: this.options.onHandshakeFailure } : {}),
           ...(this.options.affinityToken !== undefined ? { affinityToken: this.options.affinityToken } : {}),
+          ...(this.options.pmtud !== undefined ? { pmtud: this.options.pmtud } : {}),
         });
         const kind = spec.transport === 'udp' || spec.transport === 'udp-plain' ? 'udp' : 'ws';
         // Half-open handshakes are budgeted per listener: a flood on one leaves the others room.

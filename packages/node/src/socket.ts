@@ -30,6 +30,8 @@ export interface SubflowInfo {
   backup: boolean;
   peerBackup: boolean;
   srttMs: number;
+  /** Largest payload per segment now: the path's (path MTU discovery moves it) bounded by the peer's MSS option. */
+  mssBytes: number;
   cwndBytes: number;
   bytesInFlight: number;
   bytesSent: number;
@@ -400,6 +402,7 @@ export class MptcpSocket extends TypedDuplex<MptcpSocketEvents> implements Conne
       backup: sf.backup,
       peerBackup: sf.peerBackup,
       srttMs: sf.srtt,
+      mssBytes: sf.mss,
       cwndBytes: Number.isFinite(sf.cwnd) ? sf.cwnd : -1,
       bytesInFlight: sf.bytesInFlight,
       ...sf.stats,

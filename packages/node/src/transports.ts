@@ -6,7 +6,8 @@ import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
 import type { CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
 import { udpTransport, type HandshakeDropReason } from '@mptun/transport-udp';
 import { wsTransport } from '@mptun/transport-ws';
-import { deviceSockets } from './bind-device.js';
+import { isIP } from 'node:net';
+import { deviceSockets, nativeSocket, noFragmentUnavailable } from './bind-device.js';
 import { MptunError } from './errors.js';
 
 /** udp: sealed datagrams (the default); udp-plain: tcp-in-udp, no crypto; ws/wss: WebSocket. */
@@ -30,6 +31,16 @@ export interface ClientTransportOptions {
   tlsInsecure?: boolean;
   /** wss: extra CA certificates (PEM). */
   tlsCa?: string | Buffer;
+  /** Sealed UDP: path MTU discovery (RFC 8899) where sockets can be kept from fragmenting. Default true. */
+  pmtud?: boolean;
+}
+
+/**
+ * Whether sealed UDP paths search their path MTU: asked for (default yes) and possible, that
+ * is the sockets can be kept from fragmenting (bind-device.ts); otherwise they keep 1200.
+ */
+export function pmtudEnabled(asked: boolean | undefined): boolean {
+  return asked !== false && noFragmentUnavailable() === null;
 }
 
 export interface PathOpener {
@@ -60,8 +71,11 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
     case 'udp-plain': {
       const plain = o.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.serverPublicKey)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'sealed UDP needs keypair and serverPublicKey');
-      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, ...(o.crypto ? { crypto: o.crypto } : {}) });
-      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, opts) => t.connect(localHost, o.server, onDevice('udp', localHost, opts?.device)) };
+      const pmtud = !plain && pmtudEnabled(o.pmtud);
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, pmtud, ...(o.crypto ? { crypto: o.crypto } : {}) });
+      const socketFor = (localHost: string, device: string | undefined): (() => number) | undefined =>
+        pmtud ? () => nativeSocket('udp', localHost, { noFragment: true, ...(device !== undefined ? { device } : {}) }) : onDevice('udp', localHost, device);
+      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, opts) => t.connect(localHost, o.server, socketFor(localHost, opts?.device)) };
     }
     case 'ws':
     case 'wss': {
@@ -105,6 +119,8 @@ export interface ServerTransportOptions {
   onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
   /** WebSocket listeners: this server's name in every upgrade response (routing behind a proxy). */
   affinityToken?: string;
+  /** Sealed UDP listeners: path MTU discovery (RFC 8899) where sockets can be kept from fragmenting. Default true. */
+  pmtud?: boolean;
 }
 
 export async function openListener(spec: ListenSpec, o: ServerTransportOptions): Promise<PathListener> {
@@ -113,8 +129,10 @@ export async function openListener(spec: ListenSpec, o: ServerTransportOptions):
     case 'udp-plain': {
       const plain = spec.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.isAllowed)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a sealed UDP listener needs keypair and authorized client keys');
-      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}), ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}) });
-      return t.listen({ host: spec.host, port: spec.port });
+      // The listener's socket is made outside Node to keep it from fragmenting: only for a literal address.
+      const pmtud = !plain && isIP(spec.host) !== 0 && pmtudEnabled(o.pmtud);
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, pmtud, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}), ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}) });
+      return t.listen({ host: spec.host, port: spec.port }, pmtud ? () => nativeSocket('udp', spec.host, { noFragment: true, port: spec.port }) : undefined);
     }
     case 'ws':
     case 'wss': {

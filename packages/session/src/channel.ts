@@ -166,14 +166,14 @@ export class SecureChannel {
    * Seals one plaintext (an empty one is a keepalive) into a data datagram under the
    * current keys. Throws ERR_MPTUN_KEY_EXHAUSTED when no key may send any more.
    */
-  seal(plaintext: Uint8Array): Uint8Array {
+  seal(plaintext: Uint8Array, type: typeof MessageType.Data | typeof MessageType.Probe = MessageType.Data): Uint8Array {
     const set = this.current;
     if (set === null || set.sendCounter >= this.limits.rejectAfterMessages) {
       throw new SessionError('ERR_MPTUN_KEY_EXHAUSTED', 'the channel has no key that may send; rekey first');
     }
     const counter = set.sendCounter++;
     const out = datagrams.take(DATA_OVERHEAD_BYTES + plaintext.length);
-    out[0] = MessageType.Data;
+    out[0] = type; // inside the associated data: a peer cannot be fooled about which it is
     writeU32(out, DATA_RECEIVER, set.keys.remoteIndex);
     writeCounter(out, DATA_COUNTER, counter);
     this.crypto.aeadSeal(
@@ -208,7 +208,7 @@ export class SecureChannel {
   private openInto(datagram: Uint8Array, now: number | undefined, inPlace: boolean): Uint8Array | null {
     if (
       datagram.length < DATA_OVERHEAD_BYTES ||
-      datagram[0] !== MessageType.Data ||
+      (datagram[0] !== MessageType.Data && datagram[0] !== MessageType.Probe) ||
       (datagram[1]! | datagram[2]! | datagram[3]!) !== 0
     ) {
       return null;

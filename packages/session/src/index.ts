@@ -25,6 +25,10 @@ export {
   decodeResponse,
   decodeCookieReply,
   decodeDataHeader,
+  PROBE_MIN_BYTES,
+  encodeProbePlaintext,
+  decodeProbePlaintext,
+  type ProbePlaintext,
   type InitiationMessage,
   type ResponseMessage,
   type CookieReplyMessage,
@@ -62,3 +66,6 @@ export {
 } from './path-session.js';
 
 export { SessionDriver, type SessionHost } from './session-driver.js';
+
+// Path MTU discovery (RFC 8899), sans-IO; PathSession runs it when given `pmtu`.
+export { PlpmtuSearch, MAX_PROBES, RAISE_INTERVAL_MS, CONFIRM_INTERVAL_MS, type PlpmtuOptions, type PlpmtuState, type ProbeRequest } from './plpmtu.js';

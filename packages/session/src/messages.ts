@@ -1,5 +1,5 @@
 /**
- * Wire layout of the path session's four messages (our own format, shaped like
+ * Wire layout of the path session's five messages (our own format, shaped like
  * WireGuard's). All integers are little-endian, as in Noise's nonces. Every message opens
  * with a type byte and three reserved bytes that must be zero.
  *
@@ -18,6 +18,14 @@
  *   Data (32 bytes or more), either way:
  *     0 type=4 | 1..3 zero | 4..7 receiver index | 8..15 counter | 16.. ciphertext + tag
  *     (an empty plaintext is a keepalive)
+ *   Probe (44 bytes or more), either way: a data message with type=5, the same receiver
+ *   index, counter, nonce and replay window, whose plaintext is path MTU discovery's
+ *   (RFC 8899 §4.1) and never reaches the engine:
+ *     plaintext 0 kind (1 probe, 2 ack) | 1..3 zero | 4..7 probe id | 8..11 size
+ *     | 12.. zero padding (a probe only: the datagram is `size` bytes; an ack has none, and
+ *     its size is the datagram size that arrived)
+ *   A peer from before type 5 drops it like any unknown message, so probes go unanswered and
+ *   the path keeps its floor.
  *
  * Decoders check the length before reading anything and throw only SessionError
  * (ERR_MPTUN_BAD_MESSAGE); the peek helpers never throw and return null instead.
@@ -30,6 +38,7 @@ export const MessageType = {
   Response: 2,
   CookieReply: 3,
   Data: 4,
+  Probe: 5,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -70,6 +79,49 @@ export const DATA_HEADER_BYTES = 16;
 /** A data message is this much longer than the plaintext it carries. */
 export const DATA_OVERHEAD_BYTES = DATA_HEADER_BYTES + AEAD_TAG_BYTES; // 32
 
+// Probe plaintext offsets.
+export const PROBE_KIND = 0;
+export const PROBE_ID = 4;
+export const PROBE_SIZE = 8;
+export const PROBE_PLAINTEXT_BYTES = 12;
+/** The smallest probe datagram: header, probe fields, tag. */
+export const PROBE_MIN_BYTES = DATA_OVERHEAD_BYTES + PROBE_PLAINTEXT_BYTES; // 44
+export const ProbeKind = { Probe: 1, Ack: 2 } as const;
+
+export interface ProbePlaintext {
+  kind: 'probe' | 'ack';
+  id: number;
+  size: number;
+}
+
+/** The plaintext of a probe that makes a datagram of `size` bytes (zero padded), or of an ack. */
+export function encodeProbePlaintext(p: ProbePlaintext): Uint8Array {
+  const length = p.kind === 'probe' ? p.size - DATA_OVERHEAD_BYTES : PROBE_PLAINTEXT_BYTES;
+  if (!Number.isInteger(length) || length < PROBE_PLAINTEXT_BYTES) throw new RangeError(`a probe of ${p.size} bytes is below ${PROBE_MIN_BYTES}`);
+  const out = new Uint8Array(length);
+  out[PROBE_KIND] = p.kind === 'probe' ? ProbeKind.Probe : ProbeKind.Ack;
+  writeU32(out, PROBE_ID, p.id);
+  writeU32(out, PROBE_SIZE, p.size);
+  return out;
+}
+
+/**
+ * Reads an opened probe plaintext. Throws ERR_MPTUN_BAD_MESSAGE when it is short, of an
+ * unknown kind, has nonzero reserved bytes or padding, or an ack carries padding.
+ */
+export function decodeProbePlaintext(plaintext: Uint8Array): ProbePlaintext {
+  if (plaintext.length < PROBE_PLAINTEXT_BYTES) throw new SessionError('ERR_MPTUN_BAD_MESSAGE', `probe plaintext of ${plaintext.length} bytes`);
+  const kind = plaintext[PROBE_KIND];
+  if ((kind !== ProbeKind.Probe && kind !== ProbeKind.Ack) || (plaintext[1]! | plaintext[2]! | plaintext[3]!) !== 0) {
+    throw new SessionError('ERR_MPTUN_BAD_MESSAGE', 'unknown probe kind');
+  }
+  if (kind === ProbeKind.Ack && plaintext.length !== PROBE_PLAINTEXT_BYTES) throw new SessionError('ERR_MPTUN_BAD_MESSAGE', 'a probe ack carries no padding');
+  let nonzero = 0;
+  for (let i = PROBE_PLAINTEXT_BYTES; i < plaintext.length; i++) nonzero |= plaintext[i]!;
+  if (nonzero !== 0) throw new SessionError('ERR_MPTUN_BAD_MESSAGE', 'probe padding is not zero');
+  return { kind: kind === ProbeKind.Probe ? 'probe' : 'ack', id: readU32(plaintext, PROBE_ID), size: readU32(plaintext, PROBE_SIZE) };
+}
+
 /** Counters stay below 2^53 so that a JavaScript number holds them exactly. */
 const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
 
@@ -85,6 +137,8 @@ export function messageType(datagram: Uint8Array): MessageType | null {
       return datagram.length === COOKIE_REPLY_BYTES ? MessageType.CookieReply : null;
     case MessageType.Data:
       return datagram.length >= DATA_OVERHEAD_BYTES ? MessageType.Data : null;
+    case MessageType.Probe:
+      return datagram.length >= PROBE_MIN_BYTES ? MessageType.Probe : null;
     default:
       return null;
   }
@@ -101,6 +155,7 @@ export function receiverIndex(datagram: Uint8Array): number | null {
     case MessageType.CookieReply:
       return readU32(datagram, COOKIE_RECEIVER);
     case MessageType.Data:
+    case MessageType.Probe:
       return readU32(datagram, DATA_RECEIVER);
     default:
       return null;

@@ -28,6 +28,10 @@
  * confirmation), and an unconfirmed session ends after handshakeTimeoutMs. A replayed
  * initiation therefore never yields a path: its sender cannot confirm.
  *
+ * Path MTU discovery (RFC 8899, plpmtu.ts), when `pmtu` is given: once up, the session
+ * probes with padded sealed messages (type 5) and reports each new largest datagram as
+ * 'max-datagram'. Both roles answer probes whether or not they search themselves.
+ *
  * No clock, timers, sockets or global randomness here; `now` is the caller's wall clock in
  * ms (the handshake's timestamp is wall-clock time).
  */
@@ -37,7 +41,8 @@ import { SecureChannel } from './channel.js';
 import { SessionError } from './errors.js';
 import type { HandshakeInitiator, InitiationResult, PendingInitiation, TransportKeys } from './handshake.js';
 import { keysEqual } from './keys.js';
-import { MessageType, messageType, receiverIndex } from './messages.js';
+import { decodeProbePlaintext, encodeProbePlaintext, MessageType, messageType, receiverIndex } from './messages.js';
+import { PlpmtuSearch, type PlpmtuOptions } from './plpmtu.js';
 
 /** Why a session ended. */
 export type PathDownReason =
@@ -55,6 +60,8 @@ export type PathSessionOutput =
   | { kind: 'up' }
   | { kind: 'silent'; message: string }
   | { kind: 'heard' }
+  /** Path MTU discovery confirmed a new largest datagram (bytes), larger or, after a black hole, the floor. */
+  | { kind: 'max-datagram'; bytes: number }
   | { kind: 'down'; reason: PathDownReason; message: string };
 
 export interface PathSessionTimers {
@@ -76,6 +83,8 @@ export interface PathSessionTimers {
    */
   silenceMs?: number | null;
   channelLimits?: Partial<ChannelLimits>;
+  /** Search for the largest datagram the path carries, from `base` up to `max` (RFC 8899); null or absent: keep the floor. */
+  pmtu?: PlpmtuOptions | null;
 }
 
 /** Where sessions file the u32 indexes they choose (unique among one endpoint's sessions). */
@@ -116,6 +125,8 @@ export class PathSession {
   private rekeys = 0;
   /** 'silent' was reported and no authenticated message came since. */
   private silent = false;
+  /** The path MTU search, from the moment the session is up (timers.pmtu). */
+  private search: PlpmtuSearch | null = null;
 
   private constructor(
     private readonly timers: PathSessionTimers,
@@ -179,6 +190,11 @@ export class PathSession {
     return this.channel?.localIndexes ?? [];
   }
 
+  /** The largest datagram path MTU discovery confirmed, or null when it does not run. */
+  get maxDatagram(): number | null {
+    return this.search?.size ?? null;
+  }
+
   /** True when an output waits for poll(). */
   get hasOutput(): boolean {
     return this.outputs.length > 0;
@@ -193,6 +209,7 @@ export class PathSession {
     if (this.state === 'down') return false;
     switch (messageType(message)) {
       case MessageType.Data:
+      case MessageType.Probe:
         return this.handleData(message, now);
       case MessageType.Response:
         return this.handleResponse(message, now);
@@ -207,17 +224,18 @@ export class PathSession {
    * Seals one segment for the wire, or null when no key may send (not up yet, ended, or
    * every key used up while a rekey is late): the segment is then lost like a dropped one.
    */
-  seal(plaintext: Uint8Array, now: number): Uint8Array | null {
+  seal(plaintext: Uint8Array, now: number, type: typeof MessageType.Data | typeof MessageType.Probe = MessageType.Data): Uint8Array | null {
     const channel = this.channel;
     if (channel === null || this.state !== 'up' || !channel.usable) return null;
     let sealed: Uint8Array;
     try {
-      sealed = channel.seal(plaintext);
+      sealed = channel.seal(plaintext, type);
     } catch (err) {
       if (err instanceof SessionError) return null;
       throw err;
     }
-    this.lastSent = now;
+    // A probe may well be lost: it does not stand in for a keepalive.
+    if (type === MessageType.Data) this.lastSent = now;
     // The message-count limits of a rekey are reached by sending: check here, not on a timer.
     if (this.initiator !== null && this.pending.length === 0 && channel.needsRekey(now)) this.initiate(now, channel.remoteIndex);
     return sealed;
@@ -263,6 +281,7 @@ export class PathSession {
       if (t.keepaliveMs !== null) at = Math.min(at, this.lastSent + t.keepaliveMs);
       const silenceMs = this.initiator !== null ? (t.silenceMs ?? null) : null;
       if (silenceMs !== null) at = Math.min(at, this.silent ? this.lastInitiationAt + this.rekeyRetryMs() : this.lastReceived + silenceMs);
+      if (this.search !== null) at = Math.min(at, this.search.nextDeadline());
       if (this.initiator !== null) {
         const due = channel.rekeyDueAt();
         if (due !== null) at = Math.min(at, this.pending.length === 0 ? due : Math.max(due, this.lastInitiationAt + this.rekeyRetryMs()));
@@ -279,16 +298,44 @@ export class PathSession {
     this.outputs.length = 0;
   }
 
-  private handleData(message: Uint8Array, now: number): Uint8Array | false {
+  private handleData(message: Uint8Array, now: number): Uint8Array | boolean {
     const channel = this.channel;
     if (channel === null) return false;
+    // Opening in place leaves the header as it was: read the type (authenticated) after.
+    const size = message.length;
     // The message is the transport's receive buffer, read by no one after this.
     const plaintext = channel.openInPlace(message, now);
     if (plaintext === null) return false;
     this.heardAt(now);
     // RFC-style key confirmation: the server trusts the path once the client used the keys.
     if (this.state === 'answered' && channel.confirmed) this.goUp();
+    if (message[0] === MessageType.Probe) return this.handleProbe(plaintext, size, now);
     return plaintext;
+  }
+
+  /** A probe is answered with an ack of its id; an ack goes to our search (RFC 8899 §4.1). */
+  private handleProbe(plaintext: Uint8Array, size: number, now: number): boolean {
+    let probe;
+    try {
+      probe = decodeProbePlaintext(plaintext);
+    } catch (err) {
+      if (err instanceof SessionError) return false;
+      throw err;
+    }
+    if (probe.kind === 'probe') {
+      if (probe.size !== size || this.state !== 'up') return false;
+      this.sendSealed(encodeProbePlaintext({ kind: 'ack', id: probe.id, size }), now, MessageType.Probe);
+      return true;
+    }
+    if (this.search !== null && this.search.onAck(probe.id, now)) this.outputs.push({ kind: 'max-datagram', bytes: this.search.size });
+    return true;
+  }
+
+  /** Runs the path MTU search: a probe due goes out, a size lost (black hole) is reported. */
+  private runSearch(search: PlpmtuSearch, now: number): void {
+    const { probe, changed } = search.poll(now);
+    if (changed) this.outputs.push({ kind: 'max-datagram', bytes: search.size });
+    if (probe !== null) this.sendSealed(encodeProbePlaintext({ kind: 'probe', id: probe.id, size: probe.size }), now, MessageType.Probe);
   }
 
   private handleResponse(message: Uint8Array, now: number): boolean {
@@ -344,6 +391,7 @@ export class PathSession {
   /** An authenticated message arrived: the idle and silence clocks start over. */
   private heardAt(now: number): void {
     this.lastReceived = now;
+    this.search?.heard(now);
     if (!this.silent) return;
     this.silent = false;
     this.outputs.push({ kind: 'heard' });
@@ -352,6 +400,8 @@ export class PathSession {
   private goUp(): void {
     this.state = 'up';
     this.outputs.push({ kind: 'up' });
+    const pmtu = this.timers.pmtu;
+    if (pmtu != null && pmtu.max > pmtu.base) this.search = new PlpmtuSearch(pmtu, this.lastReceived);
   }
 
   private runTimers(now: number): void {
@@ -396,6 +446,7 @@ export class PathSession {
     ) {
       this.initiate(now, channel.remoteIndex);
     }
+    if (this.search !== null) this.runSearch(this.search, now);
     if (t.keepaliveMs !== null && now - this.lastSent >= t.keepaliveMs) this.sendSealed(EMPTY, now);
   }
 
@@ -413,8 +464,8 @@ export class PathSession {
     this.transmit(p.message, now);
   }
 
-  private sendSealed(plaintext: Uint8Array, now: number): void {
-    const sealed = this.seal(plaintext, now);
+  private sendSealed(plaintext: Uint8Array, now: number, type: typeof MessageType.Data | typeof MessageType.Probe = MessageType.Data): void {
+    const sealed = this.seal(plaintext, now, type);
     if (sealed !== null) this.outputs.push({ kind: 'transmit', message: sealed });
   }
 

@@ -19,6 +19,8 @@ export interface SessionHost {
   onDown(reason: PathDownReason, message: string): void;
   /** The peer went quiet (`silent`, with why) or was heard again (the session keeps going). */
   onSilence?(silent: boolean, message: string): void;
+  /** Path MTU discovery: the largest datagram the path carries is now `bytes`. */
+  onMaxDatagram?(bytes: number): void;
 }
 
 export class SessionDriver {
@@ -74,6 +76,9 @@ export class SessionDriver {
           break;
         case 'heard':
           this.host.onSilence?.(false, 'heard from the peer again');
+          break;
+        case 'max-datagram':
+          this.host.onMaxDatagram?.(out.bytes);
           break;
         case 'down':
           this.stop();

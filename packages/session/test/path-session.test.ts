@@ -56,7 +56,7 @@ const newLog = (): Log => ({ up: [], down: [], got: [] });
 
 const DEFAULTS: PathSessionTimers = { handshakeTimeoutMs: 10_000, handshakeRetryMs: 1_000, keepaliveMs: 15_000, idleTimeoutMs: 60_000 };
 
-async function world(opts: { oneWayMs: number; timers?: Partial<PathSessionTimers>; serverTimers?: Partial<PathSessionTimers> }) {
+async function world(opts: { oneWayMs: number; timers?: Partial<PathSessionTimers>; serverTimers?: Partial<PathSessionTimers>; oldServer?: boolean }) {
   console.log(`path-session world seed ${SEED}, one-way delay ${opts.oneWayMs} ms`);
   const crypto = await libsodiumWrappersBackend();
   const time = new VirtualTime();
@@ -64,18 +64,19 @@ async function world(opts: { oneWayMs: number; timers?: Partial<PathSessionTimer
   const serverKeys = seededKeypair(crypto, SEED + 2);
   const responder = new HandshakeResponder(crypto, { staticKeypair: serverKeys, isAllowed: () => true, random: new SeededRandom(SEED + 3) });
   const initiator = new HandshakeInitiator(crypto, { staticKeypair: clientKeys, serverPublicKey: serverKeys.publicKey, random: new SeededRandom(SEED + 4) });
-  const link = { up: true, toServer: [] as Uint8Array[], toClient: [] as Uint8Array[], underLoad: false };
+  // mtu: the largest datagram the link carries either way (path MTU discovery tests).
+  const link = { up: true, mtu: Infinity, toServer: [] as Uint8Array[], toClient: [] as Uint8Array[], underLoad: false };
 
   // Server: sessions by index, one log for all of them.
   const table = new IndexTable<SessionDriver>(new SeededRandom(SEED + 5));
-  const server = { log: newLog(), drivers: [] as SessionDriver[], dropRekeys: false };
+  const server = { log: newLog(), drivers: [] as SessionDriver[], dropRekeys: false, maxDatagram: [] as Array<{ bytes: number; at: number }> };
   const serverTimers = { ...DEFAULTS, ...opts.timers, ...opts.serverTimers };
   const toClient = (m: Uint8Array): void => {
     link.toClient.push(m);
-    if (link.up) time.after(opts.oneWayMs, () => clientDriver.receive(m));
+    if (link.up && m.length <= link.mtu) time.after(opts.oneWayMs, () => clientDriver.receive(m));
   };
   const serverReceive = (m: Uint8Array): void => {
-    if (messageType(m) === MessageType.Data) {
+    if (messageType(m) === MessageType.Data || messageType(m) === MessageType.Probe) {
       const d = table.get(receiverIndex(m)!);
       const r = d?.receive(m);
       if (r instanceof Uint8Array && r.length > 0) server.log.got.push(str(r));
@@ -100,6 +101,7 @@ async function world(opts: { oneWayMs: number; timers?: Partial<PathSessionTimer
       transmit: toClient,
       onUp: () => server.log.up.push(time.now),
       onDown: (reason) => server.log.down.push({ reason, at: time.now }),
+      onMaxDatagram: (bytes) => server.maxDatagram.push({ bytes, at: time.now }),
     });
     table.set(result.keys.localIndex, driver);
     server.drivers.push(driver);
@@ -108,7 +110,7 @@ async function world(opts: { oneWayMs: number; timers?: Partial<PathSessionTimer
 
   // Client.
   const clientIndexes = new IndexTable<true>(new SeededRandom(SEED + 6));
-  const client = { log: newLog(), claimed: 0, silence: [] as Array<{ silent: boolean; at: number }> };
+  const client = { log: newLog(), claimed: 0, silence: [] as Array<{ silent: boolean; at: number }>, maxDatagram: [] as Array<{ bytes: number; at: number }> };
   const clientSession = PathSession.initiator({
     ...DEFAULTS,
     ...opts.timers,
@@ -129,11 +131,14 @@ async function world(opts: { oneWayMs: number; timers?: Partial<PathSessionTimer
     setTimer: (ms, fn) => time.after(ms, fn),
     transmit: (m) => {
       link.toServer.push(m);
-      if (link.up) time.after(opts.oneWayMs, () => serverReceive(m));
+      // oldServer: a server from before probes, which drops type 5 like any unknown message.
+      if (opts.oldServer && m[0] === MessageType.Probe) return;
+      if (link.up && m.length <= link.mtu) time.after(opts.oneWayMs, () => serverReceive(m));
     },
     onUp: () => client.log.up.push(time.now),
     onDown: (reason) => client.log.down.push({ reason, at: time.now }),
     onSilence: (silent) => client.silence.push({ silent, at: time.now }),
+    onMaxDatagram: (bytes) => client.maxDatagram.push({ bytes, at: time.now }),
   });
   const originalReceive = clientDriver.receive.bind(clientDriver);
   clientDriver.receive = (m) => {
@@ -358,6 +363,58 @@ describe(`PathSession (seed ${SEED})`, () => {
     expect(w.clientIndexes.size).toBe(0);
     expect(w.clientDriver.send(text('late'))).toBe(false);
     w.time.runUntil(START + 100_000);
+    expect(w.client.log.down).toEqual([]);
+  });
+});
+
+describe(`PathSession path MTU discovery (seed ${SEED})`, () => {
+  const pmtu = { base: 1200, max: 65_507 };
+  const last = (l: Array<{ bytes: number }>): number | undefined => l[l.length - 1]?.bytes;
+
+  it('both ends find 1472 on a link that carries 1472-byte datagrams, and data still flows', async () => {
+    const w = await world({ oneWayMs: 10, timers: { keepaliveMs: 200, pmtu } });
+    w.link.mtu = 1472;
+    w.time.runUntil(START + 10_000);
+    console.log('client sizes', w.client.maxDatagram, 'server sizes', w.server.maxDatagram);
+    expect(last(w.client.maxDatagram)).toBe(1472);
+    expect(last(w.server.maxDatagram)).toBe(1472);
+    expect(w.clientSession.maxDatagram).toBe(1472);
+    expect(w.clientDriver.send(text('after the search'))).toBe(true);
+    w.time.runUntil(START + 10_100);
+    // Probes and their acks never reach the user of the path.
+    expect(w.server.log.got).toEqual(['after the search']);
+    expect(w.client.log.down).toEqual([]);
+  });
+
+  it('a black hole (the link shrinks to 1300) drops back to 1200, then finds the new size', async () => {
+    const w = await world({ oneWayMs: 10, timers: { keepaliveMs: 200, pmtu } });
+    w.link.mtu = 1472;
+    w.time.runUntil(START + 10_000);
+    expect(last(w.client.maxDatagram)).toBe(1472);
+    w.link.mtu = 1300;
+    w.time.runUntil(START + 30_000);
+    console.log('client sizes', w.client.maxDatagram);
+    const after = w.client.maxDatagram.filter((m) => m.at > START + 10_000).map((m) => m.bytes);
+    expect(after[0]).toBe(1200);
+    const final = last(w.client.maxDatagram)!;
+    expect(final).toBeGreaterThan(1200);
+    expect(final).toBeLessThanOrEqual(1300);
+    // The drop came within the confirmation interval plus three probe timeouts.
+    const fellAt = w.client.maxDatagram.find((m) => m.at > START + 10_000)!.at;
+    expect(fellAt - (START + 10_000)).toBeLessThanOrEqual(2_000 + 3 * 1_000);
+    expect(w.client.log.down).toEqual([]);
+  });
+
+  it('a peer that drops probes (from before type 5) leaves the path at its floor, up and working', async () => {
+    const w = await world({ oneWayMs: 10, timers: { keepaliveMs: 200, pmtu }, serverTimers: { pmtu: null }, oldServer: true });
+    w.time.runUntil(START + 10_000);
+    expect(w.link.toServer.some((m) => m[0] === MessageType.Probe)).toBe(true);
+    expect(w.client.maxDatagram).toEqual([]);
+    expect(w.clientSession.maxDatagram).toBe(1200);
+    expect(w.server.maxDatagram).toEqual([]);
+    expect(w.clientDriver.send(text('at the floor'))).toBe(true);
+    w.time.runUntil(START + 10_100);
+    expect(w.server.log.got).toEqual(['at the floor']);
     expect(w.client.log.down).toEqual([]);
   });
 });

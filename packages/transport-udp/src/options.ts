@@ -40,8 +40,20 @@ export interface UdpTransportInit {
    * is answered to such a datagram; this is for counting and logging only.
    */
   onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
-  /** Largest UDP payload we send, bytes. Default 1200 (fits any IPv6 path with room to spare). */
+  /**
+   * Largest UDP payload we send, bytes. Default 1200 (fits any IPv6 path with room to spare).
+   * With pmtud it is the floor the search starts from.
+   */
   maxSegment?: number;
+  /**
+   * Sealed mode: search for larger datagrams on each path (RFC 8899 DPLPMTUD) with padded
+   * probes, and grow the path's segments to what is confirmed. Only where the socket does not
+   * fragment (IP_MTU_DISCOVER = IP_PMTUDISC_PROBE, set by whoever makes it: openSocket),
+   * or a probe would pass in fragments. Default false.
+   */
+  pmtud?: boolean;
+  /** The largest UDP payload the search probes. Default 65507 (a loopback path takes it). */
+  pmtudMaxPayload?: number;
   /** connect() gives up after this long without a handshake. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** A new initiation goes out this often until one is answered. Default 1 s. */
@@ -101,8 +113,10 @@ export interface ResolvedOptions {
   crypto: CryptoBackend | undefined;
   replay: ReplayRecord | undefined;
   onHandshakeFailure: ((reason: HandshakeDropReason, source: TransportAddress) => void) | undefined;
-  /** Largest UDP payload. */
+  /** Largest UDP payload (with pmtud: the floor). */
   maxPayload: number;
+  /** The largest UDP payload the path MTU search probes; 0 when it does not run. */
+  pmtudMaxPayload: number;
   handshakeTimeoutMs: number;
   handshakeRetryMs: number;
   keepaliveMs: number;
@@ -147,6 +161,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     replay: init.replay,
     onHandshakeFailure: init.onHandshakeFailure,
     maxPayload,
+    pmtudMaxPayload: mode === 'sealed' && init.pmtud === true ? pmtudCap(init.pmtudMaxPayload, maxPayload) : 0,
     handshakeTimeoutMs: positive('handshakeTimeoutMs', init.handshakeTimeoutMs, d.handshakeTimeoutMs),
     handshakeRetryMs,
     keepaliveMs,
@@ -159,6 +174,28 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     socketBufferBytes: positive('socketBufferBytes', init.socketBufferBytes, d.socketBufferBytes),
     tickMs: Math.max(5, Math.min(1000, keepaliveMs / 2, idleTimeoutMs / 4, silenceMs / 4, handshakeRetryMs)),
   };
+}
+
+function pmtudCap(value: number | undefined, floor: number): number {
+  const v = value ?? MAX_UDP_PAYLOAD;
+  if (!Number.isInteger(v) || v < floor || v > MAX_UDP_PAYLOAD) {
+    throw new UdpTransportError('ERR_MPTUN_BAD_CONFIG', `pmtudMaxPayload must be an integer in ${floor}..${MAX_UDP_PAYLOAD}`);
+  }
+  return v;
+}
+
+/** Datagrams of the largest size the peer may send us that the socket's receive buffer must hold at once. */
+const RECEIVE_BUFFER_DATAGRAMS = 16;
+
+/**
+ * The largest segment a sealed path may receive (what the SYN advertises): the search's cap,
+ * bounded so the socket's receive buffer holds RECEIVE_BUFFER_DATAGRAMS of them (a kernel that
+ * caps buffers at 208 KiB would otherwise drop most of a burst of 64 KiB datagrams); the
+ * fixed limit without a search.
+ */
+export function searchCap(o: ResolvedOptions, receiveBufferBytes: number): number {
+  const fits = Math.floor(receiveBufferBytes / RECEIVE_BUFFER_DATAGRAMS);
+  return segmentLimit('sealed', Math.max(o.maxPayload, Math.min(o.pmtudMaxPayload, fits)));
 }
 
 /** The largest segment a path carries, given the UDP payload limit. */

@@ -16,7 +16,7 @@ import {
   type TimestampClock,
 } from '@mptun/session';
 import { PathCloseCode, serverUnreachableMessage, UdpTransportError } from './errors.js';
-import { requireSealedClient, segmentLimit, type ResolvedOptions } from './options.js';
+import { requireSealedClient, searchCap, segmentLimit, type ResolvedOptions } from './options.js';
 import { closeCodeFor, sessionTimers, setTimer } from './session-timers.js';
 import { UdpPath } from './udp-path.js';
 import { bindSocket, closeSocket, connectSocket, localAddress, type OpenSocket } from './udp-socket.js';
@@ -60,10 +60,11 @@ export async function connectSealed(
             socket.removeAllListeners('message');
             void closeSocket(socket);
           },
-        }, true);
+        }, true, searchCap(opts, socket.getRecvBufferSize()));
         resolve(path);
       },
       onSilence: (silent, message) => path?.silence(silent, message),
+      onMaxDatagram: (bytes) => path?.setMaxSegment(segmentLimit('sealed', bytes)),
       onDown: (reason, message) => {
         if (path !== null) {
           path.end({ code: closeCodeFor(reason), message });

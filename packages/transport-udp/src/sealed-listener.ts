@@ -24,10 +24,10 @@ import {
 } from '@mptun/session';
 import { PathCloseCode } from './errors.js';
 import type { UdpListenerStats, UdpPathListener } from './listener-stats.js';
-import { requireSealedServer, segmentLimit, type ResolvedOptions } from './options.js';
+import { requireSealedServer, searchCap, segmentLimit, type ResolvedOptions } from './options.js';
 import { closeCodeFor, sessionTimers, setTimer } from './session-timers.js';
 import { UdpPath } from './udp-path.js';
-import { bindSocket, closeSocket, localAddress } from './udp-socket.js';
+import { bindSocket, closeSocket, localAddress, type OpenSocket } from './udp-socket.js';
 
 /** One client path as the server holds it. */
 interface ServerSession {
@@ -40,9 +40,10 @@ export async function listenSealed(
   crypto: CryptoBackend,
   local: TransportAddress,
   replay: ReplayRecord,
+  openSocket?: OpenSocket,
 ): Promise<UdpPathListener> {
   const { keypair, isAllowed } = requireSealedServer(opts);
-  const socket = await bindSocket(local.host, local.port, opts.socketBufferBytes);
+  const socket = await bindSocket(local.host, local.port, opts.socketBufferBytes, openSocket);
   return new SealedListener(opts, crypto, socket, new HandshakeResponder(crypto, { staticKeypair: keypair, isAllowed, replay }));
 }
 
@@ -86,6 +87,7 @@ class SealedListener implements UdpPathListener {
   private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     switch (messageType(msg)) {
       case MessageType.Data:
+      case MessageType.Probe:
         this.onData(msg, rinfo);
         return;
       case MessageType.Initiation:
@@ -99,14 +101,15 @@ class SealedListener implements UdpPathListener {
   private onData(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const session = this.table.get(receiverIndex(msg)!);
     const plaintext = session?.driver.receive(msg);
-    if (session === undefined || !(plaintext instanceof Uint8Array)) {
+    // true: a path MTU probe or its ack, taken by the session.
+    if (session === undefined || plaintext === undefined || plaintext === false) {
       this.stats.dropped++;
       return;
     }
     // Authenticated: answer wherever the client now is (roaming, NAT rebinding).
     const remote = session.path.remote;
     if (remote.port !== rinfo.port || remote.host !== rinfo.address) session.path.remote = { host: rinfo.address, port: rinfo.port };
-    if (plaintext.length > 0) session.path.deliver(plaintext);
+    if (plaintext instanceof Uint8Array && plaintext.length > 0) session.path.deliver(plaintext);
   }
 
   private onInitiation(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -160,6 +163,7 @@ class SealedListener implements UdpPathListener {
       onUp: () => this.onPath?.(path),
       // Unconfirmed sessions end here too, never having been reported.
       onDown: (reason, message) => path.end({ code: closeCodeFor(reason), message }),
+      onMaxDatagram: (bytes) => path.setMaxSegment(segmentLimit('sealed', bytes)),
     });
     path = new UdpPath(this.local, { host: rinfo.address, port: rinfo.port }, segmentLimit('sealed', this.opts.maxPayload), {
       transmit: (segment) => driver.send(segment),
@@ -168,7 +172,7 @@ class SealedListener implements UdpPathListener {
         driver.close(); // zeroes the keys; unfiles every index through onKeyRetired
         this.sessions.delete(entry);
       },
-    }, true);
+    }, true, searchCap(this.opts, this.socket.getRecvBufferSize()));
     path.peerKey = accepted.keys.peerPublicKey.slice();
     const entry: ServerSession = { driver, path };
     this.table.set(accepted.keys.localIndex, entry);

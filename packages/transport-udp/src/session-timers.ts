@@ -14,6 +14,7 @@ export function sessionTimers(opts: ResolvedOptions): PathSessionTimers {
     idleTimeoutMs: opts.idleTimeoutMs,
     silenceMs: opts.silenceMs,
     channelLimits: opts.channelLimits,
+    pmtu: opts.pmtudMaxPayload > opts.maxPayload ? { base: opts.maxPayload, max: opts.pmtudMaxPayload } : null,
   };
 }
 

@@ -19,8 +19,11 @@ export interface UdpTransport {
    * one `openSocket` makes (bound to the address and, say, to its device).
    */
   connect(localHost: string, remote: TransportAddress, openSocket?: OpenSocket): Promise<PathLink>;
-  /** Listens on `local` (port 0: any free port; see the listener's `local`). */
-  listen(local: TransportAddress): Promise<UdpPathListener>;
+  /**
+   * Listens on `local` (port 0: any free port; see the listener's `local`), on the socket
+   * `openSocket` makes when given (bound to `local` already; sealed mode).
+   */
+  listen(local: TransportAddress, openSocket?: OpenSocket): Promise<UdpPathListener>;
 }
 
 export function udpTransport(init: UdpTransportInit = {}): UdpTransport {
@@ -36,9 +39,9 @@ export function udpTransport(init: UdpTransportInit = {}): UdpTransport {
       if (opts.mode === 'plain') return connectPlain(opts, localHost, remote, openSocket);
       return connectSealed(opts, await getCrypto(), clock, localHost, remote, openSocket);
     },
-    async listen(local) {
+    async listen(local, openSocket) {
       if (opts.mode === 'plain') return listenPlain(opts, local);
-      return listenSealed(opts, await getCrypto(), local, replay);
+      return listenSealed(opts, await getCrypto(), local, replay, openSocket);
     },
   };
 }

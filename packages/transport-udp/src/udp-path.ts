@@ -25,19 +25,40 @@ export class UdpPath implements PathLink {
   onClose: ((info: PathCloseInfo) => void) | null = null;
   onDrain: (() => void) | null = null;
   onSilence: ((silent: boolean, reason: string) => void) | null = null;
+  onMaxSegment: ((maxSegment: number) => void) | null = null;
   /** The client's static key on a server's sealed path (set by the listener); null otherwise. */
   peerKey: Uint8Array | null = null;
   private closed = false;
+  private currentMax: number;
+  /** What our SYN may advertise: the search's cap when one runs, else maxSegment. */
+  readonly maxReceiveSegment: number;
 
   constructor(
     readonly local: TransportAddress,
     /** The peer's address; on a server it follows the client when it roams. */
     public remote: TransportAddress,
-    readonly maxSegment: number,
+    maxSegment: number,
     private readonly hooks: UdpPathHooks,
     /** Sealed paths proved the peer's key; plain ones did not (the source may be spoofed). */
     readonly authenticated: boolean,
-  ) {}
+    /** The largest segment path MTU discovery may reach (maxSegment when it does not run). */
+    maxReceiveSegment = maxSegment,
+  ) {
+    this.currentMax = maxSegment;
+    this.maxReceiveSegment = Math.max(maxSegment, maxReceiveSegment);
+  }
+
+  /** Largest segment the path carries now. */
+  get maxSegment(): number {
+    return this.currentMax;
+  }
+
+  /** Path MTU discovery moved the largest segment: tell the user of the path. */
+  setMaxSegment(maxSegment: number): void {
+    if (this.closed || maxSegment === this.currentMax) return;
+    this.currentMax = maxSegment;
+    this.onMaxSegment?.(maxSegment);
+  }
 
   /** What waits in the socket's user-space queue for the kernel. */
   get bufferedAmount(): number {

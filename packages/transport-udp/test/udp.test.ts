@@ -437,6 +437,43 @@ describe('udpTransport', async () => {
     await waitFor(() => !process.getActiveResourcesInfo().includes('UDPWrap'), 'sockets to close');
   });
 
+  it('pmtud: both ends grow maxSegment as the path MTU search confirms sizes (loopback: 65507-byte datagrams), and a segment that large arrives', async () => {
+    const { listener, paths } = await listen({ pmtud: true });
+    const a = track(await udpTransport(clientInit({ pmtud: true })).connect('127.0.0.2', listener.local));
+    const grown = 65_507 - 32;
+    expect(a.maxSegment).toBe(1200 - 32);
+    expect(a.maxReceiveSegment).toBe(grown);
+    const reported: number[] = [];
+    a.onMaxSegment = (n) => reported.push(n);
+    await waitFor(() => a.maxSegment === grown, 'the client path to grow');
+    await waitFor(() => paths.length === 1 && paths[0]!.maxSegment === grown, 'the server path to grow');
+    expect(reported[reported.length - 1]).toBe(grown);
+    expect(reported.every((n, i) => i === 0 || n > reported[i - 1]!)).toBe(true);
+    const sizes: number[] = [];
+    paths[0]!.onSegment = (seg) => sizes.push(seg.length);
+    expect(a.send(new Uint8Array(grown).fill(9))).toBe(true);
+    await waitFor(() => sizes.length === 1, 'a 65475-byte segment');
+    expect(sizes).toEqual([grown]);
+    // Probes and their acks never reach the user of the path, and cost no drop count.
+    expect(listener.stats.dropped).toBe(0);
+  });
+
+  it('pmtud with a small receive buffer advertises only what 16 datagrams of that size fit in', async () => {
+    const { listener } = await listen();
+    const a = track(await udpTransport(clientInit({ pmtud: true, socketBufferBytes: 100_000 })).connect('127.0.0.2', listener.local));
+    // Linux reports twice what was asked (its bookkeeping share): 200 000 / 16 = 12 500-byte datagrams.
+    console.log('advertised segment with a 100 000-byte receive buffer', a.maxReceiveSegment);
+    expect(a.maxReceiveSegment).toBeGreaterThan(1200 - 32);
+    expect(a.maxReceiveSegment).toBeLessThanOrEqual(Math.floor(200_000 / 16) - 32);
+  });
+
+  it('without pmtud the path keeps its 1200-byte datagrams and advertises no more', async () => {
+    const { listener } = await listen();
+    const a = track(await udpTransport(clientInit()).connect('127.0.0.2', listener.local));
+    await new Promise((r) => setTimeout(r, 300));
+    expect([a.maxSegment, a.maxReceiveSegment]).toEqual([1200 - 32, 1200 - 32]);
+  });
+
   it('leaves no socket or timer behind', async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
     await waitFor(() => !process.getActiveResourcesInfo().includes('UDPWrap'), 'every socket to close');

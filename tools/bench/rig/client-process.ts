@@ -14,7 +14,14 @@ const arg = childArg<ClientChildArg>();
 const crypto = await loadCrypto();
 const log = childLogger('client');
 const client = await startClient(
-  { ...arg.config, keypair: keypairFromPrivateKey(crypto, decodeKey(arg.privateKey)), crypto, logLevel: log.level },
+  {
+    ...arg.config,
+    keypair: keypairFromPrivateKey(crypto, decodeKey(arg.privateKey)),
+    crypto,
+    logLevel: log.level,
+    // MPTUN_BENCH_PMTUD=0: sealed UDP keeps 1200-byte datagrams (the figures before path MTU discovery).
+    ...(process.env['MPTUN_BENCH_PMTUD'] === '0' ? { pmtud: false } : {}),
+  },
   { logger: log.logger },
 );
 // Ready once every path is up, so measurements start from a settled tunnel.

@@ -29,6 +29,8 @@ const server = await startServer(
     logFormat: 'text',
     ...(arg.scheduler ? { scheduler: arg.scheduler } : {}),
     ...(arg.cc ? { cc: arg.cc } : {}),
+    // MPTUN_BENCH_PMTUD=0: sealed UDP keeps 1200-byte datagrams (the figures before path MTU discovery).
+    ...(process.env['MPTUN_BENCH_PMTUD'] === '0' ? { pmtud: false } : {}),
   },
   { logger: log.logger },
 );

@@ -95,6 +95,7 @@ function renderStatus(s) {
     if (p.downReason) state.title = p.downReason;
     cell(tr, p.backup ? 'backup' : 'active');
     cell(tr, ms(p.rttMs)).dataset.field = 'rtt';
+    cell(tr, p.mssBytes === null || p.mssBytes === undefined ? '-' : String(p.mssBytes)).dataset.field = 'mss';
     cell(tr, bits(p.upBps)).dataset.field = 'upRate';
     cell(tr, bits(p.downBps)).dataset.field = 'downRate';
     cell(tr, pct(p.lossRate));
@@ -297,7 +298,7 @@ export const dashboardHtml = `<!doctype html>
 <section><h2>Throughput per path (last 60 s)</h2><canvas id="throughput"></canvas><div class="legend" id="throughput-legend"></div></section>
 <section><h2>RTT per path (last 60 s)</h2><canvas id="rtt"></canvas><div class="legend" id="rtt-legend"></div></section>
 <section class="wide"><h2>Paths</h2>
-<table><thead><tr><th>Path</th><th>Transport</th><th>State</th><th>Role</th><th>RTT</th><th>Up</th><th>Down</th><th>Loss</th><th>Sent</th><th>Received</th><th>Retrans.</th></tr></thead>
+<table><thead><tr><th>Path</th><th>Transport</th><th>State</th><th>Role</th><th>RTT</th><th title="largest segment payload sent now; path MTU discovery raises it on sealed UDP">MSS</th><th>Up</th><th>Down</th><th>Loss</th><th>Sent</th><th>Received</th><th>Retrans.</th></tr></thead>
 <tbody id="paths"></tbody></table><ul id="down-reasons"></ul></section>
 <section class="wide"><h2>Connections</h2>
 <table><thead><tr><th>Target</th><th>Id</th><th>Sent</th><th>Received</th><th>Subflows</th><th>Age</th></tr></thead>

@@ -105,6 +105,7 @@ export function renderStatusTable(s: StatusSnapshot, opts: TableOptions = {}): s
       { text: p.state, style: STATE_STYLE[p.state] },
       { text: p.backup ? 'backup' : 'active' },
       { text: formatRtt(p.rttMs) },
+      { text: p.mssBytes === null ? '-' : String(p.mssBytes) },
       { text: formatBitRate(p.upBps) },
       { text: formatBitRate(p.downBps) },
       { text: formatLoss(p.lossRate) },
@@ -112,7 +113,7 @@ export function renderStatusTable(s: StatusSnapshot, opts: TableOptions = {}): s
       { text: formatBytes(p.bytesDown) },
       { text: String(p.retransmissions) },
     ]);
-    const header = ['PATH', 'TRANSPORT', 'STATE', 'ROLE', 'RTT', 'UP', 'DOWN', 'LOSS', 'SENT', 'RECEIVED', 'RETRANS'];
+    const header = ['PATH', 'TRANSPORT', 'STATE', 'ROLE', 'RTT', 'MSS', 'UP', 'DOWN', 'LOSS', 'SENT', 'RECEIVED', 'RETRANS'];
     lines.push(...table(header, rows, 4, color).map((l) => `  ${l}`));
     for (const p of s.paths) if (!p.up && p.downReason) lines.push(`  ${printable(p.name)} is down: ${printable(p.downReason)}`);
   }

@@ -79,6 +79,7 @@ interface PathRecord {
   recent: CounterSample[];
   series: PathSeries;
   rttMs: number | null;
+  mssBytes: number | null;
 }
 
 type SubflowCounters = Pick<SubflowInfo, 'bytesSent' | 'bytesReceived' | 'bytesRetransmitted' | 'segmentsSent' | 'retransmissions'>;
@@ -172,6 +173,8 @@ export class StatusTracker {
     for (const p of this.client.pathList()) this.pathState(p.localAddress);
     for (const c of this.client.connections?.() ?? []) if (!this.followed.has(c.socket)) this.follow(c);
     const rtts = new Map<string, number[]>();
+    /** Largest MSS among the live subflows of each path. */
+    const mss = new Map<string, number>();
     for (const conn of [...this.connections]) {
       for (const sf of conn.socket.subflows()) {
         const path = this.pathState(sf.localAddress);
@@ -183,6 +186,7 @@ export class StatusTracker {
         path.totals.segmentsSent += sf.segmentsSent - base.segmentsSent;
         path.totals.retransmissions += sf.retransmissions - base.retransmissions;
         conn.subflows.set(sf.id, { ...pickCounters(sf), localAddress: sf.localAddress, state: sf.state });
+        if (sf.state !== 'closed') mss.set(sf.localAddress, Math.max(mss.get(sf.localAddress) ?? 0, sf.mssBytes));
         if (sf.state !== 'closed' && sf.srttMs > 0) {
           const list = rtts.get(sf.localAddress) ?? [];
           list.push(sf.srttMs);
@@ -194,6 +198,7 @@ export class StatusTracker {
     for (const path of this.paths.values()) {
       const list = rtts.get(path.localAddress);
       path.rttMs = list ? list.reduce((a, b) => a + b, 0) / list.length : null;
+      path.mssBytes = mss.get(path.localAddress) ?? null;
       path.recent.push({ t: now, ...path.totals });
       // Keep one sample at or before the window's start, and everything after it.
       while (path.recent.length > 2 && path.recent[1]!.t <= now - this.rateWindowMs) path.recent.shift();
@@ -250,6 +255,7 @@ export class StatusTracker {
         downReason: shown === 'down' ? (this.downReasons.get(address) ?? info?.reason ?? 'not connected yet') : null,
         backup: info ? info.backup : false,
         rttMs: state?.rttMs ?? null,
+        mssBytes: state?.mssBytes ?? null,
         ...rates,
         bytesUp: state?.totals.bytesUp ?? 0,
         bytesDown: state?.totals.bytesDown ?? 0,
@@ -297,6 +303,7 @@ export class StatusTracker {
         recent: [],
         series: { t: [], upBps: [], downBps: [], rttMs: [], lossRate: [] },
         rttMs: null,
+        mssBytes: null,
       };
       this.paths.set(localAddress, p);
     }

@@ -22,6 +22,11 @@ export interface PathStatus {
   backup: boolean;
   /** Mean smoothed RTT of the path's live subflows; null when none has a sample. */
   rttMs: number | null;
+  /**
+   * Largest segment payload the path's live subflows send now, bytes: path MTU discovery
+   * raises it above the 1200-byte datagram floor on sealed UDP. null without a live subflow.
+   */
+  mssBytes: number | null;
   upBps: number;
   downBps: number;
   /** Retransmitted segments / segments sent, over the rate window (0..1). */

@@ -42,7 +42,7 @@ export interface ConnectionHost {
   unregisterSubflow(conn: Connection, sf: SubflowView): void;
   /** A fresh local port for a new subflow on a path. */
   allocatePort(pathId: number): number;
-  pathAddresses(pathId: number): { local: Address; remote: Address; mss: number; reliable: boolean; authenticated: boolean } | undefined;
+  pathAddresses(pathId: number): { local: Address; remote: Address; mss: number; sendMss: number; reliable: boolean; authenticated: boolean } | undefined;
   connectionClosed(conn: Connection): void;
   /** The connection has segments to send. */
   wake(conn: Connection): void;

@@ -92,6 +92,35 @@ export class SendQueue {
     return lo - this.head;
   }
 
+  /**
+   * Cut `s` (a segment not in flight) so no piece holds more than `mss` bytes: `s` keeps the
+   * first piece, the others follow it in the queue with the same state. Returns the new pieces.
+   */
+  split(s: SentSegment, mss: number): SentSegment[] {
+    const idx = this.items.indexOf(s, this.head);
+    if (idx < 0 || s.inFlight || s.data.length <= mss) return [];
+    const whole = s.data;
+    const pieces: SentSegment[] = [];
+    for (let off = mss; off < whole.length; off += mss) {
+      const last = off + mss >= whole.length;
+      pieces.push({
+        ...s,
+        rel: s.rel + off,
+        data: whole.subarray(off, Math.min(whole.length, off + mss)),
+        dataOffset: s.dataOffset < 0 ? -1 : s.dataOffset + off,
+        dataFin: last && s.dataFin,
+        fin: last && s.fin,
+      });
+    }
+    s.data = whole.subarray(0, mss);
+    s.dataFin = false;
+    s.fin = false;
+    this.items.splice(idx + 1, 0, ...pieces);
+    const unsentAt = Math.max(this.unsentIdx, this.head);
+    if (idx < unsentAt) this.unsentIdx = unsentAt + pieces.length;
+    return pieces;
+  }
+
   /** Number of sent segments. */
   sentCount(): number {
     return Math.max(this.unsentIdx, this.head) - this.head;

@@ -2,8 +2,10 @@ import type { ResolvedConfig } from '../config.js';
 
 /** Tunables of one subflow; the connection passes its own. */
 export interface SubflowConfig {
-  /** Largest payload per segment. */
+  /** Largest payload per segment we can receive on this path: what our SYN advertises. */
   mss: number;
+  /** Largest payload per segment the path carries now (its PLPMTU less headers); setPathMss moves it. */
+  pathMss: number;
   initialRtoMs: number;
   minRtoMs: number;
   maxRtoMs: number;
@@ -33,9 +35,11 @@ export interface SubflowConfig {
 }
 
 /** The tunables of a subflow on a path with this MSS and carrier, from the endpoint's configuration. */
-export function subflowConfig(cfg: ResolvedConfig, path: { mss: number; reliable: boolean; authenticated?: boolean } | undefined): SubflowConfig {
+export function subflowConfig(cfg: ResolvedConfig, path: { mss: number; sendMss?: number; reliable: boolean; authenticated?: boolean } | undefined): SubflowConfig {
+  const mss = path?.mss ?? cfg.mss;
   return {
-    mss: path?.mss ?? cfg.mss,
+    mss,
+    pathMss: path?.sendMss ?? mss,
     initialRtoMs: cfg.initialRtoMs,
     minRtoMs: cfg.minRtoMs,
     maxRtoMs: cfg.maxRtoMs,

@@ -183,8 +183,12 @@ export class Subflow implements SubflowView {
   /** Next relative sequence to assign to new data. */
   private sndNxt = 0;
   private inFlight = 0;
-  /** Sender MSS (the peer's announced MSS bounded by ours). */
+  /** Sender MSS: min(peerMss, pathMss). */
   private sendMss: number;
+  /** The peer's MSS option (what it can receive); ours until its SYN says. */
+  private peerMss: number;
+  /** What the path carries now (Endpoint.setPathMss). */
+  private pathMss: number;
   /** Peer window scale shift; 0 until the handshake says otherwise. */
   private peerWindowScale = 0;
   private synDataLength = 0;
@@ -245,7 +249,9 @@ export class Subflow implements SubflowView {
     now: number,
   ) {
     this.current = isInitiator ? 'syn-sent' : 'syn-received';
-    this.sendMss = config.mss;
+    this.peerMss = config.mss;
+    this.pathMss = config.pathMss;
+    this.sendMss = Math.min(this.peerMss, this.pathMss);
     this.rtt = new RttEstimator(config.initialRtoMs, config.minRtoMs, config.maxRtoMs);
     this.receiver = new SubflowReceiver(config.receiveLimit);
     this.controller = ccFactory(this, ccGroup);
@@ -278,9 +284,18 @@ export class Subflow implements SubflowView {
     return this.remoteId;
   }
 
-  /** Sender MSS (the peer's announced MSS bounded by ours). */
+  /** Sender MSS (the peer's announced MSS bounded by what the path carries now). */
   get mss(): number {
     return this.sendMss;
+  }
+
+  /**
+   * The path now carries segments of up to `mss` payload bytes. Larger segments already queued
+   * are split when they are next sent, so nothing above the new size leaves (RFC 8899 §4.3).
+   */
+  setPathMss(mss: number): void {
+    this.pathMss = mss;
+    this.sendMss = Math.max(64, Math.min(this.peerMss, this.pathMss));
   }
 
   /** In-order received bytes that no mapping covers (RFC 8684 §3.3.1): from where, how many. */
@@ -618,7 +633,10 @@ export class Subflow implements SubflowView {
           this.segTsecr = o.tsecr;
         }
       } else if (isSyn) {
-        if (o.kind === 'mss') this.sendMss = Math.max(64, Math.min(this.config.mss, o.mss));
+        if (o.kind === 'mss') {
+          this.peerMss = o.mss;
+          this.sendMss = Math.max(64, Math.min(this.peerMss, this.pathMss));
+        }
         else if (o.kind === 'window-scale') {
           this.peerWindowScale = Math.min(o.shift, 14); // RFC 7323 §2.3
           this.wsEnabled = true;
@@ -1019,6 +1037,7 @@ export class Subflow implements SubflowView {
         this.retransmitQueue.shift();
         continue;
       }
+      if (s.data.length > this.sendMss) this.splitSegment(s);
       if (!this.mayTransmit(now, s.data.length || 1)) return null;
       this.retransmitQueue.shift();
       s.lost = false;
@@ -1027,6 +1046,7 @@ export class Subflow implements SubflowView {
       return this.transmit(now, s);
     }
     const next = this.queue.nextUnsent();
+    if (next && next.data.length > this.sendMss) this.splitSegment(next);
     if (next && this.mayTransmit(now, next.data.length || 1)) {
       this.queue.advanceUnsent();
       return this.transmit(now, next);
@@ -1036,6 +1056,11 @@ export class Subflow implements SubflowView {
       this.tlpPending = false;
       let last: SentSegment | undefined;
       for (const s of this.queue.sent()) if (!s.sacked) last = s;
+      if (last && last.data.length > this.sendMss) {
+        // Too large for the path now: resend it, split, as a loss instead of a probe.
+        this.markLost(last);
+        return this.nextDataSegment(now);
+      }
       if (last) {
         // Until an ACK answers it, the RTO, not another probe, is next (a peer that holds the
         // data behind a zero window would otherwise get a copy every two RTTs).
@@ -1046,6 +1071,19 @@ export class Subflow implements SubflowView {
       }
     }
     return null;
+  }
+
+  /**
+   * Cut a segment that is not in flight (never sent, or declared lost) into sendMss pieces in
+   * place: each keeps its own part of the mapping (dataOffset + i), so the DSS of every piece
+   * is consistent with the original (RFC 8684 §3.3.1); FIN and DATA_FIN ride the last piece.
+   */
+  private splitSegment(s: SentSegment): void {
+    const pieces = this.queue.split(s, this.sendMss);
+    if (s.lost && pieces.length > 0) {
+      const at = this.retransmitQueue.indexOf(s);
+      this.retransmitQueue.splice(at + 1, 0, ...pieces);
+    }
   }
 
   private transmit(now: number, s: SentSegment): TcpSegment {

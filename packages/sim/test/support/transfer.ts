@@ -5,13 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { Pair, type LinkOptions } from '../../src/index.js';
-import { ccFactory, Endpoint, schedulerFactory, SeededRandom, type Connection, type EndpointConfig, type EndpointEvent } from '@mptun/core';
+import { ccFactory, Endpoint, schedulerFactory, SeededRandom, type Connection, type EndpointConfig, type EndpointEvent, type PathOptions } from '@mptun/core';
 
 export interface PathSpec {
   forward?: LinkOptions;
   backward?: LinkOptions;
   /** The server address this path reaches (default 10.9.9.9, the one every path shares). */
   serverHost?: string;
+  /** Endpoint.openPath options for both ends of this path (MSS and the like). */
+  pathOptions?: PathOptions;
+  /** The server end's, when they differ from pathOptions. */
+  serverPathOptions?: PathOptions;
 }
 
 export interface TransferSpec {
@@ -169,8 +173,8 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   const serverPaths: number[] = [];
   spec.paths.forEach((p, i) => {
     const serverHost = p.serverHost ?? '10.9.9.9';
-    clientPaths.push(client.openPath({ host: `10.0.${i}.2`, port: 40000 + i }, { host: serverHost, port: 443 }));
-    serverPaths.push(server.openPath({ host: serverHost, port: 443 }, { host: `10.0.${i}.2`, port: 40000 + i }));
+    clientPaths.push(client.openPath({ host: `10.0.${i}.2`, port: 40000 + i }, { host: serverHost, port: 443 }, p.pathOptions));
+    serverPaths.push(server.openPath({ host: serverHost, port: 443 }, { host: `10.0.${i}.2`, port: 40000 + i }, p.serverPathOptions ?? p.pathOptions));
   });
   const pair = new Pair(
     client,
