@@ -86,7 +86,11 @@ async function watchBalancer(b: Balancer): Promise<{ stop(): Promise<Map<string,
   }
   const [host, port] = b.shared.split(':');
   const length = b.proto === 'udp' ? 'udp.length' : 'tcp.len';
-  const child = spawn('tshark', ['-i', 'lo', '-l', '-n', '-f', `${b.proto} and dst host ${host} and dst port ${port}`, '-T', 'fields', '-e', 'ip.src', '-e', length], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Path MTU probes (sealed message type 5; the type byte is in the clear) are left out: every
+  // standing path searches once through the balancer, and nginx drops probes above its 16 KiB
+  // UDP buffer, each tried three times, so a second address sends ~1 MB of them on loopback.
+  const probes = b.proto === 'udp' ? ' and udp[8] != 5' : '';
+  const child = spawn('tshark', ['-i', 'lo', '-l', '-n', '-f', `${b.proto} and dst host ${host} and dst port ${port}${probes}`, '-T', 'fields', '-e', 'ip.src', '-e', length], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

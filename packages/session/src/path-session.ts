@@ -235,7 +235,10 @@ export class PathSession {
       throw err;
     }
     // A probe may well be lost: it does not stand in for a keepalive.
-    if (type === MessageType.Data) this.lastSent = now;
+    if (type === MessageType.Data) {
+      this.lastSent = now;
+      this.search?.dataSent(sealed.length, now);
+    }
     // The message-count limits of a rekey are reached by sending: check here, not on a timer.
     if (this.initiator !== null && this.pending.length === 0 && channel.needsRekey(now)) this.initiate(now, channel.remoteIndex);
     return sealed;

@@ -11,8 +11,11 @@
  *                   then halving the gap between the largest that fit and the smallest that
  *                   did not, down to SEARCH_GRANULARITY.
  *   SEARCH_COMPLETE the PLPMTU stays; a probe of the PLPMTU itself goes out every
- *                   CONFIRM_INTERVAL_MS. MAX_PROBES of those unanswered while other messages
- *                   still arrive is a black hole (§4.3): back to BASE and search again.
+ *                   CONFIRM_INTERVAL_MS while datagrams above the floor are being sent (an
+ *                   idle path has nothing large to lose, and a 64 KiB probe every 2 s would
+ *                   cost an idle cellular path more than its keepalives). MAX_PROBES of
+ *                   those unanswered while other messages still arrive is a black hole
+ *                   (§4.3): back to BASE and search again.
  *                   After RAISE_INTERVAL_MS (§5.1.1 PMTU_RAISE_TIMER) the search resumes above.
  *
  * A probe counts as lost only when something else was heard from the peer after it left:
@@ -66,6 +69,10 @@ export class PlpmtuSearch {
   private nextId = 1;
   private probeRttMs = 0;
   private lastHeard = -Infinity;
+  /** When a datagram above the floor last left (dataSent). */
+  private lastLargeSent = -Infinity;
+  /** SEARCH_COMPLETE, a confirmation skipped for want of large datagrams: the next one brings it back. */
+  private confirmWaiting = false;
   /** When the next probe (or the next confirmation, or the raise) is due. */
   private dueAt: number;
   /** SEARCH_COMPLETE: when the raise timer fires. */
@@ -97,6 +104,15 @@ export class PlpmtuSearch {
     this.lastHeard = now;
   }
 
+  /** A datagram of `size` bytes (not a probe) left on the path. */
+  dataSent(size: number, now: number): void {
+    if (size <= this.base) return;
+    this.lastLargeSent = now;
+    if (!this.confirmWaiting) return;
+    this.confirmWaiting = false;
+    this.dueAt = Math.min(this.dueAt, now);
+  }
+
   /** When poll() next has something to do. */
   nextDeadline(): number {
     const out = this.outstanding;
@@ -123,6 +139,12 @@ export class PlpmtuSearch {
     if (this.current === 'base') this.startSearch(now);
     else if (this.current === 'search-complete' && now >= this.raiseAt) this.startSearch(now); // §5.1.1 raise
     if (this.candidate === 0) return { probe: null, changed };
+    if (this.current === 'search-complete' && this.lastLargeSent < this.dueAt - CONFIRM_INTERVAL_MS) {
+      // Nothing above the floor left since the last confirmation: no probe until something does.
+      this.confirmWaiting = true;
+      this.dueAt = this.raiseAt;
+      return { probe: null, changed };
+    }
     const probe = { id: this.nextId++, size: this.candidate };
     this.outstanding = { ...probe, sentAt: now };
     this.recent.set(probe.id, this.outstanding);
@@ -176,6 +198,7 @@ export class PlpmtuSearch {
   /** BASE → SEARCHING, or SEARCH_COMPLETE → SEARCHING above the PLPMTU when the raise timer fires. */
   private startSearch(now: number): void {
     this.current = 'searching';
+    this.confirmWaiting = false;
     this.fits = this.plpmtu;
     this.failsAt = Infinity;
     this.probesLost = 0;

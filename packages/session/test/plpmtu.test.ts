@@ -18,11 +18,15 @@ interface Run {
   probesSent: number[];
 }
 
-/** Runs the search for `untilMs` over a path whose MTU is mtuAt(now). */
-function run(r: Run, untilMs: number, mtuAt: (now: number) => number, rttMs: number): void {
+/**
+ * Runs the search for `untilMs` over a path whose MTU is mtuAt(now); `busy`: data at the
+ * PLPMTU leaves all the time (an idle path sends none).
+ */
+function run(r: Run, untilMs: number, mtuAt: (now: number) => number, rttMs: number, busy = true): void {
   const acks: Array<{ at: number; id: number }> = [];
   while (r.now < untilMs) {
     r.search.heard(r.now); // other traffic arrives all the time
+    if (busy) r.search.dataSent(r.search.size, r.now);
     for (let i = acks.length - 1; i >= 0; i--) {
       if (acks[i]!.at > r.now) continue;
       const { id } = acks.splice(i, 1)[0]!;
@@ -100,6 +104,23 @@ describe(`PlpmtuSearch (seed ${SEED})`, () => {
     console.log('sizes', r.sizes);
     expect(r.sizes.filter((s) => s.at >= 5_000)).toEqual([]);
     expect(r.search.size).toBe(1472);
+  });
+
+  it('an idle path gets no confirmation probes; they come back with the first large datagram', () => {
+    const r: Run = { search: new PlpmtuSearch({ base: 1200, max: 65_507 }, 0), now: 0, sizes: [], probesSent: [] };
+    run(r, 5_000, () => 65_507, rtt);
+    expect(r.search.state).toBe('search-complete');
+    const before = r.probesSent.length;
+    run(r, 65_000, () => 65_507, rtt, false);
+    // At most the one confirmation already due when the path fell idle.
+    expect(r.probesSent.length - before, 'probes in a minute of idling').toBeLessThanOrEqual(1);
+    const idle = r.probesSent.length;
+    r.search.dataSent(1100, r.now); // at the floor: nothing to confirm
+    run(r, 66_000, () => 65_507, rtt, false);
+    expect(r.probesSent.length).toBe(idle);
+    run(r, 66_000 + CONFIRM_INTERVAL_MS, () => 65_507, rtt);
+    expect(r.probesSent.length, 'a confirmation once large datagrams flow again').toBeGreaterThan(idle);
+    expect(r.probesSent.slice(idle).every((s) => s === 65_507)).toBe(true);
   });
 
   it('raises again after the raise timer: a path that grew is found larger', () => {
