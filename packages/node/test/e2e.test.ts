@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MptcpSocket } from '../src/index.js';
-import { newClient, pattern, readAll, serveBulk, sha256, startWorld, writeAll, type World } from './support.js';
+import { newClient, pattern, readAll, serveBulk, sha256, startWorld, until, writeAll, type World } from './support.js';
 
 const SIZE = 100 * 1024 * 1024;
 
@@ -58,17 +58,23 @@ describe('end to end over two loopback aliases', () => {
 
   it('a path removed and added again mid-transfer: nothing is lost', async () => {
     world = await startWorld(['udp']);
-    const down = pattern(5, 20_000_000);
+    // Large enough that 64 KiB datagrams (path MTU discovery on loopback) do not finish it
+    // before the path comes back; the steps wait on bytes received, not on time.
+    const size = 100_000_000;
+    const down = pattern(5, size);
     const serverSide = serveBulk(world, () => down);
-    const up = pattern(6, 20_000_000);
+    const up = pattern(6, size);
     const client = newClient(world, 'udp');
     const sock = client.connect();
+    let received = 0;
+    sock.on('data', (d: Buffer) => (received += d.length));
     const got = readAll(sock);
     writeAll(sock, up);
-    await new Promise((r) => setTimeout(r, 150));
+    await until(() => received > size / 10, 'a tenth of the download');
     sock.removeLocalAddress('127.0.0.3');
     expect(sock.subflows().filter((f) => f.localAddress === '127.0.0.3' && f.state !== 'closed')).toEqual([]);
-    await new Promise((r) => setTimeout(r, 150));
+    await until(() => received > size / 4, 'a quarter of the download');
+    expect(received, 'still mid-transfer when the path comes back').toBeLessThan(size);
     await sock.addLocalAddress('127.0.0.3');
     expect(await got).toEqual({ bytes: down.length, hash: sha256(down) });
     expect(await serverSide[0]).toEqual({ bytes: up.length, hash: sha256(up) });
