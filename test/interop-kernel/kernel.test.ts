@@ -5,7 +5,7 @@
  * MPTCP analysis of the TUN capture judge it (support.ts judge()).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MptcpClient, createServer, type MptcpServer, type MptcpSocket } from '../../packages/node/src/index.js';
+import { MptcpClient, createServer, type MptcpServer, type MptcpSocket, type SubflowInfo } from '../../packages/node/src/index.js';
 import { Lab, removeStaleLabs, type LabOptions, type PeerOptions, type Scripted } from './lab.js';
 import { TEN_MB, casePort, closed, formatMib, interopSkipReason, judge, receiveAll, sendRandom, until, type Digest } from './support.js';
 
@@ -118,10 +118,18 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
    * is filled in place): once it is over, the server has forgotten its subflows.
    */
   function receivedPerSubflow(sock: MptcpSocket): number[] {
-    const counts: number[] = [];
+    return perSubflow(sock, (f) => f.bytesReceived);
+  }
+
+  /**
+   * `pick` of each subflow, sampled every 50 ms and at the end: read after the transfer, the
+   * array still holds the last figures once the closed connection lists no subflow.
+   */
+  function perSubflow<T>(sock: MptcpSocket, pick: (f: SubflowInfo) => T): T[] {
+    const counts: T[] = [];
     const read = (): void => {
       const now = sock.subflows();
-      if (now.length > 0) counts.splice(0, counts.length, ...now.map((f) => f.bytesReceived));
+      if (now.length > 0) counts.splice(0, counts.length, ...now.map(pick));
     };
     read();
     const timer = setInterval(read, 50);
@@ -194,8 +202,9 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     const kernel = await l.kernelServer(port, { send: 4_000_000 });
     const sock = mptunClient(l, port, [2, 3]).connect();
     await established(sock, 2);
+    const perPath = perSubflow(sock, (f) => [f.localAddress, f.bytesSent] as const);
     await bothWays(kernel, sock, 4_000_000);
-    const sent = Object.fromEntries(sock.subflows().map((f) => [f.localAddress, f.bytesSent]));
+    const sent = Object.fromEntries(perPath);
     console.log('  A join, bytes mptun sent per subflow:', sent);
     expect(sent[l.host(2)]).toBeGreaterThan(0);
     expect(sent[l.host(3)]).toBeGreaterThan(0);
@@ -220,9 +229,10 @@ describe.skipIf(skipReason !== undefined)('kernel MPTCP interop', () => {
     const kernel = await l.kernelServer(port, { send: 4_000_000 });
     const sock = mptunClient(l, port, [2, 3], { checksums: true }).connect();
     await established(sock, 2);
+    const perPath = perSubflow(sock, (f) => [f.localAddress, f.bytesSent] as const);
     const { kernelInfo } = await bothWays(kernel, sock, 4_000_000);
     expect(kernelInfo.csumEnabled, 'the kernel runs DSS checksums').toBe(1);
-    const sent = Object.fromEntries(sock.subflows().map((f) => [f.localAddress, f.bytesSent]));
+    const sent = Object.fromEntries(perPath);
     console.log('  A IPv6 join, bytes mptun sent per subflow:', sent);
     expect(Math.min(sent[l.host(2)] ?? 0, sent[l.host(3)] ?? 0), 'each subflow carried data').toBeGreaterThan(0);
     await judge(l, 'A IPv6 join', { atLeast: { MPCapableSYNRX: 1, MPJoinSynRx: 1, MPJoinAckRx: 1 }, exactly: NO_RESETS, allow: REINJECTED });
