@@ -190,7 +190,7 @@ function decoderTarget(
       const classified = messageType(bytes);
       const index = receiverIndex(bytes);
       invariant(
-        (index !== null) === (classified === MessageType.Response || classified === MessageType.CookieReply || classified === MessageType.Data),
+        (index !== null) === (classified === MessageType.Response || classified === MessageType.CookieReply || classified === MessageType.Data || classified === MessageType.Probe),
         `receiverIndex ${index} for a message classified ${classified}`,
       );
       let decoded: unknown;
