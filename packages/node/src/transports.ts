@@ -7,7 +7,7 @@ import type { CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
 import { udpTransport, type HandshakeDropReason } from '@mptun/transport-udp';
 import { wsTransport } from '@mptun/transport-ws';
 import { isIP } from 'node:net';
-import { deviceSockets, nativeSocket, noFragmentUnavailable } from './bind-device.js';
+import { nativeSocket, noFragmentUnavailable, type NativeSocketOptions } from './bind-device.js';
 import { MptunError } from './errors.js';
 
 /** udp: sealed datagrams (the default); udp-plain: tcp-in-udp, no crypto; ws/wss: WebSocket. */
@@ -60,9 +60,13 @@ export interface PathOpener {
   open(localHost: string, opts?: { device?: string; affinity?: string }): Promise<PathLink>;
 }
 
-/** A socket from `localHost` bound to `device` (bind-device.ts), made when the path opens. */
-function onDevice(kind: 'udp' | 'tcp', localHost: string, device: string | undefined): (() => number) | undefined {
-  return device === undefined ? undefined : () => deviceSockets()(kind, localHost, device);
+/**
+ * A socket from `localHost` with the options Node cannot set (bind-device.ts: bound to a
+ * device, kept from fragmenting), made when the path opens; undefined when none is asked for
+ * and Node makes the socket itself.
+ */
+function nativeOpener(kind: 'udp' | 'tcp', localHost: string, opts: NativeSocketOptions): (() => number) | undefined {
+  return opts.device === undefined && opts.noFragment !== true ? undefined : () => nativeSocket(kind, localHost, opts);
 }
 
 export function pathOpener(o: ClientTransportOptions): PathOpener {
@@ -73,9 +77,9 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       if (!plain && (!o.keypair || !o.serverPublicKey)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'sealed UDP needs keypair and serverPublicKey');
       const pmtud = !plain && pmtudEnabled(o.pmtud);
       const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, pmtud, ...(o.crypto ? { crypto: o.crypto } : {}) });
-      const socketFor = (localHost: string, device: string | undefined): (() => number) | undefined =>
-        pmtud ? () => nativeSocket('udp', localHost, { noFragment: true, ...(device !== undefined ? { device } : {}) }) : onDevice('udp', localHost, device);
-      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, opts) => t.connect(localHost, o.server, socketFor(localHost, opts?.device)) };
+      const udpSocket = (localHost: string, device: string | undefined): (() => number) | undefined =>
+        nativeOpener('udp', localHost, { noFragment: pmtud, ...(device !== undefined ? { device } : {}) });
+      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, opts) => t.connect(localHost, o.server, udpSocket(localHost, opts?.device)) };
     }
     case 'ws':
     case 'wss': {
@@ -89,7 +93,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
         shared: true,
         answeredAtOpen: true,
         open: (localHost, opts) => {
-          const openSocket = onDevice('tcp', localHost, opts?.device);
+          const openSocket = nativeOpener('tcp', localHost, opts?.device !== undefined ? { device: opts.device } : {});
           return t.connect(localHost, url, { ...(openSocket ? { openSocket } : {}), ...(opts?.affinity !== undefined ? { affinity: opts.affinity } : {}) });
         },
       };
@@ -132,7 +136,7 @@ export async function openListener(spec: ListenSpec, o: ServerTransportOptions):
       // The listener's socket is made outside Node to keep it from fragmenting: only for a literal address.
       const pmtud = !plain && isIP(spec.host) !== 0 && pmtudEnabled(o.pmtud);
       const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, pmtud, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}), ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}) });
-      return t.listen({ host: spec.host, port: spec.port }, pmtud ? () => nativeSocket('udp', spec.host, { noFragment: true, port: spec.port }) : undefined);
+      return t.listen({ host: spec.host, port: spec.port }, nativeOpener('udp', spec.host, { noFragment: pmtud, port: spec.port }));
     }
     case 'ws':
     case 'wss': {
