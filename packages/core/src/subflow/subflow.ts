@@ -251,7 +251,7 @@ export class Subflow implements SubflowView {
     this.current = isInitiator ? 'syn-sent' : 'syn-received';
     this.peerMss = config.mss;
     this.pathMss = config.pathMss;
-    this.sendMss = Math.min(this.peerMss, this.pathMss);
+    this.sendMss = this.boundedSendMss();
     this.rtt = new RttEstimator(config.initialRtoMs, config.minRtoMs, config.maxRtoMs);
     this.receiver = new SubflowReceiver(config.receiveLimit);
     this.controller = ccFactory(this, ccGroup);
@@ -295,7 +295,12 @@ export class Subflow implements SubflowView {
    */
   setPathMss(mss: number): void {
     this.pathMss = mss;
-    this.sendMss = Math.max(64, Math.min(this.peerMss, this.pathMss));
+    this.sendMss = this.boundedSendMss();
+  }
+
+  /** What we send in one segment: what the peer takes and the path carries, at least 64 (the codec's floor). */
+  private boundedSendMss(): number {
+    return Math.max(64, Math.min(this.peerMss, this.pathMss));
   }
 
   /** In-order received bytes that no mapping covers (RFC 8684 §3.3.1): from where, how many. */
@@ -635,7 +640,7 @@ export class Subflow implements SubflowView {
       } else if (isSyn) {
         if (o.kind === 'mss') {
           this.peerMss = o.mss;
-          this.sendMss = Math.max(64, Math.min(this.peerMss, this.pathMss));
+          this.sendMss = this.boundedSendMss();
         }
         else if (o.kind === 'window-scale') {
           this.peerWindowScale = Math.min(o.shift, 14); // RFC 7323 §2.3
