@@ -217,10 +217,10 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     );
     this.driver.onPathClosed = (pathId, _link, info) => {
       // Behind a balancer, nothing listening at an address the server announced (ICMP port
-      // unreachable) says that server is gone, with the state of its connections: their
-      // paths through the balancer reach it too, so they are closed and dialled afresh at
-      // once rather than when they go quiet.
-      const gone = this.behindBalancer && info.code === 'ERR_MPTUN_SERVER_UNREACHABLE' ? this.pathsOfBalanced(this.table.usersOf(pathId)) : [];
+      // unreachable) says that server is gone, with the state of its connections: paths
+      // through the balancer that may reach it are closed and dialled afresh at once rather
+      // than when they go quiet.
+      const gone = this.behindBalancer && info.code === 'ERR_MPTUN_SERVER_UNREACHABLE' ? this.pathsMaybeTo(pathId) : [];
       this.table.linkClosed(pathId, info.message);
       if (gone.length > 0) queueMicrotask(() => this.redial(gone, true));
     };
@@ -393,6 +393,28 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       const old = this.table.retire(id, close);
       if (old) this.table.open(this.table.entry(null, old.local, this.server, 0)).catch(() => {}); // a failure is retried (reopenLater)
     }
+  }
+
+  /**
+   * The paths that may reach the dead server at the far end of `pathId`: those of its
+   * connections, and every standing path through the balancer not known to reach another
+   * server. The balancer hashes each source port on its own, so a path that carries no
+   * connection announced by another server may lead to the dead one, and would stay quiet
+   * for the whole silence limit before a new connection on it gave up.
+   */
+  private pathsMaybeTo(pathId: number): number[] {
+    const dead = this.table.all().find((e) => e.pathId === pathId)?.remote.host;
+    const paths = this.pathsOfBalanced(this.table.usersOf(pathId));
+    for (const e of this.table.all()) {
+      if (e.pathId === null || e.owner !== null || !this.isServer(e.remote)) continue;
+      const elsewhere = this.table.usersOf(e.pathId).some((u) => {
+        if (!(u instanceof MptcpSocket) || !u.isBound) return false;
+        const announced = u.connection.peerAddressList();
+        return announced.length > 0 && !announced.some((a) => a.host === dead);
+      });
+      if (!elsewhere) paths.push(e.pathId);
+    }
+    return paths;
   }
 
   /** The paths of the subflows of those of `users` whose server set the C bit (RFC 8684 §3.1). */

@@ -49,6 +49,13 @@ function encodeTimestamp(unixSeconds: number, nanos: number): Uint8Array {
   return out;
 }
 
+/** A stamp as ms of TAI64 time (precise to well under a microsecond), for comparing distances. */
+export function timestampMs(stamp: Uint8Array): number {
+  const view = new DataView(stamp.buffer, stamp.byteOffset, TIMESTAMP_BYTES);
+  const seconds = (view.getUint32(0) - TAI64_HIGH_WORD) * 0x1_0000_0000 + view.getUint32(4);
+  return seconds * 1000 + view.getUint32(8) / 1_000_000;
+}
+
 /** True when stamp `a` is strictly newer than `b` (big-endian, so byte order decides). */
 export function timestampAfter(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < TIMESTAMP_BYTES; i++) {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '@mptun/core';
 import { libsodiumWrappersBackend } from '../src/crypto/libsodium-wrappers.js';
 import { HandshakeInitiator, HandshakeResponder } from '../src/handshake.js';
-import { ReplayRecord } from '../src/replay-record.js';
+import { REORDER_WINDOW_MS, ReplayRecord } from '../src/replay-record.js';
+import { TimestampClock } from '../src/timestamp.js';
 import { seededKeypair } from './helpers.js';
 
 const SEED = 614;
@@ -39,6 +40,40 @@ describe(`ReplayRecord (seed ${SEED})`, async () => {
     const after = ReplayRecord.decode(before.encode());
     expect(after.size).toBe(1);
     expect(responder(after).consumeInitiation(captured, ctx(now + 10))).toEqual({ kind: 'drop', reason: 'replay' });
+  });
+
+  it('initiations of parallel paths that arrive out of order are each taken once (reorder window)', () => {
+    const record = new ReplayRecord();
+    // Two paths opened in the same instant: the later stamp arrives first.
+    const a = initiator.initiate(now + 20, 4).message;
+    const b = initiator.initiate(now + 20, 5).message;
+    expect(responder(record).consumeInitiation(b, ctx(now + 20)).kind).toBe('accept');
+    expect(responder(record).consumeInitiation(a, ctx(now + 20)).kind).toBe('accept');
+    expect(responder(record).consumeInitiation(a, ctx(now + 21))).toEqual({ kind: 'drop', reason: 'replay' });
+    expect(responder(record).consumeInitiation(b, ctx(now + 21))).toEqual({ kind: 'drop', reason: 'replay' });
+    // One older than the window is refused, as is anything after a restart that is not newer
+    // (a second initiator: the first one's clock never goes back).
+    const other = new HandshakeInitiator(crypto, { staticKeypair: client, serverPublicKey: server.publicKey, random: new SeededRandom(SEED + 4) });
+    const stale = other.initiate(now + 20 - REORDER_WINDOW_MS - 1, 6).message;
+    const newest = initiator.initiate(now + 23, 8).message;
+    const late = other.initiate(now + 22, 7).message;
+    expect(responder(record).consumeInitiation(stale, ctx(now + 20))).toEqual({ kind: 'drop', reason: 'replay' });
+    expect(responder(record).consumeInitiation(newest, ctx(now + 23)).kind).toBe('accept');
+    expect(responder(ReplayRecord.decode(record.encode())).consumeInitiation(late, ctx(now + 23))).toEqual({ kind: 'drop', reason: 'replay' });
+    expect(responder(record).consumeInitiation(late, ctx(now + 23)).kind).toBe('accept');
+  });
+
+  it('remembers a bounded number of stamps per key: past that, the oldest remembered is the floor', () => {
+    const record = new ReplayRecord();
+    const clock = new TimestampClock();
+    const key = client.publicKey;
+    const stamps = Array.from({ length: 40 }, (_, i) => clock.next(now + i));
+    expect(record.accept(key, stamps[39]!)).toBe(true);
+    // Taken newest first: 31 older ones fit beside it; the 32nd is taken as the new floor,
+    // and every one older than that is refused.
+    const taken = stamps.slice(0, 39).reverse().map((s) => record.accept(key, s));
+    expect(taken).toEqual([...Array(32).fill(true), ...Array(7).fill(false)]);
+    for (const s of stamps) expect(record.accept(key, s)).toBe(false);
   });
 
   it('decode refuses damaged bytes with ERR_MPTUN_BAD_MESSAGE', () => {
