@@ -60,6 +60,12 @@ const ECHO = `require('net').createServer({allowHalfOpen:true},(c)=>{c.on('error
 
 export type Side = 'clients' | 'site';
 
+/** Every bridge and echo target still running, killed if the test process exits without destroy(). */
+const helpers = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of helpers) c.kill('SIGKILL');
+});
+
 export class ScaleOutNetwork {
   private readonly topo = new TwoLinkTopology('mptun-so-', LINKS, SITE_ADDRESSES[0]);
   private readonly children: ChildProcess[] = [];
@@ -137,6 +143,8 @@ export class ScaleOutNetwork {
   /** A helper program in the namespace, resolved once it printed "listening". */
   private async started(side: Side, argv: string[]): Promise<void> {
     const { child, done } = inNamespace(this.children, this.ns[side], argv);
+    helpers.add(child);
+    child.once('exit', () => helpers.delete(child));
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (d: string) => d.includes('listening') && resolve());
       done.then(() => reject(new Error(`${argv.join(' ')} exited early`)), reject);
