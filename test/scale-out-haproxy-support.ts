@@ -66,7 +66,7 @@ export async function startHaproxy(net: ScaleOutNetwork, dir: string): Promise<H
   const check = spawnSync(HAPROXY, ['-c', '-f', global, '-f', CONF], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`haproxy -c refused the config: ${check.stdout}${check.stderr}`);
   let out = '';
-  const child = spawn('ip', [...net.prefix('site').slice(1), HAPROXY, '-db', '-f', global, '-f', CONF], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...net.command('site', [HAPROXY, '-db', '-f', global, '-f', CONF]), { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const deadline = Date.now() + 10_000;

@@ -103,6 +103,11 @@ export class ScaleOutNetwork {
     return ['ip', 'netns', 'exec', this.ns[side]];
   }
 
+  /** `argv` run in the namespace, as spawn's program and arguments. */
+  command(side: Side, argv: string[]): [string, string[]] {
+    return ['ip', ['netns', 'exec', this.ns[side], ...argv]];
+  }
+
   /** A TCP connection to host:port inside the namespace (from `from` there, if given). */
   dial(side: Side, host: string, port: number, from?: string): Socket {
     const s = connect(this.bridgePath(side));

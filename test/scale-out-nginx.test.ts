@@ -81,11 +81,11 @@ async function watchBalancer(net: ScaleOutNetwork, b: Balancer): Promise<{ stop(
   const [host, port] = b.shared.split(':');
   const length = b.proto === 'udp' ? 'udp.length' : 'tcp.len';
   // Path MTU probes (sealed message type 5; the type byte is in the clear) are left out: every
-  // standing path searches once through the balancer, and nginx drops probes above its 16 KiB
-  // UDP buffer, each tried three times, so a second address sends ~1 MB of them on loopback.
+  // standing path, a second address's too, searches for its datagram size through the
+  // balancer, each lost size tried three times; they carry no connection's data.
   const probes = b.proto === 'udp' ? ' and udp[8] != 5' : '';
   // The filter before the interfaces: it applies to both.
-  const child = spawn('ip', [...net.prefix('site').slice(1), 'tshark', '-l', '-n', '-f', `${b.proto} and dst host ${host} and dst port ${port}${probes}`, '-i', 's1', '-i', 's2', '-T', 'fields', '-e', 'ip.src', '-e', length], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...net.command('site', ['tshark', '-l', '-n', '-f', `${b.proto} and dst host ${host} and dst port ${port}${probes}`, '-i', 's1', '-i', 's2', '-T', 'fields', '-e', 'ip.src', '-e', length]), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

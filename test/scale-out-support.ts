@@ -46,7 +46,7 @@ export interface BalancerFile {
 
 /** Whether `address` (host:port) is bound in the namespace: the socket table, as `ss` lists it. */
 export function boundIn(net: ScaleOutNetwork, proto: 'udp' | 'tcp', address: string): boolean {
-  const ss = spawnSync('ip', ['netns', 'exec', net.ns.site, 'ss', proto === 'udp' ? '-uanH' : '-tlnH', 'src', address], { encoding: 'utf8' });
+  const ss = spawnSync(...net.command('site', ['ss', proto === 'udp' ? '-uanH' : '-tlnH', 'src', address]), { encoding: 'utf8' });
   return ss.stdout.includes(address);
 }
 
@@ -67,10 +67,10 @@ export async function startNginx(net: ScaleOutNetwork, dir: string, b: BalancerF
     ].join('\n'),
   );
   // -t binds the listen addresses too: in the namespace, where they are.
-  const check = spawnSync('ip', [...net.prefix('site').slice(1), NGINX, '-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
+  const check = spawnSync(...net.command('site', [NGINX, '-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', main]), { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`nginx -t refused the config: ${check.stderr}`);
   let errors = '';
-  const child = spawn('ip', [...net.prefix('site').slice(1), NGINX, '-p', dir, '-e', join(dir, 'error.log'), '-c', main], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...net.command('site', [NGINX, '-p', dir, '-e', join(dir, 'error.log'), '-c', main]), { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors += d));
   // Ready once the shared address is bound: a UDP probe gets no answer, so watch the socket table.
   const deadline = Date.now() + 10_000;
