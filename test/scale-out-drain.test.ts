@@ -13,7 +13,7 @@
  * Real CLIs and real balancers, each rig in network namespaces of its own that it makes and
  * removes (scale-out-netns.ts; see scale-out-nginx.test.ts and scale-out-haproxy.test.ts for
  * the addresses). Skipped, with the reason printed, where not root (no namespaces) or where
- * the balancer is missing (not in CI).
+ * the balancer is missing; never in CI, where either fails.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';

@@ -18,7 +18,7 @@
  * the servers' view of where their paths came from.
  *
  * Skipped, with the reason printed, where not root (no namespaces) or where haproxy is
- * missing (not in CI, where scripts/test.sh installs it and a missing haproxy fails).
+ * missing; never in CI (scripts/test.sh installs haproxy), where either fails.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

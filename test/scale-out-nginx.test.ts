@@ -13,7 +13,8 @@
  * the servers'; the clients in the clients namespace, each with its first address (10.47.1.2x)
  * on one link and its second (10.47.2.4x) on the other. tshark in the site namespace watches
  * what arrives at the balancer over both links. Skipped, with the reason printed, where not
- * root (no namespaces) or where nginx or its stream module is missing (not in CI).
+ * root (no namespaces) or where nginx or its stream module is missing; never in CI, where
+ * either fails.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
