@@ -10,9 +10,10 @@
  * - killed (SIGKILL): the time until every client's new connections succeed on the others
  *   is printed, the connections that were on it end with an ERR_MPTUN_* error in the
  *   client's log, and the others carry on.
- * Real CLIs and real balancers, all on loopback (see scale-out-nginx.test.ts and
- * scale-out-haproxy.test.ts for the addresses). Skipped, with the reason printed, where the
- * balancer is missing (not in CI).
+ * Real CLIs and real balancers, each rig in network namespaces of its own that it makes and
+ * removes (scale-out-netns.ts; see scale-out-nginx.test.ts and scale-out-haproxy.test.ts for
+ * the addresses). Skipped, with the reason printed, where not root (no namespaces) or where
+ * the balancer is missing; never in CI, where either fails.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -20,12 +21,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, writeKeyFiles, type KeyFiles } from '../apps/client/test/cli-support.js';
-import { startEcho } from '../apps/client/test/support.js';
+import { ScaleOutNetwork } from './scale-out-netns.js';
 import {
-  echoAgain, echoThroughSocks, nginxMissing, REPO, scrape, SERVERS, startNginx, startScaleOutClient, startScaleOutServer, stopBalancer, takeBalancerTurn, twoPaths,
+  echoAgain, echoThroughSocks, nginxMissing, REPO, scrape, SERVERS, startNginx, startScaleOutClient, startScaleOutServer, stopBalancer, twoPaths,
   type ScaleOutClient, type ScaleOutServer,
 } from './scale-out-support.js';
-import { haproxyMissing, PROXY, startHaproxy, startWsServer, WS_SERVERS, type Haproxy } from './scale-out-haproxy-support.js';
+import { haproxyClient, haproxyMissing, PROXY, startHaproxy, startWsServer, WS_SERVERS, type Haproxy } from './scale-out-haproxy-support.js';
 
 const BYTES = 200_000;
 /** Connections each client keeps open across the event, and opens after it. */
@@ -34,7 +35,6 @@ const PER_CLIENT = 2;
 interface Rig {
   servers: ScaleOutServer[];
   clients: ScaleOutClient[];
-  echoPort: number;
   /** The clients whose connections are on `victim` (their first path reached it). */
   clientsOn(victim: ScaleOutServer): ScaleOutClient[];
   /** The balancer's own view of a drained server, where it has one: checked after the drain. */
@@ -50,39 +50,38 @@ interface Balancer {
 }
 
 /**
- * What every rig shares: its turn at the deploy addresses, a directory, keys and the echo
- * target; `build` starts the balancer, the servers and five clients with two paths each.
+ * What every rig shares: its namespaces (with the echo target), a directory and keys; `build`
+ * starts the balancer, the servers and five clients with two paths each.
  */
 async function rigWith(
   balancer: 'nginx' | 'haproxy',
-  build: (dir: string, keys: KeyFiles, echoPort: number, rig: Omit<Rig, 'stop' | 'echoPort' | 'clientsOn'>) => Promise<{ stopBalancer: () => Promise<void> } & Pick<Rig, 'clientsOn' | 'balancerSawDrain'>>,
+  build: (net: ScaleOutNetwork, dir: string, keys: KeyFiles, rig: Omit<Rig, 'stop' | 'clientsOn'>) => Promise<{ stopBalancer: () => Promise<void> } & Pick<Rig, 'clientsOn' | 'balancerSawDrain'>>,
 ): Promise<Rig> {
-  const releaseTurn = await takeBalancerTurn(balancer);
+  const net = new ScaleOutNetwork();
   const dir = mkdtempSync(join(tmpdir(), `mptun-drain-${balancer}-`));
   const keys: KeyFiles = await writeKeyFiles();
-  const echo = await startEcho();
-  const parts: Omit<Rig, 'stop' | 'echoPort' | 'clientsOn'> = { servers: [], clients: [] };
+  const parts: Omit<Rig, 'stop' | 'clientsOn'> = { servers: [], clients: [] };
   let built: Awaited<ReturnType<typeof build>> | undefined;
   const stop = async (): Promise<void> => {
     await stopAll();
     await built?.stopBalancer();
-    await echo.close();
+    await net.destroy();
     keys.cleanup();
     rmSync(dir, { recursive: true, force: true });
-    releaseTurn();
   };
   try {
-    built = await build(dir, keys, echo.port, parts);
+    await net.create();
+    built = await build(net, dir, keys, parts);
   } catch (e) {
     await stop();
     throw e;
   }
-  return { ...parts, echoPort: echo.port, clientsOn: built.clientsOn, ...(built.balancerSawDrain ? { balancerSawDrain: built.balancerSawDrain } : {}), stop };
+  return { ...parts, clientsOn: built.clientsOn, ...(built.balancerSawDrain ? { balancerSawDrain: built.balancerSawDrain } : {}), stop };
 }
 
 /** nginx with its deploy file for sealed UDP or for WebSocket, servers announcing their own address. */
 function nginxBalancer(transport: 'udp' | 'ws'): Balancer {
-  const shared = transport === 'udp' ? '127.0.0.100:4433' : '127.0.0.100:8080';
+  const shared = transport === 'udp' ? '10.47.0.100:4433' : '10.47.0.100:8080';
   const port = transport === 'udp' ? 4433 : 8080;
   const listen = (host: string): string[] => ['--listen', transport === 'udp' ? `udp://${host}:${port}` : `ws://${host}:${port}/mptun`];
   const clientArgs = transport === 'udp' ? ['--server', shared] : ['--server', shared, '--transport', 'ws', '--ws-url', `ws://${shared}/mptun`];
@@ -90,13 +89,13 @@ function nginxBalancer(transport: 'udp' | 'ws'): Balancer {
     name: transport === 'udp' ? 'nginx (UDP)' : 'nginx (WebSocket)',
     missing: nginxMissing,
     startRig: (serverExtra) =>
-      rigWith('nginx', async (dir, keys, echoPort, rig) => {
+      rigWith('nginx', async (net, dir, keys, rig) => {
         let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
         const built = { stopBalancer: () => stopBalancer(nginx?.child), clientsOn: (v: ScaleOutServer) => rig.clients.filter((c) => v.app.logs().some((l) => l['msg'] === 'client path up' && (l['address'] === c.first || l['address'] === c.second))) };
         try {
-          nginx = await startNginx(dir, { conf: join(REPO, `deploy/nginx/mptun-${transport}.conf`), proto: transport === 'udp' ? 'udp' : 'tcp', shared });
-          for (const host of SERVERS) rig.servers.push(await startScaleOutServer(host, keys, listen(host), `${host}:${port}`, echoPort, serverExtra));
-          for (const i of [1, 2, 3, 4, 5]) rig.clients.push(await startScaleOutClient(twoPaths(i), keys, clientArgs));
+          nginx = await startNginx(net, dir, { conf: join(REPO, `deploy/nginx/mptun-${transport}.conf`), proto: transport === 'udp' ? 'udp' : 'tcp', shared });
+          for (const host of SERVERS) rig.servers.push(await startScaleOutServer(net, host, keys, listen(host), `${host}:${port}`, serverExtra));
+          for (const i of [1, 2, 3, 4, 5]) rig.clients.push(await startScaleOutClient(net, twoPaths(i), keys, clientArgs));
         } catch (e) {
           await built.stopBalancer();
           throw e;
@@ -112,7 +111,7 @@ const HAPROXY_WS: Balancer = {
   name: 'HAProxy (WebSocket)',
   missing: haproxyMissing,
   startRig: (serverExtra) =>
-    rigWith('haproxy', async (dir, keys, echoPort, rig) => {
+    rigWith('haproxy', async (net, dir, keys, rig) => {
       let haproxy: Haproxy | undefined;
       // HAProxy's log: the server each client address's upgrades went to.
       const clientsOn = (v: ScaleOutServer): ScaleOutClient[] => {
@@ -131,8 +130,8 @@ const HAPROXY_WS: Balancer = {
         expect(haproxy!.output(), `HAProxy put ${token} in drain state (agent check)`).toMatch(drainState);
         const mark = haproxy!.routed().length;
         for (const i of [6, 7, 8]) {
-          const c = await startScaleOutClient({ first: `127.0.0.${50 + i}`, second: `127.0.0.${70 + i}` }, keys, WS_CLIENT_ARGS);
-          const o = await echoThroughSocks(c.socks, echoPort, BYTES);
+          const c = await startScaleOutClient(net, haproxyClient(i), keys, WS_CLIENT_ARGS);
+          const o = await echoThroughSocks(c.socks, BYTES);
           expect(o.got, `echo through a client started after the drain (${c.first})`).toBe(o.sent);
           o.socket.destroy();
         }
@@ -143,11 +142,9 @@ const HAPROXY_WS: Balancer = {
       };
       const built = { stopBalancer: () => stopBalancer(haproxy?.child), clientsOn, balancerSawDrain };
       try {
-        for (const s of WS_SERVERS) rig.servers.push(await startWsServer(s, keys, echoPort, serverExtra));
-        haproxy = await startHaproxy(dir);
-        for (const i of [1, 2, 3, 4, 5]) {
-          rig.clients.push(await startScaleOutClient({ first: `127.0.0.${50 + i}`, second: `127.0.0.${70 + i}` }, keys, WS_CLIENT_ARGS));
-        }
+        for (const s of WS_SERVERS) rig.servers.push(await startWsServer(net, s, keys, serverExtra));
+        haproxy = await startHaproxy(net, dir);
+        for (const i of [1, 2, 3, 4, 5]) rig.clients.push(await startScaleOutClient(net, haproxyClient(i), keys, WS_CLIENT_ARGS));
       } catch (e) {
         await built.stopBalancer();
         throw e;
@@ -158,13 +155,13 @@ const HAPROXY_WS: Balancer = {
 
 /** PER_CLIENT echo connections from every client, left open; fails unless every one is hash-exact. */
 async function openEchoes(rig: Rig, stallMs?: number): Promise<Array<{ client: ScaleOutClient; socket: Socket }>> {
-  const open = await Promise.all(rig.clients.flatMap((client) => Array.from({ length: PER_CLIENT }, async () => ({ client, ...(await echoThroughSocks(client.socks, rig.echoPort, BYTES, stallMs)) }))));
+  const open = await Promise.all(rig.clients.flatMap((client) => Array.from({ length: PER_CLIENT }, async () => ({ client, ...(await echoThroughSocks(client.socks, BYTES, stallMs)) }))));
   for (const o of open) expect(o.got, `echo through client ${o.client.first}`).toBe(o.sent);
   return open.map(({ client, socket }) => ({ client, socket }));
 }
 
 const NAMES = ['mptun_connections_open', 'mptun_connections_total', 'mptun_connections_refused_total', 'mptun_draining'];
-const figures = (servers: ScaleOutServer[]): Promise<Array<Record<string, number>>> => scrape(servers.map((s) => s.metrics), NAMES);
+const figures = (servers: ScaleOutServer[]): Promise<Array<Record<string, number>>> => scrape(servers, NAMES);
 
 /** The server with the most connections open now. */
 async function busiest(servers: ScaleOutServer[]): Promise<number> {
@@ -193,9 +190,7 @@ for (const balancer of [nginxBalancer('udp'), nginxBalancer('ws'), HAPROXY_WS]) 
       const relayedBefore = ahead[v]!['mptun_connections_total']! - ahead[v]!['mptun_connections_refused_total']!;
 
       const started = Date.now();
-      const res = await fetch(victim.metrics.replace(/\/metrics$/, '/drain'), { method: 'POST' });
-      expect(res.status).toBe(202);
-      await res.text();
+      expect(await victim.post('/drain')).toBe(202);
 
       // Mid-run: the open connections carry more (those on the drained server too) while every
       // client opens new ones.
@@ -258,7 +253,7 @@ for (const balancer of [nginxBalancer('udp'), nginxBalancer('ws'), HAPROXY_WS]) 
         for (;;) {
           tries++;
           try {
-            const o = await echoThroughSocks(c.socks, rig.echoPort, 10_000, 5_000);
+            const o = await echoThroughSocks(c.socks, 10_000, 5_000);
             o.socket.destroy();
             if (o.got === o.sent) return { c, ms: Date.now() - killedAt, tries };
           } catch {

@@ -10,27 +10,26 @@
  * come through the proxy, and every path that asked for a server must have been sent there
  * (HAProxy's own log line per upgrade).
  *
- * Addresses, apart from the nginx test's so both may run at once: 127.0.0.110:8080 is the
- * proxy, 127.0.0.31-33:8080 the servers, 127.0.0.51-55 and 127.0.0.71-75 each client's two
- * addresses (`balance source` puts 127.0.0.x on server (x + 1) mod 3, so a client's two are
- * never on one server). The servers listen on loopback aliases a client could dial, but no
- * client is told them and no server announces them; that every path came through HAProxy is
- * checked from the servers' view of where their paths came from.
+ * In two network namespaces the test makes (scale-out-netns.ts has the picture): HAProxy and
+ * the servers in the site namespace, 10.47.0.110:8080 the proxy, 10.47.9.31-33:8080 the
+ * servers, on a subnet the clients namespace has no route to; each client's two addresses
+ * are 10.47.1.5x and 10.47.2.6x, one on each link (haproxyClient: `balance source` never puts
+ * a client's two on one server). That every path came through HAProxy is also checked from
+ * the servers' view of where their paths came from.
  *
- * Skipped, with the reason printed, where haproxy is missing (not in CI, where
- * scripts/test.sh installs it and a missing haproxy fails).
+ * Skipped, with the reason printed, where not root (no namespaces) or where haproxy is
+ * missing; never in CI (scripts/test.sh installs haproxy), where either fails.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
-import { startEcho } from '../apps/client/test/support.js';
-import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer, takeBalancerTurn } from './scale-out-support.js';
-import { haproxyMissing, PROXY, startHaproxy, startWsServer, WS_SERVERS, type Routed, type WsServer } from './scale-out-haproxy-support.js';
+import { stopAll, writeKeyFiles, type KeyFiles } from '../apps/client/test/cli-support.js';
+import { ScaleOutNetwork } from './scale-out-netns.js';
+import { echoAll, printLastWords, settledFigures, startTwoPathClient, stopBalancer, type ScaleOutClient } from './scale-out-support.js';
+import { haproxyClient, haproxyMissing, PROXY, startHaproxy, startWsServer, WS_SERVERS, type Routed, type WsServer } from './scale-out-haproxy-support.js';
 
-const CLIENTS = [1, 2, 3, 4, 5].map((i) => ({ first: `127.0.0.${50 + i}`, second: `127.0.0.${70 + i}` }));
+const CLIENTS = [1, 2, 3, 4, 5].map(haproxyClient);
 /** 100 connections in all, as issue 17 asks, open at once. */
 const CONNECTIONS_PER_CLIENT = 20;
 const BYTES = 200_000;
@@ -40,40 +39,36 @@ if (reason) console.log(`scale-out behind HAProxy skipped: ${reason}`);
 
 describe.skipIf(reason !== undefined)('three mptun-servers behind HAProxy, WebSocket paths routed by affinity token', () => {
   let dir = '';
+  const net = new ScaleOutNetwork();
   let keys: KeyFiles;
   let haproxy: Awaited<ReturnType<typeof startHaproxy>> | null = null;
-  let echo: Awaited<ReturnType<typeof startEcho>> | null = null;
   const servers: WsServer[] = [];
-  const clients: Array<{ first: string; second: string; app: AppProcess; socks: string }> = [];
-
-  let releaseTurn: (() => void) | null = null;
+  const clients: ScaleOutClient[] = [];
 
   beforeAll(async () => {
-    releaseTurn = await takeBalancerTurn('haproxy');
+    await net.create();
     dir = mkdtempSync(join(tmpdir(), 'mptun-haproxy-'));
     keys = await writeKeyFiles();
-    echo = await startEcho();
     // The servers share the key the clients pin: any of them may answer the proxy's address.
-    for (const server of SERVERS) servers.push(await startWsServer(server, keys, echo.port, ['--drain', '0s']));
-    haproxy = await startHaproxy(dir);
+    for (const server of SERVERS) servers.push(await startWsServer(net, server, keys, ['--drain', '0s']));
+    haproxy = await startHaproxy(net, dir);
     for (const c of CLIENTS) {
-      clients.push(await startTwoPathClient(c, keys, ['--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`]));
+      clients.push(await startTwoPathClient(net, c, keys, ['--server', PROXY, '--transport', 'ws', '--ws-url', `ws://${PROXY}/mptun`]));
     }
   }, 120_000);
 
   afterAll(async () => {
     await stopAll();
     await stopBalancer(haproxy?.child);
-    await echo?.close();
+    await net.destroy();
     keys?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    releaseTurn?.();
   });
 
   it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths reach their server through the proxy by token", async () => {
     const total = clients.length * CONNECTIONS_PER_CLIENT;
     console.log(`${clients.length} clients with two paths each, ${CONNECTIONS_PER_CLIENT} connections each: ${total} connections of ${BYTES} bytes echoed`);
-    const open = await echoAll(clients.map((c) => c.socks), echo!.port, CONNECTIONS_PER_CLIENT, BYTES, () => {
+    const open = await echoAll(clients.map((c) => c.socks), CONNECTIONS_PER_CLIENT, BYTES, () => {
       printLastWords([...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]);
       console.log(`--- haproxy\n${haproxy!.output()}`);
     });
@@ -114,20 +109,16 @@ describe.skipIf(reason !== undefined)('three mptun-servers behind HAProxy, WebSo
   }, 180_000);
 
   it('routes on the token as a header alone and as a query parameter alone (plain requests; each server answers 426)', async () => {
-    // From addresses of their own, so each request's log line is known by its client address;
-    // each hashes to another server than the one it asks for, so only the rule can send it there.
-    const probes = SERVERS.flatMap((s, i) => [
-      { from: `127.0.0.${81 + i}`, token: s.token, headers: { 'x-mptun-affinity': s.token }, path: '/mptun' },
-      { from: `127.0.0.${91 + i}`, token: s.token, headers: {}, path: `/mptun?mptun-affinity=${s.token}` },
+    // From addresses of their own in the clients namespace, so each request's log line is known
+    // by its client address; each hashes to another server than the one it asks for (10.47.1.x
+    // to server x + 1 mod 3), so only the rule can send it there.
+    const probes = SERVERS.flatMap((s, i): Array<{ from: string; token: string; headers: Record<string, string>; path: string }> => [
+      { from: `10.47.1.${81 + i}`, token: s.token, headers: { 'x-mptun-affinity': s.token }, path: '/mptun' },
+      { from: `10.47.1.${91 + i}`, token: s.token, headers: {}, path: `/mptun?mptun-affinity=${s.token}` },
     ]);
+    await net.addClientAddresses(probes.map((p) => p.from));
     for (const p of probes) {
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = httpGet({ host: PROXY.split(':')[0], port: Number(PROXY.split(':')[1]), path: p.path, headers: p.headers, localAddress: p.from, agent: false }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
-        req.on('error', reject);
-      });
+      const { status } = await net.http('clients', `http://${PROXY}${p.path}`, { headers: p.headers, from: p.from });
       expect(status, `${p.path} from ${p.from}`).toBe(426);
     }
     const deadline = Date.now() + 5_000;

@@ -8,12 +8,13 @@
  * server's /metrics), the load must spread over all three, every transfer must be
  * hash-exact, and the further paths must reach the server straight, not through nginx.
  *
- * Everything is on loopback: 127.0.0.100 is the balancer's shared address, 127.0.0.11-13 the
- * servers', 127.0.0.2x and 127.0.0.4x each client's two paths (all of 127/8 is loopback on
- * Linux). Skipped, with the reason printed, where nginx or its stream module is missing (not
- * in CI); the WebSocket case also where not root (nginx's HTTP temp directories are root's).
- * The capture of what reaches the balancer needs root (tshark on lo); elsewhere it is left
- * out with a printed note.
+ * In two network namespaces the test makes (scale-out-netns.ts has the picture): nginx and
+ * the servers in the site namespace, 10.47.0.100 the balancer's shared address, 10.47.0.11-13
+ * the servers'; the clients in the clients namespace, each with its first address (10.47.1.2x)
+ * on one link and its second (10.47.2.4x) on the other. tshark in the site namespace watches
+ * what arrives at the balancer over both links. Skipped, with the reason printed, where not
+ * root (no namespaces) or where nginx or its stream module is missing; never in CI, where
+ * either fails.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,9 +22,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll, writeKeyFiles, type KeyFiles } from '../apps/client/test/cli-support.js';
-import { startEcho } from '../apps/client/test/support.js';
+import { ScaleOutNetwork } from './scale-out-netns.js';
 import {
-  echoAll, echoThroughSocks, nginxMissing as reason, printLastWords, REPO, SERVERS, settledFigures, startNginx, startScaleOutServer, startTwoPathClient, stopBalancer, takeBalancerTurn, twoPaths,
+  echoAll, echoThroughSocks, nginxMissing as reason, printLastWords, REPO, SERVERS, settledFigures, startNginx, startScaleOutServer, startTwoPathClient, stopBalancer, twoPaths,
   type BalancerFile, type ScaleOutClient, type ScaleOutServer,
 } from './scale-out-support.js';
 
@@ -33,11 +34,9 @@ if (reason) console.log(`scale-out behind nginx skipped: ${reason}`);
 interface Balancer extends BalancerFile {
   name: string;
   /**
-   * The clients' addresses. Over WebSocket the hash is on the source address alone and these
-   * are chosen so that it puts at least one on each server (the hash depends on the upstream
-   * names; nginx's choice is deterministic). Over UDP it takes the source port too (so that
-   * a client can leave a drained or dead server), which places each client at random: the
-   * test starts clients again until each server holds one.
+   * The clients' addresses. Both deploy files hash on the source address and port (so that a
+   * client can leave a drained or dead server), which places each client at random: the test
+   * starts clients again until each server holds one.
    */
   clients: Array<{ first: string; second: string }>;
   connectionsPerClient: number;
@@ -53,44 +52,41 @@ const BALANCERS: Balancer[] = [
     name: 'sealed UDP behind a UDP stream balancer',
     conf: join(REPO, 'deploy/nginx/mptun-udp.conf'),
     proto: 'udp',
-    shared: '127.0.0.100:4433',
+    shared: '10.47.0.100:4433',
     clients: [1, 2, 3, 4, 5].map(twoPaths),
     connectionsPerClient: 20,
     bytes: 200_000,
     listen: (host) => ['--listen', `udp://${host}:4433`],
     announce: (host) => `${host}:4433`,
-    clientArgs: ['--server', '127.0.0.100:4433'],
+    clientArgs: ['--server', '10.47.0.100:4433'],
   },
   {
     name: 'WebSocket behind an HTTP reverse proxy',
     conf: join(REPO, 'deploy/nginx/mptun-ws.conf'),
     proto: 'tcp',
-    shared: '127.0.0.100:8080',
+    shared: '10.47.0.100:8080',
     clients: [1, 2, 3, 4, 5].map(twoPaths),
     connectionsPerClient: 20,
     bytes: 200_000,
     listen: (host) => ['--listen', `ws://${host}:8080/mptun`],
     announce: (host) => `${host}:8080`,
-    clientArgs: ['--server', '127.0.0.100:8080', '--transport', 'ws', '--ws-url', 'ws://127.0.0.100:8080/mptun'],
+    clientArgs: ['--server', '10.47.0.100:8080', '--transport', 'ws', '--ws-url', 'ws://10.47.0.100:8080/mptun'],
   },
 ];
 
 /**
  * UDP or TCP payload bytes sent to the balancer's shared address, by source address, captured
- * on loopback with tshark (which needs root); null, with the reason printed, where it cannot run.
+ * with tshark in the site namespace on both links (s1, s2): what reaches the balancer's side.
  */
-async function watchBalancer(b: Balancer): Promise<{ stop(): Promise<Map<string, number>> } | null> {
-  if (process.getuid?.() !== 0) {
-    console.log('not root: the capture of what reaches the balancer is left out (the servers\' view is still checked)');
-    return null;
-  }
+async function watchBalancer(net: ScaleOutNetwork, b: Balancer): Promise<{ stop(): Promise<Map<string, number>> }> {
   const [host, port] = b.shared.split(':');
   const length = b.proto === 'udp' ? 'udp.length' : 'tcp.len';
   // Path MTU probes (sealed message type 5; the type byte is in the clear) are left out: every
-  // standing path searches once through the balancer, and nginx drops probes above its 16 KiB
-  // UDP buffer, each tried three times, so a second address sends ~1 MB of them on loopback.
+  // standing path, a second address's too, searches for its datagram size through the
+  // balancer, each lost size tried three times; they carry no connection's data.
   const probes = b.proto === 'udp' ? ' and udp[8] != 5' : '';
-  const child = spawn('tshark', ['-i', 'lo', '-l', '-n', '-f', `${b.proto} and dst host ${host} and dst port ${port}${probes}`, '-T', 'fields', '-e', 'ip.src', '-e', length], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The filter before the interfaces: it applies to both.
+  const child = spawn(...net.command('site', ['tshark', '-l', '-n', '-f', `${b.proto} and dst host ${host} and dst port ${port}${probes}`, '-i', 's1', '-i', 's2', '-T', 'fields', '-e', 'ip.src', '-e', length]), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -118,20 +114,12 @@ async function watchBalancer(b: Balancer): Promise<{ stop(): Promise<Map<string,
   };
 }
 
-const notRoot = process.getuid?.() !== 0 ? 'not root: nginx as an HTTP proxy wants its temp directories under /var/lib/nginx' : undefined;
-if (!reason && notRoot) console.log(`scale-out with WebSocket behind nginx skipped: ${notRoot}`);
-
 describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behind nginx, hash on the source address: $name', (b) => {
-  if (b.proto === 'tcp' && notRoot) {
-    it.skip(`skipped: ${notRoot}`, () => {});
-    return;
-  }
   let dir = '';
-  let releaseTurn: (() => void) | undefined;
+  const net = new ScaleOutNetwork();
   let keys: KeyFiles;
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
-  let echo: Awaited<ReturnType<typeof startEcho>> | null = null;
-  let capture: Awaited<ReturnType<typeof watchBalancer>> = null;
+  let capture: Awaited<ReturnType<typeof watchBalancer>> | null = null;
   const servers: ScaleOutServer[] = [];
   let clients: ScaleOutClient[] = [];
   /** Connections of the placement probes, by server: left out of the counts below. */
@@ -141,7 +129,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
   async function landing(c: ScaleOutClient): Promise<ScaleOutServer> {
     const marks = servers.map((s) => s.app.logs().length);
     // Open until its joins are up: a connection closed at once may never join.
-    const probe = await echoThroughSocks(c.socks, echo!.port, 1_000);
+    const probe = await echoThroughSocks(c.socks, 1_000);
     const deadline = Date.now() + 15_000;
     try {
       for (;;) {
@@ -156,15 +144,14 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
   }
 
   beforeAll(async () => {
-    releaseTurn = await takeBalancerTurn();
+    await net.create();
     dir = mkdtempSync(join(tmpdir(), 'mptun-nginx-'));
     keys = await writeKeyFiles();
-    echo = await startEcho();
-    nginx = await startNginx(dir, b);
+    nginx = await startNginx(net, dir, b);
     // The servers share the key the clients pin: any of them may answer the shared address.
-    for (const host of SERVERS) servers.push(await startScaleOutServer(host, keys, b.listen(host), b.announce(host), echo.port, ['--drain', '0s']));
-    capture = await watchBalancer(b);
-    for (const c of b.clients) clients.push(await startTwoPathClient(c, keys, b.clientArgs));
+    for (const host of SERVERS) servers.push(await startScaleOutServer(net, host, keys, b.listen(host), b.announce(host), ['--drain', '0s']));
+    capture = await watchBalancer(net, b);
+    for (const c of b.clients) clients.push(await startTwoPathClient(net, c, keys, b.clientArgs));
     // Until each server holds a client: a client sharing a server starts again, from fresh
     // source ports.
     const where = new Map<ScaleOutClient, ScaleOutServer>();
@@ -177,7 +164,7 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
       const crowded = [...where].find(([, s]) => held.filter((x) => x === s).length > 1)![0];
       await crowded.app.stop();
       where.delete(crowded);
-      const fresh = await startTwoPathClient(crowded, keys, b.clientArgs);
+      const fresh = await startTwoPathClient(net, crowded, keys, b.clientArgs);
       where.set(fresh, await landing(fresh));
     }
     clients = [...where.keys()];
@@ -189,16 +176,15 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     await capture?.stop();
     await stopAll();
     await stopBalancer(nginx?.child);
-    await echo?.close();
+    await net.destroy();
     keys?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    releaseTurn?.();
   });
 
   it("every connection's subflows sit on one server, the load spreads over all three, transfers are hash-exact, further paths skip the balancer", async () => {
     // 100 connections, opened 25 at a time: at once, some first handshakes take over a second
     // on two cores and the client races them over its second address (see below).
-    const open = await echoAll(clients.map((c) => c.socks), echo!.port, b.connectionsPerClient, b.bytes, () => {
+    const open = await echoAll(clients.map((c) => c.socks), b.connectionsPerClient, b.bytes, () => {
       printLastWords([...servers.map((x) => ({ who: `server ${x.host}`, app: x.app })), ...clients.map((x) => ({ who: `client ${x.first}`, app: x.app }))]);
       console.log(`--- nginx\n${nginx!.errors()}`);
     }, 5);
@@ -255,14 +241,12 @@ describe.skipIf(reason !== undefined).each(BALANCERS)('three mptun-servers behin
     // sent to the shared address, the second addresses would carry about as much as the first.
     // A handshake the client raced over its second address (see above) may put one
     // connection's first path there: hence a ratio, not zero.
-    if (capture) {
-      const sent = await capture.stop();
-      capture = null;
-      console.log('bytes sent to the balancer, by source:', [...sent].map(([a, n]) => `${a} ${n}`).sort().join(', '));
-      const firsts = b.clients.reduce((n, c) => n + (sent.get(c.first) ?? 0), 0);
-      const seconds = b.clients.reduce((n, c) => n + (sent.get(c.second) ?? 0), 0);
-      expect(firsts, 'bytes from the first addresses through the balancer').toBeGreaterThan(total * 10_000);
-      expect(seconds * 10, `bytes from the second addresses through the balancer (${seconds}) are under a tenth of the first (${firsts})`).toBeLessThan(firsts);
-    }
+    const sent = await capture!.stop();
+    capture = null;
+    console.log('bytes sent to the balancer, by source:', [...sent].map(([a, n]) => `${a} ${n}`).sort().join(', '));
+    const firsts = b.clients.reduce((n, c) => n + (sent.get(c.first) ?? 0), 0);
+    const seconds = b.clients.reduce((n, c) => n + (sent.get(c.second) ?? 0), 0);
+    expect(firsts, 'bytes from the first addresses through the balancer').toBeGreaterThan(total * 10_000);
+    expect(seconds * 10, `bytes from the second addresses through the balancer (${seconds}) are under a tenth of the first (${firsts})`).toBeLessThan(firsts);
   }, 180_000);
 });

@@ -1,26 +1,28 @@
 /**
  * The pieces the scale-out tests share (scale-out-nginx, scale-out-drain, scale-out-haproxy):
  * Debian's nginx started in the foreground with a deploy file, mptun-servers each with its own
- * loopback address behind a balancer, clients with two paths, SOCKS echoes that stay open
- * while the servers are looked at, and reading the servers' /metrics.
+ * address behind a balancer, clients with two paths, SOCKS echoes that stay open while the
+ * servers are looked at, and reading the servers' /metrics. Balancer and servers run in the
+ * site namespace, clients in the clients namespace (scale-out-netns.ts); the test process
+ * reaches into both through that file's bridges.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type AppProcess, type KeyFiles } from '../apps/client/test/cli-support.js';
 import { socksOpen } from '../apps/server/test/cli-apps.js';
-import { pidAlive } from '../tools/bench/suite/kernel/netns.js';
+import { clientAddresses, ECHO_PORT, netnsMissing, type ScaleOutNetwork } from './scale-out-netns.js';
 
 export const REPO = join(import.meta.dirname, '..');
 export const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 /** Debian puts nginx in /usr/sbin, which a user's PATH may leave out. */
 export const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
-export const SERVERS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
-/** Client `i`'s two paths: the first reaches the balancer, the second only its server. */
-export const twoPaths = (i: number): { first: string; second: string } => ({ first: `127.0.0.${20 + i}`, second: `127.0.0.${40 + i}` });
+/** The servers behind nginx (deploy/nginx/*.conf), in the site namespace. */
+export const SERVERS = ['10.47.0.11', '10.47.0.12', '10.47.0.13'];
+/** Client `i`'s two paths (behind nginx): the first reaches the balancer, the second only its server. */
+export const twoPaths = (i: number): { first: string; second: string } => clientAddresses(i, 20, 40);
 
 function skipReason(): string | undefined {
   const v = spawnSync(NGINX, ['-v'], { stdio: 'ignore' });
@@ -28,8 +30,12 @@ function skipReason(): string | undefined {
   if (!existsSync(STREAM_MODULE)) return `nginx's stream module is missing (${STREAM_MODULE}; apt-get install -y libnginx-mod-stream)`;
   return undefined;
 }
-/** Why the nginx tests cannot run here; in CI (scripts/test.sh installs nginx) never set: a missing nginx fails there. */
-export const nginxMissing = process.env.CI ? undefined : skipReason();
+/**
+ * Why the nginx tests cannot run here: no namespaces (not root), or no nginx. In CI
+ * (scripts/test.sh installs nginx; the benchmark's namespaces already need root) neither is
+ * a reason: the test fails there rather than pass unrun.
+ */
+export const nginxMissing = process.env.CI ? undefined : (netnsMissing ?? skipReason());
 
 /** What startNginx needs of a way of balancing: the deploy file and the shared address. */
 export interface BalancerFile {
@@ -39,8 +45,14 @@ export interface BalancerFile {
   shared: string;
 }
 
-/** nginx in the foreground with the deploy file included, its pid and logs in `dir`. */
-export async function startNginx(dir: string, b: BalancerFile): Promise<{ child: ChildProcess; errors: () => string }> {
+/** Whether `address` (host:port) is bound in the namespace: the socket table, as `ss` lists it. */
+export function boundIn(net: ScaleOutNetwork, proto: 'udp' | 'tcp', address: string): boolean {
+  const ss = spawnSync(...net.command('site', ['ss', proto === 'udp' ? '-uanH' : '-tlnH', 'src', address]), { encoding: 'utf8' });
+  return ss.stdout.includes(address);
+}
+
+/** nginx in the foreground in the site namespace with the deploy file included, its pid and logs in `dir`. */
+export async function startNginx(net: ScaleOutNetwork, dir: string, b: BalancerFile): Promise<{ child: ChildProcess; errors: () => string }> {
   const main = join(dir, 'nginx.conf');
   writeFileSync(
     main,
@@ -55,16 +67,16 @@ export async function startNginx(dir: string, b: BalancerFile): Promise<{ child:
       '',
     ].join('\n'),
   );
-  const check = spawnSync(NGINX, ['-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
+  // -t binds the listen addresses too: in the namespace, where they are.
+  const check = spawnSync(...net.command('site', [NGINX, '-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', main]), { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`nginx -t refused the config: ${check.stderr}`);
   let errors = '';
-  const child = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', main], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...net.command('site', [NGINX, '-p', dir, '-e', join(dir, 'error.log'), '-c', main]), { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (errors += d));
   // Ready once the shared address is bound: a UDP probe gets no answer, so watch the socket table.
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const ss = spawnSync('ss', [b.proto === 'udp' ? '-uanH' : '-tlnH', 'src', b.shared], { encoding: 'utf8' });
-    if (ss.stdout.includes(b.shared)) break;
+    if (boundIn(net, b.proto, b.shared)) break;
     if (child.exitCode !== null) throw new Error(`nginx exited: ${errors}`);
     if (Date.now() > deadline) throw new Error(`nginx did not bind ${b.shared}: ${errors}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -84,13 +96,16 @@ export function metricSum(page: string, name: string): number {
   return sum;
 }
 
+/** Opens a stream to a client's SOCKS port (in the clients namespace). */
+export type Dial = () => Socket;
+
 /**
- * SOCKS5 CONNECT through the client to the echo target, then `bytes` random bytes out and
- * back; the socket stays open so the test can look at the servers while it is. Resolves with
- * the hashes of what was sent and what came back.
+ * SOCKS5 CONNECT through the client to the echo target in the site namespace, then `bytes`
+ * random bytes out and back; the socket stays open so the test can look at the servers while
+ * it is. Resolves with the hashes of what was sent and what came back.
  */
-export async function echoThroughSocks(socks: string, targetPort: number, bytes: number, stallMs = 60_000): Promise<{ socket: Socket; sent: string; got: string }> {
-  const { reply, socket } = await socksOpen(Number(socks.slice(socks.lastIndexOf(':') + 1)), targetPort);
+export async function echoThroughSocks(socks: Dial, bytes: number, stallMs = 60_000): Promise<{ socket: Socket; sent: string; got: string }> {
+  const { reply, socket } = await socksOpen(socks, ECHO_PORT);
   if (reply !== 0) throw new Error(`SOCKS reply ${reply}`);
   const payload = randomBytes(bytes);
   return new Promise((resolve, reject) => {
@@ -134,46 +149,65 @@ export function echoAgain(s: Socket, bytes: number, stallMs = 60_000): Promise<{
   });
 }
 
-/** The sums of `names` in the page at each of `urls`. */
-export async function scrape(urls: string[], names: string[]): Promise<Array<Record<string, number>>> {
-  return Promise.all(urls.map(async (u) => {
-    const page = await (await fetch(u)).text();
+/** A server as the tests look at it: its address, its process, its /metrics page and POST actions. */
+export interface ScaleOutServer {
+  host: string;
+  app: AppProcess;
+  /** Its /metrics page now. */
+  metricsPage(): Promise<string>;
+  /** POST to a path of its metrics port (e.g. /drain): the status answered. */
+  post(path: string): Promise<number>;
+}
+
+/**
+ * An mptun-server in the site namespace with `args`, relaying to the echo target, JSON logs,
+ * metrics on the namespace's loopback (which the test reaches through the site's bridge).
+ */
+export async function startSiteServer(net: ScaleOutNetwork, host: string, keys: KeyFiles, args: string[]): Promise<ScaleOutServer> {
+  const app = startApp('server', [
+    'run', ...args, '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', `127.0.0.1:${ECHO_PORT}`,
+    '--metrics', '127.0.0.1:0', '--log-format', 'json',
+  ], { prefix: net.prefix('site') });
+  const metrics = String((await app.waitForLog((l) => l['msg'] === 'metrics'))['url']);
+  return {
+    host,
+    app,
+    metricsPage: async () => (await net.http('site', metrics)).body,
+    post: async (path) => (await net.http('site', metrics.replace(/\/metrics$/, path), { method: 'POST' })).status,
+  };
+}
+
+/** The sums of `names` in each server's /metrics page. */
+export async function scrape(servers: readonly ScaleOutServer[], names: string[]): Promise<Array<Record<string, number>>> {
+  return Promise.all(servers.map(async (s) => {
+    const page = await s.metricsPage();
     return Object.fromEntries(names.map((n) => [n, metricSum(page, n)]));
   }));
 }
 
-export interface ScaleOutServer {
-  host: string;
-  app: AppProcess;
-  metrics: string;
-}
-
-/** One mptun-server behind the balancer: its own address announced, the C bit set, JSON logs, metrics on its own address. */
-export async function startScaleOutServer(host: string, keys: KeyFiles, listen: string[], announce: string, echoPort: number, extra: string[] = []): Promise<ScaleOutServer> {
-  const app = startApp('server', [
-    'run', ...listen, '--behind-balancer', '--announce', announce,
-    '--key', keys.serverKey, '--authorized-keys', keys.authorizedKeys, '--allow', `127.0.0.1:${echoPort}`,
-    '--metrics', `${host}:0`, '--log-format', 'json', ...extra,
-  ]);
-  const metrics = String((await app.waitForLog((l) => l['msg'] === 'metrics'))['url']);
-  return { host, app, metrics };
+/** One mptun-server behind the balancer: its own address announced, the C bit set. */
+export function startScaleOutServer(net: ScaleOutNetwork, host: string, keys: KeyFiles, listen: string[], announce: string, extra: string[] = []): Promise<ScaleOutServer> {
+  return startSiteServer(net, host, keys, [...listen, '--behind-balancer', '--announce', announce, ...extra]);
 }
 
 export interface ScaleOutClient {
   first: string;
   second: string;
   app: AppProcess;
-  socks: string;
+  /** Opens a stream to its SOCKS port. */
+  socks: Dial;
 }
 
-/** One mptun-client with two paths toward the balancer, SOCKS on loopback. */
-export async function startScaleOutClient(c: { first: string; second: string }, keys: KeyFiles, clientArgs: string[]): Promise<ScaleOutClient> {
+/** One mptun-client in the clients namespace with two paths toward the balancer (its addresses put on the links first), SOCKS on that namespace's loopback. */
+export async function startScaleOutClient(net: ScaleOutNetwork, c: { first: string; second: string }, keys: KeyFiles, clientArgs: string[]): Promise<ScaleOutClient> {
+  await net.addClientAddresses([c.first, c.second]);
   const app = startApp('client', [
     'run', ...clientArgs, '--server-key', keys.serverPublic, '--key', keys.clientKey,
     '--path', c.first, '--path', c.second, '--socks', '127.0.0.1:0', '--log-format', 'json',
-  ]);
-  const socks = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
-  return { ...c, app, socks };
+  ], { prefix: net.prefix('clients') });
+  const address = String((await app.waitForLog((l) => l['msg'] === 'SOCKS5 proxy listening'))['address']);
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return { ...c, app, socks: () => net.dial('clients', '127.0.0.1', port) };
 }
 
 /** One server's figures from its /metrics page. */
@@ -189,10 +223,10 @@ export interface ServerFigures {
  * Each server's figures once every open connection has `perConnection` subflows (a join that
  * went to the wrong server leaves fewer), or as they are after 15 s.
  */
-export async function settledFigures(servers: ReadonlyArray<{ host: string; metrics: string }>, perConnection: number): Promise<ServerFigures[]> {
+export async function settledFigures(servers: readonly ScaleOutServer[], perConnection: number): Promise<ServerFigures[]> {
   const figures = async (): Promise<ServerFigures[]> =>
     Promise.all(servers.map(async (s) => {
-      const page = await (await fetch(s.metrics)).text();
+      const page = await s.metricsPage();
       return { host: s.host, open: metricSum(page, 'mptun_connections_open'), subflows: metricSum(page, 'mptun_subflows'), connections: metricSum(page, 'mptun_connections_total') };
     }));
   let seen = await figures();
@@ -209,14 +243,14 @@ export async function settledFigures(servers: ReadonlyArray<{ host: string; metr
  * caller, started `wave` per client at a time (default all at once); after 120 s without all
  * of them done, `explain` prints what the processes said and it fails.
  */
-export async function echoAll(socks: readonly string[], targetPort: number, perClient: number, bytes: number, explain: () => void, wave = perClient): Promise<Array<{ socket: Socket; sent: string; got: string }>> {
+export async function echoAll(socks: readonly Dial[], perClient: number, bytes: number, explain: () => void, wave = perClient): Promise<Array<{ socket: Socket; sent: string; got: string }>> {
   let watchdog: NodeJS.Timeout | undefined;
   const overdue = new Promise<never>((_, reject) => (watchdog = setTimeout(() => reject(new Error('the echoes did not finish within 120 s')), 120_000)));
   const echoes = (async () => {
     const done: Array<{ socket: Socket; sent: string; got: string }> = [];
     for (let started = 0; started < perClient; started += wave) {
       const n = Math.min(wave, perClient - started);
-      done.push(...(await Promise.all(socks.flatMap((s) => Array.from({ length: n }, () => echoThroughSocks(s, targetPort, bytes))))));
+      done.push(...(await Promise.all(socks.flatMap((s) => Array.from({ length: n }, () => echoThroughSocks(s, bytes))))));
     }
     return done;
   })();
@@ -236,8 +270,8 @@ export function printLastWords(processes: ReadonlyArray<{ who: string; app: { st
  * address (the preferred one) rather than on whichever path a still-racing start opened
  * first: the spread a test expects over the servers then does not depend on timing.
  */
-export async function startTwoPathClient(c: { first: string; second: string }, keys: KeyFiles, clientArgs: string[]): Promise<ScaleOutClient> {
-  const client = await startScaleOutClient(c, keys, clientArgs);
+export async function startTwoPathClient(net: ScaleOutNetwork, c: { first: string; second: string }, keys: KeyFiles, clientArgs: string[]): Promise<ScaleOutClient> {
+  const client = await startScaleOutClient(net, c, keys, clientArgs);
   for (const path of [c.first, c.second]) await client.app.waitForLog((l) => l['msg'] === 'path up' && l['path'] === path);
   return client;
 }
@@ -247,38 +281,4 @@ export async function stopBalancer(child: ChildProcess | undefined): Promise<voi
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-}
-
-/**
- * The deploy files bind fixed addresses (nginx: 127.0.0.100, 127.0.0.11-13; HAProxy:
- * 127.0.0.110, 127.0.0.31-33), and vitest runs test files at once: the tests that start the
- * same balancer take turns. Resolves with the release, after
- * the turn is this process's (a lock directory; one left by a dead process is taken over).
- */
-export async function takeBalancerTurn(balancer: 'nginx' | 'haproxy' = 'nginx', timeoutMs = 600_000): Promise<() => void> {
-  const lock = join(tmpdir(), `mptun-scale-out-${balancer}.lock`);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      return () => rmSync(lock, { recursive: true, force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const holder = lockHolder(lock);
-    if (holder !== null && !pidAlive(holder)) rmSync(lock, { recursive: true, force: true });
-    if (Date.now() > deadline) throw new Error(`the ${balancer} deploy addresses stayed taken for ${timeoutMs} ms (lock ${lock}, held by pid ${holder})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** The pid in a lock directory, or null while it is being written (or gone). */
-function lockHolder(lock: string): number | null {
-  try {
-    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
 }

@@ -77,11 +77,12 @@ export function socksConnect(socksPort: number, host: string, port: number, payl
 /**
  * SOCKS5 CONNECT (RFC 1928 §4) to 127.0.0.1:port that leaves the tunnel open: resolves with
  * the reply code and the socket (destroyed when the reply is a refusal). Bytes the target
- * sent with the reply are put back for the caller's first read.
+ * sent with the reply are put back for the caller's first read. `socks` is the proxy's port on
+ * 127.0.0.1, or a function that opens the stream to it (e.g. into a network namespace).
  */
-export function socksOpen(socksPort: number, port: number): Promise<{ reply: number; socket: Socket }> {
+export function socksOpen(socks: number | (() => Socket), port: number): Promise<{ reply: number; socket: Socket }> {
   return new Promise((resolve, reject) => {
-    const s = connect(socksPort, '127.0.0.1');
+    const s = typeof socks === 'number' ? connect(socks, '127.0.0.1') : socks();
     let buf = Buffer.alloc(0);
     let stage: 'method' | 'reply' = 'method';
     const onData = (d: Buffer): void => {
