@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '@mptun/core';
 import { libsodiumWrappersBackend } from '../src/crypto/libsodium-wrappers.js';
 import { HandshakeInitiator, HandshakeResponder } from '../src/handshake.js';
-import { ReplayRecord } from '../src/replay-record.js';
+import { REORDER_WINDOW_MS, ReplayRecord } from '../src/replay-record.js';
+import { TimestampClock } from '../src/timestamp.js';
 import { seededKeypair } from './helpers.js';
 
 const SEED = 614;
@@ -39,6 +40,42 @@ describe(`ReplayRecord (seed ${SEED})`, async () => {
     const after = ReplayRecord.decode(before.encode());
     expect(after.size).toBe(1);
     expect(responder(after).consumeInitiation(captured, ctx(now + 10))).toEqual({ kind: 'drop', reason: 'replay' });
+  });
+
+  it('two paths handshaking at once over routes of different delay: the earlier stamp arriving second is taken, each only once', () => {
+    const clock = new TimestampClock();
+    const record = new ReplayRecord();
+    const fast = clock.next(now + 100);
+    const slow = clock.next(now); // the shared clock never goes back: asked for an earlier time, still newer
+    const early = new TimestampClock().next(now); // another clock's stamp of an earlier time, arriving after `fast`
+    expect(record.accept(client.publicKey, fast)).toBe(true);
+    expect(record.accept(client.publicKey, early)).toBe(true);
+    expect(record.accept(client.publicKey, early)).toBe(false); // a replay of it
+    expect(record.accept(client.publicKey, fast)).toBe(false);
+    expect(record.accept(client.publicKey, slow)).toBe(true); // newer than fast
+    // Older than the window behind the newest: refused.
+    expect(record.accept(client.publicKey, new TimestampClock().next(now + 100 - REORDER_WINDOW_MS - 1))).toBe(false);
+    // Through the handshake: the responder takes an initiation that was overtaken.
+    const shared = new ReplayRecord();
+    const first = initiator.initiate(now + 5000, 7).message;
+    const second = initiator.initiate(now + 5020, 8).message;
+    expect(responder(shared).consumeInitiation(second, ctx(now + 5020)).kind).toBe('accept');
+    expect(responder(shared).consumeInitiation(first, ctx(now + 5040)).kind).toBe('accept');
+    expect(responder(shared).consumeInitiation(first, ctx(now + 5060))).toEqual({ kind: 'drop', reason: 'replay' });
+    expect(responder(shared).consumeInitiation(second, ctx(now + 5060))).toEqual({ kind: 'drop', reason: 'replay' });
+  });
+
+  it('remembers at most 32 stamps in the window: older ones than those are refused; a decoded record takes nothing at or below its newest', () => {
+    const record = new ReplayRecord();
+    const stamps = Array.from({ length: 40 }, (_, i) => new TimestampClock().next(now + i));
+    expect(record.accept(client.publicKey, stamps[39]!)).toBe(true);
+    for (let i = 38; i >= 0; i--) expect(record.accept(client.publicKey, stamps[i]!), `stamp ${i}`).toBe(i >= 7);
+    for (const s of stamps) expect(record.accept(client.publicKey, s)).toBe(false);
+    const restored = ReplayRecord.decode(record.encode());
+    const between = new TimestampClock().next(now + 38.5);
+    expect(new ReplayRecord().accept(client.publicKey, between)).toBe(true);
+    expect(restored.accept(client.publicKey, between)).toBe(false);
+    expect(restored.accept(client.publicKey, new TimestampClock().next(now + 40))).toBe(true);
   });
 
   it('decode refuses damaged bytes with ERR_MPTUN_BAD_MESSAGE', () => {
