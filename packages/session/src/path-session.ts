@@ -316,7 +316,8 @@ export class PathSession {
       if (t.keepaliveMs !== null) at = Math.min(at, this.lastSent + t.keepaliveMs);
       const silenceMs = this.initiator !== null ? (t.silenceMs ?? null) : null;
       if (silenceMs !== null) at = Math.min(at, this.silent ? this.lastInitiationAt + this.rekeyRetryMs() : this.lastReceived + silenceMs);
-      if (this.search !== null) at = Math.min(at, this.search.nextDeadline());
+      // No probe before the keys are confirmed: the engine's first segment goes first.
+      if (this.search !== null && this.confirmDueAt === null) at = Math.min(at, this.search.nextDeadline());
       if (this.initiator !== null) {
         const due = channel.rekeyDueAt();
         if (due !== null) at = Math.min(at, this.pending.length === 0 ? due : Math.max(due, this.lastInitiationAt + this.rekeyRetryMs()));
@@ -489,7 +490,7 @@ export class PathSession {
       this.initiate(now, channel.remoteIndex);
     }
     if (this.confirmDueAt !== null && now >= this.confirmDueAt) this.sendSealed(EMPTY, now);
-    if (this.search !== null) this.runSearch(this.search, now);
+    if (this.search !== null && this.confirmDueAt === null) this.runSearch(this.search, now);
     if (t.keepaliveMs !== null && now - this.lastSent >= t.keepaliveMs) this.sendSealed(EMPTY, now);
   }
 

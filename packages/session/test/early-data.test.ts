@@ -225,6 +225,30 @@ describe('early data in the handshake', async () => {
     expect(messageType(transmitted(late)[0]!)).toBe(MessageType.Data);
   });
 
+  it('PathSession: a path MTU search sends no probe before the engine\'s first segment confirmed the keys', () => {
+    const p = makePair(crypto!, crypto!);
+    const session = PathSession.initiator({
+      ...TIMERS,
+      pmtu: { base: 1200, max: 1472 },
+      initiator: p.initiator,
+      indexes: claimFrom(new IndexTable<true>(new SeededRandom(10))),
+      now: NOW,
+      earlyData: SYN,
+    });
+    const [init] = transmitted(drain(session, NOW));
+    const r = p.responder.consumeInitiation(init!, recordingCtx().ctx);
+    if (r.kind !== 'accept') throw new Error(r.kind);
+    session.handle(r.response, NOW + 1);
+    // Up, and nothing else: no probe ahead of the third ACK.
+    expect(drain(session, NOW + 1).map((o) => o.kind)).toEqual(['up']);
+    expect(drain(session, NOW + 2)).toEqual([]);
+    const third = session.seal(new Uint8Array(52), NOW + 3)!;
+    expect(messageType(third)).toBe(MessageType.Data);
+    // Now the search may start: its first probe goes out.
+    const after = transmitted(drain(session, NOW + 3));
+    expect(after.map((m) => messageType(m))).toEqual([MessageType.Probe]);
+  });
+
   it('PathSession: a rekey initiation of a session that began with early data carries none', () => {
     const p = makePair(crypto!, crypto!);
     const session = PathSession.initiator({
