@@ -15,8 +15,8 @@
  */
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startApp, stopAll, writeKeyFiles } from './cli-support.js';
-import { inNamespace, sinkProgram } from './netns-support.js';
+import { startApp, writeKeyFiles } from './cli-support.js';
+import { cleanUpNamespace, inNamespace, sinkProgram } from './netns-support.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasIp = spawnSync('ip', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -29,15 +29,7 @@ const children: ChildProcess[] = [];
 const SERVER = '10.77.0.1';
 const ONE_WAY_MS = 50;
 
-afterEach(async () => {
-  await stopAll();
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-  try {
-    execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-  } catch {
-    // not made (skipped) or already gone
-  }
-});
+afterEach(() => cleanUpNamespace(children, NS));
 
 /**
  * The relay's program: listens on SERVER:4434, forwards to SERVER:4433, each datagram held

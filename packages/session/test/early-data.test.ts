@@ -20,7 +20,7 @@ import {
   maxEarlyAnswer,
   messageType,
 } from '../src/messages.js';
-import { EARLY_CONFIRM_GRACE_MS, PathSession, type PathSessionOutput } from '../src/path-session.js';
+import { EARLY_CONFIRM_GRACE_MS, PathSession, type PathSessionOutput, type PathSessionTimers } from '../src/path-session.js';
 import { bothBackends, hex, makePair } from './helpers.js';
 
 const NOW = 1_700_000_000_000;
@@ -54,6 +54,24 @@ function drain(session: PathSession, now: number): PathSessionOutput[] {
 }
 
 const transmitted = (outs: PathSessionOutput[]): Uint8Array[] => outs.flatMap((o) => (o.kind === 'transmit' ? [o.message] : []));
+
+/** A client session with SYN as early data, brought up by the server's answer at NOW + 1. */
+function sessionUpWithAnswer(crypto: Awaited<ReturnType<typeof bothBackends>>[number], seed: number, extra: Partial<PathSessionTimers> = {}): PathSession {
+  const p = makePair(crypto, crypto);
+  const session = PathSession.initiator({
+    ...TIMERS,
+    ...extra,
+    initiator: p.initiator,
+    indexes: claimFrom(new IndexTable<true>(new SeededRandom(seed))),
+    now: NOW,
+    earlyData: SYN,
+  });
+  const [init] = transmitted(drain(session, NOW));
+  const r = p.responder.consumeInitiation(init!, recordingCtx().ctx);
+  if (r.kind !== 'accept') throw new Error(r.kind);
+  session.handle(r.response, NOW + 1);
+  return session;
+}
 
 describe('early data in the handshake', async () => {
   const [crypto] = await bothBackends();
@@ -206,18 +224,7 @@ describe('early data in the handshake', async () => {
   });
 
   it('PathSession: with nothing sealed after the answer, an empty message confirms the keys after the grace', () => {
-    const p = makePair(crypto!, crypto!);
-    const session = PathSession.initiator({
-      ...TIMERS,
-      initiator: p.initiator,
-      indexes: claimFrom(new IndexTable<true>(new SeededRandom(8))),
-      now: NOW,
-      earlyData: SYN,
-    });
-    const [init] = transmitted(drain(session, NOW));
-    const r = p.responder.consumeInitiation(init!, recordingCtx().ctx);
-    if (r.kind !== 'accept') throw new Error(r.kind);
-    session.handle(r.response, NOW + 1);
+    const session = sessionUpWithAnswer(crypto!, 8);
     expect(drain(session, NOW + 1).map((o) => o.kind)).toEqual(['up']);
     expect(session.nextDeadline()).toBe(NOW + 1 + EARLY_CONFIRM_GRACE_MS);
     const late = drain(session, NOW + 1 + EARLY_CONFIRM_GRACE_MS);
@@ -226,19 +233,7 @@ describe('early data in the handshake', async () => {
   });
 
   it('PathSession: a path MTU search sends no probe before the engine\'s first segment confirmed the keys', () => {
-    const p = makePair(crypto!, crypto!);
-    const session = PathSession.initiator({
-      ...TIMERS,
-      pmtu: { base: 1200, max: 1472 },
-      initiator: p.initiator,
-      indexes: claimFrom(new IndexTable<true>(new SeededRandom(10))),
-      now: NOW,
-      earlyData: SYN,
-    });
-    const [init] = transmitted(drain(session, NOW));
-    const r = p.responder.consumeInitiation(init!, recordingCtx().ctx);
-    if (r.kind !== 'accept') throw new Error(r.kind);
-    session.handle(r.response, NOW + 1);
+    const session = sessionUpWithAnswer(crypto!, 10, { pmtu: { base: 1200, max: 1472 } });
     // Up, and nothing else: no probe ahead of the third ACK.
     expect(drain(session, NOW + 1).map((o) => o.kind)).toEqual(['up']);
     expect(drain(session, NOW + 2)).toEqual([]);
@@ -250,19 +245,7 @@ describe('early data in the handshake', async () => {
   });
 
   it('PathSession: a rekey initiation of a session that began with early data carries none', () => {
-    const p = makePair(crypto!, crypto!);
-    const session = PathSession.initiator({
-      ...TIMERS,
-      silenceMs: 3000,
-      initiator: p.initiator,
-      indexes: claimFrom(new IndexTable<true>(new SeededRandom(9))),
-      now: NOW,
-      earlyData: SYN,
-    });
-    const [init] = transmitted(drain(session, NOW));
-    const r = p.responder.consumeInitiation(init!, recordingCtx().ctx);
-    if (r.kind !== 'accept') throw new Error(r.kind);
-    session.handle(r.response, NOW + 1);
+    const session = sessionUpWithAnswer(crypto!, 9, { silenceMs: 3000 });
     drain(session, NOW + 1);
     session.seal(new Uint8Array(1), NOW + 2);
     // Silence: the client handshakes again, naming its keys (a rekey of the same path).
