@@ -140,7 +140,11 @@ class SealedListener implements UdpPathListener {
         if (take === null) return null;
         early = this.newPath(rinfo, peerKey);
         this.stats.earlySegments++;
-        return take(early.path, segment);
+        try {
+          return take(early.path, segment);
+        } catch {
+          return null; // the segment goes unanswered; the client sends it again once the path is up
+        }
       },
     });
     switch (result.kind) {

@@ -513,6 +513,15 @@ describe('udpTransport', async () => {
     const long = track(await udpTransport(clientInit()).connect('127.0.0.3', listener.local, undefined, () => new Uint8Array(513)));
     expect(long.earlyAnswer).toBeNull();
     expect(listener.stats.earlySegments).toBe(0);
+    // A taker that throws leaves the segment unanswered; the path still comes up.
+    listener.onEarlyPath = () => {
+      throw new Error('engine failure');
+    };
+    const thrown = track(await udpTransport(clientInit()).connect('127.0.0.4', listener.local, undefined, () => text('syn')));
+    expect(thrown.earlyAnswer).toBeNull();
+    expect(listener.stats.earlySegments).toBe(1);
+    thrown.send(text('confirm'));
+    await waitFor(() => paths.some((p) => p.remote.host === '127.0.0.4'), 'the path from 127.0.0.4 reported up');
   });
 
   it('early data: a replayed initiation never reaches onEarlyPath and makes no second path; the first path stays', async () => {
