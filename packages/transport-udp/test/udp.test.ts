@@ -558,6 +558,34 @@ describe('udpTransport', async () => {
     expect(listener.sessionCount).toBe(1);
   });
 
+  it('early data: a path whose keys are never confirmed is never reported up, and its early link closes at the handshake timeout', async () => {
+    const { listener, paths } = await listen({ handshakeTimeoutMs: 300 });
+    // A relay that passes the initiation and the response, then drops all the client sends.
+    const relay = track(dgram.createSocket('udp4'));
+    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', r));
+    let clientAddr: dgram.RemoteInfo | null = null;
+    relay.on('message', (msg, rinfo) => {
+      if (rinfo.port === listener.local.port) {
+        if (clientAddr) relay.send(msg, clientAddr.port, clientAddr.address);
+        return;
+      }
+      clientAddr = rinfo;
+      if (messageType(msg) === MessageType.Initiation) relay.send(msg, listener.local.port, SERVER);
+    });
+    const closed: string[] = [];
+    listener.onEarlyPath = (link) => {
+      link.onClose = (info) => closed.push(info.code);
+      return text('syn-ack');
+    };
+    const path = track(await udpTransport(clientInit()).connect('127.0.0.2', { host: '127.0.0.1', port: relay.address().port }, undefined, () => text('syn')));
+    expect(str(path.earlyAnswer!)).toBe('syn-ack');
+    path.send(text('third ack, dropped'));
+    await waitFor(() => closed.length === 1, 'the early link closed');
+    expect(closed).toEqual(['ERR_MPTUN_PEER_GONE']);
+    expect(paths).toEqual([]);
+    expect(listener.sessionCount).toBe(0);
+  });
+
   it('leaves no socket or timer behind', async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
     await waitFor(() => !process.getActiveResourcesInfo().includes('UDPWrap'), 'every socket to close');
