@@ -74,6 +74,22 @@ describe('udpTransport', async () => {
     return { listener, paths };
   }
 
+  /** A relay between a client and `listener` that passes what the server sends and what `pass` lets through from the client. */
+  async function earlyRelay(listener: UdpPathListener, pass: (msg: Buffer) => boolean): Promise<dgram.Socket> {
+    const relay = track(dgram.createSocket('udp4'));
+    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', r));
+    let clientAddr: dgram.RemoteInfo | null = null;
+    relay.on('message', (msg, rinfo) => {
+      if (rinfo.port === listener.local.port) {
+        if (clientAddr) relay.send(msg, clientAddr.port, clientAddr.address);
+        return;
+      }
+      clientAddr = rinfo;
+      if (pass(msg)) relay.send(msg, listener.local.port, SERVER);
+    });
+    return relay;
+  }
+
   it(`sealed round trip from two local addresses to one server (${crypto.name})`, async () => {
     const { listener, paths } = await listen();
     const client = udpTransport(clientInit());
@@ -526,18 +542,10 @@ describe('udpTransport', async () => {
 
   it('early data: a replayed initiation never reaches onEarlyPath and makes no second path; the first path stays', async () => {
     const { listener, paths } = await listen({ handshakeTimeoutMs: 300 });
-    const relay = track(dgram.createSocket('udp4'));
-    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', r));
     let initiation: Buffer | null = null;
-    let clientAddr: dgram.RemoteInfo | null = null;
-    relay.on('message', (msg, rinfo) => {
-      if (rinfo.port === listener.local.port) {
-        if (clientAddr) relay.send(msg, clientAddr.port, clientAddr.address);
-        return;
-      }
-      clientAddr = rinfo;
+    const relay = await earlyRelay(listener, (msg) => {
       if (messageType(msg) === MessageType.Initiation) initiation ??= Buffer.from(msg);
-      relay.send(msg, listener.local.port, SERVER);
+      return true;
     });
     const segments: string[] = [];
     const closed: string[] = [];
@@ -560,18 +568,8 @@ describe('udpTransport', async () => {
 
   it('early data: a path whose keys are never confirmed is never reported up, and its early link closes at the handshake timeout', async () => {
     const { listener, paths } = await listen({ handshakeTimeoutMs: 300 });
-    // A relay that passes the initiation and the response, then drops all the client sends.
-    const relay = track(dgram.createSocket('udp4'));
-    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', r));
-    let clientAddr: dgram.RemoteInfo | null = null;
-    relay.on('message', (msg, rinfo) => {
-      if (rinfo.port === listener.local.port) {
-        if (clientAddr) relay.send(msg, clientAddr.port, clientAddr.address);
-        return;
-      }
-      clientAddr = rinfo;
-      if (messageType(msg) === MessageType.Initiation) relay.send(msg, listener.local.port, SERVER);
-    });
+    // The relay passes the initiation and the response, then drops all the client sends.
+    const relay = await earlyRelay(listener, (msg) => messageType(msg) === MessageType.Initiation);
     const closed: string[] = [];
     listener.onEarlyPath = (link) => {
       link.onClose = (info) => closed.push(info.code);
