@@ -187,6 +187,8 @@ export async function startClient(config: ClientConfig, extras: StartClientExtra
       openTunnel(client, target, {
         replyTimeoutMs: (config.connectTimeoutMs ?? 10_000) + 5_000,
         logger: log,
+        // When each subflow of a connection carries data (a join: once its third ACK is acknowledged).
+        onSocket: (socket) => socket.on('subflow-up', (f) => log.debug('subflow up', { conn: socket.connectionId, path: f.localAddress, server: `${f.remoteAddress}:${f.remotePort}`, srttMs: f.srttMs })),
         ...(plainSeal ? { seal: plainSeal } : {}),
         ...(early ? { early } : {}),
       });

@@ -14,7 +14,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startApp, stopAll, writeKeyFiles } from './cli-support.js';
+import { startApp, writeKeyFiles } from './cli-support.js';
+import { cleanUpNamespace } from './netns-support.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasIp = spawnSync('ip', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -25,15 +26,7 @@ const NS = `mptun-h8-${process.pid}`;
 const ip = (...args: string[]): void => void execFileSync('ip', ['-n', NS, ...args], { stdio: 'pipe' });
 const children: ChildProcess[] = [];
 
-afterEach(async () => {
-  await stopAll();
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-  try {
-    execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-  } catch {
-    // not made (skipped) or already gone
-  }
-});
+afterEach(() => cleanUpNamespace(children, NS));
 
 const SIZE = 40_000_000;
 const RATE = '8M'; // curl's limit, bytes/s: the transfer lasts ~5 s

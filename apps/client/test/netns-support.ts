@@ -2,7 +2,19 @@
  * What the namespace tests share: processes run inside a network namespace, and the two small
  * programs they run there (a hashing sink and an uploader through a port forward).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { stopAll } from './cli-support.js';
+
+/** After a namespace test: the apps stopped, the helpers killed, namespace `ns` deleted (if it was made). */
+export async function cleanUpNamespace(children: ChildProcess[], ns: string): Promise<void> {
+  await stopAll();
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  try {
+    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  } catch {
+    // not made (skipped) or already gone
+  }
+}
 
 /** A process in namespace `ns`, added to `children` (killed at cleanup); resolves its stdout on exit 0. */
 export function inNamespace(children: ChildProcess[], ns: string, argv: string[]): { child: ChildProcess; done: Promise<string> } {

@@ -52,6 +52,12 @@ export interface PathLink {
    * WebSocket paths, packages/transport-ws/src/affinity.ts); null or absent otherwise.
    */
   readonly affinity?: string | null;
+  /**
+   * The peer's answer to the first segment this path carried in its handshake (a client's
+   * sealed UDP path opened with an EarlySegmentSource): hand it to the engine before anything
+   * else arrives. Null or absent: none came (the first segment, if any, was not answered).
+   */
+  readonly earlyAnswer?: Uint8Array | null;
   /** Send one segment. Returns false when the segment was dropped (backpressure, closed). */
   send(segment: Uint8Array): boolean;
   /** Bytes queued locally and not yet handed to the network (0 for UDP). */
@@ -71,9 +77,34 @@ export interface PathLink {
   close(): void;
 }
 
+/** What a path will be, known before its handshake ends (sealed UDP: once its socket is bound). */
+export interface PathShape {
+  readonly local: TransportAddress;
+  readonly remote: TransportAddress;
+  readonly maxSegment: number;
+  readonly maxReceiveSegment: number;
+  readonly reliable: boolean;
+  readonly authenticated: boolean;
+}
+
+/**
+ * A client's source of a new path's first segment (an MP_JOIN SYN), asked once before the
+ * handshake starts: the segment rides the handshake (0-RTT), or null for none. The answer
+ * arrives as the opened link's earlyAnswer.
+ */
+export type EarlySegmentSource = (shape: PathShape) => Uint8Array | null;
+
 /** A server side listening on one address: every new authenticated peer path is reported. */
 export interface PathListener {
   readonly local: TransportAddress;
   onPath: ((path: PathLink) => void) | null;
+  /**
+   * Optional: a new path's first segment came in its handshake, which passed every check
+   * but whose keys the client has not confirmed yet. The user may take the link now (what
+   * it sends is dropped until the path is up) and returns its answer to the segment, which
+   * rides the handshake's response (null: none). onPath follows at key confirmation with the
+   * same link, or the link closes if the keys are never confirmed.
+   */
+  onEarlyPath?: ((path: PathLink, segment: Uint8Array) => Uint8Array | null) | null;
   close(): Promise<void>;
 }

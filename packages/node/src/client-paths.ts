@@ -9,8 +9,13 @@
  * (the proxy's) stands for several servers. A WebSocket path reports the server that
  * answered it by its affinity token (PathLink.affinity); a connection's further paths to the
  * proxy then ask for that server (routedEntry), each such path an entry of its own.
+ *
+ * Early joins (sealed UDP): once a new path's socket is bound, the path is reserved in the
+ * engine and the path managers are asked at once; the first MP_JOIN SYN they start on it
+ * rides the path's handshake, and the server's SYN/ACK comes back in the response, so the
+ * subflow is up one round trip after the path opens instead of two.
  */
-import type { PathLink, TransportAddress } from '@mptun/core';
+import type { EarlySegmentSource, PathLink, PathShape, TransportAddress } from '@mptun/core';
 import { backoffDelay, canonicalHost, type PathHost, type RetryPolicy } from '@mptun/path-manager';
 import { osRandom, type Driver } from './driver.js';
 import type { PathOpener, TransportKind } from './transports.js';
@@ -27,6 +32,8 @@ export interface PathEntry {
   readonly opener: PathOpener;
   pathId: number | null;
   link: PathLink | null;
+  /** While its handshake runs: the engine's id of the path reserved for an early join, and its local port. */
+  reserved: { pathId: number; localPort: number } | null;
   /** The server has answered on this path (at open for sealed and WS paths, its first segment for plain ones). */
   answered: boolean;
   opening: Promise<number> | null;
@@ -87,6 +94,8 @@ export interface PathEvents {
   error(e: PathEntry, err: unknown): void;
   /** A path finished opening (or failed to): managers waiting on it may act. */
   settled(): void;
+  /** A path was reserved for early joins: managers that want a subflow on it should ask now. */
+  reserved(): void;
 }
 
 export class ClientPaths {
@@ -103,6 +112,8 @@ export class ClientPaths {
     private readonly events: PathEvents,
     /** A shared path that stays open with no connection on it (a configured address toward the server). */
     private readonly standingPath: (e: PathEntry) => boolean,
+    /** Sealed UDP paths carry their first MP_JOIN SYN in the handshake. */
+    private readonly earlyJoins = true,
   ) {}
 
   private standing(e: PathEntry): boolean {
@@ -115,7 +126,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}|${affinity ?? ''}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, retired: false, addressGone: false };
+      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, reserved: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, retired: false, addressGone: false };
       this.entries.set(key, e);
     }
     return e;
@@ -124,10 +135,12 @@ export class ClientPaths {
   open(e: PathEntry): Promise<number> {
     if (e.pathId !== null) return Promise.resolve(e.pathId);
     if (e.opening) return e.opening;
-    e.opening = e.opener.open(e.local, e.affinity === null ? {} : { affinity: e.affinity }).then(reachedAskedServer(e)).then(
+    const early: EarlySegmentSource | undefined = this.earlyJoins && e.opener.kind === 'udp' ? (shape) => this.reserve(e, shape) : undefined;
+    e.opening = e.opener.open(e.local, { ...(e.affinity === null ? {} : { affinity: e.affinity }), ...(early ? { early } : {}) }).then(reachedAskedServer(e)).then(
       (link) => {
         e.opening = null;
         if (this.closed || !this.isKept(e)) {
+          this.unreserve(e);
           link.close();
           throw new Error('the path is no longer wanted');
         }
@@ -136,8 +149,16 @@ export class ClientPaths {
         e.retries = 0;
         e.lastError = null;
         e.answered = e.opener.answeredAtOpen;
-        e.pathId = this.driver.addLink(link, { fixedLocalPort: !e.opener.shared });
-        this.byPathId.set(e.pathId, e);
+        const reserved = e.reserved;
+        e.reserved = null;
+        if (reserved !== null) {
+          e.pathId = reserved.pathId;
+          this.byPathId.set(e.pathId, e);
+          this.driver.attachLink(e.pathId, link);
+        } else {
+          e.pathId = this.driver.addLink(link, { fixedLocalPort: !e.opener.shared });
+          this.byPathId.set(e.pathId, e);
+        }
         link.onSilence = (silent, why) => this.silence(e, link, silent, why);
         // A plain path is up only once the server's first segment arrives (heard()).
         if (e.answered) this.events.up(e);
@@ -147,6 +168,7 @@ export class ClientPaths {
       },
       (err: unknown) => {
         e.opening = null;
+        this.unreserve(e);
         e.failed = true;
         e.lastError = err instanceof Error ? err.message : String(err);
         if (!this.closed) {
@@ -158,6 +180,28 @@ export class ClientPaths {
       },
     );
     return e.opening;
+  }
+
+  /**
+   * The path's socket is bound (its shape known) and its handshake about to start: reserve
+   * it in the engine, let the path managers start their joins on it, and hand the first
+   * segment out to ride the handshake (null: no join wanted one, it goes as today).
+   */
+  private reserve(e: PathEntry, shape: PathShape): Uint8Array | null {
+    if (this.closed || !this.isKept(e) || e.pathId !== null || e.reserved !== null) return null;
+    const pathId = this.driver.reserveLink(shape, { fixedLocalPort: !e.opener.shared });
+    e.reserved = { pathId, localPort: shape.local.port };
+    this.byPathId.set(pathId, e);
+    this.events.reserved();
+    return this.driver.takeEarlySegment(pathId);
+  }
+
+  /** The reserved path will not come up: its joins end (the path managers retry them). */
+  private unreserve(e: PathEntry): void {
+    if (e.reserved === null) return;
+    this.byPathId.delete(e.reserved.pathId);
+    this.driver.dropReserved(e.reserved.pathId);
+    e.reserved = null;
   }
 
   /**
@@ -191,6 +235,8 @@ export class ClientPaths {
         const e = token === null ? this.entry(owner, localHost, remote, index) : this.routedEntry(owner, localHost, remote, index, token);
         e.users.add(user);
         if (e.pathId !== null) return e.silent ? 'pending' : e.pathId;
+        // Being opened with an early join: a join started now rides its handshake.
+        if (e.reserved !== null) return e.reserved.pathId;
         if (e.failed && !e.opening) {
           e.failed = false;
           return null;
@@ -206,8 +252,9 @@ export class ClientPaths {
       },
       pathInfo: (pathId) => {
         const e = this.byPathId.get(pathId);
-        if (!e || !e.link) return undefined;
-        return { local: { host: e.local, port: e.link.local.port }, remote: e.remote };
+        const port = e?.link?.local.port ?? (e?.reserved?.pathId === pathId ? e.reserved.localPort : undefined);
+        if (!e || port === undefined) return undefined;
+        return { local: { host: e.local, port }, remote: e.remote };
       },
     };
   }
@@ -339,6 +386,7 @@ export class ClientPaths {
   private drop(e: PathEntry): void {
     for (const [key, x] of this.entries) if (x === e) this.entries.delete(key);
     this.cancelRetry(e);
+    this.unreserve(e);
     if (e.pathId !== null) {
       const unanswered = !e.answered;
       const wasUp = pathState(e) === 'up';

@@ -18,7 +18,7 @@ import { watchLocalAddresses, type InterfaceWatch, type WatchOptions } from './i
 import { resolveStrategy, type ProfileName } from './profiles.js';
 import { MptcpSocket, type PathOwner } from './socket.js';
 import type { SegmentTap } from './segment-tap.js';
-import type { Keypair } from '@mptun/session';
+import { TimestampClock, type Keypair } from '@mptun/session';
 import { pathOpener, type ClientTransportOptions, type PathOpener, type SealedTransportKind, type TransportKind } from './transports.js';
 
 /** One path: a local address, and optionally its own transport and server address. */
@@ -64,6 +64,12 @@ export interface ClientCommonOptions extends Omit<ClientTransportOptions, 'serve
   engine?: Partial<Omit<EndpointConfig, 'random' | 'scheduler' | 'congestionControl'>>;
   /** Give up a connect when no path came up within this long. Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * Sealed UDP: a new path's first MP_JOIN SYN rides its handshake and the SYN/ACK its
+   * response, so the subflow is up one round trip after the path opens (two without).
+   * Default true.
+   */
+  earlyJoin?: boolean;
   /** Sees every segment sent and received on every path (e.g. to write a pcap). */
   onSegment?: SegmentTap;
 }
@@ -178,13 +184,19 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   private behindBalancer = false;
   /** start() was called: standing paths open as their addresses appear. */
   private started = false;
+  /**
+   * One handshake timestamp clock for every path of the client key, whatever server address
+   * it dials: initiations of paths opened at once never carry the same stamp.
+   */
+  private readonly timestamps: TimestampClock;
 
   constructor(private readonly options: ClientOptions) {
     super();
+    this.timestamps = options.timestampClock ?? new TimestampClock();
     const server = parseHostPort(options.server);
     // Canonical, so it compares equal to the address the path managers hand back.
     this.server = { host: canonicalHost(server.host) ?? server.host, port: server.port };
-    this.opener = pathOpener({ ...options, server: this.server });
+    this.opener = pathOpener({ ...options, timestampClock: this.timestamps, server: this.server });
     for (const [host, device] of Object.entries(options.devices ?? {})) this.devices.set(localHost(host), device);
     const binds = this.devices.size > 0 || (options.bindWatchedInterfaces === true && options.watchInterfaces !== undefined);
     const unavailable = binds ? deviceBindingUnavailable() : null;
@@ -210,10 +222,13 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         },
         error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
         settled: () => this.scheduleTick(),
+        // Joins wanted on a path whose handshake is starting go now: the first rides it.
+        reserved: () => this.tickNow(),
       },
       // Only shared paths stand: a plain path belongs to its connection and ends with it, and
       // one asking a proxy for a given server lasts as long as a connection on that server.
       (e) => e.owner === null && e.index === 0 && e.affinity === null && this.locals.has(e.local) && this.isServer(e.remote),
+      options.earlyJoin ?? true,
     );
     this.driver.onPathClosed = (pathId, _link, info) => {
       // Behind a balancer, nothing listening at an address the server announced (ICMP port
@@ -229,7 +244,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     this.driver.onSegment = options.onSegment ?? null;
     for (const p of options.paths ?? []) {
       const opener = p.transport || p.server
-        ? pathOpener({ ...options, transport: p.transport ?? options.transport, server: parseHostPort(p.server ?? options.server) })
+        ? pathOpener({ ...options, timestampClock: this.timestamps, transport: p.transport ?? options.transport, server: parseHostPort(p.server ?? options.server) })
         : this.opener;
       if (!opener.shared) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'per-path transports must be shared ones (udp, ws, wss)');
       this.specs.set(localHost(p.local), opener);
@@ -471,7 +486,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     const kind = own?.kind ?? this.opener.kind;
     const key = `${kind}|${remote.host}|${remote.port}`;
     let o = this.openers.get(key);
-    if (!o) this.openers.set(key, (o = pathOpener({ ...this.options, transport: kind, server: remote })));
+    if (!o) this.openers.set(key, (o = pathOpener({ ...this.options, timestampClock: this.timestamps, transport: kind, server: remote })));
     return o;
   }
 

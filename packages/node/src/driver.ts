@@ -3,10 +3,16 @@
  * only when the engine's deadline moves, and the path links that carry segments. Input and
  * timers only mark work; a single pump per event-loop turn handles it, so a burst of
  * datagrams is absorbed before anything is sent.
+ *
+ * A path's first segment may ride its handshake (sealed UDP, EarlySegmentSource): a client
+ * reserves the path in the engine before its link is up (reserveLink), lets joins start on
+ * it, and hands the first segment they send to the transport (takeEarlySegment); the rest
+ * wait for attachLink, which also feeds the server's answer in first. A server registers
+ * such a path at once (answerEarly) and returns the engine's answer for the response.
  */
 import { performance } from 'node:perf_hooks';
 import { randomFillSync } from 'node:crypto';
-import { Endpoint, type Connection, type EndpointConfig, type EndpointEvent, type PathCloseInfo, type PathLink, type RandomSource } from '@mptun/core';
+import { Endpoint, type Connection, type EndpointConfig, type EndpointEvent, type PathCloseInfo, type PathLink, type PathShape, type RandomSource } from '@mptun/core';
 import { tapped, type SegmentTap } from './segment-tap.js';
 
 /** Receives the engine's events for one connection. */
@@ -20,6 +26,21 @@ interface LinkState {
   backlog: Uint8Array[];
   /** When a segment last arrived on this path (performance.now() ms); -Infinity before any. */
   lastHeard: number;
+}
+
+/** A path reserved while its handshake runs: what the engine sends on it waits here. */
+interface ReservedPath {
+  ends: Pick<PathLink, 'local' | 'remote'>;
+  held: Uint8Array[];
+}
+
+/** Segments a reserved path holds at most; later ones are dropped (the engine sends them again). */
+const MAX_HELD_SEGMENTS = 64;
+
+/** Path options as addLink and reserveLink take them. */
+export interface LinkOptions {
+  fixedLocalPort?: boolean;
+  listener?: string;
 }
 
 /** Largest TCP header with options: what a segment adds to its payload at most. */
@@ -36,6 +57,9 @@ export const osRandom: RandomSource = { fill: (buf) => void randomFillSync(buf) 
 export class Driver {
   readonly endpoint: Endpoint;
   private readonly links = new Map<number, LinkState>();
+  private readonly reserved = new Map<number, ReservedPath>();
+  /** While answerEarly runs: the path whose first segment out is the answer, and that segment. */
+  private capture: { pathId: number; first: Uint8Array | null } | null = null;
   private readonly handlers = new Map<Connection, ConnectionHandler>();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -66,16 +90,87 @@ export class Driver {
   }
 
   /** Carry segments of a path over `link`; returns the engine's pathId. */
-  addLink(link: PathLink, opts: { fixedLocalPort?: boolean; listener?: string } = {}): number {
-    const pathId = this.endpoint.openPath(link.local, link.remote, {
+  addLink(link: PathLink, opts: LinkOptions = {}): number {
+    const pathId = this.openEnginePath(link, opts);
+    this.wire(pathId, link);
+    return pathId;
+  }
+
+  /** The engine's path for what `shape` will carry. */
+  private openEnginePath(shape: Omit<PathShape, 'maxReceiveSegment'> & { maxReceiveSegment?: number }, opts: LinkOptions): number {
+    return this.endpoint.openPath(shape.local, shape.remote, {
       // The SYN advertises what the path can deliver to us; we send what it carries now.
-      mss: mssFor(link.maxReceiveSegment ?? link.maxSegment),
-      sendMss: mssFor(link.maxSegment),
-      reliable: link.reliable,
-      authenticated: link.authenticated,
+      mss: mssFor(shape.maxReceiveSegment ?? shape.maxSegment),
+      sendMss: mssFor(shape.maxSegment),
+      reliable: shape.reliable,
+      authenticated: shape.authenticated,
       ...(opts.listener !== undefined ? { listener: opts.listener } : {}),
-      ...(opts.fixedLocalPort ? { fixedLocalPort: link.local.port } : {}),
+      ...(opts.fixedLocalPort ? { fixedLocalPort: shape.local.port } : {}),
     });
+  }
+
+  /**
+   * A client path whose handshake is under way: the engine knows it from now (subflows may
+   * start on it), and what it sends is held until attachLink. Returns the pathId.
+   */
+  reserveLink(shape: PathShape, opts: LinkOptions = {}): number {
+    const pathId = this.openEnginePath(shape, opts);
+    this.reserved.set(pathId, { ends: { local: shape.local, remote: shape.remote }, held: [] });
+    return pathId;
+  }
+
+  /** Runs the engine now; the first segment it sent on reserved `pathId` (to ride the handshake), or null. */
+  takeEarlySegment(pathId: number): Uint8Array | null {
+    const r = this.reserved.get(pathId);
+    if (!r) return null;
+    this.pump();
+    return r.held[0] ?? null;
+  }
+
+  /**
+   * The reserved path's link is up. The server's answer to the first segment (the link's
+   * earlyAnswer) goes to the engine first; the segments held go out after it, less the
+   * first one when it was answered (it rode the handshake). Returns the pathId.
+   */
+  attachLink(pathId: number, link: PathLink): number {
+    const r = this.reserved.get(pathId);
+    if (!r) throw new Error(`path ${pathId} is not reserved`);
+    this.reserved.delete(pathId);
+    this.wire(pathId, link);
+    const answer = link.earlyAnswer ?? null;
+    const held = answer !== null && answer.length > 0 ? r.held.slice(1) : r.held;
+    if (answer !== null && answer.length > 0) link.onSegment!(answer);
+    for (const bytes of held) this.transmit(pathId, bytes);
+    this.schedulePump();
+    return pathId;
+  }
+
+  /** A reserved path will not come up (its handshake failed, or it is no longer wanted): its subflows end. */
+  dropReserved(pathId: number): void {
+    if (!this.reserved.delete(pathId)) return;
+    this.endpoint.closePath(this.now(), pathId);
+    this.schedulePump();
+  }
+
+  /**
+   * A server's path whose first segment came in its handshake (PathListener.onEarlyPath):
+   * registers the link, hands the engine the segment, and returns the engine's first
+   * segment back on that path (the answer that rides the response), or null.
+   */
+  answerEarly(link: PathLink, segment: Uint8Array, opts: LinkOptions = {}): { pathId: number; answer: Uint8Array | null } {
+    const pathId = this.addLink(link, opts);
+    this.capture = { pathId, first: null };
+    try {
+      link.onSegment!(segment);
+      this.pump();
+      return { pathId, answer: this.capture.first };
+    } finally {
+      this.capture = null;
+    }
+  }
+
+  /** Hands the link of a path its handlers. */
+  private wire(pathId: number, link: PathLink): void {
     const state: LinkState = { link, backlog: [], lastHeard: -Infinity };
     this.links.set(pathId, state);
     link.onSegment = (segment) => {
@@ -103,7 +198,6 @@ export class Driver {
       this.onPathClosed?.(pathId, link, info);
       this.schedulePump();
     };
-    return pathId;
   }
 
   /** The path's carrier reports its peer quiet (PathLink.onSilence) or heard again: tell the engine. */
@@ -188,8 +282,25 @@ export class Driver {
 
   private send(pathId: number, bytes: Uint8Array): void {
     const state = this.links.get(pathId);
-    if (!state) return;
+    if (!state) {
+      const r = this.reserved.get(pathId);
+      if (!r) return;
+      this.onSegment?.(tapped(this.wallClock(this.now()), 'sent', pathId, r.ends, bytes));
+      if (r.held.length < MAX_HELD_SEGMENTS) r.held.push(bytes.slice());
+      return;
+    }
     this.onSegment?.(tapped(this.wallClock(this.now()), 'sent', pathId, state.link, bytes));
+    if (this.capture !== null && this.capture.pathId === pathId && this.capture.first === null) {
+      this.capture.first = bytes.slice();
+      return;
+    }
+    this.transmit(pathId, bytes);
+  }
+
+  /** Puts a segment tapped already on its link. */
+  private transmit(pathId: number, bytes: Uint8Array): void {
+    const state = this.links.get(pathId);
+    if (!state) return;
     if (state.backlog.length > 0) {
       state.backlog.push(bytes);
       return;
@@ -260,6 +371,8 @@ export class Driver {
     this.timer = null;
     const links = [...this.links];
     this.links.clear();
+    for (const pathId of this.reserved.keys()) this.endpoint.closePath(now, pathId);
+    this.reserved.clear();
     this.handlers.clear();
     for (const [pathId, state] of links) {
       state.link.onSegment = null;

@@ -21,7 +21,7 @@ export interface TappedSegment {
 export type SegmentTap = (segment: TappedSegment) => void;
 
 /** Describe one segment on `link` for a tap; `timeMs` is the wall clock. */
-export function tapped(timeMs: number, direction: TappedSegment['direction'], pathId: number, link: PathLink, bytes: Uint8Array): TappedSegment {
+export function tapped(timeMs: number, direction: TappedSegment['direction'], pathId: number, link: Pick<PathLink, 'local' | 'remote'>, bytes: Uint8Array): TappedSegment {
   const sent = direction === 'sent';
   return { timeMs, direction, from: sent ? link.local.host : link.remote.host, to: sent ? link.remote.host : link.local.host, bytes, pathId };
 }

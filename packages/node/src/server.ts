@@ -6,7 +6,7 @@
  * connections that came in over WebSocket are told the `announce` addresses, which clients
  * dial over WebSocket at the same URL path.
  */
-import type { Connection, EndpointConfig, PathListener, TransportAddress } from '@mptun/core';
+import type { Connection, EndpointConfig, PathLink, PathListener, TransportAddress } from '@mptun/core';
 import { AddressAnnouncer, canonicalHost, type ServerAddress } from '@mptun/path-manager';
 import { ReplayRecord, decodeKey, type CryptoBackend, type Keypair } from '@mptun/session';
 import { Driver } from './driver.js';
@@ -173,10 +173,20 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
         const kind = spec.transport === 'udp' || spec.transport === 'udp-plain' ? 'udp' : 'ws';
         // Half-open handshakes are budgeted per listener: a flood on one leaves the others room.
         const listener = `${spec.transport} ${l.local.host}:${l.local.port}`;
-        l.onPath = (link) => {
-          const pathId = this.driver.addLink(link, { fixedLocalPort: false, listener });
+        const known = (pathId: number, link: PathLink): void => {
           link.onSilence = (silent) => this.driver.setPathQuiet(pathId, silent);
           this.pathKinds.set(pathId, kind);
+        };
+        // Paths whose first segment came in their handshake: in the engine before they are up.
+        const early = new WeakSet<PathLink>();
+        l.onEarlyPath = (link, segment) => {
+          const { pathId, answer } = this.driver.answerEarly(link, segment, { fixedLocalPort: false, listener });
+          known(pathId, link);
+          early.add(link);
+          return answer;
+        };
+        l.onPath = (link) => {
+          if (!early.delete(link)) known(this.driver.addLink(link, { fixedLocalPort: false, listener }), link);
           this.driver.schedulePump();
         };
         opened.push(l);

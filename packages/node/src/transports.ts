@@ -2,8 +2,8 @@
  * Which transport carries the paths, and how to open them: the one place that knows
  * udpTransport and wsTransport. A path is identified by its local address.
  */
-import type { PathLink, PathListener, TransportAddress } from '@mptun/core';
-import type { CryptoBackend, Keypair, ReplayRecord } from '@mptun/session';
+import type { EarlySegmentSource, PathLink, PathListener, TransportAddress } from '@mptun/core';
+import type { CryptoBackend, Keypair, ReplayRecord, TimestampClock } from '@mptun/session';
 import { udpTransport, type HandshakeDropReason } from '@mptun/transport-udp';
 import { wsTransport } from '@mptun/transport-ws';
 import { isIP } from 'node:net';
@@ -33,6 +33,8 @@ export interface ClientTransportOptions {
   tlsCa?: string | Buffer;
   /** Sealed UDP: path MTU discovery (RFC 8899) where sockets can be kept from fragmenting. Default true. */
   pmtud?: boolean;
+  /** Sealed UDP: the handshake timestamps' clock, one for every transport of the client key. */
+  timestampClock?: TimestampClock;
 }
 
 /**
@@ -55,9 +57,11 @@ export interface PathOpener {
   /**
    * Opens a path from `localHost`. `device`: its socket is bound to that interface too.
    * `affinity`: the server to ask a WebSocket reverse proxy for (the token a path to it
-   * reported, PathLink.affinity); UDP paths have no proxy to tell and ignore it.
+   * reported, PathLink.affinity); UDP paths have no proxy to tell and ignore it. `early`:
+   * the path's first segment, to ride a sealed UDP handshake (others ignore it: a
+   * WebSocket path's TCP and HTTP upgrade come first, and plain paths have no handshake).
    */
-  open(localHost: string, opts?: { device?: string; affinity?: string }): Promise<PathLink>;
+  open(localHost: string, opts?: { device?: string; affinity?: string; early?: EarlySegmentSource }): Promise<PathLink>;
 }
 
 /**
@@ -76,10 +80,10 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const plain = o.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.serverPublicKey)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'sealed UDP needs keypair and serverPublicKey');
       const pmtud = !plain && pmtudEnabled(o.pmtud);
-      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, pmtud, ...(o.crypto ? { crypto: o.crypto } : {}) });
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, pmtud, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.timestampClock ? { timestampClock: o.timestampClock } : {}) });
       const udpSocket = (localHost: string, device: string | undefined): (() => number) | undefined =>
         nativeOpener('udp', localHost, { noFragment: pmtud, ...(device !== undefined ? { device } : {}) });
-      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, opts) => t.connect(localHost, o.server, udpSocket(localHost, opts?.device)) };
+      return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, opts) => t.connect(localHost, o.server, udpSocket(localHost, opts?.device), opts?.early) };
     }
     case 'ws':
     case 'wss': {

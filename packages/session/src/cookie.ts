@@ -26,11 +26,11 @@ import {
   COOKIE_RECEIVER,
   COOKIE_REPLY_BYTES,
   COOKIE_SEALED,
-  INIT_MAC1,
-  INIT_MAC2,
   INIT_SENDER,
   MAC_BYTES,
   MessageType,
+  mac1Offset,
+  mac2Offset,
   readU32,
   writeType,
   writeU32,
@@ -102,15 +102,17 @@ export class CookieChecker {
 
   /** True when an initiation carries the mac1 meant for us. */
   checkMac1(initiation: Uint8Array): boolean {
-    const expected = mac(this.crypto, this.mac1Key, initiation.subarray(0, INIT_MAC1));
-    return keysEqual(expected, initiation.subarray(INIT_MAC1, INIT_MAC2));
+    const at = mac1Offset(initiation.length);
+    const expected = mac(this.crypto, this.mac1Key, initiation.subarray(0, at));
+    return keysEqual(expected, initiation.subarray(at, at + MAC_BYTES));
   }
 
   /** True when an initiation's mac2 is keyed by a current cookie for `source`. */
   checkMac2(initiation: Uint8Array, source: string, now: number): boolean {
     this.rotate(now);
-    const got = initiation.subarray(INIT_MAC2, INIT_MAC2 + MAC_BYTES);
-    const covered = initiation.subarray(0, INIT_MAC2);
+    const at = mac2Offset(initiation.length);
+    const got = initiation.subarray(at, at + MAC_BYTES);
+    const covered = initiation.subarray(0, at);
     for (const secret of [this.secret, this.previousSecret]) {
       if (secret === null) continue;
       const cookie = this.cookieFor(secret, source);
@@ -133,7 +135,7 @@ export class CookieChecker {
     this.crypto.aeadSeal(
       reply.subarray(COOKIE_SEALED),
       cookie,
-      initiation.subarray(INIT_MAC1, INIT_MAC2),
+      initiation.subarray(mac1Offset(initiation.length), mac2Offset(initiation.length)),
       ZERO_NONCE,
       oneTimeKey,
     );

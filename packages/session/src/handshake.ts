@@ -7,11 +7,18 @@
  *     ...
  *     -> e, es, s, ss           initiation: client ephemeral, client static encrypted,
  *                               payload = TAI64N timestamp ‖ index of the session replaced
- *     <- e, ee, se              response: server ephemeral, empty payload
+ *                               ‖ early data (a new path's first segment, or nothing)
+ *     <- e, ee, se              response: server ephemeral, payload = early answer (the
+ *                               server's reply to the early data, or nothing)
  *
  * After the response both sides Split() into two ChaCha20-Poly1305 keys. The ephemeral
  * keys give forward secrecy; the server admits a client only if `isAllowed(static key)`
  * and only if the timestamp is newer than the last one it accepted from that key.
+ *
+ * Early data rides message 1 after "ss" (Noise §7.5 allows a payload there): it is
+ * encrypted and bound to the client's static key, but, unlike the session's data, could be
+ * replayed; so the server hands it on only after the replay record took the timestamp, and
+ * never for a rekey. The server's answer is sealed after "ee, se" (forward secret).
  *
  * Every message carries mac1/mac2 (see cookie.ts); the server checks mac1 before any
  * Diffie-Hellman. As in WireGuard, an initiation's mac2 is read only while the server is
@@ -23,7 +30,7 @@
  * clock), randomness comes from a RandomSource.
  */
 import type { RandomSource } from '@mptun/core';
-import { AEAD_TAG_BYTES, X25519_KEY_BYTES, cryptoRandomSource, type CryptoBackend } from './crypto/backend.js';
+import { X25519_KEY_BYTES, cryptoRandomSource, type CryptoBackend } from './crypto/backend.js';
 import {
   COOKIE_USE_MS,
   CookieChecker,
@@ -39,20 +46,20 @@ import {
   INITIATION_BYTES,
   INITIATION_PAYLOAD_BYTES,
   INIT_EPHEMERAL,
-  INIT_MAC1,
-  INIT_MAC2,
   INIT_PAYLOAD,
   INIT_SENDER,
   INIT_STATIC,
   MAC_BYTES,
+  MAX_EARLY_DATA_BYTES,
   MessageType,
   RESPONSE_BYTES,
   RESP_EMPTY,
   RESP_EPHEMERAL,
-  RESP_MAC1,
-  RESP_MAC2,
   RESP_RECEIVER,
   RESP_SENDER,
+  mac1Offset,
+  mac2Offset,
+  maxEarlyAnswer,
   messageType,
   readU32,
   writeType,
@@ -98,6 +105,7 @@ function newEphemeral(crypto: CryptoBackend, random: RandomSource): Keypair {
 }
 
 const ZERO_MAC = new Uint8Array(MAC_BYTES);
+const EMPTY = new Uint8Array(0);
 
 function requireIndex(index: number, what: string): void {
   if (!Number.isInteger(index) || index < 1 || index > 0xffff_ffff) {
@@ -157,15 +165,19 @@ export class HandshakeInitiator {
   /**
    * Message 1. `localIndex` is where the caller files the pending handshake (the server's
    * reply names it); `replacesIndex` is the server's index of the session this one
-   * rekeys, or 0 for a new path.
+   * rekeys, or 0 for a new path. `earlyData` (a new path only, at most
+   * MAX_EARLY_DATA_BYTES) rides the encrypted payload; the response may answer it.
    */
-  initiate(now: number, localIndex: number, replacesIndex = 0): PendingInitiation {
+  initiate(now: number, localIndex: number, replacesIndex = 0, earlyData: Uint8Array = EMPTY): PendingInitiation {
     requireIndex(localIndex, 'localIndex');
     if (replacesIndex !== 0) requireIndex(replacesIndex, 'replacesIndex');
+    if (earlyData.length > MAX_EARLY_DATA_BYTES) throw new RangeError(`early data of ${earlyData.length} bytes is over ${MAX_EARLY_DATA_BYTES}`);
+    if (earlyData.length > 0 && replacesIndex !== 0) throw new RangeError('a rekey initiation carries no early data');
     const crypto = this.crypto;
     const state = cloneState(crypto, this.base);
     const ephemeral = newEphemeral(crypto, this.random);
-    const msg = new Uint8Array(INITIATION_BYTES);
+    const msg = new Uint8Array(INITIATION_BYTES + earlyData.length);
+    const macAt = mac1Offset(msg.length);
     writeType(msg, MessageType.Initiation);
     writeU32(msg, INIT_SENDER, localIndex);
 
@@ -180,16 +192,17 @@ export class HandshakeInitiator {
     msg.set(state.encryptAndHash(this.staticKeypair.publicKey), INIT_STATIC);
     // -> ss
     state.mixKey(this.staticShared);
-    // payload: timestamp ‖ replaced index
-    const payload = new Uint8Array(INITIATION_PAYLOAD_BYTES);
+    // payload: timestamp ‖ replaced index ‖ early data
+    const payload = new Uint8Array(INITIATION_PAYLOAD_BYTES + earlyData.length);
     payload.set(this.clock.next(now), 0);
     writeU32(payload, TIMESTAMP_BYTES, replacesIndex);
+    payload.set(earlyData, INITIATION_PAYLOAD_BYTES);
     msg.set(state.encryptAndHash(payload), INIT_PAYLOAD);
 
-    msg.set(mac(crypto, this.serverMac1Key, msg.subarray(0, INIT_MAC1)), INIT_MAC1);
+    msg.set(mac(crypto, this.serverMac1Key, msg.subarray(0, macAt)), macAt);
     const cookie = this.currentCookie(now);
-    if (cookie !== null) msg.set(mac(crypto, cookie, msg.subarray(0, INIT_MAC2)), INIT_MAC2);
-    return new PendingInitiation(this, state, ephemeral, localIndex, msg, now);
+    if (cookie !== null) msg.set(mac(crypto, cookie, msg.subarray(0, mac2Offset(msg.length))), mac2Offset(msg.length));
+    return new PendingInitiation(this, state, ephemeral, localIndex, msg, now, earlyData.length);
   }
 
   /** True while a cookie received from the server may be offered as mac2. */
@@ -234,6 +247,7 @@ export class HandshakeInitiator {
 export class PendingInitiation {
   private done = false;
   private readonly sentMac1: Uint8Array;
+  private answer: Uint8Array | null = null;
 
   constructor(
     private readonly initiator: HandshakeInitiator,
@@ -243,8 +257,15 @@ export class PendingInitiation {
     /** The datagram to send. */
     readonly message: Uint8Array,
     readonly startedAt: number,
+    /** How many bytes of early data the message carries. */
+    readonly earlyDataBytes = 0,
   ) {
-    this.sentMac1 = message.slice(INIT_MAC1, INIT_MAC2);
+    this.sentMac1 = message.slice(mac1Offset(message.length), mac2Offset(message.length));
+  }
+
+  /** The server's early answer in the response that completed this initiation (empty when none), else null. */
+  get earlyAnswer(): Uint8Array | null {
+    return this.answer;
   }
 
   /** True once a response completed it or it was destroyed. */
@@ -273,11 +294,14 @@ export class PendingInitiation {
   consumeResponse(datagram: Uint8Array): TransportKeys | null {
     if (this.done || messageType(datagram) !== MessageType.Response) return null;
     if (readU32(datagram, RESP_RECEIVER) !== this.localIndex) return null;
+    // An answer longer than our early data allows is not one the server sends.
+    if (datagram.length - RESPONSE_BYTES > maxEarlyAnswer(this.earlyDataBytes)) return null;
     const crypto = this.initiator.crypto;
-    const expectedMac1 = mac(crypto, this.initiator.ownMac1Key, datagram.subarray(0, RESP_MAC1));
-    if (!keysEqual(expectedMac1, datagram.subarray(RESP_MAC1, RESP_MAC2))) return null;
+    const macAt = mac1Offset(datagram.length);
+    const expectedMac1 = mac(crypto, this.initiator.ownMac1Key, datagram.subarray(0, macAt));
+    if (!keysEqual(expectedMac1, datagram.subarray(macAt, macAt + MAC_BYTES))) return null;
     // Servers send no mac2 (clients hand out no cookies): anything but zeros is tampering.
-    if (!keysEqual(datagram.subarray(RESP_MAC2, RESPONSE_BYTES), ZERO_MAC)) return null;
+    if (!keysEqual(datagram.subarray(macAt + MAC_BYTES), ZERO_MAC)) return null;
     const remoteIndex = readU32(datagram, RESP_SENDER);
     if (remoteIndex === 0) return null;
 
@@ -288,11 +312,12 @@ export class PendingInitiation {
       state.destroy();
       return null;
     }
-    const empty = state.decryptAndHash(datagram.subarray(RESP_EMPTY, RESP_EMPTY + AEAD_TAG_BYTES));
-    if (empty === null) {
+    const answer = state.decryptAndHash(datagram.subarray(RESP_EMPTY, macAt));
+    if (answer === null) {
       state.destroy();
       return null;
     }
+    this.answer = answer;
     const [initiatorToResponder, responderToInitiator] = state.split();
     const handshakeHash = state.h.slice();
     state.destroy();
@@ -343,6 +368,13 @@ export interface InitiationContext {
   underLoad: boolean;
   /** A fresh, unused, non-zero index for the new session; called only on success. */
   allocateIndex: () => number;
+  /**
+   * Takes the early data of a new path's initiation (never of a rekey), called only after
+   * every check passed, the replay record included, and returns the answer to seal into the
+   * response (null or too long: none; at most maxEarlyAnswer(data.length) bytes). Without
+   * it early data is ignored, as a server from before early data would.
+   */
+  answerEarlyData?: (data: Uint8Array, peerPublicKey: Uint8Array) => Uint8Array | null;
 }
 
 export type InitiationResult =
@@ -358,6 +390,10 @@ export type InitiationResult =
       keys: TransportKeys;
       /** The server index the client says this session replaces (0: a new path). */
       replacesIndex: number;
+      /** The early data the initiation carried (empty when none). */
+      earlyData: Uint8Array;
+      /** The early answer sealed into the response (empty when none). */
+      earlyAnswer: Uint8Array;
     };
 
 /** The server's side, one per listening endpoint (the replay record may be shared). */
@@ -422,18 +458,25 @@ export class HandshakeResponder {
       if (ss === null) return { kind: 'drop', reason: 'bad-key' };
       state.mixKey(ss);
       ss.fill(0);
-      const payload = state.decryptAndHash(datagram.subarray(INIT_PAYLOAD, INIT_MAC1));
+      const payload = state.decryptAndHash(datagram.subarray(INIT_PAYLOAD, mac1Offset(datagram.length)));
       if (payload === null) return { kind: 'drop', reason: 'decrypt' };
 
       // The sender proved it holds the static key; now refuse a replay of an old initiation.
       if (!this.replay.accept(initiatorStatic, payload.subarray(0, TIMESTAMP_BYTES))) return { kind: 'drop', reason: 'replay' };
       const replacesIndex = readU32(payload, TIMESTAMP_BYTES);
+      const earlyData = payload.slice(INITIATION_PAYLOAD_BYTES);
+      let earlyAnswer: Uint8Array = EMPTY;
+      if (earlyData.length > 0 && replacesIndex === 0 && ctx.answerEarlyData) {
+        const answer = ctx.answerEarlyData(earlyData, initiatorStatic);
+        if (answer !== null && answer.length <= maxEarlyAnswer(earlyData.length)) earlyAnswer = answer;
+      }
 
       // Message 2.
       const localIndex = ctx.allocateIndex();
       requireIndex(localIndex, 'allocated index');
       const ephemeral = newEphemeral(crypto, this.random);
-      const response = new Uint8Array(RESPONSE_BYTES);
+      const response = new Uint8Array(RESPONSE_BYTES + earlyAnswer.length);
+      const macAt = mac1Offset(response.length);
       writeType(response, MessageType.Response);
       writeU32(response, RESP_SENDER, localIndex);
       writeU32(response, RESP_RECEIVER, senderIndex);
@@ -449,8 +492,8 @@ export class HandshakeResponder {
       state.mixKey(se);
       se.fill(0);
       ephemeral.privateKey.fill(0);
-      response.set(state.encryptAndHash(new Uint8Array(0)), RESP_EMPTY);
-      response.set(mac(crypto, mac1Key(crypto, initiatorStatic), response.subarray(0, RESP_MAC1)), RESP_MAC1);
+      response.set(state.encryptAndHash(earlyAnswer), RESP_EMPTY);
+      response.set(mac(crypto, mac1Key(crypto, initiatorStatic), response.subarray(0, macAt)), macAt);
       // mac2 stays zero: clients send no cookies.
 
       const [initiatorToResponder, responderToInitiator] = state.split();
@@ -458,6 +501,8 @@ export class HandshakeResponder {
         kind: 'accept',
         response,
         replacesIndex,
+        earlyData,
+        earlyAnswer,
         keys: {
           localIndex,
           remoteIndex: senderIndex,

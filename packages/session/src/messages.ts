@@ -3,15 +3,23 @@
  * WireGuard's). All integers are little-endian, as in Noise's nonces. Every message opens
  * with a type byte and three reserved bytes that must be zero.
  *
- *   Initiation (152 bytes), client → server, Noise IK message 1 "e, es, s, ss":
+ *   Initiation (152 + n bytes, 0 <= n <= 512), client → server, Noise IK message 1
+ *   "e, es, s, ss":
  *     0 type=1 | 1..3 zero | 4..7 sender index | 8..39 ephemeral public key
  *     40..87 static public key, encrypted (32 + tag)
- *     88..119 payload, encrypted (TAI64N timestamp 12 + replaced index 4, + tag)
- *     120..135 mac1 | 136..151 mac2
- *   Response (92 bytes), server → client, message 2 "e, ee, se":
+ *     88..119+n payload, encrypted (TAI64N timestamp 12 + replaced index 4 + early data n,
+ *       + tag) | then mac1 16 | mac2 16 (always the last 32 bytes)
+ *   Response (92 + m bytes, 0 <= m <= min(512, n + 60)), server → client, message 2
+ *   "e, ee, se":
  *     0 type=2 | 1..3 zero | 4..7 sender index | 8..11 receiver index
- *     12..43 ephemeral public key | 44..59 empty payload, encrypted (tag only)
- *     60..75 mac1 | 76..91 mac2
+ *     12..43 ephemeral public key | 44..59+m payload, encrypted (early answer m, + tag)
+ *     then mac1 16 | mac2 16 (the last 32 bytes)
+ *   Early data (n > 0) is the path's first segment (an MP_JOIN SYN), which Noise lets ride
+ *   message 1 after "ss"; the early answer is the engine's reply to it (the SYN/ACK), after
+ *   "ee, se". With n = 0 and m = 0 the two messages are the 152 and 92 bytes of the format
+ *   before early data, read the same way. A rekey initiation carries none. A response is
+ *   never more than 60 bytes longer than the early data that asked for it, so an
+ *   initiation buys no amplification beyond its own size.
  *   Cookie reply (64 bytes), server → client, instead of a response when under load:
  *     0 type=3 | 1..3 zero | 4..7 receiver index | 8..31 nonce
  *     32..63 cookie, encrypted (16 + tag)
@@ -47,6 +55,10 @@ export const COOKIE_BYTES = 16;
 export const COOKIE_NONCE_BYTES = 24;
 /** Timestamp (12) and the server index of the session this one replaces (4; 0 = a new path). */
 export const INITIATION_PAYLOAD_BYTES = 16;
+/** The most early data (a segment) an initiation carries, and the most early answer a response does. */
+export const MAX_EARLY_DATA_BYTES = 512;
+/** How much longer than its initiation's early data a response's early answer may be. */
+export const EARLY_ANSWER_SLACK_BYTES = 60;
 
 // Initiation offsets.
 export const INIT_SENDER = 4;
@@ -55,6 +67,7 @@ export const INIT_STATIC = INIT_EPHEMERAL + X25519_KEY_BYTES; // 40
 export const INIT_PAYLOAD = INIT_STATIC + X25519_KEY_BYTES + AEAD_TAG_BYTES; // 88
 export const INIT_MAC1 = INIT_PAYLOAD + INITIATION_PAYLOAD_BYTES + AEAD_TAG_BYTES; // 120
 export const INIT_MAC2 = INIT_MAC1 + MAC_BYTES; // 136
+/** An initiation without early data; with n bytes of it, INITIATION_BYTES + n. */
 export const INITIATION_BYTES = INIT_MAC2 + MAC_BYTES; // 152
 
 // Response offsets.
@@ -64,7 +77,33 @@ export const RESP_EPHEMERAL = 12;
 export const RESP_EMPTY = RESP_EPHEMERAL + X25519_KEY_BYTES; // 44
 export const RESP_MAC1 = RESP_EMPTY + AEAD_TAG_BYTES; // 60
 export const RESP_MAC2 = RESP_MAC1 + MAC_BYTES; // 76
+/** A response without an early answer; with m bytes of it, RESPONSE_BYTES + m. */
 export const RESPONSE_BYTES = RESP_MAC2 + MAC_BYTES; // 92
+
+/** Where mac1 starts in a handshake message (initiation or response) of `length` bytes: 32 from the end. */
+export function mac1Offset(length: number): number {
+  return length - 2 * MAC_BYTES;
+}
+
+/** Where mac2 starts in a handshake message of `length` bytes: the last 16. */
+export function mac2Offset(length: number): number {
+  return length - MAC_BYTES;
+}
+
+/** The early data an initiation of `length` bytes carries (0 for the 152-byte form). */
+export function earlyDataBytes(initiationLength: number): number {
+  return initiationLength - INITIATION_BYTES;
+}
+
+/** The early answer a response of `length` bytes carries (0 for the 92-byte form). */
+export function earlyAnswerBytes(responseLength: number): number {
+  return responseLength - RESPONSE_BYTES;
+}
+
+/** The longest early answer a response to `earlyData` bytes of early data may carry. */
+export function maxEarlyAnswer(earlyData: number): number {
+  return Math.min(MAX_EARLY_DATA_BYTES, earlyData + EARLY_ANSWER_SLACK_BYTES);
+}
 
 // Cookie reply offsets.
 export const COOKIE_RECEIVER = 4;
@@ -130,9 +169,9 @@ export function messageType(datagram: Uint8Array): MessageType | null {
   if (datagram.length < 4 || datagram[1] !== 0 || datagram[2] !== 0 || datagram[3] !== 0) return null;
   switch (datagram[0]) {
     case MessageType.Initiation:
-      return datagram.length === INITIATION_BYTES ? MessageType.Initiation : null;
+      return inRange(datagram.length, INITIATION_BYTES) ? MessageType.Initiation : null;
     case MessageType.Response:
-      return datagram.length === RESPONSE_BYTES ? MessageType.Response : null;
+      return inRange(datagram.length, RESPONSE_BYTES) ? MessageType.Response : null;
     case MessageType.CookieReply:
       return datagram.length === COOKIE_REPLY_BYTES ? MessageType.CookieReply : null;
     case MessageType.Data:
@@ -142,6 +181,11 @@ export function messageType(datagram: Uint8Array): MessageType | null {
     default:
       return null;
   }
+}
+
+/** A handshake message's length: its form without early data, plus at most MAX_EARLY_DATA_BYTES. */
+function inRange(length: number, base: number): boolean {
+  return length >= base && length <= base + MAX_EARLY_DATA_BYTES;
 }
 
 /**
@@ -166,6 +210,7 @@ export interface InitiationMessage {
   senderIndex: number;
   ephemeral: Uint8Array;
   encryptedStatic: Uint8Array;
+  /** Timestamp, replaced index and early data, encrypted. */
   encryptedPayload: Uint8Array;
   mac1: Uint8Array;
   mac2: Uint8Array;
@@ -175,7 +220,8 @@ export interface ResponseMessage {
   senderIndex: number;
   receiverIndex: number;
   ephemeral: Uint8Array;
-  encryptedEmpty: Uint8Array;
+  /** The early answer (often empty), encrypted. */
+  encryptedPayload: Uint8Array;
   mac1: Uint8Array;
   mac2: Uint8Array;
 }
@@ -202,26 +248,28 @@ function expect(datagram: Uint8Array, type: MessageType, what: string): void {
 /** Field views of an initiation. Throws ERR_MPTUN_BAD_MESSAGE unless it is one. */
 export function decodeInitiation(datagram: Uint8Array): InitiationMessage {
   expect(datagram, MessageType.Initiation, 'initiation');
+  const mac1 = mac1Offset(datagram.length);
   return {
     senderIndex: readU32(datagram, INIT_SENDER),
     ephemeral: datagram.subarray(INIT_EPHEMERAL, INIT_STATIC),
     encryptedStatic: datagram.subarray(INIT_STATIC, INIT_PAYLOAD),
-    encryptedPayload: datagram.subarray(INIT_PAYLOAD, INIT_MAC1),
-    mac1: datagram.subarray(INIT_MAC1, INIT_MAC2),
-    mac2: datagram.subarray(INIT_MAC2, INITIATION_BYTES),
+    encryptedPayload: datagram.subarray(INIT_PAYLOAD, mac1),
+    mac1: datagram.subarray(mac1, mac1 + MAC_BYTES),
+    mac2: datagram.subarray(mac1 + MAC_BYTES),
   };
 }
 
 /** Field views of a response. Throws ERR_MPTUN_BAD_MESSAGE unless it is one. */
 export function decodeResponse(datagram: Uint8Array): ResponseMessage {
   expect(datagram, MessageType.Response, 'response');
+  const mac1 = mac1Offset(datagram.length);
   return {
     senderIndex: readU32(datagram, RESP_SENDER),
     receiverIndex: readU32(datagram, RESP_RECEIVER),
     ephemeral: datagram.subarray(RESP_EPHEMERAL, RESP_EMPTY),
-    encryptedEmpty: datagram.subarray(RESP_EMPTY, RESP_MAC1),
-    mac1: datagram.subarray(RESP_MAC1, RESP_MAC2),
-    mac2: datagram.subarray(RESP_MAC2, RESPONSE_BYTES),
+    encryptedPayload: datagram.subarray(RESP_EMPTY, mac1),
+    mac1: datagram.subarray(mac1, mac1 + MAC_BYTES),
+    mac2: datagram.subarray(mac1 + MAC_BYTES),
   };
 }
 

@@ -16,6 +16,11 @@
  * session: on a path whose round trip is longer than the retry interval, the answer is
  * always to an older initiation (issue 14, item 10). 'up' comes with the response; the
  * first thing sent is an empty sealed message that confirms the keys to the server.
+ * Early data: a new path's first segment (`earlyData`) rides every initiation of the
+ * handshake (retries and the one after a cookie reply alike), and the server's answer to it
+ * (`earlyAnswer`) comes with the response. Then no empty message goes out at once: the
+ * engine's reply to the answer is the first sealed message and confirms the keys; the empty
+ * one follows only if nothing was sealed within EARLY_CONFIRM_GRACE_MS.
  * When nothing authenticated has come for silenceMs, the initiator reports 'silent' and
  * handshakes again on the same path, naming its keys: a live server that was cut off takes
  * it as a rekey of the same path (what rides the path survives the outage), a restarted
@@ -41,7 +46,7 @@ import { SecureChannel } from './channel.js';
 import { SessionError } from './errors.js';
 import type { HandshakeInitiator, InitiationResult, PendingInitiation, TransportKeys } from './handshake.js';
 import { keysEqual } from './keys.js';
-import { decodeProbePlaintext, encodeProbePlaintext, MessageType, messageType, receiverIndex } from './messages.js';
+import { decodeProbePlaintext, encodeProbePlaintext, MAX_EARLY_DATA_BYTES, MessageType, messageType, receiverIndex } from './messages.js';
 import { PlpmtuSearch, type PlpmtuOptions } from './plpmtu.js';
 
 /** Why a session ended. */
@@ -97,6 +102,8 @@ export interface InitiatorSessionOptions extends PathSessionTimers {
   initiator: HandshakeInitiator;
   indexes: SessionIndexes;
   now: number;
+  /** The path's first segment, carried in the handshake (at most MAX_EARLY_DATA_BYTES); none when absent. */
+  earlyData?: Uint8Array | null;
 }
 
 export interface ResponderSessionOptions extends PathSessionTimers {
@@ -109,6 +116,12 @@ export interface ResponderSessionOptions extends PathSessionTimers {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * With an early answer, how long the client waits for the engine's first segment (which
+ * confirms the keys) before it sends an empty message to confirm them.
+ */
+export const EARLY_CONFIRM_GRACE_MS = 20;
 
 type State = 'handshake' | 'answered' | 'up' | 'down';
 
@@ -127,6 +140,12 @@ export class PathSession {
   private silent = false;
   /** The path MTU search, from the moment the session is up (timers.pmtu). */
   private search: PlpmtuSearch | null = null;
+  /** Initiator: the first segment every initial initiation carries. */
+  private earlyData: Uint8Array = EMPTY;
+  /** Initiator: the server's answer to it, once the response came (null: none). */
+  private answer: Uint8Array | null = null;
+  /** Initiator: when the keys must be confirmed by an empty message if nothing was sealed; null: not waiting. */
+  private confirmDueAt: number | null = null;
 
   private constructor(
     private readonly timers: PathSessionTimers,
@@ -143,6 +162,9 @@ export class PathSession {
   /** A client session; its first output is the initiation. */
   static initiator(opts: InitiatorSessionOptions): PathSession {
     const session = new PathSession(opts, opts.initiator, opts.indexes, opts.now);
+    const early = opts.earlyData ?? EMPTY;
+    if (early.length > MAX_EARLY_DATA_BYTES) throw new RangeError(`early data of ${early.length} bytes is over ${MAX_EARLY_DATA_BYTES}`);
+    session.earlyData = early.slice();
     session.initiate(opts.now, 0);
     return session;
   }
@@ -188,6 +210,14 @@ export class PathSession {
   /** Our indexes of every live key set (the server files the session under each). */
   get localIndexes(): number[] {
     return this.channel?.localIndexes ?? [];
+  }
+
+  /**
+   * Initiator: the server's answer to the early data, from the response that brought the
+   * session up; null when there was none (no early data, or the server did not answer it).
+   */
+  get earlyAnswer(): Uint8Array | null {
+    return this.answer;
   }
 
   /** The largest datagram path MTU discovery confirmed, or null when it does not run. */
@@ -237,6 +267,7 @@ export class PathSession {
     // A probe may well be lost: it does not stand in for a keepalive.
     if (type === MessageType.Data) {
       this.lastSent = now;
+      this.confirmDueAt = null; // any sealed data confirms the keys
       this.search?.dataSent(sealed.length, now);
     }
     // The message-count limits of a rekey are reached by sending: check here, not on a timer.
@@ -281,10 +312,12 @@ export class PathSession {
     at = Math.min(at, channel.nextExpiry() ?? Infinity);
     if (t.idleTimeoutMs !== null) at = Math.min(at, this.lastReceived + t.idleTimeoutMs);
     if (this.state === 'up') {
+      if (this.confirmDueAt !== null) at = Math.min(at, this.confirmDueAt);
       if (t.keepaliveMs !== null) at = Math.min(at, this.lastSent + t.keepaliveMs);
       const silenceMs = this.initiator !== null ? (t.silenceMs ?? null) : null;
       if (silenceMs !== null) at = Math.min(at, this.silent ? this.lastInitiationAt + this.rekeyRetryMs() : this.lastReceived + silenceMs);
-      if (this.search !== null) at = Math.min(at, this.search.nextDeadline());
+      // No probe before the keys are confirmed: the engine's first segment goes first.
+      if (this.search !== null && this.confirmDueAt === null) at = Math.min(at, this.search.nextDeadline());
       if (this.initiator !== null) {
         const due = channel.rekeyDueAt();
         if (due !== null) at = Math.min(at, this.pending.length === 0 ? due : Math.max(due, this.lastInitiationAt + this.rekeyRetryMs()));
@@ -352,8 +385,15 @@ export class PathSession {
     if (this.state === 'handshake') {
       // The answered initiation's index lives on as the keys' index; drop the others' state
       // (the server made a session of each, and forgets those we never confirm).
+      const answer = entry.earlyAnswer;
       this.dropPending();
       this.establish(keys, now);
+      if (this.earlyData.length > 0 && answer !== null && answer.length > 0) {
+        // The engine's reply to the answer confirms the keys; an empty message only if none comes.
+        this.answer = answer;
+        this.confirmDueAt = now + EARLY_CONFIRM_GRACE_MS;
+        return true;
+      }
     } else {
       // A rekey: the server keeps only the newest one it accepted. Initiations sent after
       // this one may still be answered (they queued behind a frozen or slow path): their
@@ -449,7 +489,8 @@ export class PathSession {
     ) {
       this.initiate(now, channel.remoteIndex);
     }
-    if (this.search !== null) this.runSearch(this.search, now);
+    if (this.confirmDueAt !== null && now >= this.confirmDueAt) this.sendSealed(EMPTY, now);
+    if (this.search !== null && this.confirmDueAt === null) this.runSearch(this.search, now);
     if (t.keepaliveMs !== null && now - this.lastSent >= t.keepaliveMs) this.sendSealed(EMPTY, now);
   }
 
@@ -461,7 +502,9 @@ export class PathSession {
   private initiate(now: number, replacesIndex: number): void {
     const indexes = this.indexes!;
     const index = indexes.claim();
-    const p = this.initiator!.initiate(now, index, replacesIndex);
+    // Only a new path's handshake carries the first segment; a rekey or re-handshake carries none.
+    const early = replacesIndex === 0 && this.state === 'handshake' ? this.earlyData : EMPTY;
+    const p = this.initiator!.initiate(now, index, replacesIndex, early);
     this.pending.push(p);
     this.lastInitiationAt = now;
     this.transmit(p.message, now);

@@ -1,93 +1,101 @@
 /**
- * Handshake timestamps accepted per client static key, against replayed initiations
- * (WireGuard's rule: an initiation is refused unless its TAI64N stamp is newer than the
+ * The newest handshake timestamp accepted per client static key: WireGuard's rule against
+ * replayed initiations (an initiation is refused unless its TAI64N stamp is newer than the
  * last one accepted from that key). One record per server key, shared by every responder
  * (listener) of that key, so a captured initiation accepted by one listener is refused by
  * all others; encode()/decode() let the caller persist it across restarts.
  *
- * Unlike WireGuard's single endpoint, a multipath client opens several paths at once, and
- * their initiations may arrive out of order (paths of different delay, or behind a
- * balancer). So a stamp up to REORDER_WINDOW_MS older than the newest is accepted once,
- * if it was not seen before: the record remembers each accepted stamp in that window
- * (at most MAX_RECENT per key; past that, the oldest one remembered becomes the floor).
- * A replayed initiation still never yields a path, since its sender cannot confirm the keys.
- * After a restart only the newest stamp is known, so anything not newer is refused.
+ * Unlike WireGuard, one client key handshakes on several paths at once (a new interface
+ * joins the server's every address), over routes of different delay: an initiation stamped
+ * earlier may arrive after a later one. So a stamp up to REORDER_WINDOW_MS behind the newest
+ * is taken too, once: every stamp taken in the window is remembered (at most MAX_RECENT per
+ * key; past that the oldest is forgotten and nothing at or below it is taken again). A
+ * record read back from its encoding remembers only the newest stamps, and takes nothing
+ * at or below them.
  *
  * Sans-IO: the caller stores the bytes (onChange says when they changed).
  *
- * Encoding: u32 count (little-endian), then count × (32-byte public key ‖ 12-byte newest stamp).
+ * Encoding: u32 count (little-endian), then count × (32-byte public key ‖ 12-byte stamp).
  */
 import { X25519_KEY_BYTES } from './crypto/backend.js';
 import { SessionError } from './errors.js';
 import { readU32, writeU32 } from './messages.js';
-import { TIMESTAMP_BYTES, timestampAfter, timestampMs } from './timestamp.js';
+import { TIMESTAMP_BYTES, timestampAfter, timestampMillis } from './timestamp.js';
 
 const ENTRY_BYTES = X25519_KEY_BYTES + TIMESTAMP_BYTES;
 /** Far above any allow-list; bounds what decode() will allocate for a damaged file. */
 const MAX_ENTRIES = 1 << 20;
-/** How much older than the newest stamp a not-yet-seen one may be: more than a path's one-way delay. */
+
+/** How far behind a key's newest accepted stamp an initiation may be and still be taken (once). */
 export const REORDER_WINDOW_MS = 3_000;
-/** Accepted stamps remembered per key inside the window. */
+/** Stamps remembered per key inside the window. */
 const MAX_RECENT = 32;
 
 interface KeyRecord {
   key: Uint8Array;
-  newest: Uint8Array;
-  /** Stamps at or below this (ms, timestampMs) are refused. */
-  floor: number;
-  /** Every accepted stamp above the floor: hex → ms. */
-  recent: Map<string, number>;
+  /** The newest stamp taken. */
+  stamp: Uint8Array;
+  /** Stamps taken within the window behind the newest (the newest among them). */
+  recent: Uint8Array[];
+  /** Nothing at or below this is taken (stamps forgotten, or from before a restart); null: no floor. */
+  floor: Uint8Array | null;
 }
 
 export class ReplayRecord {
-  private readonly byKey = new Map<string, KeyRecord>();
-  /** Called after every change of a key's newest stamp (what encode() keeps). */
+  private readonly newest = new Map<string, KeyRecord>();
+  /** Called after every accepted (newer) stamp. */
   onChange: (() => void) | null = null;
 
   get size(): number {
-    return this.byKey.size;
+    return this.newest.size;
   }
 
   /**
    * Records `stamp` for `clientKey` and returns true when it is newer than the last one
-   * accepted for that key, or inside the reorder window and not seen before; returns false
-   * (and records nothing) for a replay.
+   * accepted for that key, or a stamp within the reorder window not taken before; returns
+   * false (and records nothing) for a replay.
    */
   accept(clientKey: Uint8Array, stamp: Uint8Array): boolean {
     const id = Buffer.from(clientKey.buffer, clientKey.byteOffset, clientKey.byteLength).toString('hex');
-    const hex = Buffer.from(stamp.buffer, stamp.byteOffset, TIMESTAMP_BYTES).toString('hex');
-    const ms = timestampMs(stamp);
-    const r = this.byKey.get(id);
-    if (r === undefined) {
-      this.byKey.set(id, { key: clientKey.slice(), newest: stamp.slice(), floor: ms - REORDER_WINDOW_MS, recent: new Map([[hex, ms]]) });
+    const last = this.newest.get(id);
+    if (last === undefined) {
+      this.newest.set(id, { key: clientKey.slice(), stamp: stamp.slice(), recent: [stamp.slice()], floor: null });
       this.onChange?.();
       return true;
     }
-    const newer = timestampAfter(stamp, r.newest);
-    if (!newer && (ms <= r.floor || r.recent.has(hex))) return false;
-    r.recent.set(hex, ms);
-    if (newer) {
-      r.newest = stamp.slice();
-      r.floor = Math.max(r.floor, ms - REORDER_WINDOW_MS);
-      for (const [h, t] of r.recent) if (t <= r.floor) r.recent.delete(h);
+    if (timestampAfter(stamp, last.stamp)) {
+      last.stamp = stamp.slice();
+      this.remember(last, last.stamp);
+      this.onChange?.();
+      return true;
     }
-    if (r.recent.size > MAX_RECENT) {
-      let oldest: [string, number] = ['', Infinity];
-      for (const e of r.recent) if (e[1] < oldest[1]) oldest = e;
-      r.recent.delete(oldest[0]);
-      r.floor = Math.max(r.floor, oldest[1]);
-    }
-    if (newer) this.onChange?.();
+    // Older than the newest: a path slower than another, within the window and not seen yet.
+    if (last.floor !== null && !timestampAfter(stamp, last.floor)) return false;
+    if (timestampMillis(last.stamp) - timestampMillis(stamp) > REORDER_WINDOW_MS) return false;
+    if (last.recent.some((r) => !timestampAfter(r, stamp) && !timestampAfter(stamp, r))) return false;
+    this.remember(last, stamp.slice());
     return true;
   }
 
+  /** Keeps `stamp` among the key's recent ones; those out of the window go, and past MAX_RECENT the oldest raise the floor. */
+  private remember(r: KeyRecord, stamp: Uint8Array): void {
+    r.recent.push(stamp);
+    const newest = timestampMillis(r.stamp);
+    r.recent = r.recent.filter((s) => newest - timestampMillis(s) <= REORDER_WINDOW_MS);
+    r.recent.sort((a, b) => (timestampAfter(a, b) ? 1 : timestampAfter(b, a) ? -1 : 0));
+    while (r.recent.length > MAX_RECENT) {
+      const oldest = r.recent.shift()!;
+      if (r.floor === null || timestampAfter(oldest, r.floor)) r.floor = oldest;
+    }
+  }
+
   encode(): Uint8Array {
-    const out = new Uint8Array(4 + this.byKey.size * ENTRY_BYTES);
-    writeU32(out, 0, this.byKey.size);
+    const out = new Uint8Array(4 + this.newest.size * ENTRY_BYTES);
+    writeU32(out, 0, this.newest.size);
     let at = 4;
-    for (const { key, newest } of this.byKey.values()) {
+    for (const { key, stamp } of this.newest.values()) {
       out.set(key, at);
-      out.set(newest, at + X25519_KEY_BYTES);
+      out.set(stamp, at + X25519_KEY_BYTES);
       at += ENTRY_BYTES;
     }
     return out;
@@ -102,11 +110,10 @@ export class ReplayRecord {
     }
     const record = new ReplayRecord();
     for (let i = 0, at = 4; i < count; i++, at += ENTRY_BYTES) {
-      const key = bytes.slice(at, at + X25519_KEY_BYTES);
-      const newest = bytes.slice(at + X25519_KEY_BYTES, at + ENTRY_BYTES);
-      // What was accepted inside the window before the restart is not known: nothing older passes.
-      record.byKey.set(Buffer.from(key).toString('hex'), { key, newest, floor: timestampMs(newest), recent: new Map() });
+      record.accept(bytes.subarray(at, at + X25519_KEY_BYTES), bytes.subarray(at + X25519_KEY_BYTES, at + ENTRY_BYTES));
     }
+    // What was taken inside the window before is not known: nothing at or below the newest.
+    for (const r of record.newest.values()) r.floor = r.stamp;
     return record;
   }
 }

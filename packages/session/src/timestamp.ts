@@ -2,7 +2,8 @@
  * TAI64N-style timestamps for handshake initiations: 8 bytes of seconds (2^62 + 10 + Unix
  * seconds, the TAI64 label) and 4 bytes of nanoseconds, both big-endian, so that byte order
  * is time order. The responder keeps the largest one seen per client key and refuses any
- * initiation that is not newer: a captured initiation cannot be replayed.
+ * initiation that is not newer, or one a little older that it took already
+ * (replay-record.ts): a captured initiation cannot be replayed.
  *
  * All paths of one client share one static key, so a client opening two paths in the
  * same millisecond must still send strictly increasing stamps: a TimestampClock bumps a
@@ -49,10 +50,10 @@ function encodeTimestamp(unixSeconds: number, nanos: number): Uint8Array {
   return out;
 }
 
-/** A stamp as ms of TAI64 time (precise to well under a microsecond), for comparing distances. */
-export function timestampMs(stamp: Uint8Array): number {
+/** The stamp's time in ms since the Unix epoch (to the nanosecond's fraction a double holds). */
+export function timestampMillis(stamp: Uint8Array): number {
   const view = new DataView(stamp.buffer, stamp.byteOffset, TIMESTAMP_BYTES);
-  const seconds = (view.getUint32(0) - TAI64_HIGH_WORD) * 0x1_0000_0000 + view.getUint32(4);
+  const seconds = (view.getUint32(0) - TAI64_HIGH_WORD) * 0x1_0000_0000 + view.getUint32(4) - TAI_OFFSET_SECONDS;
   return seconds * 1000 + view.getUint32(8) / 1_000_000;
 }
 

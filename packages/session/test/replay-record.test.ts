@@ -42,38 +42,40 @@ describe(`ReplayRecord (seed ${SEED})`, async () => {
     expect(responder(after).consumeInitiation(captured, ctx(now + 10))).toEqual({ kind: 'drop', reason: 'replay' });
   });
 
-  it('initiations of parallel paths that arrive out of order are each taken once (reorder window)', () => {
+  it('two paths handshaking at once over routes of different delay: the earlier stamp arriving second is taken, each only once', () => {
+    const clock = new TimestampClock();
     const record = new ReplayRecord();
-    // Two paths opened in the same instant: the later stamp arrives first.
-    const a = initiator.initiate(now + 20, 4).message;
-    const b = initiator.initiate(now + 20, 5).message;
-    expect(responder(record).consumeInitiation(b, ctx(now + 20)).kind).toBe('accept');
-    expect(responder(record).consumeInitiation(a, ctx(now + 20)).kind).toBe('accept');
-    expect(responder(record).consumeInitiation(a, ctx(now + 21))).toEqual({ kind: 'drop', reason: 'replay' });
-    expect(responder(record).consumeInitiation(b, ctx(now + 21))).toEqual({ kind: 'drop', reason: 'replay' });
-    // One older than the window is refused, as is anything after a restart that is not newer
-    // (a second initiator: the first one's clock never goes back).
-    const other = new HandshakeInitiator(crypto, { staticKeypair: client, serverPublicKey: server.publicKey, random: new SeededRandom(SEED + 4) });
-    const stale = other.initiate(now + 20 - REORDER_WINDOW_MS - 1, 6).message;
-    const newest = initiator.initiate(now + 23, 8).message;
-    const late = other.initiate(now + 22, 7).message;
-    expect(responder(record).consumeInitiation(stale, ctx(now + 20))).toEqual({ kind: 'drop', reason: 'replay' });
-    expect(responder(record).consumeInitiation(newest, ctx(now + 23)).kind).toBe('accept');
-    expect(responder(ReplayRecord.decode(record.encode())).consumeInitiation(late, ctx(now + 23))).toEqual({ kind: 'drop', reason: 'replay' });
-    expect(responder(record).consumeInitiation(late, ctx(now + 23)).kind).toBe('accept');
+    const fast = clock.next(now + 100);
+    const slow = clock.next(now); // the shared clock never goes back: asked for an earlier time, still newer
+    const early = new TimestampClock().next(now); // another clock's stamp of an earlier time, arriving after `fast`
+    expect(record.accept(client.publicKey, fast)).toBe(true);
+    expect(record.accept(client.publicKey, early)).toBe(true);
+    expect(record.accept(client.publicKey, early)).toBe(false); // a replay of it
+    expect(record.accept(client.publicKey, fast)).toBe(false);
+    expect(record.accept(client.publicKey, slow)).toBe(true); // newer than fast
+    // Older than the window behind the newest: refused.
+    expect(record.accept(client.publicKey, new TimestampClock().next(now + 100 - REORDER_WINDOW_MS - 1))).toBe(false);
+    // Through the handshake: the responder takes an initiation that was overtaken.
+    const shared = new ReplayRecord();
+    const first = initiator.initiate(now + 5000, 7).message;
+    const second = initiator.initiate(now + 5020, 8).message;
+    expect(responder(shared).consumeInitiation(second, ctx(now + 5020)).kind).toBe('accept');
+    expect(responder(shared).consumeInitiation(first, ctx(now + 5040)).kind).toBe('accept');
+    expect(responder(shared).consumeInitiation(first, ctx(now + 5060))).toEqual({ kind: 'drop', reason: 'replay' });
+    expect(responder(shared).consumeInitiation(second, ctx(now + 5060))).toEqual({ kind: 'drop', reason: 'replay' });
   });
 
-  it('remembers a bounded number of stamps per key: past that, the oldest remembered is the floor', () => {
+  it('remembers at most 32 stamps in the window: older ones than those are refused; a decoded record takes nothing at or below its newest', () => {
     const record = new ReplayRecord();
-    const clock = new TimestampClock();
-    const key = client.publicKey;
-    const stamps = Array.from({ length: 40 }, (_, i) => clock.next(now + i));
-    expect(record.accept(key, stamps[39]!)).toBe(true);
-    // Taken newest first: 31 older ones fit beside it; the 32nd is taken as the new floor,
-    // and every one older than that is refused.
-    const taken = stamps.slice(0, 39).reverse().map((s) => record.accept(key, s));
-    expect(taken).toEqual([...Array(32).fill(true), ...Array(7).fill(false)]);
-    for (const s of stamps) expect(record.accept(key, s)).toBe(false);
+    const stamps = Array.from({ length: 40 }, (_, i) => new TimestampClock().next(now + i));
+    expect(record.accept(client.publicKey, stamps[39]!)).toBe(true);
+    for (let i = 38; i >= 0; i--) expect(record.accept(client.publicKey, stamps[i]!), `stamp ${i}`).toBe(i >= 7);
+    for (const s of stamps) expect(record.accept(client.publicKey, s)).toBe(false);
+    const restored = ReplayRecord.decode(record.encode());
+    const between = new TimestampClock().next(now + 38.5);
+    expect(new ReplayRecord().accept(client.publicKey, between)).toBe(true);
+    expect(restored.accept(client.publicKey, between)).toBe(false);
+    expect(restored.accept(client.publicKey, new TimestampClock().next(now + 40))).toBe(true);
   });
 
   it('decode refuses damaged bytes with ERR_MPTUN_BAD_MESSAGE', () => {

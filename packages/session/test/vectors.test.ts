@@ -80,7 +80,12 @@ interface Reference {
   h: Buffer;
 }
 
-function referenceHandshake(): Reference {
+/** An MP_JOIN SYN's size of early data and an answer 4 bytes longer (a SYN/ACK's), fixed bytes. */
+const EARLY = bytes((i) => 0x30 + i, 56);
+const ANSWER = bytes((i) => 0x90 + i, 60);
+
+/** The reference handshake; a new path's (replaces 0) may carry early data and its answer. */
+function referenceHandshake(replaces = REPLACES, early: Buffer = Buffer.alloc(0), answer: Buffer = Buffer.alloc(0)): Reference {
   const si = pubOf(CLIENT_PRIV);
   const sr = pubOf(SERVER_PRIV);
   const ei = pubOf(CLIENT_EPH);
@@ -98,7 +103,7 @@ function referenceHandshake(): Reference {
   const encS = ENCRYPT(k.subarray(0, 32), 0, h, si);
   h = HASH(h, encS);
   [ck, k] = HKDF(ck, DH(CLIENT_PRIV, sr));
-  const encP = ENCRYPT(k.subarray(0, 32), 0, h, Buffer.concat([tai64n(NOW), u32le(REPLACES)]));
+  const encP = ENCRYPT(k.subarray(0, 32), 0, h, Buffer.concat([tai64n(NOW), u32le(replaces), early]));
   h = HASH(h, encP);
   const body1 = Buffer.concat([Buffer.of(1, 0, 0, 0), u32le(CLIENT_INDEX), ei, encS, encP]);
   const initiation = Buffer.concat([body1, MAC(mac1KeyOf(sr), body1), Buffer.alloc(16)]);
@@ -106,7 +111,7 @@ function referenceHandshake(): Reference {
   h = HASH(h, er);
   [ck, k] = HKDF(ck, DH(SERVER_EPH, ei));
   [ck, k] = HKDF(ck, DH(SERVER_EPH, si));
-  const encE = ENCRYPT(k.subarray(0, 32), 0, h, Buffer.alloc(0));
+  const encE = ENCRYPT(k.subarray(0, 32), 0, h, answer);
   h = HASH(h, encE);
   const body2 = Buffer.concat([Buffer.of(2, 0, 0, 0), u32le(SERVER_INDEX), u32le(CLIENT_INDEX), er, encE]);
   const response = Buffer.concat([body2, MAC(mac1KeyOf(si), body2), Buffer.alloc(16)]);
@@ -126,6 +131,9 @@ function fixedRandom(...chunks: Buffer[]): RandomSource {
     },
   };
 }
+
+/** The first 16 bytes of h after the early-data handshake, as first computed by the reference. */
+const EARLY_H_PREFIX = 'a57b37db0d57143e56e1a360563b4b4e';
 
 describe('derivation vectors', async () => {
   const backends = await bothBackends();
@@ -205,6 +213,43 @@ describe('derivation vectors', async () => {
         const header = Buffer.concat([Buffer.of(4, 0, 0, 0), u32le(SERVER_INDEX), Buffer.of(1, 0, 0, 0, 0, 0, 0, 0)]);
         const expected = Buffer.concat([header, ENCRYPT(ref.initiatorToResponder, 1, header, Buffer.from('hello'))]);
         expect(hex(channel.seal(Buffer.from('hello')))).toBe(expected.toString('hex'));
+      });
+
+      it('early data: the initiation carries a first segment after the timestamp, the response its answer', () => {
+        const early = referenceHandshake(0, EARLY, ANSWER);
+        // Pinned: a change of the reference and of src/ together still shows.
+        expect(early.initiation.length).toBe(152 + EARLY.length);
+        expect(early.response.length).toBe(92 + ANSWER.length);
+        expect(hex(early.h).slice(0, 32)).toBe(EARLY_H_PREFIX);
+        const server = keypairFromPrivateKey(crypto, SERVER_PRIV);
+        const initiator = new HandshakeInitiator(crypto, {
+          staticKeypair: keypairFromPrivateKey(crypto, CLIENT_PRIV),
+          serverPublicKey: server.publicKey,
+          random: fixedRandom(CLIENT_EPH),
+        });
+        const responder = new HandshakeResponder(crypto, { staticKeypair: server, isAllowed: () => true, random: fixedRandom(SERVER_EPH) });
+        const pending = initiator.initiate(NOW, CLIENT_INDEX, 0, EARLY);
+        expect(hex(pending.message)).toBe(early.initiation.toString('hex'));
+        const seen: string[] = [];
+        const r = responder.consumeInitiation(pending.message, {
+          now: NOW,
+          source: 'x',
+          underLoad: false,
+          allocateIndex: () => SERVER_INDEX,
+          answerEarlyData: (data) => {
+            seen.push(hex(data));
+            return ANSWER;
+          },
+        });
+        if (r.kind !== 'accept') throw new Error(r.kind);
+        expect(seen).toEqual([EARLY.toString('hex')]);
+        expect(hex(r.earlyData)).toBe(EARLY.toString('hex'));
+        expect(hex(r.response)).toBe(early.response.toString('hex'));
+        expect(hex(r.keys.receiveKey)).toBe(early.initiatorToResponder.toString('hex'));
+        expect(hex(r.keys.handshakeHash)).toBe(early.h.toString('hex'));
+        const keys = pending.consumeResponse(r.response)!;
+        expect(hex(keys.sendKey)).toBe(early.initiatorToResponder.toString('hex'));
+        expect(hex(pending.earlyAnswer!)).toBe(ANSWER.toString('hex'));
       });
 
       it('cookie reply and mac2', () => {

@@ -8,6 +8,8 @@ export interface UdpListenerStats {
   cookieReplies: number;
   /** Handshakes completed (responses sent). */
   handshakes: number;
+  /** New paths' first segments that rode their initiation and were handed on (onEarlyPath). */
+  earlySegments: number;
   /** Datagrams dropped without allocating anything (no session, bad tag, replay, malformed). */
   dropped: number;
 }

@@ -1,5 +1,5 @@
 /** Options of udpTransport(init), their defaults and their checks. */
-import type { ChannelLimits, CryptoBackend, InitiationResult, Keypair, ReplayRecord } from '@mptun/session';
+import type { ChannelLimits, CryptoBackend, InitiationResult, Keypair, ReplayRecord, TimestampClock } from '@mptun/session';
 import type { TransportAddress } from '@mptun/core';
 import { DATA_OVERHEAD_BYTES, decodeKey } from '@mptun/session';
 import { TCP_IN_UDP_SAVING } from '@mptun/core';
@@ -29,6 +29,12 @@ export interface UdpTransportInit {
   authorizedKeys?: Iterable<Uint8Array | string>;
   /** Crypto backend; default loadCrypto() (sodium-native if it loads). */
   crypto?: CryptoBackend;
+  /**
+   * Sealed client: the handshake timestamps' clock. Share one between every transport of
+   * one client key (paths to several server addresses), so no two initiations carry the
+   * same stamp. Default: one of this transport's own.
+   */
+  timestampClock?: TimestampClock;
   /**
    * Sealed server: the replay record of the server key, shared with every other listener
    * of that key (any transport) and persisted by the caller. Default: one record shared by

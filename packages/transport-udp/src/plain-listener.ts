@@ -24,7 +24,7 @@ export async function listenPlain(opts: ResolvedOptions, local: TransportAddress
 class PlainListener implements UdpPathListener {
   readonly local: TransportAddress;
   onPath: ((path: PathLink) => void) | null = null;
-  readonly stats: UdpListenerStats = { initiations: 0, cookieReplies: 0, handshakes: 0, dropped: 0 };
+  readonly stats: UdpListenerStats = { initiations: 0, cookieReplies: 0, handshakes: 0, earlySegments: 0, dropped: 0 };
   private readonly sessions = new Map<string, PlainSession>();
   /** Paths filed by remote address: one host's source ports cannot fill the table. */
   private readonly bySource = new TallySet<string>();

@@ -2,12 +2,14 @@
  * The client side of a sealed path: one socket bound to the chosen local address and
  * connected to the server, carrying one PathSession (@mptun/session: handshake with
  * retries and cookies, sealed data, rekey, keepalive, idle). This file only adapts the
- * socket; connect() resolves when the session is up.
+ * socket; connect() resolves when the session is up. With an EarlySegmentSource, the path's
+ * first segment rides the handshake and the server's answer comes as the link's earlyAnswer.
  */
-import type { TransportAddress } from '@mptun/core';
+import type { EarlySegmentSource, TransportAddress } from '@mptun/core';
 import {
   HandshakeInitiator,
   IndexTable,
+  MAX_EARLY_DATA_BYTES,
   PathSession,
   SessionDriver,
   claimFrom,
@@ -28,6 +30,7 @@ export async function connectSealed(
   localHost: string,
   remote: TransportAddress,
   openSocket?: OpenSocket,
+  earlySegment?: EarlySegmentSource,
 ): Promise<UdpPath> {
   const { keypair, serverPublicKey } = requireSealedClient(opts);
   const initiator = new HandshakeInitiator(crypto, { staticKeypair: keypair, serverPublicKey, clock });
@@ -39,6 +42,17 @@ export async function connectSealed(
     throw err;
   }
   const local = localAddress(socket);
+  const maxSegment = segmentLimit('sealed', opts.maxPayload);
+  const maxReceiveSegment = searchCap(opts, socket.getRecvBufferSize());
+  let early: Uint8Array | null;
+  try {
+    early = earlySegment?.({ local, remote: { ...remote }, maxSegment, maxReceiveSegment: Math.max(maxSegment, maxReceiveSegment), reliable: false, authenticated: true }) ?? null;
+  } catch (err) {
+    await closeSocket(socket);
+    throw err;
+  }
+  // A segment too long to ride goes after the handshake, as it would without early data.
+  if (early !== null && early.length > MAX_EARLY_DATA_BYTES) early = null;
   return new Promise<UdpPath>((resolve, reject) => {
     let path: UdpPath | null = null;
     const session = PathSession.initiator({
@@ -46,13 +60,14 @@ export async function connectSealed(
       initiator,
       indexes: claimFrom(new IndexTable<true>(cryptoRandomSource(crypto))),
       now: Date.now(),
+      earlyData: early,
     });
     const driver = new SessionDriver(session, {
       now: Date.now,
       setTimer,
       transmit: (message) => socket.send(message),
       onUp: () => {
-        path = new UdpPath(local, { ...remote }, segmentLimit('sealed', opts.maxPayload), {
+        path = new UdpPath(local, { ...remote }, maxSegment, {
           transmit: (segment) => driver.send(segment),
           queuedBytes: () => socket.getSendQueueSize(),
           release: () => {
@@ -60,7 +75,8 @@ export async function connectSealed(
             socket.removeAllListeners('message');
             void closeSocket(socket);
           },
-        }, true, searchCap(opts, socket.getRecvBufferSize()));
+        }, true, maxReceiveSegment);
+        path.earlyAnswer = session.earlyAnswer;
         resolve(path);
       },
       onSilence: (silent, message) => path?.silence(silent, message),

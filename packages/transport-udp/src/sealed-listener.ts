@@ -4,7 +4,10 @@
  * client may roam). A datagram that does not authenticate is dropped and allocates
  * nothing; under a flood of initiations the listener answers with stateless cookies.
  * Each session is a PathSession (@mptun/session) under a SessionDriver: a path is
- * reported (onPath) once the client proved its keys with a first datagram.
+ * reported (onPath) once the client proved its keys with a first datagram. A new path's
+ * first segment that rode its initiation goes to onEarlyPath (with the path, not yet up)
+ * only once the initiation passed every check, the replay record included; its answer
+ * rides the response.
  */
 import type dgram from 'node:dgram';
 import type { PathLink, TransportAddress } from '@mptun/core';
@@ -35,6 +38,13 @@ interface ServerSession {
   path: UdpPath;
 }
 
+/** A path made before its session (the session's driver and table entry come later). */
+interface PendingPath {
+  path: UdpPath;
+  driver: SessionDriver | null;
+  entry?: ServerSession;
+}
+
 export async function listenSealed(
   opts: ResolvedOptions,
   crypto: CryptoBackend,
@@ -50,7 +60,8 @@ export async function listenSealed(
 class SealedListener implements UdpPathListener {
   readonly local: TransportAddress;
   onPath: ((path: PathLink) => void) | null = null;
-  readonly stats: UdpListenerStats = { initiations: 0, cookieReplies: 0, handshakes: 0, dropped: 0 };
+  onEarlyPath: ((path: PathLink, segment: Uint8Array) => Uint8Array | null) | null = null;
+  readonly stats: UdpListenerStats = { initiations: 0, cookieReplies: 0, handshakes: 0, earlySegments: 0, dropped: 0 };
   private readonly table: IndexTable<ServerSession>;
   private readonly sessions = new Set<ServerSession>();
   private readonly load: LoadMeter;
@@ -116,11 +127,25 @@ class SealedListener implements UdpPathListener {
     const now = Date.now();
     this.stats.initiations++;
     this.load.record(now);
+    // A new path whose first segment rode the initiation: made before its session, so the
+    // segment's answer can ride the response.
+    let early: PendingPath | null = null;
     const result = this.responder.consumeInitiation(msg, {
       now,
       source: `${rinfo.address}:${rinfo.port}`,
       underLoad: this.load.underLoad(now),
       allocateIndex: () => this.table.freshIndex(),
+      answerEarlyData: (segment, peerKey) => {
+        const take = this.onEarlyPath;
+        if (take === null) return null;
+        early = this.newPath(rinfo, peerKey);
+        this.stats.earlySegments++;
+        try {
+          return take(early.path, segment);
+        } catch {
+          return null; // the segment goes unanswered; the client sends it again once the path is up
+        }
+      },
     });
     switch (result.kind) {
       case 'drop':
@@ -139,14 +164,29 @@ class SealedListener implements UdpPathListener {
           this.table.set(result.keys.localIndex, replaced);
           replaced.driver.flush(); // sends the response
         } else {
-          this.addSession(result, now, rinfo);
+          this.addSession(result, now, early ?? this.newPath(rinfo, result.keys.peerPublicKey));
         }
         return;
       }
     }
   }
 
-  private addSession(accepted: Extract<InitiationResult, { kind: 'accept' }>, now: number, rinfo: dgram.RemoteInfo): void {
+  /** A client's path before its session exists: it sends nothing until bound to one (addSession). */
+  private newPath(rinfo: dgram.RemoteInfo, peerKey: Uint8Array): PendingPath {
+    const pending: PendingPath = { path: null!, driver: null };
+    pending.path = new UdpPath(this.local, { host: rinfo.address, port: rinfo.port }, segmentLimit('sealed', this.opts.maxPayload), {
+      transmit: (segment) => pending.driver?.send(segment) ?? false,
+      queuedBytes: () => this.socket.getSendQueueSize(),
+      release: () => {
+        pending.driver?.close(); // zeroes the keys; unfiles every index through onKeyRetired
+        if (pending.entry) this.sessions.delete(pending.entry);
+      },
+    }, true, searchCap(this.opts, this.socket.getRecvBufferSize()));
+    pending.path.peerKey = peerKey.slice();
+    return pending;
+  }
+
+  private addSession(accepted: Extract<InitiationResult, { kind: 'accept' }>, now: number, pending: PendingPath): void {
     const session = PathSession.responder({
       ...sessionTimers(this.opts),
       crypto: this.crypto,
@@ -154,8 +194,7 @@ class SealedListener implements UdpPathListener {
       onKeyRetired: (index) => this.table.delete(index),
       now,
     });
-    // The path's hooks need the driver and the driver's host needs the path: tie the knot here.
-    let path: UdpPath;
+    const path = pending.path;
     const driver = new SessionDriver(session, {
       now: Date.now,
       setTimer,
@@ -165,16 +204,9 @@ class SealedListener implements UdpPathListener {
       onDown: (reason, message) => path.end({ code: closeCodeFor(reason), message }),
       onMaxDatagram: (bytes) => path.setMaxSegment(segmentLimit('sealed', bytes)),
     });
-    path = new UdpPath(this.local, { host: rinfo.address, port: rinfo.port }, segmentLimit('sealed', this.opts.maxPayload), {
-      transmit: (segment) => driver.send(segment),
-      queuedBytes: () => this.socket.getSendQueueSize(),
-      release: () => {
-        driver.close(); // zeroes the keys; unfiles every index through onKeyRetired
-        this.sessions.delete(entry);
-      },
-    }, true, searchCap(this.opts, this.socket.getRecvBufferSize()));
-    path.peerKey = accepted.keys.peerPublicKey.slice();
     const entry: ServerSession = { driver, path };
+    pending.driver = driver;
+    pending.entry = entry;
     this.table.set(accepted.keys.localIndex, entry);
     this.sessions.add(entry);
     driver.start(); // sends the response

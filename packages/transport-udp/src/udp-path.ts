@@ -28,6 +28,8 @@ export class UdpPath implements PathLink {
   onMaxSegment: ((maxSegment: number) => void) | null = null;
   /** The client's static key on a server's sealed path (set by the listener); null otherwise. */
   peerKey: Uint8Array | null = null;
+  /** A client's sealed path: the server's answer to the first segment, which rode the handshake (PathLink.earlyAnswer). */
+  earlyAnswer: Uint8Array | null = null;
   private closed = false;
   private currentMax: number;
   /** What our SYN may advertise: the search's cap when one runs, else maxSegment. */

@@ -74,6 +74,22 @@ describe('udpTransport', async () => {
     return { listener, paths };
   }
 
+  /** A relay between a client and `listener` that passes what the server sends and what `pass` lets through from the client. */
+  async function earlyRelay(listener: UdpPathListener, pass: (msg: Buffer) => boolean): Promise<dgram.Socket> {
+    const relay = track(dgram.createSocket('udp4'));
+    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', r));
+    let clientAddr: dgram.RemoteInfo | null = null;
+    relay.on('message', (msg, rinfo) => {
+      if (rinfo.port === listener.local.port) {
+        if (clientAddr) relay.send(msg, clientAddr.port, clientAddr.address);
+        return;
+      }
+      clientAddr = rinfo;
+      if (pass(msg)) relay.send(msg, listener.local.port, SERVER);
+    });
+    return relay;
+  }
+
   it(`sealed round trip from two local addresses to one server (${crypto.name})`, async () => {
     const { listener, paths } = await listen();
     const client = udpTransport(clientInit());
@@ -473,6 +489,99 @@ describe('udpTransport', async () => {
     const a = track(await udpTransport(clientInit()).connect('127.0.0.2', listener.local));
     await new Promise((r) => setTimeout(r, 300));
     expect([a.maxSegment, a.maxReceiveSegment]).toEqual([1200 - 32, 1200 - 32]);
+  });
+
+  it('early data: the first segment rides the initiation, its answer the response; onPath follows at key confirmation with the same link', async () => {
+    const { listener, paths } = await listen();
+    const early: Array<{ link: PathLink; segment: string; up: boolean }> = [];
+    listener.onEarlyPath = (link, segment) => {
+      early.push({ link, segment: str(segment), up: paths.includes(link) });
+      expect(link.send(text('dropped: not up yet'))).toBe(false);
+      return text('syn-ack');
+    };
+    let shapeSeen: { local: string; maxSegment: number } | null = null;
+    const path = track(
+      await udpTransport(clientInit()).connect('127.0.0.2', listener.local, undefined, (shape) => {
+        shapeSeen = { local: shape.local.host, maxSegment: shape.maxSegment };
+        return text('syn');
+      }),
+    );
+    expect(shapeSeen).toEqual({ local: '127.0.0.2', maxSegment: path.maxSegment });
+    expect(str(path.earlyAnswer!)).toBe('syn-ack');
+    expect(early.map((e) => [e.segment, e.up])).toEqual([['syn', false]]);
+    expect(listener.stats.earlySegments).toBe(1);
+    // No empty confirmation: the first sealed segment confirms the keys, and the path is reported then.
+    expect(paths.length).toBe(0);
+    const got = collect(early[0]!.link);
+    path.send(text('third ack'));
+    await waitFor(() => paths.length === 1 && got.length === 1, 'the path reported up and the segment');
+    expect(paths[0]).toBe(early[0]!.link);
+    expect(got).toEqual(['third ack']);
+  });
+
+  it('early data without a taker: the server answers as before, and a segment too long to ride is not carried', async () => {
+    const { listener, paths } = await listen();
+    const path = track(await udpTransport(clientInit()).connect('127.0.0.2', listener.local, undefined, () => text('syn')));
+    expect(path.earlyAnswer).toBeNull();
+    await waitFor(() => paths.length === 1, 'the path reported up (empty confirmation)');
+    expect(listener.stats.earlySegments).toBe(0);
+    listener.onEarlyPath = () => text('never');
+    const long = track(await udpTransport(clientInit()).connect('127.0.0.3', listener.local, undefined, () => new Uint8Array(513)));
+    expect(long.earlyAnswer).toBeNull();
+    expect(listener.stats.earlySegments).toBe(0);
+    // A taker that throws leaves the segment unanswered; the path still comes up.
+    listener.onEarlyPath = () => {
+      throw new Error('engine failure');
+    };
+    const thrown = track(await udpTransport(clientInit()).connect('127.0.0.4', listener.local, undefined, () => text('syn')));
+    expect(thrown.earlyAnswer).toBeNull();
+    expect(listener.stats.earlySegments).toBe(1);
+    thrown.send(text('confirm'));
+    await waitFor(() => paths.some((p) => p.remote.host === '127.0.0.4'), 'the path from 127.0.0.4 reported up');
+  });
+
+  it('early data: a replayed initiation never reaches onEarlyPath and makes no second path; the first path stays', async () => {
+    const { listener, paths } = await listen({ handshakeTimeoutMs: 300 });
+    let initiation: Buffer | null = null;
+    const relay = await earlyRelay(listener, (msg) => {
+      if (messageType(msg) === MessageType.Initiation) initiation ??= Buffer.from(msg);
+      return true;
+    });
+    const segments: string[] = [];
+    const closed: string[] = [];
+    listener.onEarlyPath = (link, segment) => {
+      segments.push(str(segment));
+      link.onClose = (info) => closed.push(info.code);
+      return text('syn-ack');
+    };
+    const path = track(await udpTransport(clientInit()).connect('127.0.0.2', { host: '127.0.0.1', port: relay.address().port }, undefined, () => text('syn')));
+    expect(str(path.earlyAnswer!)).toBe('syn-ack');
+    path.send(text('confirm'));
+    await waitFor(() => paths.length === 1, 'the path up');
+    const droppedBefore = listener.stats.dropped;
+    relay.send(initiation!, listener.local.port, SERVER);
+    await waitFor(() => listener.stats.dropped === droppedBefore + 1, 'the replay dropped');
+    expect(segments).toEqual(['syn']);
+    expect(closed).toEqual([]);
+    expect(listener.sessionCount).toBe(1);
+  });
+
+  it('early data: a path whose keys are never confirmed is never reported up, and its early link closes at the handshake timeout', async () => {
+    const { listener, paths } = await listen({ handshakeTimeoutMs: 300 });
+    // The relay passes the initiation and the response, then drops all the client sends.
+    const relay = await earlyRelay(listener, (msg) => messageType(msg) === MessageType.Initiation);
+    const closed: string[] = [];
+    listener.onEarlyPath = (link) => {
+      link.onClose = (info) => closed.push(info.code);
+      return text('syn-ack');
+    };
+    const path = track(await udpTransport(clientInit()).connect('127.0.0.2', { host: '127.0.0.1', port: relay.address().port }, undefined, () => text('syn')));
+    expect(str(path.earlyAnswer!)).toBe('syn-ack');
+    path.send(text('third ack, dropped'));
+    await waitFor(() => closed.length === 1, 'the early link closed');
+    expect(closed).toEqual(['ERR_MPTUN_PEER_GONE']);
+    expect(paths).toEqual([]);
+    expect(listener.sessionCount).toBe(0);
   });
 
   it('leaves no socket or timer behind', async () => {
