@@ -37,6 +37,8 @@ export interface PathEntry {
   /** The server has answered on this path (at open for sealed and WS paths, its first segment for plain ones). */
   answered: boolean;
   opening: Promise<number> | null;
+  /** Ends `opening` for those waiting on it when the attempt is given up (abandonPending). */
+  giveUp: ((why: Error) => void) | null;
   /** The last open failed: the next ensurePath reports it once (the manager backs off). */
   failed: boolean;
   /** The path managers (connections) holding it. */
@@ -126,7 +128,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}|${affinity ?? ''}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, reserved: null, answered: false, opening: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, retired: false, addressGone: false };
+      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, reserved: null, answered: false, opening: null, giveUp: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, retired: false, addressGone: false };
       this.entries.set(key, e);
     }
     return e;
@@ -136,9 +138,10 @@ export class ClientPaths {
     if (e.pathId !== null) return Promise.resolve(e.pathId);
     if (e.opening) return e.opening;
     const early: EarlySegmentSource | undefined = this.earlyJoins && e.opener.kind === 'udp' ? (shape) => this.reserve(e, shape) : undefined;
-    e.opening = e.opener.open(e.local, { ...(e.affinity === null ? {} : { affinity: e.affinity }), ...(early ? { early } : {}) }).then(reachedAskedServer(e)).then(
+    const attempt = e.opener.open(e.local, { ...(e.affinity === null ? {} : { affinity: e.affinity }), ...(early ? { early } : {}) }).then(reachedAskedServer(e)).then(
       (link) => {
         e.opening = null;
+        e.giveUp = null;
         if (this.closed || !this.isKept(e)) {
           this.unreserve(e);
           link.close();
@@ -168,10 +171,11 @@ export class ClientPaths {
       },
       (err: unknown) => {
         e.opening = null;
+        e.giveUp = null;
         this.unreserve(e);
         e.failed = true;
         e.lastError = err instanceof Error ? err.message : String(err);
-        if (!this.closed) {
+        if (!this.closed && this.isKept(e)) {
           this.events.error(e, err);
           this.events.settled();
           this.reopenLater(e);
@@ -179,6 +183,10 @@ export class ClientPaths {
         throw err;
       },
     );
+    // Those waiting on the path may stop waiting before the attempt ends (abandonPending).
+    const givenUp = new Promise<never>((_, reject) => (e.giveUp = reject));
+    givenUp.catch(() => {});
+    e.opening = Promise.race([attempt, givenUp]);
     return e.opening;
   }
 
@@ -202,6 +210,20 @@ export class ClientPaths {
     this.byPathId.delete(e.reserved.pathId);
     this.driver.dropReserved(e.reserved.pathId);
     e.reserved = null;
+  }
+
+  /**
+   * Give up waiting on `e` if it is still being opened (nothing answered yet): it leaves the
+   * table, so the next entry() for its address makes a fresh one, and the attempt closes
+   * itself when it ends. True when it was given up.
+   */
+  abandonPending(e: PathEntry): boolean {
+    if (e.pathId !== null || e.opening === null || !this.isKept(e)) return false;
+    for (const [key, x] of this.entries) if (x === e) this.entries.delete(key);
+    this.cancelRetry(e);
+    e.giveUp?.(new Error('given up for a fresh source port'));
+    e.giveUp = null;
+    return true;
   }
 
   /**

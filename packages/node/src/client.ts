@@ -309,7 +309,8 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     // The first subflow leaves from a regular address of the server's family, toward the server.
     const usable = [...this.locals].filter(([host]) => familiesMatch(host, this.server.host));
     const primaries = usable.filter(([, l]) => !l.backup);
-    const entries = (primaries.length > 0 ? primaries : usable).map(([host]) => this.table.entry(owner, host, this.server, 0));
+    const hosts = (primaries.length > 0 ? primaries : usable).map(([host]) => host);
+    const entries = hosts.map((host) => this.table.entry(owner, host, this.server, 0));
     const start = (first: number): void => {
       if (socket.destroyed || this.closed) return;
       // The freshest path first: if the first SYN goes unanswered, the engine races the next
@@ -357,13 +358,13 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       if (!socket.isBound) socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no path to ${this.server.host}:${this.server.port} came up in time`));
     }, this.options.connectTimeoutMs ?? 10_000);
     // A plain connection that may not use several paths opens just one of its own.
-    const candidates = this.opener.shared || multipath ? entries : entries.slice(0, 1);
+    const candidates = this.opener.shared || multipath ? hosts : hosts.slice(0, 1);
     if (candidates.length === 0) {
       clearTimeout(timer);
       queueMicrotask(() => socket.destroy(new MptunError('ERR_MPTUN_NO_PATH', `no local address of ${this.server.host}'s address family to reach it from`)));
       return socket;
     }
-    Promise.any(candidates.map((e) => this.table.open(e))).then(
+    this.firstOpen(owner, candidates, REDIAL_HEDGES + 1).then(
       (pathId) => {
         clearTimeout(timer);
         if (!socket.isBound) start(pathId);
@@ -401,13 +402,42 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     if (socket.isBound) this.redial(socket.connection.subflows().map((f) => f.pathId));
   }
 
+  /**
+   * The first of the paths from `hosts` to the server to open. A path given up for a fresh
+   * source port (dialFresh) has another in its place: that one is waited on instead, up to
+   * `rounds` times.
+   */
+  private firstOpen(owner: object | null, hosts: string[], rounds: number): Promise<number> {
+    const entries = hosts.map((host) => this.table.entry(owner, host, this.server, 0));
+    return Promise.any(entries.map((e) => this.table.open(e))).catch((err: unknown) => {
+      const replaced = entries.some((e) => this.table.entry(owner, e.local, this.server, 0) !== e);
+      if (rounds > 1 && replaced && !this.closed) return this.firstOpen(owner, hosts, rounds - 1);
+      throw err;
+    });
+  }
+
   /** Retire these standing paths (ClientPaths.retire; `close`: close them now) and open fresh ones in their place. */
   private redial(pathIds: Iterable<number>, close = false): void {
     if (this.closed) return;
     for (const id of new Set(pathIds)) {
       const old = this.table.retire(id, close);
-      if (old) this.table.open(this.table.entry(null, old.local, this.server, 0)).catch(() => {}); // a failure is retried (reopenLater)
+      if (old) this.dialFresh(old.local, REDIAL_HEDGES);
     }
+  }
+
+  /**
+   * A standing path from `local` to the server address from a fresh source port. Behind a
+   * balancer that hashes the port it may still lead to the server that is gone, and its
+   * handshake retries keep the port: unanswered after REDIAL_HEDGE_MS, it is given up for
+   * another port, at most `hedges` more times. A failure is retried (reopenLater).
+   */
+  private dialFresh(local: string, hedges: number): void {
+    const e = this.table.entry(null, local, this.server, 0);
+    this.table.open(e).catch(() => {});
+    if (hedges <= 0) return;
+    setTimeout(() => {
+      if (!this.closed && this.table.abandonPending(e)) this.dialFresh(local, hedges - 1);
+    }, REDIAL_HEDGE_MS).unref();
   }
 
   /**
@@ -632,6 +662,10 @@ function affinityOfConnection(conn: Connection, affinityOf: (pathId: number) => 
 }
 
 /** The any-addresses: the OS picks the source address. */
+/** A path dialled afresh behind a balancer and not answered after this long is dialled again from another port (dialFresh). */
+const REDIAL_HEDGE_MS = 600;
+/** How many times over (dialFresh). */
+const REDIAL_HEDGES = 3;
 const WILDCARDS = ['0.0.0.0', '::'] as const;
 
 /**
