@@ -136,17 +136,21 @@ export class PathLiveness {
       if (this.prober.probe(pathId)) this.due.set(pathId, now + Math.max(STALLED_PROBE_MS, this.prober.rto(pathId) ?? 0));
       return;
     }
+    // Deadlines are compared as computed (a + b > now, not now - a < b): in floating point
+    // the two may disagree, and a deadline set at or before `now` would be due for ever.
     if (w.probeAt >= 0) {
-      if (now - w.probeAt >= w.probeWait) this.stall(pathId, w, now, 'probe');
-      else this.due.set(pathId, w.probeAt + w.probeWait);
+      const answerBy = w.probeAt + w.probeWait;
+      if (answerBy > now) this.due.set(pathId, answerBy);
+      else this.stall(pathId, w, now, 'probe');
       return;
     }
     // The last word heard was no data (an ACK, a probe's answer): an idle path, the carrier's keepalives watch it.
     if (!w.heardData) return;
     const rto = this.prober.rto(pathId);
     if (rto === null) return;
-    if (now - w.lastHeard < rto) {
-      this.due.set(pathId, w.lastHeard + rto);
+    const probeAt = w.lastHeard + rto;
+    if (probeAt > now) {
+      this.due.set(pathId, probeAt);
       return;
     }
     if (!this.prober.probe(pathId)) return;
