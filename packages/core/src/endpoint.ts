@@ -175,7 +175,7 @@ export class Endpoint implements Driveable {
         if (self.paths.get(sf.pathId)?.reliable === false) self.liveness?.timedOut(sf.pathId, now, sf.rtt.rto);
       },
     };
-    this.liveness = this.config.pathLiveness ? new PathLiveness({ rto: (pathId) => self.pathRto(pathId), probe: (pathId) => self.probePath(pathId) }) : null;
+    this.liveness = this.config.pathLiveness ? new PathLiveness({ rto: (pathId) => self.pathRto(pathId), probe: (pathId, unlessOutstanding) => self.probePath(pathId, unlessOutstanding) }) : null;
   }
 
   // --- Paths and listeners -------------------------------------------------------------------
@@ -476,8 +476,11 @@ export class Endpoint implements Driveable {
   }
 
   /** A keepalive probe on one established subflow of the path (RFC 9293 §3.8.4): its answer says the peer is there. */
-  private probePath(pathId: number): boolean {
-    for (const [sf, conn] of this.paths.get(pathId)?.subflows ?? []) {
+  private probePath(pathId: number, unlessOutstanding: boolean): boolean {
+    const subflows = this.paths.get(pathId)?.subflows;
+    if (!subflows) return false;
+    if (unlessOutstanding) for (const sf of subflows.keys()) if (sf.isEstablished && !sf.outstanding().next().done) return true;
+    for (const [sf, conn] of subflows) {
       if (!sf.isEstablished) continue;
       sf.probe();
       this.wake(conn);

@@ -13,7 +13,8 @@
  *
  * A stall is only reported (an edge for the driver's status), never acted on here: nothing
  * closes, the subflows' own RTO backoff and the carrier's idle timeout keep their roles. While
- * stalled the path is probed every STALLED_PROBE_MS so the peer is heard as soon as it is
+ * stalled and holding no unacknowledged data (whose retransmissions ask already, at least once
+ * a second), the path is probed every STALLED_PROBE_MS so the peer is heard as soon as it is
  * back; anything heard ends the stall (the resumed edge). Idle paths are left to the
  * carrier's keepalives. Reliable carriers (WebSocket) are not watched: their TCP retransmits
  * and their ping/pong watches the peer.
@@ -39,8 +40,12 @@ const MAX_PENDING_EVENTS = 256;
 export interface PathProber {
   /** The largest RTO among the path's established subflows, or null when it has none. */
   rto(pathId: number): number | null;
-  /** Send a keepalive probe on one established subflow of the path; false when it has none. */
-  probe(pathId: number): boolean;
+  /**
+   * Send a keepalive probe on one established subflow of the path; false when it has none.
+   * `unlessOutstanding`: send nothing (and say true) when a subflow there has data awaiting
+   * acknowledgement, whose retransmissions ask the peer already.
+   */
+  probe(pathId: number, unlessOutstanding: boolean): boolean;
 }
 
 interface Watch {
@@ -133,7 +138,7 @@ export class PathLiveness {
   private check(pathId: number, w: Watch, now: number): void {
     if (w.stalledAt >= 0) {
       // Ask again now and then: the answer is how the stall ends.
-      if (this.prober.probe(pathId)) this.due.set(pathId, now + Math.max(STALLED_PROBE_MS, this.prober.rto(pathId) ?? 0));
+      if (this.prober.probe(pathId, true)) this.due.set(pathId, now + Math.max(STALLED_PROBE_MS, this.prober.rto(pathId) ?? 0));
       return;
     }
     // Deadlines are compared as computed (a + b > now, not now - a < b): in floating point
@@ -153,7 +158,7 @@ export class PathLiveness {
       this.due.set(pathId, probeAt);
       return;
     }
-    if (!this.prober.probe(pathId)) return;
+    if (!this.prober.probe(pathId, false)) return;
     w.probeAt = now;
     w.probeWait = rto;
     this.due.set(pathId, now + rto);
