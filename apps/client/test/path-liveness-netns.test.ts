@@ -13,7 +13,8 @@
  *
  * - Under a download through `-L`: the path is shown down with the traffic rule's reason
  *   (the engine's unanswered liveness probe or RTO; path-liveness.ts), not the carrier's 2.5 s
- *   silence; the client logs it once; restored, it is up again; the download ends hash-exact.
+ *   silence; the client logs it once; the server (the sender) logs the path stalled and
+ *   answering again; restored, it is up again; the download ends hash-exact.
  * - Idle, over sealed UDP and over WebSocket: the keepalives (sealed session silence, ping/pong)
  *   show the path down well before the idle timeout would close it.
  * Times are printed; the only bounds asserted are generous ones (the reason text tells the rules apart).
@@ -133,7 +134,7 @@ describe.skipIf(skipReason !== null)('a path whose server goes silent is shown d
       let sourceOut = '';
       source.child.stdout!.on('data', (d: string) => (sourceOut += d));
       await new Promise((resolve) => source.child.stdout!.once('data', resolve));
-      const { client } = await startApps(keys, 'udp');
+      const { server, client } = await startApps(keys, 'udp');
       const status = statusPoller();
       await status.waitFor((s) => s.state === 'up', 10_000, 'the path up');
       const download = inNamespace(children, NS.client, [process.execPath, '-e', downloadProgram]);
@@ -150,6 +151,10 @@ describe.skipIf(skipReason !== null)('a path whose server goes silent is shown d
       expect(down.reason, 'the traffic rule, not the 2.5 s silence').toMatch(TRAFFIC_REASON);
       const logged = client.logs().filter((l) => l['msg'] === 'path down' && l['path'] === CUT && Date.parse(String(l['time'])) >= cutAt - 5 && Date.parse(String(l['time'])) < restoredAt);
       expect(logged.map((l) => l['reason']), 'one log line, with the reason the status shows').toEqual([down.reason]);
+      // The server, sending the download, knows it by its retransmission timeout, and logs it too.
+      const serverSaw = await server.waitForLog((l) => l['msg'] === 'client path stalled' && l['address'] === CUT, 5_000);
+      await server.waitForLog((l) => l['msg'] === 'client path answers again' && l['address'] === CUT, 10_000);
+      console.log(`the server logged the path stalled (cause ${String(serverSaw['cause'])}, silent ${String(serverSaw['silentMs'])} ms) and answering again`);
 
       const g = JSON.parse(await download.done) as { received: number; hash: string; seconds: number };
       const s = JSON.parse(sourceOut.trim().split('\n').at(-1)!) as { sent: number; hash: string };
