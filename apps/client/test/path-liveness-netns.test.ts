@@ -11,10 +11,11 @@
  * user would, from its JSON endpoint (GET /api/status), by a poller inside the client
  * namespace every 50 ms.
  *
- * - Under a download through `-L`: the path is shown down with the traffic rule's reason
+ * - Under a download through `-L` over sealed UDP: the path is shown down with the traffic rule's reason
  *   (the engine's unanswered liveness probe or RTO; path-liveness.ts), not the carrier's 2.5 s
  *   silence; the client logs it once; the server (the sender) logs the path stalled and
- *   answering again; restored, it is up again; the download ends hash-exact.
+ *   answering again; restored, it is up again; the download ends hash-exact. Over WebSocket
+ *   the same by its ping/pong (the engine leaves reliable carriers to their TCP), printed beside.
  * - Idle, over sealed UDP and over WebSocket: the keepalives (sealed session silence, ping/pong)
  *   show the path down well before the idle timeout would close it.
  * Times are printed; the only bounds asserted are generous ones (the reason text tells the rules apart).
@@ -125,46 +126,52 @@ async function startApps(keys: KeyFiles, transport: 'udp' | 'ws'): Promise<{ ser
 }
 
 describe.skipIf(skipReason !== null)('a path whose server goes silent is shown down (network namespaces, blackholed link)', () => {
-  it('under a download through -L: down by the traffic rule with its reason, logged once, up again when restored, download hash-exact', async () => {
-    await topo.create();
-    await prepareRules();
-    const keys = await writeKeyFiles();
-    try {
-      const source = inNamespace(children, NS.server, [process.execPath, '-e', sourceProgram(DOWNLOAD_BYTES)]);
-      let sourceOut = '';
-      source.child.stdout!.on('data', (d: string) => (sourceOut += d));
-      await new Promise((resolve) => source.child.stdout!.once('data', resolve));
-      const { server, client } = await startApps(keys, 'udp');
-      const status = statusPoller();
-      await status.waitFor((s) => s.state === 'up', 10_000, 'the path up');
-      const download = inNamespace(children, NS.client, [process.execPath, '-e', downloadProgram]);
-      // Cut once link 2 carries a good part of the download (a megabyte).
-      await status.waitFor((s) => s.bytesDown > 1_000_000, 30_000, 'a megabyte down link 2');
+  for (const transport of ['udp', 'ws'] as const) {
+    const rule = transport === 'udp' ? 'the traffic rule' : 'the ping (TCP retransmits under a WebSocket: no engine rule)';
+    it(`under a download through -L over ${transport === 'udp' ? 'sealed UDP' : 'WebSocket'}: down by ${rule} with its reason, logged once, up again when restored, download hash-exact`, async () => {
+      await topo.create();
+      await prepareRules();
+      const keys = await writeKeyFiles();
+      try {
+        const source = inNamespace(children, NS.server, [process.execPath, '-e', sourceProgram(DOWNLOAD_BYTES)]);
+        let sourceOut = '';
+        source.child.stdout!.on('data', (d: string) => (sourceOut += d));
+        await new Promise((resolve) => source.child.stdout!.once('data', resolve));
+        const { server, client } = await startApps(keys, transport);
+        const status = statusPoller();
+        await status.waitFor((s) => s.state === 'up', 10_000, 'the path up');
+        const download = inNamespace(children, NS.client, [process.execPath, '-e', downloadProgram]);
+        // Cut once link 2 carries a good part of the download (a megabyte).
+        await status.waitFor((s) => s.bytesDown > 1_000_000, 30_000, 'a megabyte down link 2');
 
-      const cutAt = Date.now();
-      await blackhole(true);
-      const down = await status.waitFor((s) => s.t >= cutAt && s.state === 'down', 15_000, 'the path down');
-      const restoredAt = Date.now();
-      await blackhole(false);
-      const up = await status.waitFor((s) => s.t >= restoredAt && s.state === 'up', 15_000, 'the path up again');
-      console.log(`under a download: link 2 blackholed; the status showed the path down ${down.t - cutAt} ms later ("${down.reason}"); restored, up again ${up.t - restoredAt} ms later`);
-      expect(down.reason, 'the traffic rule, not the 2.5 s silence').toMatch(TRAFFIC_REASON);
-      const logged = client.logs().filter((l) => l['msg'] === 'path down' && l['path'] === CUT && Date.parse(String(l['time'])) >= cutAt - 5 && Date.parse(String(l['time'])) < restoredAt);
-      expect(logged.map((l) => l['reason']), 'one log line, with the reason the status shows').toEqual([down.reason]);
-      // The server, sending the download, knows it by its retransmission timeout, and logs it too.
-      const serverSaw = await server.waitForLog((l) => l['msg'] === 'client path stalled' && l['address'] === CUT, 5_000);
-      await server.waitForLog((l) => l['msg'] === 'client path answers again' && l['address'] === CUT, 10_000);
-      console.log(`the server logged the path stalled (cause ${String(serverSaw['cause'])}, silent ${String(serverSaw['silentMs'])} ms) and answering again`);
+        const cutAt = Date.now();
+        await blackhole(true);
+        const down = await status.waitFor((s) => s.t >= cutAt && s.state === 'down', 15_000, 'the path down');
+        const restoredAt = Date.now();
+        await blackhole(false);
+        const up = await status.waitFor((s) => s.t >= restoredAt && s.state === 'up', 15_000, 'the path up again');
+        console.log(`under a download over ${transport}: link 2 blackholed; the status showed the path down ${down.t - cutAt} ms later ("${down.reason}"); restored, up again ${up.t - restoredAt} ms later`);
+        if (transport === 'udp') expect(down.reason, 'the traffic rule, not the 2.5 s silence').toMatch(TRAFFIC_REASON);
+        else expect(down.reason).toMatch(SILENCE_REASON);
+        const logged = client.logs().filter((l) => l['msg'] === 'path down' && l['path'] === CUT && Date.parse(String(l['time'])) >= cutAt - 5 && Date.parse(String(l['time'])) < restoredAt);
+        expect(logged.map((l) => l['reason']), 'one log line, with the reason the status shows').toEqual([down.reason]);
+        if (transport === 'udp') {
+          // The server, sending the download, knows it by its retransmission timeout, and logs it too.
+          const serverSaw = await server.waitForLog((l) => l['msg'] === 'client path stalled' && l['address'] === CUT, 5_000);
+          await server.waitForLog((l) => l['msg'] === 'client path answers again' && l['address'] === CUT, 10_000);
+          console.log(`the server logged the path stalled (cause ${String(serverSaw['cause'])}, silent ${String(serverSaw['silentMs'])} ms) and answering again`);
+        }
 
-      const g = JSON.parse(await download.done) as { received: number; hash: string; seconds: number };
-      const s = JSON.parse(sourceOut.trim().split('\n').at(-1)!) as { sent: number; hash: string };
-      console.log(`download: ${(g.received / 1e6).toFixed(1)} MB in ${g.seconds.toFixed(1)} s, hash ${g.hash === s.hash ? 'equal' : 'DIFFERENT'}`);
-      expect(g.received).toBe(DOWNLOAD_BYTES);
-      expect(g.hash).toBe(s.hash);
-    } finally {
-      keys.cleanup();
-    }
-  }, 120_000);
+        const g = JSON.parse(await download.done) as { received: number; hash: string; seconds: number };
+        const s = JSON.parse(sourceOut.trim().split('\n').at(-1)!) as { sent: number; hash: string };
+        console.log(`download: ${(g.received / 1e6).toFixed(1)} MB in ${g.seconds.toFixed(1)} s, hash ${g.hash === s.hash ? 'equal' : 'DIFFERENT'}`);
+        expect(g.received).toBe(DOWNLOAD_BYTES);
+        expect(g.hash).toBe(s.hash);
+      } finally {
+        keys.cleanup();
+      }
+    }, 120_000);
+  }
 
   for (const transport of ['udp', 'ws'] as const) {
     it(`idle over ${transport === 'udp' ? 'sealed UDP' : 'WebSocket'}: the keepalives show the path down well before the idle timeout, and up again once restored`, async () => {
