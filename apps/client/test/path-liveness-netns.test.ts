@@ -20,15 +20,13 @@
  *   show the path down well before the idle timeout would close it.
  * Times are printed; the only bounds asserted are generous ones (the reason text tells the rules apart).
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TwoLinkTopology } from '../../../tools/bench/suite/kernel/two-links.js';
 import { startApp, stopAll, writeKeyFiles, type AppProcess, type KeyFiles } from './cli-support.js';
-import { inNamespace } from './netns-support.js';
+import { inNamespace, netnsSkipReason } from './netns-support.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasTools = ['ip', 'tc'].every((c) => spawnSync(c, ['-V'], { stdio: 'ignore' }).status === 0);
-const skipReason = process.platform !== 'linux' ? `not Linux (${process.platform})` : !isRoot ? 'not root: cannot make network namespaces' : !hasTools ? 'no `ip` or `tc` (iproute2)' : null;
+const skipReason = netnsSkipReason();
 if (skipReason) console.log(`path-liveness-netns.test.ts skipped: ${skipReason}`);
 
 const topo = new TwoLinkTopology('mptun-lv-');
