@@ -172,7 +172,14 @@ export class PathLiveness {
   }
 
   private push(ev: PathLivenessEvent): void {
-    if (this.events.length - this.eventHead >= MAX_PENDING_EVENTS) this.eventHead++;
+    if (this.events.length - this.eventHead >= MAX_PENDING_EVENTS) {
+      this.eventHead++;
+      // Dropped ones leave the array now and then, so it does not grow for a reader that never comes.
+      if (this.eventHead >= MAX_PENDING_EVENTS) {
+        this.events.splice(0, this.eventHead);
+        this.eventHead = 0;
+      }
+    }
     this.events.push(ev);
   }
 }
