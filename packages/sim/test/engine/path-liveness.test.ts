@@ -15,6 +15,8 @@ interface Seen {
   side: 'client' | 'server';
   at: number;
   ev: PathLivenessEvent;
+  /** What Endpoint.pathStalled said of the path when the edge was read. */
+  stalledNow: boolean;
 }
 
 /** Drains both endpoints' liveness edges on every step, with the virtual time they were read. */
@@ -23,8 +25,8 @@ function collector(): { seen: Seen[]; onTick: (ctx: TransferContext) => void } {
   return {
     seen,
     onTick: (ctx) => {
-      for (let ev = ctx.client.pollPathEvent(); ev; ev = ctx.client.pollPathEvent()) seen.push({ side: 'client', at: ctx.pair.now, ev });
-      for (let ev = ctx.server.pollPathEvent(); ev; ev = ctx.server.pollPathEvent()) seen.push({ side: 'server', at: ctx.pair.now, ev });
+      for (let ev = ctx.client.pollPathEvent(); ev; ev = ctx.client.pollPathEvent()) seen.push({ side: 'client', at: ctx.pair.now, ev, stalledNow: ctx.client.pathStalled(ev.pathId) });
+      for (let ev = ctx.server.pollPathEvent(); ev; ev = ctx.server.pollPathEvent()) seen.push({ side: 'server', at: ctx.pair.now, ev, stalledNow: ctx.server.pathStalled(ev.pathId) });
     },
   };
 }
@@ -71,6 +73,7 @@ describe('path liveness under traffic', () => {
         expect(r.ok, describeResult(r)).toBe(true);
         for (const stall of [clientStall, serverStall]) {
           expect(stall, 'a stalled edge').toBeDefined();
+          expect(stall!.stalledNow, 'Endpoint.pathStalled agrees').toBe(true);
           expect(stall!.at - CUT).toBeLessThan(1_000);
           expect(stall!.at).toBeLessThan(BACK);
         }
@@ -80,6 +83,7 @@ describe('path liveness under traffic', () => {
         expect(receiver.ev.type === 'path-stalled' && receiver.ev.cause).toBe('probe');
         for (const back of [clientBack, serverBack]) {
           expect(back, 'a resumed edge').toBeDefined();
+          expect(back!.stalledNow).toBe(false);
           expect(back!.at - BACK).toBeLessThan(1_000);
         }
         // Reported, not acted on: the path's subflows outlive the outage.
