@@ -23,11 +23,9 @@ import { scriptPath } from '../../../tools/bench/suite/kernel/exec.js';
 import { TwoLinkTopology } from '../../../tools/bench/suite/kernel/two-links.js';
 import { makeSelfSignedCertificate } from '../../../packages/transport-ws/test/self-signed.js';
 import { startApp, stopAll, writeKeyFiles, type KeyFiles } from './cli-support.js';
-import { inNamespace as runInNamespace, sinkProgram, uploadProgram } from './netns-support.js';
+import { inNamespace as runInNamespace, netnsSkipReason, sinkProgram, uploadProgram } from './netns-support.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasTools = ['ip', 'tc'].every((c) => spawnSync(c, ['-V'], { stdio: 'ignore' }).status === 0);
-const skipReason = process.platform !== 'linux' ? `not Linux (${process.platform})` : !isRoot ? 'not root: cannot make network namespaces' : !hasTools ? 'no `ip` or `tc` (iproute2)' : null;
+const skipReason = netnsSkipReason();
 if (skipReason) console.log(`bind-device-netns.test.ts skipped: ${skipReason}`);
 
 const topo = new TwoLinkTopology('mptun-bd-');

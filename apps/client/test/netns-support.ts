@@ -2,7 +2,7 @@
  * What the namespace tests share: processes run inside a network namespace, and the two small
  * programs they run there (a hashing sink and an uploader through a port forward).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { stopAll } from './cli-support.js';
 
 /** After a namespace test: the apps stopped, the helpers killed, namespace `ns` deleted (if it was made). */
@@ -14,6 +14,14 @@ export async function cleanUpNamespace(children: ChildProcess[], ns: string): Pr
   } catch {
     // not made (skipped) or already gone
   }
+}
+
+/** Why the namespace tests cannot run here (not Linux, not root, no iproute2), or null when they can. */
+export function netnsSkipReason(): string | null {
+  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
+  if (process.getuid?.() !== 0) return 'not root: cannot make network namespaces';
+  const hasTools = ['ip', 'tc'].every((c) => spawnSync(c, ['-V'], { stdio: 'ignore' }).status === 0);
+  return hasTools ? null : 'no `ip` or `tc` (iproute2)';
 }
 
 /** A process in namespace `ns`, added to `children` (killed at cleanup); resolves its stdout on exit 0. */

@@ -6,14 +6,13 @@
  * address withdrawn (REMOVE_ADDR); when the link comes back up, so does the path. The times
  * are printed (the bench section iface-down measures the stall under a transfer).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TwoLinkTopology } from '../../../tools/bench/suite/kernel/two-links.js';
 import { startApp, stopAll, writeKeyFiles } from './cli-support.js';
+import { netnsSkipReason } from './netns-support.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasTools = ['ip', 'tc'].every((c) => spawnSync(c, ['-V'], { stdio: 'ignore' }).status === 0);
-const skipReason = process.platform !== 'linux' ? `not Linux (${process.platform})` : !isRoot ? 'not root: cannot make network namespaces' : !hasTools ? 'no `ip` or `tc` (iproute2)' : null;
+const skipReason = netnsSkipReason();
 if (skipReason) console.log(`path-link-down.test.ts skipped: ${skipReason}`);
 
 const topo = new TwoLinkTopology('mptun-ld-');

@@ -118,6 +118,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(capture ? { onSegment: (s) => capture.add(s) } : {}),
   });
   server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));
+  server.on('path-stalled', (p) => log.info('client path stalled', { address: p.remoteAddress, port: p.remotePort, silentMs: Math.round(p.silentMs), cause: p.cause }));
+  server.on('path-resumed', (p) => log.info('client path answers again', { address: p.remoteAddress, port: p.remotePort, stalledMs: Math.round(p.stalledMs) }));
   server.on('connection', (socket: MptcpSocket) => {
     stats.total++;
     subflows.track(socket);

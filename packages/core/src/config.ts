@@ -59,6 +59,12 @@ export interface EndpointConfig {
    * through a load balancer's shared address, where a join there may land on another server.
    */
   refuseJoinsToInitialAddress?: boolean;
+  /**
+   * Watch each datagram path under traffic and report when the peer stops answering there
+   * (Endpoint.pollPathEvent; path-liveness.ts): after an RTO without acknowledgement, or a
+   * keepalive probe unanswered after the peer's data stopped. Reports only; closes nothing.
+   */
+  pathLiveness?: boolean;
 }
 
 export type ResolvedConfig = Required<EndpointConfig>;
@@ -87,6 +93,7 @@ export function resolveConfig(c: EndpointConfig): ResolvedConfig {
     maxConnections: 65536,
     reliableLink: false,
     refuseJoinsToInitialAddress: false,
+    pathLiveness: true,
     ...c,
   };
 }

@@ -33,6 +33,11 @@ export class DeadlineHeap<K> {
     this.current.delete(key);
   }
 
+  /** `key`'s current deadline, or undefined when it has none. */
+  get(key: K): number | undefined {
+    return this.current.get(key);
+  }
+
   /** The earliest current deadline, or Infinity. */
   peek(): number {
     this.dropStale();

@@ -6,6 +6,7 @@ import { HalfOpenTable } from './half-open-table.js';
 import { Slab } from './slab.js';
 import type { Driveable, Transmit } from './driveable.js';
 import type { EndpointEvent } from './events.js';
+import { PathLiveness, type PathLivenessEvent } from './path-liveness.js';
 import type { RandomSource } from './random.js';
 import { randomU32 } from './random.js';
 import type { CcFactory } from './cc/controller.js';
@@ -88,6 +89,8 @@ interface PathEntry {
   fixedLocalPort: number | undefined;
   authenticated: boolean;
   listener: string;
+  /** The subflows on this path, of every connection (the liveness watch probes one). */
+  subflows: Map<Subflow, Connection>;
 }
 
 const MAX_PENDING_RAW = 256;
@@ -136,6 +139,8 @@ export class Endpoint implements Driveable {
   private readonly touched = new Set<Connection>();
   /** Where outgoing segments are written: one 64 KiB block per fifty-odd segments, not one allocation each. */
   private readonly slab = new Slab();
+  /** Whether the peer still answers on each datagram path under traffic; null when config.pathLiveness is off. */
+  private readonly liveness: PathLiveness | null;
 
   constructor(config: EndpointConfig) {
     this.config = resolveConfig(config);
@@ -147,10 +152,15 @@ export class Endpoint implements Driveable {
       random: this.random,
       budget: this.budget,
       emit: (ev) => self.emit(ev),
-      registerSubflow: (conn, sf) => self.demux.set(self.key(sf.pathId, sf.localPort, sf.remotePort), { conn, sf }),
+      registerSubflow: (conn, sf) => {
+        self.demux.set(self.key(sf.pathId, sf.localPort, sf.remotePort), { conn, sf });
+        self.paths.get(sf.pathId)?.subflows.set(sf, conn);
+      },
       unregisterSubflow: (_conn, sf) => {
         self.demux.delete(self.key(sf.pathId, sf.localPort, sf.remotePort));
-        self.paths.get(sf.pathId)?.ports.delete(sf.localPort);
+        const path = self.paths.get(sf.pathId);
+        path?.ports.delete(sf.localPort);
+        path?.subflows.delete(sf as Subflow);
       },
       allocatePort: (pathId) => self.allocatePort(pathId),
       pathAddresses: (pathId) => self.paths.get(pathId),
@@ -161,7 +171,11 @@ export class Endpoint implements Driveable {
       wake: (conn) => self.wake(conn),
       touch: (conn) => self.touched.add(conn),
       replyCredit: (conn) => self.replyCredit.get(conn),
+      subflowTimedOut: (sf, now) => {
+        if (self.paths.get(sf.pathId)?.reliable === false) self.liveness?.timedOut(sf.pathId, now, sf.rtt.rto);
+      },
     };
+    this.liveness = this.config.pathLiveness ? new PathLiveness({ rto: (pathId) => self.pathRto(pathId), probe: (pathId, unlessOutstanding) => self.probePath(pathId, unlessOutstanding) }) : null;
   }
 
   // --- Paths and listeners -------------------------------------------------------------------
@@ -180,6 +194,7 @@ export class Endpoint implements Driveable {
       fixedLocalPort: opts.fixedLocalPort,
       authenticated: opts.authenticated ?? true,
       listener: opts.listener ?? '',
+      subflows: new Map(),
     });
     return id;
   }
@@ -192,6 +207,7 @@ export class Endpoint implements Driveable {
       sf.terminate('path-gone', now);
     }
     this.paths.delete(pathId);
+    this.liveness?.forget(pathId);
   }
 
   /** The carrier of a path reports its peer quiet, or heard again: its subflows step aside meanwhile. */
@@ -287,7 +303,8 @@ export class Endpoint implements Driveable {
   // --- Driveable ----------------------------------------------------------------------------
 
   handleSegment(now: number, pathId: number, bytes: Uint8Array): void {
-    if (!this.paths.has(pathId)) return;
+    const path = this.paths.get(pathId);
+    if (!path) return;
     let seg: TcpSegment;
     try {
       seg = parseSegmentLenient(bytes);
@@ -298,6 +315,7 @@ export class Endpoint implements Driveable {
       }
       throw e;
     }
+    if (this.liveness && !path.reliable) this.liveness.heard(pathId, now, seg.payload.length > 0 || (seg.flags & TcpFlag.FIN) !== 0);
     const entry = this.demux.get(this.key(pathId, seg.dstPort, seg.srcPort));
     if (entry) {
       const credit = this.replyCredit.get(entry.conn);
@@ -386,6 +404,7 @@ export class Endpoint implements Driveable {
       this.touched.add(conn);
       conn.handleTimeout(now);
     }
+    this.liveness?.handleTimeout(now);
   }
 
   pollTransmit(now: number): Transmit | null {
@@ -432,8 +451,42 @@ export class Endpoint implements Driveable {
 
   pollTimeout(): number | null {
     this.refreshDeadlines();
-    const t = this.deadlines.peek();
+    const t = Math.min(this.deadlines.peek(), this.liveness?.nextDeadline() ?? Infinity);
     return t === Infinity ? null : t;
+  }
+
+  /**
+   * The next liveness edge of a datagram path (PathLivenessEvent: stalled under traffic, or
+   * resumed), or null. A driver that shows path state reads these after each step.
+   */
+  pollPathEvent(): PathLivenessEvent | null {
+    return this.liveness?.poll() ?? null;
+  }
+
+  /** The peer stopped answering on this path under traffic and has not been heard since. */
+  pathStalled(pathId: number): boolean {
+    return this.liveness?.stalled(pathId) ?? false;
+  }
+
+  /** The largest RTO among the path's established subflows, or null without one. */
+  private pathRto(pathId: number): number | null {
+    let rto: number | null = null;
+    for (const sf of this.paths.get(pathId)?.subflows.keys() ?? []) if (sf.isEstablished) rto = Math.max(rto ?? 0, sf.rtt.rto);
+    return rto;
+  }
+
+  /** A keepalive probe on one established subflow of the path (RFC 9293 §3.8.4): its answer says the peer is there. */
+  private probePath(pathId: number, unlessOutstanding: boolean): boolean {
+    const subflows = this.paths.get(pathId)?.subflows;
+    if (!subflows) return false;
+    if (unlessOutstanding) for (const sf of subflows.keys()) if (sf.isEstablished && !sf.outstanding().next().done) return true;
+    for (const [sf, conn] of subflows) {
+      if (!sf.isEstablished) continue;
+      sf.probe();
+      this.wake(conn);
+      return true;
+    }
+    return false;
   }
 
   /** Reads the deadline of every connection touched since the last read. */

@@ -52,6 +52,7 @@ export * from './sched/registry.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './events.js';
+export { STALLED_PROBE_MS, type PathLivenessEvent } from './path-liveness.js';
 export { TallySet } from './tally-set.js';
 export { BufferBudget } from './buffer-budget.js';
 export { Endpoint, type ConnectOptions, type EndpointStats, type PathOptions } from './endpoint.js';

@@ -15,7 +15,7 @@
  * rides the path's handshake, and the server's SYN/ACK comes back in the response, so the
  * subflow is up one round trip after the path opens instead of two.
  */
-import type { EarlySegmentSource, PathLink, PathShape, TransportAddress } from '@mptun/core';
+import type { EarlySegmentSource, PathLink, PathLivenessEvent, PathShape, TransportAddress } from '@mptun/core';
 import { backoffDelay, canonicalHost, type PathHost, type RetryPolicy } from '@mptun/path-manager';
 import { osRandom, type Driver } from './driver.js';
 import type { PathOpener, TransportKind } from './transports.js';
@@ -54,6 +54,12 @@ export interface PathEntry {
    */
   silent: boolean;
   /**
+   * The engine found the server not answering on this path under traffic (a retransmission
+   * timeout, or a liveness probe, unanswered: Endpoint.pollPathEvent). Shown down; nothing
+   * closes, and the path counts as up again the moment the server is heard there.
+   */
+  stalled: boolean;
+  /**
    * Set aside (retire()): new connections get a fresh path in its place; this one serves
    * the connections on it until the last ends.
    */
@@ -64,7 +70,7 @@ export interface PathEntry {
 
 /** The path is open and its server answers: connections may start on it and join it. */
 export function pathUsable(e: PathEntry): boolean {
-  return e.pathId !== null && !e.silent;
+  return e.pathId !== null && !e.silent && !e.stalled;
 }
 
 /**
@@ -84,7 +90,7 @@ export type PathState = 'up' | 'connecting' | 'down' | 'idle';
 
 /** The state of one entry (idle is the client's, for addresses without an entry). */
 export function pathState(e: PathEntry): Exclude<PathState, 'idle'> {
-  if (e.pathId !== null && e.answered && !e.silent) return 'up';
+  if (e.pathId !== null && e.answered && !e.silent && !e.stalled) return 'up';
   if (e.lastError !== null) return 'down';
   return 'connecting';
 }
@@ -128,7 +134,7 @@ export class ClientPaths {
     const key = `${owner ? this.ownerId(owner) : 0}|${host}|${remote.host}|${remote.port}|${index}|${affinity ?? ''}`;
     let e = this.entries.get(key);
     if (!e) {
-      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, reserved: null, answered: false, opening: null, giveUp: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, retired: false, addressGone: false };
+      e = { local: host, remote, index, affinity, owner, opener: this.openerFor(host, remote), pathId: null, link: null, reserved: null, answered: false, opening: null, giveUp: null, failed: false, users: new Set(), retries: 0, retryTimer: null, lastError: null, silent: false, stalled: false, retired: false, addressGone: false };
       this.entries.set(key, e);
     }
     return e;
@@ -326,6 +332,7 @@ export class ClientPaths {
     e.lastError = why;
     const saidDown = e.silent;
     e.silent = false;
+    e.stalled = false;
     if (!saidDown) this.events.down(e);
     this.events.settled();
     this.reopenLater(e);
@@ -340,13 +347,32 @@ export class ClientPaths {
     return entries.length > 0 && entries.every((e) => ((e.pathId === null && e.retries > 0) || e.silent) && this.standing(e));
   }
 
-  /** The server went quiet on `e`'s open path, or was heard there again. */
+  /** The server went quiet on `e`'s open path, or was heard there again (which also ends a stall). */
   private silence(e: PathEntry, link: PathLink, silent: boolean, why: string): void {
     if (e.link !== link || e.silent === silent) return;
     e.silent = silent;
-    e.lastError = silent ? why : null;
+    if (!silent) e.stalled = false;
     if (e.pathId !== null) this.driver.setPathQuiet(e.pathId, silent);
-    if (silent) this.events.down(e);
+    this.report(e, silent, why);
+  }
+
+  /**
+   * The engine's liveness edge for a path (Endpoint.pollPathEvent): the server stopped
+   * answering there under traffic, or was heard again. Only the state changes (down with a
+   * reason that says what went unanswered and for how long); the path and its subflows stay.
+   */
+  liveness(ev: PathLivenessEvent): void {
+    const e = this.byPathId.get(ev.pathId);
+    const stalled = ev.type === 'path-stalled';
+    if (!e || e.stalled === stalled) return;
+    e.stalled = stalled;
+    // Already down for the carrier's silence, which says more; it reports the way back up.
+    if (!e.silent) this.report(e, stalled, stalled ? stallReason(ev) : '');
+  }
+
+  private report(e: PathEntry, down: boolean, why: string): void {
+    e.lastError = down ? why : null;
+    if (down) this.events.down(e);
     else this.events.up(e);
     this.events.settled();
     this.driver.schedulePump();
@@ -437,6 +463,14 @@ export class ClientPaths {
     if (id === undefined) this.owners.set(owner, (id = this.nextOwner++));
     return id;
   }
+}
+
+/** Why a stalled path is shown down, in the words of the status page and the log. */
+export function stallReason(ev: Extract<PathLivenessEvent, { type: 'path-stalled' }>): string {
+  const ms = Math.round(ev.silentMs);
+  return ev.cause === 'rto'
+    ? `no acknowledgement for ${ms} ms (retransmission timeout under traffic)`
+    : `no answer for ${ms} ms after the server's data stopped (liveness probe unanswered)`;
 }
 
 /**

@@ -240,6 +240,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       if (gone.length > 0) queueMicrotask(() => this.redial(gone, true));
     };
     this.driver.onFirstHeard = (pathId) => this.table.heard(pathId);
+    this.driver.onPathLiveness = (ev) => this.table.liveness(ev);
     this.driver.onEvent = (ev) => this.onEngineEvent(ev);
     this.driver.onSegment = options.onSegment ?? null;
     for (const p of options.paths ?? []) {

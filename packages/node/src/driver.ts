@@ -12,7 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomFillSync } from 'node:crypto';
-import { Endpoint, type Connection, type EndpointConfig, type EndpointEvent, type PathCloseInfo, type PathLink, type PathShape, type RandomSource } from '@mptun/core';
+import { Endpoint, type Connection, type EndpointConfig, type EndpointEvent, type PathCloseInfo, type PathLink, type PathLivenessEvent, type PathShape, type RandomSource } from '@mptun/core';
 import { tapped, type SegmentTap } from './segment-tap.js';
 
 /** Receives the engine's events for one connection. */
@@ -75,6 +75,8 @@ export class Driver {
   onSegment: SegmentTap | null = null;
   /** The first segment arrived on a path: the peer answered on it. */
   onFirstHeard: ((pathId: number) => void) | null = null;
+  /** The peer stopped answering on a path under traffic, or was heard there again (Endpoint.pollPathEvent). */
+  onPathLiveness: ((ev: PathLivenessEvent) => void) | null = null;
 
   constructor(config: Omit<EndpointConfig, 'random'> & { random?: RandomSource }) {
     this.endpoint = new Endpoint({ ...config, random: config.random ?? osRandom });
@@ -273,6 +275,10 @@ export class Driver {
       let events = 0;
       for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) {
         this.dispatch(ev);
+        events++;
+      }
+      for (let ev = this.endpoint.pollPathEvent(); ev; ev = this.endpoint.pollPathEvent()) {
+        if (this.links.has(ev.pathId)) this.onPathLiveness?.(ev);
         events++;
       }
       if (sent === 0 && events === 0) break;

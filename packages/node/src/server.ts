@@ -87,6 +87,13 @@ export interface MptcpServerEvents {
   connection: [socket: MptcpSocket];
   /** Something went wrong that does not stop the server (e.g. the replay state could not be saved). */
   warning: [error: MptunError];
+  /**
+   * A client's path stopped answering under traffic (our data unacknowledged for an RTO, or
+   * its data stopped and a probe went unanswered: Endpoint.pollPathEvent). Nothing closes.
+   */
+  'path-stalled': [path: { remoteAddress: string; remotePort: number; silentMs: number; cause: 'rto' | 'probe' }];
+  /** That path answers again. */
+  'path-resumed': [path: { remoteAddress: string; remotePort: number; stalledMs: number }];
 }
 
 export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
@@ -126,6 +133,13 @@ export class MptcpServer extends TypedEventEmitter<MptcpServerEvents> {
       this.announcedBy.get(ev.connection)?.handleEvent(ev);
     };
     this.driver.onPathClosed = (pathId) => this.pathKinds.delete(pathId);
+    this.driver.onPathLiveness = (ev) => {
+      const remote = this.driver.linkOf(ev.pathId)?.remote;
+      if (!remote) return;
+      const path = { remoteAddress: remote.host, remotePort: remote.port };
+      if (ev.type === 'path-stalled') this.emit('path-stalled', { ...path, silentMs: ev.silentMs, cause: ev.cause });
+      else this.emit('path-resumed', { ...path, stalledMs: ev.stalledMs });
+    };
     if (onConnection) this.on('connection', onConnection);
     this.driver.onIncoming = (conn) => {
       if (!this.accepting) return null;

@@ -50,6 +50,8 @@ export interface ConnectionHost {
   touch(conn: Connection): void;
   /** Bytes it may still send to a source not yet proven real (anti-amplification); undefined: no limit. */
   replyCredit(conn: Connection): number | undefined;
+  /** A subflow's retransmission timer fired and it is potentially failed (RFC 8684 §3.3.6): its path may be stalled. */
+  subflowTimedOut(sf: Subflow, now: number): void;
 }
 
 export type ConnectionState = 'connecting' | 'established' | 'closed';
@@ -908,9 +910,10 @@ export class Connection implements SubflowOwner, CcGroup {
     this.host.wake(this);
   }
 
-  onRto(sf: Subflow, consecutive: number, _now: number): void {
+  onRto(sf: Subflow, consecutive: number, now: number): void {
     // RFC 8684 §3.3.6: data stranded on a failing subflow goes out again on the others.
     if (consecutive === 1 && this.subflowList.some((s) => s !== sf && s.state === 'established')) this.send.rescue(sf);
+    if (sf.potentiallyFailed) this.host.subflowTimedOut(sf, now);
   }
 
   onClosed(sf: Subflow, reason: SubflowCloseReason, now: number): void {

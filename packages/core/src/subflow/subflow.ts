@@ -440,8 +440,9 @@ export class Subflow implements SubflowView {
   private controlDue = false;
 
   /**
-   * Send one probe (one sequence number below SND.NXT, no data): the peer answers with an
-   * ACK carrying its current window. Used while the peer's window is closed (RFC 9293 §3.8.6.1).
+   * Send one probe (one sequence number below SND.UNA, no data): the peer answers with an
+   * ACK carrying its current window. Used while the peer's window is closed (RFC 9293
+   * §3.8.6.1), and to ask whether the peer is still there (path-liveness.ts).
    */
   probe(): void {
     if (this.state === 'established') this.keepalive.request();
@@ -1011,9 +1012,11 @@ export class Subflow implements SubflowView {
       return this.buildPure('ack', now);
     }
     if (this.keepalive.take()) {
-      // One sequence number below SND.NXT, so the peer must answer with an ACK.
+      // One sequence number below SND.UNA (RFC 9293 §3.8.4 says SND.NXT, the same while
+      // nothing is outstanding): always below what the peer has received, so it must answer
+      // with an ACK even while our data in flight never reached it (a liveness probe).
       const seg = this.buildPure('ack', now);
-      seg.seq = (seg.seq - 1) >>> 0;
+      seg.seq = (toWire(this.iss, this.sndUna) - 1) >>> 0;
       return seg;
     }
     return null;
