@@ -107,6 +107,8 @@ export interface PathEvents {
 }
 
 export class ClientPaths {
+  /** Entries given up while opening (abandonPending). */
+  private readonly abandoned = new WeakSet<PathEntry>();
   private readonly entries = new Map<string, PathEntry>();
   private readonly byPathId = new Map<number, PathEntry>();
   private readonly owners = new WeakMap<object, number>();
@@ -227,9 +229,15 @@ export class ClientPaths {
     if (e.pathId !== null || e.opening === null || !this.isKept(e)) return false;
     for (const [key, x] of this.entries) if (x === e) this.entries.delete(key);
     this.cancelRetry(e);
+    this.abandoned.add(e);
     e.giveUp?.(new Error('given up for a fresh source port'));
     e.giveUp = null;
     return true;
+  }
+
+  /** `e` was given up for a fresh one (abandonPending). */
+  wasAbandoned(e: PathEntry): boolean {
+    return this.abandoned.has(e);
   }
 
   /**

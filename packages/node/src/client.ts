@@ -411,8 +411,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   private firstOpen(owner: object | null, hosts: string[], rounds: number): Promise<number> {
     const entries = hosts.map((host) => this.table.entry(owner, host, this.server, 0));
     return Promise.any(entries.map((e) => this.table.open(e))).catch((err: unknown) => {
-      const replaced = entries.some((e) => this.table.entry(owner, e.local, this.server, 0) !== e);
-      if (rounds > 1 && replaced && !this.closed) return this.firstOpen(owner, hosts, rounds - 1);
+      if (rounds > 1 && entries.some((e) => this.table.wasAbandoned(e)) && !this.closed) return this.firstOpen(owner, hosts, rounds - 1);
       throw err;
     });
   }
