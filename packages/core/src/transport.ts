@@ -74,6 +74,12 @@ export interface PathLink {
    * reports this keeps what rides on it through an outage; onClose still ends it.
    */
   onSilence?: ((silent: boolean, reason: string) => void) | null;
+  /**
+   * Optional: under traffic the peer stopped answering (true, silent for `silentMs`), or was
+   * heard again (false). Only shown: the path stays in use (a WebSocket's TCP delivers late
+   * what it holds); onSilence and onClose keep their roles.
+   */
+  onStall?: ((stalled: boolean, silentMs: number) => void) | null;
   close(): void;
 }
 

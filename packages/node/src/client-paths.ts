@@ -171,6 +171,9 @@ export class ClientPaths {
           this.byPathId.set(e.pathId, e);
         }
         link.onSilence = (silent, why) => this.silence(e, link, silent, why);
+        link.onStall = (stalled, silentMs) => {
+          if (e.link === link) this.setStalled(e, stalled, `no answer for ${Math.round(silentMs)} ms under traffic (ping unanswered)`);
+        };
         // A plain path is up only once the server's first segment arrives (heard()).
         if (e.answered) this.events.up(e);
         this.events.settled();
@@ -358,10 +361,12 @@ export class ClientPaths {
   /** The server went quiet on `e`'s open path, or was heard there again (which also ends a stall). */
   private silence(e: PathEntry, link: PathLink, silent: boolean, why: string): void {
     if (e.link !== link || e.silent === silent) return;
+    const shownDown = e.stalled;
     e.silent = silent;
     if (!silent) e.stalled = false;
     if (e.pathId !== null) this.driver.setPathQuiet(e.pathId, silent);
-    this.report(e, silent, why);
+    // A stall showed it down already, with its reason: one line for one outage.
+    if (!(silent && shownDown)) this.report(e, silent, why);
   }
 
   /**
@@ -371,11 +376,15 @@ export class ClientPaths {
    */
   liveness(ev: PathLivenessEvent): void {
     const e = this.byPathId.get(ev.pathId);
-    const stalled = ev.type === 'path-stalled';
-    if (!e || e.stalled === stalled) return;
+    if (e) this.setStalled(e, ev.type === 'path-stalled', ev.type === 'path-stalled' ? stallReason(ev) : '');
+  }
+
+  /** Shown down (with why) or up again for a stall: the engine's (liveness) or the carrier's (PathLink.onStall). */
+  private setStalled(e: PathEntry, stalled: boolean, why: string): void {
+    if (e.stalled === stalled) return;
     e.stalled = stalled;
     // Already down for the carrier's silence, which says more; it reports the way back up.
-    if (!e.silent) this.report(e, stalled, stalled ? stallReason(ev) : '');
+    if (!e.silent) this.report(e, stalled, why);
   }
 
   private report(e: PathEntry, down: boolean, why: string): void {

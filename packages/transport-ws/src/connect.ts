@@ -205,6 +205,7 @@ export function connectPath(ctx: ClientContext, localHost: string, url: string, 
                 now: opts.clock(),
               }),
               ...linkTuning(opts),
+              trafficSilenceMs: opts.trafficSilenceMs,
               onUp: (up) => {
                 if (settled) return;
                 settled = true;

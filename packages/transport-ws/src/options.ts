@@ -52,6 +52,12 @@ export interface WsTransportInit {
    */
   silenceLimitMs?: number;
   /**
+   * Client paths under traffic: a peer that says nothing for this long is pinged at once, and
+   * shown stalled (PathLink.onStall) if that goes unanswered as long again, so a path cut
+   * mid-transfer shows down within twice this. 0: off. Default 300 ms. Servers do not use it.
+   */
+  trafficSilenceMs?: number;
+  /**
    * Time allowed for TCP, TLS, the HTTP upgrade and the key exchange together (client), or
    * for an upgraded socket to complete the key exchange (server).
    */
@@ -89,6 +95,7 @@ export interface ResolvedOptions {
   readonly maxMessage: number;
   readonly pingIntervalMs: number;
   readonly silenceLimitMs: number;
+  readonly trafficSilenceMs: number;
   readonly handshakeTimeoutMs: number;
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
@@ -112,6 +119,8 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 export const DEFAULT_PING_INTERVAL_MS = 1_000;
 /** How long a silent peer keeps its WebSocket path. */
 export const DEFAULT_SILENCE_LIMIT_MS = 30_000;
+/** A client path under traffic whose peer says nothing this long is pinged, and shown stalled after as long again. */
+export const DEFAULT_TRAFFIC_SILENCE_MS = 300;
 
 export function resolveOptions(init: WsTransportInit): ResolvedOptions {
   if (init === null || typeof init !== 'object' || init.keypair === undefined) {
@@ -131,6 +140,7 @@ export function resolveOptions(init: WsTransportInit): ResolvedOptions {
     maxMessage: Math.max(maxSegment + DATA_OVERHEAD_BYTES, INITIATION_BYTES),
     pingIntervalMs,
     silenceLimitMs,
+    trafficSilenceMs: positiveInteger('trafficSilenceMs', init.trafficSilenceMs, DEFAULT_TRAFFIC_SILENCE_MS, 0),
     handshakeTimeoutMs: positiveInteger('handshakeTimeoutMs', init.handshakeTimeoutMs, 5_000, 10),
     highWaterMark,
     lowWaterMark,

@@ -34,6 +34,8 @@ export interface WsPathLinkOptions {
   readonly lowWaterMark: number;
   readonly pingIntervalMs: number;
   readonly silenceLimitMs: number;
+  /** Client paths: the heartbeat's traffic rule (heartbeat.ts); 0 or absent: off. */
+  readonly trafficSilenceMs?: number;
   readonly maintenanceIntervalMs: number;
   readonly clock: () => number;
   /** The session is up: the link is now a path. */
@@ -78,6 +80,8 @@ export class WsPathLink implements PathLink {
   onDrain: (() => void) | null = null;
   /** The peer went quiet while TCP keeps trying (PathLink.onSilence), or was heard again. */
   onSilence: ((silent: boolean, reason: string) => void) | null = null;
+  /** Under traffic the peer stopped answering its ping, or was heard again (PathLink.onStall). */
+  onStall: ((stalled: boolean, silentMs: number) => void) | null = null;
 
   private readonly ws: WebSocket;
   private readonly session: PathSession;
@@ -131,7 +135,10 @@ export class WsPathLink implements PathLink {
         if (!this.ended) this.onSilence?.(silent, why);
       },
       gone: (why) => this.end(WsCloseCode.PEER_GONE, why, true),
-    });
+      stalled: (stalled, silentMs) => {
+        if (!this.ended) this.onStall?.(stalled, silentMs);
+      },
+    }, opts.trafficSilenceMs ?? 0);
     this.driver = new SessionDriver(this.session, {
       now: this.clock,
       setTimer: (delayMs, fire) => {
