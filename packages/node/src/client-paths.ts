@@ -13,7 +13,7 @@
  * Early joins (sealed UDP): once a new path's socket is bound, the path is reserved in the
  * engine and the path managers are asked at once; the first MP_JOIN SYN they start on it
  * rides the path's handshake, and the server's SYN/ACK comes back in the response, so the
- * subflow is up one round trip after the path opens instead of two.
+ * subflow is up two round trips after the path's handshake starts instead of three.
  */
 import type { EarlySegmentSource, PathLink, PathLivenessEvent, PathShape, TransportAddress } from '@mptun/core';
 import { backoffDelay, canonicalHost, type PathHost, type RetryPolicy } from '@mptun/path-manager';
@@ -54,9 +54,10 @@ export interface PathEntry {
    */
   silent: boolean;
   /**
-   * The engine found the server not answering on this path under traffic (a retransmission
-   * timeout, or a liveness probe, unanswered: Endpoint.pollPathEvent). Shown down; nothing
-   * closes, and the path counts as up again the moment the server is heard there.
+   * The server does not answer on this path under traffic: the engine's retransmission
+   * timeout or liveness probe (Endpoint.pollPathEvent), or a WebSocket's ping (PathLink.onStall),
+   * unanswered. Shown down; nothing closes, and the path counts as up again the moment the
+   * server is heard there.
    */
   stalled: boolean;
   /**

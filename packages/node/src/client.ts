@@ -66,7 +66,8 @@ export interface ClientCommonOptions extends Omit<ClientTransportOptions, 'serve
   connectTimeoutMs?: number;
   /**
    * Sealed UDP: a new path's first MP_JOIN SYN rides its handshake and the SYN/ACK its
-   * response, so the subflow is up one round trip after the path opens (two without).
+   * response, so the joining subflow is up two round trips after the path's handshake
+   * starts (three without; the last is RFC 8684 §3.2's acknowledgement of the third ACK).
    * Default true.
    */
   earlyJoin?: boolean;
@@ -661,11 +662,11 @@ function affinityOfConnection(conn: Connection, affinityOf: (pathId: number) => 
   return initial === undefined ? null : affinityOf(initial.pathId);
 }
 
-/** The any-addresses: the OS picks the source address. */
 /** A path dialled afresh behind a balancer and not answered after this long is dialled again from another port (dialFresh). */
 const REDIAL_HEDGE_MS = 600;
 /** How many times over (dialFresh). */
 const REDIAL_HEDGES = 3;
+/** The any-addresses: the OS picks the source address. */
 const WILDCARDS = ['0.0.0.0', '::'] as const;
 
 /**
