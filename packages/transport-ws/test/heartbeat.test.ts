@@ -31,15 +31,20 @@ function start(trafficSilenceMs: number): { ws: FakeWs; hb: Heartbeat; events: s
   return { ws, hb, events };
 }
 
+/** A message every 10 ms for `ms`. */
+function busyFor(hb: Heartbeat, ms: number): void {
+  for (let t = 0; t < ms; t += 10) {
+    vi.advanceTimersByTime(10);
+    hb.markAlive();
+  }
+}
+
 afterEach(() => vi.useRealTimers());
 
 describe('Heartbeat, traffic rule', () => {
   it('busy, then silent from 1500 ms: pinged at 1900, stalled at 2300 (quiet only at 3000); a message ends the stall', () => {
     const { ws, hb, events } = start(400);
-    for (let t = 0; t < 1500; t += 10) {
-      vi.advanceTimersByTime(10);
-      hb.markAlive(); // a message every 10 ms
-    }
+    busyFor(hb, 1500);
     const pings = ws.pings;
     vi.advanceTimersByTime(400);
     expect(ws.pings, 'the ping of the traffic rule').toBe(pings + 1);
@@ -65,10 +70,7 @@ describe('Heartbeat, traffic rule', () => {
 
   it('off (0, a server): a busy peer gone silent is only called quiet', () => {
     const { hb, events } = start(0);
-    for (let t = 0; t < 1500; t += 10) {
-      vi.advanceTimersByTime(10);
-      hb.markAlive();
-    }
+    busyFor(hb, 1500);
     vi.advanceTimersByTime(2000);
     expect(events).toEqual(['quiet true at 3000']);
     hb.stop();
