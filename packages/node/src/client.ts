@@ -231,12 +231,12 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       (e) => e.owner === null && e.index === 0 && e.affinity === null && this.locals.has(e.local) && this.isServer(e.remote),
       options.earlyJoin ?? true,
     );
-    this.driver.onPathClosed = (pathId, _link, info) => {
+    this.driver.onPathClosed = (pathId, link, info) => {
       // Behind a balancer, nothing listening at an address the server announced (ICMP port
       // unreachable) says that server is gone, with the state of its connections: paths
       // through the balancer that may reach it are closed and dialled afresh at once rather
       // than when they go quiet.
-      const gone = this.behindBalancer && info.code === 'ERR_MPTUN_SERVER_UNREACHABLE' ? this.pathsMaybeTo(pathId) : [];
+      const gone = this.behindBalancer && info.code === 'ERR_MPTUN_SERVER_UNREACHABLE' ? this.pathsMaybeTo(pathId, link.remote.host) : [];
       this.table.linkClosed(pathId, info.message);
       if (gone.length > 0) queueMicrotask(() => this.redial(gone, true));
     };
@@ -442,14 +442,13 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   }
 
   /**
-   * The paths that may reach the dead server at the far end of `pathId`: those of its
+   * The paths that may reach the dead server `dead`, at the far end of `pathId`: those of its
    * connections, and every standing path through the balancer not known to reach another
    * server. The balancer hashes each source port on its own, so a path that carries no
    * connection announced by another server may lead to the dead one, and would stay quiet
    * for the whole silence limit before a new connection on it gave up.
    */
-  private pathsMaybeTo(pathId: number): number[] {
-    const dead = this.table.all().find((e) => e.pathId === pathId)?.remote.host;
+  private pathsMaybeTo(pathId: number, dead: string): number[] {
     const paths = this.pathsOfBalanced(this.table.usersOf(pathId));
     for (const e of this.table.all()) {
       if (e.pathId === null || e.owner !== null || !this.isServer(e.remote)) continue;
