@@ -23,13 +23,13 @@
  * address its first line names, inside the namespace. Nothing is added to the host's
  * interfaces or routes.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inNamespace } from '../apps/client/test/netns-support.js';
+import { inNamespace, netnsSkipReason } from '../apps/client/test/netns-support.js';
 import { TwoLinkTopology, type TwoLink } from '../tools/bench/suite/kernel/two-links.js';
 
 /** The two links, a gigabit each (tbf: far above what two shared cores push through mptun). */
@@ -47,12 +47,8 @@ export const ECHO_PORT = 7007;
 /** Client `i`'s two addresses: first on link 1, second on link 2. */
 export const clientAddresses = (i: number, firstBase: number, secondBase: number): { first: string; second: string } => ({ first: `10.47.1.${firstBase + i}`, second: `10.47.2.${secondBase + i}` });
 
-/** Why namespaces cannot be made here, or undefined. */
-export const netnsMissing: string | undefined =
-  process.platform !== 'linux' ? `not Linux (${process.platform})`
-  : process.getuid?.() !== 0 ? 'not root: cannot make network namespaces'
-  : spawnSync('ip', ['-V'], { stdio: 'ignore' }).status !== 0 ? 'no `ip` (iproute2)'
-  : undefined;
+/** Why namespaces (and the tbf links) cannot be made here, or undefined. */
+export const netnsMissing: string | undefined = netnsSkipReason() ?? undefined;
 
 /** For each stream: reads a JSON line {host, port, from?}, connects there and pipes both ways, half-closes kept. */
 const BRIDGE = `const net=require('net');net.createServer({allowHalfOpen:true},(u)=>{let head=Buffer.alloc(0);u.on('error',()=>{});const onData=(d)=>{head=Buffer.concat([head,d]);const nl=head.indexOf(10);if(nl<0)return;u.off('data',onData);const t=JSON.parse(head.subarray(0,nl).toString());const s=net.connect({host:t.host,port:t.port,localAddress:t.from,allowHalfOpen:true});s.on('error',()=>u.destroy());u.on('error',()=>s.destroy());s.write(head.subarray(nl+1));u.pipe(s);s.pipe(u)};u.on('data',onData)}).listen(process.argv[1],()=>console.log('listening'))`;
