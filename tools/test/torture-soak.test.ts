@@ -42,7 +42,8 @@ describe('torture smoke runs', () => {
     const r = await runAttacks({ long: false, seed, log }, size);
     const data = r.data as { attacks: Array<{ attack: string }>; plain: { stolenJoin: { established: number }; joinFlood: { halfOpenHeld: number } } };
     expect(data.attacks.map((a) => a.attack)).toEqual([
-      'listener floods',
+      'plain SYN flood',
+      'WS upgrade hoarding',
       'handshake flood (blind)',
       'handshake flood (answering cookies)',
       'replayed datagrams',

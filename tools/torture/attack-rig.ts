@@ -6,10 +6,13 @@
  *
  *   mptun-client ─► link emulator (127.0.0.2) ─► capture relay ─► mptun-server ─► sink
  *
+ * The server also listens on WebSocket and on udp-plain (as --insecure-plain-udp opens it),
+ * so the listener floods hit the same process the honest download goes through.
+ *
  * Every piece but the sink runs in its own process; close() stops them all.
  */
 import type { ServerLimits } from '../../apps/server/src/index.js';
-import { Closers, newKeys, RigChild, Sink, startClientChild, startServerChild, type ClientSample, type HostPort, type ServerSample } from '../bench/rig/index.js';
+import { Closers, newKeys, RigChild, Sink, startClientChild, startServerChild, type ClientSample, type HostPort, type ServerSample, type TunnelKeys } from '../bench/rig/index.js';
 import type { LinkEmulatorConfig, PathInfo, PathPatch, PathStats } from '@mptun/linkem';
 import type { RelayChildArg } from './attack-relay-process.js';
 import type { RelayStats } from './attack-relay.js';
@@ -33,7 +36,12 @@ export interface AttackRig {
   readonly socks: HostPort;
   /** The server's UDP socket itself, bypassing emulator and relay. */
   readonly serverAddress: HostPort;
+  /** The same server's udp-plain and WebSocket listeners (path /mptun). */
+  readonly plainAddress: HostPort;
+  readonly wsAddress: HostPort;
   readonly serverPublicKey: Uint8Array;
+  /** The honest client's keys (authorized at the server) and the server's. */
+  readonly keys: TunnelKeys;
   /** Where the honest path leaves the client. */
   readonly clientPathAddress: string;
   serverSample(gc?: boolean): Promise<ServerSample>;
@@ -57,9 +65,24 @@ export async function startAttackRig(opts: AttackRigOptions): Promise<AttackRig>
   try {
     const sink = await Sink.start();
     closers.push(() => sink.close());
-    const server = await startServerChild({ keys, transport: 'udp', ...(opts.serverLimits ? { limits: opts.serverLimits } : {}), execArgv: ['--expose-gc'] });
+    const server = await startServerChild({
+      keys,
+      transport: 'udp',
+      extraListen: [
+        { transport: 'ws', host: '127.0.0.1', port: 0, path: '/mptun' },
+        { transport: 'udp-plain', host: '127.0.0.1', port: 0 },
+      ],
+      insecurePlainUdp: true,
+      ...(opts.serverLimits ? { limits: opts.serverLimits } : {}),
+      execArgv: ['--expose-gc'],
+    });
     closers.push(() => server.child.stop());
     const serverAddress = server.address;
+    const listener = (transport: string): HostPort => {
+      const a = server.addresses.find((x) => x.transport === transport);
+      if (!a) throw new Error(`the rig's server has no ${transport} listener`);
+      return { host: '127.0.0.1', port: a.port };
+    };
 
     const relayArg: RelayChildArg = { server: serverAddress };
     const relay = await RigChild.start<{ address: HostPort }>('capture relay', new URL('./attack-relay-process.ts', import.meta.url), relayArg);
@@ -83,7 +106,10 @@ export async function startAttackRig(opts: AttackRigOptions): Promise<AttackRig>
       forward: client.forward,
       socks: client.socks,
       serverAddress,
+      plainAddress: listener('udp-plain'),
+      wsAddress: listener('ws'),
       serverPublicKey: keys.server.publicKey,
+      keys,
       clientPathAddress,
       serverSample: (gc = false) => server.child.request<ServerSample>(gc ? 'gcSample' : 'sample'),
       clientSample: () => client.child.request<ClientSample>('sample'),

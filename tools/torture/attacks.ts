@@ -15,7 +15,7 @@ import { handshakeFlood } from './attack-flood.js';
 import { forgeDatagrams } from './attack-forge.js';
 import { HonestStream } from './attack-honest.js';
 import { runPlainAttacks } from './attack-plain.js';
-import { runListenerFloods } from './attack-listener-floods.js';
+import { hoardUpgrades, plainSynFlood } from './attack-listener-floods.js';
 import { nonReadingTunnels, slowSocks } from './attack-socks.js';
 import { formatMiB, liveBytes, MiB } from './soak-memory.js';
 
@@ -79,11 +79,11 @@ export const attackSizes: { ci: AttackSize; long: AttackSize } = {
 const HONEST_LINK = { rate: '100mbit', delay: '5ms', queue: '20ms' };
 /**
  * Honest goodput may not fall below this share of its reference. The issue's goal is 90%;
- * it is printed beside every flood but not asserted: three CI-mode runs on the shared 2-core
- * machine (seeds 101–103) gave ratios of 15–91% (blind handshake flood), 47–103% (plain SYN
- * flood), 69–126% (cookie flood), 73–260% (WS upgrade hoarding), with the quiet reference
- * itself between 20 and 160 Mbit/s on a 100 Mbit/s link: the flooder, the server and the
- * honest client share two cores, so the ratio measures the machine as much as the server.
+ * it is printed beside every flood but not asserted: the flooders, the server, the client
+ * and the emulator share two cores, so on a busy machine the quiet reference itself moves
+ * between 20 and 100 Mbit/s on the 100 Mbit/s link from one window to the next (three runs
+ * beside other work gave ratios of 42–251%), and the ratio then measures the machine as much
+ * as the server. CI runs the torture alone, where the reference stays near the link's rate.
  */
 const COLLAPSE = 0.1;
 /** Live memory an attack may add at the server beyond what it held before, except where stated. */
@@ -126,6 +126,23 @@ function attacks(rig: AttackRig, size: AttackSize, rng: SeededRandom, honest: Ho
     return body;
   };
   return [
+    {
+      name: 'plain SYN flood',
+      run: async (during) => {
+        const c = await plainSynFlood(rig, seconds, rng.nextU32(), during);
+        if (c.appConnections > 0 || c.sinkConnections > 0) throw new Error(`never-completed plain SYNs reached the app (${c.appConnections} connections) or the target (${c.sinkConnections})`);
+        if (c.reflection > 1) throw new Error(`a plain SYN flood drew ${c.reflection.toFixed(2)}x its bytes back`);
+        return { details: `${c.syns} SYNs with a tunnel request to the sink, from ${c.syns} ports of one host, never completed; ${c.appConnections} connections reached the app, ${c.sinkConnections} the sink; reflection ${c.reflection.toFixed(2)}x`, data: c };
+      },
+    },
+    {
+      name: 'WS upgrade hoarding',
+      run: async (during) => {
+        const c = await hoardUpgrades(rig, seconds, during);
+        if (c.honestOk < c.honestTried) throw new Error(`only ${c.honestOk} of ${c.honestTried} honest WS clients got in past a hoarding host: ${c.honestFailures.join('; ')}`);
+        return { details: `1 host opened ${c.held + c.refused} upgrades and sent nothing more: ${c.held} held, ${c.refused} refused; then ${c.honestOk} of ${c.honestTried} honest WS clients from another host got a path`, data: c };
+      },
+    },
     {
       name: 'handshake flood (blind)',
       run: async (during) => {
@@ -255,24 +272,6 @@ export async function runAttacks(opts: TortureOptions, size: AttackSize): Promis
   if (!p.addAddr.goodHmacTaken) failures.push('the control ADD_ADDR (right HMAC) was not taken: the injection did not reach the server, so the bad-HMAC result means nothing');
   if (p.joinFlood.halfOpenHeld > 32) failures.push(`the connection holds ${p.joinFlood.halfOpenHeld} half-open joins`);
   if (p.duringBps < COLLAPSE * p.baselineBps) failures.push(`plain: honest goodput collapsed to ${mbit(p.duringBps)} from ${mbit(p.baselineBps)}`);
-
-  // Listener floods (issue 14 items 2–5): also in this process, against plain, sealed and WS listeners at once.
-  const lf = await runListenerFloods({ windowSeconds: size.quietSeconds, seed: rng.nextU32(), log });
-  const pct = (bps: number): string => `${((bps / lf.baselineBps) * 100).toFixed(0)}%`;
-  const reflection = lf.plainFlood.bytesBack / lf.plainFlood.bytesSent;
-  const floodLine =
-    `listener floods: honest sealed goodput ${mbit(lf.baselineBps)} quiet; ` +
-    `${lf.plainFlood.syns} plain SYNs with data from one host: ${mbit(lf.plainFlood.bps)} (${pct(lf.plainFlood.bps)}), ${lf.plainFlood.connections} connections reported, reflection ${reflection.toFixed(2)}x in the window; ` +
-    `WS upgrade hoarding (${lf.wsHoard.held} held, ${lf.wsHoard.refused} refused): ${mbit(lf.wsHoard.bps)} (${pct(lf.wsHoard.bps)}), honest WS clients ${lf.wsHoard.honestOk}/${lf.wsHoard.honestTried}`;
-  log(floodLine);
-  lines.push(floodLine);
-  results.push({ attack: 'listener floods', ...lf, reflection });
-  if (lf.plainFlood.connections > 0) failures.push(`${lf.plainFlood.connections} never-completed plain SYNs reached the application`);
-  if (reflection > 1) failures.push(`a plain SYN flood drew ${reflection.toFixed(2)}x its bytes back`);
-  if (lf.wsHoard.honestOk < lf.wsHoard.honestTried) failures.push(`only ${lf.wsHoard.honestOk} of ${lf.wsHoard.honestTried} honest WS clients got in past a hoarding host`);
-  for (const [what, bps] of [['plain SYN flood', lf.plainFlood.bps], ['WS upgrade hoarding', lf.wsHoard.bps]] as const) {
-    if (bps < COLLAPSE * lf.baselineBps) failures.push(`${what}: honest goodput collapsed to ${mbit(bps)} from ${mbit(lf.baselineBps)}`);
-  }
 
   const rig = await startAttackRig({ seed, link: HONEST_LINK });
   let honest: HonestStream | null = null;

@@ -193,7 +193,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
 
   constructor(private readonly options: ClientOptions) {
     super();
-    this.timestamps = options.timestampClock ?? new TimestampClock();
+    this.timestamps = options.timestampClock ?? TimestampClock.random();
     const server = parseHostPort(options.server);
     // Canonical, so it compares equal to the address the path managers hand back.
     this.server = { host: canonicalHost(server.host) ?? server.host, port: server.port };

@@ -89,7 +89,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
     case 'wss': {
       if (!o.keypair || !o.serverPublicKey) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'WebSocket paths need keypair and serverPublicKey');
       const tls = o.transport === 'wss' ? { ...(o.tlsInsecure ? { rejectUnauthorized: false } : {}), ...(o.tlsCa ? { ca: o.tlsCa } : {}) } : undefined;
-      const t = wsTransport({ keypair: o.keypair, serverPublicKey: o.serverPublicKey, ...(o.crypto ? { crypto: o.crypto } : {}), ...(tls ? { tls } : {}) });
+      const t = wsTransport({ keypair: o.keypair, serverPublicKey: o.serverPublicKey, ...(o.crypto ? { crypto: o.crypto } : {}), ...(tls ? { tls } : {}), ...(o.timestampClock ? { timestampClock: o.timestampClock } : {}) });
       const host = o.server.host.includes(':') ? `[${o.server.host}]` : o.server.host;
       const url = `${o.transport}://${host}:${o.server.port}${o.wsPath ?? '/mptun'}`;
       return {

@@ -9,6 +9,12 @@
  * same millisecond must still send strictly increasing stamps: a TimestampClock bumps a
  * stamp that would not be newer than the last one by one nanosecond. Share one clock
  * between every initiator that uses the same static key.
+ *
+ * Two clocks of one key (two processes, or two clients in one program) stamping in the same
+ * millisecond would send equal stamps, and the responder takes an equal stamp only once. So
+ * the apps' clocks fill the nanoseconds below the millisecond at random
+ * (TimestampClock.random()): equal stamps then need the same millisecond and a one-in-a-
+ * million draw. Without a source the clock is exact (test vectors).
  */
 export const TIMESTAMP_BYTES = 12;
 
@@ -17,14 +23,30 @@ const TAI64_HIGH_WORD = 0x4000_0000;
 const TAI_OFFSET_SECONDS = 10;
 const NANOS_PER_SECOND = 1_000_000_000;
 
+/** Nanoseconds in a millisecond: the range of a clock's sub-millisecond part. */
+const NANOS_PER_MILLI = 1_000_000;
+
 export class TimestampClock {
   private lastSeconds = 0;
   private lastNanos = -1;
 
+  /** `subMillisecond` gives the nanoseconds below each stamp's millisecond, in [0, 1e6); without it, they come from `now`. */
+  constructor(private readonly subMillisecond: (() => number) | null = null) {}
+
+  /** A clock whose sub-millisecond nanoseconds come from the platform's CSPRNG (Web Crypto). */
+  static random(): TimestampClock {
+    const word = new Uint32Array(1);
+    return new TimestampClock(() => globalThis.crypto.getRandomValues(word)[0]! % NANOS_PER_MILLI);
+  }
+
   /** A stamp for wall-clock time `now` (ms since the Unix epoch), newer than every earlier one. */
   next(now: number): Uint8Array {
     let seconds = Math.floor(now / 1000);
-    let nanos = Math.floor((now - seconds * 1000) * 1_000_000);
+    const sinceSecond = now - seconds * 1000;
+    let nanos =
+      this.subMillisecond === null
+        ? Math.floor(sinceSecond * NANOS_PER_MILLI)
+        : Math.floor(sinceSecond) * NANOS_PER_MILLI + (this.subMillisecond() % NANOS_PER_MILLI);
     if (seconds < this.lastSeconds || (seconds === this.lastSeconds && nanos <= this.lastNanos)) {
       seconds = this.lastSeconds;
       nanos = this.lastNanos + 1;

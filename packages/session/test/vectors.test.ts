@@ -163,6 +163,18 @@ describe('derivation vectors', async () => {
     expect(Buffer.from(b).readUInt32BE(8)).toBe(123_000_001);
   });
 
+  it('a clock with a sub-millisecond source: its nanoseconds below the millisecond, never going back', () => {
+    const draws = [456_789, 5, 999_999];
+    const clock = new TimestampClock(() => draws.shift()!);
+    const a = clock.next(NOW);
+    const b = clock.next(NOW); // drew 5: below a's, so a's plus one nanosecond
+    const c = clock.next(NOW + 1);
+    expect(Buffer.from(a).readUInt32BE(8)).toBe(123_456_789);
+    expect(Buffer.from(b).readUInt32BE(8)).toBe(123_456_790);
+    expect(Buffer.from(c).readUInt32BE(8)).toBe(124_999_999);
+    expect(hex(a.subarray(0, 8))).toBe(hex(tai64n(NOW).subarray(0, 8)));
+  });
+
   for (const crypto of backends) {
     describe(crypto.name, () => {
       it('HMAC-BLAKE2b matches node:crypto', () => {

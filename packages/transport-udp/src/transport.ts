@@ -33,7 +33,7 @@ export function udpTransport(init: UdpTransportInit = {}): UdpTransport {
   let crypto: Promise<CryptoBackend> | null = opts.crypto ? Promise.resolve(opts.crypto) : null;
   const getCrypto = (): Promise<CryptoBackend> => (crypto ??= loadCrypto());
   // Every path of this client shares one static key, so they share one timestamp clock.
-  const clock = init.timestampClock ?? new TimestampClock();
+  const clock = init.timestampClock ?? TimestampClock.random();
   // Every listener of this server key refuses what any of them accepted.
   const replay = opts.replay ?? new ReplayRecord();
   return {

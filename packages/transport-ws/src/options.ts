@@ -2,7 +2,7 @@
  * Options of `wsTransport(init)`, their defaults, and the checks that turn bad values into a
  * typed error at construction rather than a confusing failure later.
  */
-import type { ChannelLimits, CryptoBackend, Keypair, PathSessionTimers, ReplayRecord } from '@mptun/session';
+import type { ChannelLimits, CryptoBackend, Keypair, PathSessionTimers, ReplayRecord, TimestampClock } from '@mptun/session';
 import { DATA_OVERHEAD_BYTES, INITIATION_BYTES } from '@mptun/session';
 import { WsTransportError } from './errors.js';
 import type { WsPathLinkOptions } from './ws-path-link.js';
@@ -34,6 +34,11 @@ export interface WsTransportInit {
   replay?: ReplayRecord;
   /** Client: certificate checks for wss:// URLs. */
   tls?: WsClientTlsOptions;
+  /**
+   * Client: the handshake timestamp clock, shared with every other transport of the same
+   * static key (the UDP transport takes the same option). Default: this transport's own.
+   */
+  timestampClock?: TimestampClock;
   /**
    * Largest segment one message carries, bytes (the sealed message adds
    * DATA_OVERHEAD_BYTES). Both ends should agree; a larger message closes the path.

@@ -48,7 +48,7 @@ export function wsTransport(init: WsTransportInit): WsTransport {
         initiator: new HandshakeInitiator(c, {
           staticKeypair: opts.keypair,
           serverPublicKey: opts.serverPublicKey,
-          clock: new TimestampClock(),
+          clock: init.timestampClock ?? TimestampClock.random(),
         }),
         indexes: new IndexTable<true>(cryptoRandomSource(c)),
         handshakes: new SerialQueue(),

@@ -42,22 +42,31 @@ export interface ServerChildOptions {
   scheduler?: string;
   cc?: string;
   limits?: Partial<ServerLimits>;
+  /** Listeners besides the main one (the attacks add ws and udp-plain). */
+  extraListen?: ServerChildArg['listen'];
+  /** Needed for a udp-plain listener among `extraListen`, as --insecure-plain-udp is. */
+  insecurePlainUdp?: boolean;
   /** Extra node flags, e.g. ["--expose-gc"]. */
   execArgv?: string[];
 }
 
-/** mptun-server on 127.0.0.1, any free port. */
-export async function startServerChild(o: ServerChildOptions): Promise<{ child: RigChild<{ addresses: HostPort[] }>; address: HostPort }> {
+export interface ServerAddress extends HostPort {
+  transport: string;
+}
+
+/** mptun-server on 127.0.0.1, any free port; `address` is the main listener, `addresses` all of them in order. */
+export async function startServerChild(o: ServerChildOptions): Promise<{ child: RigChild<{ addresses: ServerAddress[] }>; address: HostPort; addresses: ServerAddress[] }> {
   const arg: ServerChildArg = {
     privateKey: encodeKey(o.keys.server.privateKey),
     clientPublicKey: encodeKey(o.keys.client.publicKey),
-    listen: [o.transport === 'ws' ? { transport: 'ws', host: '127.0.0.1', port: 0, path: '/mptun' } : { transport: 'udp', host: '127.0.0.1', port: 0 }],
+    listen: [o.transport === 'ws' ? { transport: 'ws', host: '127.0.0.1', port: 0, path: '/mptun' } : { transport: 'udp', host: '127.0.0.1', port: 0 }, ...(o.extraListen ?? [])],
+    ...(o.insecurePlainUdp ? { insecurePlainUdp: true } : {}),
     ...(o.scheduler ? { scheduler: o.scheduler } : {}),
     ...(o.cc ? { cc: o.cc } : {}),
     ...(o.limits ? { limits: o.limits } : {}),
   };
-  const child = await RigChild.start<{ addresses: HostPort[] }>('mptun-server', moduleUrl('server-process.ts'), arg, o.execArgv);
-  return { child, address: { host: '127.0.0.1', port: child.ready.addresses[0]!.port } };
+  const child = await RigChild.start<{ addresses: ServerAddress[] }>('mptun-server', moduleUrl('server-process.ts'), arg, o.execArgv);
+  return { child, address: { host: '127.0.0.1', port: child.ready.addresses[0]!.port }, addresses: child.ready.addresses };
 }
 
 export interface ClientChildOptions {

@@ -22,7 +22,7 @@ import type { HostPort } from './traffic.js';
 export { Sink, SinkCommand, fillPattern, patternByte, patternMismatch } from './sink.js';
 export { connectTcp, connectSocks, timedDownload, timedUpload, Sampler, type BulkResult, type HostPort } from './traffic.js';
 export { RigChild, type ProcessSample } from './ipc.js';
-export { Closers, newKeys, startClientChild, startServerChild, type TunnelKeys } from './apps.js';
+export { Closers, newKeys, startClientChild, startServerChild, type ServerAddress, type TunnelKeys } from './apps.js';
 
 export interface RigPath {
   /** The emulator's name for it, e.g. "wifi". */

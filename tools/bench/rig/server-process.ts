@@ -10,6 +10,7 @@ export interface ServerChildArg {
   scheduler?: string;
   cc?: string;
   limits?: Partial<ServerLimits>;
+  insecurePlainUdp?: boolean;
 }
 
 const arg = childArg<ServerChildArg>();
@@ -17,6 +18,7 @@ const log = childLogger('server');
 const server = await startServer(
   {
     listen: arg.listen,
+    ...(arg.insecurePlainUdp ? { insecurePlainUdp: true } : {}),
     // The client reaches the server only through the emulator's paths: a join straight to the
     // listen address would bypass them.
     announceListen: false,
