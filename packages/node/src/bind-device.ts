@@ -6,20 +6,15 @@
  * (IP_MTU_DISCOVER = IP_PMTUDISC_PROBE), so a path MTU probe that is too large is refused
  * (EMSGSIZE) or dropped on the way instead of arriving in fragments (RFC 8899 §3).
  *
- * Node has no API for the option. koffi (an FFI whose npm package carries prebuilt binaries,
- * so nothing compiles at install) calls libc's socket(), setsockopt() and bind(); the
- * transports adopt the resulting file descriptor (dgram bind({ fd }), new net.Socket({ fd })).
- * koffi loads only when a path names a device. Since Linux 5.7 an unprivileged process may set
- * the option on a socket not yet bound to a device (socket(7)).
+ * Node has no API for either option. libc's socket(), setsockopt() and bind() are called
+ * through koffi (libc.ts); the transports adopt the resulting file descriptor (dgram
+ * bind({ fd }), new net.Socket({ fd })). Since Linux 5.7 an unprivileged process may set
+ * SO_BINDTODEVICE on a socket not yet bound to a device (socket(7)).
  */
-import { createRequire } from 'node:module';
-import { isIP } from 'node:net';
-import { parseIPv4, parseIPv6 } from '@mptun/pcap';
 import { MptunError } from './errors.js';
+import { AF_INET6, loadLibc, sockaddr, type Libc } from './libc.js';
 
 /** Linux constants (the same on every architecture koffi ships for). */
-const AF_INET = 2;
-const AF_INET6 = 10;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
@@ -41,45 +36,6 @@ export type DeviceSocketKind = 'udp' | 'tcp';
 /** Makes a socket of `kind` bound to `device` and to `localHost` (port 0); returns its fd. */
 export type DeviceSocketFactory = (kind: DeviceSocketKind, localHost: string, device: string) => number;
 
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
-  bind(fd: number, addr: Buffer, length: number): number;
-  close(fd: number): number;
-  strerror(errno: number): string;
-  errno(): number;
-}
-
-type Loaded = { ok: true; libc: Libc } | { ok: false; reason: string };
-let loaded: Loaded | null = null;
-
-/** libc through koffi, loaded once on first use; why not, where it cannot be. */
-function loadLibc(): Loaded {
-  if (loaded) return loaded;
-  if (process.platform !== 'linux') {
-    return (loaded = { ok: false, reason: `socket options through libc (SO_BINDTODEVICE, IP_MTU_DISCOVER) are Linux only; this is ${process.platform}` });
-  }
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const lib = koffi.load('libc.so.6');
-    const strerror = lib.func('const char *strerror(int)') as (errno: number) => string;
-    loaded = {
-      ok: true,
-      libc: {
-        socket: lib.func('int socket(int, int, int)'),
-        setsockopt: lib.func('int setsockopt(int, int, int, const uint8_t *, uint32_t)'),
-        bind: lib.func('int bind(int, const uint8_t *, uint32_t)'),
-        close: lib.func('int close(int)'),
-        strerror,
-        errno: () => koffi.errno(),
-      },
-    };
-  } catch (err) {
-    loaded = { ok: false, reason: `cannot load koffi and libc to set socket options: ${err instanceof Error ? err.message : String(err)}` };
-  }
-  return loaded;
-}
-
 /** Why devices cannot be bound here, or null when they can. */
 export function deviceBindingUnavailable(): string | null {
   const l = loadLibc();
@@ -91,25 +47,10 @@ export function noFragmentUnavailable(): string | null {
   return deviceBindingUnavailable();
 }
 
-/** struct sockaddr_in / sockaddr_in6 for `host`, `port` (Linux layout: family in host order, port in network order). */
 function socketAddress(host: string, port = 0): { family: number; bytes: Buffer } {
-  if (isIP(host) === 4) {
-    const b = Buffer.alloc(16);
-    b.writeUInt16LE(AF_INET, 0);
-    b.writeUInt16BE(port, 2);
-    b.set(parseIPv4(host), 4);
-    return { family: AF_INET, bytes: b };
-  }
-  if (isIP(host) === 6) {
-    // sin6_family, sin6_port, sin6_flowinfo, sin6_addr[16], sin6_scope_id (0: the bound
-    // device gives a link-local address its scope).
-    const b = Buffer.alloc(28);
-    b.writeUInt16LE(AF_INET6, 0);
-    b.writeUInt16BE(port, 2);
-    b.set(parseIPv6(host), 8);
-    return { family: AF_INET6, bytes: b };
-  }
-  throw new MptunError('ERR_MPTUN_BIND_DEVICE', `cannot bind to device: "${host}" is not an IP address`);
+  const addr = sockaddr(host, port);
+  if (addr === null) throw new MptunError('ERR_MPTUN_BIND_DEVICE', `cannot bind to device: "${host}" is not an IP address`);
+  return addr;
 }
 
 /**

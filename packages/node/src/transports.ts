@@ -4,11 +4,12 @@
  */
 import type { EarlySegmentSource, PathLink, PathListener, TransportAddress } from '@mptun/core';
 import type { CryptoBackend, Keypair, ReplayRecord, TimestampClock } from '@mptun/session';
-import { udpTransport, type HandshakeDropReason } from '@mptun/transport-udp';
+import { udpTransport, type DatagramBatchSend, type HandshakeDropReason } from '@mptun/transport-udp';
 import { wsTransport } from '@mptun/transport-ws';
 import { isIP } from 'node:net';
 import { nativeSocket, noFragmentUnavailable, type NativeSocketOptions } from './bind-device.js';
 import { MptunError } from './errors.js';
+import { udpSegmentSender } from './udp-gso.js';
 
 /** udp: sealed datagrams (the default); udp-plain: tcp-in-udp, no crypto; ws/wss: WebSocket. */
 export type TransportKind = 'udp' | 'udp-plain' | 'ws' | 'wss';
@@ -73,6 +74,17 @@ function nativeOpener(kind: 'udp' | 'tcp', localHost: string, opts: NativeSocket
   return opts.device === undefined && opts.noFragment !== true ? undefined : () => nativeSocket(kind, localHost, opts);
 }
 
+/**
+ * Sealed UDP sockets made outside Node (openSocket) send a turn's datagrams to one peer in
+ * one call where the kernel can segment them (udp-gso.ts). MPTUN_UDP_GSO=0 turns it off,
+ * for a kernel or device that misbehaves with it, and to measure without it.
+ */
+function batchSending(): { batchSend?: DatagramBatchSend } {
+  if (process.env['MPTUN_UDP_GSO'] === '0') return {};
+  const send = udpSegmentSender();
+  return send ? { batchSend: send } : {};
+}
+
 export function pathOpener(o: ClientTransportOptions): PathOpener {
   switch (o.transport) {
     case 'udp':
@@ -80,7 +92,7 @@ export function pathOpener(o: ClientTransportOptions): PathOpener {
       const plain = o.transport === 'udp-plain';
       if (!plain && (!o.keypair || !o.serverPublicKey)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'sealed UDP needs keypair and serverPublicKey');
       const pmtud = !plain && pmtudEnabled(o.pmtud);
-      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, pmtud, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.timestampClock ? { timestampClock: o.timestampClock } : {}) });
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, serverPublicKey: o.serverPublicKey!, pmtud, ...batchSending(), ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.timestampClock ? { timestampClock: o.timestampClock } : {}) });
       const udpSocket = (localHost: string, device: string | undefined): (() => number) | undefined =>
         nativeOpener('udp', localHost, { noFragment: pmtud, ...(device !== undefined ? { device } : {}) });
       return { kind: o.transport, shared: !plain, answeredAtOpen: !plain, open: (localHost, opts) => t.connect(localHost, o.server, udpSocket(localHost, opts?.device), opts?.early) };
@@ -139,7 +151,7 @@ export async function openListener(spec: ListenSpec, o: ServerTransportOptions):
       if (!plain && (!o.keypair || !o.isAllowed)) throw new MptunError('ERR_MPTUN_BAD_OPTION', 'a sealed UDP listener needs keypair and authorized client keys');
       // The listener's socket is made outside Node to keep it from fragmenting: only for a literal address.
       const pmtud = !plain && isIP(spec.host) !== 0 && pmtudEnabled(o.pmtud);
-      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, pmtud, ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}), ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}) });
+      const t = udpTransport(plain ? { mode: 'plain' } : { mode: 'sealed', keypair: o.keypair!, isAllowed: o.isAllowed!, pmtud, ...batchSending(), ...(o.crypto ? { crypto: o.crypto } : {}), ...(o.replay ? { replay: o.replay } : {}), ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}) });
       return t.listen({ host: spec.host, port: spec.port }, nativeOpener('udp', spec.host, { noFragment: pmtud, port: spec.port }));
     }
     case 'ws':

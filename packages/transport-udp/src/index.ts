@@ -4,3 +4,4 @@ export { UdpTransportError, PathCloseCode, type UdpTransportErrorCode } from './
 export type { UdpPathListener, UdpListenerStats } from './listener-stats.js';
 export { receivePlain } from './plain-path.js';
 export type { OpenSocket } from './udp-socket.js';
+export type { DatagramBatchSend, BatchDestination } from './udp-batch.js';

@@ -4,6 +4,7 @@ import type { TransportAddress } from '@mptun/core';
 import { DATA_OVERHEAD_BYTES, decodeKey } from '@mptun/session';
 import { TCP_IN_UDP_SAVING } from '@mptun/core';
 import { UdpTransportError } from './errors.js';
+import type { DatagramBatchSend } from './udp-batch.js';
 
 /**
  * 'sealed' (default): each segment is encrypted and authenticated inside a Noise IK path
@@ -46,6 +47,12 @@ export interface UdpTransportInit {
    * is answered to such a datagram; this is for counting and logging only.
    */
   onHandshakeFailure?: (reason: HandshakeDropReason, source: TransportAddress) => void;
+  /**
+   * Sealed mode: sends a turn's run of equal-sized datagrams to one peer in one call
+   * (udp-batch.ts), on sockets whose fd openSocket made. Default: none, one node:dgram send
+   * per datagram. @mptun/node passes one on Linux (UDP_SEGMENT through libc).
+   */
+  batchSend?: DatagramBatchSend;
   /**
    * Largest UDP payload we send, bytes. Default 1200 (fits any IPv6 path with room to spare).
    * With pmtud it is the floor the search starts from.
@@ -123,6 +130,7 @@ export interface ResolvedOptions {
   crypto: CryptoBackend | undefined;
   replay: ReplayRecord | undefined;
   onHandshakeFailure: ((reason: HandshakeDropReason, source: TransportAddress) => void) | undefined;
+  batchSend: DatagramBatchSend | undefined;
   /** Largest UDP payload (with pmtud: the floor). */
   maxPayload: number;
   /** The largest UDP payload the path MTU search probes; 0 when it does not run. */
@@ -170,6 +178,7 @@ export function resolveOptions(init: UdpTransportInit): ResolvedOptions {
     crypto: init.crypto,
     replay: init.replay,
     onHandshakeFailure: init.onHandshakeFailure,
+    batchSend: init.batchSend,
     maxPayload,
     pmtudMaxPayload: mode === 'sealed' && init.pmtud === true ? pmtudCap(init.pmtudMaxPayload, maxPayload) : 0,
     handshakeTimeoutMs: positive('handshakeTimeoutMs', init.handshakeTimeoutMs, d.handshakeTimeoutMs),

@@ -21,7 +21,8 @@ import { PathCloseCode, serverUnreachableMessage, UdpTransportError } from './er
 import { requireSealedClient, searchCap, segmentLimit, type ResolvedOptions } from './options.js';
 import { closeCodeFor, sessionTimers, setTimer } from './session-timers.js';
 import { UdpPath } from './udp-path.js';
-import { bindSocket, closeSocket, connectSocket, localAddress, type OpenSocket } from './udp-socket.js';
+import { DatagramBatcher } from './udp-batch.js';
+import { bindSocketFd, closeSocket, connectSocket, localAddress, type OpenSocket } from './udp-socket.js';
 
 export async function connectSealed(
   opts: ResolvedOptions,
@@ -34,7 +35,8 @@ export async function connectSealed(
 ): Promise<UdpPath> {
   const { keypair, serverPublicKey } = requireSealedClient(opts);
   const initiator = new HandshakeInitiator(crypto, { staticKeypair: keypair, serverPublicKey, clock });
-  const socket = await bindSocket(localHost, 0, opts.socketBufferBytes, openSocket);
+  const { socket, fd } = await bindSocketFd(localHost, 0, opts.socketBufferBytes, openSocket);
+  const out = new DatagramBatcher(socket, fd, opts.batchSend, true);
   try {
     await connectSocket(socket, remote);
   } catch (err) {
@@ -65,13 +67,14 @@ export async function connectSealed(
     const driver = new SessionDriver(session, {
       now: Date.now,
       setTimer,
-      transmit: (message) => socket.send(message),
+      transmit: (message) => out.send(message),
       onUp: () => {
         path = new UdpPath(local, { ...remote }, maxSegment, {
           transmit: (segment) => driver.send(segment),
-          queuedBytes: () => socket.getSendQueueSize(),
+          queuedBytes: () => out.queuedBytes,
           release: () => {
             driver.close();
+            out.flush();
             socket.removeAllListeners('message');
             void closeSocket(socket);
           },

@@ -30,7 +30,8 @@ import type { UdpListenerStats, UdpPathListener } from './listener-stats.js';
 import { requireSealedServer, searchCap, segmentLimit, type ResolvedOptions } from './options.js';
 import { closeCodeFor, sessionTimers, setTimer } from './session-timers.js';
 import { UdpPath } from './udp-path.js';
-import { bindSocket, closeSocket, localAddress, type OpenSocket } from './udp-socket.js';
+import { DatagramBatcher } from './udp-batch.js';
+import { bindSocketFd, closeSocket, localAddress, type OpenSocket } from './udp-socket.js';
 
 /** One client path as the server holds it. */
 interface ServerSession {
@@ -53,8 +54,8 @@ export async function listenSealed(
   openSocket?: OpenSocket,
 ): Promise<UdpPathListener> {
   const { keypair, isAllowed } = requireSealedServer(opts);
-  const socket = await bindSocket(local.host, local.port, opts.socketBufferBytes, openSocket);
-  return new SealedListener(opts, crypto, socket, new HandshakeResponder(crypto, { staticKeypair: keypair, isAllowed, replay }));
+  const { socket, fd } = await bindSocketFd(local.host, local.port, opts.socketBufferBytes, openSocket);
+  return new SealedListener(opts, crypto, socket, new DatagramBatcher(socket, fd, opts.batchSend, false), new HandshakeResponder(crypto, { staticKeypair: keypair, isAllowed, replay }));
 }
 
 class SealedListener implements UdpPathListener {
@@ -71,6 +72,8 @@ class SealedListener implements UdpPathListener {
     private readonly opts: ResolvedOptions,
     private readonly crypto: CryptoBackend,
     private readonly socket: dgram.Socket,
+    /** Every datagram this listener sends goes through it, so they leave in order. */
+    private readonly out: DatagramBatcher,
     private readonly responder: HandshakeResponder,
   ) {
     this.local = localAddress(socket);
@@ -89,6 +92,7 @@ class SealedListener implements UdpPathListener {
       for (const s of [...this.sessions]) {
         s.path.end({ code: PathCloseCode.ListenerClosed, message: 'the listener closed' });
       }
+      this.out.flush();
       this.socket.removeAllListeners('message');
       await closeSocket(this.socket);
     })();
@@ -154,7 +158,7 @@ class SealedListener implements UdpPathListener {
         return;
       case 'cookie':
         this.stats.cookieReplies++;
-        this.socket.send(result.reply, rinfo.port, rinfo.address);
+        this.out.send(result.reply, rinfo.port, rinfo.address);
         return;
       case 'accept': {
         this.stats.handshakes++;
@@ -176,7 +180,7 @@ class SealedListener implements UdpPathListener {
     const pending: PendingPath = { path: null!, driver: null };
     pending.path = new UdpPath(this.local, { host: rinfo.address, port: rinfo.port }, segmentLimit('sealed', this.opts.maxPayload), {
       transmit: (segment) => pending.driver?.send(segment) ?? false,
-      queuedBytes: () => this.socket.getSendQueueSize(),
+      queuedBytes: () => this.out.queuedBytes,
       release: () => {
         pending.driver?.close(); // zeroes the keys; unfiles every index through onKeyRetired
         if (pending.entry) this.sessions.delete(pending.entry);
@@ -198,7 +202,7 @@ class SealedListener implements UdpPathListener {
     const driver = new SessionDriver(session, {
       now: Date.now,
       setTimer,
-      transmit: (message) => this.socket.send(message, path.remote.port, path.remote.host),
+      transmit: (message) => this.out.send(message, path.remote.port, path.remote.host),
       onUp: () => this.onPath?.(path),
       // Unconfirmed sessions end here too, never having been reported.
       onDown: (reason, message) => path.end({ code: closeCodeFor(reason), message }),

@@ -37,6 +37,11 @@ export function literalLookup(
  * bound already (`openSocket`, e.g. bound to a device too), and raises its buffers where allowed.
  */
 export async function bindSocket(host: string, port: number, bufferBytes: number, openSocket?: OpenSocket): Promise<dgram.Socket> {
+  return (await bindSocketFd(host, port, bufferBytes, openSocket)).socket;
+}
+
+/** bindSocket, and the socket's fd when `openSocket` made it (what batched sends need). */
+export async function bindSocketFd(host: string, port: number, bufferBytes: number, openSocket?: OpenSocket): Promise<{ socket: dgram.Socket; fd: number | undefined }> {
   let fd: number | undefined;
   try {
     fd = openSocket?.();
@@ -66,7 +71,7 @@ export async function bindSocket(host: string, port: number, bufferBytes: number
   } catch {
     // Not allowed here: keep the default.
   }
-  return socket;
+  return { socket, fd };
 }
 
 /** Connects a bound socket to its only peer, so the kernel filters other senders out. */
