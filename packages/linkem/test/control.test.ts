@@ -20,14 +20,14 @@ function bindUdp(host: string): Promise<Socket> {
 }
 
 /** One HTTP request on its own connection (no pooled sockets outlive the test). */
-function http(em: LinkEmulator, method: string, path: string, body?: string): Promise<{ status: number; json: any }> {
+function http(em: LinkEmulator, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
   const c = em.control!;
   return new Promise((resolve, reject) => {
-    const req = request({ host: c.host, port: c.port, method, path, agent: false }, (res) => {
+    const req = request({ host: c.host, port: c.port, method, path, agent: false, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text }));
     });
     req.on('error', reject);
     req.end(body);
@@ -120,5 +120,19 @@ describe('control endpoint', () => {
     expect(huge.status).toBe(413);
     // Nothing changed through all that.
     expect(em.pathStats('wifi').up.options.rateBps).toBe(50e6);
+  });
+
+  it('refuses a page elsewhere: a cross-origin POST (403) and a rebound Host name (421) change nothing', async () => {
+    const { em } = await setup();
+    const c = em.control!;
+    const crossOrigin = await http(em, 'POST', '/paths/wifi/down', undefined, { Origin: 'http://evil.example' });
+    expect(crossOrigin.status).toBe(403);
+    const rebound = await http(em, 'POST', '/paths/wifi', '{"rate":"1mbit"}', { Host: `rebound.example:${c.port}` });
+    expect(rebound.status).toBe(421);
+    expect(em.pathStats('wifi').state).not.toBe('down');
+    expect(em.pathStats('wifi').up.options.rateBps).toBe(50e6);
+    // The same requests from the page's own origin (or no browser at all) go through.
+    expect((await http(em, 'POST', '/paths/wifi', '{"rate":"1mbit"}', { Origin: `http://${c.host}:${c.port}` })).status).toBe(200);
+    expect(em.pathStats('wifi').up.options.rateBps).toBe(1e6);
   });
 });
