@@ -46,6 +46,8 @@ export class SendPath {
   /** Copies sent because the DATA_ACK stayed behind what the subflows acknowledged. */
   private dataRetransmits = 0;
   private opportunisticAt = -1;
+  /** The live subflow and segment found holding SND.UNA last (holeAtUna), or null. */
+  private unaHolder: { sf: Subflow; seg: SentSegment } | null = null;
   /** Segments sent again on a faster subflow to unblock the receive window. */
   private opportunistic = 0;
   /** Round-robin position over subflows for output. */
@@ -355,18 +357,29 @@ export class SendPath {
   private holeAtUna(): boolean {
     if (this.fallback.active || this.una >= this.sndNxt) return false;
     if (this.reinject.length > 0 && this.reinject[0]!.start <= this.una) return false;
-    return !this.subflows.some((sf) => sf.state === 'established' && !sf.potentiallyFailed && this.holdsUna(sf));
+    // This runs for every segment sent: the holder found last time usually still holds it.
+    const last = this.unaHolder;
+    if (last !== null && this.holds(last.sf, last.seg)) return false;
+    this.unaHolder = null;
+    for (const sf of this.subflows) {
+      if (sf.state !== 'established' || sf.potentiallyFailed) continue;
+      const seg = sf.segmentHoldingData(this.una);
+      if (seg !== null) {
+        this.unaHolder = { sf, seg };
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether live subflow `sf` still has `seg` waiting for its ACK, and `seg` carries SND.UNA. */
+  private holds(sf: Subflow, seg: SentSegment): boolean {
+    return sf.state === 'established' && !sf.potentiallyFailed && seg.dataOffset <= this.una && this.una < seg.dataOffset + seg.data.length && sf.stillHolds(seg);
   }
 
   /** Whether `sf` still holds (sent or queued) the data at SND.UNA. */
   private holdsUna(sf: Subflow): boolean {
-    // A subflow's segments go out in data order (rescued data aside), so the scan stops at
-    // the first one past SND.UNA: this runs on every poll, with windows of many segments.
-    for (const s of sf.outstanding()) {
-      if (s.dataOffset <= this.una && this.una < s.dataOffset + s.data.length) return true;
-      if (s.dataOffset > this.una) return false;
-    }
-    return false;
+    return sf.segmentHoldingData(this.una) !== null;
   }
 
   /** The data-level retransmission timer fired: send the segment at SND.UNA again and back off. */

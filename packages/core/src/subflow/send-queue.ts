@@ -68,6 +68,25 @@ export class SendQueue {
     }
   }
 
+  /**
+   * The segment holding data offset `offset`, or null. Segments go out in data order
+   * (rescued data aside), so the scan stops at the first one past it.
+   */
+  holdingData(offset: number): SentSegment | null {
+    for (let i = this.head; i < this.items.length; i++) {
+      const s = this.items[i]!;
+      if (s.dataOffset <= offset && offset < s.dataOffset + s.data.length) return s;
+      if (s.dataOffset > offset) return null;
+    }
+    return null;
+  }
+
+  /** Whether `s`, a segment of this queue, is still in it (not acknowledged): they leave from the head, in order. */
+  stillHolds(s: SentSegment): boolean {
+    const first = this.items[this.head];
+    return first !== undefined && first.rel <= s.rel;
+  }
+
   /** Iterate the segments that have been sent (oldest first). */
   *sent(): IterableIterator<SentSegment> {
     const end = Math.max(this.unsentIdx, this.head);

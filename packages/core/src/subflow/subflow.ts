@@ -375,6 +375,16 @@ export class Subflow implements SubflowView {
     return this.queue.all();
   }
 
+  /** The segment, sent or queued, that carries data offset `offset`; null if none. */
+  segmentHoldingData(offset: number): SentSegment | null {
+    return this.queue.holdingData(offset);
+  }
+
+  /** Whether `s`, found by segmentHoldingData, still waits for its acknowledgement. */
+  stillHolds(s: SentSegment): boolean {
+    return this.queue.stillHolds(s);
+  }
+
   get peerFinReceived(): boolean {
     return this.peerFin;
   }
