@@ -27,6 +27,8 @@ export type DatagramBatchSend = (fd: number, datagrams: readonly Uint8Array[], s
 /** Linux: at most 64 segments per send (UDP_MAX_SEGMENTS), and the run fits one 64 KiB IP packet. */
 const MAX_SEGMENTS = 64;
 const MAX_RUN_BYTES = 65_000;
+/** A turn that sends more goes out in pieces of about this much, so little waits in user space. */
+const FLUSH_BYTES = 64 * 1024;
 
 export class DatagramBatcher {
   private readonly queue: Uint8Array[] = [];
@@ -47,9 +49,12 @@ export class DatagramBatcher {
     this.batchSend = fd !== undefined && batchSend !== undefined ? batchSend : null;
   }
 
-  /** Bytes waiting: in this turn's batch and in node:dgram's queue. */
+  /**
+   * Bytes the kernel did not take and node:dgram queues (what a path's send-queue limit
+   * judges). The batch itself is not counted: it leaves within the turn, at most FLUSH_BYTES.
+   */
   get queuedBytes(): number {
-    return this.queued + this.socket.getSendQueueSize();
+    return this.socket.getSendQueueSize();
   }
 
   /** Sends `datagram` (to `port`/`host` on an unconnected socket) at the end of this turn, after those before it. */
@@ -62,15 +67,15 @@ export class DatagramBatcher {
     this.ports.push(port);
     this.hosts.push(host);
     this.queued += datagram.length;
-    if (!this.scheduled) {
+    if (this.queued >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flush);
     }
     return true;
   }
 
-  /** Drops what waits (the socket is closing). */
-  clear(): void {
+  private clear(): void {
     this.queue.length = this.ports.length = this.hosts.length = 0;
     this.queued = 0;
   }
@@ -78,6 +83,7 @@ export class DatagramBatcher {
   /** Sends what waits now, e.g. before the socket closes. */
   readonly flush = (): void => {
     this.scheduled = false;
+    if (this.queue.length === 0) return;
     const q = this.queue;
     let i = 0;
     while (i < q.length) {

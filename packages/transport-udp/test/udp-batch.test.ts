@@ -50,7 +50,7 @@ describe('DatagramBatcher', () => {
     const b = new DatagramBatcher(tx, 99, fake, false);
     for (const [tag, size, port] of [[1, 100, 7], [2, 100, 7], [3, 40, 7], [4, 100, 7], [5, 100, 8], [6, 100, 8], [7, 200, 8], [8, 200, 8]] as const) b.send(datagram(tag, size), port, '127.0.0.1');
     expect(runs).toEqual([]); // nothing before the turn ends
-    expect(b.queuedBytes).toBe(940);
+    expect(b.queuedBytes).toBe(0); // the batch is not node:dgram's queue
     await turn();
     // 4 alone is a run of one: node:dgram sends it (to port 7, where nothing listens).
     expect(runs).toEqual([
@@ -103,5 +103,25 @@ describe('DatagramBatcher', () => {
     sockets.splice(sockets.indexOf(tx), 1);
     batched.flush(); // the socket is closed: the datagram is lost, nothing throws
     await turn();
+  });
+
+  it('a turn that sends over 64 KiB hands the batch over at once, so little waits in user space', async () => {
+    const rx = await socket();
+    const tx = await socket();
+    const port = rx.address().port;
+    const sizes: number[] = [];
+    const fake: DatagramBatchSend = (_fd, ds) => (sizes.push(ds.length), 'sent');
+    const b = new DatagramBatcher(tx, 99, fake, false);
+    for (let i = 0; i < 46; i++) b.send(datagram(i, 1400), port, '127.0.0.1');
+    expect(sizes).toEqual([]); // 64,400 bytes wait for the turn's end
+    b.send(datagram(46, 1400), port, '127.0.0.1');
+    // 65,800 bytes: over 64 KiB, so they left at once: a run of 46 (65,000 bytes at most), then one alone through node:dgram.
+    expect(sizes).toEqual([46]);
+    const got = tags(rx, 1); // 46, through node:dgram; the runs went to the fake
+    b.send(datagram(47, 1400), port, '127.0.0.1');
+    b.send(datagram(48, 1400), port, '127.0.0.1');
+    await turn();
+    expect(sizes).toEqual([46, 2]);
+    expect(await got).toEqual([46]);
   });
 });
