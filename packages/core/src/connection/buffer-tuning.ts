@@ -93,28 +93,30 @@ class RoundSampler {
  * round before (the Linux receiver's right-sizing does the same). The send side goes without:
  * its size is what it holds, and the ramp would leave it above two BDP after slow start.
  */
-class GrowOnlyLimit {
+export class BufferTuning {
   private size: number;
-  private readonly rounds: RoundSampler;
+  private readonly rounds: RoundSampler | null;
   private lastPerRound = 0;
 
+  /** `auto` false: the size stays at `ceiling` (the configured buffer) and never changes. */
   constructor(
     floor: number,
     private readonly ceiling: number,
+    auto: boolean,
     counter: Counter,
     private readonly rampUp: boolean,
   ) {
-    this.size = Math.min(floor, ceiling);
-    this.rounds = new RoundSampler(counter);
+    this.size = auto ? Math.min(floor, ceiling) : ceiling;
+    this.rounds = auto ? new RoundSampler(counter) : null;
   }
 
   get value(): number {
     return this.size;
   }
 
-  /** Take a sample; true when the size grew. */
+  /** Take a sample (the peer acknowledged data, or the application read); true when the size grew. */
   update(now: number, subflows: readonly TunedSubflow[]): boolean {
-    const perRound = this.rounds.sample(now, subflows);
+    const perRound = this.rounds ? this.rounds.sample(now, subflows) : -1;
     if (perRound < 0) return false;
     const growth = this.rampUp && this.lastPerRound > 0 ? Math.min(2, Math.max(1, perRound / this.lastPerRound)) : 1;
     this.lastPerRound = perRound;
@@ -125,51 +127,17 @@ class GrowOnlyLimit {
   }
 }
 
-/** The send buffer's size: grows with what the subflows deliver. */
-export class SendBufferTuning {
-  private readonly limit: GrowOnlyLimit | null;
-
-  /** `ceiling`: the configured send buffer; `auto` false keeps it fixed at the ceiling. */
-  constructor(
-    private readonly ceiling: number,
-    auto: boolean,
-  ) {
-    this.limit = auto ? new GrowOnlyLimit(SEND_BUFFER_FLOOR, ceiling, (sf) => sf.deliveredBytes, false) : null;
-  }
-
-  get value(): number {
-    return this.limit ? this.limit.value : this.ceiling;
-  }
-
-  /** The peer acknowledged data: true when the buffer grew. */
-  onAcknowledged(now: number, subflows: readonly TunedSubflow[]): boolean {
-    return this.limit ? this.limit.update(now, subflows) : false;
-  }
+/** The send buffer's size: grows with what the subflows deliver (sampled on each DATA_ACK). */
+export function sendBufferTuning(sendBuffer: number, auto: boolean): BufferTuning {
+  return new BufferTuning(SEND_BUFFER_FLOOR, sendBuffer, auto, (sf) => sf.deliveredBytes, false);
 }
 
 /**
  * The receive buffer's size: grows with what arrives while the application reads (dynamic
- * right-sizing). Arrivals rather than reads are counted: reads come in bursts when a hole
- * fills, arrivals at the paths' rate. An application that stops reading closes the window
- * and takes no samples, so the buffer does not grow for it.
+ * right-sizing; sampled on each read). Arrivals rather than reads are counted: reads come in
+ * bursts when a hole fills, arrivals at the paths' rate. An application that stops reading
+ * closes the window and takes no samples, so the buffer does not grow for it.
  */
-export class ReceiveBufferTuning {
-  private readonly limit: GrowOnlyLimit | null;
-
-  /** `ceiling`: the configured receive buffer; `auto` false keeps it fixed at the ceiling. */
-  constructor(
-    private readonly ceiling: number,
-    auto: boolean,
-  ) {
-    this.limit = auto ? new GrowOnlyLimit(RECEIVE_BUFFER_FLOOR, ceiling, (sf) => sf.receivedBytes, true) : null;
-  }
-
-  get value(): number {
-    return this.limit ? this.limit.value : this.ceiling;
-  }
-
-  /** The application read: true when the buffer grew. */
-  onRead(now: number, subflows: readonly TunedSubflow[]): boolean {
-    return this.limit ? this.limit.update(now, subflows) : false;
-  }
+export function receiveBufferTuning(receiveBuffer: number, auto: boolean): BufferTuning {
+  return new BufferTuning(RECEIVE_BUFFER_FLOOR, receiveBuffer, auto, (sf) => sf.receivedBytes, true);
 }

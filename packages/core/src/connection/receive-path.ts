@@ -1,5 +1,5 @@
 import { offsetOfDsn } from '../subflow/seq.js';
-import { ReceiveBufferTuning, type TunedSubflow } from './buffer-tuning.js';
+import { receiveBufferTuning, type BufferTuning, type TunedSubflow } from './buffer-tuning.js';
 import { Reassembly } from './reassembly.js';
 
 /**
@@ -15,11 +15,11 @@ export class ReceivePath {
   /** Mapped data that fell outside the receive window and was dropped. */
   private drops = 0;
 
-  private readonly tuning: ReceiveBufferTuning;
+  private readonly tuning: BufferTuning;
 
   /** `receiveBuffer`: the buffer's size, or its ceiling when `autoTune` grows it from what the application reads. */
   constructor(receiveBuffer: number, autoTune: boolean) {
-    this.tuning = new ReceiveBufferTuning(receiveBuffer, autoTune);
+    this.tuning = receiveBufferTuning(receiveBuffer, autoTune);
     this.reasm = new Reassembly(this.tuning.value);
   }
 
@@ -81,7 +81,7 @@ export class ReceivePath {
       return { data: null, windowOpened: false };
     }
     const limitBefore = this.reasm.limit;
-    if (this.tuning.onRead(now, subflows)) this.reasm.grow(this.tuning.value);
+    if (this.tuning.update(now, subflows)) this.reasm.grow(this.tuning.value);
     const windowOpened = (before < limitBefore / 2 && this.reasm.window() >= this.reasm.limit / 2) || this.reasm.limit > limitBefore;
     if (this.reasm.readableBytes === 0) this.readableSignalled = false;
     return { data, windowOpened };

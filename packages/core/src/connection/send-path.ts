@@ -6,7 +6,7 @@ import type { TimerTable } from '../timer.js';
 import type { TcpSegment } from '../wire/tcp-segment.js';
 import { ConnectionTimer } from './connection-timer.js';
 import type { Fallback } from './fallback.js';
-import { SendBufferTuning } from './buffer-tuning.js';
+import { sendBufferTuning, type BufferTuning } from './buffer-tuning.js';
 import { SendBuffer } from './send-buffer.js';
 
 /** Longest wait between window probes (and data-level retransmissions). */
@@ -30,7 +30,7 @@ interface Range {
  */
 export class SendPath {
   private readonly sendBuf = new SendBuffer();
-  private readonly tuning: SendBufferTuning;
+  private readonly tuning: BufferTuning;
   /** Data acknowledged by the peer's DATA_ACK. */
   private una = 0;
   /** Next new offset to hand to a subflow. */
@@ -62,7 +62,7 @@ export class SendPath {
     private readonly scheduler: Scheduler,
   ) {
     this.peerWindowRight = config.mss; // until the peer tells us its window
-    this.tuning = new SendBufferTuning(config.sendBuffer, config.autoTuneBuffers);
+    this.tuning = sendBufferTuning(config.sendBuffer, config.autoTuneBuffers);
   }
 
   get sndUna(): number {
@@ -101,7 +101,7 @@ export class SendPath {
   /** Take what fits of `data`; the rest waits for 'writable'. */
   write(data: Uint8Array): number {
     if (this.fin >= 0) return 0;
-    const room = Math.max(0, this.sendLimit - this.sendBuf.length); // the limit may have shrunk below what is held
+    const room = Math.max(0, this.sendLimit - this.sendBuf.length);
     const n = Math.min(room, data.length);
     if (n > 0) this.sendBuf.append(n === data.length ? data : data.subarray(0, n));
     if (n < data.length) this.writeBlocked = true;
@@ -142,7 +142,7 @@ export class SendPath {
 
   /** Data up to `ack` is acknowledged. True when a blocked writer may write again. */
   acknowledge(ack: number, now: number): boolean {
-    this.tuning.onAcknowledged(now, this.subflows);
+    this.tuning.update(now, this.subflows);
     const dataEnd = Math.min(ack, this.sendBuf.end);
     this.una = ack;
     this.timers.clear(ConnectionTimer.DataRetransmit); // progress: the next wait starts afresh
