@@ -50,7 +50,7 @@ function aggregationData(): AggregationData {
       tcp: { download: window(50e6), upload: null },
     },
     runs: [
-      { scheduler: 'minrtt', aggregating: true, download: window(35e6, { wifi: 6_000_000, lte: 4_000_000 }), upload: window(50e6, { wifi: 1, lte: 1 }, { direction: 'upload', upload: { peakUnacknowledged: 1_050_000, sendBufferLimit: 1_048_576, samples: 30 } }) },
+      { scheduler: 'minrtt', aggregating: true, download: window(35e6, { wifi: 6_000_000, lte: 4_000_000 }), upload: window(50e6, { wifi: 1, lte: 1 }, { direction: 'upload', upload: { peakUnacknowledged: 1_050_000, sendBufferLimit: 1_048_576, samples: 30, longestMinRttMs: 75 } }) },
       { scheduler: 'backup', aggregating: false, download: window(14e6), upload: window(10e6, {}, { direction: 'upload' }) },
       { scheduler: 'ecf', aggregating: true, download: null, upload: null, error: 'mptun-client did not start' },
     ],
@@ -108,8 +108,9 @@ describe('aggregation report helpers', () => {
   it('puts the client\'s peak unacknowledged upload beside the paths\' BDP, for the runs that measured it', () => {
     const [, , held] = aggregationTables(aggregationData());
     // 70 Mbit/s over the longest round trip (60 ms): 525,000 bytes = 513 KiB.
-    expect(held!.columns).toEqual(['scheduler', 'upload Mbit/s', 'peak unacknowledged KiB', 'send-buffer limit at the end KiB', 'paths\' BDP KiB', 'peak ÷ BDP', 'samples']);
-    expect(held!.rows).toEqual([['minrtt', 50, 1025, 1024, 513, '2.00×', 30]]);
+    expect(held!.columns).toEqual(['scheduler', 'upload Mbit/s', 'peak unacknowledged KiB', 'send-buffer limit at the end KiB', 'paths\' BDP KiB', 'peak ÷ BDP', 'client\'s longest min RTT (ms)', 'peak ÷ BDP at that RTT', 'samples']);
+    // At the client's 75 ms: 656,250 bytes.
+    expect(held!.rows).toEqual([['minrtt', 50, 1025, 1024, 513, '2.00×', 75, '1.60×', 30]]);
     expect(held!.notes!.join(' ')).toContain('Σ rate × each path\'s own round trip is 269 KiB');
     // Without an upload figure there is no such table.
     const d = aggregationData();
@@ -204,6 +205,7 @@ describe('aggregation sections through the real apps (tiny windows)', () => {
     expect(held.samples).toBeGreaterThan(0);
     expect(held.peakUnacknowledged).toBeGreaterThan(0);
     expect(held.sendBufferLimit).toBeGreaterThan(0);
+    expect(held.longestMinRttMs).toBeGreaterThan(0);
     expect(r.tables.map((t) => t.title)).toContain('Upload the client holds unacknowledged (issue 16: at most 2 BDP)');
     expect(d.runs[0]!.download!.linkBytes['wifi']! + d.runs[0]!.download!.linkBytes['lte']!).toBeGreaterThan(0);
     expect(d.single!.tcp.download!.linkBytes['wifi-tcp']).toBeGreaterThan(0);

@@ -36,7 +36,7 @@ export interface BulkWindow {
    * acknowledged by the server (its connections' send buffers together), polled every
    * UNACKED_POLL_MS over the measured window, and their send-buffer limit at its end.
    */
-  upload: { peakUnacknowledged: number; sendBufferLimit: number; samples: number } | null;
+  upload: { peakUnacknowledged: number; sendBufferLimit: number; samples: number; longestMinRttMs: number } | null;
   /** Cumulative payload bytes over time since the transfer started: [s, bytes]. */
   timeline: Array<[number, number]>;
   /**
@@ -166,20 +166,22 @@ export async function measureBulk(rig: Rig, plan: BulkPlan): Promise<BulkWindow>
   };
 }
 
-/** The client's unacknowledged upload, polled for `ms`: its peak, and the send-buffer limit at the end. */
+/** The client's unacknowledged upload, polled for `ms`: its peak, the send-buffer limit at the end, and the longest of its subflows' lowest RTTs. */
 async function pollUnacknowledged(rig: Rig, ms: number): Promise<NonNullable<BulkWindow['upload']>> {
   const until = performance.now() + ms;
   let peakUnacknowledged = 0;
   let sendBufferLimit = 0;
   let samples = 0;
+  let longestMinRttMs = 0;
   while (performance.now() < until) {
     const c = await rig.clientSample();
     peakUnacknowledged = Math.max(peakUnacknowledged, c.connections.reduce((sum, x) => sum + x.unacknowledged, 0));
     sendBufferLimit = c.connections.reduce((sum, x) => sum + x.sendBufferLimit, 0);
+    for (const x of c.connections) for (const f of x.subflows) longestMinRttMs = Math.max(longestMinRttMs, f.minRttMs);
     samples++;
     await sleep(Math.min(UNACKED_POLL_MS, Math.max(0, until - performance.now())));
   }
-  return { peakUnacknowledged, sendBufferLimit, samples };
+  return { peakUnacknowledged, sendBufferLimit, samples, longestMinRttMs };
 }
 
 async function openRoute(rig: Rig, route: Route, direction: Direction): Promise<net.Socket> {

@@ -173,17 +173,20 @@ export function aggregationTables(d: AggregationData): Table[] {
   for (const r of d.runs) {
     const u = r.upload?.upload;
     if (!r.upload || !u) continue;
-    heldRows.push([schedulerLabel(r), mbit(r.upload.goodputBps), kib(u.peakUnacknowledged), kib(u.sendBufferLimit), bdp ? kib(bdp.multipath) : DASH, timesOf(u.peakUnacknowledged, bdp?.multipath), u.samples]);
+    // The same product at the round trip the client measured (its processes' turns included).
+    const measured = (d.sumBps / 8) * (u.longestMinRttMs / 1000);
+    heldRows.push([schedulerLabel(r), mbit(r.upload.goodputBps), kib(u.peakUnacknowledged), kib(u.sendBufferLimit), bdp ? kib(bdp.multipath) : DASH, timesOf(u.peakUnacknowledged, bdp?.multipath), Math.round(u.longestMinRttMs), timesOf(u.peakUnacknowledged, measured), u.samples]);
   }
   const held: Table = {
     title: 'Upload the client holds unacknowledged (issue 16: at most 2 BDP)',
-    columns: ['scheduler', 'upload Mbit/s', 'peak unacknowledged KiB', 'send-buffer limit at the end KiB', 'paths\' BDP KiB', 'peak ÷ BDP', 'samples'],
+    columns: ['scheduler', 'upload Mbit/s', 'peak unacknowledged KiB', 'send-buffer limit at the end KiB', 'paths\' BDP KiB', 'peak ÷ BDP', 'client\'s longest min RTT (ms)', 'peak ÷ BDP at that RTT', 'samples'],
     rows: heldRows,
     notes: [
       `Peak of the client's tunnel send buffers (bytes taken from the application, not yet acknowledged by the server), polled every 100 ms over the measured upload window; the limit is what the auto-tuned buffer had grown to (4 MiB fixed before).`,
       bdp
         ? `BDP: every path's rate over the longest link round trip, before queueing (${d.paths.map((p) => `${p.name} ${mbit(p.rateBps)} Mbit/s ${p.rttMs} ms`).join(', ')}): ${Math.round(bdp.multipath / 1024)} KiB; Σ rate × each path's own round trip is ${Math.round(bdp.perPath / 1024)} KiB.`
         : 'BDP: a path\'s round trip is unknown in this run.',
+      '"at that RTT": the same sum of rates over the longest of the lowest RTTs the client\'s subflows measured, which include the emulator\'s jitter and the three processes\' event-loop turns: the round trip the engine sizes its buffer by.',
     ],
   };
   return heldRows.length > 0 ? [main, flows, held] : [main, flows];
