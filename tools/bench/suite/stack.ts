@@ -18,3 +18,8 @@ export function parseStack(label: string): Stack {
   else if (transport !== undefined) throw new Error(`unknown transport "${transport}" in stack label "${label}"`);
   return stack;
 }
+
+/** A section's plan with its stack list replaced by `--stacks`, when given. */
+export function withStacks<P extends { schedulers: string[] }>(plan: P, stacks: string[] | undefined): P {
+  return stacks ? { ...plan, schedulers: stacks } : plan;
+}
