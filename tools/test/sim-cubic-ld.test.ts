@@ -1,0 +1,130 @@
+/**
+ * cubic-ld (the default congestion controller) through the whole engine in the simulator, on
+ * the link emulator's own `wifi` and `lte` profiles (jitter, random loss both ways, their
+ * queues): it keeps 90% of the sum where CUBIC is held down by the random loss, it keeps the
+ * queues short, a Wi-Fi cut stalls the stream no longer than CUBIC's, and at a shared
+ * bottleneck it neither starves nor is starved by a second flow (cubic-ld or plain CUBIC)
+ * that starts later. Deterministic: each scenario prints its seed and figures.
+ */
+import { describe, expect, it } from 'vitest';
+import { linkProfiles, type LinkOptions } from '@mptun/sim';
+import { BulkTransfer } from '../src/sim/bulk-transfer.js';
+import { runSharedBottleneck } from '../src/sim/shared-bottleneck.js';
+import { Testbed, type Route } from '../src/sim/testbed.js';
+
+const SEED = 16;
+const WIFI = linkProfiles.wifi;
+const LTE = linkProfiles.lte;
+const SUM_BPS = (WIFI.rateBps ?? 0) + (LTE.rateBps ?? 0);
+
+/** Queuing delay a packet joining the route's forward (data) link would wait now, ms. */
+function queueMs(route: Route, link: LinkOptions): number {
+  return (route.forward[0]!.queueBytes * 8000) / (link.rateBps ?? Infinity);
+}
+
+interface ProfileRun {
+  goodputBps: number;
+  /** Mean queuing delay on each path's data link over the measured stretch, ms. */
+  wifiQueueMs: number;
+  lteQueueMs: number;
+  /** Longest silence at the reader after the Wi-Fi cut, ms (cut runs only). */
+  longestStallMs: number;
+  intact: boolean;
+}
+
+/** A bulk upload over wifi + lte; with `cutAtMs`, Wi-Fi goes down both ways for 7 s then. */
+function profileRun(cc: string, cutAtMs?: number): ProfileRun {
+  const tb = new Testbed({ seed: SEED, cc, scheduler: 'minrtt', config: { mss: 1200 } });
+  const client = tb.addHost('client');
+  const server = tb.addHost('server');
+  const wifi = tb.addSimpleRoute(client, server, WIFI, WIFI, 'wifi');
+  const lte = tb.addSimpleRoute(client, server, LTE, LTE, 'lte');
+  const session = tb.connect([wifi, lte]);
+  const endMs = 20_000;
+  const bulk = tb.add(new BulkTransfer(tb, session, { seed: SEED, stopAt: endMs, minGapMs: 1 }));
+  if (cutAtMs !== undefined) {
+    for (const link of [...wifi.forward, ...wifi.backward]) link.schedule([{ at: cutAtMs, down: true }, { at: cutAtMs + 7000, up: true }]);
+  }
+  const warmupMs = 5000;
+  tb.run(warmupMs);
+  const read0 = bulk.read;
+  let wifiQueue = 0;
+  let lteQueue = 0;
+  let samples = 0;
+  for (let t = warmupMs + 100; t <= endMs; t += 100) {
+    tb.run(t);
+    wifiQueue += queueMs(wifi, WIFI);
+    lteQueue += queueMs(lte, LTE);
+    samples++;
+  }
+  const stall = cutAtMs === undefined ? null : bulk.gaps.longestIn(cutAtMs, endMs, tb.now);
+  return {
+    goodputBps: ((bulk.read - read0) * 8000) / (endMs - warmupMs),
+    wifiQueueMs: wifiQueue / samples,
+    lteQueueMs: lteQueue / samples,
+    longestStallMs: stall === null ? 0 : stall.end - stall.start,
+    intact: bulk.firstMismatch < 0,
+  };
+}
+
+function show(label: string, r: ProfileRun): void {
+  console.log(
+    `seed ${SEED}, ${label}: ${(r.goodputBps / 1e6).toFixed(1)} Mbit/s = ${((r.goodputBps / SUM_BPS) * 100).toFixed(1)}% of the sum, ` +
+      `mean queue wifi ${r.wifiQueueMs.toFixed(1)} ms, lte ${r.lteQueueMs.toFixed(1)} ms, longest stall ${r.longestStallMs.toFixed(0)} ms`,
+  );
+}
+
+describe('cubic-ld on the emulator profiles (wifi 50 Mbit/s 0.1% loss + lte 20 Mbit/s 0.05% loss)', () => {
+  it('takes at least 90% of the sum with short queues, where CUBIC is held down by the random loss', () => {
+    const ld = profileRun('cubic-ld');
+    const cubic = profileRun('cubic');
+    show('cubic-ld', ld);
+    show('cubic', cubic);
+    expect(ld.intact && cubic.intact).toBe(true);
+    expect(ld.goodputBps / SUM_BPS).toBeGreaterThanOrEqual(0.9);
+    expect(cubic.goodputBps / SUM_BPS).toBeLessThan(0.6);
+    // The queues the profiles allow are 50 ms (wifi) and 200 ms (lte); the delay bound keeps
+    // them near their targets (5 ms for wifi's 20 ms RTT, 15 ms for lte's 60 ms).
+    expect(ld.wifiQueueMs).toBeLessThan(10);
+    expect(ld.lteQueueMs).toBeLessThan(30);
+  });
+
+  it('stalls no longer than 250 ms when Wi-Fi goes down for 7 s', () => {
+    const ld = profileRun('cubic-ld', 8000);
+    show('cubic-ld, Wi-Fi cut at 8 s', ld);
+    expect(ld.intact).toBe(true);
+    expect(ld.longestStallMs).toBeGreaterThan(0);
+    expect(ld.longestStallMs).toBeLessThanOrEqual(250);
+  });
+});
+
+describe('cubic-ld at a shared 50 Mbit/s bottleneck (50 ms queue), the second flow 3 s later', () => {
+  for (const [first, second] of [
+    ['cubic-ld', 'cubic-ld'],
+    ['cubic-ld', 'cubic'],
+    ['cubic', 'cubic-ld'],
+  ] as const) {
+    it(`${first} then ${second}: neither is starved and the link stays full`, () => {
+      const r = runSharedBottleneck({
+        seed: SEED,
+        mptcpCc: first,
+        mptcpSubflows: 1,
+        competitorCc: second,
+        bottleneck: { rateBps: 50e6, delayMs: 10, queue: { ms: 50 } },
+        accessDelaysMs: [0, 0],
+        competitorStartMs: 3000,
+        warmupMs: 10_000,
+        measureMs: 30_000,
+      });
+      console.log(
+        `seed ${SEED}: ${first} ${(r.mptcpBps / 1e6).toFixed(1)} Mbit/s, then ${second} ${(r.competitorBps / 1e6).toFixed(1)} Mbit/s; ` +
+          `link ${(r.utilization * 100).toFixed(1)}% used`,
+      );
+      expect(r.intact).toBe(true);
+      expect(r.utilization).toBeGreaterThan(0.9);
+      // shareOverFair is the first flow's goodput over half the total: 1 is an even split.
+      expect(r.shareOverFair).toBeGreaterThan(0.5);
+      expect(r.shareOverFair).toBeLessThan(1.5);
+    });
+  }
+});
