@@ -4,17 +4,18 @@
  * Plain CUBIC (RFC 9438) reads every loss as a full queue. On radio links that drop a packet
  * in a thousand at random, that keeps the window far below the path's capacity. Here the
  * queue is estimated from delay, as Vegas, BBR (draft-cardwell-iccrg-bbr-congestion-control)
- * and LEDBAT (RFC 6817) do: the lowest RTT sample of a round, less the path's minimum RTT,
- * is the standing queue (jitter inflates single samples, but hardly the round's minimum).
+ * and LEDBAT (RFC 6817) do: the lowest RTT sample of a round, less the base RTT, is the
+ * standing queue (jitter inflates single samples, but hardly the round's minimum).
  *   - A loss with no standing queue and a low recent loss rate is taken as random and does
- *     not reduce the window (the data is still retransmitted). This is the loss
- *     differentiation of TCP Westwood/Veno-style senders; the 2% loss ceiling is BBRv2's.
+ *     not reduce the window (the data is still retransmitted): TCP Veno's loss
+ *     differentiation (Fu & Liew, 2003); the 2% loss ceiling is BBRv2's.
  *   - Any other loss is a congestion event and gets CUBIC's own decrease (β = 0.7).
- *   - A standing queue above the target (a quarter of the minimum RTT, 5–20 ms) brings the
- *     window down, once per round, by the share that queue takes of the RTT, so that the
- *     queue drains to half the target and the link stays full. CUBIC's window function then
- *     plateaus near the window that built the queue (W_max), so the queue stays short.
- *   - The base RTT is a windowed minimum, refreshed by a short drain every 10 s (below).
+ *   - A standing queue above the target (a quarter of the base RTT, 5–20 ms) through two
+ *     rounds brings the window down by the share that queue takes of the RTT (at most by
+ *     a fifth), so that the queue drains to half the target and the link stays full. CUBIC's
+ *     window function then plateaus near the window that built the queue (W_max).
+ *   - The base RTT is a windowed minimum, refreshed by a short drain every 10 s; a queue that
+ *     outlives our drain belongs to another sender, and the delay bound steps aside (below).
  * Growth, slow start (with HyStart++), the timeout response and pacing are CUBIC's.
  */
 import type { AckEvent, CcPath, LossEvent } from './controller.js';
