@@ -4,11 +4,14 @@
  * queues): it keeps 90% of the sum where CUBIC is held down by the random loss, it keeps the
  * queues short, a Wi-Fi cut stalls the stream no longer than CUBIC's, and at a shared
  * bottleneck it neither starves nor is starved by a second flow (cubic-ld or plain CUBIC)
- * that starts later. Deterministic: each scenario prints its seed and figures.
+ * that starts later; and 1 KB round trips beside its bulk download stay within 1.5× their idle
+ * p99. Deterministic: each scenario prints its seed and figures.
  */
 import { describe, expect, it } from 'vitest';
 import { linkProfiles, type LinkOptions } from '@mptun/sim';
 import { BulkTransfer } from '../src/sim/bulk-transfer.js';
+import { RequestResponse } from '../src/sim/request-response.js';
+import { percentileOf } from '../src/sim/stats.js';
 import { runSharedBottleneck } from '../src/sim/shared-bottleneck.js';
 import { Testbed, type Route } from '../src/sim/testbed.js';
 
@@ -95,6 +98,41 @@ describe('cubic-ld on the emulator profiles (wifi 50 Mbit/s 0.1% loss + lte 20 M
     expect(ld.intact).toBe(true);
     expect(ld.longestStallMs).toBeGreaterThan(0);
     expect(ld.longestStallMs).toBeLessThanOrEqual(250);
+  });
+});
+
+/** p99 of 1 KB round trips every 50 ms over wifi + lte for 10 s, beside a bulk download or idle. */
+function roundTrips(cc: string, withBulk: boolean): { p99Ms: number; bulkBps: number } {
+  const tb = new Testbed({ seed: SEED, cc, scheduler: 'minrtt', config: { mss: 1200 } });
+  const client = tb.addHost('client');
+  const server = tb.addHost('server');
+  const routes = [tb.addSimpleRoute(client, server, WIFI, WIFI, 'wifi'), tb.addSimpleRoute(client, server, LTE, LTE, 'lte')];
+  const bulkSession = tb.connect(routes);
+  const rrSession = tb.connect(routes);
+  const bulk = withBulk ? tb.add(new BulkTransfer(tb, bulkSession, { seed: SEED, direction: 'down' })) : null;
+  const startMs = 3000;
+  const endMs = 13_000;
+  const rr = tb.add(new RequestResponse(tb, rrSession, { intervalMs: 50, requestBytes: 1024, responseBytes: 1024, startAt: startMs, stopAt: endMs, seed: SEED + 1 }));
+  tb.run(startMs);
+  const read0 = bulk?.read ?? 0;
+  tb.run(endMs);
+  const bulkBps = bulk ? ((bulk.read - read0) * 8000) / (endMs - startMs) : 0;
+  tb.run(endMs + 2000, () => rr.latencies.length >= rr.sent);
+  expect(rr.latencies.length).toBe(rr.sent);
+  expect(rr.mismatches).toBe(0);
+  return { p99Ms: percentileOf(rr.latencies, 99), bulkBps };
+}
+
+describe('cubic-ld: round trips beside a bulk download on the same wifi + lte paths', () => {
+  it('keeps their p99 within 1.5x of the idle p99 while the download takes at least 85% of the sum', () => {
+    const idle = roundTrips('cubic-ld', false);
+    const loaded = roundTrips('cubic-ld', true);
+    console.log(
+      `seed ${SEED}: 1 KB round trips p99 idle ${idle.p99Ms.toFixed(1)} ms, beside the download ${loaded.p99Ms.toFixed(1)} ms ` +
+        `(${(loaded.p99Ms / idle.p99Ms).toFixed(2)}x); download ${(loaded.bulkBps / 1e6).toFixed(1)} Mbit/s`,
+    );
+    expect(loaded.bulkBps / SUM_BPS).toBeGreaterThanOrEqual(0.85);
+    expect(loaded.p99Ms / idle.p99Ms).toBeLessThanOrEqual(1.5);
   });
 });
 
