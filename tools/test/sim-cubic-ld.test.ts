@@ -2,73 +2,17 @@
  * cubic-ld (the default congestion controller) through the whole engine in the simulator, on
  * the link emulator's own `wifi` and `lte` profiles (jitter, random loss both ways, their
  * queues): it keeps 90% of the sum where CUBIC is held down by the random loss, it keeps the
- * queues short, a Wi-Fi cut stalls the stream no longer than CUBIC's, and at a shared
+ * queues short, a Wi-Fi cut stalls the stream no longer than 250 ms, and at a shared
  * bottleneck it neither starves nor is starved by a second flow (cubic-ld or plain CUBIC)
  * that starts later; and 1 KB round trips beside its bulk download stay within 1.5× their idle
  * p99. Deterministic: each scenario prints its seed and figures.
  */
 import { describe, expect, it } from 'vitest';
-import { linkProfiles, type LinkOptions } from '@mptun/sim';
-import { BulkTransfer } from '../src/sim/bulk-transfer.js';
-import { RequestResponse } from '../src/sim/request-response.js';
-import { percentileOf } from '../src/sim/stats.js';
+import { PROFILE_SUM_BPS as SUM_BPS, profileRun as profileRunSeeded, roundTrips as roundTripsSeeded, type ProfileRun } from '../src/sim/cc-profile-runs.js';
 import { runSharedBottleneck } from '../src/sim/shared-bottleneck.js';
-import { Testbed, type Route } from '../src/sim/testbed.js';
 
 const SEED = 16;
-const WIFI = linkProfiles.wifi;
-const LTE = linkProfiles.lte;
-const SUM_BPS = (WIFI.rateBps ?? 0) + (LTE.rateBps ?? 0);
-
-/** Queuing delay a packet joining the route's forward (data) link would wait now, ms. */
-function queueMs(route: Route, link: LinkOptions): number {
-  return (route.forward[0]!.queueBytes * 8000) / (link.rateBps ?? Infinity);
-}
-
-interface ProfileRun {
-  goodputBps: number;
-  /** Mean queuing delay on each path's data link over the measured stretch, ms. */
-  wifiQueueMs: number;
-  lteQueueMs: number;
-  /** Longest silence at the reader after the Wi-Fi cut, ms (cut runs only). */
-  longestStallMs: number;
-  intact: boolean;
-}
-
-/** A bulk upload over wifi + lte; with `cutAtMs`, Wi-Fi goes down both ways for 7 s then. */
-function profileRun(cc: string, cutAtMs?: number): ProfileRun {
-  const tb = new Testbed({ seed: SEED, cc, scheduler: 'minrtt', config: { mss: 1200 } });
-  const client = tb.addHost('client');
-  const server = tb.addHost('server');
-  const wifi = tb.addSimpleRoute(client, server, WIFI, WIFI, 'wifi');
-  const lte = tb.addSimpleRoute(client, server, LTE, LTE, 'lte');
-  const session = tb.connect([wifi, lte]);
-  const endMs = 20_000;
-  const bulk = tb.add(new BulkTransfer(tb, session, { seed: SEED, stopAt: endMs, minGapMs: 1 }));
-  if (cutAtMs !== undefined) {
-    for (const link of [...wifi.forward, ...wifi.backward]) link.schedule([{ at: cutAtMs, down: true }, { at: cutAtMs + 7000, up: true }]);
-  }
-  const warmupMs = 5000;
-  tb.run(warmupMs);
-  const read0 = bulk.read;
-  let wifiQueue = 0;
-  let lteQueue = 0;
-  let samples = 0;
-  for (let t = warmupMs + 100; t <= endMs; t += 100) {
-    tb.run(t);
-    wifiQueue += queueMs(wifi, WIFI);
-    lteQueue += queueMs(lte, LTE);
-    samples++;
-  }
-  const stall = cutAtMs === undefined ? null : bulk.gaps.longestIn(cutAtMs, endMs, tb.now);
-  return {
-    goodputBps: ((bulk.read - read0) * 8000) / (endMs - warmupMs),
-    wifiQueueMs: wifiQueue / samples,
-    lteQueueMs: lteQueue / samples,
-    longestStallMs: stall === null ? 0 : stall.end - stall.start,
-    intact: bulk.firstMismatch < 0,
-  };
-}
+const profileRun = (cc: string, cutAtMs?: number): ProfileRun => profileRunSeeded(cc, SEED, cutAtMs);
 
 function show(label: string, r: ProfileRun): void {
   console.log(
@@ -101,26 +45,10 @@ describe('cubic-ld on the emulator profiles (wifi 50 Mbit/s 0.1% loss + lte 20 M
   });
 });
 
-/** p99 of 1 KB round trips every 50 ms over wifi + lte for 10 s, beside a bulk download or idle. */
 function roundTrips(cc: string, withBulk: boolean): { p99Ms: number; bulkBps: number } {
-  const tb = new Testbed({ seed: SEED, cc, scheduler: 'minrtt', config: { mss: 1200 } });
-  const client = tb.addHost('client');
-  const server = tb.addHost('server');
-  const routes = [tb.addSimpleRoute(client, server, WIFI, WIFI, 'wifi'), tb.addSimpleRoute(client, server, LTE, LTE, 'lte')];
-  const bulkSession = tb.connect(routes);
-  const rrSession = tb.connect(routes);
-  const bulk = withBulk ? tb.add(new BulkTransfer(tb, bulkSession, { seed: SEED, direction: 'down' })) : null;
-  const startMs = 3000;
-  const endMs = 13_000;
-  const rr = tb.add(new RequestResponse(tb, rrSession, { intervalMs: 50, requestBytes: 1024, responseBytes: 1024, startAt: startMs, stopAt: endMs, seed: SEED + 1 }));
-  tb.run(startMs);
-  const read0 = bulk?.read ?? 0;
-  tb.run(endMs);
-  const bulkBps = bulk ? ((bulk.read - read0) * 8000) / (endMs - startMs) : 0;
-  tb.run(endMs + 2000, () => rr.latencies.length >= rr.sent);
-  expect(rr.latencies.length).toBe(rr.sent);
-  expect(rr.mismatches).toBe(0);
-  return { p99Ms: percentileOf(rr.latencies, 99), bulkBps };
+  const r = roundTripsSeeded(cc, SEED, withBulk);
+  expect(r.complete).toBe(true);
+  return r;
 }
 
 describe('cubic-ld: round trips beside a bulk download on the same wifi + lte paths', () => {
