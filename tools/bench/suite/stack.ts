@@ -1,7 +1,7 @@
 /**
  * A section's row label names the sending stack: a scheduler, optionally with a congestion
  * controller after a plus ("minrtt+bbr"), and optionally the transport after an at sign
- * ("minrtt@ws": every path over WebSocket); without them, the apps' defaults (cubic, sealed
+ * ("minrtt@ws": every path over WebSocket); without them, the apps' defaults (cubic-ld, sealed
  * UDP) apply.
  */
 export interface Stack {
