@@ -372,7 +372,9 @@ describe('argument parsing', () => {
       only: ['skip', 'ok'],
       out: 'here',
       seed: 42,
+      stacks: null,
     });
+    expect(parseArgs(['--stacks', 'minrtt+cubic,minrtt+bbr', '--stacks=ecf@ws', '--seed', '1'], demoSections, {}, now).stacks).toEqual(['minrtt+cubic', 'minrtt+bbr', 'ecf@ws']);
     expect(parseArgs(['--only=ok', '--only', 'ok,skip', '--out=x', '--seed=0'], demoSections, {}, now)).toMatchObject({ only: ['ok', 'skip'], out: 'x', seed: 0 });
   });
 
@@ -405,6 +407,9 @@ describe('argument parsing', () => {
     expect(error(['--seed', '1.5'])).toContain('--seed must be an integer');
     expect(error(['--quick=yes'])).toBe('--quick takes no value');
     expect(error([], { MPTUN_SEED: 'abc' })).toContain('MPTUN_SEED must be an integer');
+    expect(error(['--stacks', ','])).toBe('--stacks needs at least one stack label');
+    expect(error(['--stacks', 'minrtt+vegas'])).toBe('--stacks: unknown congestion controller "vegas" in "minrtt+vegas"');
+    expect(error(['--stacks', 'minrtt@tcp'])).toContain('--stacks: unknown transport "tcp"');
   });
 
   it('main exits with 2 on bad arguments, before running anything', async () => {
@@ -414,13 +419,16 @@ describe('argument parsing', () => {
 
   it('help lists every flag and section', () => {
     const text = usage(demoSections);
-    for (const word of ['--quick', '--only', '--out', '--seed', '--help', 'MPTUN_SEED', 'ok', 'Demo skip']) expect(text).toContain(word);
+    for (const word of ['--quick', '--only', '--stacks', '--out', '--seed', '--help', 'MPTUN_SEED', 'ok', 'Demo skip']) expect(text).toContain(word);
     expect(parseArgs(['--help'], demoSections, {}, now).help).toBe(true);
   });
 
   it('builds the reproducing command', () => {
     expect(reproduceCommand({ quick: true, only: ['a', 'b'], seed: 5 })).toBe('pnpm bench --quick --only a,b --seed 5');
     expect(reproduceCommand({ quick: false, only: null, seed: 0 })).toBe('pnpm bench --seed 0');
+    expect(reproduceCommand({ quick: true, only: ['latency'], seed: 2, stacks: ['minrtt+cubic', 'minrtt+bbr'] })).toBe(
+      'pnpm bench --quick --only latency --stacks minrtt+cubic,minrtt+bbr --seed 2',
+    );
   });
 });
 
@@ -440,6 +448,19 @@ describe('runSuite', () => {
     expect(text).toContain('demo failure');
     expect(text).toContain('1 ok, 1 skipped, 1 failed');
     expect((await readdir(out)).sort()).toEqual(['demo.svg', 'report.md', 'results.json']);
+  });
+
+  it('hands --stacks to the sections, and nothing when it was not given', async () => {
+    const out = await tempDir();
+    const seen: Array<string[] | undefined> = [];
+    const probe = demo('probe', async (opts) => {
+      seen.push(opts.stacks);
+      return { tables: [], plots: [], data: null };
+    });
+    const quiet = (): void => {};
+    await runSuite({ sections: [probe], quick: true, seed: 1, out, command: 'c', print: quiet, stacks: ['minrtt+bbr'] });
+    await runSuite({ sections: [probe], quick: true, seed: 1, out, command: 'c', print: quiet });
+    expect(seen).toEqual([['minrtt+bbr'], undefined]);
   });
 
   it('exits 0 when sections only run or skip, and 130 after an interrupt without starting more', async () => {

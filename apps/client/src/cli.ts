@@ -75,7 +75,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--tls-insecure', 'wss: accept a certificate no CA vouches for')
     .option('--no-pmtud', 'sealed UDP paths keep 1200-byte datagrams instead of searching for the largest the path carries (RFC 8899 path MTU discovery, on by default on Linux)')
     .option('--scheduler <name>', 'packet scheduler: minrtt, roundrobin, redundant, backup, overflow, blest, ecf. e.g. --scheduler blest')
-    .option('--cc <name>', 'congestion control: reno, cubic, lia, olia, balia, ledbat, bbr (bbr holds its rate through random loss, e.g. on Wi-Fi). e.g. --cc olia')
+    .option('--cc <name>', 'congestion control: cubic-ld (default: CUBIC that holds its rate through random loss, e.g. on Wi-Fi, and keeps queues short), reno, cubic, lia, olia, balia, ledbat, bbr. e.g. --cc cubic')
     .option('--profile <name>', 'a preset of scheduler and congestion control. e.g. --profile interactive')
     .option('--socks <host:port>', 'SOCKS5 proxy address (default 127.0.0.1:1080 unless only -L is given). e.g. --socks 127.0.0.1:1080')
     .option('--no-socks', 'no SOCKS5 proxy')

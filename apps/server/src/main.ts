@@ -46,7 +46,7 @@ program
   .option('--metrics <host:port>', 'Prometheus endpoint on a loopback address')
   .option('--balancer-agent <ip:port>', 'answer HAProxy\'s agent check here: "up ready", or "drain" while draining, so the proxy sends new connections elsewhere and keeps routing the open ones\' paths (deploy/haproxy/mptun-ws.cfg)')
   .option('--scheduler <name>', 'packet scheduler for what the server sends: minrtt, roundrobin, redundant, backup, overflow, blest, ecf')
-  .option('--cc <name>', 'congestion control for what the server sends: reno, cubic, lia, olia, balia, ledbat, bbr (bbr holds its rate through random loss)')
+  .option('--cc <name>', 'congestion control for what the server sends: cubic-ld (default: CUBIC that holds its rate through random loss and keeps queues short), reno, cubic, lia, olia, balia, ledbat, bbr')
   .option('--drain <duration>', 'how long shutdown, or a drain (SIGUSR2 or POST /drain on the metrics port), lets connections finish, with a unit: e.g. 10s or 500ms')
   .addOption(new Option('--log-level <level>', 'how much to log').choices(['debug', 'info', 'warn', 'error', 'silent']))
   .addOption(new Option('--log-format <format>', 'log lines as key=value text or JSON').choices(['text', 'json']))

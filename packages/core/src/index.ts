@@ -32,6 +32,7 @@ export * from './cc/registry.js';
 export { WindowController } from './cc/common.js';
 export { RenoController } from './cc/reno.js';
 export { CubicController } from './cc/cubic.js';
+export { CubicLdController, queueTargetMs } from './cc/cubic-ld.js';
 export { LiaController } from './cc/lia.js';
 export { OliaController } from './cc/olia.js';
 export { BaliaController } from './cc/balia.js';

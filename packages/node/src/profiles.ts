@@ -6,12 +6,15 @@ import { MptunError } from './errors.js';
  * scheduler and a congestion controller. Explicit scheduler/congestionControl options win.
  */
 export const profiles = {
-  /** Throughput first: lowest-RTT path with room, uncoupled CUBIC per subflow (as Linux). */
-  bulk: { scheduler: 'minrtt', congestionControl: 'cubic' },
+  /**
+   * Throughput first: lowest-RTT path with room, uncoupled per subflow. cubic-ld is CUBIC that
+   * does not slow down for random loss and keeps its queue short (docs/benchmarks.md).
+   */
+  bulk: { scheduler: 'minrtt', congestionControl: 'cubic-ld' },
   /** Latency first: wait for the fast path rather than strand data on a slow one. */
-  interactive: { scheduler: 'blest', congestionControl: 'cubic' },
+  interactive: { scheduler: 'blest', congestionControl: 'cubic-ld' },
   /** Every byte on every path: the first copy to arrive wins. */
-  reliable: { scheduler: 'redundant', congestionControl: 'cubic' },
+  reliable: { scheduler: 'redundant', congestionControl: 'cubic-ld' },
   /** Yield to everything else (LEDBAT), for background transfers. */
   background: { scheduler: 'minrtt', congestionControl: 'ledbat' },
 } as const;

@@ -130,5 +130,5 @@ export async function runAggregation(o: AggregationOptions): Promise<SectionResu
 export const section: Section = {
   id: 'aggregation',
   title: '1. Aggregation',
-  run: (opts) => runAggregation({ seed: opts.seed, quick: opts.quick, log: opts.log }),
+  run: (opts) => runAggregation({ seed: opts.seed, quick: opts.quick, log: opts.log, ...(opts.stacks ? { schedulers: opts.stacks } : {}) }),
 };

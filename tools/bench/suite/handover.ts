@@ -9,7 +9,7 @@ import { linkProfiles } from '@mptun/sim';
 import { connectTcp, startRig, timedDownload, type Rig, type RigPath } from '../rig/index.js';
 import { handoverMetrics, rateSeries, type HandoverMetrics } from './handover-metrics.js';
 import { recordHandover, type CutMode, type HandoverRecording } from './handover-run.js';
-import { parseStack } from './stack.js';
+import { parseStack, withStacks } from './stack.js';
 import type { Plot, Section, SectionResult, SuiteOptions, Table } from './types.js';
 
 const CUT_PATH = 'wifi';
@@ -145,5 +145,5 @@ function plotOf(r: RunResult): Plot {
 export const section: Section = {
   id: 'handover',
   title: '3. Handover',
-  run: (opts) => runHandover(opts, opts.quick ? HANDOVER_QUICK : HANDOVER_FULL),
+  run: (opts) => runHandover(opts, withStacks(opts.quick ? HANDOVER_QUICK : HANDOVER_FULL, opts.stacks)),
 };

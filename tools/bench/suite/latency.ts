@@ -9,7 +9,7 @@ import { linkProfiles, type LinkProfileName } from '@mptun/sim';
 import { connectTcp, SinkCommand, startRig, type Rig, type RigPath } from '../rig/index.js';
 import { echoer, type EchoResult } from './latency-echo.js';
 import { summarize, type LatencySummary } from './latency-stats.js';
-import { parseStack } from './stack.js';
+import { parseStack, withStacks } from './stack.js';
 import type { Plot, Section, SectionResult, SuiteOptions, Table } from './types.js';
 
 /** Two paths: wifi plus a slower second one. */
@@ -169,5 +169,5 @@ function report(cases: Case[], baseRtts: BaseRtt[], plan: LatencyPlan): SectionR
 export const section: Section = {
   id: 'latency',
   title: '4. Latency under load',
-  run: (opts) => runLatency(opts, opts.quick ? LATENCY_QUICK : LATENCY_FULL),
+  run: (opts) => runLatency(opts, withStacks(opts.quick ? LATENCY_QUICK : LATENCY_FULL, opts.stacks)),
 };

@@ -9,7 +9,9 @@ import { randomInt } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isCcName } from '@mptun/core';
 import { sections as registry } from './sections.js';
+import { parseStack } from './stack.js';
 import { assignPlotFiles, machineInfo, renderSection, sectionStatus, writeReport, type RunMeta, type SectionRecord } from './report.js';
 import type { Section, SectionResult } from './types.js';
 
@@ -25,6 +27,8 @@ export interface CliOptions {
   only: string[] | null;
   out: string;
   seed: number;
+  /** Stack labels from `--stacks` ("minrtt+bbr"), replacing the sections' own lists; null keeps them. */
+  stacks: string[] | null;
 }
 
 const MAX_SEED = 0xffff_ffff;
@@ -33,7 +37,7 @@ const MAX_SEED = 0xffff_ffff;
 export function usage(known: readonly Section[]): string {
   const ids = known.length === 0 ? ['  (no sections registered)'] : known.map((s) => `  ${s.id.padEnd(14)} ${s.title}`);
   return [
-    'Usage: pnpm bench [--quick] [--only id,id] [--out dir] [--seed n]',
+    'Usage: pnpm bench [--quick] [--only id,id] [--stacks s,s] [--out dir] [--seed n]',
     '',
     'Runs the mptun benchmark sections through the real apps and writes report.md,',
     'results.json and one SVG per plot to the results folder.',
@@ -41,6 +45,8 @@ export function usage(known: readonly Section[]): string {
     'Flags:',
     '  --quick          short runs and fewer variants (the whole suite in a few minutes)',
     '  --only a,b       run only these sections (ids below), in report order',
+    '  --stacks a,b     the stacks aggregation, handover and latency compare, e.g.',
+    '                   minrtt+cubic,minrtt+bbr (scheduler, +cc, @ws; default: their own lists)',
     '  --out DIR        results folder (default results/bench-YYYYMMDD-HHMMSS)',
     `  --seed N         seed of the emulated links' randomness, 0..${MAX_SEED}`,
     '                   (default: MPTUN_SEED when set, otherwise random; always printed)',
@@ -50,6 +56,17 @@ export function usage(known: readonly Section[]): string {
     ...ids,
     '',
   ].join('\n');
+}
+
+/** A `--stacks` label must parse and name a known controller. */
+function checkStack(label: string): void {
+  let cc: string | undefined;
+  try {
+    cc = parseStack(label).cc;
+  } catch (err) {
+    throw new UsageError(`--stacks: ${(err as Error).message}`);
+  }
+  if (cc !== undefined && !isCcName(cc)) throw new UsageError(`--stacks: unknown congestion controller "${cc}" in "${label}"`);
 }
 
 function parseSeed(text: string, from: string): number {
@@ -82,6 +99,7 @@ export function parseArgs(
   let only: string[] | null = null;
   let out: string | null = null;
   let seed: number | null = null;
+  let stacks: string[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -110,6 +128,13 @@ export function parseArgs(
         only = [...new Set([...(only ?? []), ...ids])];
         break;
       }
+      case '--stacks': {
+        const labels = value().split(',').map((s) => s.trim()).filter((s) => s !== '');
+        if (labels.length === 0) throw new UsageError('--stacks needs at least one stack label');
+        for (const label of labels) checkStack(label);
+        stacks = [...new Set([...(stacks ?? []), ...labels])];
+        break;
+      }
       case '--out':
         out = value();
         break;
@@ -130,14 +155,15 @@ export function parseArgs(
   }
   const envSeed = env['MPTUN_SEED'];
   if (seed === null && envSeed !== undefined && envSeed !== '') seed = parseSeed(envSeed, 'MPTUN_SEED');
-  return { help, quick, only, out: out ?? defaultOutDir(now), seed: seed ?? randomInt(0, MAX_SEED + 1) };
+  return { help, quick, only, out: out ?? defaultOutDir(now), seed: seed ?? randomInt(0, MAX_SEED + 1), stacks };
 }
 
 /** The command that repeats a run: same mode, sections and seed (the folder is new each time). */
-export function reproduceCommand(opts: Pick<CliOptions, 'quick' | 'only' | 'seed'>): string {
+export function reproduceCommand(opts: Pick<CliOptions, 'quick' | 'only' | 'seed'> & { stacks?: string[] | null }): string {
   const parts = ['pnpm bench'];
   if (opts.quick) parts.push('--quick');
   if (opts.only) parts.push(`--only ${opts.only.join(',')}`);
+  if (opts.stacks) parts.push(`--stacks ${opts.stacks.join(',')}`);
   parts.push(`--seed ${opts.seed}`);
   return parts.join(' ');
 }
@@ -147,6 +173,8 @@ export interface RunSuiteOptions {
   sections: readonly Section[];
   quick: boolean;
   seed: number;
+  /** `--stacks`: replaces the stack lists of the sections that compare stacks. */
+  stacks?: string[] | null;
   /** The results folder. */
   out: string;
   /** Reproduces the run; goes in the report. */
@@ -201,7 +229,8 @@ export async function runSuite(opts: RunSuiteOptions): Promise<SuiteOutcome> {
     const started = performance.now();
     let record: SectionRecord;
     try {
-      const result: unknown = await section.run({ quick: opts.quick, seed: opts.seed, log });
+      const stacks = opts.stacks ?? undefined;
+      const result: unknown = await section.run({ quick: opts.quick, seed: opts.seed, log, ...(stacks ? { stacks } : {}) });
       if (!isSectionResult(result)) throw new Error(`section "${section.id}" returned no {tables, plots, data} result`);
       record = { id: section.id, title: section.title, seconds: (performance.now() - started) / 1000, result };
     } catch (err) {
@@ -267,6 +296,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       sections: chosen,
       quick: opts.quick,
       seed: opts.seed,
+      stacks: opts.stacks,
       out: opts.out,
       command: reproduceCommand(opts),
       interrupted: () => interrupted,

@@ -29,7 +29,7 @@ import {
 import type { Section, SectionResult, SuiteOptions, Table } from './types.js';
 
 const SCHEDULERS = ['minrtt', 'roundrobin', 'redundant', 'backup', 'overflow', 'blest', 'ecf'];
-const CONTROLLERS = ['reno', 'cubic', 'lia', 'olia', 'balia', 'ledbat', 'bbr'];
+const CONTROLLERS = ['reno', 'cubic', 'cubic-ld', 'lia', 'olia', 'balia', 'ledbat', 'bbr'];
 
 /** Every scheduler with CUBIC and with LIA, then minRTT with the other controllers. */
 const COMBOS: StackChoice[] = [

@@ -10,6 +10,8 @@ export interface SuiteOptions {
   quick: boolean;
   /** Seed of every emulated link's random choices in this run (printed by the runner). */
   seed: number;
+  /** `--stacks`: the stack labels to compare, replacing a section's own list (where it has one). */
+  stacks?: string[];
   /** Progress lines for the terminal (not part of the report). */
   log(line: string): void;
 }

@@ -23,6 +23,8 @@ export interface SharedBottleneckSpec {
   bottleneck: LinkOptions;
   /** One-way delay of each access link in front of the bottleneck, ms (the MPTCP subflows' first, then the competitor's). */
   accessDelaysMs: readonly number[];
+  /** When the competitor starts writing, ms (default 0: both at once). */
+  competitorStartMs?: number;
   warmupMs: number;
   measureMs: number;
 }
@@ -61,7 +63,7 @@ export function runSharedBottleneck(spec: SharedBottleneckSpec): SharedBottlenec
   for (let i = 0; i < spec.mptcpSubflows; i++) mpRoutes.push(route(mp, i, spec.accessDelaysMs[i]!));
   const rivalRoute = route(rival, 0, spec.accessDelaysMs[spec.mptcpSubflows]!);
   const mpBulk = tb.add(new BulkTransfer(tb, tb.connect(mpRoutes), { seed: spec.seed }));
-  const rivalBulk = tb.add(new BulkTransfer(tb, tb.connect([rivalRoute]), { seed: spec.seed + 1 }));
+  const rivalBulk = tb.add(new BulkTransfer(tb, tb.connect([rivalRoute]), { seed: spec.seed + 1, startAt: spec.competitorStartMs ?? 0 }));
   tb.run(spec.warmupMs);
   const mp0 = mpBulk.read;
   const rival0 = rivalBulk.read;

@@ -47,7 +47,7 @@ interface CubicEpoch {
 }
 
 export class CubicController extends WindowController {
-  readonly name = 'cubic';
+  readonly name: string = 'cubic';
   private readonly fastConvergence: boolean;
   private readonly hystart: HyStartPlusPlus | undefined;
   /** W_max of the last congestion event, bytes; undefined before the first. */
@@ -141,18 +141,26 @@ export class CubicController extends WindowController {
   }
 
   protected reduce(now: number, ev: LossEvent): void {
+    // RFC 9438 §4.6: ssthresh = max(flight_size * β, 2 segments).
+    this.reduceTo(now, ev.priorInFlight * CUBIC_BETA);
+  }
+
+  /**
+   * A multiplicative decrease to `threshold` bytes (at least 2 segments): W_max, cwnd_prior,
+   * ssthresh and the next epoch's origin are set as after a congestion event.
+   */
+  protected reduceTo(now: number, threshold: number): void {
     const mss = this.path.mss;
     // RFC 9438 §4.7: fast convergence lowers W_max when the window did not regain the last one.
     this.wMax =
       this.fastConvergence && this.wMax !== undefined && this.cwnd < this.wMax
         ? (this.cwnd * (1 + CUBIC_BETA)) / 2
         : this.cwnd;
-    // RFC 9438 §4.6: ssthresh = max(flight_size * β, 2 segments); cwnd = ssthresh (capped by
-    // the window it had, so that a loss never opens it).
+    // RFC 9438 §4.6: cwnd = ssthresh, never below 2 segments (capped by the window it had, so
+    // that a loss never opens it).
     this.cwndPrior = this.cwnd;
-    const threshold = Math.max(ev.priorInFlight * CUBIC_BETA, MIN_WINDOW_SEGMENTS * mss);
-    this.ssthreshBytes = threshold;
-    this.cwnd = Math.min(this.cwnd, threshold);
+    this.ssthreshBytes = Math.max(threshold, MIN_WINDOW_SEGMENTS * mss);
+    this.cwnd = Math.min(this.cwnd, this.ssthreshBytes);
     // The brief puts t = 0 at the congestion event; K comes from cwnd_epoch = the reduced window.
     this.pendingOrigin = now;
     this.epoch = undefined;

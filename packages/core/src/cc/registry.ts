@@ -5,16 +5,18 @@ import type { CcFactory } from './controller.js';
 import { BaliaController } from './balia.js';
 import { BbrController } from './bbr.js';
 import { CubicController } from './cubic.js';
+import { CubicLdController } from './cubic-ld.js';
 import { LedbatController } from './ledbat.js';
 import { LiaController } from './lia.js';
 import { OliaController } from './olia.js';
 import { RenoController } from './reno.js';
 
-export type CcName = 'reno' | 'cubic' | 'lia' | 'olia' | 'balia' | 'ledbat' | 'bbr';
+export type CcName = 'reno' | 'cubic' | 'cubic-ld' | 'lia' | 'olia' | 'balia' | 'ledbat' | 'bbr';
 
 export const congestionControllers: Readonly<Record<CcName, CcFactory>> = Object.freeze({
   reno: (path) => new RenoController(path),
   cubic: (path) => new CubicController(path),
+  'cubic-ld': (path) => new CubicLdController(path),
   lia: (path, group) => new LiaController(path, group),
   olia: (path, group) => new OliaController(path, group),
   balia: (path, group) => new BaliaController(path, group),

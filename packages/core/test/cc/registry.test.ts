@@ -3,8 +3,8 @@ import { ccFactory, ccNames, congestionControllers, isCcName } from '../../src/c
 import { FakeGroup, MSS, subflow } from './harness.js';
 
 describe('congestion controller registry', () => {
-  it('lists the seven controllers', () => {
-    expect([...ccNames].sort()).toEqual(['balia', 'bbr', 'cubic', 'ledbat', 'lia', 'olia', 'reno']);
+  it('lists the eight controllers', () => {
+    expect([...ccNames].sort()).toEqual(['balia', 'bbr', 'cubic', 'cubic-ld', 'ledbat', 'lia', 'olia', 'reno']);
   });
 
   it('builds every controller by name, each answering to its name', () => {
@@ -33,7 +33,7 @@ describe('congestion controller registry', () => {
 
   it('rejects an unknown name with the list of valid ones', () => {
     expect(() => ccFactory('vegas')).toThrow(Error);
-    expect(() => ccFactory('vegas')).toThrow(/"vegas".*reno, cubic, lia, olia, balia, ledbat, bbr/);
+    expect(() => ccFactory('vegas')).toThrow(/"vegas".*reno, cubic, cubic-ld, lia, olia, balia, ledbat, bbr/);
     // Not fooled by names every object has.
     expect(() => ccFactory('toString')).toThrow(/valid names/);
     expect(() => ccFactory('')).toThrow(/valid names/);
