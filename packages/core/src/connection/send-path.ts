@@ -275,7 +275,7 @@ export class SendPath {
         this.bestSubflow()?.requestAck();
       }
     }
-    this.opportunisticRetransmit();
+    this.opportunisticRetransmit(now);
     this.updatePersist(now, established);
     this.updateDataRetransmit(now, established);
     // Everything written is out. A writer waiting for room in a full send buffer is not short
@@ -290,7 +290,7 @@ export class SendPath {
    * byte it holds is out and the writer waits), and a faster subflow has room, send the
    * segment holding up the window's left edge again on that subflow.
    */
-  private opportunisticRetransmit(): void {
+  private opportunisticRetransmit(now: number): void {
     if (this.fallback.active) return;
     const peerWindowBlocks = this.sndNxt >= this.peerWindowRight && this.sndNxt < this.sendBuf.end;
     const sendBufferBlocks = this.writeBlocked && this.sndNxt >= this.sendBuf.end;
@@ -302,12 +302,19 @@ export class SendPath {
     // (the kernel counts MPTcpExtDuplicateData). If the peer dropped it instead, the
     // data-level retransmission below sends it again.
     if (!blocker) return;
+    // A backup path (RFC 8684 §3.3.8) carries no copy: it is for when the others fail.
     let fast: Subflow | undefined;
     for (const sf of this.subflows) {
-      if (sf.state !== 'established' || sf.potentiallyFailed || sf.sendable <= 0 || sf === blocker) continue;
+      if (sf.state !== 'established' || sf.potentiallyFailed || sf.backup || sf.peerBackup || sf.sendable <= 0 || sf === blocker) continue;
       if (!fast || sf.srtt < fast.srtt) fast = sf;
     }
     if (!fast || (blocker.state === 'established' && !blocker.potentiallyFailed && fast.srtt >= blocker.srtt)) return;
+    // With only our own buffer full, a copy is worth its bytes only if it can arrive before
+    // the original: one the slow path sent a moment ago is due before a copy could be.
+    if (!peerWindowBlocks && blocker.state === 'established' && !blocker.potentiallyFailed) {
+      const original = blocker.segmentHoldingData(this.una);
+      if (original !== null && original.xmitTime >= 0 && original.xmitTime + blocker.srtt <= now + fast.srtt) return;
+    }
     const len = Math.min(fast.mss, this.sndNxt - this.una);
     fast.enqueue(this.una, this.sendBuf.slice(this.una, len));
     this.opportunisticAt = this.una;
