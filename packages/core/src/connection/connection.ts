@@ -228,7 +228,7 @@ export class Connection implements SubflowOwner, CcGroup {
     return this.send.bufferedBytes;
   }
 
-  /** What bufferedBytes may reach now: the send buffer, auto-tuned from the paths' rates and RTTs. */
+  /** What bufferedBytes may reach: the send buffer (EndpointConfig.sendBuffer). */
   get sendBufferLimit(): number {
     return this.send.sendLimit;
   }
