@@ -57,16 +57,19 @@ function piecesOf(datagrams: readonly Uint8Array[]): IoVec[] {
   const iov: IoVec[] = [];
   let first = datagrams[0]!;
   let length = first.length;
+  const close = (): void => {
+    iov.push({ iov_base: length === first.length ? first : new Uint8Array(first.buffer, first.byteOffset, length), iov_len: length });
+  };
   for (let i = 1; i < datagrams.length; i++) {
     const d = datagrams[i]!;
     if (d.buffer === first.buffer && d.byteOffset === first.byteOffset + length) {
       length += d.length;
       continue;
     }
-    iov.push({ iov_base: length === first.length ? first : new Uint8Array(first.buffer, first.byteOffset, length), iov_len: length });
+    close();
     first = d;
     length = d.length;
   }
-  iov.push({ iov_base: length === first.length ? first : new Uint8Array(first.buffer, first.byteOffset, length), iov_len: length });
+  close();
   return iov;
 }
