@@ -60,6 +60,9 @@ const ANALYSIS = [
   ['mptcp.analyze_mptcp', 'TRUE'],
   ['mptcp.analyze_mappings', 'TRUE'],
   ['mptcp.relative_sequence_numbers', 'TRUE'],
+  // No reassembly: a heuristic dissector that claims the random payload (Thrift once did, in the
+  // kernel interop captures) would make tshark copy the stream again for every segment.
+  ['tcp.desegment_tcp_streams', 'FALSE'],
 ].flatMap(([k, v]) => ['-o', `${k}:${v}`]).concat(
   // The data inside the segments is the tunnel's own stream (a tunnel header, then whatever the
   // test sends); HTTP's heuristics would read the file's random bytes as a malformed header.
