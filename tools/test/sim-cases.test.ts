@@ -94,9 +94,8 @@ describe('case 4: requests beside a bulk download on the same paths', () => {
     expect(percentileOf(minrtt.overLoadedRtt, 95)).toBeLessThanOrEqual(1.5);
     // Never faster than the path allows.
     expect(minrtt.p50LatencyMs).toBeGreaterThanOrEqual(minrtt.bestBaseRttMs);
-    // Round-robin puts every other request on the 60 ms path, so the slower half pays it (the
-    // median sits between the two halves, where the queues the bulk keeps decide it).
-    expect(percentileOf(rr.latenciesMs, 75)).toBeGreaterThan(LTE.rttMs);
+    // Round-robin puts every other request on the 60 ms path.
+    expect(rr.p50LatencyMs).toBeGreaterThan(LTE.rttMs);
     expect(rr.p99LatencyMs).toBeGreaterThan(2 * minrtt.p99LatencyMs);
   });
 });

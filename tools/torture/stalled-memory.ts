@@ -16,12 +16,8 @@ import type { TortureCheck, TortureOptions, TortureResult } from './types.js';
 export const PER_TUNNEL_LIMIT = MiB;
 /** What every connection keeps whatever the budget (core BUDGET_FLOOR), each way. */
 const BUDGET_FLOOR = 64 * 1024;
-/**
- * The budget of the second round: about a third of what the tunnels hold without it (each
- * engine's send buffer grows to about 360 KiB on loopback, auto-tuned), at least the config's
- * 1 MiB, so the budget is what binds.
- */
-export const smallBudget = (tunnels: number): number => Math.max(1, Math.floor(tunnels / 8)) * MiB;
+/** The budget of the second round: about a third of what the tunnels hold without it (768 KiB each), at least the config's 1 MiB. */
+export const smallBudget = (tunnels: number): number => Math.max(1, Math.floor(tunnels / 4)) * MiB;
 
 export const stalledSizes = { ci: { tunnels: 8 }, long: { tunnels: 48 } };
 

@@ -61,7 +61,6 @@ export function subflow(id: number, localAddress: string): SubflowInfo {
     backup: false,
     peerBackup: false,
     srttMs: 0,
-    minRttMs: 0,
     mssBytes: 1140,
     cwndBytes: 14600,
     bytesInFlight: 0,

@@ -18,9 +18,6 @@ import { describeStalled, heldOnceSteady, heldTotal, measureStalledTunnels, MiB,
 import { startEcho } from './support.js';
 import { tunnelBuffers } from '../src/tunnel-memory.js';
 
-/** Where the engine's auto-tuned send buffer starts (core connection/buffer-tuning.ts SEND_BUFFER_FLOOR). */
-const SEND_BUFFER_FLOOR = 128 * 1024;
-
 const res = new TestResources();
 afterEach(() => res.release());
 
@@ -65,11 +62,8 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
     const f = await measureStalledTunnels(res, TUNNELS, { connectionBuffer: '1MiB', maxBufferedBytes: '256KiB' });
     console.log(describeStalled(f));
     expect(f.held.open).toBe(TUNNELS);
-    // Every tunnel's engine send buffer filled (the target floods) to what it has grown to with
-    // the path, at least its floor and at most the engine's share; none held more than
-    // connectionBuffer in all.
-    expect(f.held.send, 'the engine send buffers filled to their floor at least').toBeGreaterThanOrEqual(TUNNELS * SEND_BUFFER_FLOOR);
-    expect(f.held.send, 'and never past their share').toBeLessThanOrEqual(TUNNELS * engineShare);
+    // Every tunnel reached its engine share (the target floods), and none held more than connectionBuffer in all.
+    expect(f.held.send, 'the engine send buffers filled').toBeGreaterThan(TUNNELS * engineShare * 0.9);
     expect(f.perTunnel, 'bytes one stalled tunnel holds').toBeLessThanOrEqual(connectionBuffer);
     expect(f.after.open).toBe(0);
     expect(heldTotal(f.after)).toBe(0);
@@ -77,16 +71,13 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
 
   it('bufferBudget: tunnels that never read hold about the budget all together, and a new tunnel still gets through', async () => {
     const TUNNELS = 12;
-    // Below what the 12 tunnels hold without it even when their auto-tuned send buffers stay
-    // at the 128 KiB floor (1.5 MiB in all; on a quiet loopback they grow to about 360 KiB
-    // each), so the budget is what binds.
-    const budget = 1 * MiB;
+    const budget = 4 * MiB;
     const floor = 64 * 1024; // what every connection may hold whatever the budget (core BUDGET_FLOOR)
     const keys = (res.keys = await writeKeyFiles());
     const floodPort = await startTarget(res, true);
     const echo = await startEcho();
     try {
-      const server = await startServer(res, keys, [floodPort, echo.port], { connectionBuffer: '1MiB', bufferBudget: '1MiB' });
+      const server = await startServer(res, keys, [floodPort, echo.port], { connectionBuffer: '1MiB', bufferBudget: '4MiB' });
       const socks = await startClient(res, keys, server.port, keys.clientKey, '127.0.0.2');
       for (let i = 0; i < TUNNELS; i++) expect(await openTunnel(res, socks, floodPort), `tunnel ${i}`).toBe(0);
       const held = await heldOnceSteady(server.metrics);
@@ -106,7 +97,7 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
       expect(await echoed).toBe('ping');
       const engine = held.send + held.receive;
       console.log(
-        `${TUNNELS} stalled tunnels, bufferBudget 1 MiB, connectionBuffer 1 MiB: the engines hold ${(engine / MiB).toFixed(2)} MiB in all ` +
+        `${TUNNELS} stalled tunnels, bufferBudget 4 MiB, connectionBuffer 1 MiB: the engines hold ${(engine / MiB).toFixed(2)} MiB in all ` +
         `(send ${(held.send / MiB).toFixed(2)}, receive ${(held.receive / MiB).toFixed(2)}; up to 768 KiB each without the budget); a new tunnel echoed "ping"`,
       );
       expect(engine, 'what the stalled tunnels hold together').toBeLessThanOrEqual(budget + (TUNNELS + 1) * floor);

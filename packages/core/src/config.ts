@@ -15,12 +15,6 @@ export interface EndpointConfig {
   /** Bytes the application may have written and not yet had acknowledged. */
   sendBuffer?: number;
   /**
-   * Size the send and receive buffers from what the paths carry (connection/buffer-tuning.ts):
-   * each starts small and grows to about two bandwidth-delay products, sendBuffer and
-   * receiveBuffer being the ceilings. False: both stay at their configured sizes.
-   */
-  autoTuneBuffers?: boolean;
-  /**
    * Bytes all connections together may hold in send and receive buffers (Infinity: no
    * limit). As it fills, receive windows and what write() takes shrink toward zero.
    */
@@ -80,7 +74,6 @@ export function resolveConfig(c: EndpointConfig): ResolvedConfig {
     mss: 1200,
     receiveBuffer: 4 * 1024 * 1024,
     sendBuffer: 4 * 1024 * 1024,
-    autoTuneBuffers: true,
     bufferBudget: Infinity,
     checksums: false,
     allowFallback: true,

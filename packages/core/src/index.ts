@@ -56,7 +56,6 @@ export * from './events.js';
 export { STALLED_PROBE_MS, type PathLivenessEvent } from './path-liveness.js';
 export { TallySet } from './tally-set.js';
 export { BufferBudget } from './buffer-budget.js';
-export { RECEIVE_BUFFER_FLOOR, SEND_BUFFER_FLOOR } from './connection/buffer-tuning.js';
 export { Endpoint, type ConnectOptions, type EndpointStats, type PathOptions } from './endpoint.js';
 export { Connection, type Address, type ConnectionState } from './connection/connection.js';
 export { Subflow, type PeerReset, type SubflowState, type SubflowStats, type SubflowCloseReason, type SubflowView } from './subflow/subflow.js';

@@ -30,8 +30,6 @@ export interface SubflowInfo {
   backup: boolean;
   peerBackup: boolean;
   srttMs: number;
-  /** Lowest RTT measured (0 before the first sample): what the engine sizes its buffers by. */
-  minRttMs: number;
   /** Largest payload per segment now: the path's (path MTU discovery moves it) bounded by the peer's MSS option. */
   mssBytes: number;
   cwndBytes: number;
@@ -404,7 +402,6 @@ export class MptcpSocket extends TypedDuplex<MptcpSocketEvents> implements Conne
       backup: sf.backup,
       peerBackup: sf.peerBackup,
       srttMs: sf.srtt,
-      minRttMs: sf.minRtt,
       mssBytes: sf.mss,
       cwndBytes: Number.isFinite(sf.cwnd) ? sf.cwnd : -1,
       bytesInFlight: sf.bytesInFlight,

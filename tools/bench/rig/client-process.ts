@@ -51,9 +51,6 @@ serveParent(
         id: s.connectionId,
         // Out-of-order bytes held at once at most (the receive buffer's peak).
         peakReceiveBuffered: s.connection.peakReceiveBuffered,
-        // Upload taken and not yet acknowledged by the server, and what the send buffer may hold now.
-        unacknowledged: s.connection.bufferedBytes,
-        sendBufferLimit: s.connection.sendBufferLimit,
         subflows: s.subflows(),
       })),
     }),

@@ -62,7 +62,7 @@ export interface ServerSample extends ProcessSample {
 }
 
 export interface ClientSample extends ProcessSample {
-  connections: Array<{ id: number | undefined; peakReceiveBuffered: number; unacknowledged: number; sendBufferLimit: number; subflows: SubflowInfo[] }>;
+  connections: Array<{ id: number | undefined; peakReceiveBuffered: number; subflows: SubflowInfo[] }>;
 }
 
 export interface Rig {

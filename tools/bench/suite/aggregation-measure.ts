@@ -31,12 +31,6 @@ export interface BulkWindow {
   cpu: { clientSeconds: number; serverSeconds: number };
   /** The client's largest receive-buffer peak over its open connections (tunnel only). */
   peakReceiveBuffered: number | null;
-  /**
-   * Uploads through the tunnel: the most upload bytes the client held taken and not yet
-   * acknowledged by the server (its connections' send buffers together), polled every
-   * UNACKED_POLL_MS over the measured window, and their send-buffer limit at its end.
-   */
-  upload: { peakUnacknowledged: number; sendBufferLimit: number; samples: number; longestMinRttMs: number } | null;
   /** Cumulative payload bytes over time since the transfer started: [s, bytes]. */
   timeline: Array<[number, number]>;
   /**
@@ -58,7 +52,6 @@ export interface BulkPlan {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const TIMELINE_INTERVAL_MS = 100;
-const UNACKED_POLL_MS = 100;
 const UPLOAD_CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
 interface Snapshot {
@@ -123,15 +116,13 @@ export async function measureBulk(rig: Rig, plan: BulkPlan): Promise<BulkWindow>
     return { bytes: read(), at: performance.now(), links, clientCpuUs: client.userUs + client.systemUs, serverCpuUs: server.userUs + server.systemUs };
   };
   let peak: number | null = null;
-  let upload: BulkWindow['upload'] = null;
   let timeline: Array<[number, number]>;
   let start: Snapshot;
   let end: Snapshot;
   try {
     await sleep(plan.warmupSeconds * 1000);
     start = await snapshot();
-    if (direction === 'upload' && route.kind === 'tunnel') upload = await pollUnacknowledged(rig, plan.seconds * 1000);
-    else await sleep(plan.seconds * 1000);
+    await sleep(plan.seconds * 1000);
     end = await snapshot();
     if (route.kind === 'tunnel') {
       // Read while the connection is open: a closed one is gone from the client's list.
@@ -160,28 +151,9 @@ export async function measureBulk(rig: Rig, plan: BulkPlan): Promise<BulkWindow>
     linkDrops: delta.drops,
     cpu: { clientSeconds: (end.clientCpuUs - start.clientCpuUs) / 1e6, serverSeconds: (end.serverCpuUs - start.serverCpuUs) / 1e6 },
     peakReceiveBuffered: peak,
-    upload,
     timeline,
     settle: quiet,
   };
-}
-
-/** The client's unacknowledged upload, polled for `ms`: its peak, the send-buffer limit at the end, and the longest of its subflows' lowest RTTs. */
-async function pollUnacknowledged(rig: Rig, ms: number): Promise<NonNullable<BulkWindow['upload']>> {
-  const until = performance.now() + ms;
-  let peakUnacknowledged = 0;
-  let sendBufferLimit = 0;
-  let samples = 0;
-  let longestMinRttMs = 0;
-  while (performance.now() < until) {
-    const c = await rig.clientSample();
-    peakUnacknowledged = Math.max(peakUnacknowledged, c.connections.reduce((sum, x) => sum + x.unacknowledged, 0));
-    sendBufferLimit = c.connections.reduce((sum, x) => sum + x.sendBufferLimit, 0);
-    for (const x of c.connections) for (const f of x.subflows) longestMinRttMs = Math.max(longestMinRttMs, f.minRttMs);
-    samples++;
-    await sleep(Math.min(UNACKED_POLL_MS, Math.max(0, until - performance.now())));
-  }
-  return { peakUnacknowledged, sendBufferLimit, samples, longestMinRttMs };
 }
 
 async function openRoute(rig: Rig, route: Route, direction: Direction): Promise<net.Socket> {

@@ -25,21 +25,6 @@ export interface PathDescription {
   /** The link as given to the emulator, and its rate each way. */
   link: Record<string, unknown>;
   rateBps: number;
-  /** The link's round trip before any queueing (twice its one-way delay), when known. */
-  rttMs?: number;
-}
-
-/**
- * The paths' bandwidth-delay products, bytes: every path's rate over the longest round trip
- * (what a multipath sender must hold while the slowest path's data is unacknowledged, the
- * product the engine's send buffer is sized from), and Σ rate × its own round trip. Null
- * when a path's round trip is unknown.
- */
-export function pathsBdp(paths: readonly PathDescription[]): { multipath: number; perPath: number } | null {
-  if (paths.length === 0 || paths.some((p) => p.rttMs === undefined)) return null;
-  const longest = Math.max(...paths.map((p) => p.rttMs!));
-  const sum = paths.reduce((s, p) => s + p.rateBps, 0);
-  return { multipath: (sum / 8) * (longest / 1000), perPath: paths.reduce((s, p) => s + (p.rateBps / 8) * (p.rttMs! / 1000), 0) };
 }
 
 /** What sections 1 and 2 both record about a run. */
@@ -168,28 +153,7 @@ export function aggregationTables(d: AggregationData): Table[] {
       'CPU is the client and server processes\' CPU time over the window ÷ its length. The link emulator runs in a third process.',
     ],
   };
-  const bdp = pathsBdp(d.paths);
-  const heldRows: Array<Array<string | number>> = [];
-  for (const r of d.runs) {
-    const u = r.upload?.upload;
-    if (!r.upload || !u) continue;
-    // The same product at the round trip the client measured (its processes' turns included).
-    const measured = (d.sumBps / 8) * (u.longestMinRttMs / 1000);
-    heldRows.push([schedulerLabel(r), mbit(r.upload.goodputBps), kib(u.peakUnacknowledged), kib(u.sendBufferLimit), bdp ? kib(bdp.multipath) : DASH, timesOf(u.peakUnacknowledged, bdp?.multipath), Math.round(u.longestMinRttMs), timesOf(u.peakUnacknowledged, measured), u.samples]);
-  }
-  const held: Table = {
-    title: 'Upload the client holds unacknowledged (issue 16: at most 2 BDP)',
-    columns: ['scheduler', 'upload Mbit/s', 'peak unacknowledged KiB', 'send-buffer limit at the end KiB', 'paths\' BDP KiB', 'peak ÷ BDP', 'client\'s longest min RTT (ms)', 'peak ÷ BDP at that RTT', 'samples'],
-    rows: heldRows,
-    notes: [
-      `Peak of the client's tunnel send buffers (bytes taken from the application, not yet acknowledged by the server), polled every 100 ms over the measured upload window; the limit is what the auto-tuned buffer had grown to (4 MiB fixed before).`,
-      bdp
-        ? `BDP: every path's rate over the longest link round trip, before queueing (${d.paths.map((p) => `${p.name} ${mbit(p.rateBps)} Mbit/s ${p.rttMs} ms`).join(', ')}): ${Math.round(bdp.multipath / 1024)} KiB; Σ rate × each path's own round trip is ${Math.round(bdp.perPath / 1024)} KiB.`
-        : 'BDP: a path\'s round trip is unknown in this run.',
-      '"at that RTT": the same sum of rates over the longest of the lowest RTTs the client\'s subflows measured, which include the emulator\'s jitter and the three processes\' event-loop turns: the round trip the engine sizes its buffer by.',
-    ],
-  };
-  return heldRows.length > 0 ? [main, flows, held] : [main, flows];
+  return [main, flows];
 }
 
 export function aggregationPlots(d: AggregationData): Plot[] {

@@ -43,10 +43,7 @@ export interface AggregationOptions {
   singlePath?: boolean;
 }
 
-const describePath = (p: RigPath): PathDescription => {
-  const profile = linkProfiles[p.link.profile as 'wifi' | 'lte'];
-  return { name: p.name, local: p.local, link: { ...p.link }, rateBps: profile.rateBps ?? 0, rttMs: 2 * (profile.delayMs ?? 0) };
-};
+const describePath = (p: RigPath): PathDescription => ({ name: p.name, local: p.local, link: { ...p.link }, rateBps: linkProfiles[p.link.profile as 'wifi' | 'lte'].rateBps ?? 0 });
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
 
 function linkSummary(w: BulkWindow, names: readonly string[]): string {

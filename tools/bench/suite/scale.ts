@@ -293,13 +293,6 @@ async function measureTtfb(opts: SuiteOptions, size: ScaleSize): Promise<TtfbRun
 
 const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
 const kb = (bytes: number): string => (Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '—');
-/** Issue 16's bound on what one idle tunnel may cost the server: heap and Buffers after a GC. */
-export const IDLE_TUNNEL_GOAL_BYTES = 32 * 1024;
-/** Whether an idle set of mptun-server met that bound ("—" for the baseline and the relay). */
-export function idleGoal(r: Pick<IdleRun, 'what' | 'asked' | 'heapExternalPerConnection'>): string {
-  if (r.what !== 'mptun-server' || r.asked === 0 || !Number.isFinite(r.heapExternalPerConnection)) return '—';
-  return r.heapExternalPerConnection <= IDLE_TUNNEL_GOAL_BYTES ? 'met' : 'not met';
-}
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '—');
 
 export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<SectionResult> {
@@ -376,7 +369,7 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
   const tables: Table[] = [
     {
       title: 'Idle connections: server memory and CPU',
-      columns: ['process', 'idle connections', 'open', 'RSS (MB)', 'heap+external after GC (MB)', 'RSS per connection (KB)', 'heap+external per connection (KB)', 'CPU while idle (% of a core)', 'opening took (s)', 'opening rate, first → last tenth (conn/s)', 'closing took (s)', '≤ 32 KiB per idle tunnel'],
+      columns: ['process', 'idle connections', 'open', 'RSS (MB)', 'heap+external after GC (MB)', 'RSS per connection (KB)', 'heap+external per connection (KB)', 'CPU while idle (% of a core)', 'opening took (s)', 'opening rate, first → last tenth (conn/s)', 'closing took (s)'],
       rows: idle.map((r) => [
         r.what,
         r.asked === 0 ? 'none (baseline)' : r.opened === r.asked ? r.asked : `${r.opened} of ${r.asked}`,
@@ -389,7 +382,6 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
         r.asked === 0 ? '—' : r.openSeconds.toFixed(1),
         r.asked === 0 ? '—' : `${r.openRateFirst.toFixed(0)} → ${r.openRateLast.toFixed(0)}`,
         r.asked === 0 ? '—' : r.closeSeconds !== null ? r.closeSeconds.toFixed(1) : `${r.leftOpen} still open`,
-        idleGoal(r),
       ]),
       notes: [
         'Connections go load generator → port forward → mptun-client → mptun-server (sealed UDP, one path, no link emulator) → TCP sink; each is proven by one byte echoed end to end, then left idle.',
@@ -397,7 +389,6 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
         'Per connection: the growth since the sample taken just before opening them, divided by the connections opened. "open" is the server\'s own count (for the relay, the connections the load generator still held).',
         `Reference: a plain Node TCP relay process holding the same connections to the same sink. The server's limits were raised to ${most + 1024} (defaults: 1024 in all, 256 per client).`,
         `Open-file limit (ulimit -n) of every process here: ${limit ?? 'unknown'}; the load generator runs in its own process so the measuring process only holds the sink's ends.`,
-        `"≤ 32 KiB per idle tunnel" (issue 16) judges the server's heap+external per connection after a full GC: an idle tunnel's engine buffers hold nothing (they are sized to the traffic, not allocated ahead), so what is left is its state. RSS per connection is shown beside it; it rarely shrinks.`,
         ...notes,
       ],
     },

@@ -225,8 +225,6 @@ export interface InteractiveResult {
   answered: number;
   p50LatencyMs: number;
   p99LatencyMs: number;
-  /** Every request's latency, ms, in request order. */
-  latenciesMs: number[];
   /** Round-trip propagation delay of the fastest path, ms. */
   bestBaseRttMs: number;
   /** Median, over request times, of the fastest path's RTT with the queues it had then, ms. */
@@ -313,7 +311,6 @@ export function runInteractive(spec: InteractiveSpec): InteractiveResult {
     answered: rr.latencies.length,
     p50LatencyMs: percentileOf(rr.latencies, 50),
     p99LatencyMs: percentileOf(rr.latencies, 99),
-    latenciesMs: rr.latencies.slice(),
     bestBaseRttMs: Math.min(...spec.paths.map((p) => p.rttMs)),
     bestLoadedRttMs: percentileOf(sampler.samples, 50),
     p99OverLoadedRtt: percentileOf(overLoadedRtt, 99),

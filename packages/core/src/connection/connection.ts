@@ -144,7 +144,7 @@ export class Connection implements SubflowOwner, CcGroup {
     const cfg = host.config;
     this.ccFactory = congestionControl ?? cfg.congestionControl;
     this.fallbackPart = new Fallback(cfg.checksums);
-    this.receive = new ReceivePath(cfg.receiveBuffer, cfg.autoTuneBuffers);
+    this.receive = new ReceivePath(cfg.receiveBuffer);
     // RFC 8684 §3.1: the token identifies the connection at the listener; the endpoint draws again if it is taken.
     this.handshake = new Handshake(host.random ? randomKey(host.random) : 0n);
     this.send = new SendPath(this.subflowList, cfg, this.fallbackPart, this.timers, (scheduler ?? cfg.scheduler)());
@@ -228,14 +228,9 @@ export class Connection implements SubflowOwner, CcGroup {
     return this.send.bufferedBytes;
   }
 
-  /** What bufferedBytes may reach now: the send buffer, auto-tuned from what the subflows deliver. */
+  /** What bufferedBytes may reach: the send buffer (EndpointConfig.sendBuffer). */
   get sendBufferLimit(): number {
     return this.send.sendLimit;
-  }
-
-  /** The receive buffer's size now: the window offered reaches what was read plus this. */
-  get receiveBufferLimit(): number {
-    return this.receive.limit;
   }
 
   get peakReceiveBuffered(): number {
@@ -284,7 +279,7 @@ export class Connection implements SubflowOwner, CcGroup {
   /** Up to `max` bytes in order, or null when nothing is buffered. */
   read(max?: number): Uint8Array | null {
     this.host.touch(this);
-    const { data, windowOpened } = this.receive.read(this.clock, this.subflowList, max);
+    const { data, windowOpened } = this.receive.read(max);
     this.reportBuffered();
     // RFC 8684 §3.3.4: announce a window that opened by a good share.
     if (windowOpened) this.requestAck();
@@ -768,7 +763,7 @@ export class Connection implements SubflowOwner, CcGroup {
 
   private onDataAck(now: number, ack: number): void {
     this.armIdle(now);
-    if (this.send.acknowledge(ack, now)) this.host.emit({ type: 'writable', connection: this });
+    if (this.send.acknowledge(ack)) this.host.emit({ type: 'writable', connection: this });
     this.reportBuffered();
     this.maybeFinishClose(now);
   }

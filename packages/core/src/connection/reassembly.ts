@@ -15,17 +15,7 @@ export class Reassembly {
   /** Highest out-of-order bytes held at once (for statistics). */
   peakBuffered = 0;
 
-  constructor(private size: number) {}
-
-  /** Bytes kept past the read position: the window's right edge is readOffset + limit. */
-  get limit(): number {
-    return this.size;
-  }
-
-  /** A larger buffer; never smaller, so no right edge already offered moves back (RFC 9293 §3.8.6). */
-  grow(limit: number): void {
-    if (limit > this.size) this.size = limit;
-  }
+  constructor(readonly limit: number) {}
 
   /** In-order bytes waiting for read(). */
   get readableBytes(): number {

@@ -1,5 +1,4 @@
 import { offsetOfDsn } from '../subflow/seq.js';
-import { receiveBufferTuning, type BufferTuning, type TunedSubflow } from './buffer-tuning.js';
 import { Reassembly } from './reassembly.js';
 
 /**
@@ -15,17 +14,8 @@ export class ReceivePath {
   /** Mapped data that fell outside the receive window and was dropped. */
   private drops = 0;
 
-  private readonly tuning: BufferTuning;
-
-  /** `receiveBuffer`: the buffer's size, or its ceiling when `autoTune` grows it from what the application reads. */
-  constructor(receiveBuffer: number, autoTune: boolean) {
-    this.tuning = receiveBufferTuning(receiveBuffer, autoTune);
-    this.reasm = new Reassembly(this.tuning.value);
-  }
-
-  /** The buffer's size now (the window's right edge is what was read plus this). */
-  get limit(): number {
-    return this.reasm.limit;
+  constructor(receiveBuffer: number) {
+    this.reasm = new Reassembly(receiveBuffer);
   }
 
   /** Next connection offset expected from the peer (what our DATA_ACK says). */
@@ -73,16 +63,14 @@ export class ReceivePath {
    * Up to `max` bytes in order, or null. `windowOpened`: the window grew past half the
    * buffer, which is worth announcing at once (RFC 8684 §3.3.4).
    */
-  read(now: number, subflows: readonly TunedSubflow[], max?: number): { data: Uint8Array | null; windowOpened: boolean } {
+  read(max?: number): { data: Uint8Array | null; windowOpened: boolean } {
     const before = this.reasm.window();
     const data = this.reasm.read(max);
     if (!data) {
       this.readableSignalled = false;
       return { data: null, windowOpened: false };
     }
-    const limitBefore = this.reasm.limit;
-    if (this.tuning.update(now, subflows)) this.reasm.grow(this.tuning.value);
-    const windowOpened = (before < limitBefore / 2 && this.reasm.window() >= this.reasm.limit / 2) || this.reasm.limit > limitBefore;
+    const windowOpened = before < this.reasm.limit / 2 && this.reasm.window() >= this.reasm.limit / 2;
     if (this.reasm.readableBytes === 0) this.readableSignalled = false;
     return { data, windowOpened };
   }

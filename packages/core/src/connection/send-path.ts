@@ -6,7 +6,6 @@ import type { TimerTable } from '../timer.js';
 import type { TcpSegment } from '../wire/tcp-segment.js';
 import { ConnectionTimer } from './connection-timer.js';
 import type { Fallback } from './fallback.js';
-import { sendBufferTuning, type BufferTuning } from './buffer-tuning.js';
 import { SendBuffer } from './send-buffer.js';
 
 /** Longest wait between window probes (and data-level retransmissions). */
@@ -30,7 +29,6 @@ interface Range {
  */
 export class SendPath {
   private readonly sendBuf = new SendBuffer();
-  private readonly tuning: BufferTuning;
   /** Data acknowledged by the peer's DATA_ACK. */
   private una = 0;
   /** Next new offset to hand to a subflow. */
@@ -64,7 +62,6 @@ export class SendPath {
     private readonly scheduler: Scheduler,
   ) {
     this.peerWindowRight = config.mss; // until the peer tells us its window
-    this.tuning = sendBufferTuning(config.sendBuffer, config.autoTuneBuffers);
   }
 
   get sndUna(): number {
@@ -90,12 +87,13 @@ export class SendPath {
   }
 
   /**
-   * The send buffer's size: from a floor, grown (never shrunk) to twice what the subflows
-   * deliver per round trip, sendBuffer the ceiling (buffer-tuning.ts); sendBuffer itself
-   * when autoTuneBuffers is off.
+   * The send buffer's size: sendBuffer. Sizing it from the paths' measured BDP (twice the
+   * summed delivery rates times the longest lowest RTT) was tried and taken out again: while
+   * every subflow is potentially failed or not yet measured the estimate collapses to the
+   * floor, and uploads stalled behind it (a 100 ms address flap, the kernel's MP_PRIO case).
    */
   get sendLimit(): number {
-    return this.tuning.value;
+    return this.config.sendBuffer;
   }
 
   // --- The application's side ----------------------------------------------------------
@@ -103,7 +101,7 @@ export class SendPath {
   /** Take what fits of `data`; the rest waits for 'writable'. */
   write(data: Uint8Array): number {
     if (this.fin >= 0) return 0;
-    const room = Math.max(0, this.sendLimit - this.sendBuf.length);
+    const room = Math.max(0, this.sendLimit - this.sendBuf.length); // the limit may have shrunk below what is held
     const n = Math.min(room, data.length);
     if (n > 0) this.sendBuf.append(n === data.length ? data : data.subarray(0, n));
     if (n < data.length) this.writeBlocked = true;
@@ -143,8 +141,7 @@ export class SendPath {
   }
 
   /** Data up to `ack` is acknowledged. True when a blocked writer may write again. */
-  acknowledge(ack: number, now: number): boolean {
-    this.tuning.update(now, this.subflows);
+  acknowledge(ack: number): boolean {
     const dataEnd = Math.min(ack, this.sendBuf.end);
     this.una = ack;
     this.timers.clear(ConnectionTimer.DataRetransmit); // progress: the next wait starts afresh
@@ -275,26 +272,19 @@ export class SendPath {
         this.bestSubflow()?.requestAck();
       }
     }
-    this.opportunisticRetransmit(now);
+    this.opportunisticRetransmit();
     this.updatePersist(now, established);
     this.updateDataRetransmit(now, established);
-    // Everything written is out. A writer waiting for room in a full send buffer is not short
-    // of data, though: the buffer is the limit (Linux tells the two apart the same way), and
-    // calling it application-limited would keep BBR in STARTUP and CUBIC from growing.
-    if (this.sndNxt === this.sendBuf.end && !this.writeBlocked) for (const sf of this.subflows) sf.markAppLimited();
+    if (this.sndNxt === this.sendBuf.end) for (const sf of this.subflows) sf.markAppLimited();
   }
 
   /**
    * Opportunistic retransmission (Raiciu et al., "How hard can it be?", NSDI 2012 §4.2):
-   * when the peer's receive window stops new data, or our own full send buffer does (every
-   * byte it holds is out and the writer waits), and a faster subflow has room, send the
+   * when the peer's receive window stops new data and a faster subflow has room, send the
    * segment holding up the window's left edge again on that subflow.
    */
-  private opportunisticRetransmit(now: number): void {
-    if (this.fallback.active) return;
-    const peerWindowBlocks = this.sndNxt >= this.peerWindowRight && this.sndNxt < this.sendBuf.end;
-    const sendBufferBlocks = this.writeBlocked && this.sndNxt >= this.sendBuf.end;
-    if (!peerWindowBlocks && !sendBufferBlocks) return;
+  private opportunisticRetransmit(): void {
+    if (this.fallback.active || this.sndNxt < this.peerWindowRight || this.sndNxt >= this.sendBuf.end) return;
     if (this.una >= this.sndNxt || this.opportunisticAt === this.una) return;
     const blocker = this.subflows.find((sf) => this.holdsUna(sf));
     // Every subflow that carried the blocking data has it acknowledged: the peer holds it and
@@ -309,12 +299,6 @@ export class SendPath {
       if (!fast || sf.srtt < fast.srtt) fast = sf;
     }
     if (!fast || (blocker.state === 'established' && !blocker.potentiallyFailed && fast.srtt >= blocker.srtt)) return;
-    // With only our own buffer full, a copy is worth its bytes only if it can arrive before
-    // the original: one the slow path sent a moment ago is due before a copy could be.
-    if (!peerWindowBlocks && blocker.state === 'established' && !blocker.potentiallyFailed) {
-      const original = blocker.segmentHoldingData(this.una);
-      if (original !== null && original.xmitTime >= 0 && original.xmitTime + blocker.srtt <= now + fast.srtt) return;
-    }
     const len = Math.min(fast.mss, this.sndNxt - this.una);
     fast.enqueue(this.una, this.sendBuf.slice(this.una, len));
     this.opportunisticAt = this.una;

@@ -213,9 +213,6 @@ export class Subflow implements SubflowView {
   private readonly markLostFn = (s: SentSegment): void => this.markLost(s);
   /** Hands in-order bytes to the connection; made once, not per received segment. */
   private readonly deliverFn = (off: number, bytes: Uint8Array): void => this.owner.deliver(this, off, bytes);
-  /** Payload bytes that arrived, and bytes the peer acknowledged (cumulatively or by SACK): they size the buffers (connection/buffer-tuning.ts). */
-  private received = 0;
-  private delivered = 0;
   private readonly pacer: Pacer;
   private readonly keepalive: Keepalive;
   /** Reliable-link mode: what the carrier delivers, which sizes the window; null otherwise. */
@@ -325,16 +322,6 @@ export class Subflow implements SubflowView {
 
   get minRtt(): number {
     return this.rtt.minRtt;
-  }
-
-  /** Bytes the peer acknowledged here, cumulatively or by SACK, since the subflow opened. */
-  get deliveredBytes(): number {
-    return this.delivered;
-  }
-
-  /** Payload bytes that arrived here (in order or not), since the subflow opened. */
-  get receivedBytes(): number {
-    return this.received;
   }
 
   get rttVar(): number {
@@ -697,7 +684,6 @@ export class Subflow implements SubflowView {
       if (rel < r.rcvNxt) this.ackNow = true;
       return;
     }
-    this.received += payload.length;
     if (mapping && mapping.len > 0) {
       const mapRel = fromDssSubflowSeq(mapping.subflowSeq, r.rcvNxt);
       const rx: RxMapping = { rel: mapRel, dataOffset: mapping.dataOffset, len: mapping.len };
@@ -808,14 +794,9 @@ export class Subflow implements SubflowView {
     // RFC 8985 §6.2: remember the most recently sent segment known delivered.
     this.rack.onDelivered(newest, now, this.rtt.minRtt);
     if (ackedBytes > 0) {
-      this.delivered += ackedBytes;
-      // A subflow still sending again what it lost is not short of data, whatever the
-      // connection's buffer holds: without this, a path back from an outage stayed at the
-      // window of its first RTT while its lost flight went out a window at a time.
-      const appLimited = this.appLimited && this.retransmitQueue.length === 0 && priorInFlight + this.sendMss <= this.controller.window();
-      this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited });
+      this.controller.onAck(now, { ackedBytes, rttSample, priorInFlight, appLimited: this.appLimited });
       if (this.rate) {
-        if (appLimited) this.rate.markAppLimited(this.inFlight);
+        if (this.appLimited) this.rate.markAppLimited(this.inFlight);
         this.rate.onAck(now, ackedBytes, rttSample);
       }
     }

@@ -54,9 +54,7 @@ describe('the C bit (RFC 8684 §3.1)', () => {
 
   it('without it the same second path is joined and carries data', () => {
     console.log('seed', seed);
-    // 4 MB: a send buffer sized to the paths fills the fast path first, and spills onto the
-    // slow one once its round trip has grown (1 MB ended before).
-    const r = runTransfer({ seed, paths: [{ forward: wifi }, { forward: lte }], upload: 4_000_000, download: 1_000_000 });
+    const r = runTransfer({ seed, paths: [{ forward: wifi }, { forward: lte }], upload: 1_000_000, download: 1_000_000 });
     console.log(describeResult(r), r.bytesPerPath);
     expect(r.ok).toBe(true);
     expect(r.ctx.clientConn.joinsToInitialAddressRefused).toBe(false);
@@ -69,14 +67,14 @@ describe('the C bit (RFC 8684 §3.1)', () => {
       seed,
       // Path 0 and 1 reach the shared address the server was first reached at; path 2 its own.
       paths: [{ forward: wifi }, { forward: lte }, { forward: lte, serverHost: '10.9.9.20' }],
-      upload: 4_000_000, // enough for the auto-tuned send buffer to spill onto the slow path
+      upload: 2_000_000,
       download: 2_000_000,
       serverConfig: { refuseJoinsToInitialAddress: true },
     });
     console.log(describeResult(r), r.bytesPerPath);
     expect(r.ok).toBe(true);
     expect(r.bytesPerPath[1]).toBe(0);
-    // A real share of the 6 MB, not a probe (the LTE path is the slow one).
+    // A real share of the 4 MB, not a probe: 2-5% with seed 23 (the LTE path is the slow one).
     expect(r.bytesPerPath[2]).toBeGreaterThan(50_000);
   });
 

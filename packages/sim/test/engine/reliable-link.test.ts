@@ -81,14 +81,6 @@ describe('reliable-link subflows over two paths', () => {
       limitMs: 60_000,
       setup: (ctx) => {
         for (const l of [ctx.pair.forward(0), ctx.pair.backward(0)]) l.schedule([{ at: FREEZE_MS, down: true }, { at: BACK_MS, up: true }]);
-        // The heartbeat's own timer: the reports come at their time even when no segment moves
-        // (with a send buffer sized to the paths, the one A holds stops the upload until then).
-        ctx.pair.addEndpoint({
-          handleSegment: () => {},
-          handleTimeout: () => {},
-          pollTransmit: () => null,
-          pollTimeout: () => (ctx.pair.now < QUIET_MS ? QUIET_MS : ctx.pair.now < BACK_MS ? BACK_MS : null),
-        }, 'heartbeat-timer');
       },
       onTick: (ctx) => {
         const now = ctx.pair.now;
