@@ -3,7 +3,7 @@
  * 127.0.0.2 and 127.0.0.3) → a real MptcpServer with a minimal relay → a TCP echo server.
  */
 import { createServer } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -272,6 +272,7 @@ describe('port forwards and startup errors', () => {
       c.socket.destroy();
     } finally {
       await fromFile.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,9 +1,9 @@
 /** Pure pieces of mptun-client: SOCKS5 parsers, -L parsing, config validation, path names. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadClientConfig } from '../src/config.js';
 import { parseForward } from '../src/forward.js';
 import { resolvePathAddress } from '../src/paths.js';
@@ -71,8 +71,14 @@ describe('-L parsing', () => {
 });
 
 describe('config', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
   const write = (obj: unknown) => {
-    const file = join(mkdtempSync(join(tmpdir(), 'mptun-cfg-')), 'client.json');
+    const dir = mkdtempSync(join(tmpdir(), 'mptun-cfg-'));
+    dirs.push(dir);
+    const file = join(dir, 'client.json');
     writeFileSync(file, JSON.stringify(obj));
     return file;
   };
