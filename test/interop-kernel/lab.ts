@@ -23,10 +23,7 @@ const TUN = 'mpt0';
 const INNER = '10.77.0';
 const INNER6 = 'fd77::';
 const EVENT_TIMEOUT_MS = 15_000;
-/**
- * The longest tshark may take over a case's capture: under 1 s for 26 MB on this machine.
- * Bounded inside the case's 120 s, so a slow analysis still fails with its own message.
- */
+/** The longest tshark may take over a case's capture (under 1 s for 26 MB on this machine). */
 const TSHARK_TIMEOUT_MS = 60_000;
 
 let labCounter = 0;

@@ -87,10 +87,11 @@ export class SendPath {
   }
 
   /**
-   * The send buffer's size: sendBuffer. Sizing it from the paths' measured BDP (twice the
-   * summed delivery rates times the longest lowest RTT) was tried and taken out again: while
-   * every subflow is potentially failed or not yet measured the estimate collapses to the
-   * floor, and uploads stalled behind it (a 100 ms address flap, the kernel's MP_PRIO case).
+   * The send buffer's size: sendBuffer. Sizing it at twice what the subflows move per round
+   * trip was tried three times and taken out: a live estimate collapsed while every subflow
+   * was potentially failed; grown from the lowest RTT it could not fill a queue another flow
+   * kept; grown from the smoothed RTT it left no room to repair a loss on the slow path and
+   * cost 10-25% of the wifi+lte aggregate (docs/benchmarks.md, "Buffers sized from the BDP").
    */
   get sendLimit(): number {
     return this.config.sendBuffer;
@@ -101,7 +102,7 @@ export class SendPath {
   /** Take what fits of `data`; the rest waits for 'writable'. */
   write(data: Uint8Array): number {
     if (this.fin >= 0) return 0;
-    const room = Math.max(0, this.sendLimit - this.sendBuf.length); // the limit may have shrunk below what is held
+    const room = Math.max(0, this.sendLimit - this.sendBuf.length);
     const n = Math.min(room, data.length);
     if (n > 0) this.sendBuf.append(n === data.length ? data : data.subarray(0, n));
     if (n < data.length) this.writeBlocked = true;
