@@ -151,6 +151,8 @@ interface Managed {
   pm: PathManager;
   /** The connection as the path manager sees it. */
   view: ManagedConnection;
+  /** When its path manager next wants a tick (a retry, a release), ms; Infinity: only on news. */
+  due: number;
 }
 
 export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements PathOwner {
@@ -172,6 +174,14 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   private readonly table: ClientPaths;
   private readonly sockets = new Set<MptcpSocket>();
   private readonly managed = new Map<MptcpSocket, Managed>();
+  /** The same, by connection: an engine event finds its manager without a scan. */
+  private readonly managedByConnection = new Map<Connection, Managed>();
+  /**
+   * The managers the next tick runs besides those due: ones whose connection had news, or
+   * all of them after a client-wide change (a path, a local address).
+   */
+  private dirty = new Set<Managed>();
+  private allDirty = false;
   private tickQueued = false;
   private tickTimer: NodeJS.Timeout | null = null;
   private watch: InterfaceWatch | null = null;
@@ -224,7 +234,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
         error: (e, error) => this.emit('path-error', { ...pathEvent(e), error }),
         settled: () => this.scheduleTick(),
         // Joins wanted on a path whose handshake is starting go now: the first rides it.
-        reserved: () => this.tickNow(),
+        reserved: () => this.tickAll(),
       },
       // Only shared paths stand: a plain path belongs to its connection and ends with it, and
       // one asking a proxy for a given server lasts as long as a connection on that server.
@@ -337,8 +347,10 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
       if (multipath) {
         const view = managedConnection(conn, (a) => this.dialled.has(`${canonicalHost(a.host) ?? a.host}|${a.port ?? this.server.port}`));
         pm.attach(view);
-        this.managed.set(socket, { socket, pm, view });
-        this.scheduleTick();
+        const m: Managed = { socket, pm, view, due: Infinity };
+        this.managed.set(socket, m);
+        this.managedByConnection.set(conn, m);
+        this.scheduleTick(m);
       }
       this.driver.schedulePump();
     };
@@ -475,7 +487,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     // Once started, a new address's path to the server opens at once, connection or not:
     // its handshake is under way before any join asks for it.
     if (this.started) this.openStanding(h).catch(() => {}); // a failure is reported and retried
-    this.tickNow();
+    this.tickAll();
   }
 
   /** A local address is gone: its subflows close and the peer is told (REMOVE_ADDR, RFC 8684 §3.4.2). */
@@ -488,7 +500,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   private withdrawLocal(h: string): void {
     this.locals.delete(h);
     for (const m of this.managed.values()) m.pm.removeLocal(h);
-    this.tickNow();
+    this.tickAll();
   }
 
   /**
@@ -526,27 +538,49 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
 
   private onEngineEvent(ev: EndpointEvent): void {
     if (!this.behindBalancer && ev.connection.joinsToInitialAddressRefused) this.behindBalancer = true;
-    for (const m of this.managed.values()) {
-      if (m.socket.isBound && m.socket.connection === ev.connection && m.pm.handleEvent(this.driver.now(), { ...ev, connection: m.view })) this.scheduleTick();
-    }
+    const m = this.managedByConnection.get(ev.connection);
+    if (m && m.socket.isBound && m.socket.connection === ev.connection && m.pm.handleEvent(this.driver.now(), { ...ev, connection: m.view })) this.scheduleTick(m);
   }
 
-  private scheduleTick(): void {
+  /** A tick at the end of this turn, for `m` (and those due), or for every manager. */
+  private scheduleTick(m?: Managed): void {
+    if (m) this.dirty.add(m);
+    else this.allDirty = true;
     if (this.tickQueued || this.closed) return;
     this.tickQueued = true;
     setImmediate(() => this.tickNow());
   }
 
-  /** Let every path manager act, then wake at the earliest retry or release. */
+  /** Every path manager acts now. */
+  private tickAll(): void {
+    this.allDirty = true;
+    this.tickNow();
+  }
+
+  /**
+   * Let the path managers with news act, and those whose retry or release is due, then wake
+   * at the earliest of those. Ticking every manager for each connection's event made opening
+   * n connections cost O(n²): 1,000 idle tunnels took 12 s to open (pnpm bench, scale).
+   */
   private tickNow(): void {
     this.tickQueued = false;
     if (this.closed) return;
     const now = this.driver.now();
+    const all = this.allDirty;
+    const dirty = this.dirty;
+    this.allDirty = false;
+    this.dirty = new Set();
     let next = Infinity;
-    for (const [socket, m] of [...this.managed]) {
-      m.pm.tick(now);
-      if (m.pm.connection?.state === 'closed') this.managed.delete(socket);
-      else next = Math.min(next, m.pm.nextTimeout() ?? Infinity);
+    for (const m of [...this.managed.values()]) {
+      if (all || dirty.has(m) || m.due <= now) {
+        m.pm.tick(now);
+        if (m.pm.connection?.state === 'closed') {
+          this.forget(m);
+          continue;
+        }
+        m.due = m.pm.nextTimeout() ?? Infinity;
+      }
+      if (m.due < next) next = m.due;
     }
     this.driver.schedulePump();
     if (this.tickTimer) clearTimeout(this.tickTimer);
@@ -563,6 +597,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     if (!m) throw new MptunError('ERR_MPTUN_NOT_CONNECTED', 'the connection is not multipath or not started yet');
     const h = localHost(host);
     m.pm.addLocal({ id: h, host: h, backup, allowed: true });
+    this.dirty.add(m);
     this.tickNow();
   }
 
@@ -570,13 +605,21 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     const m = this.managed.get(socket);
     if (!m) return;
     m.pm.setAllowed(localHost(host), false);
+    this.dirty.add(m);
     this.tickNow();
   }
 
   released(socket: MptcpSocket): void {
     this.sockets.delete(socket);
-    this.managed.delete(socket);
+    const m = this.managed.get(socket);
+    if (m) this.forget(m);
     this.table.release(socket);
+  }
+
+  private forget(m: Managed): void {
+    this.managed.delete(m.socket);
+    if (m.socket.isBound) this.managedByConnection.delete(m.socket.connection);
+    this.dirty.delete(m);
   }
 
   /**
