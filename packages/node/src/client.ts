@@ -539,7 +539,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
   private onEngineEvent(ev: EndpointEvent): void {
     if (!this.behindBalancer && ev.connection.joinsToInitialAddressRefused) this.behindBalancer = true;
     const m = this.managedByConnection.get(ev.connection);
-    if (m && m.socket.isBound && m.socket.connection === ev.connection && m.pm.handleEvent(this.driver.now(), { ...ev, connection: m.view })) this.scheduleTick(m);
+    if (m?.pm.handleEvent(this.driver.now(), { ...ev, connection: m.view })) this.scheduleTick(m);
   }
 
   /** A tick at the end of this turn, for `m` (and those due), or for every manager. */
@@ -618,7 +618,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
 
   private forget(m: Managed): void {
     this.managed.delete(m.socket);
-    if (m.socket.isBound) this.managedByConnection.delete(m.socket.connection);
+    this.managedByConnection.delete(m.socket.connection); // bound: managed only once it has a connection
     this.dirty.delete(m);
   }
 
