@@ -31,8 +31,9 @@ export interface ServerLimits {
   maxBufferedBytes: number;
   /**
    * What one tunnel holds per direction when its reader stops, bytes: maxBufferedBytes in the
-   * relay's streams and the rest as the MPTCP connection's send buffer and receive window
-   * (RFC 8684 §3.3.4 window; the peer waits). See tunnel-memory.ts.
+   * relay's streams and the rest as the MPTCP connection's unsent bytes and starting receive
+   * window (RFC 8684 §3.3.4 window; the peer waits). A tunnel that moves data may have up to
+   * 4 MiB in flight, and its window grows while the target reads. See tunnel-memory.ts.
    */
   connectionBufferBytes: number;
   /**

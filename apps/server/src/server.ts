@@ -113,8 +113,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(config.cc ? { congestionControl: config.cc } : {}),
     // A tunnel whose reader stops holds at most connectionBuffer per direction, the engine's
     // share and the relay's streams together (tunnel-memory.ts), and all of them together
-    // about bufferBudget in the engine.
-    engine: { receiveBuffer: buffers.engineBytes, sendBuffer: buffers.engineBytes, bufferBudget: config.limits.bufferBudgetBytes },
+    // about bufferBudget in the engine. A tunnel that moves gets more room in flight.
+    engine: { ...buffers.engine, bufferBudget: config.limits.bufferBudgetBytes },
     ...(capture ? { onSegment: (s) => capture.add(s) } : {}),
   });
   server.on('warning', (e) => log.warn('server warning', { code: e.code, error: e.message }));

@@ -6,6 +6,12 @@
  * socket to the target (it keeps reading up to its high-water mark after the relay pauses it),
  * and up to one socket read (64 KiB) in the MPTCP socket's writable buffer.
  * So the relay's streams get `maxBufferedBytes` in all, and the engine the rest.
+ *
+ * That share bounds what a stalled tunnel keeps, not what a moving one has in flight: a
+ * static 768 KiB window capped one tunnel at 768 KiB per round trip of its slowest path (85%
+ * of Wi-Fi + LTE, docs/benchmarks.md). So the engine's share is its limit on bytes not yet
+ * sent (the reader that stops still acknowledges what was in flight) and the receive buffer
+ * it starts with, which grows toward MOVING_TUNNEL_BYTES only while the target reads.
  */
 import type { ServerLimits } from './config.js';
 
@@ -15,19 +21,25 @@ export const SOCKET_READ_BYTES = 64 * 1024;
 const MIN_TARGET_HIGH_WATER = 16 * 1024;
 /** The least the engine keeps per direction, whatever the settings (the config's own minimum for connectionBuffer). */
 const MIN_ENGINE_BYTES = 64 * 1024;
+/** What a tunnel that moves data may have in flight each way: the engine's default buffers. */
+export const MOVING_TUNNEL_BYTES = 4 * 1024 * 1024;
 
 export interface TunnelBuffers {
   /** High-water mark of the relay's TCP socket to the target, both ways. */
   targetHighWaterMark: number;
   /** What the relay's streams may hold in one direction: the target socket's mark plus one read there and one pending in the MPTCP socket. */
   streamBytes: number;
-  /** The engine's send buffer and receive window (RFC 8684 §3.3.4), each. */
+  /** What the engine keeps per direction for a stalled tunnel: unsent bytes, and the receive window (RFC 8684 §3.3.4) it starts with. */
   engineBytes: number;
+  /** The engine's buffer settings (EndpointConfig). */
+  engine: { sendBuffer: number; sendUnsentLimit: number; receiveBuffer: number; receiveBufferStart: number };
 }
 
 export function tunnelBuffers(limits: Pick<ServerLimits, 'maxBufferedBytes' | 'connectionBufferBytes'>): TunnelBuffers {
   const targetHighWaterMark = Math.max(MIN_TARGET_HIGH_WATER, limits.maxBufferedBytes - 2 * SOCKET_READ_BYTES);
   const streamBytes = targetHighWaterMark + 2 * SOCKET_READ_BYTES;
   const engineBytes = Math.max(MIN_ENGINE_BYTES, limits.connectionBufferBytes - streamBytes);
-  return { targetHighWaterMark, streamBytes, engineBytes };
+  const moving = Math.max(MOVING_TUNNEL_BYTES, engineBytes);
+  const engine = { sendBuffer: moving, sendUnsentLimit: engineBytes, receiveBuffer: moving, receiveBufferStart: engineBytes };
+  return { targetHighWaterMark, streamBytes, engineBytes, engine };
 }

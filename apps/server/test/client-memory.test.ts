@@ -17,6 +17,7 @@ import { socksOpen, TestResources, writeKeyFiles, type KeyFiles } from './cli-ap
 import { describeStalled, heldOnceSteady, heldTotal, measureStalledTunnels, MiB, openTunnel, startClient, startServer, startTarget } from './stalled-tunnels.js';
 import { startEcho } from './support.js';
 import { tunnelBuffers } from '../src/tunnel-memory.js';
+import { defaultLimits } from '../src/config.js';
 
 const res = new TestResources();
 afterEach(() => res.release());
@@ -67,6 +68,33 @@ describe('what one client can make mptun-server hold (issue 14 item 8)', () => {
     expect(f.perTunnel, 'bytes one stalled tunnel holds').toBeLessThanOrEqual(connectionBuffer);
     expect(f.after.open).toBe(0);
     expect(heldTotal(f.after)).toBe(0);
+  }, 120_000);
+
+  it('tunnels whose target never reads: the receive window stays where it started (it grows only while the target reads), each tunnel within its connection buffer', async () => {
+    const TUNNELS = 6;
+    const keys = (res.keys = await writeKeyFiles());
+    const sinkPort = await startTarget(res, false); // accepts, never reads
+    const server = await startServer(res, keys, sinkPort, {});
+    const socks = await startClient(res, keys, server.port, keys.clientKey, '127.0.0.2');
+    const chunk = Buffer.alloc(64 * 1024, 0x33);
+    for (let i = 0; i < TUNNELS; i++) {
+      const { reply, socket } = await socksOpen(socks, sinkPort);
+      res.sockets.push(socket);
+      socket.on('error', () => {});
+      expect(reply, `tunnel ${i}`).toBe(0);
+      const pump = (): void => {
+        while (!socket.destroyed && socket.write(chunk));
+      };
+      socket.on('drain', pump);
+      pump();
+    }
+    const held = await heldOnceSteady(server.metrics);
+    const start = tunnelBuffers(defaultLimits).engine.receiveBufferStart;
+    console.log(`${TUNNELS} tunnels uploading to a target that never reads: the server's engines hold ${(held.receive / MiB).toFixed(2)} MiB received and unread (${(held.receive / TUNNELS / 1024).toFixed(0)} KiB each, window start ${start / 1024} KiB, most 4096), ${(heldTotal(held) / TUNNELS / MiB).toFixed(2)} MiB per tunnel in all`);
+    expect(held.open).toBe(TUNNELS);
+    expect(held.receive, 'the receive windows filled').toBeGreaterThan(TUNNELS * start * 0.9);
+    expect(held.receive, 'no window grew').toBeLessThanOrEqual(TUNNELS * start);
+    expect(heldTotal(held) / TUNNELS, 'bytes one stalled tunnel holds').toBeLessThanOrEqual(defaultLimits.connectionBufferBytes);
   }, 120_000);
 
   it('bufferBudget: tunnels that never read hold about the budget all together, and a new tunnel still gets through', async () => {

@@ -8,8 +8,16 @@ const KiB = 1024;
 describe('tunnelBuffers', () => {
   it('with the defaults, engine and streams together fit connectionBuffer (1 MiB): 768 KiB engine, 256 KiB streams', () => {
     const b = tunnelBuffers(defaultLimits);
-    expect(b).toEqual({ targetHighWaterMark: 128 * KiB, streamBytes: 256 * KiB, engineBytes: 768 * KiB });
+    expect(b).toMatchObject({ targetHighWaterMark: 128 * KiB, streamBytes: 256 * KiB, engineBytes: 768 * KiB });
     expect(b.engineBytes + b.streamBytes).toBe(defaultLimits.connectionBufferBytes);
+  });
+
+  it('a stalled tunnel keeps the engine share (unsent bytes, the starting window); a moving one may have 4 MiB in flight', () => {
+    expect(tunnelBuffers(defaultLimits).engine).toEqual({ sendBuffer: 4096 * KiB, sendUnsentLimit: 768 * KiB, receiveBuffer: 4096 * KiB, receiveBufferStart: 768 * KiB });
+    // A connectionBuffer above 4 MiB raises the in-flight room with it.
+    const big = tunnelBuffers({ maxBufferedBytes: 256 * KiB, connectionBufferBytes: 8192 * KiB });
+    expect(big.engine.sendBuffer).toBe(big.engineBytes);
+    expect(big.engine.receiveBuffer).toBe(big.engineBytes);
   });
 
   it('the streams take two socket reads beyond the target mark; a small maxBufferedBytes keeps a 16 KiB mark', () => {

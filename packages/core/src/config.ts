@@ -10,10 +10,23 @@ export interface EndpointConfig {
   congestionControl: CcFactory;
   /** Largest segment payload, bytes (the transport's room minus headers). */
   mss?: number;
-  /** Connection-level receive buffer, bytes (RFC 8684 §3.3.4 window). */
+  /** Connection-level receive buffer, bytes (RFC 8684 §3.3.4 window): the most it grows to. */
   receiveBuffer?: number;
+  /**
+   * The receive buffer a connection starts with (default: receiveBuffer). It grows toward
+   * receiveBuffer, to twice what the application read in one round trip of the slowest path
+   * (ReceivePath's auto-tuning): an application that stops reading keeps the buffer it had.
+   */
+  receiveBufferStart?: number;
   /** Bytes the application may have written and not yet had acknowledged. */
   sendBuffer?: number;
+  /**
+   * Of those, bytes not yet handed to any subflow (default: no limit but sendBuffer), like
+   * Linux's TCP_NOTSENT_LOWAT. Data in flight is acknowledged even by a peer that stops
+   * reading, so a stalled connection holds at most this much, while a moving one may keep
+   * up to sendBuffer in flight.
+   */
+  sendUnsentLimit?: number;
   /**
    * Bytes all connections together may hold in send and receive buffers (Infinity: no
    * limit). As it fills, receive windows and what write() takes shrink toward zero.
@@ -73,7 +86,9 @@ export function resolveConfig(c: EndpointConfig): ResolvedConfig {
   return {
     mss: 1200,
     receiveBuffer: 4 * 1024 * 1024,
+    receiveBufferStart: Infinity,
     sendBuffer: 4 * 1024 * 1024,
+    sendUnsentLimit: Infinity,
     bufferBudget: Infinity,
     checksums: false,
     allowFallback: true,

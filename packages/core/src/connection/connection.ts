@@ -121,6 +121,12 @@ export class Connection implements SubflowOwner, CcGroup {
   private budgetOffered = 0;
   /** Highest connection offset a receive window we offered reached (RFC 8684 §3.3.4). */
   private offeredRight = 0;
+  /** The longest round trip of the live subflows as their data arrives (receive-buffer auto-tuning), 0 when none is known. */
+  private readonly longestReceiveRtt = (): number => {
+    let rtt = 0;
+    for (const sf of this.subflowList) if (sf.state === 'established' && !sf.potentiallyFailed) rtt = Math.max(rtt, sf.receiveRtt);
+    return rtt;
+  };
   /** Counted among the budget's members (from establishment until closed). */
   private budgetMember = false;
   /** A budget this connection shares with others besides the endpoint's (one client's connections). */
@@ -144,7 +150,7 @@ export class Connection implements SubflowOwner, CcGroup {
     const cfg = host.config;
     this.ccFactory = congestionControl ?? cfg.congestionControl;
     this.fallbackPart = new Fallback(cfg.checksums);
-    this.receive = new ReceivePath(cfg.receiveBuffer);
+    this.receive = new ReceivePath(cfg.receiveBufferStart, cfg.receiveBuffer);
     // RFC 8684 §3.1: the token identifies the connection at the listener; the endpoint draws again if it is taken.
     this.handshake = new Handshake(host.random ? randomKey(host.random) : 0n);
     this.send = new SendPath(this.subflowList, cfg, this.fallbackPart, this.timers, (scheduler ?? cfg.scheduler)());
@@ -279,7 +285,7 @@ export class Connection implements SubflowOwner, CcGroup {
   /** Up to `max` bytes in order, or null when nothing is buffered. */
   read(max?: number): Uint8Array | null {
     this.host.touch(this);
-    const { data, windowOpened } = this.receive.read(max);
+    const { data, windowOpened } = this.receive.read(max, this.clock, this.longestReceiveRtt);
     this.reportBuffered();
     // RFC 8684 §3.3.4: announce a window that opened by a good share.
     if (windowOpened) this.requestAck();
@@ -961,6 +967,8 @@ export class Connection implements SubflowOwner, CcGroup {
     if (this.current === 'closed') return null;
     this.clock = now;
     const out = this.send.nextSegment(now, this.current === 'established');
+    // Data handed to subflows makes room under sendUnsentLimit.
+    if (this.send.takeWritable()) this.host.emit({ type: 'writable', connection: this });
     if (out) return out;
     this.reapFinished(now);
     return null;

@@ -15,7 +15,8 @@ export class Reassembly {
   /** Highest out-of-order bytes held at once (for statistics). */
   peakBuffered = 0;
 
-  constructor(readonly limit: number) {}
+  /** The buffer's size now; it only grows (ReceivePath's auto-tuning). */
+  constructor(public limit: number) {}
 
   /** In-order bytes waiting for read(). */
   get readableBytes(): number {

@@ -13,9 +13,16 @@ export class ReceivePath {
   private readableSignalled = false;
   /** Mapped data that fell outside the receive window and was dropped. */
   private drops = 0;
+  /** Auto-tuning: when the current measurement began (-1: not yet), and the read position then. */
+  private epochAt = -1;
+  private epochRead = 0;
 
-  constructor(receiveBuffer: number) {
-    this.reasm = new Reassembly(receiveBuffer);
+  constructor(
+    start: number,
+    /** The most the buffer grows to. */
+    private readonly max: number,
+  ) {
+    this.reasm = new Reassembly(Math.min(start, max));
   }
 
   /** Next connection offset expected from the peer (what our DATA_ACK says). */
@@ -61,18 +68,45 @@ export class ReceivePath {
 
   /**
    * Up to `max` bytes in order, or null. `windowOpened`: the window grew past half the
-   * buffer, which is worth announcing at once (RFC 8684 §3.3.4).
+   * buffer, or the buffer itself grew, which is worth announcing at once (RFC 8684 §3.3.4).
+   * `rtt()`: the longest round trip of the connection's paths, asked only while the buffer
+   * may still grow.
    */
-  read(max?: number): { data: Uint8Array | null; windowOpened: boolean } {
+  read(max: number | undefined, now: number, rtt: () => number): { data: Uint8Array | null; windowOpened: boolean } {
     const before = this.reasm.window();
     const data = this.reasm.read(max);
     if (!data) {
       this.readableSignalled = false;
       return { data: null, windowOpened: false };
     }
-    const windowOpened = before < this.reasm.limit / 2 && this.reasm.window() >= this.reasm.limit / 2;
+    const grew = this.reasm.limit < this.max && this.tune(now, rtt());
+    const windowOpened = grew || (before < this.reasm.limit / 2 && this.reasm.window() >= this.reasm.limit / 2);
     if (this.reasm.readableBytes === 0) this.readableSignalled = false;
     return { data, windowOpened };
+  }
+
+  /**
+   * Receive-buffer auto-tuning, in the spirit of Linux's dynamic right-sizing: once per round
+   * trip of the slowest path, the buffer becomes twice what the application read in it, if
+   * that is more (up to max). RFC 8684 §3.3.4 sizes it at twice the paths' summed rate times
+   * the longest RTT, so that the fast path keeps sending while the slow one fills a hole;
+   * twice what was read per round trip also lets a sender in slow start double. It grows only
+   * with reading: a reader that stops keeps the buffer it had. True when it grew.
+   */
+  private tune(now: number, rtt: number): boolean {
+    const read = this.reasm.readOffset;
+    if (this.epochAt < 0 || rtt <= 0) {
+      this.epochAt = now;
+      this.epochRead = read;
+      return false;
+    }
+    if (now - this.epochAt < rtt) return false;
+    const wanted = 2 * (read - this.epochRead);
+    this.epochAt = now;
+    this.epochRead = read;
+    if (wanted <= this.reasm.limit) return false;
+    this.reasm.limit = Math.min(this.max, wanted);
+    return true;
   }
 
   /**

@@ -99,11 +99,20 @@ export class SendPath {
 
   // --- The application's side ----------------------------------------------------------
 
+  /**
+   * What write() takes now: room in the send buffer, and within it room for bytes not yet
+   * handed to a subflow (sendUnsentLimit, as Linux's TCP_NOTSENT_LOWAT: a peer that stops
+   * reading still acknowledges what was in flight, so a stalled connection keeps only this).
+   */
+  private get room(): number {
+    const unsent = this.sendBuf.end - this.sndNxt;
+    return Math.max(0, Math.min(this.sendLimit - this.sendBuf.length, this.config.sendUnsentLimit - unsent));
+  }
+
   /** Take what fits of `data`; the rest waits for 'writable'. */
   write(data: Uint8Array): number {
     if (this.fin >= 0) return 0;
-    const room = Math.max(0, this.sendLimit - this.sendBuf.length);
-    const n = Math.min(room, data.length);
+    const n = Math.min(this.room, data.length);
     if (n > 0) this.sendBuf.append(n === data.length ? data : data.subarray(0, n));
     if (n < data.length) this.writeBlocked = true;
     return n;
@@ -149,11 +158,14 @@ export class SendPath {
     this.dataRetransmitBackoff = 1;
     this.sendBuf.release(dataEnd);
     if (this.fin >= 0 && ack > this.fin) this.timers.clear(ConnectionTimer.BareFin);
-    if (this.writeBlocked && this.sendBuf.length < this.sendLimit) {
-      this.writeBlocked = false;
-      return true;
-    }
-    return false;
+    return this.takeWritable();
+  }
+
+  /** True once when a writer that found no room may write again. */
+  takeWritable(): boolean {
+    if (!this.writeBlocked || this.room === 0) return false;
+    this.writeBlocked = false;
+    return true;
   }
 
   /** Plain TCP: the subflow's ACK is the data ACK. The new data ACK, or SND.UNA if none. */

@@ -638,6 +638,17 @@ export class Subflow implements SubflowView {
 
   /** TSecr of the segment being handled, when timestamps are on and it carries one (0: none). */
   private segTsecr = 0;
+  /** The round trip as the receiver of data sees it, smoothed (0: no sample yet). */
+  private rcvRtt = 0;
+
+  /**
+   * The round trip measured from the data that arrives: the time since we sent the ACK whose
+   * timestamp it echoes (RFC 7323 §4.1, as Linux's receive-buffer tuning does). A subflow that
+   * only receives has no RTT samples of its own data; without timestamps, the sender's srtt.
+   */
+  get receiveRtt(): number {
+    return this.rcvRtt > 0 ? this.rcvRtt : this.rtt.srtt;
+  }
 
   private readTcpOptions(seg: TcpSegment, isSyn: boolean): void {
     this.segTsecr = 0;
@@ -695,6 +706,10 @@ export class Subflow implements SubflowView {
     }
     if (payload.length > 0) {
       this.stats.bytesReceived += payload.length;
+      if (this.segTsecr !== 0) {
+        const sample = (tsNow(now) - this.segTsecr) >>> 0;
+        if (sample <= this.config.maxRtoMs) this.rcvRtt = this.rcvRtt === 0 ? sample : 0.875 * this.rcvRtt + 0.125 * sample;
+      }
       const outcome = r.accept(rel, payload, this.deliverFn);
       if (outcome === 'in-order') {
         this.ackPending++;
