@@ -1,13 +1,13 @@
 /**
  * One relayed connection: read the tunnel request, apply the policy, connect to the target
- * over TCP, answer, then pipe both ways with backpressure until either side ends.
+ * over TCP, answer, then relay both ways with backpressure until either side ends (bridge.ts).
  */
 import { connect as tcpConnect, type NetConnectOpts, type Socket } from 'node:net';
-import { pipeline } from 'node:stream';
 import { decodeTunnelRequest, encodeTunnelReply, TunnelHeaderError, TunnelStatus, type Logger, type TunnelTarget } from '@mptun/tunnel-common';
 import { PLAIN_PROOF_BYTES, type MptcpSocket, type PlainProofVerifier } from '@mptun/node';
 import type { ServerLimits } from './config.js';
 import type { TargetPolicy } from './policy.js';
+import { bridge } from './bridge.js';
 import { tunnelBuffers } from './tunnel-memory.js';
 import type { ServerStats } from './stats.js';
 
@@ -127,7 +127,7 @@ function readRequest(socket: MptcpSocket, timeoutMs: number, trailerBytes: numbe
 function openTarget(address: string, port: number, limits: ServerLimits): Promise<Socket> {
   return new Promise((resolve, reject) => {
     // allowHalfOpen: a target that sends its last bytes and closes must not make Node end our
-    // side at once, or the pipeline would tear the tunnel down before those bytes are out.
+    // side at once, or the relay would tear the tunnel down before those bytes are out.
     // The marks leave room for one read here and one in the MPTCP socket within maxBufferedBytes (tunnel-memory.ts).
     const mark = tunnelBuffers(limits).targetHighWaterMark;
     const s = tcpConnect({ host: address, port, allowHalfOpen: true, readableHighWaterMark: mark, writableHighWaterMark: mark } as unknown as NetConnectOpts);
@@ -205,22 +205,14 @@ export async function relay(ctx: RelayContext, socket: MptcpSocket, onTarget: (s
     socket.destroy();
   });
   if (req.rest.length > 0) socket.unshift(req.rest);
-  socket.on('data', (d: Buffer) => (ctx.stats.bytesUp += d.length));
-  target.on('data', (d: Buffer) => (ctx.stats.bytesDown += d.length));
   const since = Date.now();
-  let reason: string | null = null;
-  let firstEnd: string | null = null;
-  socket.once('end', () => (firstEnd ??= 'client closed'));
-  target.once('end', () => (firstEnd ??= 'target closed'));
-  const ended = (what: string) => (e: Error | null | undefined): void => {
-    if (e) reason ??= `${what}: ${(e as NodeJS.ErrnoException).code ?? e.message}`;
-  };
-  await Promise.all([
-    new Promise<void>((res) => pipeline(socket, target, (e) => (ended('client to target')(e), res()))),
-    new Promise<void>((res) => pipeline(target, socket, (e) => (ended('target to client')(e), res()))),
-  ]);
+  const { failure, firstEnded } = await bridge(
+    { stream: socket, name: 'client', count: (n) => (ctx.stats.bytesUp += n) },
+    { stream: target, name: 'target', count: (n) => (ctx.stats.bytesDown += n) },
+  );
   // One line per relayed connection: bytes are what the target sent and received.
-  const fields = { target: `${host}:${port}`, bytesUp: target.bytesWritten, bytesDown: target.bytesRead, durationMs: Date.now() - since, reason: reason ?? firstEnd ?? 'closed' };
-  if (reason) log.warn('connection closed', fields);
+  const reason = failure ?? (firstEnded ? `${firstEnded} closed` : 'closed');
+  const fields = { target: `${host}:${port}`, bytesUp: target.bytesWritten, bytesDown: target.bytesRead, durationMs: Date.now() - since, reason };
+  if (failure) log.warn('connection closed', fields);
   else log.info('connection closed', fields);
 }

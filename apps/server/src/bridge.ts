@@ -1,0 +1,65 @@
+/**
+ * Relay bytes both ways between the MPTCP socket and the target's TCP socket: backpressure
+ * (a side that cannot take more pauses the other's reading), half-close passed on (one side's
+ * end ends the other's writing, allowHalfOpen), and a failure or early close of either side
+ * destroying both. What two `pipeline()` calls did, with five listeners per stream instead of
+ * their end-of-stream machinery, which was the largest part of an idle tunnel's memory
+ * (docs/benchmarks.md, "Idle machine, 2026-12-07 evening").
+ */
+import type { Duplex } from 'node:stream';
+
+export interface BridgeSide {
+  stream: Duplex;
+  /** 'client' or 'target': names the direction in a failure ("client to target: ECONNRESET"). */
+  name: string;
+  /** Bytes read from this side, as they pass. */
+  count(bytes: number): void;
+}
+
+export interface BridgeOutcome {
+  /** The first failure, as "<from> to <to>: <code>", or null when both sides finished cleanly. */
+  failure: string | null;
+  /** The side whose reading ended first, or null. */
+  firstEnded: string | null;
+}
+
+/** Resolves once both streams are closed (never rejects). */
+export function bridge(a: BridgeSide, b: BridgeSide): Promise<BridgeOutcome> {
+  return new Promise((resolve) => {
+    const out: BridgeOutcome = { failure: null, firstEnded: null };
+    let closed = 0;
+    const onClosed = (from: BridgeSide, to: BridgeSide): void => {
+      const s = from.stream;
+      // Closed before it both ended and finished writing: the other side cannot finish either.
+      if (!(s.readableEnded && s.writableFinished)) {
+        out.failure ??= `${from.name} to ${to.name}: ERR_STREAM_PREMATURE_CLOSE`;
+        to.stream.destroy();
+      }
+      if (++closed === 2) resolve(out);
+    };
+    const wire = (from: BridgeSide, to: BridgeSide): void => {
+      const src = from.stream;
+      const dst = to.stream;
+      src.on('data', (d: Buffer) => {
+        from.count(d.length);
+        if (!dst.write(d)) src.pause();
+      });
+      dst.on('drain', () => src.resume());
+      src.on('end', () => {
+        out.firstEnded ??= from.name;
+        dst.end();
+      });
+      src.on('error', (e: NodeJS.ErrnoException) => {
+        out.failure ??= `${from.name} to ${to.name}: ${e.code ?? e.message}`;
+        dst.destroy();
+      });
+      if (src.closed) queueMicrotask(() => onClosed(from, to));
+      else src.once('close', () => onClosed(from, to));
+    };
+    wire(a, b);
+    wire(b, a);
+    // The request reader paused the MPTCP socket; 'data' listeners alone do not restart a paused stream.
+    a.stream.resume();
+    b.stream.resume();
+  });
+}
