@@ -21,6 +21,14 @@ import type { SegmentTap } from './segment-tap.js';
 import { TimestampClock, type Keypair } from '@mptun/session';
 import { pathOpener, type ClientTransportOptions, type PathOpener, type SealedTransportKind, type TransportKind } from './transports.js';
 
+/**
+ * Upload bytes a connection takes beyond what its subflows have in flight (EndpointConfig.
+ * sendUnsentLimit): the rest waits in the application's socket, where TCP's own flow control
+ * holds it. With the 4 MiB send buffer alone, an upload into a 20 Mbit/s, 50 ms path kept
+ * 4 MiB unacknowledged (17 BDP); with this, about the congestion window plus this much.
+ */
+const CLIENT_UNSENT_LIMIT = 256 * 1024;
+
 /** One path: a local address, and optionally its own transport and server address. */
 export interface PathSpec {
   local: string;
@@ -214,7 +222,7 @@ export class MptcpClient extends TypedEventEmitter<MptcpClientEvents> implements
     if (unavailable !== null) throw new MptunError('ERR_MPTUN_BIND_DEVICE', unavailable);
     this.policy = typeof options.pathManager === 'string' ? parsePathPolicy(options.pathManager) : (options.pathManager ?? fullmesh());
     const strategy = resolveStrategy(options);
-    this.driver = new Driver({ scheduler: strategy.schedulerFactory, congestionControl: strategy.ccFactory, ...options.engine });
+    this.driver = new Driver({ scheduler: strategy.schedulerFactory, congestionControl: strategy.ccFactory, sendUnsentLimit: CLIENT_UNSENT_LIMIT, ...options.engine });
     this.table = new ClientPaths(
       this.driver,
       (local, remote) => this.openerFor(local, remote),
