@@ -41,14 +41,15 @@ describe('mptun-client over udp-plain with two paths', () => {
       for (const sf of mine.connection.subflows()) {
         if (app.client.driver.endpoint.pathInfo(sf.pathId)?.local.host === lost) blackHole(app.client.driver.linkOf(sf.pathId)!);
       }
-      // Losing the joined path (127.0.0.3) currently takes about 50 s to get over: the data
-      // the server had sent on it moves to the other subflow only when that subflow is given
-      // up after its last retry (reported with issue 12's interop work), hence the timeout.
+      // Losing the joined path (127.0.0.3) took about 50 s here until 2026-12-07: the data
+      // moved over in time, but the bare DATA_FIN of the close went to the dead subflow
+      // (its last RTT was the lowest) and waited for it to be given up. The 30 s limit
+      // catches that again; the case takes under 2 s.
       const second = pattern(42, 2 * 1024 * 1024);
       c.socket.write(second);
       expect((await c.reader.read(second.length))?.equals(second)).toBe(true);
       c.socket.end();
       await c.reader.closed();
-    }, 120_000);
+    }, 30_000);
   }
 });

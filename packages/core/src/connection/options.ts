@@ -88,7 +88,7 @@ export class OptionBuilder {
   private pureAck(sf: Subflow, room: number, now: number): TcpOption[] {
     const out: TcpOption[] = [];
     const dss = this.dssFor(null);
-    if (this.send.takeBareFin()) {
+    if (this.send.takeBareFin(sf)) {
       // A DATA_FIN with no data: subflow sequence 0, length 1 (RFC 8684 §3.3.3).
       dss.dataFin = true;
       dss.mapping = { dsn: dsnOf(this.handshake.localIdsn, this.send.finOffset), dsn64: true, subflowSeq: 0, length: 1 };

@@ -40,6 +40,9 @@ export class SendPath {
   private fin = -1;
   private finSent = false;
   private bareFinDue = false;
+  /** The subflow the due bare DATA_FIN waits for, and how many times it was offered. */
+  private bareFinOn: Subflow | null = null;
+  private bareFinTries = 0;
   private writeBlocked = false;
   private persistBackoff = 1;
   private dataRetransmitBackoff = 1;
@@ -201,8 +204,7 @@ export class SendPath {
     this.scheduleData(now, established);
     if (this.timers.isDue(ConnectionTimer.BareFin, now) && this.fin >= 0 && this.una <= this.fin) {
       this.timers.clear(ConnectionTimer.BareFin);
-      this.bareFinDue = true;
-      this.bestSubflow()?.requestAck();
+      this.offerBareFin();
     }
     // Round-robin over subflows so one busy path does not starve another's ACKs.
     const n = this.subflows.length;
@@ -222,11 +224,26 @@ export class SendPath {
     return this.nextChunk() !== null || (this.fin >= 0 && !this.finSent);
   }
 
-  /** A bare DATA_FIN is due on the next pure ACK: taken (true) by the one that carries it. */
-  takeBareFin(): boolean {
+  /** A bare DATA_FIN is due on `sf`'s next pure ACK: taken (true) by the one that carries it. */
+  takeBareFin(sf: Subflow): boolean {
     if (!this.bareFinDue) return false;
+    if (this.bareFinOn && this.bareFinOn !== sf && this.bareFinOn.state === 'established') return false;
     this.bareFinDue = false;
     return true;
+  }
+
+  /**
+   * Send the bare DATA_FIN on the next pure ACK of a subflow: the best one first, then each
+   * retry on the next in that order (RFC 8684 §3.3.3 lets it go on any subflow). A path that
+   * died while idle is neither potentially failed nor slow to the scheduler, since nothing in
+   * flight timed out there; always picking the best would send every retry into it.
+   */
+  private offerBareFin(): void {
+    const order = this.subflows.filter((sf) => sf.state === 'established').sort((a, b) => this.rank(a, b));
+    const sf = order.length > 0 ? order[this.bareFinTries++ % order.length]! : null;
+    this.bareFinDue = true;
+    this.bareFinOn = sf;
+    sf?.requestAck();
   }
 
   get bareFinPending(): boolean {
@@ -281,8 +298,7 @@ export class SendPath {
       if (this.fallback.active) {
         for (const sf of this.subflows) sf.close();
       } else {
-        this.bareFinDue = true;
-        this.bestSubflow()?.requestAck();
+        this.offerBareFin();
       }
     }
     this.opportunisticRetransmit();
@@ -455,10 +471,17 @@ export class SendPath {
   /** The established subflow to carry control: not potentially failed, lowest RTT. */
   private bestSubflow(): Subflow | undefined {
     let best: Subflow | undefined;
-    for (const sf of this.subflows) {
-      if (sf.state !== 'established') continue;
-      if (!best || (sf.potentiallyFailed ? 1 : 0) < (best.potentiallyFailed ? 1 : 0) || sf.srtt < best.srtt) best = sf;
-    }
+    for (const sf of this.subflows) if (sf.state === 'established' && (!best || this.rank(sf, best) < 0)) best = sf;
     return best;
+  }
+
+  /**
+   * Which of two subflows carries control first: a healthy one before a potentially failed
+   * one whatever their RTTs (a dead path's last RTT sample may be the lowest), then the
+   * lower RTT.
+   */
+  private rank(a: Subflow, b: Subflow): number {
+    if (a.potentiallyFailed !== b.potentiallyFailed) return a.potentiallyFailed ? 1 : -1;
+    return a.srtt - b.srtt;
   }
 }

@@ -30,6 +30,8 @@ export interface TransferSpec {
   config?: Partial<EndpointConfig>;
   /** One side's application stops reading for a while (its receive window fills). */
   pauseReading?: { side: 'client' | 'server'; fromMs: number; toMs: number };
+  /** Neither side half-closes before this virtual time, ms (its DATA_FIN then goes alone, after its data). */
+  closeAtMs?: number;
   /** Send the first this-many upload bytes with connect(), so they ride the SYN. */
   synData?: number;
   /** Overrides for the server only. */
@@ -130,6 +132,8 @@ export class StreamApp {
     private readonly out: Uint8Array,
     private readonly expectIn: number,
     alreadyWritten = 0,
+    /** Half-close no earlier than this virtual time, ms. */
+    private readonly closeAtMs = 0,
   ) {
     this.written = alreadyWritten;
   }
@@ -140,7 +144,7 @@ export class StreamApp {
       if (n === 0) break;
       this.written += n;
     }
-    if (!this.shut && this.written === this.out.length) {
+    if (!this.shut && this.written === this.out.length && now >= this.closeAtMs) {
       this.shut = true;
       conn.shutdown();
     }
@@ -189,7 +193,7 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   const up = streamBytes(spec.seed * 2 + 1, spec.upload);
   const down = streamBytes(spec.seed * 2 + 2, spec.download);
   const synData = Math.min(spec.synData ?? 0, up.length);
-  const clientApp = new StreamApp(up, spec.download, synData);
+  const clientApp = new StreamApp(up, spec.download, synData, spec.closeAtMs);
   const serverAppsByConn = new Map<Connection, StreamApp>();
   const clientConn = client.connect(0, {
     path: clientPaths[0]!,
@@ -199,18 +203,18 @@ export function runTransfer(spec: TransferSpec): TransferResult {
   const ctx: TransferContext = { pair, client, server, clientPaths, serverPaths, clientConn, serverConn: null, serverConns: [], events: [] };
   spec.setup?.(ctx);
 
-  if (spec.pauseReading) {
-    // The application's own timer: the simulator must wake up when reading resumes.
-    const resumeAt = spec.pauseReading.toMs;
+  // The applications' own timer: the simulator must wake up when reading resumes or the close is due.
+  const wakeAt = [spec.pauseReading?.toMs, spec.closeAtMs].filter((t): t is number => t !== undefined).sort((a, b) => a - b);
+  if (wakeAt.length > 0) {
     pair.addEndpoint({
       handleSegment: () => {},
       handleTimeout: () => {},
       pollTransmit: () => null,
-      pollTimeout: () => (pair.now < resumeAt ? resumeAt : null),
+      pollTimeout: () => wakeAt.find((t) => t > pair.now) ?? null,
     }, 'app-timer');
   }
   const serverAppOf = (conn: Connection): StreamApp | undefined => {
-    if (!serverAppsByConn.has(conn) && (spec.serverApps === 'each' || serverAppsByConn.size === 0)) serverAppsByConn.set(conn, new StreamApp(down, spec.upload));
+    if (!serverAppsByConn.has(conn) && (spec.serverApps === 'each' || serverAppsByConn.size === 0)) serverAppsByConn.set(conn, new StreamApp(down, spec.upload, 0, spec.closeAtMs));
     return serverAppsByConn.get(conn);
   };
   // The test's server connection: the one holding the client's key once one does, else the first.
