@@ -3,7 +3,7 @@
  * server's reply says whether the target was reached, then bytes flow both ways.
  */
 import type { Socket } from 'node:net';
-import { TunnelStatus, type Logger, type TunnelTarget } from '@mptun/tunnel-common';
+import { bridge, TunnelStatus, type Logger, type TunnelTarget } from '@mptun/tunnel-common';
 import type { MptcpClient, MptcpSocket } from '@mptun/node';
 import type { ConnectionRegistry } from './connections.js';
 import { attemptTunnel, type TunnelAttempt } from './tunnel-attempt.js';
@@ -133,27 +133,10 @@ export function spliceOrReset(
 }
 
 /**
- * Pipe a local TCP socket and a tunnel connection both ways, with backpressure (pipe).
- * A half-close travels across (end → DATA_FIN and back); an error on either side tears
- * down both.
+ * Relay a local TCP socket and its tunnel connection both ways (bridge(): backpressure, a
+ * half-close carried across as end → DATA_FIN and back, either side's failure tearing down
+ * both). The connection table (connections.ts) logs how it ended.
  */
 export function splice(local: Socket, remote: MptcpSocket): void {
-  const abort = (): void => {
-    if (!local.destroyed) local.destroy();
-    if (!remote.destroyed) remote.destroy();
-  };
-  local.on('error', abort);
-  remote.on('error', abort);
-  // The tunnel went away without finishing its stream: the local side cannot go on.
-  remote.on('close', () => {
-    if (!remote.readableEnded) abort();
-    else if (!local.writableEnded) local.end();
-  });
-  local.on('close', (hadError) => {
-    if (hadError || !local.readableEnded) abort();
-  });
-  local.pipe(remote);
-  remote.pipe(local);
-  remote.resume();
-  local.resume();
+  void bridge({ stream: local, name: 'application' }, { stream: remote, name: 'tunnel' });
 }

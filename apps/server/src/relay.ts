@@ -3,11 +3,10 @@
  * over TCP, answer, then relay both ways with backpressure until either side ends (bridge.ts).
  */
 import { connect as tcpConnect, type NetConnectOpts, type Socket } from 'node:net';
-import { decodeTunnelRequest, encodeTunnelReply, TunnelHeaderError, TunnelStatus, type Logger, type TunnelTarget } from '@mptun/tunnel-common';
+import { bridge, decodeTunnelRequest, encodeTunnelReply, TunnelHeaderError, TunnelStatus, type Logger, type TunnelTarget } from '@mptun/tunnel-common';
 import { PLAIN_PROOF_BYTES, type MptcpSocket, type PlainProofVerifier } from '@mptun/node';
 import type { ServerLimits } from './config.js';
 import type { TargetPolicy } from './policy.js';
-import { bridge } from './bridge.js';
 import { tunnelBuffers } from './tunnel-memory.js';
 import type { ServerStats } from './stats.js';
 

@@ -4,3 +4,4 @@ export { createLogger, isLogLevel, LOG_LEVELS, type Logger, type LoggerOptions, 
 export { KeyFileError, writePrivateKeyFile, readPrivateKeyFile, readAuthorizedKeysFile, keyFileModeWarning, privateKeyFileText, runKeygen, type KeyFileErrorCode } from './keys.js';
 export { readPackageVersion } from './version.js';
 export { EXIT, exitCodeFor, EXIT_CODES_HELP, UsageError } from './exit-codes.js';
+export { bridge, type BridgeSide, type BridgeOutcome } from './bridge.js';

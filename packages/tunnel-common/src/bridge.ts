@@ -1,19 +1,20 @@
 /**
- * Relay bytes both ways between the MPTCP socket and the target's TCP socket: backpressure
+ * Relay bytes both ways between two streams: on the server a tunnel's MPTCP socket and the
+ * target's TCP socket, on the client the application's TCP socket and its tunnel. Backpressure
  * (a side that cannot take more pauses the other's reading), half-close passed on (one side's
  * end ends the other's writing, allowHalfOpen), and a failure or early close of either side
- * destroying both. What two `pipeline()` calls did, with five listeners per stream instead of
- * their end-of-stream machinery, which was the largest part of an idle tunnel's memory
- * (docs/benchmarks.md, "Idle machine, 2026-12-07 evening").
+ * destroying both. Five listeners per stream: the end-of-stream machinery of `pipeline()` and
+ * `pipe()` was the largest part of an idle tunnel's memory (docs/benchmarks.md, "Idle
+ * machine, 2026-12-07 evening").
  */
 import type { Duplex } from 'node:stream';
 
 export interface BridgeSide {
   stream: Duplex;
-  /** 'client' or 'target': names the direction in a failure ("client to target: ECONNRESET"). */
+  /** Names the direction in a failure, e.g. "client to target: ECONNRESET". */
   name: string;
-  /** Bytes read from this side, as they pass. */
-  count(bytes: number): void;
+  /** Told the bytes read from this side, as they pass. */
+  count?: (bytes: number) => void;
 }
 
 export interface BridgeOutcome {
@@ -40,8 +41,9 @@ export function bridge(a: BridgeSide, b: BridgeSide): Promise<BridgeOutcome> {
     const wire = (from: BridgeSide, to: BridgeSide): void => {
       const src = from.stream;
       const dst = to.stream;
+      const count = from.count;
       src.on('data', (d: Buffer) => {
-        from.count(d.length);
+        count?.(d.length);
         if (!dst.write(d)) src.pause();
       });
       dst.on('drain', () => src.resume());
@@ -58,7 +60,8 @@ export function bridge(a: BridgeSide, b: BridgeSide): Promise<BridgeOutcome> {
     };
     wire(a, b);
     wire(b, a);
-    // The request reader paused the MPTCP socket; 'data' listeners alone do not restart a paused stream.
+    // A stream may come paused (the server's request reader, the client's forward and SOCKS
+    // handshake); 'data' listeners alone do not restart a paused stream.
     a.stream.resume();
     b.stream.resume();
   });

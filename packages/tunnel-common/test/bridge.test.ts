@@ -1,7 +1,7 @@
 /**
- * bridge(): the relay's two-way copy, between two real TCP connections on 127.0.0.1 (the
- * MPTCP socket is a Duplex like them). Through the real server it is exercised by every
- * relay test; here its edges: half-close, backpressure, and one side failing.
+ * bridge(): the apps' two-way copy, between two real TCP connections on 127.0.0.1 (the
+ * MPTCP socket is a Duplex like them). Through the real server and client it is exercised by
+ * every relay and forward test; here its edges: half-close, backpressure, and one side failing.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
