@@ -146,22 +146,28 @@ describe('bench sections 5 and 6 at a tiny size', () => {
     expect(children()).toEqual([]);
   }, 60_000);
 
-  it('scale: idle connections proven open on the server, churn and time to first byte, references beside them', async () => {
+  it('scale: idle connections proven open on the server, measured on the server and the client, churn and time to first byte, references beside them', async () => {
     const size: ScaleSize = { idleCounts: [40], holdConcurrency: 10, idleWindowSeconds: 0.3, churnSeconds: 0.5, churnConcurrency: 4, churnWarmupSeconds: 0.2, ttfbSamples: 3, relayReference: true };
     const res = await runScale(opts, size);
     const data = res.data as { idle: IdleRun[]; churn: ChurnRun[]; ttfb: TtfbRun[] };
     expect(data.idle.map((r) => [r.what, r.asked, r.opened, r.open])).toEqual([
       ['mptun-server', 0, 0, 0],
+      ['mptun-client', 0, 0, 0],
       ['mptun-server', 40, 40, 40],
+      ['mptun-client', 40, 40, 40],
       ['plain Node TCP relay', 0, 0, 0],
       ['plain Node TCP relay', 40, 40, 40],
     ]);
     for (const r of data.idle) expect(r.after.rss).toBeGreaterThan(0);
+    // The client's row is its own process, and its set was closed and gone like the server's.
+    const [server, client] = data.idle.filter((r) => r.asked === 40);
+    expect(client!.after.rss).not.toBe(server!.after.rss);
+    expect([server!.closeSeconds !== null, client!.closeSeconds]).toEqual([true, server!.closeSeconds]);
     expect(data.churn.map((r) => r.failed)).toEqual([0, 0]);
     for (const r of data.churn) expect(r.completed).toBeGreaterThan(0);
     expect(data.ttfb.map((r) => r.samplesMs.length)).toEqual([3, 3]);
     for (const r of data.ttfb) expect(r.medianMs).toBeGreaterThan(0);
-    expect(res.tables.map((t) => t.rows.length)).toEqual([4, 2, 2]);
+    expect(res.tables.map((t) => t.rows.length)).toEqual([6, 2, 2]);
     for (const t of res.tables) for (const row of t.rows) expect(row).toHaveLength(t.columns.length);
     expect(res.plots.map((p) => p.kind)).toEqual(['cdf']);
     expect(children()).toEqual([]);

@@ -7,7 +7,7 @@
  * this prints which pid is which. `profile-summary.ts FILE` then lists where the time went.
  */
 import { resolve } from 'node:path';
-import { connectTcp, directPaths, startRig, type ProcessSample } from '../rig/index.js';
+import { connectTcp, directPaths, startRig, type ClientSample, type ProcessSample } from '../rig/index.js';
 import { measureBulk, type Direction } from '../suite/cpu.js';
 
 const transport = (process.argv[2] ?? 'udp') as 'udp' | 'ws';
@@ -28,8 +28,8 @@ try {
   console.log(`pids: client ${rig.pids.client}, server ${rig.pids.server}, this ${process.pid}`);
   const size = { variants: [], directions: [direction], seconds, warmupSeconds: 1, emulatorCheck: false };
   // The samplers keep what they took: the last two bracket the measured window.
-  const taken = { client: [] as ProcessSample[], server: [] as ProcessSample[] };
-  const keep = <T extends ProcessSample>(list: ProcessSample[], s: T): T => (list.push(s), s);
+  const taken = { client: [] as ClientSample[], server: [] as ProcessSample[] };
+  const keep = <T extends ProcessSample>(list: T[], s: T): T => (list.push(s), s);
   const r = await measureBulk(
     `${transport} ${direction}`,
     direction,
@@ -50,8 +50,10 @@ try {
     `${r.what}: ${(r.goodputBps / 1e6).toFixed(1)} Mbit/s, client ${f(r.clientSecondsPerGB)} s/GB (${f(r.clientBusyPercent)}% busy), server ${f(r.serverSecondsPerGB)} s/GB (${f(r.serverBusyPercent)}% busy)`,
   );
   console.log(`CPU split: client ${split(taken.client)}, server ${split(taken.server)}`);
-  // The client's subflows as it sees them (its sending side: what an upload lost and resent).
-  for (const c of (await rig.clientSample()).connections) console.log(JSON.stringify(c));
+  // The client's subflows as it saw them at the window's end, while the transfer still ran
+  // (its sending side: an upload's congestion window, RTT, and what it lost and resent).
+  const last = taken.client.at(-1) as ClientSample | undefined;
+  for (const c of last?.connections ?? []) console.log(JSON.stringify(c));
 } finally {
   await rig.close();
 }

@@ -21,12 +21,13 @@ interface Profile {
 const args = process.argv.slice(2);
 const stacksAt = args.indexOf('--stacks');
 const stacksOf = stacksAt >= 0 ? args.splice(stacksAt, 2)[1] : undefined;
-const [file, topArg] = args;
-if (!file) {
-  console.error('usage: profile-summary.ts FILE.cpuprofile [top] [--stacks NAME]');
+const [file, topArg, ...extra] = args;
+const top = Number(topArg ?? 25);
+// A second file (node writes one per thread; tsx adds its loader's) would be read as `top`.
+if (!file || extra.length > 0 || !Number.isInteger(top) || top < 1) {
+  console.error('usage: profile-summary.ts FILE.cpuprofile [top] [--stacks NAME]  (one profile at a time; top: a whole number, 25 when not given)');
   process.exit(2);
 }
-const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();

@@ -54,6 +54,13 @@ serveParent(
         subflows: s.subflows(),
       })),
     }),
+    // The process alone, without listing every connection (memory figures with thousands
+    // open); gcMemory after a full collection (needs --expose-gc in clientExecArgv).
+    memory: () => processSample(),
+    gcMemory: () => {
+      globalThis.gc?.();
+      return processSample();
+    },
   },
   () => client.close(),
 );

@@ -84,6 +84,8 @@ export interface Rig {
   };
   serverSample(gc?: boolean): Promise<ServerSample>;
   clientSample(): Promise<ClientSample>;
+  /** The client's memory and CPU, after a full GC when `gc` (needs --expose-gc in clientExecArgv). */
+  clientMemory(gc?: boolean): Promise<ProcessSample>;
   /** Process ids, for anyone who wants to watch them from outside (emulator -1 when there is none). */
   readonly pids: { server: number; client: number; emulator: number };
   close(): Promise<void>;
@@ -163,6 +165,7 @@ export async function startRig(opts: RigOptions): Promise<Rig> {
       },
       serverSample: (gc = false) => server.child.request<ServerSample>(gc ? 'gcSample' : 'sample'),
       clientSample: () => client.child.request<ClientSample>('sample'),
+      clientMemory: (gc = false) => client.child.request<ProcessSample>(gc ? 'gcMemory' : 'memory'),
       pids: { server: server.child.pid, client: client.child.pid, emulator: linkem?.pid ?? -1 },
       close: () => closers.closeAll(),
     };

@@ -1,7 +1,7 @@
 /**
  * Section 6, Scale:
- *   - idle connections: server memory (RSS, and JS heap + external after a full GC) and
- *     server CPU with 1,000 (and 10,000 in the full run) connections opened through the
+ *   - idle connections: server and client memory (RSS, and JS heap + external after a full
+ *     GC) and CPU with 1,000 (and 10,000 in the full run) connections opened through the
  *     client's port forward to the sink, each proven by one echoed byte, then left idle;
  *   - new connections per second: open, echo one byte, close, 32 in flight, for a while;
  *   - time to first byte: connect through the forward and get one echoed byte back, over an
@@ -130,15 +130,6 @@ export function tenthRates(progress: Array<[number, number]>): [number, number] 
   return [first, tb > ta ? ((nb - na) / (tb - ta)) * 1000 : NaN];
 }
 
-/** CPU of `sample` over `seconds` of wall time, percent of one core. */
-async function cpuPercentOver(sample: () => Promise<ProcessSample>, seconds: number): Promise<number> {
-  const a = await sample();
-  const t0 = performance.now();
-  await sleep(seconds * 1000);
-  const b = await sample();
-  return cpuUs(a, b) / 1e4 / ((performance.now() - t0) / 1000);
-}
-
 /** Waits until `open()` reports 0 or `timeoutMs` passes; returns what is still open. */
 async function drained(open: () => Promise<number>, timeoutMs: number, pollMs = 200): Promise<number> {
   const deadline = performance.now() + timeoutMs;
@@ -161,9 +152,25 @@ interface IdleTarget {
   drain(timeoutMs: number): Promise<number>;
   /** File descriptors one idle connection costs the busiest process (the relay holds two). */
   fdsPerConnection: number;
+  /** Another process that holds the same connections (the client), measured over the same set. */
+  companion?: { what: string; sample(gc: boolean): Promise<ProcessSample> };
 }
 
-async function measureIdle(load: LoadGenerator, t: IdleTarget, asked: number, size: ScaleSize, log: (l: string) => void): Promise<IdleRun> {
+/** CPU of each sampled process over one window of `seconds`, percent of one core. */
+async function cpuPercentsOver(samples: ReadonlyArray<() => Promise<ProcessSample>>, seconds: number): Promise<number[]> {
+  const a = await Promise.all(samples.map((f) => f()));
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const b = await Promise.all(samples.map((f) => f()));
+  const wall = (performance.now() - t0) / 1000;
+  return a.map((x, i) => cpuUs(x, b[i]!) / 1e4 / wall);
+}
+
+/** The processes measured for an idle set: the target, then its companion if it has one. */
+const measured = (t: IdleTarget): Array<{ what: string; sample(gc: boolean): Promise<ProcessSample> }> => [t, ...(t.companion ? [t.companion] : [])];
+
+/** One idle set: a run for the target, and one for its companion over the same connections. */
+async function measureIdle(load: LoadGenerator, t: IdleTarget, asked: number, size: ScaleSize, log: (l: string) => void): Promise<IdleRun[]> {
   const limit = fdLimit();
   let count = asked;
   let capped: string | undefined;
@@ -177,18 +184,19 @@ async function measureIdle(load: LoadGenerator, t: IdleTarget, asked: number, si
       log(`scale: ${t.what}: ${capped}`);
     }
   }
-  const before = await t.sample(true);
+  const procs = measured(t);
+  const before = await Promise.all(procs.map((p) => p.sample(true)));
   const hold: HoldResult = count > 0 ? await load.hold(t.target, count, size.holdConcurrency) : { opened: 0, failed: 0, errors: [], ms: 0, progress: [] };
   const [rateFirst, rateLast] = tenthRates(hold.progress);
   log(`scale: ${t.what}: ${hold.opened} idle connections open in ${(hold.ms / 1000).toFixed(1)} s${hold.failed > 0 ? `, ${hold.failed} failed (${hold.errors.join('; ')})` : ''}`);
   try {
     await sleep(500); // let the last handshakes' timers and buffers settle
-    const idleCpuPercent = await cpuPercentOver(() => t.sample(false), size.idleWindowSeconds);
-    const after = await t.sample(true);
+    const idleCpu = await cpuPercentsOver(procs.map((p) => () => p.sample(false)), size.idleWindowSeconds);
+    const after = await Promise.all(procs.map((p) => p.sample(true)));
     const open = (await t.openCount()) ?? (await load.held());
     const n = Math.max(1, hold.opened);
-    const run: IdleRun = {
-      what: t.what,
+    const runs: IdleRun[] = procs.map((p, i) => ({
+      what: p.what,
       asked,
       opened: hold.opened,
       failed: hold.failed,
@@ -198,25 +206,26 @@ async function measureIdle(load: LoadGenerator, t: IdleTarget, asked: number, si
       openRateLast: rateLast,
       closeSeconds: null,
       leftOpen: 0,
-      before,
-      after,
-      rssPerConnection: (after.rss - before.rss) / n,
-      heapExternalPerConnection: (after.heapUsed + after.external - (before.heapUsed + before.external)) / n,
-      idleCpuPercent,
+      before: before[i]!,
+      after: after[i]!,
+      rssPerConnection: (after[i]!.rss - before[i]!.rss) / n,
+      heapExternalPerConnection: (after[i]!.heapUsed + after[i]!.external - (before[i]!.heapUsed + before[i]!.external)) / n,
+      idleCpuPercent: idleCpu[i]!,
       errors: hold.errors,
       ...(capped ? { capped } : {}),
-    };
+    }));
     if (hold.progress.length > 1) log(`scale: ${t.what}: opening rate ${rateFirst.toFixed(0)}/s over the first tenth, ${rateLast.toFixed(0)}/s over the last`);
-    log(`scale: ${t.what}: ${open} open, ${(run.heapExternalPerConnection / 1024).toFixed(1)} KB heap+external and ${(run.rssPerConnection / 1024).toFixed(1)} KB RSS per connection, idle CPU ${idleCpuPercent.toFixed(1)}%`);
-    await closeAndDrain(load, t, run, log);
-    return run;
+    for (const run of runs) log(`scale: ${run.what}: ${open} open, ${(run.heapExternalPerConnection / 1024).toFixed(1)} KB heap+external and ${(run.rssPerConnection / 1024).toFixed(1)} KB RSS per connection, idle CPU ${run.idleCpuPercent.toFixed(1)}%`);
+    await closeAndDrain(load, t, runs, log);
+    return runs;
   } finally {
     await load.closeAll(); // on an error path; after closeAndDrain there is nothing left
   }
 }
 
-/** Closes what the load generator holds and times how long until it is gone everywhere. */
-async function closeAndDrain(load: LoadGenerator, t: IdleTarget, run: IdleRun, log: (l: string) => void): Promise<void> {
+/** Closes what the load generator holds and times how long until it is gone everywhere (recorded in each of the set's runs). */
+async function closeAndDrain(load: LoadGenerator, t: IdleTarget, runs: IdleRun[], log: (l: string) => void): Promise<void> {
+  const run = runs[0]!;
   const t0 = performance.now();
   await load.closeAll();
   const timeoutMs = Math.min(DRAIN_CAP_MS, DRAIN_FLOOR_MS + DRAIN_PER_CONNECTION_MS * run.opened);
@@ -224,12 +233,15 @@ async function closeAndDrain(load: LoadGenerator, t: IdleTarget, run: IdleRun, l
   run.closeSeconds = run.leftOpen === 0 ? (performance.now() - t0) / 1000 : null;
   if (run.leftOpen > 0) log(`scale: ${t.what}: ${run.leftOpen} connections still open ${(timeoutMs / 1000).toFixed(0)} s after closing ${run.opened}`);
   else log(`scale: ${t.what}: ${run.opened} connections closed and gone in ${run.closeSeconds!.toFixed(1)} s`);
+  for (const other of runs.slice(1)) Object.assign(other, { leftOpen: run.leftOpen, closeSeconds: run.closeSeconds });
 }
 
-async function measureBaseline(t: IdleTarget, size: ScaleSize): Promise<IdleRun> {
-  const idleCpuPercent = await cpuPercentOver(() => t.sample(false), size.idleWindowSeconds);
-  const s = await t.sample(true);
-  return { what: t.what, asked: 0, opened: 0, failed: 0, open: (await t.openCount()) ?? 0, openSeconds: 0, openRateFirst: NaN, openRateLast: NaN, closeSeconds: null, leftOpen: 0, before: s, after: s, rssPerConnection: NaN, heapExternalPerConnection: NaN, idleCpuPercent, errors: [] };
+async function measureBaseline(t: IdleTarget, size: ScaleSize): Promise<IdleRun[]> {
+  const procs = measured(t);
+  const idleCpu = await cpuPercentsOver(procs.map((p) => () => p.sample(false)), size.idleWindowSeconds);
+  const samples = await Promise.all(procs.map((p) => p.sample(true)));
+  const open = (await t.openCount()) ?? 0;
+  return procs.map((p, i) => ({ what: p.what, asked: 0, opened: 0, failed: 0, open, openSeconds: 0, openRateFirst: NaN, openRateLast: NaN, closeSeconds: null, leftOpen: 0, before: samples[i]!, after: samples[i]!, rssPerConnection: NaN, heapExternalPerConnection: NaN, idleCpuPercent: idleCpu[i]!, errors: [] }));
 }
 
 async function measureChurn(
@@ -312,6 +324,7 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
       // Room for every idle connection (the defaults are 1024 in all, 256 per client).
       serverLimits: { maxConnections: most + 1024, maxConnectionsPerClient: most + 1024 },
       serverExecArgv: ['--expose-gc'],
+      clientExecArgv: ['--expose-gc'],
     });
     try {
       const server: IdleTarget = {
@@ -329,11 +342,12 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
           return left;
         },
         fdsPerConnection: 1,
+        companion: { what: 'mptun-client', sample: (gc) => tunnel.clientMemory(gc) },
       };
       // Memory first, on a fresh process (RSS never shrinks much); connections per second after
       // the idle sets are closed and gone.
-      idle.push(await measureBaseline(server, size));
-      for (const n of size.idleCounts) idle.push(await measureIdle(load, server, n, size, opts.log));
+      idle.push(...(await measureBaseline(server, size)));
+      for (const n of size.idleCounts) idle.push(...(await measureIdle(load, server, n, size, opts.log)));
       churn.push(await measureChurn(load, 'mptun: port forward → client → server → sink', tunnel.forward, () => tunnel.serverSample(), () => tunnel.clientSample(), size, opts.log));
 
       if (size.relayReference) {
@@ -349,8 +363,8 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
             fdsPerConnection: 2,
           };
           if ((await ref.drain(DRAIN_FLOOR_MS)) > 0) opts.log('scale: connections of the churn loop still open at the sink');
-          idle.push(await measureBaseline(ref, size));
-          for (const n of size.idleCounts) idle.push(await measureIdle(load, ref, n, size, opts.log));
+          idle.push(...(await measureBaseline(ref, size)));
+          for (const n of size.idleCounts) idle.push(...(await measureIdle(load, ref, n, size, opts.log)));
           churn.push(await measureChurn(load, 'plain Node TCP relay → sink', relay.listen, () => relay.sample(), null, size, opts.log));
         } finally {
           await relay.close();
@@ -368,7 +382,7 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
   for (const r of idle) if (r.capped) notes.push(`${r.what}: ${r.capped}.`);
   const tables: Table[] = [
     {
-      title: 'Idle connections: server memory and CPU',
+      title: 'Idle connections: server and client memory and CPU',
       columns: ['process', 'idle connections', 'open', 'RSS (MB)', 'heap+external after GC (MB)', 'RSS per connection (KB)', 'heap+external per connection (KB)', 'CPU while idle (% of a core)', 'opening took (s)', 'opening rate, first → last tenth (conn/s)', 'closing took (s)'],
       rows: idle.map((r) => [
         r.what,
@@ -386,7 +400,7 @@ export async function runScale(opts: SuiteOptions, size: ScaleSize): Promise<Sec
       notes: [
         'Connections go load generator → port forward → mptun-client → mptun-server (sealed UDP, one path, no link emulator) → TCP sink; each is proven by one byte echoed end to end, then left idle.',
         'Opening: all of them, proven by their echo, at most ' + size.holdConcurrency + ' at once. Closing: the load generator closes them all at once; timed until none is left on the server, the client or the sink.',
-        'Per connection: the growth since the sample taken just before opening them, divided by the connections opened. "open" is the server\'s own count (for the relay, the connections the load generator still held).',
+        'Per connection: the growth since the sample taken just before opening them, divided by the connections opened. "open" is the server\'s own count (for the relay, the connections the load generator still held); the client\'s rows are measured over the same connections as the server\'s row above them.',
         `Reference: a plain Node TCP relay process holding the same connections to the same sink. The server's limits were raised to ${most + 1024} (defaults: 1024 in all, 256 per client).`,
         `Open-file limit (ulimit -n) of every process here: ${limit ?? 'unknown'}; the load generator runs in its own process so the measuring process only holds the sink's ends.`,
         ...notes,
