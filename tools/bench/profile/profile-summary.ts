@@ -23,6 +23,11 @@ const stacksAt = args.indexOf('--stacks');
 const stacksOf = stacksAt >= 0 ? args.splice(stacksAt, 2)[1] : undefined;
 const [file, topArg, ...extra] = args;
 const top = Number(topArg ?? 25);
+// `profile-summary.ts FILE | head` closes the pipe early: stop quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(0);
+});
 // A second file (node writes one per thread; tsx adds its loader's) would be read as `top`.
 if (!file || extra.length > 0 || !Number.isInteger(top) || top < 1) {
   console.error('usage: profile-summary.ts FILE.cpuprofile [top] [--stacks NAME]  (one profile at a time; top: a whole number, 25 when not given)');
