@@ -50,6 +50,7 @@ const DRAIN_CAP_MS = 120_000;
 const TTFB_ONE_WAY = '10ms';
 
 export interface IdleRun {
+  /** The process measured: mptun-server, mptun-client (over the same connections), or the reference relay. */
   what: string;
   asked: number;
   /** Connections the load generator opened and proved with an echo. */
@@ -69,7 +70,7 @@ export interface IdleRun {
   after: ProcessSample;
   rssPerConnection: number;
   heapExternalPerConnection: number;
-  /** Server CPU while the connections sat idle, percent of one core. */
+  /** CPU of this run's process (`what`) while the connections sat idle, percent of one core. */
   idleCpuPercent: number;
   /** Why fewer than asked were opened (fd limit), if so. */
   capped?: string;
