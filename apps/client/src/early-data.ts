@@ -15,7 +15,7 @@ export const EARLY_DATA_WAIT_MS = 10;
 /**
  * Resolves with the socket's first chunk, or an empty buffer after `waitMs` (or when the
  * socket ends or closes first). The socket is paused again afterwards; an end already read
- * is still passed on by a later pipe().
+ * is still passed on by the later bridge().
  */
 export function readEarlyData(socket: Socket, waitMs = EARLY_DATA_WAIT_MS): Promise<Buffer> {
   return new Promise((resolve) => {

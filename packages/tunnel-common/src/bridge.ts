@@ -47,10 +47,14 @@ export function bridge(a: BridgeSide, b: BridgeSide): Promise<BridgeOutcome> {
         if (!dst.write(d)) src.pause();
       });
       dst.on('drain', () => src.resume());
-      src.on('end', () => {
+      const ended = (): void => {
         out.firstEnded ??= from.name;
         dst.end();
-      });
+      };
+      // A side may have ended before the bridge: the client's early-data reader can take a
+      // short upload and its FIN while the tunnel is still opening. Its end is passed on too.
+      if (src.readableEnded) queueMicrotask(ended);
+      else src.on('end', ended);
       src.on('error', (e: NodeJS.ErrnoException) => {
         out.failure ??= `${from.name} to ${to.name}: ${e.code ?? e.message}`;
         dst.destroy();

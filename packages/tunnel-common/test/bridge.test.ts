@@ -61,6 +61,29 @@ describe('bridge', () => {
     expect(counted).toEqual({ up: up.length, down: down.length });
   });
 
+  it('a side whose end was read before the bridge (the client\'s early data) still ends the other\'s writing', async () => {
+    const [client, clientSide] = await socketPair();
+    const [targetSide, target] = await socketPair();
+    // As readEarlyData does: the first bytes and the FIN are read while the tunnel opens.
+    const early: Buffer[] = [];
+    clientSide.on('data', (d: Buffer) => early.push(d));
+    const endRead = new Promise<void>((r) => clientSide.once('end', () => r()));
+    client.end('a short upload');
+    await endRead;
+    clientSide.removeAllListeners('data');
+    expect(clientSide.readableEnded).toBe(true);
+    targetSide.write(Buffer.concat(early));
+    const atTarget = collect(target);
+    const outcome = bridge({ stream: clientSide, name: 'client' }, { stream: targetSide, name: 'target' });
+    // Bounded: without the end passed on, the target would wait for more forever.
+    const got = await Promise.race([atTarget, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    expect(got?.toString()).toBe('a short upload');
+    target.end('answer');
+    const atClient = await collect(client);
+    expect(atClient.toString()).toBe('answer');
+    expect(await outcome).toEqual({ failure: null, firstEnded: 'client' });
+  });
+
   it('a side that does not read pauses the other: what waits stays near the streams\' marks', async () => {
     const { client, target } = await rig();
     target.pause(); // never reads
