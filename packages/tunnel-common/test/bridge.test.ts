@@ -76,7 +76,9 @@ describe('bridge', () => {
     const atTarget = collect(target);
     const outcome = bridge({ stream: clientSide, name: 'client' }, { stream: targetSide, name: 'target' });
     // Bounded: without the end passed on, the target would wait for more forever.
-    const got = await Promise.race([atTarget, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const got = await Promise.race([atTarget, new Promise<null>((r) => (timer = setTimeout(() => r(null), 5000)))]);
+    clearTimeout(timer);
     expect(got?.toString()).toBe('a short upload');
     target.end('answer');
     const atClient = await collect(client);

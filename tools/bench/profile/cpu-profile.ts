@@ -52,8 +52,7 @@ try {
   console.log(`CPU split: client ${split(taken.client)}, server ${split(taken.server)}`);
   // The client's subflows as it saw them at the window's end, while the transfer still ran
   // (its sending side: an upload's congestion window, RTT, and what it lost and resent).
-  const last = taken.client.at(-1) as ClientSample | undefined;
-  for (const c of last?.connections ?? []) console.log(JSON.stringify(c));
+  for (const c of taken.client.at(-1)?.connections ?? []) console.log(JSON.stringify(c));
 } finally {
   await rig.close();
 }

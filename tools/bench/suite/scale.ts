@@ -142,11 +142,15 @@ async function drained(open: () => Promise<number>, timeoutMs: number, pollMs = 
   return n;
 }
 
-interface IdleTarget {
+/** One process whose memory and CPU an idle set measures. */
+interface MeasuredProcess {
   what: string;
-  target: HostPort;
-  /** Memory and CPU of the process measured, optionally after a full GC. */
+  /** Memory and CPU of the process, optionally after a full GC. */
   sample(gc: boolean): Promise<ProcessSample>;
+}
+
+interface IdleTarget extends MeasuredProcess {
+  target: HostPort;
   /** Connections that process counts as open, or null if it keeps no count. */
   openCount(): Promise<number | null>;
   /** Waits until every closed connection is gone on every side (up to timeoutMs); returns how many are left. */
@@ -154,7 +158,7 @@ interface IdleTarget {
   /** File descriptors one idle connection costs the busiest process (the relay holds two). */
   fdsPerConnection: number;
   /** Another process that holds the same connections (the client), measured over the same set. */
-  companion?: { what: string; sample(gc: boolean): Promise<ProcessSample> };
+  companion?: MeasuredProcess;
 }
 
 /** CPU of each sampled process over one window of `seconds`, percent of one core. */
@@ -168,7 +172,7 @@ async function cpuPercentsOver(samples: ReadonlyArray<() => Promise<ProcessSampl
 }
 
 /** The processes measured for an idle set: the target, then its companion if it has one. */
-const measured = (t: IdleTarget): Array<{ what: string; sample(gc: boolean): Promise<ProcessSample> }> => [t, ...(t.companion ? [t.companion] : [])];
+const measured = (t: IdleTarget): MeasuredProcess[] => [t, ...(t.companion ? [t.companion] : [])];
 
 /** One idle set: a run for the target, and one for its companion over the same connections. */
 async function measureIdle(load: LoadGenerator, t: IdleTarget, asked: number, size: ScaleSize, log: (l: string) => void): Promise<IdleRun[]> {
